@@ -1,0 +1,191 @@
+/**
+ * The one options object. Every field is documented with its default. Layers, later wins:
+ *   1. defaults (below)
+ *   2. environment (SPACEDRIVE_*; table in {@link ENV})
+ *   3. `<dataDir>/config.json`
+ *   4. CLI flags / programmatic overrides
+ * `dataDir` itself comes from flags, then SPACEDRIVE_DATA_DIR, then the default, since the
+ * config file lives inside it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { compileSchema } from '../schema/index.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface SpacedriveOptions {
+  /**
+   * Directory holding the database, socket, installed extensions and logs.
+   * Default `$XDG_DATA_HOME/spacedrive` (else `~/.local/share/spacedrive`).
+   * Env `SPACEDRIVE_DATA_DIR`, flag `--data-dir`.
+   */
+  dataDir: string;
+  /** Unix socket the daemon listens on (mode 0600). Default `<dataDir>/daemon.sock`. Env `SPACEDRIVE_SOCKET`. */
+  socketPath: string;
+  /**
+   * Optional TCP listener, loopback only, every connection must authenticate with `token`.
+   * Default `null` (off). Env `SPACEDRIVE_TCP_PORT`, `SPACEDRIVE_TCP_HOST` (default 127.0.0.1),
+   * `SPACEDRIVE_TCP_TOKEN`.
+   */
+  tcp: { host: string; port: number; token: string } | null;
+  log: {
+    /** Default `info`. Env `SPACEDRIVE_LOG_LEVEL`. */
+    level: LogLevel;
+    /** `pretty` (for a terminal) or `json`. Default `pretty`. Env `SPACEDRIVE_LOG_FORMAT`. */
+    format: 'pretty' | 'json';
+  };
+  wire: {
+    /** Largest request frame in bytes, newline excluded. Default 16 MiB. Env `SPACEDRIVE_MAX_FRAME_BYTES`. */
+    maxFrameBytes: number;
+    /** Deepest JSON nesting accepted in a frame. Default 64. */
+    maxJsonDepth: number;
+    /** A connection with no request and no subscription for this long is closed. Default 300000 ms; 0 disables. */
+    idleTimeoutMs: number;
+    /** Requests one connection may have in flight before further reads pause. Default 256. */
+    maxInFlightPerConnection: number;
+    /** Simultaneous connections; further ones are refused with a reason. Default 1024. */
+    maxConnections: number;
+  };
+}
+
+export type PartialOptions = {
+  [K in keyof SpacedriveOptions]?: SpacedriveOptions[K] extends object | null
+    ? SpacedriveOptions[K] extends null | infer O
+      ? O extends object
+        ? Partial<O> | null
+        : SpacedriveOptions[K]
+      : SpacedriveOptions[K]
+    : SpacedriveOptions[K];
+};
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.length > 0 ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return join(base, 'spacedrive');
+}
+
+export function defaultOptions(dataDir: string): SpacedriveOptions {
+  return {
+    dataDir,
+    socketPath: join(dataDir, 'daemon.sock'),
+    tcp: null,
+    log: { level: 'info', format: 'pretty' },
+    wire: {
+      maxFrameBytes: 16 * 1024 * 1024,
+      maxJsonDepth: 64,
+      idleTimeoutMs: 300_000,
+      maxInFlightPerConnection: 256,
+      maxConnections: 1024,
+    },
+  };
+}
+
+/** Environment variables read, and where each goes. */
+export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
+  SPACEDRIVE_SOCKET: (o, v) => (o.socketPath = v),
+  SPACEDRIVE_LOG_LEVEL: (o, v) => (o.log = { ...o.log, level: v as LogLevel }),
+  SPACEDRIVE_LOG_FORMAT: (o, v) => (o.log = { ...o.log, format: v as 'pretty' | 'json' }),
+  SPACEDRIVE_MAX_FRAME_BYTES: (o, v) => (o.wire = { ...o.wire, maxFrameBytes: Number(v) }),
+  SPACEDRIVE_TCP_PORT: (o, v) => (o.tcp = { ...(o.tcp ?? {}), port: Number(v) }),
+  SPACEDRIVE_TCP_HOST: (o, v) => (o.tcp = { ...(o.tcp ?? {}), host: v }),
+  SPACEDRIVE_TCP_TOKEN: (o, v) => (o.tcp = { ...(o.tcp ?? {}), token: v }),
+};
+
+const optionsSchema = {
+  type: 'object',
+  required: ['dataDir', 'socketPath', 'tcp', 'log', 'wire'],
+  properties: {
+    dataDir: { type: 'string', minLength: 1 },
+    socketPath: { type: 'string', minLength: 1, maxLength: 107 },
+    tcp: {
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          required: ['host', 'port', 'token'],
+          properties: {
+            host: { enum: ['127.0.0.1', '::1', 'localhost'] },
+            port: { type: 'integer', minimum: 0, maximum: 65535 },
+            token: { type: 'string', minLength: 16 },
+          },
+        },
+      ],
+    },
+    log: {
+      type: 'object',
+      properties: {
+        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+        format: { enum: ['pretty', 'json'] },
+      },
+    },
+    wire: {
+      type: 'object',
+      properties: {
+        maxFrameBytes: { type: 'integer', minimum: 1024 },
+        maxJsonDepth: { type: 'integer', minimum: 2, maximum: 1000 },
+        idleTimeoutMs: { type: 'integer', minimum: 0 },
+        maxInFlightPerConnection: { type: 'integer', minimum: 1 },
+        maxConnections: { type: 'integer', minimum: 1 },
+      },
+    },
+  },
+};
+const validateOptions = compileSchema<SpacedriveOptions>(optionsSchema, { code: ErrorCode.CONFIG_INVALID, what: 'configuration' });
+
+function merge<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (over === null || typeof over !== 'object' || Array.isArray(over) || base === null || typeof base !== 'object') return over as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    out[k] = merge(out[k], v);
+  }
+  return out as T;
+}
+
+export interface LoadOptionsInput {
+  /** Highest layer: CLI flags or a programmatic caller. */
+  overrides?: PartialOptions;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Builds the options object from the four layers and validates it. */
+export function loadOptions(input: LoadOptionsInput = {}): SpacedriveOptions {
+  const env = input.env ?? process.env;
+  const overrides = input.overrides ?? {};
+  const dataDir = resolve(overrides.dataDir ?? (env.SPACEDRIVE_DATA_DIR || defaultDataDir(env)));
+  let options: SpacedriveOptions = defaultOptions(dataDir);
+
+  const fromEnv: PartialOptions = {};
+  for (const [name, apply] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') apply(fromEnv, v);
+  }
+  if (fromEnv.tcp) fromEnv.tcp = { host: '127.0.0.1', ...fromEnv.tcp };
+  options = merge(options, fromEnv);
+
+  const file = join(dataDir, 'config.json');
+  if (existsSync(file)) {
+    let fromFile: unknown;
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    options = merge(options, fromFile);
+  }
+  options = merge(options, { ...overrides, dataDir });
+  if (options.tcp && !('host' in options.tcp)) (options.tcp as { host: string }).host = '127.0.0.1';
+  try {
+    return validateOptions(options);
+  } catch (err) {
+    if (options.socketPath.length > 107) {
+      throw new SpacedriveError(
+        ErrorCode.CONFIG_INVALID,
+        `socket path ${options.socketPath} is longer than the 107 bytes a Unix socket allows; choose a shorter --data-dir or set SPACEDRIVE_SOCKET`,
+      );
+    }
+    throw err;
+  }
+}

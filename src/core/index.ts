@@ -1,0 +1,84 @@
+/**
+ * Core: the registries, `execute`, events and (as they land) the capabilities, wired together.
+ * The daemon (src/daemon) puts a wire server in front of it; tests and benches can use it
+ * in-process.
+ */
+import { mkdirSync } from 'node:fs';
+import type { SpacedriveOptions } from '../config/index.js';
+import { EventBus } from '../events/index.js';
+import { Executor } from '../execute/index.js';
+import { createLogger, type Logger } from '../logging/index.js';
+import { CoreRegistry, RuntimeRegistry, type OperationDeclaration } from '../registry/index.js';
+import { filesOperations } from '../files/operations.js';
+import { coreOperations } from './operations.js';
+import type { CoreServices, ExecuteOptions } from './services.js';
+import { VERSION } from './version.js';
+
+export type { CoreServices, ExecuteOptions } from './services.js';
+export { VERSION } from './version.js';
+
+/** Every core operation, declared statically in its capability's folder and collected here. */
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations];
+
+export interface CreateCoreOptions {
+  logger?: Logger;
+  /** Extra core operations (tests). */
+  extraOperations?: readonly OperationDeclaration[];
+}
+
+export class Core implements CoreServices {
+  readonly version = VERSION;
+  readonly startedAt = Date.now();
+  readonly options: SpacedriveOptions;
+  readonly logger: Logger;
+  readonly events = new EventBus();
+  readonly coreRegistry: CoreRegistry;
+  readonly runtimeRegistry: RuntimeRegistry;
+  readonly executor: Executor;
+  readonly counters = new Map<string, () => Record<string, number>>();
+  /** Run in reverse order by {@link close}. */
+  readonly #releasers: Array<() => Promise<void> | void> = [];
+  #closed = false;
+
+  private constructor(options: SpacedriveOptions, extra: CreateCoreOptions) {
+    this.options = options;
+    this.logger = extra.logger ?? createLogger({ level: options.log.level, format: options.log.format });
+    this.coreRegistry = new CoreRegistry([...CORE_OPERATIONS, ...(extra.extraOperations ?? [])]);
+    this.runtimeRegistry = new RuntimeRegistry((method) => this.coreRegistry.get(method) !== undefined);
+    this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry });
+  }
+
+  static async create(options: SpacedriveOptions, extra: CreateCoreOptions = {}): Promise<Core> {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    const core = new Core(options, extra);
+    // Capabilities start here, each registering its releaser with core.onClose().
+    return core;
+  }
+
+  execute(method: string, payload: unknown, opts: ExecuteOptions = {}): Promise<unknown> {
+    return this.executor.execute(method, payload, {
+      core: this,
+      libraryId: opts.libraryId ?? null,
+      caller: opts.caller ?? { kind: 'internal', chain: [] },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  /** Registers cleanup to run when core closes (last registered runs first). */
+  onClose(release: () => Promise<void> | void): void {
+    this.#releasers.push(release);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#releasers.length > 0) {
+      const release = this.#releasers.pop()!;
+      try {
+        await release();
+      } catch (err) {
+        this.logger.error({ err }, 'error while shutting down');
+      }
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import type { SpacedriveOptions } from '../config/index.js';
+import type { EventBus } from '../events/index.js';
+import type { Executor } from '../execute/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Caller, CoreRegistry, RuntimeRegistry } from '../registry/index.js';
+
+export interface ExecuteOptions {
+  libraryId?: string | null;
+  caller?: Caller;
+  signal?: AbortSignal;
+}
+
+/**
+ * What operation handlers and capabilities see of core. Capabilities (jobs, extensions, …)
+ * are added here as they land; handlers reach them through `ctx.core`.
+ */
+export interface CoreServices {
+  readonly version: string;
+  /** Milliseconds since the epoch. */
+  readonly startedAt: number;
+  readonly options: SpacedriveOptions;
+  readonly logger: Logger;
+  readonly events: EventBus;
+  readonly coreRegistry: CoreRegistry;
+  readonly runtimeRegistry: RuntimeRegistry;
+  readonly executor: Executor;
+  /**
+   * Named counters shown by `query:core.status.v1`. Each capability adds a function returning
+   * its counts (`connections`, `jobs`, `extensions`, …).
+   */
+  readonly counters: Map<string, () => Record<string, number>>;
+  /** Runs any registered method, as core code (caller `internal` unless given). */
+  execute(method: string, payload: unknown, opts?: ExecuteOptions): Promise<unknown>;
+}

@@ -1,0 +1,141 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Errors cross process, worker-thread and sandbox boundaries, where `instanceof` fails, so
+ * callers recognise them by `code` (see {@link hasErrorCode}). The mapping to wire errors lives
+ * here and nowhere else: {@link toWireError} / {@link fromWireError}.
+ */
+
+export const ErrorCode = {
+  /** No operation is registered under the method name. */
+  UNKNOWN_METHOD: 'UNKNOWN_METHOD',
+  /** The payload does not match the operation's input schema. */
+  INVALID_INPUT: 'INVALID_INPUT',
+  /** The operation's handler failed. */
+  OPERATION_FAILED: 'OPERATION_FAILED',
+  /** The handler returned something that does not match its output schema (a bug in the handler). */
+  INVALID_OUTPUT: 'INVALID_OUTPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /** A library-scoped operation was called without a usable library id. */
+  LIBRARY_REQUIRED: 'LIBRARY_REQUIRED',
+  /** A request frame could not be understood (bad JSON, bad shape, invalid UTF-8). */
+  PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The TCP listener needs a token and none (or a wrong one) was given. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** Too many calls in flight; try again later. */
+  OVERLOADED: 'OVERLOADED',
+  TIMEOUT: 'TIMEOUT',
+  CANCELLED: 'CANCELLED',
+  /** The client could not reach the daemon. */
+  DAEMON_NOT_RUNNING: 'DAEMON_NOT_RUNNING',
+  /** The connection to the daemon closed before the reply arrived. */
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  // Extension host (issue 3)
+  EXTENSION_NOT_FOUND: 'EXTENSION_NOT_FOUND',
+  EXTENSION_INVALID: 'EXTENSION_INVALID',
+  EXTENSION_LOAD_FAILED: 'EXTENSION_LOAD_FAILED',
+  EXTENSION_TRAPPED: 'EXTENSION_TRAPPED',
+  EXTENSION_TIMEOUT: 'EXTENSION_TIMEOUT',
+  EXTENSION_OUT_OF_MEMORY: 'EXTENSION_OUT_OF_MEMORY',
+  EXTENSION_BAD_RESULT: 'EXTENSION_BAD_RESULT',
+  ABI_UNSUPPORTED: 'ABI_UNSUPPORTED',
+  REGISTRATION_REJECTED: 'REGISTRATION_REJECTED',
+  CALL_DEPTH_EXCEEDED: 'CALL_DEPTH_EXCEEDED',
+  CALL_CYCLE: 'CALL_CYCLE',
+  // Jobs (issue 4)
+  UNKNOWN_JOB_TYPE: 'UNKNOWN_JOB_TYPE',
+  JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  INVALID_JOB_STATE: 'INVALID_JOB_STATE',
+  // Capabilities (issue 5)
+  AI_PROVIDER_NOT_CONFIGURED: 'AI_PROVIDER_NOT_CONFIGURED',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The shape of an error on the wire (and across worker threads). */
+export interface WireError {
+  code: ErrorCode | string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export class SpacedriveError extends Error {
+  override readonly name = 'SpacedriveError';
+  readonly code: ErrorCode | string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode | string, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): WireError {
+    return toWireError(this);
+  }
+}
+
+/** True for any error-like value carrying a stable code, whichever realm or process made it. */
+export function hasErrorCode(err: unknown, code?: ErrorCode | string): err is { code: string; message: string } {
+  if (typeof err !== 'object' || err === null) return false;
+  const c = (err as { code?: unknown }).code;
+  return typeof c === 'string' && (code === undefined || c === code);
+}
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * True for a SpacedriveError from any realm, or anything carrying one of our codes. Node's own
+ * errors also have a string `code` (ENOENT…), so a code alone is not enough.
+ */
+export function isSpacedriveError(err: unknown): err is SpacedriveError {
+  if (err instanceof SpacedriveError) return true;
+  if (!hasErrorCode(err)) return false;
+  return (err as { name?: unknown }).name === 'SpacedriveError' || knownCodes.has((err as { code: string }).code);
+}
+
+/** Rebuilds a SpacedriveError from a plain object that crossed a thread or process boundary. */
+export function asSpacedriveError(err: unknown): SpacedriveError | undefined {
+  if (err instanceof SpacedriveError) return err;
+  if (!isSpacedriveError(err)) return undefined;
+  const e = err as { code: string; message: string; details?: Record<string, unknown> };
+  return new SpacedriveError(e.code, e.message, e.details);
+}
+
+/**
+ * The one place where anything thrown is turned into a wire error. A `SpacedriveError` keeps
+ * its code; anything else is an internal error whose message is kept (it is shown to the
+ * person who made the call) but whose stack stays in the daemon's log.
+ */
+export function toWireError(err: unknown): WireError {
+  if (isSpacedriveError(err)) {
+    const e = err as SpacedriveError;
+    const wire: WireError = { code: e.code, message: e.message };
+    if (e.details !== undefined) wire.details = e.details;
+    return wire;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: ErrorCode.INTERNAL, message: `internal error: ${message}` };
+}
+
+export function fromWireError(wire: WireError): SpacedriveError {
+  return new SpacedriveError(wire.code, wire.message, wire.details);
+}
+
+/** Shorthands for the common cases, so call sites stay one line. */
+export const errors = {
+  unknownMethod: (method: string, hint?: string) =>
+    new SpacedriveError(ErrorCode.UNKNOWN_METHOD, `unknown method '${method}'${hint ? `; ${hint}` : ''}`, { method }),
+  notFound: (what: string, details?: Record<string, unknown>) => new SpacedriveError(ErrorCode.NOT_FOUND, `${what} not found`, details),
+  alreadyExists: (what: string, details?: Record<string, unknown>) =>
+    new SpacedriveError(ErrorCode.ALREADY_EXISTS, `${what} already exists`, details),
+  permissionDenied: (message: string, details?: Record<string, unknown>) =>
+    new SpacedriveError(ErrorCode.PERMISSION_DENIED, message, details),
+  internal: (message: string, cause?: unknown) => new SpacedriveError(ErrorCode.INTERNAL, message, undefined, { cause }),
+};

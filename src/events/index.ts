@@ -1,0 +1,59 @@
+/**
+ * In-process event bus. Events are named `noun:verb` (`job:progress`). The wire's Subscribe
+ * request attaches a connection to it with a list of types and a filter.
+ */
+export interface CoreEvent<P = Record<string, unknown>> {
+  type: string;
+  /** Milliseconds since the epoch. */
+  time: number;
+  payload: P;
+}
+
+/** Matches when every key in the filter equals the payload's value at that key. */
+export type EventFilter = Record<string, string | number | boolean | null>;
+
+export interface Subscription {
+  readonly types: readonly string[];
+  readonly filter: EventFilter | undefined;
+  unsubscribe(): void;
+}
+
+type Listener = (event: CoreEvent) => void;
+
+export function matchesEvent(event: CoreEvent, types: readonly string[], filter: EventFilter | undefined): boolean {
+  if (types.length > 0 && !types.some((t) => t === event.type || (t.endsWith(':*') && event.type.startsWith(t.slice(0, -1))) || t === '*')) {
+    return false;
+  }
+  if (filter) {
+    for (const [k, v] of Object.entries(filter)) if (event.payload[k] !== v) return false;
+  }
+  return true;
+}
+
+export class EventBus {
+  readonly #subs = new Set<{ types: readonly string[]; filter: EventFilter | undefined; listener: Listener }>();
+
+  /** `types` empty (or containing `*`) means every event; `job:*` every job event. */
+  subscribe(types: readonly string[], filter: EventFilter | undefined, listener: Listener): Subscription {
+    const sub = { types, filter, listener };
+    this.#subs.add(sub);
+    return { types, filter, unsubscribe: () => this.#subs.delete(sub) };
+  }
+
+  emit<P extends Record<string, unknown>>(type: string, payload: P): void {
+    if (this.#subs.size === 0) return;
+    const event: CoreEvent = { type, time: Date.now(), payload };
+    for (const sub of this.#subs) {
+      if (!matchesEvent(event, sub.types, sub.filter)) continue;
+      try {
+        sub.listener(event);
+      } catch {
+        // A broken listener must not stop delivery to the others.
+      }
+    }
+  }
+
+  get listenerCount(): number {
+    return this.#subs.size;
+  }
+}
