@@ -1,0 +1,68 @@
+/**
+ * The typed client's public surface (implemented in ./index.ts). The CLI and the tests use
+ * only this.
+ */
+import type { CoreEvent, EventFilter } from '../events/index.js';
+import type { PingResult } from '../wire/protocol.js';
+
+/**
+ * Known methods with their input and output types. Capabilities add theirs by declaration
+ * merging (`declare module '…/client/types.js' { interface KnownQueries { … } }`); unknown
+ * method names still work, typed as `unknown`.
+ */
+export interface KnownQueries {
+  'query:core.status.v1': {
+    input: Record<string, never>;
+    output: { version: string; uptime_ms: number; started_at: string; data_dir: string; pid: number; counts: Record<string, number> };
+  };
+  'query:core.methods.v1': {
+    input: { filter?: string; owner?: string; kind?: 'query' | 'action' };
+    output: {
+      methods: Array<{ method: string; kind: 'query' | 'action'; scope: 'core' | 'library'; owner: string; description: string; input_schema: unknown; output_schema: unknown }>;
+    };
+  };
+}
+
+export interface KnownActions {
+  'action:files.copy.input.v1': {
+    input: { sources: string[]; destination: string; overwrite?: boolean };
+    output: unknown;
+  };
+}
+
+export type QueryInput<M extends string> = M extends keyof KnownQueries ? KnownQueries[M]['input'] : unknown;
+export type QueryOutput<M extends string> = M extends keyof KnownQueries ? KnownQueries[M]['output'] : unknown;
+export type ActionInput<M extends string> = M extends keyof KnownActions ? KnownActions[M]['input'] : unknown;
+export type ActionOutput<M extends string> = M extends keyof KnownActions ? KnownActions[M]['output'] : unknown;
+
+export interface ClientOptions {
+  /** Unix socket path (default: `<dataDir>/daemon.sock` from the options object). */
+  socketPath?: string;
+  /** TCP instead of the socket: host, port and token. */
+  tcp?: { host: string; port: number; token: string };
+  /** Reconnect after the connection drops (requests in flight fail with CONNECTION_CLOSED; subscriptions are re-established). Default true. */
+  reconnect?: boolean;
+  /** Per-request timeout in ms; 0 for none. Default 0. */
+  requestTimeoutMs?: number;
+  /** Connect timeout in ms. Default 5000. */
+  connectTimeoutMs?: number;
+}
+
+export interface CallOptions {
+  libraryId?: string | null;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface SpacedriveClientApi {
+  /** Resolves once connected; rejects with DAEMON_NOT_RUNNING when nothing listens. */
+  connect(): Promise<void>;
+  query<M extends string>(method: M, payload?: QueryInput<M>, opts?: CallOptions): Promise<QueryOutput<M>>;
+  action<M extends string>(method: M, payload?: ActionInput<M>, opts?: CallOptions): Promise<ActionOutput<M>>;
+  ping(): Promise<PingResult>;
+  /** Events as an async iterator; breaking out of the loop unsubscribes. */
+  subscribe(eventTypes?: string[], filter?: EventFilter): AsyncIterableIterator<CoreEvent> & { readonly ready: Promise<string> };
+  /** Asks the daemon to shut down gracefully. */
+  shutdown(): Promise<void>;
+  close(): Promise<void>;
+}
