@@ -1,0 +1,99 @@
+/**
+ * The sandbox's contract: what the extension manager (src/extensions) needs from the
+ * WebAssembly runtime (src/extensions/sandbox). The ABI itself is in docs/extension-abi.md.
+ */
+import type { Logger } from '../../logging/index.js';
+
+export interface SandboxLimits {
+  /** Wall-clock time one call may run before the instance is terminated. */
+  callTimeoutMs: number;
+  /** Time `plugin_init` may take. */
+  initTimeoutMs: number;
+  /** Linear-memory maximum in bytes (applied also to modules that declare none). */
+  memoryMaxBytes: number;
+  maxInputBytes: number;
+  maxOutputBytes: number;
+  /** Instances (each on its own worker thread) serving concurrent calls. */
+  instances: number;
+  /** Calls that may wait for a free instance; past it calls fail with OVERLOADED. */
+  maxQueue: number;
+}
+
+/** What `plugin_init` registered, as reported by the guest through the host methods. */
+export type GuestRegistration =
+  | {
+      kind: 'operation';
+      operationType: 'query' | 'action';
+      /** Short name (`classify_receipt`); the method is formed from the extension id. */
+      name: string;
+      /** Full method name formed by the host. */
+      method: string;
+      exportFn: string;
+      description: string;
+      inputSchema?: unknown;
+      outputSchema?: unknown;
+    }
+  | {
+      kind: 'job';
+      name: string;
+      /** `<ext-id>:<name>` */
+      jobType: string;
+      exportFn: string;
+      resumable: boolean;
+      description: string;
+      paramsSchema?: unknown;
+    };
+
+/** Served on the main thread for guest requests the worker cannot answer itself. */
+export interface HostBridge {
+  /**
+   * `sd_call` for wire methods. `chain` is the extension call chain including the calling
+   * extension (outermost first). Permission checks happen here (in the manager).
+   */
+  call(method: string, payload: unknown, chain: readonly string[]): Promise<unknown>;
+  log(level: number, message: string): void;
+  /** `sd_job_progress`: durable before it resolves. Returns 0 continue, 1 pause, 2 cancel. */
+  jobProgress(jobId: string, report: Record<string, unknown>): Promise<number>;
+  /** `sd_job_interrupt`. */
+  jobInterrupt(jobId: string): number;
+}
+
+export interface SandboxCallOptions {
+  /** Call chain of the caller (extension ids, outermost first); the sandbox appends its own id. */
+  chain: readonly string[];
+  /** Set when the call runs a job handler, so sd_job_* imports reach that job. */
+  jobId?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface SandboxStats {
+  instances: number;
+  busy: number;
+  queued: number;
+  /** Instances discarded after a trap, timeout, OOM or bad result. */
+  replaced: number;
+  calls: number;
+}
+
+export interface LoadSandboxOptions {
+  id: string;
+  version: string;
+  wasm: Uint8Array;
+  limits: SandboxLimits;
+  bridge: HostBridge;
+  /** The extension's configuration, served by `extension.config`. */
+  config: unknown;
+  logger: Logger;
+}
+
+export interface ExtensionSandbox {
+  readonly id: string;
+  /** Registrations from the first instance's `plugin_init`. */
+  readonly registrations: readonly GuestRegistration[];
+  /** Calls a handler export with JSON input; resolves to the parsed JSON output. */
+  call(exportFn: string, input: unknown, opts: SandboxCallOptions): Promise<unknown>;
+  stats(): SandboxStats;
+  /** Calls plugin_cleanup on each instance (bounded in time) and stops the workers; in-flight calls finish first. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+/**
+ * The job system's contract for whoever defines job types: core (statically) and extensions
+ * (at run time, through the generic WASM job wrapper).
+ */
+import type { JsonSchema } from '../schema/index.js';
+
+export type JobStatus = 'queued' | 'running' | 'paused' | 'waiting_retry' | 'completed' | 'failed' | 'cancelled';
+
+/** What a running job learns from a progress report or an interrupt check. */
+export type Interrupt = 'continue' | 'pause' | 'cancel';
+
+export interface ProgressReport {
+  /** 0..1 */
+  fraction?: number;
+  message?: string;
+  /** The job's new checkpoint; written durably with the progress, in one transaction. */
+  state?: unknown;
+  itemsDone?: number;
+  itemsTotal?: number;
+  bytesDone?: number;
+  bytesTotal?: number;
+  /** A warning to add to the job's record. */
+  warning?: string;
+}
+
+export interface JobRunContext {
+  readonly jobId: string;
+  readonly jobType: string;
+  readonly params: unknown;
+  /** Last checkpointed state, `null` on a first run. */
+  readonly state: unknown;
+  readonly attempt: number;
+  /** Aborted when the job is asked to pause or cancel, stalls, or the daemon stops. */
+  readonly signal: AbortSignal;
+  /** Durable before it resolves; tells the job whether to continue. */
+  progress(report: ProgressReport): Promise<Interrupt>;
+  interrupt(): Interrupt;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+export type JobOutcome =
+  | { status: 'completed'; output?: unknown }
+  /** Returned after a pause or cancel request; `state` (if given) becomes the checkpoint. */
+  | { status: 'interrupted'; state?: unknown }
+  | { status: 'failed'; error: { code?: string; message: string }; retryable?: boolean };
+
+export interface JobTypeDefinition {
+  /** `files.copy` for core, `<ext-id>:<name>` for extensions. */
+  type: string;
+  version: number;
+  resumable: boolean;
+  description: string;
+  paramsSchema: JsonSchema;
+  /** Jobs of this type running at once (bounded by the global limit). */
+  maxConcurrency?: number;
+  maxAttempts?: number;
+  /** A running job that reports nothing for this long is stopped and retried from its checkpoint. */
+  stallTimeoutMs?: number;
+  run(ctx: JobRunContext): Promise<JobOutcome>;
+}
