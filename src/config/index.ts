@@ -48,6 +48,52 @@ export interface SpacedriveOptions {
     /** Simultaneous connections; further ones are refused with a reason. Default 1024. */
     maxConnections: number;
   };
+  /** The extension host (src/extensions). */
+  extensions: ExtensionHostOptions;
+}
+
+/**
+ * Per-extension limits. A manifest's `limits` may ask for values up to the host's
+ * {@link ExtensionHostOptions.ceilings}; what it leaves out comes from
+ * {@link ExtensionHostOptions.defaults}.
+ */
+export interface ExtensionLimitOptions {
+  /** Linear-memory maximum per instance, in MiB. Default 64, ceiling 1024. */
+  memoryMb: number;
+  /** Wall-clock time one call may run. Default 5000 ms, ceiling 60000 ms. */
+  callTimeoutMs: number;
+  /** Instances (worker threads) serving concurrent calls. Default 2, ceiling 8. */
+  instances: number;
+  /** Largest input to one call, in bytes. Default 1 MiB, ceiling 16 MiB. */
+  maxInputBytes: number;
+  /** Largest output of one call, in bytes. Default 4 MiB, ceiling 16 MiB. */
+  maxOutputBytes: number;
+  /** Jobs of one extension type running at once. Default 2, ceiling 16. */
+  concurrentJobs: number;
+}
+
+export interface ExtensionHostOptions {
+  /** Load enabled extensions when core starts. Default `true`. Env `SPACEDRIVE_EXTENSIONS_AUTOLOAD` (`0` disables). */
+  autoload: boolean;
+  /** Limits for what a manifest does not ask for. */
+  defaults: ExtensionLimitOptions;
+  /** The most a manifest may ask for; installing one that asks for more is refused. */
+  ceilings: ExtensionLimitOptions;
+  /** Time `plugin_init` may take per instance. Default 5000 ms. */
+  initTimeoutMs: number;
+  /** Calls that may wait for a free instance of one extension before OVERLOADED. Default 1024. */
+  maxQueue: number;
+  /** Deepest extension call chain (A calls B calls C …). Default 8. */
+  maxCallDepth: number;
+  /**
+   * Wall-clock limit for one run of an extension job handler (jobs run longer than calls; the
+   * job system's stall timeout and pause/cancel stop them earlier). Default 3600000 ms.
+   */
+  jobCallTimeoutMs: number;
+  /** After a job is asked to pause or cancel, how long its handler may take to return its state before it is stopped. Default 5000 ms. */
+  jobInterruptGraceMs: number;
+  /** On reload, disable or shutdown: how long calls running on the old instances may take to finish. Default 30000 ms. */
+  drainTimeoutMs: number;
 }
 
 export type PartialOptions = {
@@ -78,6 +124,17 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       maxInFlightPerConnection: 256,
       maxConnections: 1024,
     },
+    extensions: {
+      autoload: true,
+      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2 },
+      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16 },
+      initTimeoutMs: 5_000,
+      maxQueue: 1024,
+      maxCallDepth: 8,
+      jobCallTimeoutMs: 3_600_000,
+      jobInterruptGraceMs: 5_000,
+      drainTimeoutMs: 30_000,
+    },
   };
 }
 
@@ -90,6 +147,19 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_TCP_PORT: (o, v) => (o.tcp = { ...(o.tcp ?? {}), port: Number(v) }),
   SPACEDRIVE_TCP_HOST: (o, v) => (o.tcp = { ...(o.tcp ?? {}), host: v }),
   SPACEDRIVE_TCP_TOKEN: (o, v) => (o.tcp = { ...(o.tcp ?? {}), token: v }),
+  SPACEDRIVE_EXTENSIONS_AUTOLOAD: (o, v) => (o.extensions = { ...o.extensions, autoload: v !== '0' && v !== 'false' }),
+};
+
+const extensionLimitsSchema = {
+  type: 'object',
+  properties: {
+    memoryMb: { type: 'integer', minimum: 1, maximum: 4096 },
+    callTimeoutMs: { type: 'integer', minimum: 1 },
+    instances: { type: 'integer', minimum: 1, maximum: 256 },
+    maxInputBytes: { type: 'integer', minimum: 1 },
+    maxOutputBytes: { type: 'integer', minimum: 1 },
+    concurrentJobs: { type: 'integer', minimum: 1 },
+  },
 };
 
 const optionsSchema = {
@@ -127,6 +197,20 @@ const optionsSchema = {
         idleTimeoutMs: { type: 'integer', minimum: 0 },
         maxInFlightPerConnection: { type: 'integer', minimum: 1 },
         maxConnections: { type: 'integer', minimum: 1 },
+      },
+    },
+    extensions: {
+      type: 'object',
+      properties: {
+        autoload: { type: 'boolean' },
+        defaults: extensionLimitsSchema,
+        ceilings: extensionLimitsSchema,
+        initTimeoutMs: { type: 'integer', minimum: 1 },
+        maxQueue: { type: 'integer', minimum: 0 },
+        maxCallDepth: { type: 'integer', minimum: 1, maximum: 64 },
+        jobCallTimeoutMs: { type: 'integer', minimum: 1 },
+        jobInterruptGraceMs: { type: 'integer', minimum: 0 },
+        drainTimeoutMs: { type: 'integer', minimum: 0 },
       },
     },
   },
