@@ -50,6 +50,8 @@ export interface SpacedriveOptions {
   };
   /** The extension host (src/extensions). */
   extensions: ExtensionHostOptions;
+  /** The job system (src/jobs). */
+  jobs: JobsOptions;
 }
 
 /**
@@ -57,6 +59,32 @@ export interface SpacedriveOptions {
  * {@link ExtensionHostOptions.ceilings}; what it leaves out comes from
  * {@link ExtensionHostOptions.defaults}.
  */
+/** Options of the job system (src/jobs); each field with its default. */
+export interface JobsOptions {
+  /** Jobs running at once across all types. Default 8. Env `SPACEDRIVE_JOBS_MAX_CONCURRENT`. */
+  maxConcurrent: number;
+  /** Attempts before a failing job is marked failed, unless its type or dispatch says otherwise. Default 3. */
+  maxAttempts: number;
+  /** First retry delay; doubles each failed attempt, with jitter (half fixed, half random). Default 1000 ms. */
+  backoffBaseMs: number;
+  /** Largest retry delay. Default 300000 ms (5 min). */
+  backoffMaxMs: number;
+  /** A running job that reports nothing for this long is stopped and retried from its checkpoint, unless its type sets its own. Default 600000 ms (10 min). */
+  stallTimeoutMs: number;
+  /** Least time between two `job:progress` events of one job. Default 250 ms. */
+  progressEventIntervalMs: number;
+  /**
+   * SQLite `synchronous` for `<dataDir>/jobs.db` (WAL mode). `NORMAL` (default): a checkpoint that
+   * was acknowledged survives a crash or `kill -9` of the daemon, because the WAL write reached the
+   * OS before progress() resolved; a power loss or OS crash may lose the last few. `FULL`: fsync
+   * on every commit, survives power loss too, at a much lower checkpoint rate.
+   * Env `SPACEDRIVE_JOBS_SYNCHRONOUS`.
+   */
+  synchronous: 'NORMAL' | 'FULL';
+  /** How long a graceful stop waits for running jobs to save their state and return. Default 5000 ms. */
+  shutdownGraceMs: number;
+}
+
 export interface ExtensionLimitOptions {
   /** Linear-memory maximum per instance, in MiB. Default 64, ceiling 1024. */
   memoryMb: number;
@@ -135,6 +163,16 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       jobInterruptGraceMs: 5_000,
       drainTimeoutMs: 30_000,
     },
+    jobs: {
+      maxConcurrent: 8,
+      maxAttempts: 3,
+      backoffBaseMs: 1000,
+      backoffMaxMs: 300_000,
+      stallTimeoutMs: 600_000,
+      progressEventIntervalMs: 250,
+      synchronous: 'NORMAL',
+      shutdownGraceMs: 5000,
+    },
   };
 }
 
@@ -147,6 +185,8 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_TCP_PORT: (o, v) => (o.tcp = { ...(o.tcp ?? {}), port: Number(v) }),
   SPACEDRIVE_TCP_HOST: (o, v) => (o.tcp = { ...(o.tcp ?? {}), host: v }),
   SPACEDRIVE_TCP_TOKEN: (o, v) => (o.tcp = { ...(o.tcp ?? {}), token: v }),
+  SPACEDRIVE_JOBS_MAX_CONCURRENT: (o, v) => (o.jobs = { ...o.jobs, maxConcurrent: Number(v) }),
+  SPACEDRIVE_JOBS_SYNCHRONOUS: (o, v) => (o.jobs = { ...o.jobs, synchronous: v.toUpperCase() as 'NORMAL' | 'FULL' }),
   SPACEDRIVE_EXTENSIONS_AUTOLOAD: (o, v) => (o.extensions = { ...o.extensions, autoload: v !== '0' && v !== 'false' }),
 };
 
@@ -211,6 +251,19 @@ const optionsSchema = {
         jobCallTimeoutMs: { type: 'integer', minimum: 1 },
         jobInterruptGraceMs: { type: 'integer', minimum: 0 },
         drainTimeoutMs: { type: 'integer', minimum: 0 },
+      },
+    },
+    jobs: {
+      type: 'object',
+      properties: {
+        maxConcurrent: { type: 'integer', minimum: 1 },
+        maxAttempts: { type: 'integer', minimum: 1 },
+        backoffBaseMs: { type: 'integer', minimum: 0 },
+        backoffMaxMs: { type: 'integer', minimum: 0 },
+        stallTimeoutMs: { type: 'integer', minimum: 1 },
+        progressEventIntervalMs: { type: 'integer', minimum: 0 },
+        synchronous: { enum: ['NORMAL', 'FULL'] },
+        shutdownGraceMs: { type: 'integer', minimum: 0 },
       },
     },
   },
