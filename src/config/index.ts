@@ -52,6 +52,50 @@ export interface SpacedriveOptions {
   extensions: ExtensionHostOptions;
   /** The job system (src/jobs). */
   jobs: JobsOptions;
+  /** AI capability (src/ai): offline OCR, and text/embedding models behind an OpenAI-compatible API. */
+  ai: AiOptions;
+}
+
+/**
+ * `ai.provider` keeps the OpenAI API's own snake_case names, so a config.json snippet reads the
+ * same as the provider's documentation.
+ */
+export interface AiProviderConfig {
+  /**
+   * API root including the version path, as OpenAI SDKs take it: `https://api.openai.com/v1`,
+   * Ollama `http://127.0.0.1:11434/v1`, llama.cpp `http://127.0.0.1:8080/v1`. Env `SPACEDRIVE_AI_BASE_URL`.
+   */
+  base_url: string;
+  /** Bearer token, when the provider needs one. Env `SPACEDRIVE_AI_API_KEY`. */
+  api_key?: string;
+  /** Chat model used by `query:ai.classify_text.v1`. Env `SPACEDRIVE_AI_MODEL`. */
+  model: string;
+  /** Model used by `query:ai.embed.v1`; default `model`. Env `SPACEDRIVE_AI_EMBEDDING_MODEL`. */
+  embedding_model?: string;
+  /** Per request. Default 60000 ms. Env `SPACEDRIVE_AI_TIMEOUT_MS`. */
+  timeout_ms: number;
+}
+
+export interface AiOptions {
+  /**
+   * The OpenAI-compatible endpoint for `classify_text` and `embed`. Default `null`: those two
+   * fail with AI_PROVIDER_NOT_CONFIGURED (OCR needs no provider: it runs offline).
+   */
+  provider: AiProviderConfig | null;
+  ocr: {
+    /** Tesseract workers kept warm (each ~40 MB), started on first use. Default 1. */
+    workers: number;
+    /** Calls allowed to wait for a worker before OVERLOADED. Default 32. */
+    maxQueue: number;
+    /** Largest input file. Default 16 MiB. */
+    maxInputBytes: number;
+    /** Most PDF pages read by one call. Default 50. */
+    maxPages: number;
+    /** Largest image in pixels. Default 50 000 000. */
+    maxImagePixels: number;
+    /** One page's recognition is abandoned (and its worker replaced) after this long. Default 60000 ms. */
+    pageTimeoutMs: number;
+  };
 }
 
 /**
@@ -173,7 +217,18 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       synchronous: 'NORMAL',
       shutdownGraceMs: 5000,
     },
+    ai: {
+      provider: null,
+      ocr: { workers: 1, maxQueue: 32, maxInputBytes: 16 * 1024 * 1024, maxPages: 50, maxImagePixels: 50_000_000, pageTimeoutMs: 60_000 },
+    },
   };
+}
+
+const AI_PROVIDER_TIMEOUT_MS = 60_000;
+
+function setAiProvider(o: PartialOptions, field: keyof AiProviderConfig, value: string | number): void {
+  const provider = { ...(o.ai?.provider ?? {}), [field]: value } as AiProviderConfig;
+  o.ai = { ...o.ai, provider };
 }
 
 /** Environment variables read, and where each goes. */
@@ -188,6 +243,11 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_JOBS_MAX_CONCURRENT: (o, v) => (o.jobs = { ...o.jobs, maxConcurrent: Number(v) }),
   SPACEDRIVE_JOBS_SYNCHRONOUS: (o, v) => (o.jobs = { ...o.jobs, synchronous: v.toUpperCase() as 'NORMAL' | 'FULL' }),
   SPACEDRIVE_EXTENSIONS_AUTOLOAD: (o, v) => (o.extensions = { ...o.extensions, autoload: v !== '0' && v !== 'false' }),
+  SPACEDRIVE_AI_BASE_URL: (o, v) => setAiProvider(o, 'base_url', v),
+  SPACEDRIVE_AI_API_KEY: (o, v) => setAiProvider(o, 'api_key', v),
+  SPACEDRIVE_AI_MODEL: (o, v) => setAiProvider(o, 'model', v),
+  SPACEDRIVE_AI_EMBEDDING_MODEL: (o, v) => setAiProvider(o, 'embedding_model', v),
+  SPACEDRIVE_AI_TIMEOUT_MS: (o, v) => setAiProvider(o, 'timeout_ms', Number(v)),
 };
 
 const extensionLimitsSchema = {
@@ -266,6 +326,38 @@ const optionsSchema = {
         shutdownGraceMs: { type: 'integer', minimum: 0 },
       },
     },
+    ai: {
+      type: 'object',
+      properties: {
+        provider: {
+          anyOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              required: ['base_url', 'model', 'timeout_ms'],
+              properties: {
+                base_url: { type: 'string', pattern: '^https?://' },
+                api_key: { type: 'string' },
+                model: { type: 'string', minLength: 1 },
+                embedding_model: { type: 'string', minLength: 1 },
+                timeout_ms: { type: 'integer', minimum: 1 },
+              },
+            },
+          ],
+        },
+        ocr: {
+          type: 'object',
+          properties: {
+            workers: { type: 'integer', minimum: 1, maximum: 16 },
+            maxQueue: { type: 'integer', minimum: 0 },
+            maxInputBytes: { type: 'integer', minimum: 1024 },
+            maxPages: { type: 'integer', minimum: 1 },
+            maxImagePixels: { type: 'integer', minimum: 1 },
+            pageTimeoutMs: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+    },
   },
 };
 const validateOptions = compileSchema<SpacedriveOptions>(optionsSchema, { code: ErrorCode.CONFIG_INVALID, what: 'configuration' });
@@ -314,6 +406,7 @@ export function loadOptions(input: LoadOptionsInput = {}): SpacedriveOptions {
   }
   options = merge(options, { ...overrides, dataDir });
   if (options.tcp && !('host' in options.tcp)) (options.tcp as { host: string }).host = '127.0.0.1';
+  if (options.ai.provider) options.ai.provider = { ...options.ai.provider, timeout_ms: options.ai.provider.timeout_ms ?? AI_PROVIDER_TIMEOUT_MS };
   try {
     return validateOptions(options);
   } catch (err) {

@@ -53,6 +53,10 @@ export const ErrorCode = {
   INVALID_JOB_STATE: 'INVALID_JOB_STATE',
   // Capabilities (issue 5)
   AI_PROVIDER_NOT_CONFIGURED: 'AI_PROVIDER_NOT_CONFIGURED',
+  /** The AI provider could not be reached or answered with an HTTP error (its message is kept). */
+  AI_PROVIDER_ERROR: 'AI_PROVIDER_ERROR',
+  /** The AI provider's answer was unusable: not JSON, or not following the requested schema. */
+  AI_INVALID_ANSWER: 'AI_INVALID_ANSWER',
   INTERNAL: 'INTERNAL',
 } as const;
 
