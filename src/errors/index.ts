@@ -31,6 +31,10 @@ export const ErrorCode = {
   CANCELLED: 'CANCELLED',
   /** The client could not reach the daemon. */
   DAEMON_NOT_RUNNING: 'DAEMON_NOT_RUNNING',
+  /** Another daemon already answers on this data directory's socket. */
+  DAEMON_ALREADY_RUNNING: 'DAEMON_ALREADY_RUNNING',
+  /** A background daemon did not start (its log tail is in the message). */
+  DAEMON_START_FAILED: 'DAEMON_START_FAILED',
   /** The connection to the daemon closed before the reply arrived. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',

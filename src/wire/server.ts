@@ -1,0 +1,504 @@
+/**
+ * The daemon side of the wire protocol (docs/wire-protocol.md): accepts connections on a Unix
+ * socket and optionally on loopback TCP, reads newline-delimited JSON requests, dispatches them
+ * to core and writes responses and event frames.
+ *
+ * Hot path notes (the benchmark in src/bench/core.bench.ts holds it to the bare echo floor):
+ * responses are serialised by string concatenation around one JSON.stringify of the result,
+ * queued, and written once per tick; one AbortController per connection (not per request)
+ * signals handlers when the caller goes away; nothing is logged per request above debug.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Core } from '../core/index.js';
+import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../errors/index.js';
+import type { EventFilter, CoreEvent, Subscription } from '../events/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Caller, OperationContext, OperationKind } from '../registry/index.js';
+import { FrameSplitter, parseFrame, type FrameSink } from './framing.js';
+import { PROTOCOL_VERSION, type RequestId } from './protocol.js';
+
+/** Longest request id accepted (string ids). */
+export const MAX_ID_LENGTH = 256;
+/** Subscriptions one connection may hold. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 64;
+/** Bytes of unsent output a connection may accumulate through events before it is dropped as too slow. */
+export const MAX_EVENT_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** A TCP connection must authenticate within this time. */
+export const AUTH_TIMEOUT_MS = 10_000;
+
+const CLIENT_CALLER: Caller = Object.freeze({ kind: 'client', chain: Object.freeze([]) as readonly string[] });
+
+export interface WireServerOptions {
+  core: Core;
+  logger: Logger;
+  /** Called after a Shutdown request has been answered. */
+  onShutdownRequest?: () => void;
+}
+
+export interface ListenTcpOptions {
+  host: string;
+  port: number;
+  token: string;
+}
+
+/** Connections plus their shared settings. One per daemon. */
+export class WireServer {
+  readonly core: Core;
+  readonly logger: Logger;
+  readonly maxFrameBytes: number;
+  readonly maxDepth: number;
+  readonly idleTimeoutMs: number;
+  readonly maxInFlight: number;
+  readonly maxConnections: number;
+  readonly onShutdownRequest: (() => void) | undefined;
+  readonly connections = new Set<Connection>();
+  readonly #servers: Server[] = [];
+  #tokenDigest: Buffer | null = null;
+  #closing = false;
+  /** Requests answered since start (status counter). */
+  requestsServed = 0;
+
+  constructor(opts: WireServerOptions) {
+    this.core = opts.core;
+    this.logger = opts.logger;
+    const w = opts.core.options.wire;
+    this.maxFrameBytes = w.maxFrameBytes;
+    this.maxDepth = w.maxJsonDepth;
+    this.idleTimeoutMs = w.idleTimeoutMs;
+    this.maxInFlight = w.maxInFlightPerConnection;
+    this.maxConnections = w.maxConnections;
+    this.onShutdownRequest = opts.onShutdownRequest;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Listens on a Unix socket, owner-only: the socket is created under a restrictive umask (so
+   * there is no window where others could connect) and chmod-ed to 0600 afterwards.
+   */
+  async listenUnix(path: string): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket, false));
+    const previous = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(previous);
+    }
+    const { chmodSync } = await import('node:fs');
+    chmodSync(path, 0o600);
+    server.on('error', (err) => this.logger.error({ err }, 'unix socket listener error'));
+    this.#servers.push(server);
+  }
+
+  /** Listens on loopback TCP; every connection must authenticate with `token` first. Returns the port. */
+  async listenTcp(opts: ListenTcpOptions): Promise<number> {
+    this.#tokenDigest = createHash('sha256').update(opts.token).digest();
+    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket, true));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: opts.host, port: opts.port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error({ err }, 'tcp listener error'));
+    this.#servers.push(server);
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Constant-time token check (digests have equal length whatever the input). */
+  checkToken(token: unknown): boolean {
+    if (this.#tokenDigest === null || typeof token !== 'string') return false;
+    return timingSafeEqual(createHash('sha256').update(token).digest(), this.#tokenDigest);
+  }
+
+  #accept(socket: Socket, needsAuth: boolean): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(this, socket, needsAuth);
+    if (this.connections.size >= this.maxConnections) {
+      conn.closeWithReason({ code: ErrorCode.OVERLOADED, message: `the daemon already has ${this.maxConnections} connections; try again later` });
+      return;
+    }
+    this.connections.add(conn);
+  }
+
+  /**
+   * Graceful close: stop accepting, refuse new requests with SHUTTING_DOWN, give calls in flight
+   * up to `graceMs` to finish, then abort what is left and close every connection.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const listening = this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.connections].some((c) => c.inFlight > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const conn of this.connections) conn.closeWithReason({ code: ErrorCode.SHUTTING_DOWN, message: 'the daemon is shutting down' });
+    await Promise.all(listening);
+  }
+}
+
+interface PendingSubscription {
+  sub: Subscription;
+}
+
+/**
+ * One client connection. Implements FrameSink so the splitter calls straight into it, without
+ * a closure per frame.
+ */
+export class Connection implements FrameSink {
+  readonly #server: WireServer;
+  readonly #socket: Socket;
+  readonly #splitter: FrameSplitter;
+  readonly #abort = new AbortController();
+  readonly #ctx: OperationContext;
+  #authenticated: boolean;
+  #inFlight = 0;
+  #out: string[] = [];
+  #flushScheduled = false;
+  #readPaused = false;
+  #waitingForDrain = false;
+  #closed = false;
+  #ending = false;
+  #subs = new Map<string, PendingSubscription>();
+  #nextSub = 1;
+  #authTimer: NodeJS.Timeout | null = null;
+
+  constructor(server: WireServer, socket: Socket, needsAuth: boolean) {
+    this.#server = server;
+    this.#socket = socket;
+    this.#authenticated = !needsAuth;
+    this.#splitter = new FrameSplitter(server.maxFrameBytes, this);
+    this.#ctx = { core: server.core, libraryId: null, caller: CLIENT_CALLER, signal: this.#abort.signal };
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', (err) => server.logger.debug({ err }, 'connection error'));
+    socket.on('close', () => this.#onClose());
+    if (server.idleTimeoutMs > 0) {
+      socket.setTimeout(server.idleTimeoutMs);
+      socket.on('timeout', () => this.#onIdle());
+    }
+    if (needsAuth) {
+      this.#authTimer = setTimeout(() => {
+        if (!this.#authenticated) this.closeWithReason({ code: ErrorCode.UNAUTHENTICATED, message: `no auth request within ${AUTH_TIMEOUT_MS} ms` });
+      }, AUTH_TIMEOUT_MS);
+      this.#authTimer.unref();
+    }
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  // --- reading ------------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.#ending) return;
+    this.#splitter.push(chunk);
+    if (this.#splitter.stopped) this.#pauseReading();
+  }
+
+  /** FrameSink: one complete frame. Returns false when no more calls may start for now. */
+  onFrame(frame: Buffer): boolean {
+    if (this.#ending) return false;
+    let msg: unknown;
+    try {
+      msg = parseFrame(frame, this.#server.maxDepth);
+    } catch (err) {
+      this.#reply(null, false, toWireError(err));
+      return true;
+    }
+    this.#dispatch(msg);
+    return this.#inFlight < this.#server.maxInFlight && !this.#ending;
+  }
+
+  /** FrameSink: an oversized frame is being skipped. */
+  onOversized(bytes: number): void {
+    this.#reply(null, false, {
+      code: ErrorCode.FRAME_TOO_LARGE,
+      message: `frame of at least ${bytes} bytes is larger than the limit of ${this.#server.maxFrameBytes} bytes; it was discarded`,
+      details: { limit: this.#server.maxFrameBytes },
+    });
+  }
+
+  #pauseReading(): void {
+    if (!this.#readPaused) {
+      this.#readPaused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** Resumes reading once calls in flight are below the limit and output has drained. */
+  #maybeResume(): void {
+    if (!this.#readPaused || this.#closed || this.#ending) return;
+    if (this.#waitingForDrain || this.#inFlight >= this.#server.maxInFlight) return;
+    if (!this.#splitter.resume()) return; // stopped again on held frames
+    this.#readPaused = false;
+    this.#socket.resume();
+  }
+
+  #onIdle(): void {
+    if (this.#inFlight > 0 || this.#subs.size > 0) {
+      // Not idle: a long call or a subscription. Re-arm.
+      this.#socket.setTimeout(this.#server.idleTimeoutMs);
+      return;
+    }
+    this.closeWithReason({ code: ErrorCode.TIMEOUT, message: `connection idle for ${this.#server.idleTimeoutMs} ms; closing` });
+  }
+
+  // --- dispatch -----------------------------------------------------------------------------
+
+  #dispatch(msg: unknown): void {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      this.#reply(null, false, { code: ErrorCode.PROTOCOL_ERROR, message: 'a request must be a JSON object with "id" and "type"' });
+      return;
+    }
+    const req = msg as Record<string, unknown>;
+    const id = req.id;
+    if (!isRequestId(id)) {
+      this.#reply(null, false, {
+        code: ErrorCode.PROTOCOL_ERROR,
+        message: id === undefined ? 'request has no "id"' : `request "id" must be a string of at most ${MAX_ID_LENGTH} characters or a finite number`,
+      });
+      return;
+    }
+    const type = req.type;
+    if (!this.#authenticated) {
+      if (type === 'auth' && this.#server.checkToken(req.token)) {
+        this.#authenticated = true;
+        if (this.#authTimer) clearTimeout(this.#authTimer);
+        this.#reply(id, true, { authenticated: true });
+        return;
+      }
+      this.closeWithReason(
+        { code: ErrorCode.UNAUTHENTICATED, message: type === 'auth' ? 'wrong token' : 'this listener requires an auth request with the token first' },
+        id,
+      );
+      return;
+    }
+    if (this.#server.closing && type !== 'ping') {
+      this.#reply(id, false, { code: ErrorCode.SHUTTING_DOWN, message: 'the daemon is shutting down' });
+      return;
+    }
+    switch (type) {
+      case 'query':
+      case 'action':
+        this.#call(id, type, req);
+        return;
+      case 'ping':
+        this.#reply(id, true, { pong: true, version: this.#server.core.version, protocol: PROTOCOL_VERSION });
+        return;
+      case 'subscribe':
+        this.#subscribe(id, req);
+        return;
+      case 'unsubscribe':
+        this.#unsubscribe(id, req);
+        return;
+      case 'shutdown':
+        this.#reply(id, true, { shutting_down: true });
+        this.#flush();
+        this.#server.logger.info('shutdown requested by a client');
+        this.#server.onShutdownRequest?.();
+        return;
+      case 'auth':
+        // Already authenticated (or a Unix socket, where the file permissions are the check).
+        this.#reply(id, true, { authenticated: true });
+        return;
+      default:
+        this.#reply(id, false, {
+          code: ErrorCode.PROTOCOL_ERROR,
+          message: `unknown request type ${JSON.stringify(type)}; expected query, action, ping, subscribe, unsubscribe, shutdown or auth`,
+        });
+    }
+  }
+
+  #call(id: RequestId, kind: OperationKind, req: Record<string, unknown>): void {
+    const method = req.method;
+    if (typeof method !== 'string' || method.length === 0) {
+      this.#reply(id, false, { code: ErrorCode.PROTOCOL_ERROR, message: `${kind} request needs a "method" string` });
+      return;
+    }
+    const libraryId = req.library_id;
+    if (libraryId !== undefined && libraryId !== null && typeof libraryId !== 'string') {
+      this.#reply(id, false, { code: ErrorCode.PROTOCOL_ERROR, message: '"library_id" must be a string or null' });
+      return;
+    }
+    this.#inFlight++;
+    const ctx = libraryId ? { ...this.#ctx, libraryId } : this.#ctx;
+    void this.#run(id, method, req.payload, ctx, kind);
+  }
+
+  async #run(id: RequestId, method: string, payload: unknown, ctx: OperationContext, kind: OperationKind): Promise<void> {
+    try {
+      const result = await this.#server.core.executor.execute(method, payload, ctx, kind);
+      this.#replyResult(id, result);
+    } catch (err) {
+      if (!hasCode(err)) this.#server.logger.error({ err, method }, 'operation threw a non-Spacedrive error');
+      this.#reply(id, false, toWireError(err));
+    } finally {
+      this.#inFlight--;
+      this.#server.requestsServed++;
+      if (this.#readPaused) this.#maybeResume();
+    }
+  }
+
+  #subscribe(id: RequestId, req: Record<string, unknown>): void {
+    const types = req.event_types ?? [];
+    if (!Array.isArray(types) || !types.every((t) => typeof t === 'string')) {
+      this.#reply(id, false, { code: ErrorCode.PROTOCOL_ERROR, message: '"event_types" must be an array of strings' });
+      return;
+    }
+    const filter = req.filter;
+    if (filter !== undefined && filter !== null) {
+      const ok =
+        typeof filter === 'object' &&
+        !Array.isArray(filter) &&
+        Object.values(filter).every((v) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean');
+      if (!ok) {
+        this.#reply(id, false, { code: ErrorCode.PROTOCOL_ERROR, message: '"filter" must be an object whose values are strings, numbers, booleans or null' });
+        return;
+      }
+    }
+    if (this.#subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      this.#reply(id, false, { code: ErrorCode.OVERLOADED, message: `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection` });
+      return;
+    }
+    const subId = `s${this.#nextSub++}`;
+    const prefix = `{"subscription":${JSON.stringify(subId)},"event":`;
+    const sub = this.#server.core.events.subscribe(types as string[], (filter ?? undefined) as EventFilter | undefined, (event: CoreEvent) =>
+      this.#sendEvent(prefix, event),
+    );
+    this.#subs.set(subId, { sub });
+    this.#reply(id, true, { subscription: subId });
+  }
+
+  #unsubscribe(id: RequestId, req: Record<string, unknown>): void {
+    const subId = req.subscription;
+    const entry = typeof subId === 'string' ? this.#subs.get(subId) : undefined;
+    if (!entry) {
+      this.#reply(id, false, { code: ErrorCode.NOT_FOUND, message: `no subscription ${JSON.stringify(subId)} on this connection`, details: { subscription: subId } });
+      return;
+    }
+    entry.sub.unsubscribe();
+    this.#subs.delete(subId as string);
+    this.#reply(id, true, { unsubscribed: subId });
+  }
+
+  #sendEvent(prefix: string, event: CoreEvent): void {
+    if (this.#closed || this.#ending) return;
+    if (this.#socket.writableLength > MAX_EVENT_BACKLOG_BYTES) {
+      this.closeWithReason({ code: ErrorCode.OVERLOADED, message: 'events are produced faster than this connection reads them; closing' });
+      return;
+    }
+    let json: string;
+    try {
+      json = JSON.stringify(event);
+    } catch (err) {
+      this.#server.logger.error({ err, type: event.type }, 'event could not be serialised');
+      return;
+    }
+    this.#enqueue(prefix + json + '}\n');
+  }
+
+  // --- writing ------------------------------------------------------------------------------
+
+  #replyResult(id: RequestId, result: unknown): void {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(result);
+    } catch (err) {
+      this.#reply(id, false, { code: ErrorCode.INTERNAL, message: `internal error: result could not be serialised: ${(err as Error).message}` });
+      return;
+    }
+    this.#enqueue(`{"id":${typeof id === 'number' ? id : JSON.stringify(id)},"ok":true,"result":${json ?? 'null'}}\n`);
+  }
+
+  #reply(id: RequestId | null, ok: true, result: unknown): void;
+  #reply(id: RequestId | null, ok: false, error: WireError): void;
+  #reply(id: RequestId | null, ok: boolean, body: unknown): void {
+    const idJson = id === null ? 'null' : typeof id === 'number' ? String(id) : JSON.stringify(id);
+    this.#enqueue(`{"id":${idJson},"ok":${ok},"${ok ? 'result' : 'error'}":${JSON.stringify(body)}}\n`);
+  }
+
+  #enqueue(line: string): void {
+    if (this.#closed) return; // the client went away; the result is dropped
+    this.#out.push(line);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(flushConnection, this);
+    }
+  }
+
+  /** Writes everything queued in one socket write. */
+  flush(): void {
+    this.#flush();
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#out.length === 0 || this.#closed) {
+      this.#out.length = 0;
+      return;
+    }
+    const data = this.#out.length === 1 ? this.#out[0]! : this.#out.join('');
+    this.#out = [];
+    if (!this.#socket.write(data) && !this.#waitingForDrain) {
+      // The client is not reading: stop reading its requests until it catches up.
+      this.#waitingForDrain = true;
+      this.#pauseReading();
+    }
+  }
+
+  #onDrain(): void {
+    this.#waitingForDrain = false;
+    this.#maybeResume();
+  }
+
+  /** Sends a final error frame (id null unless given) and closes the connection. */
+  closeWithReason(error: WireError, id: RequestId | null = null): void {
+    if (this.#closed || this.#ending) return;
+    this.#reply(id, false, { ...error, details: { ...(error.details ?? {}), closing: true } });
+    this.#flush();
+    this.#ending = true;
+    this.#abort.abort(new SpacedriveError(ErrorCode.CONNECTION_CLOSED, error.message));
+    this.#socket.end();
+    // A client that never reads would keep the socket half-open forever.
+    setTimeout(() => this.#socket.destroy(), 2_000).unref();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#out.length = 0;
+    if (this.#authTimer) clearTimeout(this.#authTimer);
+    for (const { sub } of this.#subs.values()) sub.unsubscribe();
+    this.#subs.clear();
+    if (!this.#abort.signal.aborted) this.#abort.abort(new SpacedriveError(ErrorCode.CANCELLED, 'the client disconnected'));
+    this.#server.connections.delete(this);
+  }
+}
+
+function flushConnection(conn: Connection): void {
+  conn.flush();
+}
+
+function isRequestId(id: unknown): id is RequestId {
+  return typeof id === 'string' ? id.length <= MAX_ID_LENGTH : typeof id === 'number' && Number.isFinite(id);
+}
+
+function hasCode(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string';
+}
