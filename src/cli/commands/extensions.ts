@@ -1,0 +1,197 @@
+/**
+ * `spacedrive extensions install|list|info|enable|disable|uninstall|reload`: a thin layer over the
+ * `extensions.*` operations. `install` first asks the daemon for a dry run, shows the permissions
+ * and limits the package asks for, and asks to confirm (on a terminal; `--yes` for scripts).
+ */
+import { createInterface } from 'node:readline/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import type { ExtensionInfo, ExtensionSummary } from '../../extensions/manager.js';
+import type { InstallPreview } from '../../extensions/operations.js';
+import type { CommandContext, Cli } from '../context.js';
+import { formatTable, formatValue, type Colors } from '../output.js';
+
+function stateColor(state: string, c: Colors): string {
+  if (state === 'loaded') return c.green(state);
+  if (state === 'failed') return c.red(state);
+  if (state === 'disabled') return c.dim(state);
+  return c.yellow(state);
+}
+
+/** The permissions and limits a package asks for, as the install prompt shows them. */
+export function describeRequest(p: Pick<InstallPreview, 'permissions' | 'limits'>, c: Colors): string {
+  const perms = p.permissions;
+  const lines = [c.bold('permissions:')];
+  lines.push(`  call:           ${perms.call.length > 0 ? perms.call.join(', ') : c.dim('(none: only its own methods)')}`);
+  lines.push(`  dispatch jobs:  ${perms.dispatch_jobs ? c.yellow('yes') : 'no'}`);
+  lines.push(`  libraries:      ${perms.libraries.length > 0 ? perms.libraries.join(', ') : c.dim('(none)')}`);
+  lines.push(`  network:        ${perms.network.length > 0 ? perms.network.join(', ') : c.dim('(none)')}`);
+  lines.push(c.bold('limits:'));
+  const l = p.limits;
+  lines.push(`  memory ${l.memory_mb} MiB, ${l.call_timeout_ms} ms per call, ${l.instances} instance(s), input ≤ ${l.max_input_bytes} B, output ≤ ${l.max_output_bytes} B, ${l.concurrent_jobs} concurrent job(s)`);
+  return lines.join('\n');
+}
+
+function humanInfo(i: ExtensionInfo, c: Colors): string {
+  const lines = [
+    `${c.bold(i.name)} (${i.id}) ${i.version} — ${stateColor(i.state, c)}${i.enabled ? '' : c.dim(' (disabled)')}`,
+  ];
+  if (i.description) lines.push(`  ${i.description}`);
+  if (i.error) lines.push(`  ${c.red('error')} [${i.error.code}]: ${i.error.message}`);
+  lines.push(
+    formatValue(
+      { author: i.author || '-', installed_at: i.installed_at, path: i.path, module: i.module, sha256: i.sha256, abi_version: i.abi_version, load_ms: i.load_ms, running_jobs: i.running_jobs },
+      c,
+      2,
+    ),
+  );
+  lines.push(
+    describeRequest(i, c)
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n')
+      .replace('permissions:', 'permissions granted:')
+      .replace('limits:', 'limits in effect:'),
+  );
+  lines.push(`  ${c.bold('operations:')}`);
+  lines.push(i.operations.length === 0 ? `    ${c.dim('(none)')}` : formatTable(['METHOD', 'EXPORT', 'DESCRIPTION'], i.operations.map((o) => [o.method, o.export_fn, o.description]), c).split('\n').map((l) => `    ${l}`).join('\n'));
+  lines.push(`  ${c.bold('job types:')}`);
+  lines.push(
+    i.job_types.length === 0
+      ? `    ${c.dim('(none)')}`
+      : formatTable(['JOB TYPE', 'EXPORT', 'RESUMABLE', 'DESCRIPTION'], i.job_types.map((j) => [j.job_type, j.export_fn, j.resumable ? 'yes' : 'no', j.description]), c)
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n'),
+  );
+  if (i.stats) lines.push(`  ${c.bold('sandbox:')} ${i.stats.instances} instance(s), ${i.stats.busy} busy, ${i.stats.queued} queued, ${i.stats.calls} calls, ${i.stats.replaced} replaced`);
+  return lines.join('\n');
+}
+
+/** Exit code 1 when the command's extension ended up failed to load (the install/enable still happened). */
+function printInfo(ctx: CommandContext, info: ExtensionInfo, done: string): number {
+  ctx.print(info, (i: ExtensionInfo, c) => `${done}\n${humanInfo(i, c)}`);
+  if (info.state === 'failed') {
+    if (!ctx.json) ctx.note(`${ctx.colors.red('error')}: extension '${info.id}' is installed but failed to load`);
+    return 1;
+  }
+  return 0;
+}
+
+async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerExtensionsCommand(program: Command, cli: Cli): void {
+  const group = program.command('extensions').description('Install and manage WebAssembly extensions.');
+
+  group
+    .command('install')
+    .description('Validate an extension package (a directory with manifest.json and its module), show the permissions and limits it asks for, and install it.')
+    .argument('<path>', 'package directory')
+    .option('-y, --yes', 'do not ask for confirmation (scripts)')
+    .option('--disabled', 'install without enabling or loading it')
+    .action(
+      cli.action(async (ctx, path: string, opts: { yes?: boolean; disabled?: boolean }) => {
+        const abs = resolve(ctx.io.cwd, path);
+        const preview = await ctx.action<InstallPreview>('action:extensions.install.input.v1', { path: abs, dry_run: true });
+        if (!opts.yes) {
+          const interactive = (ctx.io.stdin as { isTTY?: boolean }).isTTY === true;
+          if (!interactive) {
+            throw new SpacedriveError(
+              ErrorCode.PERMISSION_DENIED,
+              `not installing '${preview.id}' without confirmation: standard input is not a terminal; review its permissions and pass --yes`,
+              { id: preview.id, permissions: preview.permissions },
+            );
+          }
+          const c = ctx.colors;
+          ctx.note(`${c.bold(preview.name)} (${preview.id}) ${preview.version}${preview.author ? ` by ${preview.author}` : ''}`);
+          if (preview.description) ctx.note(`  ${preview.description}`);
+          ctx.note(describeRequest(preview, c));
+          if (!(await confirm(ctx, `Install '${preview.id}' with these permissions? [y/N] `))) {
+            ctx.note('not installed');
+            return 1;
+          }
+        }
+        const info = await ctx.action<ExtensionInfo>('action:extensions.install.input.v1', { path: abs, enabled: !opts.disabled });
+        return printInfo(ctx, info, `installed ${info.id} ${info.version}`);
+      }),
+    );
+
+  group
+    .command('list')
+    .description('List installed extensions with their version and state.')
+    .action(
+      cli.action(async (ctx) => {
+        const result = await ctx.query<{ extensions: ExtensionSummary[] }>('query:extensions.list.v1', {});
+        ctx.print(result, (r: { extensions: ExtensionSummary[] }, c) => {
+          if (r.extensions.length === 0) return c.dim("no extensions installed; install one with 'spacedrive extensions install <path>'");
+          return formatTable(
+            ['ID', 'VERSION', 'STATE', 'OPERATIONS', 'JOB TYPES', 'ERROR'],
+            r.extensions.map((e) => [e.id, e.version, e.state, String(e.operations), String(e.job_types), e.error ? `[${e.error.code}] ${e.error.message}` : '']),
+            c,
+            ctx.width !== undefined ? { width: ctx.width } : {},
+          );
+        });
+      }),
+    );
+
+  group
+    .command('info')
+    .description('Show an extension: permissions granted, limits in effect, state, registered operations and job types, sandbox statistics.')
+    .argument('<id>', 'extension id')
+    .action(
+      cli.action(async (ctx, id: string) => {
+        const info = await ctx.query<ExtensionInfo>('query:extensions.info.v1', { id });
+        ctx.print(info, humanInfo);
+      }),
+    );
+
+  for (const [name, description, done] of [
+    ['enable', 'Enable an extension and load it (it then loads at every daemon start).', 'enabled'],
+    ['disable', 'Disable an extension and unload it.', 'disabled'],
+  ] as const) {
+    group
+      .command(name)
+      .description(description)
+      .argument('<id>', 'extension id')
+      .action(
+        cli.action(async (ctx, id: string) => {
+          const info = await ctx.action<ExtensionInfo>(`action:extensions.${name}.input.v1`, { id });
+          return printInfo(ctx, info, `${done} ${id}`);
+        }),
+      );
+  }
+
+  group
+    .command('uninstall')
+    .description('Unload an extension and remove its files.')
+    .argument('<id>', 'extension id')
+    .action(
+      cli.action(async (ctx, id: string) => {
+        const result = await ctx.action<{ id: string; version: string }>('action:extensions.uninstall.input.v1', { id });
+        ctx.print(result, (r: { id: string; version: string }) => `uninstalled ${r.id} ${r.version}`);
+      }),
+    );
+
+  group
+    .command('reload')
+    .description('Load an extension again and swap to it without failing running calls; --from installs a new version from a package.')
+    .argument('<id>', 'extension id')
+    .option('--from <path>', 'package directory of the new version')
+    .action(
+      cli.action(async (ctx, id: string, opts: { from?: string }) => {
+        const payload: Record<string, string> = { id };
+        if (opts.from) payload.from = resolve(ctx.io.cwd, opts.from);
+        const info = await ctx.action<ExtensionInfo>('action:extensions.reload.input.v1', payload);
+        return printInfo(ctx, info, `reloaded ${id} ${info.version}`);
+      }),
+    );
+}

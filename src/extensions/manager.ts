@@ -1,0 +1,584 @@
+/**
+ * The extension manager: installs packages into the data directory, keeps the installed list,
+ * loads enabled extensions (each independently) into sandboxes, turns what their `plugin_init`
+ * registered into runtime-registry operations and job types, and swaps versions on reload
+ * without failing calls already running.
+ */
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { CoreServices } from '../core/services.js';
+import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
+import type { JobTypeDefinition } from '../jobs/types.js';
+import type { Logger } from '../logging/index.js';
+import { extensionMethod, type OperationDeclaration } from '../registry/index.js';
+import { createHostBridge } from './bridge.js';
+import {
+  MANIFEST_FILE,
+  effectiveLimits,
+  readPackage,
+  sandboxLimits,
+  type EffectiveLimits,
+  type ExtensionManifest,
+  type ExtensionPackage,
+  type ManifestPermissions,
+} from './manifest.js';
+import { checkCallChain } from './permissions.js';
+import type { ExtensionSandbox, GuestRegistration, LoadSandboxOptions, SandboxCallOptions, SandboxStats } from './sandbox/types.js';
+import { JsonFileExtensionStore, type InstalledExtension, type InstalledExtensionStore } from './store.js';
+import { RunningJobs, wasmJobDefinition } from './wasm-job.js';
+
+/** What the manager needs from the job system's type registry (`core.jobs.types`). */
+export interface JobTypeRegistryLike {
+  replaceOwner(owner: string, defs: JobTypeDefinition[]): unknown;
+  unregisterOwner(owner: string): unknown;
+}
+
+export type ExtensionState = 'disabled' | 'enabled' | 'loading' | 'loaded' | 'failed';
+
+export interface ExtensionSummary {
+  id: string;
+  name: string;
+  version: string;
+  state: ExtensionState;
+  enabled: boolean;
+  operations: number;
+  job_types: number;
+  error?: WireError;
+}
+
+export interface ExtensionInfo {
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+  author: string;
+  state: ExtensionState;
+  enabled: boolean;
+  /** Why the last load failed (state `failed`). */
+  error?: WireError;
+  installed_at: string;
+  /** Installed package directory. */
+  path: string;
+  module: string;
+  sha256: string;
+  abi_version: number;
+  /** What the extension is allowed to do (its manifest's permissions; nothing else is granted). */
+  permissions: ManifestPermissions;
+  /** Limits in effect: the manifest's, filled from host defaults, bounded by host ceilings. */
+  limits: EffectiveLimits;
+  config: unknown;
+  operations: Array<{ method: string; kind: 'query' | 'action'; export_fn: string; description: string }>;
+  job_types: Array<{ job_type: string; export_fn: string; resumable: boolean; description: string }>;
+  stats: SandboxStats | null;
+  /** Milliseconds the last load took (compile, instantiate, init), when loaded. */
+  load_ms: number | null;
+  loaded_at: string | null;
+  running_jobs: number;
+}
+
+export interface ExtensionManagerOptions {
+  core: CoreServices;
+  /** The job system's type registry, when there is one (looked up at each load). */
+  jobTypes?: () => JobTypeRegistryLike | undefined;
+  /** Creates sandboxes (src/extensions/sandbox's `loadSandbox`). */
+  loadSandbox: (opts: LoadSandboxOptions) => Promise<ExtensionSandbox>;
+  /** Default: a JSON file in `<dataDir>/extensions`. */
+  store?: InstalledExtensionStore;
+}
+
+/**
+ * One loaded version of an extension: its sandbox and the calls running on it, so that a reload
+ * or unload can let them finish before the sandbox closes.
+ */
+class LoadedVersion {
+  #inflight = 0;
+  #idle: Array<() => void> = [];
+  #closing = false;
+
+  constructor(
+    readonly id: string,
+    readonly version: string,
+    readonly sandbox: ExtensionSandbox,
+    readonly limits: EffectiveLimits,
+    readonly loadMs: number,
+    readonly loadedAt: Date,
+  ) {}
+
+  /** Calls into the sandbox. Starts synchronously so that a handler looked up before a swap still reaches this version. */
+  call(exportFn: string, input: unknown, opts: SandboxCallOptions): Promise<unknown> {
+    if (this.#closing) {
+      return Promise.reject(new SpacedriveError(ErrorCode.EXTENSION_NOT_FOUND, `extension '${this.id}' ${this.version} is being unloaded`, { extension: this.id }));
+    }
+    this.#inflight++;
+    let p: Promise<unknown>;
+    try {
+      p = this.sandbox.call(exportFn, input, opts);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p.finally(() => {
+      if (--this.#inflight === 0) for (const wake of this.#idle.splice(0)) wake();
+    });
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Waits (at most `timeoutMs`) for running calls, then closes the sandbox. */
+  async drainAndClose(timeoutMs: number, logger: Logger): Promise<void> {
+    if (this.#inflight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.#idle.push(r)),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (this.#inflight > 0) logger.warn({ extension: this.id, inflight: this.#inflight }, `closing extension '${this.id}' ${this.version} with calls still running after ${timeoutMs} ms`);
+    }
+    this.#closing = true;
+    await this.sandbox.close();
+  }
+}
+
+interface Entry {
+  record: InstalledExtension;
+  manifest: ExtensionManifest | undefined;
+  state: ExtensionState;
+  error: WireError | undefined;
+  loaded: LoadedVersion | undefined;
+  running: RunningJobs;
+}
+
+export class ExtensionManager {
+  readonly #core: CoreServices;
+  readonly #jobTypes: () => JobTypeRegistryLike | undefined;
+  readonly #loadSandbox: (opts: LoadSandboxOptions) => Promise<ExtensionSandbox>;
+  readonly #store: InstalledExtensionStore;
+  readonly #logger: Logger;
+  readonly #entries = new Map<string, Entry>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #closed = false;
+  /** Directory holding installed packages (`<id>/<version>/`) and the installed list. */
+  readonly dir: string;
+
+  constructor(o: ExtensionManagerOptions) {
+    this.#core = o.core;
+    this.#jobTypes = o.jobTypes ?? (() => undefined);
+    this.#loadSandbox = o.loadSandbox;
+    this.dir = join(o.core.options.dataDir, 'extensions');
+    this.#store = o.store ?? new JsonFileExtensionStore(join(this.dir, 'installed.json'));
+    this.#logger = o.core.logger.child({ component: 'extensions' });
+    for (const record of this.#store.list()) {
+      this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined, running: new RunningJobs() });
+    }
+  }
+
+  /** Counters for `query:core.status.v1` (`extensions_installed`, …). */
+  counters(): Record<string, number> {
+    const out = { installed: 0, enabled: 0, loaded: 0, failed: 0 };
+    for (const e of this.#entries.values()) {
+      out.installed++;
+      if (e.record.enabled) out.enabled++;
+      if (e.state === 'loaded') out.loaded++;
+      if (e.state === 'failed') out.failed++;
+    }
+    return out;
+  }
+
+  /**
+   * Loads every enabled extension, concurrently and independently: one that fails is logged and
+   * shown by `info` with its error; the others load. Never throws.
+   */
+  async loadEnabled(): Promise<void> {
+    const ids = [...this.#entries.values()].filter((e) => e.record.enabled && !e.loaded).map((e) => e.record.id);
+    await Promise.all(ids.map((id) => this.#withLock(id, () => this.#load(this.#entries.get(id)!).catch(() => undefined))));
+  }
+
+  list(): ExtensionSummary[] {
+    return [...this.#entries.values()]
+      .sort((a, b) => a.record.id.localeCompare(b.record.id))
+      .map((e) => {
+        const regs = e.loaded?.sandbox.registrations ?? [];
+        const s: ExtensionSummary = {
+          id: e.record.id,
+          name: e.manifest?.name ?? e.record.id,
+          version: e.record.version,
+          state: e.state,
+          enabled: e.record.enabled,
+          operations: regs.filter((r) => r.kind === 'operation').length,
+          job_types: regs.filter((r) => r.kind === 'job').length,
+        };
+        if (e.error) s.error = e.error;
+        return s;
+      });
+  }
+
+  async info(id: string): Promise<ExtensionInfo> {
+    const e = this.#get(id);
+    const manifest = e.manifest ?? (await this.#readInstalled(e.record)).manifest;
+    e.manifest ??= manifest;
+    const regs = e.loaded?.sandbox.registrations ?? [];
+    const info: ExtensionInfo = {
+      id,
+      name: manifest.name,
+      version: e.record.version,
+      description: manifest.description,
+      author: manifest.author,
+      state: e.state,
+      enabled: e.record.enabled,
+      installed_at: e.record.installed_at,
+      path: join(this.dir, e.record.path),
+      module: manifest.module,
+      sha256: e.record.sha256,
+      abi_version: manifest.abi_version,
+      permissions: manifest.permissions,
+      limits: e.loaded?.limits ?? effectiveLimits(manifest, this.#core.options.extensions, false).limits,
+      config: manifest.config,
+      operations: regs.flatMap((r) => (r.kind === 'operation' ? [{ method: r.method, kind: r.operationType, export_fn: r.exportFn, description: r.description }] : [])),
+      job_types: regs.flatMap((r) => (r.kind === 'job' ? [{ job_type: r.jobType, export_fn: r.exportFn, resumable: r.resumable, description: r.description }] : [])),
+      stats: e.loaded ? e.loaded.sandbox.stats() : null,
+      load_ms: e.loaded ? e.loaded.loadMs : null,
+      loaded_at: e.loaded ? e.loaded.loadedAt.toISOString() : null,
+      running_jobs: e.running.size,
+    };
+    if (e.error) info.error = e.error;
+    return info;
+  }
+
+  /**
+   * Validates the package at `path`, copies it to `<dataDir>/extensions/<id>/<version>/` and
+   * records it; loads it unless `enabled` is false. A load failure does not undo the install:
+   * the returned info has state `failed` and the error.
+   */
+  async install(path: string, opts: { enabled?: boolean } = {}): Promise<ExtensionInfo> {
+    this.#assertOpen();
+    const pkg = await readPackage(path, this.#core.options.extensions);
+    const id = pkg.manifest.id;
+    return this.#withLock(id, async () => {
+      const existing = this.#entries.get(id);
+      if (existing) {
+        throw new SpacedriveError(
+          ErrorCode.ALREADY_EXISTS,
+          `extension '${id}' is already installed (version ${existing.record.version}); to replace it run 'spacedrive extensions reload ${id} --from <path>', or uninstall it first`,
+          { id, installed_version: existing.record.version },
+        );
+      }
+      const record = await this.#stage(pkg, opts.enabled ?? true);
+      this.#store.put(record);
+      const entry: Entry = { record, manifest: pkg.manifest, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined, running: new RunningJobs() };
+      this.#entries.set(id, entry);
+      this.#logger.info({ extension: id, version: record.version, enabled: record.enabled }, `installed extension '${id}' ${record.version}`);
+      this.#core.events.emit('extension:installed', { id, version: record.version });
+      if (record.enabled) await this.#load(entry, pkg).catch(() => undefined);
+      return this.info(id);
+    });
+  }
+
+  /** Marks the extension enabled and loads it (no-op when already loaded). */
+  async enable(id: string): Promise<ExtensionInfo> {
+    this.#assertOpen();
+    return this.#withLock(id, async () => {
+      const e = this.#get(id);
+      if (!e.record.enabled) {
+        e.record = { ...e.record, enabled: true };
+        this.#store.put(e.record);
+      }
+      if (!e.loaded) await this.#load(e).catch(() => undefined);
+      return this.info(id);
+    });
+  }
+
+  /** Marks the extension disabled and unloads it: its methods and job types go away. */
+  async disable(id: string): Promise<ExtensionInfo> {
+    return this.#withLock(id, async () => {
+      const e = this.#get(id);
+      if (e.record.enabled) {
+        e.record = { ...e.record, enabled: false };
+        this.#store.put(e.record);
+      }
+      await this.#unload(e);
+      e.state = 'disabled';
+      e.error = undefined;
+      return this.info(id);
+    });
+  }
+
+  /** Unloads the extension and removes its files and record. */
+  async uninstall(id: string): Promise<{ id: string; version: string }> {
+    return this.#withLock(id, async () => {
+      const e = this.#get(id);
+      await this.#unload(e);
+      this.#store.remove(id);
+      this.#entries.delete(id);
+      await rm(join(this.dir, id), { recursive: true, force: true });
+      this.#logger.info({ extension: id }, `uninstalled extension '${id}'`);
+      this.#core.events.emit('extension:uninstalled', { id, version: e.record.version });
+      return { id, version: e.record.version };
+    });
+  }
+
+  /**
+   * Loads the extension again — from the installed package, or from the package at `from` (a
+   * new version) — and swaps to it in one step; calls running on the old version finish there,
+   * then the old sandbox closes. If the new version fails to load, the old one keeps serving
+   * and the error is thrown.
+   */
+  async reload(id: string, opts: { from?: string } = {}): Promise<ExtensionInfo> {
+    this.#assertOpen();
+    const pkg = opts.from ? await readPackage(opts.from, this.#core.options.extensions) : undefined;
+    if (pkg && pkg.manifest.id !== id) {
+      throw new SpacedriveError(ErrorCode.EXTENSION_INVALID, `the package at ${pkg.dir} is extension '${pkg.manifest.id}', not '${id}'`, { id, package_id: pkg.manifest.id });
+    }
+    return this.#withLock(id, async () => {
+      const e = this.#get(id);
+      const previous = e.record;
+      let record = previous;
+      if (pkg) record = await this.#stage(pkg, previous.enabled);
+      const source = pkg ?? (await this.#readInstalled(previous));
+      if (e.record.enabled) {
+        try {
+          await this.#load(e, source, record);
+        } catch (err) {
+          // The old version (if it was loaded) keeps serving; drop the staged files of a different version.
+          if (pkg && record.path !== previous.path) await rm(join(this.dir, record.path), { recursive: true, force: true });
+          throw err;
+        }
+      } else {
+        e.manifest = source.manifest;
+      }
+      if (record !== previous) {
+        this.#store.put(record);
+        e.record = record;
+        if (record.path !== previous.path) await rm(join(this.dir, previous.path), { recursive: true, force: true });
+      }
+      this.#core.events.emit('extension:reloaded', { id, version: record.version });
+      return this.info(id);
+    });
+  }
+
+  /** Unloads everything (daemon shutdown). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#entries.values()].map((e) => this.#withLock(e.record.id, () => this.#unload(e))));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the extension manager is shutting down');
+  }
+
+  #get(id: string): Entry {
+    const e = this.#entries.get(id);
+    if (!e) {
+      throw new SpacedriveError(ErrorCode.EXTENSION_NOT_FOUND, `no extension '${id}' is installed; run 'spacedrive extensions list'`, { id });
+    }
+    return e;
+  }
+
+  /** Management operations on one extension run one at a time. */
+  #withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.#locks.set(id, settled);
+    void settled.then(() => {
+      if (this.#locks.get(id) === settled) this.#locks.delete(id);
+    });
+    return next;
+  }
+
+  async #readInstalled(record: InstalledExtension): Promise<ExtensionPackage> {
+    return readPackage(join(this.dir, record.path), this.#core.options.extensions);
+  }
+
+  /**
+   * Copies the package's manifest and module to `<id>/<version>/` through a temporary directory
+   * and a rename, so a crash never leaves a half-copied package in place.
+   */
+  async #stage(pkg: ExtensionPackage, enabled: boolean): Promise<InstalledExtension> {
+    const { id, version, module } = pkg.manifest;
+    const target = join(this.dir, id, version);
+    const tmp = join(this.dir, `.staging-${id}-${randomBytes(6).toString('hex')}`);
+    await mkdir(tmp, { recursive: true, mode: 0o700 });
+    try {
+      await cp(join(pkg.dir, MANIFEST_FILE), join(tmp, MANIFEST_FILE));
+      await cp(join(pkg.dir, module), join(tmp, module));
+      await mkdir(join(this.dir, id), { recursive: true, mode: 0o700 });
+      if (await stat(target).catch(() => undefined)) {
+        // Same version installed again (a rebuilt module): a loaded sandbox holds its bytes in
+        // memory, so the files can be swapped under it.
+        const trash = join(this.dir, `.trash-${id}-${randomBytes(6).toString('hex')}`);
+        await rename(target, trash);
+        await rename(tmp, target);
+        await rm(trash, { recursive: true, force: true });
+      } else {
+        await rename(tmp, target);
+      }
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    return {
+      id,
+      version,
+      enabled,
+      installed_at: new Date().toISOString(),
+      path: relative(this.dir, target),
+      sha256: pkg.manifest.sha256.toLowerCase(),
+    };
+  }
+
+  /**
+   * Loads (or reloads) `e`: a new sandbox from `source` (default: the installed package), its
+   * registrations checked and swapped in for whatever `e` had, then the previous version drained
+   * and closed. On failure `e` keeps its previous version if it had one, else becomes `failed`.
+   */
+  async #load(e: Entry, source?: ExtensionPackage, record: InstalledExtension = e.record): Promise<void> {
+    const id = record.id;
+    const host = this.#core.options.extensions;
+    const logger = this.#logger.child({ extension: id });
+    const previous = e.loaded;
+    if (!previous) e.state = 'loading';
+    let sandbox: ExtensionSandbox | undefined;
+    try {
+      const pkg = source ?? (await this.#readInstalled(record));
+      const { limits, clamped } = effectiveLimits(pkg.manifest, host, false);
+      if (clamped.length > 0) logger.warn({ clamped }, `extension '${id}' asks for more than this host's ceilings allow; clamped: ${clamped.join(', ')}`);
+      const started = performance.now();
+      sandbox = await this.#loadSandbox({
+        id,
+        version: pkg.manifest.version,
+        wasm: pkg.wasm,
+        limits: sandboxLimits(limits, host),
+        bridge: createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running: e.running }),
+        config: pkg.manifest.config,
+        logger,
+      });
+      const loadMs = Math.round((performance.now() - started) * 10) / 10;
+      const version = new LoadedVersion(id, pkg.manifest.version, sandbox, limits, loadMs, new Date());
+      const { operations, jobs } = this.#declarations(id, sandbox.registrations, version, e.running);
+
+      this.#core.runtimeRegistry.replaceOwner(id, operations);
+      const jobTypes = this.#jobTypes();
+      if (jobTypes) {
+        try {
+          jobTypes.replaceOwner(id, jobs);
+        } catch (err) {
+          // Put the registry back as it was before failing the load.
+          if (previous) this.#core.runtimeRegistry.replaceOwner(id, this.#declarations(id, previous.sandbox.registrations, previous, e.running).operations);
+          else this.#core.runtimeRegistry.unregisterOwner(id);
+          throw err;
+        }
+      } else if (jobs.length > 0) {
+        logger.warn(`extension '${id}' registered ${jobs.length} job type(s) but this core has no job system; they are not available`);
+      }
+      e.loaded = version;
+      e.manifest = pkg.manifest;
+      e.state = 'loaded';
+      e.error = undefined;
+      logger.info({ version: version.version, load_ms: loadMs, operations: operations.length, job_types: jobs.length }, `loaded extension '${id}' ${version.version}`);
+      this.#core.events.emit('extension:loaded', { id, version: version.version, load_ms: loadMs });
+    } catch (caught) {
+      if (sandbox) await sandbox.close().catch(() => undefined);
+      const err = this.#loadError(id, caught);
+      if (!previous) {
+        e.state = 'failed';
+        e.error = toWireError(err);
+      }
+      logger.error({ err: e.error ?? toWireError(err) }, `extension '${id}' failed to load: ${err.message}`);
+      this.#core.events.emit('extension:failed', { id, code: err.code, message: err.message });
+      throw err;
+    }
+    if (previous) await previous.drainAndClose(host.drainTimeoutMs, logger);
+  }
+
+  #loadError(id: string, caught: unknown): SpacedriveError {
+    const typed = asSpacedriveError(caught);
+    if (!typed) {
+      return new SpacedriveError(ErrorCode.EXTENSION_LOAD_FAILED, `extension '${id}' failed to load: ${(caught as Error)?.message ?? String(caught)}`, { extension: id }, { cause: caught });
+    }
+    // A registration whose schema does not compile is the extension's fault, not the caller's input.
+    if (typed.code === ErrorCode.INVALID_INPUT) return new SpacedriveError(ErrorCode.REGISTRATION_REJECTED, `extension '${id}': ${typed.message}`, { extension: id, ...typed.details });
+    return typed;
+  }
+
+  /** Checks the guest's registrations and turns them into operations and job-type definitions. */
+  #declarations(
+    id: string,
+    registrations: readonly GuestRegistration[],
+    version: LoadedVersion,
+    running: RunningJobs,
+  ): { operations: OperationDeclaration[]; jobs: JobTypeDefinition[] } {
+    const host = this.#core.options.extensions;
+    const operations: OperationDeclaration[] = [];
+    const jobs: JobTypeDefinition[] = [];
+    const seen = new Set<string>();
+    const reject = (message: string, details: Record<string, unknown>) => {
+      throw new SpacedriveError(ErrorCode.REGISTRATION_REJECTED, `extension '${id}': ${message}`, { extension: id, ...details });
+    };
+    for (const reg of registrations) {
+      if (reg.kind === 'operation') {
+        const expected = extensionMethod(reg.operationType, id, reg.name);
+        if (reg.method !== expected) reject(`may only register in its own namespace: '${reg.method}' is not '${expected}'`, { method: reg.method });
+        if (seen.has(reg.method)) reject(`registers '${reg.method}' twice`, { method: reg.method });
+        seen.add(reg.method);
+        const method = reg.method;
+        const exportFn = reg.exportFn;
+        operations.push({
+          method,
+          kind: reg.operationType,
+          scope: 'core',
+          description: reg.description,
+          input: (reg.inputSchema ?? true) as OperationDeclaration['input'],
+          output: (reg.outputSchema ?? true) as OperationDeclaration['output'],
+          // Synchronous up to the sandbox call: a handler looked up before a reload swap runs on the version it came from.
+          handler: (input, ctx) => {
+            checkCallChain(id, method, ctx.caller.chain, host.maxCallDepth);
+            return version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+          },
+        });
+      } else {
+        const expected = `${id}:${reg.name}`;
+        if (reg.jobType !== expected) reject(`may only register job types in its own namespace: '${reg.jobType}' is not '${expected}'`, { job_type: reg.jobType });
+        if (seen.has(reg.jobType)) reject(`registers job type '${reg.jobType}' twice`, { job_type: reg.jobType });
+        seen.add(reg.jobType);
+        jobs.push(
+          wasmJobDefinition({
+            extensionId: id,
+            jobType: reg.jobType,
+            exportFn: reg.exportFn,
+            resumable: reg.resumable,
+            description: reg.description,
+            paramsSchema: (reg.paramsSchema ?? true) as JobTypeDefinition['paramsSchema'],
+            maxConcurrency: version.limits.concurrent_jobs,
+            call: (fn, input, opts) => version.call(fn, input, opts),
+            running,
+            callTimeoutMs: host.jobCallTimeoutMs,
+            interruptGraceMs: host.jobInterruptGraceMs,
+          }),
+        );
+      }
+    }
+    return { operations, jobs };
+  }
+
+  /** Removes the extension's operations and job types, then lets running calls finish and closes its sandbox. */
+  async #unload(e: Entry): Promise<void> {
+    const id = e.record.id;
+    const loaded = e.loaded;
+    this.#core.runtimeRegistry.unregisterOwner(id);
+    this.#jobTypes()?.unregisterOwner(id);
+    e.loaded = undefined;
+    e.state = e.record.enabled ? 'enabled' : 'disabled';
+    if (!loaded) return;
+    await loaded.drainAndClose(this.#core.options.extensions.drainTimeoutMs, this.#logger.child({ extension: id }));
+    this.#logger.info({ extension: id }, `unloaded extension '${id}'`);
+    this.#core.events.emit('extension:unloaded', { id, version: loaded.version });
+  }
+}

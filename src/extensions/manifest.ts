@@ -1,0 +1,253 @@
+/**
+ * Extension packages: a directory holding `manifest.json` and the module it names. This file
+ * reads and checks one (schema, id, ABI version, module present and matching its SHA-256,
+ * limits within the host's ceilings, config against the config schema) and works out the limits
+ * in effect.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { ExtensionHostOptions, ExtensionLimitOptions } from '../config/index.js';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { compileSchema, type JsonSchema } from '../schema/index.js';
+import type { SandboxLimits } from './sandbox/types.js';
+
+/** ABI versions this host can load (docs/extension-abi.md). */
+export const SUPPORTED_ABI_VERSIONS: readonly number[] = [1];
+
+export const MANIFEST_FILE = 'manifest.json';
+
+export interface ManifestPermissions {
+  /** Method prefixes the extension may call (`query:core.`, `query:hello:`); its own are always allowed. */
+  call: string[];
+  /** May dispatch jobs through `action:jobs.dispatch.input.v1`. */
+  dispatch_jobs: boolean;
+  /** Library ids it may pass as `library_id`, or `*`. */
+  libraries: string[];
+  /** Hosts the HTTP capability may reach. */
+  network: string[];
+}
+
+/** Limits as a manifest writes them (all optional; the host fills in its defaults). */
+export interface ManifestLimits {
+  memory_mb?: number;
+  call_timeout_ms?: number;
+  instances?: number;
+  max_input_bytes?: number;
+  max_output_bytes?: number;
+  concurrent_jobs?: number;
+}
+
+export interface ExtensionManifest {
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+  author: string;
+  module: string;
+  sha256: string;
+  abi_version: number;
+  permissions: ManifestPermissions;
+  limits: ManifestLimits;
+  config_schema: JsonSchema;
+  config: unknown;
+}
+
+const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$';
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+
+/** JSON Schema of manifest.json. */
+export const manifestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'name', 'version', 'module', 'sha256', 'abi_version'],
+  properties: {
+    id: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$', description: 'Namespace of its methods and job types.' },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    version: { type: 'string', pattern: SEMVER, description: 'Semantic version.' },
+    description: { type: 'string', maxLength: 2000, default: '' },
+    author: { type: 'string', maxLength: 200, default: '' },
+    module: { type: 'string', pattern: '^[A-Za-z0-9._-]+\\.wasm$', description: 'File name of the module, next to the manifest.' },
+    sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+    abi_version: { type: 'integer', minimum: 1 },
+    permissions: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        call: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        dispatch_jobs: { type: 'boolean', default: false },
+        libraries: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        network: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        memory_mb: positiveInt,
+        call_timeout_ms: positiveInt,
+        instances: positiveInt,
+        max_input_bytes: positiveInt,
+        max_output_bytes: positiveInt,
+        concurrent_jobs: positiveInt,
+      },
+    },
+    config_schema: { type: ['object', 'boolean'], default: true },
+    config: { default: {} },
+  },
+} as const;
+
+const validateManifestShape = compileSchema<ExtensionManifest>(manifestSchema as unknown as JsonSchema, {
+  code: ErrorCode.EXTENSION_INVALID,
+  what: 'manifest',
+});
+
+/** Manifest field name → options field name. */
+const LIMIT_FIELDS: ReadonlyArray<[keyof ManifestLimits, keyof ExtensionLimitOptions]> = [
+  ['memory_mb', 'memoryMb'],
+  ['call_timeout_ms', 'callTimeoutMs'],
+  ['instances', 'instances'],
+  ['max_input_bytes', 'maxInputBytes'],
+  ['max_output_bytes', 'maxOutputBytes'],
+  ['concurrent_jobs', 'concurrentJobs'],
+];
+
+/** Limits in effect, in the manifest's units and names (what `info` shows). */
+export type EffectiveLimits = Required<ManifestLimits>;
+
+/**
+ * The manifest's limits, filled from the host defaults and bounded by the host ceilings.
+ * `strict` (install) refuses a value above a ceiling; otherwise (loading an extension installed
+ * before the ceilings were lowered) it is clamped and reported in `clamped`.
+ */
+export function effectiveLimits(
+  manifest: Pick<ExtensionManifest, 'id' | 'limits'>,
+  host: ExtensionHostOptions,
+  strict: boolean,
+): { limits: EffectiveLimits; clamped: string[] } {
+  const out = {} as EffectiveLimits;
+  const clamped: string[] = [];
+  for (const [field, option] of LIMIT_FIELDS) {
+    const asked = manifest.limits?.[field];
+    const ceiling = host.ceilings[option];
+    const value = asked ?? Math.min(host.defaults[option], ceiling);
+    if (value > ceiling) {
+      if (strict) {
+        throw new SpacedriveError(
+          ErrorCode.EXTENSION_INVALID,
+          `extension '${manifest.id}' asks for limits.${field} = ${value}, above this host's ceiling of ${ceiling} (raise extensions.ceilings.${option} in config.json to allow it)`,
+          { id: manifest.id, field: `limits.${field}`, asked: value, ceiling },
+        );
+      }
+      clamped.push(`limits.${field} ${value} → ${ceiling}`);
+      out[field] = ceiling;
+    } else {
+      out[field] = value;
+    }
+  }
+  return { limits: out, clamped };
+}
+
+/** Limits in the sandbox's terms. */
+export function sandboxLimits(limits: EffectiveLimits, host: ExtensionHostOptions): SandboxLimits {
+  return {
+    callTimeoutMs: limits.call_timeout_ms,
+    initTimeoutMs: host.initTimeoutMs,
+    memoryMaxBytes: limits.memory_mb * 1024 * 1024,
+    maxInputBytes: limits.max_input_bytes,
+    maxOutputBytes: limits.max_output_bytes,
+    instances: limits.instances,
+    maxQueue: host.maxQueue,
+  };
+}
+
+function invalid(dir: string, message: string, details?: Record<string, unknown>): SpacedriveError {
+  return new SpacedriveError(ErrorCode.EXTENSION_INVALID, `${message} (package ${dir})`, { package: dir, ...details });
+}
+
+/**
+ * Checks a parsed manifest (without touching the module). Returns it with defaults applied.
+ * Throws EXTENSION_INVALID / ABI_UNSUPPORTED naming what is wrong.
+ */
+export function validateManifest(raw: unknown, host: ExtensionHostOptions, where = 'manifest.json'): ExtensionManifest {
+  // Ajv applies defaults in place: work on a copy so the caller's object is left alone.
+  const manifest = validateManifestShape(structuredClone(raw));
+  if (!SUPPORTED_ABI_VERSIONS.includes(manifest.abi_version)) {
+    throw new SpacedriveError(
+      ErrorCode.ABI_UNSUPPORTED,
+      `extension '${manifest.id}' (${where}) targets ABI version ${manifest.abi_version}; this host supports ABI version ${SUPPORTED_ABI_VERSIONS.join(', ')}`,
+      { id: manifest.id, abi_version: manifest.abi_version, supported: [...SUPPORTED_ABI_VERSIONS] },
+    );
+  }
+  effectiveLimits(manifest, host, true);
+  for (const prefix of manifest.permissions.call) {
+    if (!/^(query|action):/.test(prefix)) {
+      throw new SpacedriveError(
+        ErrorCode.EXTENSION_INVALID,
+        `extension '${manifest.id}': permissions.call entry '${prefix}' must start with 'query:' or 'action:' (e.g. 'query:core.')`,
+        { id: manifest.id, field: 'permissions.call' },
+      );
+    }
+  }
+  const validateConfig = compileSchema(manifest.config_schema, { code: ErrorCode.EXTENSION_INVALID, what: `config of extension '${manifest.id}'` });
+  manifest.config = validateConfig(manifest.config ?? {});
+  return manifest;
+}
+
+export interface ExtensionPackage {
+  /** Absolute path of the package directory. */
+  dir: string;
+  manifest: ExtensionManifest;
+  /** The module's bytes, checked against `manifest.sha256`. */
+  wasm: Uint8Array;
+}
+
+/**
+ * Reads and checks the package in `dir` (a directory, or the path of its manifest.json).
+ */
+export async function readPackage(path: string, host: ExtensionHostOptions): Promise<ExtensionPackage> {
+  let dir = resolve(path);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st) throw new SpacedriveError(ErrorCode.NOT_FOUND, `no extension package at ${dir}`, { package: dir });
+  if (st.isFile() && basename(dir) === MANIFEST_FILE) dir = resolve(dir, '..');
+  else if (!st.isDirectory()) throw invalid(dir, `an extension package is a directory holding ${MANIFEST_FILE} and its module`);
+
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    throw invalid(dir, `no ${MANIFEST_FILE} in the package`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw invalid(dir, `${MANIFEST_FILE} is not valid JSON: ${(err as Error).message}`);
+  }
+  let manifest: ExtensionManifest;
+  try {
+    manifest = validateManifest(raw, host, join(dir, MANIFEST_FILE));
+  } catch (err) {
+    if (err instanceof SpacedriveError) {
+      throw new SpacedriveError(err.code, `${err.message} (package ${dir})`, { package: dir, ...err.details });
+    }
+    throw err;
+  }
+  let wasm: Buffer;
+  try {
+    wasm = await readFile(join(dir, manifest.module));
+  } catch {
+    throw invalid(dir, `the module '${manifest.module}' named by the manifest is missing`, { id: manifest.id, module: manifest.module });
+  }
+  const actual = createHash('sha256').update(wasm).digest('hex');
+  if (actual !== manifest.sha256.toLowerCase()) {
+    throw invalid(dir, `SHA-256 of '${manifest.module}' is ${actual} but the manifest says ${manifest.sha256}: the module was changed or the manifest is stale`, {
+      id: manifest.id,
+      expected: manifest.sha256,
+      actual,
+    });
+  }
+  return { dir, manifest, wasm: new Uint8Array(wasm.buffer, wasm.byteOffset, wasm.byteLength) };
+}

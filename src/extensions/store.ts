@@ -1,0 +1,112 @@
+/**
+ * The installed-extensions store: which extensions are installed, which version, enabled or not.
+ * Behind {@link InstalledExtensionStore} so another backing can follow; the one here is a JSON
+ * file written atomically (temp file, fsync, rename), which is enough for a record per
+ * extension changed only by management commands.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+
+export interface InstalledExtension {
+  id: string;
+  version: string;
+  enabled: boolean;
+  /** ISO time of the install (or of the last reload that brought a new version). */
+  installed_at: string;
+  /** Directory of the installed package, relative to the extensions directory (`<id>/<version>`). */
+  path: string;
+  sha256: string;
+}
+
+export interface InstalledExtensionStore {
+  list(): InstalledExtension[];
+  get(id: string): InstalledExtension | undefined;
+  /** Inserts or replaces the record for `record.id`; durable when it returns. */
+  put(record: InstalledExtension): void;
+  /** Removes the record; true if there was one. Durable when it returns. */
+  remove(id: string): boolean;
+}
+
+interface FileShape {
+  format: 1;
+  extensions: InstalledExtension[];
+}
+
+/** Writes `text` to `file` so that a crash leaves either the old or the new content. */
+export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  // The rename is durable once the directory entry is.
+  const dirFd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+export class JsonFileExtensionStore implements InstalledExtensionStore {
+  readonly #file: string;
+  #records: Map<string, InstalledExtension>;
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#records = new Map(this.#read().map((r) => [r.id, r]));
+  }
+
+  list(): InstalledExtension[] {
+    return [...this.#records.values()].sort((a, b) => a.id.localeCompare(b.id)).map((r) => ({ ...r }));
+  }
+
+  get(id: string): InstalledExtension | undefined {
+    const r = this.#records.get(id);
+    return r ? { ...r } : undefined;
+  }
+
+  put(record: InstalledExtension): void {
+    const next = new Map(this.#records);
+    next.set(record.id, { ...record });
+    this.#write(next);
+    this.#records = next;
+  }
+
+  remove(id: string): boolean {
+    if (!this.#records.has(id)) return false;
+    const next = new Map(this.#records);
+    next.delete(id);
+    this.#write(next);
+    this.#records = next;
+    return true;
+  }
+
+  #read(): InstalledExtension[] {
+    if (!existsSync(this.#file)) return [];
+    let parsed: FileShape;
+    try {
+      parsed = JSON.parse(readFileSync(this.#file, 'utf8')) as FileShape;
+    } catch (err) {
+      throw new SpacedriveError(
+        ErrorCode.CONFIG_INVALID,
+        `the installed-extensions file ${this.#file} is not valid JSON (${(err as Error).message}); fix or remove it and reinstall the extensions`,
+      );
+    }
+    if (parsed?.format !== 1 || !Array.isArray(parsed.extensions)) {
+      throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `the installed-extensions file ${this.#file} has an unknown format`);
+    }
+    return parsed.extensions;
+  }
+
+  #write(records: Map<string, InstalledExtension>): void {
+    const body: FileShape = { format: 1, extensions: [...records.values()].sort((a, b) => a.id.localeCompare(b.id)) };
+    writeFileAtomic(this.#file, `${JSON.stringify(body, null, 2)}\n`);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The generic WASM job wrapper (the design's `WasmJob`): one {@link JobTypeDefinition} per job
+ * type an extension registered, whose `run` calls the registered export with the job's params and
+ * last checkpointed state, routes the guest's `sd_job_progress` / `sd_job_interrupt` to the
+ * job's context, and maps the guest's answer to a {@link JobOutcome}. See docs/extension-abi.md,
+ * "Jobs".
+ */
+import { ErrorCode, SpacedriveError, toWireError } from '../errors/index.js';
+import type { Interrupt, JobOutcome, JobRunContext, JobTypeDefinition, ProgressReport } from '../jobs/types.js';
+import type { JsonSchema } from '../schema/index.js';
+import type { SandboxCallOptions } from './sandbox/types.js';
+
+/** The jobs of one extension currently inside a handler call, by job id (for the host bridge). */
+export class RunningJobs {
+  readonly #byId = new Map<string, JobRunContext>();
+
+  add(ctx: JobRunContext): void {
+    this.#byId.set(ctx.jobId, ctx);
+  }
+
+  delete(jobId: string): void {
+    this.#byId.delete(jobId);
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * `sd_job_progress`: writes the report through the job's context (durable when it resolves)
+   * and answers 0 continue, 1 pause, 2 cancel, -1 when `jobId` is not a running job.
+   */
+  async progress(jobId: string, report: Record<string, unknown>): Promise<number> {
+    const ctx = this.#byId.get(jobId);
+    if (!ctx) return -1;
+    return interruptCode(await ctx.progress(toProgressReport(report)));
+  }
+
+  /** `sd_job_interrupt`: 0 continue, 1 pause, 2 cancel, -1 not a running job. */
+  interrupt(jobId: string): number {
+    const ctx = this.#byId.get(jobId);
+    if (!ctx) return -1;
+    return interruptCode(ctx.interrupt());
+  }
+}
+
+function interruptCode(i: Interrupt): number {
+  return i === 'continue' ? 0 : i === 'pause' ? 1 : 2;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The ABI's snake_case report, keeping only well-typed fields (a guest's typo must not corrupt a job record). */
+export function toProgressReport(raw: Record<string, unknown>): ProgressReport {
+  const out: ProgressReport = {};
+  const fraction = num(raw.fraction);
+  if (fraction !== undefined) out.fraction = Math.min(1, Math.max(0, fraction));
+  if (typeof raw.message === 'string') out.message = raw.message;
+  if ('state' in raw) out.state = raw.state;
+  const itemsDone = num(raw.items_done);
+  if (itemsDone !== undefined) out.itemsDone = itemsDone;
+  const itemsTotal = num(raw.items_total);
+  if (itemsTotal !== undefined) out.itemsTotal = itemsTotal;
+  const bytesDone = num(raw.bytes_done);
+  if (bytesDone !== undefined) out.bytesDone = bytesDone;
+  const bytesTotal = num(raw.bytes_total);
+  if (bytesTotal !== undefined) out.bytesTotal = bytesTotal;
+  if (typeof raw.warning === 'string') out.warning = raw.warning;
+  return out;
+}
+
+/** Turns what the guest's job handler returned into a JobOutcome. */
+export function toJobOutcome(extensionId: string, jobType: string, result: unknown): JobOutcome {
+  const r = (typeof result === 'object' && result !== null ? result : {}) as Record<string, unknown>;
+  switch (r.status) {
+    case 'completed':
+      return 'output' in r ? { status: 'completed', output: r.output } : { status: 'completed' };
+    case 'interrupted':
+      return 'state' in r ? { status: 'interrupted', state: r.state } : { status: 'interrupted' };
+    case 'failed': {
+      const e = (typeof r.error === 'object' && r.error !== null ? r.error : {}) as Record<string, unknown>;
+      const message = typeof e.message === 'string' ? e.message : typeof r.error === 'string' ? r.error : 'the job handler reported a failure without a message';
+      const error: { code?: string; message: string } = { message };
+      if (typeof e.code === 'string') error.code = e.code;
+      return { status: 'failed', error, retryable: typeof r.retryable === 'boolean' ? r.retryable : true };
+    }
+    default:
+      return {
+        status: 'failed',
+        error: {
+          code: ErrorCode.EXTENSION_BAD_RESULT,
+          message: `extension '${extensionId}' job '${jobType}' returned ${JSON.stringify(result)?.slice(0, 200)}; expected {"status":"completed"|"interrupted"|"failed", …}`,
+        },
+        // A malformed answer is a bug in the extension: running it again gives the same answer.
+        retryable: false,
+      };
+  }
+}
+
+export interface WasmJobOptions {
+  extensionId: string;
+  jobType: string;
+  exportFn: string;
+  resumable: boolean;
+  description: string;
+  paramsSchema: JsonSchema;
+  maxConcurrency: number;
+  /** Calls the job handler export on the extension's sandbox (tracked by the manager). */
+  call: (exportFn: string, input: unknown, opts: SandboxCallOptions) => Promise<unknown>;
+  running: RunningJobs;
+  /** Wall-clock limit of one handler run. */
+  callTimeoutMs: number;
+  /** After a pause/cancel request or shutdown, how long the guest may take to return its state. */
+  interruptGraceMs: number;
+}
+
+/** Builds the job-type definition the job system runs for an extension's job type. */
+export function wasmJobDefinition(o: WasmJobOptions): JobTypeDefinition {
+  return {
+    type: o.jobType,
+    version: 1,
+    resumable: o.resumable,
+    description: o.description,
+    paramsSchema: o.paramsSchema,
+    maxConcurrency: o.maxConcurrency,
+    run: (ctx) => runWasmJob(o, ctx),
+  };
+}
+
+async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOutcome> {
+  // The guest is told about a pause/cancel through sd_job_progress / sd_job_interrupt and should
+  // return its state; only if it does not within the grace period is the call stopped.
+  const stop = new AbortController();
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    graceTimer = setTimeout(() => stop.abort(ctx.signal.reason), o.interruptGraceMs);
+    graceTimer.unref?.();
+  };
+  if (ctx.signal.aborted) onAbort();
+  else ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+  o.running.add(ctx);
+  try {
+    const result = await o.call(
+      o.exportFn,
+      { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt },
+      { chain: [], jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, signal: stop.signal },
+    );
+    return toJobOutcome(o.extensionId, o.jobType, result);
+  } catch (err) {
+    if (stop.signal.aborted) {
+      // Stopped after ignoring a pause/cancel: the last acknowledged checkpoint stands.
+      ctx.log('warn', `extension '${o.extensionId}' job handler did not return within ${o.interruptGraceMs} ms of an interrupt request; it was stopped`);
+      return { status: 'interrupted' };
+    }
+    const wire = toWireError(err instanceof SpacedriveError || (err as { code?: unknown })?.code ? err : new SpacedriveError(ErrorCode.OPERATION_FAILED, String((err as Error)?.message ?? err)));
+    // A trap, timeout or OOM fails this attempt; the job system retries from the last checkpoint.
+    return { status: 'failed', error: { code: wire.code, message: wire.message }, retryable: true };
+  } finally {
+    o.running.delete(ctx.jobId);
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (graceTimer) clearTimeout(graceTimer);
+  }
+}
