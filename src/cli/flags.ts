@@ -268,12 +268,17 @@ export function flagsToPayload(schema: JsonSchema | undefined, tokens: readonly 
   const problems: FlagProblem[] = [];
   // Fields set by a flag in this call: a repeated array flag appends, a repeated scalar is an error.
   const setByFlag = new Set<string>();
+  // The last boolean flag given without a value, to explain a stray word right after it.
+  let lastSwitch: { index: number; flag: string; field: string } | undefined;
 
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     if (token === '--') continue;
     if (!token.startsWith('--') || token.length === 2) {
-      problems.push({ flag: token, field: '', expected: 'a --flag (positional arguments are not accepted here)', got: token });
+      // Right after a boolean switch, a stray word is most likely a mistyped value for it.
+      const previous = lastSwitch !== undefined && lastSwitch.index === i - 1 ? lastSwitch : undefined;
+      if (previous) problems.push({ flag: previous.flag, field: previous.field, expected: 'no value, or one of true, false, yes, no, on, off, 1, 0', got: token });
+      else problems.push({ flag: token, field: '', expected: 'a --flag (positional arguments are not accepted here)', got: token });
       continue;
     }
     const eq = token.indexOf('=');
@@ -313,6 +318,7 @@ export function flagsToPayload(schema: JsonSchema | undefined, tokens: readonly 
         value = false;
       } else if (raw === undefined) {
         value = true;
+        lastSwitch = { index: i, flag, field };
       } else if (types.has('array') && !types.has('string')) {
         const items = itemsOf(resolved.schema);
         const itemTypes = typesOf(items);

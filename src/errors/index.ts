@@ -39,6 +39,8 @@ export const ErrorCode = {
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   CONFIG_INVALID: 'CONFIG_INVALID',
+  /** The command line could not be understood: unknown command or option, missing argument (CLI only). */
+  USAGE: 'USAGE',
   // Extension host (issue 3)
   EXTENSION_NOT_FOUND: 'EXTENSION_NOT_FOUND',
   EXTENSION_INVALID: 'EXTENSION_INVALID',

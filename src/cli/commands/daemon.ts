@@ -1,0 +1,74 @@
+/**
+ * `spacedrive daemon` (foreground, the default) and `spacedrive daemon start|stop|status`
+ * (a background daemon with a pid file and a log file in the data directory).
+ */
+import type { Command } from 'commander';
+import { daemonStatus, runDaemonForeground, startDaemonInBackground, stopDaemon } from '../../daemon/index.js';
+import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import type { Cli } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { formatDuration, formatValue } from '../output.js';
+
+function parseTimeout(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new SpacedriveError(ErrorCode.USAGE, `--timeout: expected a positive number of milliseconds, got '${value}'`);
+  return n;
+}
+
+export function registerDaemonCommands(program: Command, cli: Cli): void {
+  const daemon = program
+    .command('daemon')
+    .description('Run the daemon in the foreground (the default), or start, stop and inspect a background one.');
+
+  daemon
+    .command('run', { isDefault: true })
+    .description('Run the daemon in the foreground until SIGTERM or SIGINT (what `spacedrive daemon` and `npm start` do).')
+    .action(cli.action(async (ctx) => runDaemonForeground(ctx.options())));
+
+  daemon
+    .command('start')
+    .description('Start the daemon in the background; returns once it answers (log: <data-dir>/daemon.log).')
+    .option('--timeout <ms>', 'how long to wait for it to answer', '15000')
+    .action(
+      cli.action(async (ctx, opts: { timeout: string }) => {
+        const started = await startDaemonInBackground(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
+        const result = { ...started, socketPath: ctx.options().socketPath, dataDir: ctx.options().dataDir };
+        ctx.print(result, (r: typeof result, c) =>
+          r.alreadyRunning
+            ? `${c.yellow('●')} the daemon is already running (pid ${r.pid}) on ${r.socketPath}`
+            : `${c.green('●')} daemon started (pid ${r.pid})\n${formatValue({ socket: r.socketPath, log: r.logFile }, c, 2)}`,
+        );
+      }),
+    );
+
+  daemon
+    .command('stop')
+    .description('Stop the background daemon gracefully (SIGKILL after --timeout); succeeds also when none runs.')
+    .option('--timeout <ms>', 'how long to wait for a graceful shutdown', '10000')
+    .action(
+      cli.action(async (ctx, opts: { timeout: string }) => {
+        const stopped = await stopDaemon(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
+        ctx.print(stopped, (r: typeof stopped, c) =>
+          r.wasRunning ? `${c.dim('●')} daemon stopped${r.pid !== undefined ? ` (pid ${r.pid})` : ''}` : `${c.dim('●')} no daemon was running`,
+        );
+      }),
+    );
+
+  daemon
+    .command('status')
+    .description('Say whether a daemon answers on the data directory\'s socket (exit code 0 running, 3 not running).')
+    .action(
+      cli.action(async (ctx) => {
+        const status = await daemonStatus(ctx.options());
+        ctx.print(status, (s: typeof status, c) => {
+          if (!s.running) {
+            return `${c.red('●')} not running${s.pid !== undefined ? ` (pid ${s.pid} is alive but does not answer on ${s.socketPath})` : ` (no daemon answers on ${s.socketPath})`}`;
+          }
+          const st = s.status as { version?: string; uptime_ms?: number } | undefined;
+          const extra = st?.uptime_ms !== undefined ? `, up ${formatDuration(st.uptime_ms)}` : '';
+          return `${c.green('●')} running (pid ${s.pid}${extra}) on ${s.socketPath}`;
+        });
+        return status.running ? ExitCode.OK : ExitCode.DAEMON_NOT_RUNNING;
+      }),
+    );
+}

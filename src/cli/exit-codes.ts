@@ -1,0 +1,100 @@
+/**
+ * Exit codes and how an error becomes one. The CLI tells apart: the daemon answered with an
+ * error (1), the command line or its input was wrong (2), no daemon to talk to (3), and a bug
+ * (70, EX_SOFTWARE from sysexits.h).
+ */
+import { ErrorCode, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
+
+export const ExitCode = {
+  OK: 0,
+  /** The daemon answered with an error (unknown method, invalid input, the operation failed…). */
+  OPERATION_FAILED: 1,
+  /** Bad command line: unknown command or flag, a value of the wrong type, bad input caught before sending. */
+  USAGE: 2,
+  /** No daemon listens on the data directory's socket. */
+  DAEMON_NOT_RUNNING: 3,
+  /** A bug in the CLI or the daemon. */
+  INTERNAL: 70,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Shown at the end of `spacedrive --help`. */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0   success
+  1   operation error: the daemon answered with an error (unknown method, invalid input, failure)
+  2   usage error: unknown command or flag, a bad value, bad input caught before sending
+  3   daemon not running (start it with 'spacedrive daemon start', or 'npm start' in the foreground)
+  70  internal error (a bug; please report it)`;
+
+/** Errors that came back from the daemon as its answer; everything else was raised here. */
+const answeredByDaemon = new WeakSet<object>();
+
+/** Marks an error as the daemon's answer (exit code 1 rather than 2). Returns it for `throw`. */
+export function markFromDaemon<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) answeredByDaemon.add(err);
+  return err;
+}
+
+export function exitCodeFor(err: unknown): ExitCode {
+  const e = asSpacedriveError(err);
+  if (!e) return ExitCode.INTERNAL;
+  if (e.code === ErrorCode.DAEMON_NOT_RUNNING) return ExitCode.DAEMON_NOT_RUNNING;
+  if (typeof err === 'object' && err !== null && answeredByDaemon.has(err)) return ExitCode.OPERATION_FAILED;
+  if (e.code === ErrorCode.INTERNAL) return ExitCode.INTERNAL;
+  // A connection that broke mid-request, a timeout, a start that failed: the operation did not succeed.
+  if (
+    e.code === ErrorCode.CONNECTION_CLOSED ||
+    e.code === ErrorCode.TIMEOUT ||
+    e.code === ErrorCode.SHUTTING_DOWN ||
+    e.code === ErrorCode.UNAUTHENTICATED ||
+    e.code === ErrorCode.PROTOCOL_ERROR ||
+    e.code === 'DAEMON_START_FAILED' ||
+    e.code === 'DAEMON_ALREADY_RUNNING'
+  ) {
+    return ExitCode.OPERATION_FAILED;
+  }
+  return ExitCode.USAGE;
+}
+
+/** A hint printed under the error, for the errors a person can fix with one known step. */
+export function hintFor(err: WireError): string | undefined {
+  if (err.code === ErrorCode.DAEMON_NOT_RUNNING) {
+    return "start it with 'spacedrive daemon start' (background) or 'npm start' (foreground), with the same --data-dir";
+  }
+  if (err.code === ErrorCode.UNKNOWN_METHOD) return "'spacedrive methods' lists the registered methods";
+  if (err.code === ErrorCode.USAGE) return "add --help to the command for its usage";
+  return undefined;
+}
+
+export interface ProblemLine {
+  field?: string;
+  flag?: string;
+  expected?: string;
+  got?: string;
+}
+
+/** The lines written to stderr for an error: `error [CODE]: message`, the field list, a hint. */
+export function formatError(err: unknown, paint: { red: (s: string) => string; dim: (s: string) => string; bold: (s: string) => string }): string {
+  const wire = toWireError(err);
+  const lines = [`${paint.red(paint.bold('error'))} [${wire.code}]: ${wire.message}`];
+  const problems = (wire.details as { problems?: ProblemLine[] } | undefined)?.problems;
+  // One problem is already the whole message; several are easier to read one per line.
+  if (Array.isArray(problems) && problems.length > 1) {
+    for (const p of problems) {
+      const where = p.flag ?? (p.field === '(root)' || p.field === undefined ? 'the input' : p.field);
+      lines.push(`  ${where}: expected ${p.expected ?? '?'}${p.got !== undefined ? `, got '${p.got}'` : ''}`);
+    }
+  }
+  const hint = hintFor(wire);
+  // The daemon's own message may already say what to run.
+  if (hint && (wire.code === ErrorCode.DAEMON_NOT_RUNNING || !wire.message.includes('spacedrive '))) lines.push(paint.dim(`hint: ${hint}`));
+  return lines.join('\n');
+}
+
+/** The error as one JSON object for `--json` (written to stderr). */
+export function errorAsJson(err: unknown): string {
+  const wire = toWireError(err);
+  const hint = hintFor(wire);
+  return JSON.stringify({ error: { ...wire, ...(hint ? { hint } : {}) }, exit_code: exitCodeFor(err) });
+}
