@@ -10,6 +10,7 @@ import { Executor } from '../execute/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { CoreRegistry, RuntimeRegistry, type OperationDeclaration } from '../registry/index.js';
 import { filesOperations } from '../files/operations.js';
+import { aiOperations, makeAiService, type AiService } from '../ai/index.js';
 import { coreOperations } from './operations.js';
 import type { CoreServices, ExecuteOptions } from './services.js';
 import { VERSION } from './version.js';
@@ -18,7 +19,7 @@ export type { CoreServices, ExecuteOptions } from './services.js';
 export { VERSION } from './version.js';
 
 /** Every core operation, declared statically in its capability's folder and collected here. */
-export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations];
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...aiOperations];
 
 export interface CreateCoreOptions {
   logger?: Logger;
@@ -36,6 +37,8 @@ export class Core implements CoreServices {
   readonly runtimeRegistry: RuntimeRegistry;
   readonly executor: Executor;
   readonly counters = new Map<string, () => Record<string, number>>();
+  /** OCR and text models (src/ai). Starts nothing until first used. */
+  readonly ai: AiService;
   /** Run in reverse order by {@link close}. */
   readonly #releasers: Array<() => Promise<void> | void> = [];
   #closed = false;
@@ -46,12 +49,15 @@ export class Core implements CoreServices {
     this.coreRegistry = new CoreRegistry([...CORE_OPERATIONS, ...(extra.extraOperations ?? [])]);
     this.runtimeRegistry = new RuntimeRegistry((method) => this.coreRegistry.get(method) !== undefined);
     this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry });
+    this.ai = makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: this.logger.child({ capability: 'ai' }) });
   }
 
   static async create(options: SpacedriveOptions, extra: CreateCoreOptions = {}): Promise<Core> {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const core = new Core(options, extra);
     // Capabilities start here, each registering its releaser with core.onClose().
+    core.counters.set('ai', () => core.ai.stats());
+    core.onClose(() => core.ai.close());
     return core;
   }
 

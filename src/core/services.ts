@@ -1,3 +1,4 @@
+import type { AiService } from '../ai/index.js';
 import type { SpacedriveOptions } from '../config/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Executor } from '../execute/index.js';
@@ -29,6 +30,8 @@ export interface CoreServices {
    * its counts (`connections`, `jobs`, `extensions`, …).
    */
   readonly counters: Map<string, () => Record<string, number>>;
+  /** OCR (offline) and text/embedding models (src/ai). */
+  readonly ai: AiService;
   /** Runs any registered method, as core code (caller `internal` unless given). */
   execute(method: string, payload: unknown, opts?: ExecuteOptions): Promise<unknown>;
 }
