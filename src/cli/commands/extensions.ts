@@ -106,7 +106,7 @@ export function registerExtensionsCommand(program: Command, cli: Cli): void {
           const interactive = (ctx.io.stdin as { isTTY?: boolean }).isTTY === true;
           if (!interactive) {
             throw new SpacedriveError(
-              ErrorCode.PERMISSION_DENIED,
+              ErrorCode.USAGE,
               `not installing '${preview.id}' without confirmation: standard input is not a terminal; review its permissions and pass --yes`,
               { id: preview.id, permissions: preview.permissions },
             );

@@ -8,6 +8,7 @@ import type { Cli } from '../context.js';
 import { registerCallCommands } from './call.js';
 import { registerConfigCommands } from './config.js';
 import { registerDaemonCommands } from './daemon.js';
+import { registerExtensionsCommand } from './extensions.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
 
@@ -20,4 +21,5 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerMethodsCommand,
   registerCallCommands,
   registerConfigCommands,
+  registerExtensionsCommand,
 ];
