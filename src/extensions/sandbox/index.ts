@@ -1,0 +1,682 @@
+/**
+ * The WebAssembly sandbox: runs one extension's module on a pool of worker threads, serving
+ * the host side of ABI v1 (docs/extension-abi.md) under the extension's limits.
+ *
+ * Why worker threads: extension code must never block the daemon's event loop, and a runaway
+ * must be stoppable. `worker.terminate()` stops a wasm infinite loop within milliseconds;
+ * nothing running on the main thread could be preempted like that.
+ *
+ * The call path is built for latency. The module is compiled once here and the compiled
+ * `WebAssembly.Module` is shared with every worker (no recompilation per instance). A call is
+ * one `postMessage` on a MessagePort plus an `Atomics.notify`; the worker, blocked in
+ * `Atomics.wait`, reads it synchronously with `receiveMessageOnPort`, runs the guest and posts
+ * the reply the same way; the main thread waits with `Atomics.waitAsync` instead of a `message`
+ * event (one wake-up drains every reply that arrived). Guest→host calls that need no main-thread
+ * state are served inside the worker; the rest block the worker while the main thread answers.
+ *
+ * Knows nothing of manifests, permissions or registries: it loads bytes, runs `plugin_init`,
+ * reports registrations and serves calls. The extension manager (src/extensions) does the rest.
+ */
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { ErrorCode, SpacedriveError, toWireError } from '../../errors/index.js';
+import { CTRL, type FromWorker, type LogLine, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
+import type {
+  ExtensionSandbox,
+  GuestRegistration,
+  HostBridge,
+  LoadSandboxOptions,
+  SandboxCallOptions,
+  SandboxLimits,
+  SandboxStats,
+} from './types.js';
+import { applyMemoryMaximum } from './wasm-limits.js';
+import { waitAsync, wasm, type WasmModule } from './wasm-types.js';
+import { sandboxWorkerMain } from './worker-main.js';
+
+export type * from './types.js';
+export { applyMemoryMaximum, WASM_PAGE_BYTES, type MemoryPlan } from './wasm-limits.js';
+
+/** ABI versions this host implements. */
+export const SUPPORTED_ABI_VERSIONS: readonly number[] = [1];
+
+/** Imports the host provides in module `spacedrive`. */
+export const HOST_IMPORTS: readonly string[] = ['sd_call', 'sd_log', 'sd_error', 'sd_job_progress', 'sd_job_interrupt'];
+
+/** Consecutive failed starts of a replacement instance after which the sandbox stops trying. */
+const MAX_START_FAILURES = 5;
+
+const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})();`;
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * Compiles an extension's module under its memory limit, starts its instances and runs
+ * `plugin_init` in each. Resolves once the first instance is ready to serve (the others join
+ * the pool as they come up).
+ *
+ * @throws SpacedriveError EXTENSION_INVALID (not a module, missing exports, unknown imports),
+ *   ABI_UNSUPPORTED, REGISTRATION_REJECTED, EXTENSION_LOAD_FAILED (plugin_init returned
+ *   non-zero), EXTENSION_TIMEOUT (plugin_init ran past `initTimeoutMs`), EXTENSION_TRAPPED,
+ *   EXTENSION_OUT_OF_MEMORY.
+ * @example
+ * const sandbox = await loadSandbox({ id: 'hello', version: '1.0.0', wasm, limits, bridge, config: {}, logger });
+ * const out = await sandbox.call('hello_handler', { name: 'Ada' }, { chain: [] });
+ */
+export async function loadSandbox(opts: LoadSandboxOptions): Promise<ExtensionSandbox> {
+  checkLimits(opts.limits);
+  const plan = applyMemoryMaximum(opts.wasm, opts.limits.memoryMaxBytes);
+  let module: WasmModule;
+  try {
+    module = await wasm.compile(plan.bytes);
+  } catch (e) {
+    throw new SpacedriveError(ErrorCode.EXTENSION_INVALID, `extension '${opts.id}': the module does not compile: ${(e as Error).message}`, {
+      extension: opts.id,
+      export: '(compile)',
+      cause: (e as Error).message,
+    });
+  }
+  const unknownImports: { module: string; name: string }[] = [];
+  for (const imp of wasm.Module.imports(module)) {
+    if (imp.kind === 'memory') continue; // provided by the worker, with the limits from `plan`
+    if (imp.kind === 'function') {
+      if (imp.module !== 'spacedrive' || !HOST_IMPORTS.includes(imp.name)) unknownImports.push({ module: imp.module, name: imp.name });
+      continue;
+    }
+    throw new SpacedriveError(
+      ErrorCode.EXTENSION_INVALID,
+      `extension '${opts.id}': imports ${imp.kind} ${imp.module}.${imp.name}, which the host does not provide`,
+      { extension: opts.id, export: '(imports)', cause: `unsupported ${imp.kind} import` },
+    );
+  }
+  const sandbox = new Sandbox(opts, {
+    module,
+    id: opts.id,
+    version: opts.version,
+    config: opts.config,
+    unknownImports,
+    importedMemory: plan.importedMemory,
+    memoryMaxBytes: plan.maxPages * 65_536,
+    supportedAbi: [...SUPPORTED_ABI_VERSIONS],
+  });
+  await sandbox.start();
+  return sandbox;
+}
+
+function checkLimits(l: SandboxLimits): void {
+  const positive: (keyof SandboxLimits)[] = ['callTimeoutMs', 'initTimeoutMs', 'memoryMaxBytes', 'maxInputBytes', 'maxOutputBytes', 'instances'];
+  for (const k of positive) {
+    if (!Number.isFinite(l[k]) || l[k] <= 0) {
+      throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit '${k}' must be a positive number (got ${String(l[k])})`, { field: k });
+    }
+  }
+  if (!Number.isInteger(l.instances)) throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit 'instances' must be an integer`, { field: 'instances' });
+  if (!Number.isInteger(l.maxQueue) || l.maxQueue < 0) {
+    throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit 'maxQueue' must be an integer >= 0`, { field: 'maxQueue' });
+  }
+}
+
+type SharedInit = Omit<WorkerInit, 'ctrl' | 'inPort' | 'outPort' | 'bridgePort'>;
+
+interface PendingCall {
+  exportFn: string;
+  input: string;
+  inputBytes: number;
+  opts: SandboxCallOptions;
+  timeoutMs: number;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  timer?: NodeJS.Timeout;
+  onAbort?: () => void;
+}
+
+type InstanceState = 'starting' | 'idle' | 'busy' | 'cleaning' | 'dead';
+
+/** One instance: a worker thread with its own instantiation of the module. */
+class Instance {
+  state: InstanceState = 'starting';
+  current: PendingCall | undefined;
+  /** Last value of the OUT counter this side has seen. */
+  outSeen = 0;
+  armed = false;
+  readonly started: Promise<GuestRegistration[]>;
+  startResolve!: (r: GuestRegistration[]) => void;
+  startReject!: (e: unknown) => void;
+  initTimer: NodeJS.Timeout | undefined;
+  cleaned: (() => void) | undefined;
+
+  constructor(
+    readonly worker: Worker,
+    readonly ctrl: Int32Array,
+    readonly inPort: MessagePort,
+    readonly outPort: MessagePort,
+    readonly bridgePort: MessagePort,
+  ) {
+    this.started = new Promise((resolve, reject) => {
+      this.startResolve = resolve;
+      this.startReject = reject;
+    });
+    // Callers that never await (background replacements) must not cause unhandled rejections.
+    this.started.catch(() => undefined);
+  }
+
+  send(msg: ToWorker): void {
+    this.inPort.postMessage(msg);
+    Atomics.add(this.ctrl, CTRL.IN, 1);
+    Atomics.notify(this.ctrl, CTRL.IN);
+  }
+
+  answerBridge(reply: unknown): void {
+    if (this.state === 'dead') return;
+    this.bridgePort.postMessage(reply);
+    Atomics.add(this.ctrl, CTRL.BRIDGE, 1);
+    Atomics.notify(this.ctrl, CTRL.BRIDGE);
+  }
+}
+
+class Sandbox implements ExtensionSandbox {
+  readonly id: string;
+  registrations: readonly GuestRegistration[] = [];
+  private readonly limits: SandboxLimits;
+  private readonly bridge: HostBridge;
+  private readonly instances = new Set<Instance>();
+  private readonly idle: Instance[] = [];
+  private readonly queue: PendingCall[] = [];
+  private handlerExports = new Set<string>();
+  private replaced = 0;
+  private calls = 0;
+  private busy = 0;
+  private startFailures = 0;
+  private broken: SpacedriveError | undefined;
+  private closing = false;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly opts: LoadSandboxOptions,
+    private readonly shared: SharedInit,
+  ) {
+    this.id = opts.id;
+    this.limits = { ...opts.limits };
+    this.bridge = opts.bridge;
+  }
+
+  /** Pre-warms the pool; resolves when the first instance is ready, rejects if it fails. */
+  async start(): Promise<void> {
+    const first = this.spawn();
+    const others = Array.from({ length: this.limits.instances - 1 }, () => this.spawn());
+    let regs: GuestRegistration[];
+    try {
+      regs = await first.started;
+    } catch (e) {
+      this.closed = true;
+      for (const inst of [...this.instances]) this.kill(inst);
+      throw e;
+    }
+    this.registrations = Object.freeze(regs);
+    this.handlerExports = new Set(regs.map((r) => r.exportFn));
+    this.release(first);
+    for (const inst of others) this.whenStarted(inst);
+  }
+
+  call(exportFn: string, input: unknown, opts: SandboxCallOptions): Promise<unknown> {
+    if (this.closing) return Promise.reject(new SpacedriveError(ErrorCode.SHUTTING_DOWN, `extension '${this.id}' is being unloaded`, { extension: this.id }));
+    if (this.broken && this.instances.size === 0) return Promise.reject(this.broken);
+    if (!this.handlerExports.has(exportFn)) {
+      return Promise.reject(
+        new SpacedriveError(ErrorCode.NOT_FOUND, `extension '${this.id}' registered no handler with export '${exportFn}'`, {
+          extension: this.id,
+          export: exportFn,
+        }),
+      );
+    }
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(input);
+    } catch (e) {
+      return Promise.reject(this.inputError(exportFn, `input is not JSON-serialisable: ${(e as Error).message}`));
+    }
+    text ??= 'null';
+    const inputBytes = Buffer.byteLength(text);
+    if (inputBytes > this.limits.maxInputBytes) {
+      return Promise.reject(this.inputError(exportFn, `input is ${inputBytes} bytes, over the limit of ${this.limits.maxInputBytes} bytes`));
+    }
+    if (opts.signal?.aborted) return Promise.reject(this.cancelled(exportFn));
+    return new Promise((resolve, reject) => {
+      const pc: PendingCall = {
+        exportFn,
+        input: text,
+        inputBytes,
+        opts,
+        timeoutMs: opts.timeoutMs ?? this.limits.callTimeoutMs,
+        resolve,
+        reject,
+      };
+      const inst = this.idle.pop();
+      if (inst !== undefined) {
+        this.dispatch(inst, pc);
+        return;
+      }
+      if (this.queue.length >= this.limits.maxQueue) {
+        reject(
+          new SpacedriveError(
+            ErrorCode.OVERLOADED,
+            `extension '${this.id}' is overloaded: ${this.busy} call(s) running and ${this.queue.length} waiting (limit ${this.limits.maxQueue}); try again later`,
+            { extension: this.id, export: exportFn, running: this.busy, queued: this.queue.length },
+          ),
+        );
+        return;
+      }
+      if (opts.signal) {
+        pc.onAbort = () => this.abort(pc);
+        opts.signal.addEventListener('abort', pc.onAbort, { once: true });
+      }
+      this.queue.push(pc);
+    });
+  }
+
+  stats(): SandboxStats {
+    let live = 0;
+    for (const inst of this.instances) if (inst.state !== 'dead') live++;
+    return { instances: live, busy: this.busy, queued: this.queue.length, replaced: this.replaced, calls: this.calls };
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closing = true;
+    if (this.busy > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
+    this.closed = true;
+    const waits: Promise<void>[] = [];
+    for (const inst of [...this.instances]) {
+      if (inst.state !== 'idle') {
+        this.kill(inst);
+        continue;
+      }
+      inst.state = 'cleaning';
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.opts.logger.warn({ extension: this.id }, `plugin_cleanup ran past ${this.limits.initTimeoutMs} ms; instance stopped`);
+            resolve();
+          }, this.limits.initTimeoutMs);
+          inst.cleaned = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          inst.send({ t: 'cleanup' });
+          this.arm(inst);
+        }).then(() => this.kill(inst)),
+      );
+    }
+    await Promise.all(waits);
+  }
+
+  // ---- instances ---------------------------------------------------------------------------
+
+  private spawn(): Instance {
+    const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
+    const toWorker = new MessageChannel();
+    const fromWorker = new MessageChannel();
+    const bridgeReplies = new MessageChannel();
+    const data: WorkerInit = {
+      ...this.shared,
+      ctrl,
+      inPort: toWorker.port2,
+      outPort: fromWorker.port1,
+      bridgePort: bridgeReplies.port2,
+    };
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: data,
+      transferList: [toWorker.port2, fromWorker.port1, bridgeReplies.port2],
+      stdout: false,
+      stderr: false,
+    });
+    // Idle instances must not keep the process alive; calls in flight hold a timer that does.
+    worker.unref();
+    const inst = new Instance(worker, ctrl, toWorker.port1, fromWorker.port2, bridgeReplies.port1);
+    this.instances.add(inst);
+    worker.on('error', (err: Error & { code?: string }) => {
+      const code = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ErrorCode.EXTENSION_OUT_OF_MEMORY : ErrorCode.EXTENSION_TRAPPED;
+      this.lost(inst, { code, cause: `instance failed: ${err.message}` });
+    });
+    worker.on('exit', (exitCode) => this.lost(inst, { code: ErrorCode.EXTENSION_TRAPPED, cause: `instance exited unexpectedly (code ${exitCode})` }));
+    inst.initTimer = setTimeout(() => {
+      this.lost(inst, { code: ErrorCode.EXTENSION_TIMEOUT, export: 'plugin_init', cause: `plugin_init ran longer than ${this.limits.initTimeoutMs} ms` });
+    }, this.limits.initTimeoutMs);
+    this.arm(inst);
+    return inst;
+  }
+
+  /** Adds a started instance to the pool, or handles its failure to start. */
+  private whenStarted(inst: Instance): void {
+    inst.started.then(
+      () => {
+        this.startFailures = 0;
+        this.broken = undefined;
+        if (inst.state === 'starting') this.release(inst);
+      },
+      (err: SpacedriveError) => {
+        this.startFailures++;
+        this.opts.logger.error({ extension: this.id, err: toWireError(err), attempt: this.startFailures }, 'extension instance failed to start');
+        if (this.closed) return;
+        if (this.startFailures < MAX_START_FAILURES) {
+          const backoff = Math.min(5_000, 100 * 2 ** (this.startFailures - 1));
+          setTimeout(() => this.replace(), backoff).unref();
+          return;
+        }
+        this.broken = new SpacedriveError(
+          ErrorCode.EXTENSION_LOAD_FAILED,
+          `extension '${this.id}': no instance could be started after ${this.startFailures} attempts: ${err.message}`,
+          { extension: this.id, cause: err.message },
+        );
+        if (this.instances.size === 0) this.failQueue(this.broken);
+      },
+    );
+  }
+
+  private replace(): void {
+    if (this.closed) return;
+    this.whenStarted(this.spawn());
+  }
+
+  /** Stops an instance for good (no replacement). */
+  private kill(inst: Instance): void {
+    if (inst.state === 'dead') return;
+    inst.state = 'dead';
+    this.instances.delete(inst);
+    const i = this.idle.indexOf(inst);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (inst.initTimer) clearTimeout(inst.initTimer);
+    // Releases a pending Atomics.waitAsync so it does not linger.
+    Atomics.notify(inst.ctrl, CTRL.OUT);
+    void inst.worker.terminate();
+    inst.cleaned?.();
+  }
+
+  /**
+   * An instance failed (trap, timeout, bad result, crash): its call fails, it is stopped and a
+   * replacement starts in the background. Other instances keep serving.
+   */
+  private lost(inst: Instance, err: WorkerError): void {
+    if (inst.state === 'dead') return;
+    const wasStarting = inst.state === 'starting';
+    const pc = inst.current;
+    inst.current = undefined;
+    if (pc) this.busy--;
+    this.kill(inst);
+    if (wasStarting) {
+      inst.startReject(this.toError(err, err.export ?? 'plugin_init'));
+      return;
+    }
+    if (pc) {
+      this.settle(pc);
+      pc.reject(this.toError(err, pc.exportFn));
+    }
+    if (this.closed) return;
+    this.replaced++;
+    this.replace();
+    this.checkDrain();
+  }
+
+  // ---- calls -------------------------------------------------------------------------------
+
+  private dispatch(inst: Instance, pc: PendingCall): void {
+    inst.state = 'busy';
+    inst.current = pc;
+    this.busy++;
+    inst.send({
+      t: 'call',
+      exportFn: pc.exportFn,
+      input: pc.input,
+      inputBytes: pc.inputBytes,
+      jobId: pc.opts.jobId ?? null,
+      maxOutputBytes: this.limits.maxOutputBytes,
+    });
+    this.arm(inst);
+    this.startTimer(inst, pc);
+    if (pc.opts.signal && !pc.onAbort) {
+      pc.onAbort = () => this.abort(pc, inst);
+      pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
+    } else if (pc.onAbort) {
+      // Was queued: re-point its abort at the instance now running it.
+      pc.opts.signal!.removeEventListener('abort', pc.onAbort);
+      pc.onAbort = () => this.abort(pc, inst);
+      pc.opts.signal!.addEventListener('abort', pc.onAbort, { once: true });
+    }
+  }
+
+  private startTimer(inst: Instance, pc: PendingCall): void {
+    if (pc.timer) clearTimeout(pc.timer);
+    pc.timer = setTimeout(() => {
+      if (inst.current !== pc) return;
+      this.lost(inst, {
+        code: ErrorCode.EXTENSION_TIMEOUT,
+        export: pc.exportFn,
+        cause:
+          pc.opts.jobId !== undefined
+            ? `ran ${pc.timeoutMs} ms without reporting progress (limit ${pc.timeoutMs} ms between progress reports)`
+            : `ran longer than ${pc.timeoutMs} ms`,
+      });
+    }, pc.timeoutMs);
+  }
+
+  /** Clears a finished call's timer and abort listener. */
+  private settle(pc: PendingCall): void {
+    if (pc.timer) clearTimeout(pc.timer);
+    if (pc.onAbort) pc.opts.signal?.removeEventListener('abort', pc.onAbort);
+  }
+
+  private abort(pc: PendingCall, inst?: Instance): void {
+    if (inst === undefined) {
+      const i = this.queue.indexOf(pc);
+      if (i < 0) return;
+      this.queue.splice(i, 1);
+      this.settle(pc);
+      pc.reject(this.cancelled(pc.exportFn));
+      this.checkDrain();
+      return;
+    }
+    if (inst.current !== pc) return;
+    // Preempt: the guest cannot be interrupted politely, so its instance is replaced.
+    this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
+  }
+
+  /** Gives a free instance the next waiting call, or puts it back in the idle pool. */
+  private release(inst: Instance): void {
+    const next = this.queue.shift();
+    if (next !== undefined) {
+      this.dispatch(inst, next);
+      return;
+    }
+    inst.state = 'idle';
+    this.idle.push(inst);
+    this.checkDrain();
+  }
+
+  private failQueue(err: SpacedriveError): void {
+    for (const pc of this.queue.splice(0)) {
+      this.settle(pc);
+      pc.reject(err);
+    }
+    this.checkDrain();
+  }
+
+  private checkDrain(): void {
+    if (this.busy > 0 || this.queue.length > 0 || this.drainWaiters.length === 0) return;
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  // ---- messages from workers ---------------------------------------------------------------
+
+  /** Waits (without blocking) for the worker's next messages while something is expected. */
+  private arm(inst: Instance): void {
+    if (inst.armed || inst.state === 'dead' || inst.state === 'idle') return;
+    inst.armed = true;
+    const w = waitAsync(inst.ctrl, CTRL.OUT, inst.outSeen);
+    if (w.async) void w.value.then(() => this.onWake(inst));
+    else queueMicrotask(() => this.onWake(inst));
+  }
+
+  private onWake(inst: Instance): void {
+    inst.armed = false;
+    if (inst.state === 'dead') return;
+    inst.outSeen = Atomics.load(inst.ctrl, CTRL.OUT);
+    for (;;) {
+      const r = receiveMessageOnPort(inst.outPort);
+      if (r === undefined) break;
+      this.onMessage(inst, r.message as FromWorker);
+      if ((inst.state as InstanceState) === 'dead') return;
+    }
+    this.arm(inst);
+  }
+
+  private forwardLogs(logs: LogLine[]): void {
+    for (const [level, text] of logs) {
+      try {
+        this.bridge.log(level, text);
+      } catch (e) {
+        this.opts.logger.warn({ extension: this.id, err: (e as Error).message }, 'bridge.log failed');
+      }
+    }
+  }
+
+  private onMessage(inst: Instance, msg: FromWorker): void {
+    if (msg.logs.length > 0) this.forwardLogs(msg.logs);
+    switch (msg.t) {
+      case 'result': {
+        const pc = inst.current!;
+        inst.current = undefined;
+        this.busy--;
+        this.calls++;
+        this.settle(pc);
+        if (msg.ok) {
+          this.release(inst);
+          pc.resolve(JSON.parse(msg.output));
+          return;
+        }
+        if (msg.discard) this.lost(inst, msg.error);
+        else this.release(inst);
+        pc.reject(this.toError(msg.error, pc.exportFn));
+        return;
+      }
+      case 'bridge':
+        this.serveBridge(inst, msg);
+        return;
+      case 'ready':
+        if (inst.initTimer) clearTimeout(inst.initTimer);
+        inst.initTimer = undefined;
+        inst.startResolve(msg.registrations);
+        return;
+      case 'fail': {
+        this.kill(inst);
+        inst.startReject(this.toError(msg.error, msg.error.export ?? 'plugin_init'));
+        return;
+      }
+      case 'cleaned':
+        inst.cleaned?.();
+        return;
+      case 'logs':
+        return;
+    }
+  }
+
+  private serveBridge(inst: Instance, msg: Extract<FromWorker, { t: 'bridge' }>): void {
+    const pc = inst.current;
+    if (msg.kind === 'call') {
+      const chain = [...(pc?.opts.chain ?? []), this.id];
+      let pending: Promise<unknown>;
+      try {
+        pending = Promise.resolve(this.bridge.call(msg.method, msg.payload, chain));
+      } catch (e) {
+        pending = Promise.reject(e);
+      }
+      pending.then(
+        (result) => {
+          let envelope: string;
+          try {
+            envelope = JSON.stringify({ ok: true, result: result ?? null });
+          } catch (e) {
+            envelope = JSON.stringify({ ok: false, error: { code: ErrorCode.INTERNAL, message: `result is not JSON: ${(e as Error).message}` } });
+          }
+          inst.answerBridge(envelope);
+        },
+        (err) => inst.answerBridge(JSON.stringify({ ok: false, error: toWireError(err) })),
+      );
+      return;
+    }
+    const jobId = pc?.opts.jobId;
+    if (jobId === undefined) {
+      inst.answerBridge(-1);
+      return;
+    }
+    if (msg.kind === 'interrupt') {
+      try {
+        inst.answerBridge(this.bridge.jobInterrupt(jobId));
+      } catch (e) {
+        this.opts.logger.warn({ extension: this.id, jobId, err: toWireError(e) }, 'jobInterrupt failed; answering continue');
+        inst.answerBridge(0);
+      }
+      return;
+    }
+    // A job's deadline is governed by progress: each report starts a fresh period.
+    this.startTimer(inst, pc!);
+    Promise.resolve()
+      .then(() => this.bridge.jobProgress(jobId, msg.report))
+      .then(
+        (n) => {
+          if (inst.current === pc) this.startTimer(inst, pc!);
+          inst.answerBridge(n);
+        },
+        (err) => inst.answerBridge({ error: toWireError(err) }),
+      );
+  }
+
+  // ---- errors ------------------------------------------------------------------------------
+
+  private toError(err: WorkerError, exportFn: string): SpacedriveError {
+    const exp = err.export ?? exportFn;
+    if (err.guestError !== undefined) {
+      let code: string = ErrorCode.OPERATION_FAILED;
+      let message = err.guestError;
+      const details: Record<string, unknown> = { extension: this.id, export: exp, cause: 'the extension reported an error' };
+      try {
+        const parsed = JSON.parse(err.guestError) as unknown;
+        if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { message?: unknown }).message === 'string') {
+          const g = parsed as { code?: unknown; message: string; details?: unknown };
+          message = g.message;
+          if (typeof g.code === 'string') {
+            if (KNOWN_CODES.has(g.code)) code = g.code;
+            else details.guestCode = g.code;
+          }
+          if (g.details !== undefined) details.guestDetails = g.details;
+        }
+      } catch {
+        // Plain text: the whole of it is the message.
+      }
+      return new SpacedriveError(code, `extension '${this.id}', export '${exp}': ${message}`, details);
+    }
+    const details: Record<string, unknown> = { extension: this.id, export: exp, cause: err.cause };
+    if (err.wasmStack) details.wasmStack = err.wasmStack;
+    return new SpacedriveError(err.code, `extension '${this.id}', export '${exp}': ${err.cause}`, details);
+  }
+
+  private inputError(exportFn: string, cause: string): SpacedriveError {
+    return new SpacedriveError(ErrorCode.INVALID_INPUT, `extension '${this.id}', export '${exportFn}': ${cause}`, {
+      extension: this.id,
+      export: exportFn,
+      cause,
+    });
+  }
+
+  private cancelled(exportFn: string): SpacedriveError {
+    return new SpacedriveError(ErrorCode.CANCELLED, `extension '${this.id}', export '${exportFn}': cancelled by the caller`, {
+      extension: this.id,
+      export: exportFn,
+      cause: 'cancelled by the caller',
+    });
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Messages between the main thread and an instance's worker thread.
+ *
+ * Messages travel on MessagePorts; wake-ups travel on a small SharedArrayBuffer of counters, so
+ * that the worker can block in `Atomics.wait` (and read its port with `receiveMessageOnPort`)
+ * and the main thread can wait with `Atomics.waitAsync` without a `message` event per reply.
+ * The worker side (worker-main.ts) cannot import modules, so it repeats these numbers; keep
+ * both in step.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { GuestRegistration } from './types.js';
+
+/** Indices into the instance's Int32Array of counters. */
+export const CTRL = {
+  /** Bumped by the main thread after posting on the request port. */
+  IN: 0,
+  /** Bumped by the worker after posting on the outgoing port. */
+  OUT: 1,
+  /** Bumped by the main thread after answering a bridge request. */
+  BRIDGE: 2,
+  SIZE: 4,
+} as const;
+
+/** Error as produced inside the worker (plain data: it crosses the thread boundary). */
+export interface WorkerError {
+  code: string;
+  /** What went wrong, without the extension/export prefix the main thread adds. */
+  cause: string;
+  /** The export that was running (`plugin_init`, a handler…). */
+  export?: string;
+  /** Frames of the wasm stack, when there is one. */
+  wasmStack?: string[];
+  /** Raw text the guest passed to sd_error (the main thread maps it). */
+  guestError?: string;
+}
+
+export type LogLine = [level: number, text: string];
+
+export type ToWorker =
+  | { t: 'call'; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number }
+  | { t: 'cleanup' };
+
+export type FromWorker =
+  | { t: 'ready'; registrations: GuestRegistration[]; logs: LogLine[] }
+  | { t: 'fail'; error: WorkerError; logs: LogLine[] }
+  | { t: 'result'; ok: true; output: string; logs: LogLine[] }
+  | { t: 'result'; ok: false; error: WorkerError; discard: boolean; logs: LogLine[] }
+  | { t: 'bridge'; kind: 'call'; method: string; payload: unknown; logs: LogLine[] }
+  | { t: 'bridge'; kind: 'progress'; report: Record<string, unknown>; logs: LogLine[] }
+  | { t: 'bridge'; kind: 'interrupt'; logs: LogLine[] }
+  | { t: 'logs'; logs: LogLine[] }
+  | { t: 'cleaned'; logs: LogLine[] };
+
+/**
+ * The main thread's answer to a bridge request: for `call`, the JSON envelope text handed to
+ * the guest as is; for `progress` and `interrupt`, the number returned to the guest, or an error
+ * when the host could not serve it (the guest's call then fails).
+ */
+export type BridgeReply = string | number | { error: { code: string; message: string } };
+
+/** What the worker receives as workerData. */
+export interface WorkerInit {
+  module: import('./wasm-types.js').WasmModule;
+  ctrl: Int32Array;
+  inPort: MessagePort;
+  outPort: MessagePort;
+  bridgePort: MessagePort;
+  id: string;
+  version: string;
+  config: unknown;
+  /** Function imports the host does not provide: stubbed so sd_abi_version can be read, then refused. */
+  unknownImports: { module: string; name: string }[];
+  importedMemory: { module: string; name: string; initialPages: number; maxPages: number; shared: boolean } | undefined;
+  memoryMaxBytes: number;
+  supportedAbi: number[];
+}
