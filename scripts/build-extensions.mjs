@@ -45,6 +45,14 @@ const SDK_FLAGS = [
   '--disableWarning', // json-as's own sources raise portability warnings (AS201) we cannot fix
 ];
 
+/**
+ * json-as reads its options from the environment. Its default string serialiser (SWAR, 4 code
+ * units at a time) emits a broken surrogate pair when an emoji straddles an 8-byte block
+ * ("Hello, 😀" serialises to a lone high surrogate plus "\ude00", i.e. invalid UTF-8); the
+ * NAIVE serialiser is correct.
+ */
+const ASC_ENV = { JSON_MODE: 'NAIVE' };
+
 const args = process.argv.slice(2);
 const force = args.includes('--force');
 const onlyIndex = args.indexOf('--only');
@@ -82,7 +90,7 @@ function linkSdkPackage() {
 
 function runAsc(flags) {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [ASC, ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ASC, ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ASC_ENV } });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));

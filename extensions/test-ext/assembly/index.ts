@@ -16,6 +16,7 @@ import {
   OperationOptions,
   Progress,
   log,
+  allocResult,
   pack,
 } from "spacedrive-sdk";
 
@@ -288,12 +289,10 @@ export function bytes(ptr: i32, len: i32): i64 {
   const prefix = String.UTF8.encode(DATA_PREFIX);
   const suffix = String.UTF8.encode(DATA_SUFFIX);
   const total = prefix.byteLength + n + suffix.byteLength;
-  const buf = new ArrayBuffer(total);
-  const base = changetype<usize>(buf);
+  const base = allocResult(total);
   memory.copy(base, changetype<usize>(prefix), prefix.byteLength);
   memory.fill(base + prefix.byteLength, 0x78, n);
   memory.copy(base + prefix.byteLength + n, changetype<usize>(suffix), suffix.byteLength);
-  __pin(base);
   return pack(base, total);
 }
 

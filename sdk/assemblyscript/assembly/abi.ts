@@ -8,10 +8,12 @@
  * export { sd_abi_version, sd_alloc, sd_free } from "spacedrive-sdk";
  * ```
  *
- * Why pinning: with the incremental runtime the garbage collector frees any object no
- * AssemblyScript variable refers to. A buffer the host is writing into (input, `sd_call` answers)
- * or reading from (handler results) is referred to only by the host, so it is pinned until the host
- * says it is done (`sd_free`). The collector never moves objects, so pinned pointers stay valid.
+ * Why raw blocks: every buffer that crosses the boundary (inputs, `sd_call` answers, handler
+ * results) is a block of the runtime's TLSF heap (`heap.alloc`), which the garbage collector
+ * neither tracks nor moves, and which `sd_free` returns to the allocator at once (`heap.free`).
+ * Pinning managed ArrayBuffers would also keep them safe while the host holds them, but their
+ * memory would come back only when the incremental collector gets round to them: with large
+ * payloads that lag lets linear memory grow by hundreds of megabytes.
  */
 
 /** The ABI version this SDK implements. */
@@ -28,15 +30,21 @@ export function sd_abi_version(): i32 {
 /** Returns `len` writable bytes that stay valid until `sd_free`; `0` when `len` is out of range. */
 export function sd_alloc(len: i32): usize {
   if (len < 0 || len > MAX_BUFFER) return 0;
-  const ptr = __new(<usize>len, idof<ArrayBuffer>());
-  __pin(ptr);
-  return ptr;
+  return heap.alloc(<usize>len);
 }
 
-/** Releases a buffer from `sd_alloc` or a handler result; the collector frees it later. */
+/** Releases a buffer from `sd_alloc` or a handler result, at once. */
 export function sd_free(ptr: usize, len: i32): void {
   if (ptr == 0) return;
-  __unpin(ptr);
+  heap.free(ptr);
+}
+
+/**
+ * A block of `len` bytes the host may hold (see above); fill it and return `pack(ptr, len)` from a
+ * handler to hand bytes over without an intermediate string.
+ */
+export function allocResult(len: i32): usize {
+  return heap.alloc(<usize>len);
 }
 
 /** Packs a pointer and a length into the ABI's i64 result (`len << 32 | ptr`). */
@@ -61,14 +69,14 @@ export function packedLen(packed: i64): i32 {
 }
 
 /**
- * Hands `text` to the host as UTF-8: pins the encoded buffer (the host frees it with `sd_free`
- * after copying) and returns the packed result a handler returns.
+ * Hands `text` to the host as UTF-8, encoded straight into a raw block the host frees with
+ * `sd_free` after copying; returns the packed result a handler returns.
  */
 export function handOver(text: string): i64 {
-  const buf = String.UTF8.encode(text);
-  const ptr = changetype<usize>(buf);
-  __pin(ptr);
-  return pack(ptr, buf.byteLength);
+  const len = String.UTF8.byteLength(text);
+  const ptr = heap.alloc(<usize>len);
+  String.UTF8.encodeUnsafe(changetype<usize>(text), text.length, ptr);
+  return pack(ptr, len);
 }
 
 /**
@@ -80,7 +88,7 @@ export function takeFromHost(packed: i64): string | null {
   const len = packedLen(packed);
   if (ptr == 0) return null;
   const text = String.UTF8.decodeUnsafe(ptr, <usize>len);
-  __unpin(ptr);
+  heap.free(ptr);
   return text;
 }
 

@@ -17,8 +17,8 @@ export function sdkAbort(message: string | null = null, fileName: string | null 
   // A second abort while reporting (e.g. out of memory while building the text) traps at once.
   if (aborting) unreachable();
   aborting = true;
-  const text =
-    E_ABORT + (message !== null ? message : "") + " (" + (fileName !== null ? fileName : "?") + ":" + line.toString() + ":" + column.toString() + ")";
+  let text = E_ABORT + (message !== null ? message : "");
+  if (fileName !== null) text += " (" + fileName + ":" + line.toString() + ":" + column.toString() + ")";
   const buf = String.UTF8.encode('{"message":' + quoteForAbort(text) + "}");
   sd_error(changetype<usize>(buf), buf.byteLength);
   unreachable();

@@ -11,7 +11,7 @@
  * `assembly/capabilities/<name>.ts`, each a thin typed layer over `callQuery` / `callAction`
  * with the capability's wire methods, and are re-exported here.
  */
-export { sd_abi_version, sd_alloc, sd_free, ABI_VERSION, pack, packedPtr, packedLen, handOver, takeFromHost, readUtf8 } from "./abi";
+export { sd_abi_version, sd_alloc, sd_free, ABI_VERSION, pack, packedPtr, packedLen, allocResult, handOver, takeFromHost, readUtf8 } from "./abi";
 export { sd_call, sd_log, sd_error, sd_job_progress, sd_job_interrupt } from "./host";
 export { ExtensionContext, OperationOptions, JobOptions, ExtensionInfo, fail } from "./context";
 export { CallResult, CallError, callRaw, callTyped, callQuery, callAction, expandMethodName } from "./call";
