@@ -10,6 +10,7 @@ import { Executor } from '../execute/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { CoreRegistry, RuntimeRegistry, type OperationDeclaration } from '../registry/index.js';
 import { filesOperations } from '../files/operations.js';
+import { CORE_JOB_TYPES, JobSystem, jobsOperations } from '../jobs/index.js';
 import { aiOperations, makeAiService, type AiService } from '../ai/index.js';
 import { coreOperations } from './operations.js';
 import type { CoreServices, ExecuteOptions } from './services.js';
@@ -19,7 +20,7 @@ export type { CoreServices, ExecuteOptions } from './services.js';
 export { VERSION } from './version.js';
 
 /** Every core operation, declared statically in its capability's folder and collected here. */
-export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...aiOperations];
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations];
 
 export interface CreateCoreOptions {
   logger?: Logger;
@@ -36,6 +37,7 @@ export class Core implements CoreServices {
   readonly coreRegistry: CoreRegistry;
   readonly runtimeRegistry: RuntimeRegistry;
   readonly executor: Executor;
+  readonly jobs: JobSystem;
   readonly counters = new Map<string, () => Record<string, number>>();
   /** OCR and text models (src/ai). Starts nothing until first used. */
   readonly ai: AiService;
@@ -49,6 +51,8 @@ export class Core implements CoreServices {
     this.coreRegistry = new CoreRegistry([...CORE_OPERATIONS, ...(extra.extraOperations ?? [])]);
     this.runtimeRegistry = new RuntimeRegistry((method) => this.coreRegistry.get(method) !== undefined);
     this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry });
+    this.jobs = new JobSystem({ dataDir: options.dataDir, options: options.jobs, events: this.events, logger: this.logger.child({ capability: 'jobs' }) });
+    for (const def of CORE_JOB_TYPES) this.jobs.types.register('core', def);
     this.ai = makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: this.logger.child({ capability: 'ai' }) });
   }
 
@@ -56,6 +60,9 @@ export class Core implements CoreServices {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const core = new Core(options, extra);
     // Capabilities start here, each registering its releaser with core.onClose().
+    core.onClose(() => core.jobs.close());
+    await core.jobs.start();
+    core.counters.set('jobs', () => core.jobs.counters());
     core.counters.set('ai', () => core.ai.stats());
     core.onClose(() => core.ai.close());
     return core;

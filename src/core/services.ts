@@ -2,6 +2,7 @@ import type { AiService } from '../ai/index.js';
 import type { SpacedriveOptions } from '../config/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Executor } from '../execute/index.js';
+import type { JobSystem } from '../jobs/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Caller, CoreRegistry, RuntimeRegistry } from '../registry/index.js';
 
@@ -25,6 +26,8 @@ export interface CoreServices {
   readonly coreRegistry: CoreRegistry;
   readonly runtimeRegistry: RuntimeRegistry;
   readonly executor: Executor;
+  /** Durable jobs (src/jobs): job types, dispatch, control, observation. */
+  readonly jobs: JobSystem;
   /**
    * Named counters shown by `query:core.status.v1`. Each capability adds a function returning
    * its counts (`connections`, `jobs`, `extensions`, …).

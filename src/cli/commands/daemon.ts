@@ -3,11 +3,13 @@
  * (a background daemon with a pid file and a log file in the data directory).
  */
 import type { Command } from 'commander';
-import { daemonStatus, runDaemonForeground, startDaemonInBackground, stopDaemon } from '../../daemon/index.js';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { Cli } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, formatValue } from '../output.js';
+
+/** Loaded on use: the daemon pulls in core and every capability, which other commands never need. */
+const daemonModule = () => import('../../daemon/index.js');
 
 function parseTimeout(value: string): number {
   const n = Number(value);
@@ -23,7 +25,7 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
   daemon
     .command('run', { isDefault: true })
     .description('Run the daemon in the foreground until SIGTERM or SIGINT (what `spacedrive daemon` and `npm start` do).')
-    .action(cli.action(async (ctx) => runDaemonForeground(ctx.options())));
+    .action(cli.action(async (ctx) => (await daemonModule()).runDaemonForeground(ctx.options())));
 
   daemon
     .command('start')
@@ -31,7 +33,7 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
     .option('--timeout <ms>', 'how long to wait for it to answer', '15000')
     .action(
       cli.action(async (ctx, opts: { timeout: string }) => {
-        const started = await startDaemonInBackground(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
+        const started = await (await daemonModule()).startDaemonInBackground(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
         const result = { ...started, socketPath: ctx.options().socketPath, dataDir: ctx.options().dataDir };
         ctx.print(result, (r: typeof result, c) =>
           r.alreadyRunning
@@ -47,7 +49,7 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
     .option('--timeout <ms>', 'how long to wait for a graceful shutdown', '10000')
     .action(
       cli.action(async (ctx, opts: { timeout: string }) => {
-        const stopped = await stopDaemon(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
+        const stopped = await (await daemonModule()).stopDaemon(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
         ctx.print(stopped, (r: typeof stopped, c) =>
           r.wasRunning ? `${c.dim('●')} daemon stopped${r.pid !== undefined ? ` (pid ${r.pid})` : ''}` : `${c.dim('●')} no daemon was running`,
         );
@@ -59,7 +61,7 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
     .description('Say whether a daemon answers on the data directory\'s socket (exit code 0 running, 3 not running).')
     .action(
       cli.action(async (ctx) => {
-        const status = await daemonStatus(ctx.options());
+        const status = await (await daemonModule()).daemonStatus(ctx.options());
         ctx.print(status, (s: typeof status, c) => {
           if (!s.running) {
             return `${c.red('●')} not running${s.pid !== undefined ? ` (pid ${s.pid} is alive but does not answer on ${s.socketPath})` : ` (no daemon answers on ${s.socketPath})`}`;
