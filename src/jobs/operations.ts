@@ -1,0 +1,313 @@
+/**
+ * The job system's wire operations (core, collected into CORE_OPERATIONS): dispatch, list,
+ * status, logs, types, and the pause/resume/cancel/retry controls. Field names on the wire are
+ * snake_case; times are ISO 8601 strings.
+ */
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { defineOperation, type Caller } from '../registry/index.js';
+import type { JobLogEntry } from './store/index.js';
+import type { JobView } from './system.js';
+import type { JobStatus } from './types.js';
+
+const STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export interface WireJobProgress {
+  fraction: number | null;
+  message: string | null;
+  items_done: number | null;
+  items_total: number | null;
+  bytes_done: number | null;
+  bytes_total: number | null;
+}
+
+/** A job in list form (no params, state or output, which may be large). */
+export interface WireJobSummary {
+  job_id: string;
+  job_type: string;
+  status: JobStatus;
+  priority: number;
+  progress: WireJobProgress;
+  attempts: number;
+  max_attempts: number;
+  error: { code: string; message: string } | null;
+  waiting_for: string | null;
+  requested: 'pause' | 'cancel' | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  run_at: string;
+}
+
+/** Everything about one job. */
+export interface WireJobStatus extends WireJobSummary {
+  params: unknown;
+  state: unknown;
+  output: unknown;
+  errors: Array<{ attempt: number; code: string; message: string; time: string }>;
+  warnings: string[];
+  runs: number;
+  dedupe_key: string | null;
+  library_id: string | null;
+  dispatched_by: string;
+  checkpoint_at: string | null;
+}
+
+export function toWireSummary(j: JobView): WireJobSummary {
+  return {
+    job_id: j.id,
+    job_type: j.type,
+    status: j.status,
+    priority: j.priority,
+    progress: {
+      fraction: j.progress.fraction,
+      message: j.progress.message,
+      items_done: j.progress.itemsDone,
+      items_total: j.progress.itemsTotal,
+      bytes_done: j.progress.bytesDone,
+      bytes_total: j.progress.bytesTotal,
+    },
+    attempts: j.attempts,
+    max_attempts: j.maxAttempts,
+    error: j.lastError,
+    waiting_for: j.waitingFor,
+    requested: j.requested,
+    created_at: iso(j.createdAt)!,
+    updated_at: iso(j.updatedAt)!,
+    started_at: iso(j.startedAt),
+    finished_at: iso(j.finishedAt),
+    run_at: iso(j.runAt)!,
+  };
+}
+
+export function toWireStatus(j: JobView): WireJobStatus {
+  return {
+    ...toWireSummary(j),
+    params: j.params,
+    state: j.state,
+    output: j.output,
+    errors: j.errors.map((e) => ({ attempt: e.attempt, code: e.code, message: e.message, time: iso(e.time)! })),
+    warnings: j.warnings,
+    runs: j.runs,
+    dedupe_key: j.dedupeKey,
+    library_id: j.libraryId,
+    dispatched_by: j.dispatchedBy,
+    checkpoint_at: iso(j.checkpointAt),
+  };
+}
+
+function dispatcher(caller: Caller): string {
+  if (caller.kind === 'extension') return `extension:${caller.extensionId ?? 'unknown'}`;
+  return caller.kind === 'client' ? 'client' : 'core';
+}
+
+const jobIdInput = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['job_id'],
+  properties: { job_id: { type: 'string', minLength: 1, description: 'The job id.' } },
+} as const;
+
+const statusOutput = {
+  type: 'object',
+  required: ['job_id', 'job_type', 'status', 'progress', 'attempts'],
+  properties: { job_id: { type: 'string' }, job_type: { type: 'string' }, status: { enum: STATUSES } },
+} as const;
+
+export const jobsDispatch = defineOperation<
+  { job_type: string; params?: unknown; priority?: number; run_at?: string | number; max_attempts?: number; dedupe_key?: string },
+  { job_id: string; deduplicated: boolean }
+>({
+  method: 'action:jobs.dispatch.input.v1',
+  kind: 'action',
+  scope: 'core',
+  description: 'Adds a job of a registered type (core or extension). Unknown types and invalid params are refused here.',
+  input: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_type'],
+    properties: {
+      job_type: { type: 'string', minLength: 1, description: '`files.copy`, `<ext-id>:<name>` …' },
+      params: { description: "Checked against the job type's params schema (see query:jobs.types.v1)." },
+      priority: { type: 'integer', minimum: -1000, maximum: 1000, description: 'Higher runs first. Default 0.' },
+      run_at: {
+        anyOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }],
+        description: 'Do not start before this time (ISO 8601, or ms since the epoch).',
+      },
+      max_attempts: { type: 'integer', minimum: 1, maximum: 1000 },
+      dedupe_key: { type: 'string', minLength: 1, maxLength: 500, description: 'While a live job of this type has this key, return it instead.' },
+    },
+  },
+  output: {
+    type: 'object',
+    required: ['job_id', 'deduplicated'],
+    properties: { job_id: { type: 'string' }, deduplicated: { type: 'boolean' } },
+  },
+  handler: async (input, { core, caller, libraryId }) => {
+    const runAt = input.run_at === undefined ? undefined : typeof input.run_at === 'number' ? input.run_at : Date.parse(input.run_at);
+    const r = await core.jobs.dispatch(input.job_type, input.params ?? {}, {
+      ...(input.priority !== undefined ? { priority: input.priority } : {}),
+      ...(runAt !== undefined ? { runAt } : {}),
+      ...(input.max_attempts !== undefined ? { maxAttempts: input.max_attempts } : {}),
+      ...(input.dedupe_key !== undefined ? { dedupeKey: input.dedupe_key } : {}),
+      libraryId,
+      dispatchedBy: dispatcher(caller),
+    });
+    return { job_id: r.jobId, deduplicated: r.deduplicated };
+  },
+});
+
+export const jobsList = defineOperation<
+  { status?: JobStatus | JobStatus[]; job_type?: string; limit?: number; cursor?: string },
+  { jobs: WireJobSummary[]; next_cursor: string | null }
+>({
+  method: 'query:jobs.list.v1',
+  kind: 'query',
+  scope: 'core',
+  description: 'Jobs, newest first, optionally by status and type; pages with `cursor`.',
+  input: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      status: { anyOf: [{ enum: STATUSES }, { type: 'array', items: { enum: STATUSES } }] },
+      job_type: { type: 'string', minLength: 1 },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+      cursor: { type: 'string', description: '`next_cursor` of the previous page.' },
+    },
+  },
+  output: {
+    type: 'object',
+    required: ['jobs', 'next_cursor'],
+    properties: { jobs: { type: 'array' }, next_cursor: { type: ['string', 'null'] } },
+  },
+  handler: async (input, { core }) => {
+    const page = await core.jobs.list({
+      ...(input.status !== undefined ? { status: input.status } : {}),
+      ...(input.job_type !== undefined ? { type: input.job_type } : {}),
+      ...(input.limit !== undefined ? { limit: input.limit } : {}),
+      ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
+    });
+    return { jobs: page.jobs.map(toWireSummary), next_cursor: page.nextCursor };
+  },
+});
+
+export const jobsGetStatus = defineOperation<{ job_id: string }, WireJobStatus>({
+  method: 'query:jobs.get_status.v1',
+  kind: 'query',
+  scope: 'core',
+  description: 'Everything about one job: status, progress, state, attempts, errors, warnings, counters, times, and what a queued job waits for.',
+  input: jobIdInput,
+  output: statusOutput,
+  handler: async (input, { core }) => toWireStatus(await core.jobs.get(input.job_id)),
+});
+
+export const jobsLogs = defineOperation<{ job_id: string; after_seq?: number; limit?: number }, { logs: Array<Omit<JobLogEntry, 'time'> & { time: string }> }>({
+  method: 'query:jobs.logs.v1',
+  kind: 'query',
+  scope: 'core',
+  description: "A job's log, oldest first; `after_seq` continues from a previous read.",
+  input: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: {
+      job_id: { type: 'string', minLength: 1 },
+      after_seq: { type: 'integer', minimum: 0 },
+      limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
+    },
+  },
+  output: { type: 'object', required: ['logs'], properties: { logs: { type: 'array' } } },
+  handler: async (input, { core }) => {
+    const logs = await core.jobs.logs(input.job_id, {
+      ...(input.after_seq !== undefined ? { afterSeq: input.after_seq } : {}),
+      ...(input.limit !== undefined ? { limit: input.limit } : {}),
+    });
+    return { logs: logs.map((l) => ({ ...l, time: iso(l.time)! })) };
+  },
+});
+
+export const jobsTypes = defineOperation<
+  { owner?: string },
+  {
+    types: Array<{
+      job_type: string;
+      owner: string;
+      version: number;
+      resumable: boolean;
+      description: string;
+      params_schema: unknown;
+      max_concurrency: number | null;
+      max_attempts: number | null;
+      stall_timeout_ms: number | null;
+    }>;
+  }
+>({
+  method: 'query:jobs.types.v1',
+  kind: 'query',
+  scope: 'core',
+  description: 'Registered job types (core and extensions) with their params schemas.',
+  input: { type: 'object', additionalProperties: false, properties: { owner: { type: 'string', description: '`core` or an extension id.' } } },
+  output: { type: 'object', required: ['types'], properties: { types: { type: 'array' } } },
+  handler: (input, { core }) => ({
+    types: core.jobs.types
+      .list()
+      .filter((t) => (input.owner ? t.owner === input.owner : true))
+      .map((t) => ({
+        job_type: t.type,
+        owner: t.owner,
+        version: t.version,
+        resumable: t.resumable,
+        description: t.description,
+        params_schema: t.paramsSchema,
+        max_concurrency: t.maxConcurrency ?? null,
+        max_attempts: t.maxAttempts ?? null,
+        stall_timeout_ms: t.stallTimeoutMs ?? null,
+      })),
+  }),
+});
+
+function control(name: 'pause' | 'resume' | 'cancel', description: string) {
+  return defineOperation<{ job_id: string }, WireJobStatus>({
+    method: `action:jobs.${name}.input.v1`,
+    kind: 'action',
+    scope: 'core',
+    description,
+    input: jobIdInput,
+    output: statusOutput,
+    handler: async (input, { core }) => toWireStatus(await core.jobs[name](input.job_id)),
+  });
+}
+
+export const jobsPause = control('pause', 'Pauses a job: a queued one at once, a running one when it next checks in (it keeps its checkpoint).');
+export const jobsResume = control('resume', 'Resumes a paused job from its last checkpoint.');
+export const jobsCancel = control('cancel', 'Cancels a job: a queued or paused one at once, a running one when it next checks in.');
+
+export const jobsRetry = defineOperation<{ job_id: string; from_scratch?: boolean }, WireJobStatus>({
+  method: 'action:jobs.retry.input.v1',
+  kind: 'action',
+  scope: 'core',
+  description: 'Queues a failed or cancelled job again, from its last checkpoint (or from scratch).',
+  input: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: {
+      job_id: { type: 'string', minLength: 1 },
+      from_scratch: { type: 'boolean', default: false, description: 'Forget the checkpoint and start over.' },
+    },
+  },
+  output: statusOutput,
+  handler: async (input, { core }) => toWireStatus(await core.jobs.retry(input.job_id, { fromScratch: input.from_scratch ?? false })),
+});
+
+export const jobsOperations = [jobsDispatch, jobsList, jobsGetStatus, jobsLogs, jobsTypes, jobsPause, jobsResume, jobsCancel, jobsRetry];
+
+/** Kept for callers that want to refuse a bad status name before calling list. */
+export function parseStatus(value: string): JobStatus {
+  if ((STATUSES as string[]).includes(value)) return value as JobStatus;
+  throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'status': expected one of ${STATUSES.join(', ')}`);
+}

@@ -1,0 +1,549 @@
+/**
+ * The runner: claims runnable jobs from the store within the concurrency limits, runs each
+ * type's `run(ctx)`, and turns what it returns (or throws) into the job's next status.
+ *
+ * One run of a job is an {@link Execution} holding the store lease. Once an execution is
+ * *detached* — it stalled, lost its lease, or the daemon is stopping and it did not return in
+ * time — nothing it does later reaches the store: its progress() calls answer `cancel` and its
+ * outcome is dropped. The store's lease fencing guarantees the same across processes.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.js';
+import type { EventBus } from '../events/index.js';
+import type { Logger } from '../logging/index.js';
+import type { JobsOptions } from '../config/index.js';
+import type { JobTypeRegistry, RegisteredJobType } from './registry.js';
+import type { ControlRequest, JobProgress, JobRecord, JobStore, Lease } from './store/index.js';
+import type { Interrupt, JobOutcome, JobRunContext, ProgressReport } from './types.js';
+
+/** How long a lease lasts without a checkpoint or heartbeat (matters once several daemons share a store). */
+const LEASE_MS = 60_000;
+const HEARTBEAT_MS = 20_000;
+const STALL_CHECK_MS = 200;
+/** Longest a wake timer is set for (setTimeout's limit is ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Error codes that fail a job at once instead of retrying it. */
+const PERMANENT_CODES = new Set<string>([
+  ErrorCode.INVALID_INPUT,
+  ErrorCode.NOT_FOUND,
+  ErrorCode.ALREADY_EXISTS,
+  ErrorCode.PERMISSION_DENIED,
+]);
+
+interface Execution {
+  lease: Lease;
+  record: JobRecord;
+  def: RegisteredJobType;
+  controller: AbortController;
+  requested: ControlRequest | null;
+  lastActivity: number;
+  stallTimeoutMs: number;
+  detached: boolean;
+  lastEventAt: number;
+  progressTimer: NodeJS.Timeout | null;
+  latestProgress: Partial<JobProgress>;
+}
+
+export interface RunnerOptions {
+  store: JobStore;
+  types: JobTypeRegistry;
+  events: EventBus;
+  logger: Logger;
+  options: JobsOptions;
+}
+
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The payload every job event carries. */
+export function jobEventBase(job: { id: string; type: string; status: string }): { job_id: string; job_type: string; status: string } {
+  return { job_id: job.id, job_type: job.type, status: job.status };
+}
+
+export class Runner {
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly #store: JobStore;
+  readonly #types: JobTypeRegistry;
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  readonly #opts: JobsOptions;
+  readonly #running = new Map<string, Execution>();
+  readonly #runningByType = new Map<string, number>();
+  #started = false;
+  #stopping = false;
+  #pumping = false;
+  #pumpAgain = false;
+  #pumpScheduled = false;
+  #wakeTimer: NodeJS.Timeout | null = null;
+  #wakeAt = Infinity;
+  #stallTimer: NodeJS.Timeout | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #logBuffer: Array<{ jobId: string; time: number; level: LogLevel; message: string }> = [];
+  #logFlushScheduled = false;
+  #idleWaiters: Array<() => void> = [];
+  /** Highest number of jobs running at once since start (shown by core.status). */
+  maxRunningSeen = 0;
+  completedSinceStart = 0;
+  failedSinceStart = 0;
+
+  constructor(opts: RunnerOptions) {
+    this.#store = opts.store;
+    this.#types = opts.types;
+    this.#events = opts.events;
+    this.#logger = opts.logger;
+    this.#opts = opts.options;
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  isRunningHere(jobId: string): boolean {
+    return this.#running.has(jobId);
+  }
+
+  runningOfType(type: string): number {
+    return this.#runningByType.get(type) ?? 0;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#stallTimer = setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
+    this.#stallTimer.unref();
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), HEARTBEAT_MS);
+    this.#heartbeatTimer.unref();
+    this.schedulePump();
+  }
+
+  /** Asks the runner to look for runnable jobs soon (coalesced). */
+  schedulePump(): void {
+    if (!this.#started || this.#stopping || this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      void this.#pump();
+    });
+  }
+
+  /** Wakes the runner at `at` (a delayed job's run_at, a retry). */
+  wakeAt(at: number): void {
+    if (!this.#started || this.#stopping || at >= this.#wakeAt) return;
+    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = null;
+      this.#wakeAt = Infinity;
+      this.schedulePump();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
+    this.#wakeTimer.unref();
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        if (this.#stopping) return;
+        const free = this.#opts.maxConcurrent - this.#running.size;
+        const types = this.#types.list();
+        if (free > 0 && types.length > 0) {
+          const slots: Record<string, number> = {};
+          for (const t of types) {
+            const room = Math.min(free, (t.maxConcurrency ?? Infinity) - this.runningOfType(t.type));
+            if (room > 0) slots[t.type] = room;
+          }
+          if (Object.keys(slots).length > 0) {
+            const now = Date.now();
+            const claimed = await this.#store.claim({ workerId: this.workerId, now, limit: free, slots, leaseMs: LEASE_MS });
+            if (this.#stopping) {
+              // Claimed while stopping: hand the jobs back untouched.
+              for (const rec of claimed) {
+                await this.#store.finish({ jobId: rec.id, workerId: this.workerId, runId: rec.runId }, { kind: 'interrupted' }, Date.now());
+              }
+              return;
+            }
+            for (const rec of claimed) this.#startExecution(rec);
+            if (claimed.length > 0 && claimed.length === free) this.#pumpAgain = true;
+          }
+        }
+        if (!this.#pumpAgain) {
+          const next = await this.#store.nextRunAt(
+            types.map((t) => t.type),
+            Date.now(),
+          );
+          if (next !== null) this.wakeAt(next);
+        }
+      } while (this.#pumpAgain);
+    } catch (err) {
+      this.#logger.error({ err }, 'job runner: claiming jobs failed');
+      // Try again later rather than spin on a broken store.
+      this.wakeAt(Date.now() + 1000);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #startExecution(rec: JobRecord): void {
+    const def = this.#types.get(rec.type);
+    const lease: Lease = { jobId: rec.id, workerId: this.workerId, runId: rec.runId };
+    if (!def) {
+      // Unregistered between claim and start: hand it back, it waits for its type.
+      void this.#store.finish(lease, { kind: 'interrupted' }, Date.now());
+      return;
+    }
+    const exec: Execution = {
+      lease,
+      record: rec,
+      def,
+      controller: new AbortController(),
+      requested: null,
+      lastActivity: Date.now(),
+      stallTimeoutMs: def.stallTimeoutMs ?? this.#opts.stallTimeoutMs,
+      detached: false,
+      lastEventAt: 0,
+      progressTimer: null,
+      latestProgress: {},
+    };
+    this.#running.set(rec.id, exec);
+    this.#runningByType.set(rec.type, this.runningOfType(rec.type) + 1);
+    if (this.#running.size > this.maxRunningSeen) this.maxRunningSeen = this.#running.size;
+    const attempt = rec.attempts + 1;
+    this.log(rec.id, 'info', `started: attempt ${attempt} of ${rec.maxAttempts}, run ${rec.runs}${rec.state !== null ? ', from its last checkpoint' : ''}`);
+    this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
+
+    const ctx: JobRunContext = {
+      jobId: rec.id,
+      jobType: rec.type,
+      params: rec.params,
+      state: rec.state,
+      attempt,
+      signal: exec.controller.signal,
+      progress: (report) => this.#progress(exec, report),
+      interrupt: () => (exec.detached ? 'cancel' : (exec.requested ?? 'continue')),
+      log: (level, message) => {
+        if (!exec.detached) this.log(rec.id, level, String(message));
+      },
+    };
+    let result: Promise<JobOutcome>;
+    try {
+      result = Promise.resolve(def.run(ctx));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (outcome) => this.#settle(exec, outcome, null),
+      (err: unknown) => this.#settle(exec, null, err),
+    );
+  }
+
+  async #progress(exec: Execution, report: ProgressReport): Promise<Interrupt> {
+    if (exec.detached) return 'cancel';
+    exec.lastActivity = Date.now();
+    const progress = progressFromReport(report);
+    const res = await this.#store.checkpoint(exec.lease, {
+      progress,
+      state: report.state,
+      ...(report.warning !== undefined ? { warning: String(report.warning) } : {}),
+      now: exec.lastActivity,
+      leaseMs: LEASE_MS,
+    });
+    if (exec.detached) return 'cancel';
+    if (!res.owned) {
+      this.#detach(exec, 'it no longer owns the job');
+      return 'cancel';
+    }
+    exec.lastActivity = Date.now();
+    if (res.requested && exec.requested !== 'cancel') this.#request(exec, res.requested);
+    if (report.warning !== undefined) this.log(exec.record.id, 'warn', String(report.warning));
+    Object.assign(exec.latestProgress, progress);
+    this.#emitProgress(exec);
+    return exec.requested ?? 'continue';
+  }
+
+  /** Throttled `job:progress`: at most one per interval per job, the latest always delivered. */
+  #emitProgress(exec: Execution): void {
+    const interval = this.#opts.progressEventIntervalMs;
+    const now = Date.now();
+    const send = () => {
+      exec.progressTimer = null;
+      exec.lastEventAt = Date.now();
+      const p = exec.latestProgress;
+      this.#events.emit('job:progress', {
+        ...jobEventBase({ id: exec.record.id, type: exec.record.type, status: 'running' }),
+        fraction: p.fraction ?? null,
+        message: p.message ?? null,
+        items_done: p.itemsDone ?? null,
+        items_total: p.itemsTotal ?? null,
+        bytes_done: p.bytesDone ?? null,
+        bytes_total: p.bytesTotal ?? null,
+      });
+    };
+    if (now - exec.lastEventAt >= interval) send();
+    else if (!exec.progressTimer && !exec.detached) {
+      exec.progressTimer = setTimeout(() => {
+        if (!exec.detached && this.#running.get(exec.record.id) === exec) send();
+        else exec.progressTimer = null;
+      }, interval - (now - exec.lastEventAt));
+      exec.progressTimer.unref();
+    }
+  }
+
+  /** Tells a running execution about a pause or cancel request. */
+  #request(exec: Execution, request: ControlRequest): void {
+    if (exec.requested === 'cancel') return;
+    exec.requested = request;
+    if (!exec.controller.signal.aborted) {
+      exec.controller.abort(new SpacedriveError(ErrorCode.CANCELLED, request === 'pause' ? 'the job was asked to pause' : 'the job was asked to cancel'));
+    }
+  }
+
+  /** Called by the job system after the store recorded a pause/cancel of a job running here. */
+  notifyRequest(jobId: string, request: ControlRequest): void {
+    const exec = this.#running.get(jobId);
+    if (exec) this.#request(exec, request);
+  }
+
+  #detach(exec: Execution, why: string): void {
+    if (exec.detached) return;
+    exec.detached = true;
+    if (exec.progressTimer) clearTimeout(exec.progressTimer);
+    if (this.#running.get(exec.record.id) === exec) {
+      this.#running.delete(exec.record.id);
+      this.#runningByType.set(exec.record.type, this.runningOfType(exec.record.type) - 1);
+    }
+    if (!exec.controller.signal.aborted) exec.controller.abort(new SpacedriveError(ErrorCode.CANCELLED, `this run was stopped: ${why}`));
+    this.#logger.debug({ job_id: exec.record.id, why }, 'job run detached');
+    this.#notifyIdle();
+    this.schedulePump();
+  }
+
+  /** Retry time for a job that just failed its `attempts`-th attempt, or null when none remain. */
+  retryAt(attemptsAfterFailure: number, maxAttempts: number, now: number): number | null {
+    if (attemptsAfterFailure >= maxAttempts) return null;
+    const exp = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffBaseMs * 2 ** (attemptsAfterFailure - 1));
+    // "Equal jitter": half the delay fixed, half random, so retries of many jobs spread out but
+    // never come sooner than half the backoff.
+    return now + Math.round(exp / 2 + Math.random() * (exp / 2));
+  }
+
+  async #settle(exec: Execution, outcome: JobOutcome | null, thrown: unknown): Promise<void> {
+    if (exec.detached) {
+      if (thrown) this.#logger.debug({ job_id: exec.record.id, err: thrown }, 'a detached job run ended with an error');
+      return;
+    }
+    if (exec.progressTimer) clearTimeout(exec.progressTimer);
+    const rec = exec.record;
+    const now = Date.now();
+    try {
+      if (thrown !== null && outcome === null) {
+        if (exec.requested || this.#stopping) {
+          // Thrown because its signal aborted for a pause/cancel/shutdown: an interruption that
+          // keeps the last checkpoint.
+          outcome = { status: 'interrupted' };
+        } else {
+          const e = asSpacedriveError(thrown);
+          const message = thrown instanceof Error ? thrown.message : String(thrown);
+          // Bad input and missing or forbidden files will not fix themselves: no retry.
+          const permanent = e !== undefined && PERMANENT_CODES.has(e.code);
+          outcome = { status: 'failed', error: { code: e?.code ?? ErrorCode.OPERATION_FAILED, message }, retryable: !permanent };
+          if (!e) this.#logger.warn({ job_id: rec.id, err: thrown }, 'job threw');
+        }
+      }
+      outcome = normaliseOutcome(outcome);
+      if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
+        outcome = { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: 'the job returned "interrupted" without being asked to pause or cancel' } };
+      }
+      let updated: JobRecord | null;
+      switch (outcome.status) {
+        case 'completed':
+          updated = await this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null }, now);
+          break;
+        case 'interrupted':
+          updated = await this.#store.finish(exec.lease, outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' }, now);
+          break;
+        case 'failed': {
+          const retryAt = outcome.retryable === false ? null : this.retryAt(rec.attempts + 1, rec.maxAttempts, now);
+          updated = await this.#store.finish(
+            exec.lease,
+            { kind: 'failed', error: { code: outcome.error.code ?? ErrorCode.OPERATION_FAILED, message: outcome.error.message }, retryAt, resetState: !exec.def.resumable },
+            now,
+          );
+          break;
+        }
+      }
+      this.#afterFinish(exec, updated);
+    } catch (err) {
+      this.#logger.error({ err, job_id: rec.id }, 'job runner: recording the end of a job failed');
+    } finally {
+      if (this.#running.get(rec.id) === exec) {
+        this.#running.delete(rec.id);
+        this.#runningByType.set(rec.type, this.runningOfType(rec.type) - 1);
+      }
+      exec.detached = true;
+      this.#notifyIdle();
+      this.schedulePump();
+    }
+  }
+
+  #afterFinish(exec: Execution, updated: JobRecord | null): void {
+    if (!updated) {
+      this.#logger.debug({ job_id: exec.record.id }, 'job run ended after losing its lease; outcome dropped');
+      return;
+    }
+    this.jobTransition(updated, exec.record.attempts + 1);
+  }
+
+  /** Logs and emits the event for a job that just reached `job.status`. */
+  jobTransition(job: JobRecord, attempt?: number): void {
+    const base = jobEventBase(job);
+    switch (job.status) {
+      case 'completed':
+        this.completedSinceStart++;
+        this.log(job.id, 'info', 'completed');
+        this.#events.emit('job:completed', { ...base, output: job.output as unknown as Record<string, unknown> });
+        break;
+      case 'failed':
+        this.failedSinceStart++;
+        this.log(job.id, 'error', `failed for good after ${job.attempts} attempt(s): ${job.lastError?.code}: ${job.lastError?.message}`);
+        this.#events.emit('job:failed', { ...base, error: job.lastError, attempts: job.attempts });
+        break;
+      case 'waiting_retry':
+        this.log(job.id, 'warn', `attempt ${attempt ?? job.attempts} failed (${job.lastError?.code}: ${job.lastError?.message}); retrying at ${new Date(job.runAt).toISOString()}`);
+        this.#events.emit('job:retrying', { ...base, error: job.lastError, attempts: job.attempts, retry_at: new Date(job.runAt).toISOString() });
+        this.wakeAt(job.runAt);
+        break;
+      case 'paused':
+        this.log(job.id, 'info', 'paused');
+        this.#events.emit('job:paused', base);
+        break;
+      case 'cancelled':
+        this.log(job.id, 'info', 'cancelled');
+        this.#events.emit('job:cancelled', base);
+        break;
+      case 'queued':
+        this.log(job.id, 'info', 'stopped with the daemon; it continues from its checkpoint at the next start');
+        break;
+      default:
+        break;
+    }
+  }
+
+  #checkStalls(): void {
+    const now = Date.now();
+    for (const exec of [...this.#running.values()]) {
+      if (exec.detached || now - exec.lastActivity <= exec.stallTimeoutMs) continue;
+      const rec = exec.record;
+      this.#detach(exec, `it reported nothing for ${exec.stallTimeoutMs} ms`);
+      const message = `stalled: reported no progress for ${exec.stallTimeoutMs} ms; stopped, to be retried from its last checkpoint`;
+      const retryAt = this.retryAt(rec.attempts + 1, rec.maxAttempts, now);
+      void this.#store
+        .finish(exec.lease, { kind: 'failed', error: { code: ErrorCode.TIMEOUT, message }, retryAt, resetState: !exec.def.resumable }, now)
+        .then((updated) => {
+          if (updated) this.jobTransition(updated, rec.attempts + 1);
+        })
+        .catch((err: unknown) => this.#logger.error({ err, job_id: rec.id }, 'job runner: recording a stall failed'));
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const execs = [...this.#running.values()];
+    if (execs.length === 0) return;
+    try {
+      const owned = new Set(await this.#store.heartbeat(execs.map((e) => e.lease), Date.now(), LEASE_MS));
+      for (const e of execs) if (!owned.has(e.lease.jobId) && !e.detached) this.#detach(e, 'its lease was lost');
+    } catch (err) {
+      this.#logger.error({ err }, 'job runner: heartbeat failed');
+    }
+  }
+
+  /** Appends a line to a job's log (written with the next group commit). */
+  log(jobId: string, level: LogLevel, message: string): void {
+    this.#logBuffer.push({ jobId, time: Date.now(), level, message: message.slice(0, 4000) });
+    if (this.#logFlushScheduled) return;
+    this.#logFlushScheduled = true;
+    setImmediate(() => {
+      this.#logFlushScheduled = false;
+      const entries = this.#logBuffer;
+      this.#logBuffer = [];
+      this.#store.appendLogs(entries).catch((err: unknown) => this.#logger.warn({ err }, 'job runner: writing job logs failed'));
+    });
+  }
+
+  #notifyIdle(): void {
+    if (this.#running.size > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Stops claiming, asks every running job to stop (signal aborted), and waits up to `graceMs`
+   * for them to return their state. Jobs that return become queued again with their state;
+   * the rest stay `running` in the store and are recovered at the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const t of [this.#wakeTimer, this.#stallTimer, this.#heartbeatTimer]) if (t) clearTimeout(t);
+    for (const exec of this.#running.values()) {
+      if (!exec.controller.signal.aborted) exec.controller.abort(new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the daemon is stopping'));
+    }
+    if (this.#running.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const exec of [...this.#running.values()]) this.#detach(exec, 'the daemon stopped before it returned');
+    // Let the last finish() and log writes reach the store.
+    while (this.#pumping) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** Turns a job's report into stored progress fields, ignoring values of the wrong type. */
+function progressFromReport(report: ProgressReport): Partial<JobProgress> {
+  const p: Partial<JobProgress> = {};
+  const fraction = num(report.fraction);
+  if (fraction !== undefined) p.fraction = Math.min(1, Math.max(0, fraction));
+  if (typeof report.message === 'string') p.message = report.message.slice(0, 1000);
+  const fields = [
+    ['itemsDone', report.itemsDone],
+    ['itemsTotal', report.itemsTotal],
+    ['bytesDone', report.bytesDone],
+    ['bytesTotal', report.bytesTotal],
+  ] as const;
+  for (const [k, v] of fields) {
+    const n = num(v);
+    if (n !== undefined) p[k] = n;
+  }
+  return p;
+}
+
+/** Guards against a job returning something that is not a {@link JobOutcome}. */
+function normaliseOutcome(outcome: unknown): JobOutcome {
+  const o = outcome as Partial<JobOutcome> | null | undefined;
+  if (o && o.status === 'completed') return o as JobOutcome;
+  if (o && o.status === 'interrupted') return o as JobOutcome;
+  if (o && o.status === 'failed') {
+    const err = (o as { error?: { code?: unknown; message?: unknown } }).error;
+    return {
+      status: 'failed',
+      error: { code: typeof err?.code === 'string' ? err.code : ErrorCode.OPERATION_FAILED, message: typeof err?.message === 'string' ? err.message : 'the job failed' },
+      ...((o as { retryable?: boolean }).retryable === false ? { retryable: false } : {}),
+    };
+  }
+  return { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: `the job returned an invalid outcome: ${JSON.stringify(outcome)?.slice(0, 200)}` } };
+}

@@ -1,0 +1,68 @@
+/**
+ * Numbered migrations of the SQLite job store, applied in order, each in its own transaction,
+ * recorded in `migrations (version, name, applied_at)`. Never edit a migration that has shipped:
+ * add the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: '0001_jobs',
+    // Params: none. Creates the jobs and job_logs tables.
+    // `seq` orders jobs by creation (ids are random UUIDs); times are ms since the epoch;
+    // JSON columns hold JSON text.
+    sql: `
+      CREATE TABLE jobs (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        type           TEXT NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('queued','running','paused','waiting_retry','completed','failed','cancelled')),
+        priority       INTEGER NOT NULL DEFAULT 0,
+        params         TEXT NOT NULL,
+        state          TEXT,
+        progress       TEXT NOT NULL,
+        output         TEXT,
+        last_error     TEXT,
+        errors         TEXT NOT NULL DEFAULT '[]',
+        warnings       TEXT NOT NULL DEFAULT '[]',
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        max_attempts   INTEGER NOT NULL,
+        runs           INTEGER NOT NULL DEFAULT 0,
+        run_at         INTEGER NOT NULL,
+        dedupe_key     TEXT,
+        library_id     TEXT,
+        dispatched_by  TEXT NOT NULL,
+        requested      TEXT CHECK (requested IN ('pause','cancel')),
+        worker_id      TEXT,
+        run_id         INTEGER NOT NULL DEFAULT 0,
+        lease_until    INTEGER,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        started_at     INTEGER,
+        finished_at    INTEGER,
+        checkpoint_at  INTEGER
+      );
+      -- The claim query: runnable jobs by priority, then run_at, then age.
+      CREATE INDEX jobs_runnable ON jobs (priority DESC, run_at, seq) WHERE status IN ('queued','waiting_retry');
+      CREATE INDEX jobs_status ON jobs (status, seq);
+      CREATE INDEX jobs_type ON jobs (type, seq);
+      -- At most one live job per (type, dedupe key).
+      CREATE UNIQUE INDEX jobs_dedupe ON jobs (type, dedupe_key)
+        WHERE dedupe_key IS NOT NULL AND status IN ('queued','running','paused','waiting_retry');
+
+      CREATE TABLE job_logs (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id  TEXT NOT NULL,
+        time    INTEGER NOT NULL,
+        level   TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX job_logs_job ON job_logs (job_id, seq);
+    `,
+  },
+];

@@ -1,0 +1,260 @@
+/**
+ * The job system as core exposes it (`core.jobs`): the job-type registry, dispatch, control
+ * (pause, resume, cancel, retry) and observation, over a {@link JobStore} and a {@link Runner}.
+ */
+import { join } from 'node:path';
+import type { JobsOptions } from '../config/index.js';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import type { EventBus } from '../events/index.js';
+import type { Logger } from '../logging/index.js';
+import { JobTypeRegistry } from './registry.js';
+import { Runner, jobEventBase } from './runner.js';
+import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
+import type { JobStatus, JobTypeDefinition } from './types.js';
+
+export interface DispatchOptions {
+  /** Higher runs first. Default 0. */
+  priority?: number;
+  /** Do not run before this time (ms since the epoch, or a Date). */
+  runAt?: number | Date;
+  /** Attempts before the job fails for good. Default: the type's, else `jobs.maxAttempts`. */
+  maxAttempts?: number;
+  /** While a live job of the same type has this key, dispatch returns it instead of adding one. */
+  dedupeKey?: string;
+  libraryId?: string | null;
+  /** `client`, `core`, `extension:<id>` … (shown by jobs info). Default `core`. */
+  dispatchedBy?: string;
+}
+
+export interface DispatchResult {
+  jobId: string;
+  /** True when an existing live job with the same dedupe key was returned. */
+  deduplicated: boolean;
+}
+
+/** A job as shown to people and clients: the record plus why a queued job is not running. */
+export interface JobView extends JobRecord {
+  /** Why a queued job waits (its type is not registered, its run_at is ahead, all slots are busy), else null. */
+  waitingFor: string | null;
+}
+
+export interface JobSystemOptions {
+  dataDir: string;
+  options: JobsOptions;
+  events: EventBus;
+  logger: Logger;
+  /** Another store implementation (default: SQLite at `<dataDir>/jobs.db`). */
+  store?: JobStore;
+}
+
+export class JobSystem {
+  readonly types = new JobTypeRegistry();
+  readonly store: JobStore;
+  readonly runner: Runner;
+  readonly #options: JobsOptions;
+  readonly #events: EventBus;
+  readonly #logger: Logger;
+  #counts: Record<JobStatus, number> | null = null;
+  #countsDirty = true;
+  #closed = false;
+
+  constructor(opts: JobSystemOptions) {
+    this.#options = opts.options;
+    this.#events = opts.events;
+    this.#logger = opts.logger;
+    this.store = opts.store ?? new SqliteJobStore({ path: join(opts.dataDir, 'jobs.db'), synchronous: opts.options.synchronous });
+    this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options });
+    this.types.onChange(() => this.runner.schedulePump());
+    // Any job event changes the counts shown by core.status.
+    opts.events.subscribe(['job:*'], undefined, () => {
+      this.#countsDirty = true;
+    });
+  }
+
+  /**
+   * Recovers jobs that were running when the daemon last stopped (they continue from their
+   * checkpoint, or — for a type that is not resumable — from scratch; a pause or cancel asked of
+   * them is honoured now), then starts running jobs.
+   */
+  async start(): Promise<void> {
+    const nonResumable = this.types.list().filter((t) => !t.resumable).map((t) => t.type);
+    const recovered = await this.store.recover({ now: Date.now(), scope: 'all', nonResumableTypes: nonResumable });
+    for (const r of recovered) {
+      this.runner.log(r.id, 'warn', `the daemon stopped while this job was running; ${r.status === 'queued' ? 'it continues from its last checkpoint' : `it is now ${r.status} as requested`}`);
+    }
+    if (recovered.length > 0) this.#logger.info({ count: recovered.length }, 'recovered jobs that were running when the daemon stopped');
+    await this.refreshCounts();
+    this.runner.start();
+  }
+
+  /**
+   * Adds a job. Unknown type → UNKNOWN_JOB_TYPE; params not matching the type's schema →
+   * INVALID_INPUT naming the field. Both at once, never as a failed job later.
+   */
+  async dispatch(type: string, params: unknown, opts: DispatchOptions = {}): Promise<DispatchResult> {
+    if (this.#closed) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the daemon is shutting down; no new jobs are accepted');
+    const def = this.types.get(type);
+    if (!def) throw unknownType(type, this.types.list().map((t) => t.type));
+    const checked = def.validateParams(params === undefined ? {} : structuredClone(params));
+    const runAt = opts.runAt instanceof Date ? opts.runAt.getTime() : opts.runAt;
+    if (runAt !== undefined && !Number.isFinite(runAt)) throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'run_at': expected a date`);
+    if (opts.priority !== undefined && !Number.isInteger(opts.priority)) {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'priority': expected an integer`);
+    }
+    const maxAttempts = opts.maxAttempts ?? def.maxAttempts ?? this.#options.maxAttempts;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'max_attempts': expected an integer >= 1`);
+    }
+    const { job, deduplicated } = await this.store.enqueue({
+      type,
+      params: checked,
+      priority: opts.priority ?? 0,
+      ...(runAt !== undefined ? { runAt } : {}),
+      maxAttempts,
+      dedupeKey: opts.dedupeKey ?? null,
+      libraryId: opts.libraryId ?? null,
+      dispatchedBy: opts.dispatchedBy ?? 'core',
+    });
+    if (!deduplicated) {
+      this.runner.log(job.id, 'info', `queued by ${job.dispatchedBy}${job.runAt > job.createdAt ? `, to run at ${new Date(job.runAt).toISOString()}` : ''}`);
+      this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString() });
+      if (job.runAt <= Date.now()) this.runner.schedulePump();
+      else this.runner.wakeAt(job.runAt);
+    }
+    return { jobId: job.id, deduplicated };
+  }
+
+  async #require(jobId: string): Promise<JobRecord> {
+    const job = await this.store.get(jobId);
+    if (!job) throw new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${jobId}'`, { job_id: jobId });
+    return job;
+  }
+
+  /**
+   * Pauses a job: a queued or retry-waiting one at once; a running one is asked (its progress()
+   * and interrupt() answer `pause`, its signal aborts) and pauses when it returns its state.
+   */
+  async pause(jobId: string): Promise<JobView> {
+    const current = await this.#require(jobId);
+    const def = this.types.get(current.type);
+    if (current.status === 'running' && def && !def.resumable) {
+      throw new SpacedriveError(
+        ErrorCode.INVALID_JOB_STATE,
+        `cannot pause job '${jobId}': job type '${current.type}' is not resumable, so pausing would lose its work; cancel it instead`,
+        { job_id: jobId, status: current.status },
+      );
+    }
+    const { job, immediate } = await this.store.requestControl(jobId, 'pause', Date.now());
+    if (immediate) this.runner.jobTransition(job);
+    else {
+      this.runner.log(jobId, 'info', 'pause requested');
+      this.runner.notifyRequest(jobId, 'pause');
+    }
+    return this.view(job);
+  }
+
+  /** Cancels a job: at once unless it is running, in which case it is asked and cancels when it returns. */
+  async cancel(jobId: string): Promise<JobView> {
+    const { job, immediate } = await this.store.requestControl(jobId, 'cancel', Date.now());
+    if (immediate) this.runner.jobTransition(job);
+    else {
+      this.runner.log(jobId, 'info', 'cancel requested');
+      this.runner.notifyRequest(jobId, 'cancel');
+    }
+    return this.view(job);
+  }
+
+  /** paused → queued; it continues from its last checkpoint. */
+  async resume(jobId: string): Promise<JobView> {
+    const job = await this.store.resume(jobId, Date.now());
+    this.runner.log(jobId, 'info', job.status === 'running' ? 'pause request withdrawn' : 'resumed');
+    this.#events.emit('job:resumed', jobEventBase(job));
+    this.runner.schedulePump();
+    return this.view(job);
+  }
+
+  /** failed or cancelled → queued with fresh attempts, from its last checkpoint unless `fromScratch`. */
+  async retry(jobId: string, opts: { fromScratch?: boolean } = {}): Promise<JobView> {
+    const job = await this.store.retry(jobId, { fromScratch: opts.fromScratch ?? false, now: Date.now() });
+    this.runner.log(jobId, 'info', `retried${opts.fromScratch ? ' from scratch' : ' from its last checkpoint'}`);
+    this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString(), retried: true });
+    this.runner.schedulePump();
+    return this.view(job);
+  }
+
+  async get(jobId: string): Promise<JobView> {
+    return this.view(await this.#require(jobId));
+  }
+
+  async list(filter: ListFilter): Promise<{ jobs: JobView[]; nextCursor: string | null }> {
+    const page: JobPage = await this.store.list(filter);
+    return { jobs: page.jobs.map((j) => this.view(j)), nextCursor: page.nextCursor };
+  }
+
+  async logs(jobId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<JobLogEntry[]> {
+    await this.#require(jobId);
+    return this.store.logs(jobId, opts);
+  }
+
+  /** Adds `waitingFor` to a record. */
+  view(job: JobRecord): JobView {
+    return { ...job, waitingFor: this.#waitingFor(job) };
+  }
+
+  #waitingFor(job: JobRecord): string | null {
+    if (job.status !== 'queued' && job.status !== 'waiting_retry') return null;
+    const def = this.types.get(job.type);
+    if (!def) {
+      const colon = job.type.indexOf(':');
+      return colon > 0
+        ? `job type '${job.type}' is not registered: extension '${job.type.slice(0, colon)}' is not loaded`
+        : `job type '${job.type}' is not registered in this version`;
+    }
+    const now = Date.now();
+    if (job.runAt > now) return `${job.status === 'waiting_retry' ? 'retry' : 'run_at'} ${new Date(job.runAt).toISOString()}`;
+    if (this.runner.runningCount >= this.#options.maxConcurrent) return `a free slot (${this.#options.maxConcurrent} jobs running, the limit)`;
+    if (def.maxConcurrency !== undefined && this.runner.runningOfType(job.type) >= def.maxConcurrency) {
+      return `a free slot for '${job.type}' (${def.maxConcurrency} running, its limit)`;
+    }
+    return null;
+  }
+
+  /** Re-reads job counts for {@link counters}. */
+  async refreshCounts(): Promise<void> {
+    this.#counts = await this.store.countByStatus();
+    this.#countsDirty = false;
+  }
+
+  /** Counters shown by `query:core.status.v1` (as `jobs_<name>`); counts are refreshed in the background. */
+  counters(): Record<string, number> {
+    if (this.#countsDirty && !this.#closed) void this.refreshCounts().catch(() => undefined);
+    return {
+      ...(this.#counts ?? {}),
+      running_here: this.runner.runningCount,
+      max_running_seen: this.runner.maxRunningSeen,
+      completed_since_start: this.runner.completedSinceStart,
+      failed_since_start: this.runner.failedSinceStart,
+      types: this.types.list().length,
+    };
+  }
+
+  /** Stops running jobs (they save state and return, within `jobs.shutdownGraceMs`) and closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.runner.stop(this.#options.shutdownGraceMs);
+    await this.store.close();
+  }
+}
+
+function unknownType(type: string, known: string[]): SpacedriveError {
+  const colon = type.indexOf(':');
+  const hint =
+    colon > 0
+      ? `no loaded extension '${type.slice(0, colon)}' registers it`
+      : `known job types: ${known.filter((k) => !k.includes(':')).join(', ') || '(none)'}`;
+  return new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${type}'; ${hint}`, { job_type: type });
+}
+
+/** Registers job types for the registry (re-exported so callers need one import). */
+export type { JobTypeDefinition };

@@ -1,0 +1,276 @@
+/**
+ * The job store contract: every JobStore implementation (SQLite now, PostgreSQL later) must
+ * pass this suite unchanged. Call {@link jobStoreContract} from a `*.test.ts` file with a factory
+ * that opens a fresh, empty store (and `reopen` for durability checks).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobStore, Lease, NewJob } from '../../src/jobs/store/index.js';
+
+export interface StoreFactory {
+  /** A fresh, empty store. */
+  create(): Promise<JobStore>;
+  /** Opens the same store again after `close()` (durability across restarts). */
+  reopen(store: JobStore): Promise<JobStore>;
+  /** Cleans up after the test. */
+  destroy?(): Promise<void>;
+}
+
+const W = 'worker-a';
+const SLOTS = { 't.a': 100, 't.b': 100 };
+
+function job(over: Partial<NewJob> = {}): NewJob {
+  return { type: 't.a', params: { x: 1 }, maxAttempts: 3, ...over };
+}
+
+function leaseOf(rec: { id: string; runId: number }, workerId = W): Lease {
+  return { jobId: rec.id, workerId, runId: rec.runId };
+}
+
+export function jobStoreContract(name: string, factory: StoreFactory): void {
+  describe(`JobStore contract: ${name}`, () => {
+    let store: JobStore;
+    beforeEach(async () => {
+      store = await factory.create();
+    });
+    afterEach(async () => {
+      await store.close();
+      await factory.destroy?.();
+    });
+
+    async function claimOne(now = Date.now(), slots: Record<string, number> = SLOTS) {
+      const [rec] = await store.claim({ workerId: W, now, limit: 1, slots, leaseMs: 60_000 });
+      return rec;
+    }
+
+    it('enqueues a queued job with its params and defaults', async () => {
+      const { job: rec, deduplicated } = await store.enqueue(job({ dispatchedBy: 'client', libraryId: 'lib1' }));
+      expect(deduplicated).toBe(false);
+      expect(rec).toMatchObject({ type: 't.a', status: 'queued', params: { x: 1 }, state: null, attempts: 0, maxAttempts: 3, priority: 0, dispatchedBy: 'client', libraryId: 'lib1' });
+      expect(await store.get(rec.id)).toEqual(rec);
+      expect(await store.get('nope')).toBeNull();
+    });
+
+    it('deduplicates live jobs of the same type and key, not finished ones or other types', async () => {
+      const a = await store.enqueue(job({ dedupeKey: 'k' }));
+      const b = await store.enqueue(job({ dedupeKey: 'k' }));
+      expect(b.deduplicated).toBe(true);
+      expect(b.job.id).toBe(a.job.id);
+      const other = await store.enqueue(job({ type: 't.b', dedupeKey: 'k' }));
+      expect(other.deduplicated).toBe(false);
+      const rec = (await claimOne(Date.now(), { 't.a': 1 }))!;
+      await store.finish(leaseOf(rec), { kind: 'completed', output: 1 }, Date.now());
+      const c = await store.enqueue(job({ dedupeKey: 'k' }));
+      expect(c.deduplicated).toBe(false);
+      expect(c.job.id).not.toBe(a.job.id);
+    });
+
+    it('claims by priority, then run_at, then age, and never a delayed job early', async () => {
+      const now = Date.now();
+      const low = await store.enqueue(job({ priority: 0, runAt: now - 10 }));
+      const high = await store.enqueue(job({ priority: 5, runAt: now - 5 }));
+      const older = await store.enqueue(job({ priority: 0, runAt: now - 20 }));
+      const later = await store.enqueue(job({ priority: 10, runAt: now + 60_000 }));
+      const claimed = await store.claim({ workerId: W, now, limit: 10, slots: SLOTS, leaseMs: 60_000 });
+      expect(claimed.map((c) => c.id)).toEqual([high.job.id, older.job.id, low.job.id]);
+      expect(claimed.every((c) => c.status === 'running' && c.workerId === W && c.runs === 1)).toBe(true);
+      expect(await store.nextRunAt(['t.a'], now)).toBe(later.job.runAt);
+      const [delayed] = await store.claim({ workerId: W, now: now + 60_001, limit: 10, slots: SLOTS, leaseMs: 60_000 });
+      expect(delayed!.id).toBe(later.job.id);
+    });
+
+    it('respects the limit and per-type slots, and skips types not offered', async () => {
+      for (let i = 0; i < 5; i++) await store.enqueue(job());
+      for (let i = 0; i < 5; i++) await store.enqueue(job({ type: 't.b' }));
+      await store.enqueue(job({ type: 't.unknown' }));
+      const claimed = await store.claim({ workerId: W, now: Date.now(), limit: 6, slots: { 't.a': 2, 't.b': 3 }, leaseMs: 60_000 });
+      expect(claimed.length).toBe(5);
+      expect(claimed.filter((c) => c.type === 't.a').length).toBe(2);
+      expect(claimed.filter((c) => c.type === 't.b').length).toBe(3);
+      const again = await store.claim({ workerId: W, now: Date.now(), limit: 1, slots: SLOTS, leaseMs: 60_000 });
+      expect(again.length).toBe(1);
+    });
+
+    it('writes progress and state together, merging progress fields, and fences stale runs', async () => {
+      await store.enqueue(job());
+      const rec = (await claimOne())!;
+      const r1 = await store.checkpoint(leaseOf(rec), { state: { n: 1 }, progress: { fraction: 0.1, itemsTotal: 10 }, now: Date.now(), leaseMs: 60_000 });
+      expect(r1).toEqual({ owned: true, requested: null });
+      await store.checkpoint(leaseOf(rec), { progress: { itemsDone: 1 }, warning: 'careful', now: Date.now(), leaseMs: 60_000 });
+      const got = (await store.get(rec.id))!;
+      expect(got.state).toEqual({ n: 1 });
+      expect(got.progress).toMatchObject({ fraction: 0.1, itemsTotal: 10, itemsDone: 1 });
+      expect(got.warnings).toEqual(['careful']);
+      expect(got.checkpointAt).not.toBeNull();
+      const stale = { ...leaseOf(rec), runId: rec.runId - 1 };
+      expect((await store.checkpoint(stale, { state: { n: 99 }, now: Date.now(), leaseMs: 1 })).owned).toBe(false);
+      expect((await store.checkpoint(leaseOf(rec, 'worker-b'), { state: { n: 99 }, now: Date.now(), leaseMs: 1 })).owned).toBe(false);
+      expect(await store.finish(stale, { kind: 'completed', output: null }, Date.now())).toBeNull();
+      expect((await store.get(rec.id))!.state).toEqual({ n: 1 });
+    });
+
+    it('keeps an acknowledged checkpoint across close and reopen', async () => {
+      await store.enqueue(job());
+      const rec = (await claimOne())!;
+      const big = { blob: 'x'.repeat(1024), n: 42 };
+      await store.checkpoint(leaseOf(rec), { state: big, now: Date.now(), leaseMs: 60_000 });
+      store = await factory.reopen(store);
+      const got = (await store.get(rec.id))!;
+      expect(got.state).toEqual(big);
+      expect(got.status).toBe('running');
+    });
+
+    it('completes a job; a completed job is never claimed again', async () => {
+      await store.enqueue(job());
+      const rec = (await claimOne())!;
+      const done = await store.finish(leaseOf(rec), { kind: 'completed', output: { ok: true } }, Date.now());
+      expect(done).toMatchObject({ status: 'completed', output: { ok: true }, workerId: null });
+      expect(done!.progress.fraction).toBe(1);
+      expect(done!.finishedAt).not.toBeNull();
+      expect(await claimOne()).toBeUndefined();
+    });
+
+    it('retries a failed attempt at retryAt, then fails for good', async () => {
+      const now = Date.now();
+      await store.enqueue(job({ maxAttempts: 2, runAt: now }));
+      const rec = (await claimOne(now))!;
+      const w = await store.finish(leaseOf(rec), { kind: 'failed', error: { code: 'X', message: 'boom' }, retryAt: now + 1000 }, now);
+      expect(w).toMatchObject({ status: 'waiting_retry', attempts: 1, runAt: now + 1000, lastError: { code: 'X', message: 'boom' } });
+      expect(await claimOne(now + 999)).toBeUndefined();
+      const again = (await claimOne(now + 1000))!;
+      expect(again.id).toBe(rec.id);
+      const f = await store.finish(leaseOf(again), { kind: 'failed', error: { code: 'Y', message: 'again' }, retryAt: null }, now + 1001);
+      expect(f).toMatchObject({ status: 'failed', attempts: 2 });
+      expect(f!.errors.map((e) => e.code)).toEqual(['X', 'Y']);
+    });
+
+    it('pauses and cancels queued jobs at once, running jobs on request', async () => {
+      const q = (await store.enqueue(job())).job;
+      const paused = await store.requestControl(q.id, 'pause', Date.now());
+      expect(paused).toMatchObject({ immediate: true, job: { status: 'paused' } });
+      await expect(store.requestControl(q.id, 'pause', Date.now())).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
+      expect(await claimOne()).toBeUndefined();
+      const resumed = await store.resume(q.id, Date.now());
+      expect(resumed.status).toBe('queued');
+      const rec = (await claimOne())!;
+      const asked = await store.requestControl(rec.id, 'pause', Date.now());
+      expect(asked).toMatchObject({ immediate: false, job: { status: 'running', requested: 'pause' } });
+      expect((await store.checkpoint(leaseOf(rec), { state: { n: 2 }, now: Date.now(), leaseMs: 60_000 })).requested).toBe('pause');
+      const p = await store.finish(leaseOf(rec), { kind: 'interrupted', state: { n: 3 } }, Date.now());
+      expect(p).toMatchObject({ status: 'paused', state: { n: 3 }, requested: null, attempts: 0 });
+      const c = await store.requestControl(rec.id, 'cancel', Date.now());
+      expect(c).toMatchObject({ immediate: true, job: { status: 'cancelled' } });
+      await expect(store.resume(rec.id, Date.now())).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
+      await expect(store.requestControl(rec.id, 'cancel', Date.now())).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
+      await expect(store.requestControl('missing', 'cancel', Date.now())).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    });
+
+    it('a cancel request on a running job ends it cancelled, even if it then fails', async () => {
+      await store.enqueue(job());
+      const rec = (await claimOne())!;
+      await store.requestControl(rec.id, 'pause', Date.now());
+      await store.requestControl(rec.id, 'cancel', Date.now());
+      const r = await store.finish(leaseOf(rec), { kind: 'failed', error: { code: 'X', message: 'x' }, retryAt: Date.now() }, Date.now());
+      expect(r!.status).toBe('cancelled');
+    });
+
+    it('retries a failed or cancelled job from its checkpoint or from scratch', async () => {
+      await store.enqueue(job({ maxAttempts: 1 }));
+      const rec = (await claimOne())!;
+      await store.checkpoint(leaseOf(rec), { state: { n: 5 }, progress: { fraction: 0.5 }, now: Date.now(), leaseMs: 60_000 });
+      await store.finish(leaseOf(rec), { kind: 'failed', error: { code: 'X', message: 'x' }, retryAt: null }, Date.now());
+      const r = await store.retry(rec.id, { fromScratch: false, now: Date.now() });
+      expect(r).toMatchObject({ status: 'queued', attempts: 0, state: { n: 5 }, finishedAt: null });
+      await expect(store.retry(rec.id, { fromScratch: false, now: Date.now() })).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
+      await store.requestControl(rec.id, 'cancel', Date.now());
+      const s = await store.retry(rec.id, { fromScratch: true, now: Date.now() });
+      expect(s).toMatchObject({ status: 'queued', state: null });
+      expect(s.progress.fraction).toBeNull();
+    });
+
+    it('recovers running jobs after a crash: queued with their checkpoint, requests honoured', async () => {
+      for (let i = 0; i < 3; i++) await store.enqueue(job());
+      await store.enqueue(job({ type: 't.b' }));
+      const claimed = await store.claim({ workerId: W, now: Date.now(), limit: 4, slots: SLOTS, leaseMs: 60_000 });
+      const [a, b, c, d] = claimed as [typeof claimed[0], typeof claimed[0], typeof claimed[0], typeof claimed[0]];
+      await store.checkpoint(leaseOf(a), { state: { n: 7 }, now: Date.now(), leaseMs: 60_000 });
+      await store.checkpoint(leaseOf(d), { state: { n: 8 }, now: Date.now(), leaseMs: 60_000 });
+      await store.requestControl(b.id, 'pause', Date.now());
+      await store.requestControl(c.id, 'cancel', Date.now());
+      store = await factory.reopen(store);
+      const recovered = await store.recover({ now: Date.now(), scope: 'all', nonResumableTypes: ['t.b'] });
+      expect(recovered.length).toBe(4);
+      expect(await store.get(a.id)).toMatchObject({ status: 'queued', state: { n: 7 }, attempts: 0, workerId: null });
+      expect((await store.get(b.id))!.status).toBe('paused');
+      expect((await store.get(c.id))!.status).toBe('cancelled');
+      expect(await store.get(d.id)).toMatchObject({ status: 'queued', state: null });
+      // The old run's lease is dead: its late writes are refused.
+      expect((await store.checkpoint(leaseOf(a), { state: { n: 1 }, now: Date.now(), leaseMs: 1 })).owned).toBe(false);
+      const again = (await claimOne())!;
+      expect(again.runId).toBeGreaterThan(a.runId);
+    });
+
+    it('recovers only expired leases when asked, and heartbeats renew leases', async () => {
+      await store.enqueue(job());
+      await store.enqueue(job());
+      const now = Date.now();
+      const [a, b] = await store.claim({ workerId: W, now, limit: 2, slots: SLOTS, leaseMs: 1000 });
+      expect(await store.heartbeat([leaseOf(a!)], now, 10_000)).toEqual([a!.id]);
+      const rec = await store.recover({ now: now + 2000, scope: 'expired' });
+      expect(rec.map((r) => r.id)).toEqual([b!.id]);
+      expect((await store.get(a!.id))!.status).toBe('running');
+      expect(await store.heartbeat([leaseOf(b!)], now, 10_000)).toEqual([]);
+    });
+
+    it('lists newest first with filters and cursor pages', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await store.enqueue(job())).job.id);
+      await store.enqueue(job({ type: 't.b' }));
+      const p1 = await store.list({ type: 't.a', limit: 2 });
+      expect(p1.jobs.map((j) => j.id)).toEqual([ids[4], ids[3]]);
+      const p2 = await store.list({ type: 't.a', limit: 2, cursor: p1.nextCursor });
+      expect(p2.jobs.map((j) => j.id)).toEqual([ids[2], ids[1]]);
+      const p3 = await store.list({ type: 't.a', limit: 2, cursor: p2.nextCursor });
+      expect(p3.jobs.map((j) => j.id)).toEqual([ids[0]]);
+      expect(p3.nextCursor).toBeNull();
+      expect((await store.list({ status: 'queued' })).jobs.length).toBe(6);
+      expect((await store.list({ status: ['running', 'paused'] })).jobs.length).toBe(0);
+      const counts = await store.countByStatus();
+      expect(counts.queued).toBe(6);
+      expect(counts.completed).toBe(0);
+    });
+
+    it('stores logs per job in order and pages them', async () => {
+      const a = (await store.enqueue(job())).job;
+      const b = (await store.enqueue(job())).job;
+      await store.appendLogs([
+        { jobId: a.id, time: 1, level: 'info', message: 'one' },
+        { jobId: b.id, time: 2, level: 'warn', message: 'other' },
+        { jobId: a.id, time: 3, level: 'error', message: 'two' },
+      ]);
+      const logs = await store.logs(a.id);
+      expect(logs.map((l) => [l.level, l.message])).toEqual([
+        ['info', 'one'],
+        ['error', 'two'],
+      ]);
+      expect((await store.logs(a.id, { afterSeq: logs[0]!.seq })).map((l) => l.message)).toEqual(['two']);
+    });
+
+    it('acknowledges many concurrent writes, each durable and in order', async () => {
+      await store.enqueue(job());
+      const rec = (await claimOne())!;
+      const writes = Array.from({ length: 200 }, (_, i) => store.checkpoint(leaseOf(rec), { state: { n: i }, now: Date.now(), leaseMs: 60_000 }));
+      const results = await Promise.all(writes);
+      expect(results.every((r) => r.owned)).toBe(true);
+      store = await factory.reopen(store);
+      expect((await store.get(rec.id))!.state).toEqual({ n: 199 });
+    });
+
+    it('a failing write does not take the others in its batch down', async () => {
+      await store.enqueue(job());
+      const bad = store.resume('missing', Date.now());
+      const good = store.enqueue(job());
+      await expect(bad).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+      expect((await good).job.status).toBe('queued');
+    });
+  });
+}
