@@ -46,7 +46,7 @@ export const RECEIPTS = [
       { description: 'Sandpaper Assorted', quantity: 3, unit_cents: 425 },
     ],
     rotate_degrees: 1.2,
-    noise: 0.004,
+    noise: 0.0025,
   },
   {
     id: 'green-grocer-2025-01-27',
@@ -114,7 +114,7 @@ export const RECEIPTS = [
       { description: 'Bottled Water', quantity: 2, unit_cents: 199 },
     ],
     rotate_degrees: -0.8,
-    noise: 0.003,
+    noise: 0.002,
   },
 ];
 

@@ -110,3 +110,12 @@ export const aiEmbed = defineOperation<EmbedRequest, EmbedResult>({
 });
 
 export const aiOperations = [aiOcr, aiClassifyText, aiEmbed];
+
+// Typed client calls (`client.query('query:ai.ocr.v1', …)`), by declaration merging.
+declare module '../client/types.js' {
+  interface KnownQueries {
+    'query:ai.ocr.v1': { input: OcrRequest; output: OcrResult };
+    'query:ai.classify_text.v1': { input: ClassifyTextRequest; output: ClassifyTextResult };
+    'query:ai.embed.v1': { input: EmbedRequest; output: EmbedResult };
+  }
+}

@@ -165,7 +165,7 @@ export function vectorOf(text: string, dimensions: number): number[] {
 /** What the fake model "understands" of a receipt. */
 export function extract(text: string): { merchant?: string; date?: string; currency?: string; total?: number } {
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
-  const total = /TOTAL\s+([A-Z]{3})?\s*([0-9]+\.[0-9]{2})/.exec(text);
+  const total = /TOTAL\s+([A-Z]{3})?[\s:]*([0-9]+\.[0-9]{2})/.exec(text);
   const date = /\b(\d{4}-\d{2}-\d{2})\b/.exec(text);
   const out: { merchant?: string; date?: string; currency?: string; total?: number } = {};
   if (lines[0]) out.merchant = lines[0];
