@@ -1,0 +1,295 @@
+/**
+ * The job system in-process, against a real core and a real SQLite file: lifecycle, control,
+ * backoff, delays, dedupe, stall timeout, concurrency, restart. Job types registered here with
+ * owner `test` are real job types, registered through the same interface the extension manager
+ * uses.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadOptions, type PartialOptions } from '../../src/config/index.js';
+import { Core } from '../../src/core/index.js';
+import type { CoreEvent } from '../../src/events/index.js';
+import type { JobRunContext, JobTypeDefinition } from '../../src/jobs/index.js';
+import { silentLogger } from '../../src/logging/index.js';
+
+async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('job system (in-process core, real SQLite)', () => {
+  let dir: string;
+  let core: Core;
+  let events: CoreEvent[];
+
+  async function open(extra: PartialOptions = {}): Promise<Core> {
+    core = await Core.create(
+      loadOptions({ overrides: { dataDir: dir, extensions: { autoload: false }, jobs: { backoffBaseMs: 40, backoffMaxMs: 200, maxConcurrent: 8 }, ...extra } as PartialOptions, env: {} }),
+      { logger: silentLogger() },
+    );
+    core.events.subscribe(['job:*'], undefined, (e) => events.push(e));
+    return core;
+  }
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sd-jobs-'));
+    events = [];
+    await open();
+  });
+  afterEach(async () => {
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const status = async (id: string) => (await core.jobs.get(id)).status;
+  const until = (id: string, s: string) => waitFor(async () => (await status(id)) === s, `job ${id} to be ${s}`);
+
+  it('refuses unknown types and invalid params at dispatch, naming the field', async () => {
+    await expect(core.jobs.dispatch('files.nope', {})).rejects.toMatchObject({ code: 'UNKNOWN_JOB_TYPE' });
+    await expect(core.execute('action:jobs.dispatch.input.v1', { job_type: 'finance:email_scan', params: {} })).rejects.toThrow(/no loaded extension 'finance'/);
+    const err = await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.count', params: { to: 'ten' } }).catch((e) => e);
+    expect(err.code).toBe('INVALID_INPUT');
+    expect(err.message).toContain("field 'to': expected type integer");
+    expect((await core.jobs.list({})).jobs).toEqual([]);
+  });
+
+  it('runs files.copy dispatched by action:files.copy.input.v1, with byte and item progress', async () => {
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, i % 2 ? 'sub' : '', `f${i}`), 'x'.repeat(100 * i));
+    mkdirSync(join(dir, 'dst'));
+    const { job_id } = (await core.execute('action:files.copy.input.v1', { sources: [src], destination: join(dir, 'dst') })) as { job_id: string };
+    await until(job_id, 'completed');
+    const st = (await core.execute('query:jobs.get_status.v1', { job_id })) as Record<string, any>;
+    expect(st.output).toMatchObject({ copied_files: 6, copied_bytes: 1500 });
+    expect(st.progress).toMatchObject({ items_done: 6, items_total: 6, bytes_done: 1500, bytes_total: 1500, fraction: 1 });
+    expect(readFileSync(join(dir, 'dst', 'src', 'sub', 'f5'), 'utf8')).toBe('x'.repeat(500));
+    expect(readdirSync(join(dir, 'dst', 'src', 'sub')).sort()).toEqual(['f1', 'f3', 'f5']);
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['job:queued', 'job:started', 'job:progress', 'job:completed']));
+    const logs = (await core.execute('query:jobs.logs.v1', { job_id })) as { logs: Array<{ message: string }> };
+    expect(logs.logs.map((l) => l.message).join('\n')).toMatch(/queued by core[\s\S]*started[\s\S]*completed/);
+    // Refused at once: a missing source, an existing target.
+    await expect(core.execute('action:files.copy.input.v1', { sources: [join(dir, 'missing')], destination: join(dir, 'x') })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const again = (await core.execute('action:files.copy.input.v1', { sources: [src], destination: join(dir, 'dst') })) as { job_id: string };
+    await until(again.job_id, 'failed');
+    expect((await core.jobs.get(again.job_id)).lastError?.code).toBe('ALREADY_EXISTS');
+    expect((await core.jobs.get(again.job_id)).attempts).toBe(1);
+  });
+
+  it('hashes a tree into a manifest matching sha256 of each file', async () => {
+    const root = join(dir, 'tree');
+    mkdirSync(join(root, 'a'), { recursive: true });
+    writeFileSync(join(root, 'a', 'one.txt'), 'one');
+    writeFileSync(join(root, 'two.bin'), Buffer.alloc(70_000, 7));
+    const { jobId } = await core.jobs.dispatch('files.hash_tree', { root, manifest_path: join(dir, 'manifest.sha256') });
+    await until(jobId, 'completed');
+    const out = (await core.jobs.get(jobId)).output as { files: number; manifest: Array<{ path: string; sha256: string }> };
+    const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+    expect(out.files).toBe(2);
+    expect(out.manifest).toEqual([
+      { path: join('a', 'one.txt'), size: 3, sha256: sha('one') },
+      { path: 'two.bin', size: 70_000, sha256: sha(Buffer.alloc(70_000, 7)) },
+    ]);
+    expect(readFileSync(join(dir, 'manifest.sha256'), 'utf8')).toBe(`${sha('one')}  ./a/one.txt\n${sha(Buffer.alloc(70_000, 7))}  ./two.bin\n`);
+  });
+
+  it('pauses, resumes from the checkpoint, cancels and retries a running job', async () => {
+    const { jobId } = await core.jobs.dispatch('core.count', { to: 100_000, delay_ms: 5 });
+    await waitFor(async () => (((await core.jobs.get(jobId)).state as { n: number } | null)?.n ?? 0) >= 3, 'some progress');
+    await core.execute('action:jobs.pause.input.v1', { job_id: jobId });
+    await until(jobId, 'paused');
+    const pausedAt = ((await core.jobs.get(jobId)).state as { n: number }).n;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(((await core.jobs.get(jobId)).state as { n: number }).n).toBe(pausedAt);
+    await expect(core.execute('action:jobs.pause.input.v1', { job_id: jobId })).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
+    await core.execute('action:jobs.resume.input.v1', { job_id: jobId });
+    await waitFor(async () => ((await core.jobs.get(jobId)).state as { n: number }).n > pausedAt, 'progress after resume');
+    const started = events.filter((e) => e.type === 'job:started' && e.payload.job_id === jobId);
+    expect(started.at(-1)!.payload.resumed_from_checkpoint).toBe(true);
+    await core.execute('action:jobs.cancel.input.v1', { job_id: jobId });
+    await until(jobId, 'cancelled');
+    const cancelledAt = ((await core.jobs.get(jobId)).state as { n: number }).n;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(((await core.jobs.get(jobId)).state as { n: number }).n).toBe(cancelledAt);
+    await expect(core.execute('action:jobs.resume.input.v1', { job_id: jobId })).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
+    await core.execute('action:jobs.retry.input.v1', { job_id: jobId });
+    await waitFor(async () => ((await core.jobs.get(jobId)).state as { n: number }).n > cancelledAt, 'progress after retry from the checkpoint');
+    await core.jobs.cancel(jobId);
+    await until(jobId, 'cancelled');
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['job:paused', 'job:resumed', 'job:cancelled']));
+    await expect(core.execute('action:jobs.cancel.input.v1', { job_id: 'nope' })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+  });
+
+  it('retries a failing job with exponential backoff, then fails it for good', async () => {
+    const starts: number[] = [];
+    core.jobs.types.register('test', {
+      type: 'test:flaky',
+      version: 1,
+      resumable: true,
+      description: 'always fails',
+      paramsSchema: { type: 'object' },
+      maxAttempts: 4,
+      run: async () => {
+        starts.push(Date.now());
+        return { status: 'failed', error: { code: 'FLAKY', message: 'nope' } };
+      },
+    });
+    const { jobId } = await core.jobs.dispatch('test:flaky', {});
+    await until(jobId, 'failed');
+    const job = await core.jobs.get(jobId);
+    expect(job.attempts).toBe(4);
+    expect(job.errors.map((e) => e.attempt)).toEqual([1, 2, 3, 4]);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    // base 40 ms, doubling, capped at 200, equal jitter: at least half of 40, 80, 160.
+    expect(gaps[0]).toBeGreaterThanOrEqual(19);
+    expect(gaps[1]).toBeGreaterThanOrEqual(39);
+    expect(gaps[2]).toBeGreaterThanOrEqual(79);
+    expect(events.filter((e) => e.type === 'job:retrying').length).toBe(3);
+    expect(events.filter((e) => e.type === 'job:failed').length).toBe(1);
+  });
+
+  it('runs a delayed job no earlier than run_at, and says what it waits for', async () => {
+    const runAt = Date.now() + 400;
+    const r = (await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.noop', run_at: new Date(runAt).toISOString() })) as { job_id: string };
+    const st = (await core.execute('query:jobs.get_status.v1', { job_id: r.job_id })) as { waiting_for: string; status: string };
+    expect(st.status).toBe('queued');
+    expect(st.waiting_for).toMatch(/^run_at /);
+    await until(r.job_id, 'completed');
+    expect((await core.jobs.get(r.job_id)).startedAt!).toBeGreaterThanOrEqual(runAt);
+  });
+
+  it('deduplicates by key while the first job is live', async () => {
+    const a = await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.count', params: { to: 1000, delay_ms: 2 }, dedupe_key: 'scan' }) as { job_id: string; deduplicated: boolean };
+    const b = await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.count', params: { to: 1000, delay_ms: 2 }, dedupe_key: 'scan' }) as { job_id: string; deduplicated: boolean };
+    expect(a.deduplicated).toBe(false);
+    expect(b).toEqual({ job_id: a.job_id, deduplicated: true });
+    await core.jobs.cancel(a.job_id);
+    await until(a.job_id, 'cancelled');
+    const c = (await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.count', params: { to: 1 }, dedupe_key: 'scan' })) as { job_id: string; deduplicated: boolean };
+    expect(c.deduplicated).toBe(false);
+  });
+
+  it('stops a stalled job and retries it from its checkpoint', async () => {
+    const seen: Array<{ attempt: number; state: unknown }> = [];
+    core.jobs.types.register('test', {
+      type: 'test:stall_once',
+      version: 1,
+      resumable: true,
+      description: 'hangs on its first attempt after a checkpoint',
+      paramsSchema: { type: 'object' },
+      stallTimeoutMs: 300,
+      run: async (ctx: JobRunContext) => {
+        seen.push({ attempt: ctx.attempt, state: ctx.state });
+        if (ctx.attempt === 1) {
+          await ctx.progress({ state: { step: 1 } });
+          await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+        }
+        return { status: 'completed', output: { resumedFrom: ctx.state } };
+      },
+    });
+    const { jobId } = await core.jobs.dispatch('test:stall_once', {});
+    await until(jobId, 'completed');
+    expect(seen).toEqual([
+      { attempt: 1, state: null },
+      { attempt: 2, state: { step: 1 } },
+    ]);
+    const job = await core.jobs.get(jobId);
+    expect(job.errors[0]!.code).toBe('TIMEOUT');
+    expect(job.errors[0]!.message).toMatch(/stalled/);
+    expect(job.output).toEqual({ resumedFrom: { step: 1 } });
+  });
+
+  it('holds per-type and global concurrency limits under a burst of 1,000 jobs', async () => {
+    let running = 0;
+    let max = 0;
+    let maxSlow = 0;
+    let slowRunning = 0;
+    const def = (type: string, maxConcurrency?: number): JobTypeDefinition => ({
+      type,
+      version: 1,
+      resumable: true,
+      description: 'short sleep',
+      paramsSchema: { type: 'object' },
+      ...(maxConcurrency ? { maxConcurrency } : {}),
+      run: async () => {
+        running++;
+        max = Math.max(max, running);
+        if (type === 'test:slow') maxSlow = Math.max(maxSlow, ++slowRunning);
+        await new Promise((r) => setTimeout(r, 1));
+        running--;
+        if (type === 'test:slow') slowRunning--;
+        return { status: 'completed' };
+      },
+    });
+    core.jobs.types.replaceOwner('test', [def('test:fast'), def('test:slow', 2)]);
+    const ids = await Promise.all(Array.from({ length: 1000 }, (_, i) => core.jobs.dispatch(i % 4 === 0 ? 'test:slow' : 'test:fast', {})));
+    await waitFor(async () => (await core.jobs.store.countByStatus()).completed === 1000, 'all 1,000 jobs', 60_000);
+    expect(ids.length).toBe(1000);
+    expect(max).toBeLessThanOrEqual(8);
+    expect(max).toBeGreaterThan(2);
+    expect(maxSlow).toBeLessThanOrEqual(2);
+    expect(core.jobs.runner.maxRunningSeen).toBeLessThanOrEqual(8);
+  });
+
+  it('keeps a job whose type is missing waiting, visibly, and runs it once the type is registered', async () => {
+    const def: JobTypeDefinition = {
+      type: 'later:thing',
+      version: 1,
+      resumable: true,
+      description: 'registered later',
+      paramsSchema: { type: 'object' },
+      run: async () => ({ status: 'completed', output: 'ran' }),
+    };
+    core.jobs.types.register('later', def);
+    const { jobId } = await core.jobs.dispatch('later:thing', {}, { runAt: Date.now() + 200 });
+    core.jobs.types.unregisterOwner('later');
+    await new Promise((r) => setTimeout(r, 400));
+    const st = (await core.execute('query:jobs.get_status.v1', { job_id: jobId })) as { status: string; waiting_for: string };
+    expect(st.status).toBe('queued');
+    expect(st.waiting_for).toMatch(/extension 'later' is not loaded/);
+    core.jobs.types.register('later', def);
+    await until(jobId, 'completed');
+  });
+
+  it('after a restart: paused stays paused and resumes later, queued and delayed jobs run', async () => {
+    const copy = await core.jobs.dispatch('core.count', { to: 100_000, delay_ms: 5 });
+    await waitFor(async () => (((await core.jobs.get(copy.jobId)).state as { n: number } | null)?.n ?? 0) >= 2, 'progress');
+    await core.jobs.pause(copy.jobId);
+    await until(copy.jobId, 'paused');
+    const n = ((await core.jobs.get(copy.jobId)).state as { n: number }).n;
+    const delayed = await core.jobs.dispatch('core.noop', {}, { runAt: Date.now() + 600 });
+    await core.close();
+    await open();
+    const queued = await core.jobs.dispatch('core.count', { to: 3 });
+    await until(queued.jobId, 'completed');
+    await until(delayed.jobId, 'completed');
+    expect(await status(copy.jobId)).toBe('paused');
+    await core.jobs.resume(copy.jobId);
+    await waitFor(async () => ((await core.jobs.get(copy.jobId)).state as { n: number }).n > n, 'progress after resume');
+    await core.jobs.cancel(copy.jobId);
+    await until(copy.jobId, 'cancelled');
+  });
+
+  it('a graceful stop saves running jobs, which continue after the restart', async () => {
+    const { jobId } = await core.jobs.dispatch('core.count', { to: 60, delay_ms: 10, ack_file: join(dir, 'acks') });
+    await waitFor(async () => (((await core.jobs.get(jobId)).state as { n: number } | null)?.n ?? 0) >= 5, 'progress');
+    await core.close();
+    expect(await (async () => {
+      const c2 = await Core.create(loadOptions({ overrides: { dataDir: dir, extensions: { autoload: false }, jobs: { maxConcurrent: 1 } } as PartialOptions, env: {} }), { logger: silentLogger() });
+      core = c2;
+      await until(jobId, 'completed');
+      return (await core.jobs.get(jobId)).output;
+    })()).toEqual({ n: 60 });
+    const acks = readFileSync(join(dir, 'acks'), 'utf8').trim().split('\n').map(Number);
+    expect(acks).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(existsSync(join(dir, 'jobs.db'))).toBe(true);
+  });
+});
