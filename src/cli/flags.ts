@@ -358,6 +358,15 @@ export function flagsToPayload(schema: JsonSchema | undefined, tokens: readonly 
   return payload;
 }
 
+/** Ajv's "must be >= 1" reads as "expected must be >= 1"; make it "expected a value >= 1". */
+function humanizeExpectation(expected: string): string {
+  return expected
+    .replace(/^must be /, 'a value ')
+    .replace(/^must NOT have /, 'not ')
+    .replace(/^must NOT be /, 'not ')
+    .replace(/^must /, 'to ');
+}
+
 /** `sources` → `--sources`, `a.b_c` → `--a.b-c`: how a payload field is spelled as a flag. */
 export function fieldToFlag(field: string): string {
   return `--${field.replace(/_/g, '-')}`;
@@ -383,11 +392,18 @@ export function validatePayload(schema: JsonSchema | undefined, payload: unknown
     const details = (err as SpacedriveError).details as { problems?: Array<{ field: string; expected: string }> } | undefined;
     if (!details?.problems) throw err;
     throw usage(
-      details.problems.map((p) => ({
-        flag: p.field === '(root)' ? 'the input' : fieldToFlag(p.field),
-        field: p.field,
-        expected: p.expected,
-      })),
+      details.problems.map((p) => {
+        // `pages.0` is the first item of the list flag --pages.
+        const parts = p.field.split('.');
+        const index = parts.findIndex((x) => /^\d+$/.test(x));
+        const flagPath = index === -1 ? p.field : parts.slice(0, index).join('.');
+        const item = index === -1 ? '' : ` (item ${Number(parts[index]) + 1})`;
+        return {
+          flag: p.field === '(root)' ? 'the input' : fieldToFlag(flagPath),
+          field: p.field,
+          expected: `${humanizeExpectation(p.expected)}${item}`,
+        };
+      }),
     );
   }
 }

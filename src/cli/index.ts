@@ -88,6 +88,12 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
   };
+  // `spacedrive methods | head -1`: a reader that goes away is not an error worth a stack trace.
+  for (const stream of [fullIo.stdout, fullIo.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   const args = rewriteJsonInputShorthand(argv.slice(2));
   const cli = new Cli(fullIo);
   let commanderMessage: string | undefined;

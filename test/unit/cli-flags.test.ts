@@ -152,3 +152,12 @@ describe('describeFlags', () => {
     expect(describeFlags(schema).find((r) => r.flag === '--pdf')!.type).toBe('FILE');
   });
 });
+
+describe('validatePayload messages', () => {
+  it('names the list flag and the item for a bad list item, in plain words', () => {
+    const schema = { type: 'object', properties: { pages: { type: 'array', items: { type: 'integer', minimum: 1 } } } };
+    expect(problemsOf(() => validatePayload(schema, { pages: [2, 0] }))).toEqual([
+      { flag: '--pages', field: 'pages.1', expected: 'a value >= 1 (item 2)' },
+    ]);
+  });
+});

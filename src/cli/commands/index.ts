@@ -9,6 +9,7 @@ import { registerCallCommands } from './call.js';
 import { registerConfigCommands } from './config.js';
 import { registerDaemonCommands } from './daemon.js';
 import { registerExtensionsCommand } from './extensions.js';
+import { registerJobsCommand } from './jobs.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
 
@@ -22,4 +23,5 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerCallCommands,
   registerConfigCommands,
   registerExtensionsCommand,
+  registerJobsCommand,
 ];
