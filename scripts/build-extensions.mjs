@@ -185,7 +185,7 @@ async function buildExtismPeer() {
     relative(ROOT, join(src, 'assembly', 'index.ts')),
     '-O3',
     '--runtime', 'incremental',
-    '--use', `abort=${relative(ROOT, join(src, 'assembly', 'index'))}/peerAbort`,
+    '--use', `abort=${relative(ROOT, join(src, 'assembly', 'abort'))}/peerAbort`,
     '--outFile', relative(ROOT, tmpWasm),
   ]);
   if (code !== 0 || !existsSync(tmpWasm)) {
