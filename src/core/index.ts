@@ -12,6 +12,7 @@ import { CoreRegistry, RuntimeRegistry, type OperationDeclaration } from '../reg
 import { filesOperations } from '../files/operations.js';
 import { CORE_JOB_TYPES, JobSystem, jobsOperations } from '../jobs/index.js';
 import { aiOperations, makeAiService, type AiService } from '../ai/index.js';
+import { extensionsOperations, makeExtensionManager, type ExtensionManager } from '../extensions/index.js';
 import { coreOperations } from './operations.js';
 import type { CoreServices, ExecuteOptions } from './services.js';
 import { VERSION } from './version.js';
@@ -20,7 +21,7 @@ export type { CoreServices, ExecuteOptions } from './services.js';
 export { VERSION } from './version.js';
 
 /** Every core operation, declared statically in its capability's folder and collected here. */
-export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations];
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations];
 
 export interface CreateCoreOptions {
   logger?: Logger;
@@ -41,6 +42,8 @@ export class Core implements CoreServices {
   readonly counters = new Map<string, () => Record<string, number>>();
   /** OCR and text models (src/ai). Starts nothing until first used. */
   readonly ai: AiService;
+  /** Installed WebAssembly extensions and their sandboxes (src/extensions). */
+  readonly extensions: ExtensionManager;
   /** Run in reverse order by {@link close}. */
   readonly #releasers: Array<() => Promise<void> | void> = [];
   #closed = false;
@@ -53,6 +56,7 @@ export class Core implements CoreServices {
     this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry });
     this.jobs = new JobSystem({ dataDir: options.dataDir, options: options.jobs, events: this.events, logger: this.logger.child({ capability: 'jobs' }) });
     for (const def of CORE_JOB_TYPES) this.jobs.types.register('core', def);
+    this.extensions = makeExtensionManager(this, () => this.jobs.types);
     this.ai = makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: this.logger.child({ capability: 'ai' }) });
   }
 
@@ -60,11 +64,17 @@ export class Core implements CoreServices {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const core = new Core(options, extra);
     // Capabilities start here, each registering its releaser with core.onClose().
+    // Extensions are released last (registered first): the job system stops their running jobs
+    // before the sandboxes drain and close.
+    core.onClose(() => core.extensions.close());
+    core.counters.set('extensions', () => core.extensions.counters());
     core.onClose(() => core.jobs.close());
     await core.jobs.start();
     core.counters.set('jobs', () => core.jobs.counters());
     core.counters.set('ai', () => core.ai.stats());
     core.onClose(() => core.ai.close());
+    // Last, so that every capability an extension may call is up; each loads independently.
+    if (options.extensions.autoload) await core.extensions.loadEnabled();
     return core;
   }
 

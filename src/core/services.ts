@@ -2,6 +2,7 @@ import type { AiService } from '../ai/index.js';
 import type { SpacedriveOptions } from '../config/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Executor } from '../execute/index.js';
+import type { ExtensionManager } from '../extensions/manager.js';
 import type { JobSystem } from '../jobs/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Caller, CoreRegistry, RuntimeRegistry } from '../registry/index.js';
@@ -35,6 +36,8 @@ export interface CoreServices {
   readonly counters: Map<string, () => Record<string, number>>;
   /** OCR (offline) and text/embedding models (src/ai). */
   readonly ai: AiService;
+  /** Installed WebAssembly extensions: install, enable, load, reload (src/extensions). */
+  readonly extensions: ExtensionManager;
   /** Runs any registered method, as core code (caller `internal` unless given). */
   execute(method: string, payload: unknown, opts?: ExecuteOptions): Promise<unknown>;
 }

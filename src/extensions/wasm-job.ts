@@ -33,15 +33,25 @@ export class RunningJobs {
   async progress(jobId: string, report: Record<string, unknown>): Promise<number> {
     const ctx = this.#byId.get(jobId);
     if (!ctx) return -1;
-    return interruptCode(await ctx.progress(toProgressReport(report)));
+    return answer(ctx, await ctx.progress(toProgressReport(report)));
   }
 
   /** `sd_job_interrupt`: 0 continue, 1 pause, 2 cancel, -1 not a running job. */
   interrupt(jobId: string): number {
     const ctx = this.#byId.get(jobId);
     if (!ctx) return -1;
-    return interruptCode(ctx.interrupt());
+    return answer(ctx, ctx.interrupt());
   }
+}
+
+/**
+ * What the guest is told. The job's signal also aborts for reasons that are not a pause or
+ * cancel request (a stall, the daemon stopping): the guest is then asked to pause, so it returns
+ * its state while it can instead of being stopped mid-step.
+ */
+function answer(ctx: JobRunContext, i: Interrupt): number {
+  if (i === 'continue' && ctx.signal.aborted) return 1;
+  return interruptCode(i);
 }
 
 function interruptCode(i: Interrupt): number {

@@ -1,0 +1,154 @@
+/**
+ * The extension manager in an in-process core with the real sandbox, the real job system and the
+ * extensions compiled by the build: runtime registration, extension jobs through the generic WASM
+ * job wrapper (checkpoints, pause/resume, retries, restart), concurrency during reload.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadOptions } from '../../src/config/index.js';
+import { Core } from '../../src/core/index.js';
+import { silentLogger } from '../../src/logging/index.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const HELLO = join(ROOT, 'build', 'extensions', 'hello');
+const TEST_EXT = join(ROOT, 'build', 'extensions', 'test-ext');
+
+async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 20));
+    last = await read();
+  }
+  return last;
+}
+
+describe('extension manager (in-process core)', () => {
+  let dir: string;
+  let core: Core;
+  const open = async () => Core.create(loadOptions({ overrides: { dataDir: dir }, env: {} }), { logger: silentLogger() });
+
+  beforeEach(async () => {
+    expect(existsSync(join(HELLO, 'manifest.json')), 'npm run build compiles build/extensions').toBe(true);
+    dir = mkdtempSync(join(tmpdir(), 'sd-extmgr-'));
+    core = await open();
+  });
+  afterEach(async () => {
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers what plugin_init registered, owned by the extension, and removes exactly that on disable', async () => {
+    const info = await core.extensions.install(HELLO);
+    expect(info).toMatchObject({ id: 'hello', state: 'loaded', operations: [{ method: 'query:hello:greet.v1', export_fn: 'greet' }], job_types: [{ job_type: 'hello:countdown' }] });
+    expect(core.runtimeRegistry.listByOwner('hello').map((o) => o.method)).toEqual(['query:hello:greet.v1']);
+    expect(core.jobs.types.get('hello:countdown')).toBeDefined();
+    await expect(core.execute('query:hello:greet.v1', { name: 'Ada' })).resolves.toEqual({ greeting: 'Hello, Ada!' });
+    // The registered input schema is enforced before the guest runs.
+    await expect(core.execute('query:hello:greet.v1', { name: 'Ada', extra: 1 })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+
+    await core.extensions.install(TEST_EXT);
+    await core.extensions.disable('hello');
+    expect(core.runtimeRegistry.listByOwner('hello')).toEqual([]);
+    expect(core.jobs.types.get('hello:countdown')).toBeUndefined();
+    expect(core.runtimeRegistry.listByOwner('test-ext').length).toBeGreaterThan(5);
+    // test-ext's call into hello now fails cleanly, naming the missing extension.
+    await expect(core.execute('query:test-ext:greet_via_hello.v1', { name: 'x' })).rejects.toMatchObject({ message: expect.stringContaining("no extension 'hello' is loaded") });
+    await core.extensions.enable('hello');
+    await expect(core.execute('query:test-ext:greet_via_hello.v1', { name: 'x' })).resolves.toMatchObject({ greeting: 'Hello, x!' });
+  });
+
+  it('runs an extension job through the WASM job wrapper: checkpoints, output, pause and resume', async () => {
+    await core.extensions.install(HELLO);
+    const { jobId } = await core.jobs.dispatch('hello:countdown', { from: 5 });
+    const done = await waitFor('countdown to complete', () => core.jobs.get(jobId), (j) => j.status === 'completed' || j.status === 'failed');
+    expect(done).toMatchObject({ status: 'completed', output: { counted: 5 }, state: { remaining: 0 } });
+
+    // Long enough to pause mid-way (one durable checkpoint per step).
+    const FROM = 1_000_000;
+    const slow = await core.jobs.dispatch('hello:countdown', { from: FROM });
+    const remainingOf = (j: { state: unknown }) => (j.state as { remaining?: number } | null)?.remaining ?? FROM;
+    await waitFor('a checkpoint', () => core.jobs.get(slow.jobId), (j) => remainingOf(j) < FROM - 10);
+    await core.jobs.pause(slow.jobId);
+    const paused = await waitFor('pause', () => core.jobs.get(slow.jobId), (j) => j.status === 'paused');
+    const remaining = remainingOf(paused);
+    expect(remaining).toBeLessThan(FROM - 10);
+    await new Promise((r) => setTimeout(r, 100));
+    // Nothing runs while paused: the checkpoint stays put.
+    expect(remainingOf(await core.jobs.get(slow.jobId))).toBe(remaining);
+    await core.jobs.resume(slow.jobId);
+    // It goes on from its checkpoint, never from the start.
+    const goingOn = await waitFor('resumed countdown', () => core.jobs.get(slow.jobId), (j) => j.status === 'running' && remainingOf(j) < remaining - 10);
+    expect(remainingOf(goingOn)).toBeLessThan(remaining);
+    await core.jobs.cancel(slow.jobId);
+    const cancelled = await waitFor('cancel', () => core.jobs.get(slow.jobId), (j) => j.status === 'cancelled');
+    expect(remainingOf(cancelled)).toBeGreaterThan(0);
+  });
+
+  it('retries a failing extension job attempt and resumes an extension job after a restart', async () => {
+    await core.extensions.install(TEST_EXT);
+    const retried = await core.jobs.dispatch('test-ext:steps', { steps: 3, fail_attempts: 1 }, { maxAttempts: 3 });
+    const r = await waitFor('retried job', () => core.jobs.get(retried.jobId), (j) => j.status === 'completed' || j.status === 'failed', 20_000);
+    expect(r).toMatchObject({ status: 'completed', output: { done: 3, attempt: 2 } });
+    expect(r.errors[0]).toMatchObject({ code: 'TEST_RETRY' });
+
+    // Dispatched by the extension itself (permissions.dispatch_jobs), then the core restarts mid-way.
+    const STEPS = 3_000;
+    const { job_id } = (await core.execute('action:test-ext:dispatch_steps.input.v1', { steps: STEPS })) as { job_id: string };
+    const doneOf = (j: { state: unknown }) => (j.state as { done?: number } | null)?.done ?? 0;
+    await waitFor('a few steps', () => core.jobs.get(job_id), (j) => doneOf(j) >= 3);
+    await core.close();
+    const atClose = doneOf(await (async () => {
+      const reopened = await open();
+      core = reopened;
+      return core.jobs.get(job_id);
+    })());
+    const resumed = await waitFor('resumed job', () => core.jobs.get(job_id), (j) => j.status === 'completed' || j.status === 'failed', 30_000);
+    expect(atClose).toBeGreaterThanOrEqual(3);
+    expect(atClose).toBeLessThan(STEPS);
+    expect(resumed).toMatchObject({ status: 'completed', output: { done: STEPS, resumed: true } });
+    expect(resumed.dispatchedBy).toContain('test-ext');
+  });
+
+  it('keeps serving during reloads: no call fails, the new version takes over', async () => {
+    await core.extensions.install(TEST_EXT);
+    const before = await core.extensions.info('test-ext');
+    let stop = false;
+    let ok = 0;
+    const failures: unknown[] = [];
+    const stream = async () => {
+      while (!stop) {
+        try {
+          await core.execute('query:test-ext:echo.v1', { i: ok });
+          await core.execute('query:test-ext:churn.v1', { n: 2000 });
+          ok++;
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+    };
+    const streams = Array.from({ length: 6 }, stream);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 60));
+      await core.extensions.reload('test-ext');
+    }
+    stop = true;
+    await Promise.all(streams);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(10);
+    const after = await core.extensions.info('test-ext');
+    expect(after.loaded_at).not.toBe(before.loaded_at);
+    expect(after.stats?.calls).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a failed reload keeps the old version serving', async () => {
+    await core.extensions.install(HELLO);
+    await expect(core.extensions.reload('hello', { from: TEST_EXT })).rejects.toMatchObject({ code: 'EXTENSION_INVALID' });
+    await expect(core.execute('query:hello:greet.v1', { name: 'still' })).resolves.toEqual({ greeting: 'Hello, still!' });
+    expect((await core.extensions.info('hello')).state).toBe('loaded');
+  });
+});
