@@ -13,6 +13,7 @@ type SectionModule = { run: () => Promise<BenchSection> };
 /** name -> module path, in the order they run. */
 const SECTIONS: Record<string, string> = {
   core: './core.bench.js',
+  ai: './ai.bench.js',
 };
 
 async function main(): Promise<void> {
