@@ -127,6 +127,15 @@ describe('query:ai.ocr.v1', () => {
     expect(again.text).toContain(byFormat('jpeg').merchant);
   });
 
+  it('queues concurrent calls on the one warm worker', async () => {
+    const r = byFormat('jpeg');
+    const outs = await Promise.all([1, 2, 3].map(() => ocr({ data: b64(bytesOf(r)) })));
+    for (const out of outs) expect(out.text).toContain(r.total.toFixed(2));
+    const { counts } = (await core.execute('query:core.status.v1', {})) as { counts: Record<string, number> };
+    expect(counts.ai_ocr_workers).toBe(1);
+    expect(counts.ai_ocr_queued).toBe(0);
+  });
+
   it('sniffs the type from the leading bytes', () => {
     expect(sniffMimeType(bytesOf(byFormat('png')))).toBe('image/png');
     expect(sniffMimeType(bytesOf(byFormat('jpeg')))).toBe('image/jpeg');
@@ -169,5 +178,31 @@ describe('OCR limits', () => {
     // Nothing above needed a worker: limits are checked before OCR starts.
     const { counts } = (await core.execute('query:core.status.v1', {})) as { counts: Record<string, number> };
     expect(counts.ai_ocr_workers).toBe(0);
+  });
+});
+
+describe('OCR worker trouble', () => {
+  let dir: string;
+  let core: Core;
+  beforeAll(async () => {
+    dir = makeTempDir('sd-ocr-slow-');
+    // A page timeout no recognition can meet, and no room to queue.
+    const ai = { provider: null, ocr: { workers: 1, maxQueue: 0, maxInputBytes: 1 << 24, maxPages: 5, maxImagePixels: 50_000_000, pageTimeoutMs: 5 } };
+    core = await Core.create(loadOptions({ overrides: { dataDir: dir, ai }, env: {} }), { logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await core.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('abandons a recognition that overruns the page timeout, replaces the worker, and refuses calls beyond the queue', async () => {
+    const data = b64(bytesOf(byFormat('png')));
+    const [first, second] = await Promise.allSettled([core.execute('query:ai.ocr.v1', { data }), core.execute('query:ai.ocr.v1', { data })]);
+    expect(first).toMatchObject({ status: 'rejected', reason: { code: 'TIMEOUT', message: expect.stringContaining('longer than 5 ms') } });
+    expect(second).toMatchObject({ status: 'rejected', reason: { code: 'OVERLOADED', message: expect.stringContaining('OCR queue is full') } });
+    const { counts } = (await core.execute('query:core.status.v1', {})) as { counts: Record<string, number> };
+    expect(counts.ai_ocr_workers).toBe(1);
+    expect(counts.ai_ocr_busy).toBe(0);
+    expect(counts.ai_ocr_failures).toBe(1);
   });
 });
