@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpacedriveClient } from '../../src/client/index.js';
+import type { SpacedriveError } from '../../src/errors/index.js';
 import { loadOptions } from '../../src/config/index.js';
 import { daemonStatus, startDaemon, startDaemonInBackground, stopDaemon, type RunningDaemon } from '../../src/daemon/index.js';
 import { silentLogger } from '../../src/logging/index.js';
@@ -130,7 +131,7 @@ describe('background daemon: start, status, stop', () => {
     const options = loadOptions({ overrides: { dataDir: dir }, env: {} });
     // Valid for this process, broken by the time the child reads it.
     writeFileSync(join(dir, 'config.json'), '{ not json');
-    const err = await startDaemonInBackground(options, { timeoutMs: 15_000 }).catch((e) => e);
+    const err = await startDaemonInBackground(options, { timeoutMs: 15_000 }).catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err.code).toBe('DAEMON_START_FAILED');
     expect(err.message).toMatch(/exited during start-up/);
     expect(err.message).toMatch(/config/);
@@ -168,7 +169,7 @@ describe('TCP listener on loopback', () => {
 
   it('refuses a wrong token and a request without auth, then closes', async () => {
     const { port } = await tcpDaemon();
-    const err = await SpacedriveClient.connect({ tcp: { host: '127.0.0.1', port, token: 'wrong-token-0123456789' }, reconnect: false }).catch((e) => e);
+    const err = await SpacedriveClient.connect({ tcp: { host: '127.0.0.1', port, token: 'wrong-token-0123456789' }, reconnect: false }).catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err.code).toBe('UNAUTHENTICATED');
 
     const raw = await RawConnection.open({ host: '127.0.0.1', port });
@@ -219,8 +220,8 @@ describe('in-process daemon: limits and shutdown with calls in flight', () => {
     const inFlight = client.query('query:test.slow.v1', { ms: 300 });
     await new Promise((r) => setTimeout(r, 50));
     const closing = d.close();
-    const late = await client.ping().catch((e) => e); // pings are still answered while draining
-    expect(late).toMatchObject({ pong: true });
+    // Pings are still answered while draining.
+    await expect(client.ping()).resolves.toMatchObject({ pong: true });
     await expect(client.query('query:core.status.v1', {})).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
     await expect(inFlight).resolves.toEqual({ slept: 300 });
     await closing;
@@ -232,10 +233,10 @@ describe('in-process daemon: limits and shutdown with calls in flight', () => {
     const d = await start({}, 100);
     const client = await SpacedriveClient.connect({ socketPath: d.socketPath, reconnect: false });
     const before = seen.aborted;
-    const inFlight = client.query('query:test.slow.v1', { ms: 10_000 }).catch((e) => e);
+    const inFlight = client.query('query:test.slow.v1', { ms: 10_000 }).catch((e: SpacedriveError) => e);
     await new Promise((r) => setTimeout(r, 50));
     await d.close();
-    const err = await inFlight;
+    const err = (await inFlight) as SpacedriveError;
     expect(err.code).toBe('CONNECTION_CLOSED');
     expect(err.message).toMatch(/shutting down/);
     expect(seen.aborted).toBe(before + 1);

@@ -2,10 +2,11 @@
  * The wire protocol against a real daemon child process: the client's calls, typed errors, and
  * every kind of bad input a client can send, while the daemon keeps answering other clients.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpacedriveClient } from '../../src/client/index.js';
+import type { SpacedriveError } from '../../src/errors/index.js';
 import { startTestDaemon, makeTempDir, type TestDaemon } from '../helpers/daemon.js';
 import { RawConnection } from '../helpers/raw-socket.js';
 
@@ -42,24 +43,27 @@ describe('wire: calls through the client against a real daemon process', () => {
     const dest = join(daemon.dataDir, 'out');
     mkdirSync(dest);
     await client.action('action:files.copy.input.v1', { sources: [src], destination: dest });
-    expect(statSync(join(dest, 'src.txt')).size).toBe(5);
+    // The copy may run as a job after the action returns.
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(join(dest, 'src.txt')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(readFileSync(join(dest, 'src.txt'), 'utf8')).toBe('hello');
   });
 
   it('rejects an unknown method with UNKNOWN_METHOD and a hint', async () => {
-    const err = await client.query('query:nope.nothing.v1', {}).catch((e) => e);
+    const err = await client.query('query:nope.nothing.v1', {}).catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err).toMatchObject({ name: 'SpacedriveError', code: 'UNKNOWN_METHOD' });
     expect(err.message).toContain("unknown method 'query:nope.nothing.v1'");
     expect(err.message).toContain('spacedrive methods');
   });
 
   it('rejects a query sent as an action (kind mismatch)', async () => {
-    const err = await client.action('query:core.status.v1', {}).catch((e) => e);
+    const err = await client.action('query:core.status.v1', {}).catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err.code).toBe('UNKNOWN_METHOD');
     expect(err.message).toMatch(/is a query; send it as Query/);
   });
 
   it('names the field and what was expected on a schema violation', async () => {
-    const err = await client.action('action:files.copy.input.v1', { sources: 'a' } as never).catch((e) => e);
+    const err = await client.action('action:files.copy.input.v1', { sources: 'a' } as never).catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toContain("field 'sources': expected type array");
     expect(err.message).toContain("field 'destination'");
@@ -68,7 +72,7 @@ describe('wire: calls through the client against a real daemon process', () => {
   it('reports a failing operation with its own typed code', async () => {
     const err = await client
       .action('action:files.copy.input.v1', { sources: [join(daemon.dataDir, 'missing')], destination: daemon.dataDir })
-      .catch((e) => e);
+      .catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err.code).toBe('NOT_FOUND');
   });
 
@@ -110,7 +114,7 @@ describe('wire: calls through the client against a real daemon process', () => {
 
   it('fails with DAEMON_NOT_RUNNING and a hint when nothing listens', async () => {
     const dir = makeTempDir();
-    const err = await SpacedriveClient.connect({ socketPath: join(dir, 'daemon.sock') }).catch((e) => e);
+    const err = await SpacedriveClient.connect({ socketPath: join(dir, 'daemon.sock') }).catch((e: SpacedriveError) => e) as SpacedriveError;
     expect(err.code).toBe('DAEMON_NOT_RUNNING');
     expect(err.message).toContain('spacedrive daemon start');
   });
