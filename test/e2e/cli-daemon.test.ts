@@ -6,7 +6,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, runCli } from '../helpers/daemon.js';
+import { makeTempDir, runCli, startTestDaemon } from '../helpers/daemon.js';
 
 describe('spacedrive daemon start|status|stop', () => {
   let dataDir: string;
@@ -142,6 +142,26 @@ describe('configuration layering and spacedrive config', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('is not valid JSON');
     rmSync(join(dataDir, 'config.json'));
+  });
+});
+
+describe('spacedrive daemon (foreground)', () => {
+  it('takes --log-format and --log-level over the environment, and stops cleanly on SIGTERM', async () => {
+    const daemon = await startTestDaemon({
+      args: ['--log-format', 'json', '--log-level', 'debug'],
+      env: { SPACEDRIVE_LOG_FORMAT: 'pretty', SPACEDRIVE_LOG_LEVEL: 'error' },
+    });
+    await daemon.kill('SIGTERM');
+    const lines = daemon.logs().trim().split('\n').filter(Boolean);
+    await daemon.stop();
+    const records = lines.map((l) => JSON.parse(l) as { msg: string; level: number });
+    expect(records.map((r) => r.msg)).toEqual(expect.arrayContaining(['daemon listening', 'daemon stopped']));
+
+    const quiet = await startTestDaemon({ args: ['--log-level', 'warn'] });
+    await quiet.kill('SIGTERM');
+    const output = quiet.logs();
+    await quiet.stop();
+    expect(output).not.toContain('daemon listening');
   });
 });
 
