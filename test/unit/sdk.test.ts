@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultOptions } from '../../src/config/index.js';
+import { readPackage } from '../../src/extensions/manifest.js';
 import { GuestInstance, HostCallError, ROOT, builtModulePath } from './sdk-guest-host.js';
 
 const NON_ASCII = 'Zoë — 日本語 — 😀 — ñandú — "quotes" \\ and \n newline';
@@ -51,6 +53,11 @@ describe('build output', () => {
       expect(imports.every((i) => i.module === 'spacedrive')).toBe(true);
       const exports = WebAssembly.Module.exports(mod).map((e) => e.name);
       expect(exports).toEqual(expect.arrayContaining(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init']));
+    });
+
+    it(`${id}: the package passes the extension manager's checks (manifest schema, limits, SHA-256)`, async () => {
+      const pkg = await readPackage(resolve(ROOT, 'build', 'extensions', id), defaultOptions(ROOT).extensions);
+      expect(pkg.manifest.id).toBe(id);
     });
   }
 });
