@@ -15,9 +15,14 @@ export const WAT_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '..
 /** Compiles a .wat file (a path, or a bare fixture name like `echo`) to wasm bytes, with its function names kept. */
 export async function compileWat(path: string): Promise<Uint8Array> {
   const file = path.endsWith('.wat') ? resolve(path) : resolve(WAT_DIR, `${path}.wat`);
+  return compileWatText(readFileSync(file, 'utf8'), basename(file));
+}
+
+/** Compiles WebAssembly text given inline (for tiny modules that need no fixture file). */
+export async function compileWatText(text: string, filename = 'inline.wat'): Promise<Uint8Array> {
   wabt ??= wabtInit();
   const w = await wabt;
-  const mod = w.parseWat(basename(file), readFileSync(file, 'utf8'), { bulk_memory: true, mutable_globals: true, sign_extension: true });
+  const mod = w.parseWat(filename, text, { bulk_memory: true, mutable_globals: true, sign_extension: true, threads: true });
   try {
     mod.resolveNames();
     mod.validate();

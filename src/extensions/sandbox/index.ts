@@ -622,8 +622,9 @@ class Sandbox implements ExtensionSandbox {
       }
       return;
     }
-    // A job's deadline is governed by progress: each report starts a fresh period.
-    this.startTimer(inst, pc!);
+    // A job's deadline is governed by progress: the clock stops while the host records the
+    // report (durably; that is host time, not the guest's) and a fresh period starts after it.
+    if (pc!.timer) clearTimeout(pc!.timer);
     Promise.resolve()
       .then(() => this.bridge.jobProgress(jobId, msg.report))
       .then(
@@ -631,7 +632,10 @@ class Sandbox implements ExtensionSandbox {
           if (inst.current === pc) this.startTimer(inst, pc!);
           inst.answerBridge(n);
         },
-        (err) => inst.answerBridge({ error: toWireError(err) }),
+        (err) => {
+          if (inst.current === pc) this.startTimer(inst, pc!);
+          inst.answerBridge({ error: toWireError(err) });
+        },
       );
   }
 
