@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { errorAsJson, exitCodeFor, formatError, markFromDaemon } from '../../src/cli/exit-codes.js';
+import { rewriteJsonInputShorthand } from '../../src/cli/index.js';
+import { colorEnabled, formatDuration, formatTable, formatValue, makeColors } from '../../src/cli/output.js';
+import { ErrorCode, SpacedriveError } from '../../src/errors/index.js';
+
+const plain = makeColors(false);
+
+describe('human output', () => {
+  it('renders objects as aligned key: value blocks and lists of records as tables', () => {
+    expect(formatValue({ copied_files: 2, copied_bytes: 11 }, plain)).toBe('copied_files: 2\ncopied_bytes: 11');
+    expect(formatValue({ a: 1, nested: { long_key: 'x', k: null }, tags: ['p', 'q'] }, plain)).toBe(
+      'a:    1\nnested:\n  long_key: x\n  k:        -\ntags: p, q',
+    );
+    expect(formatValue([{ id: 1, name: 'one' }, { id: 22, name: 'two' }], plain)).toBe('id  name\n1   one\n22  two');
+    expect(formatValue([], plain)).toBe('(none)');
+  });
+
+  it('aligns table columns and cuts lines to a width', () => {
+    const t = formatTable(['A', 'B'], [['long cell', 'x'], ['s', 'a very long description indeed']], plain, { width: 24 });
+    expect(t.split('\n')).toEqual(['A          B', 'long cell  x', 's          a very long …']);
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(1500)).toBe('1.5s');
+    expect(formatDuration(93_784_000)).toBe('1d 2h 3m 4s');
+  });
+
+  it('colours only a terminal without NO_COLOR or --no-color, unless FORCE_COLOR', () => {
+    expect(colorEnabled({ isTTY: true }, {}, false)).toBe(true);
+    expect(colorEnabled({ isTTY: false }, {}, false)).toBe(false);
+    expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1' }, false)).toBe(false);
+    expect(colorEnabled({ isTTY: true }, { NO_COLOR: '' }, false)).toBe(true);
+    expect(colorEnabled({ isTTY: true }, {}, true)).toBe(false);
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1', NO_COLOR: 'x' }, false)).toBe(false);
+  });
+});
+
+describe('errors and exit codes', () => {
+  it('maps errors to exit codes', () => {
+    expect(exitCodeFor(new SpacedriveError(ErrorCode.DAEMON_NOT_RUNNING, 'x'))).toBe(3);
+    expect(exitCodeFor(markFromDaemon(new SpacedriveError(ErrorCode.INVALID_INPUT, 'x')))).toBe(1);
+    expect(exitCodeFor(new SpacedriveError(ErrorCode.INVALID_INPUT, 'x'))).toBe(2);
+    expect(exitCodeFor(new SpacedriveError(ErrorCode.USAGE, 'x'))).toBe(2);
+    expect(exitCodeFor(new SpacedriveError(ErrorCode.CONNECTION_CLOSED, 'x'))).toBe(1);
+    expect(exitCodeFor(new TypeError('bug'))).toBe(70);
+    // Recognised by code, not class: a plain object that crossed a boundary.
+    expect(exitCodeFor({ name: 'SpacedriveError', code: 'DAEMON_NOT_RUNNING', message: 'x' })).toBe(3);
+  });
+
+  it('prints the code, the message, each problem and a hint', () => {
+    const err = new SpacedriveError(ErrorCode.INVALID_INPUT, 'invalid input: two problems', {
+      problems: [
+        { flag: '--a', field: 'a', expected: 'an integer', got: 'x' },
+        { field: 'b', expected: 'a value (it is required)' },
+      ],
+    });
+    expect(formatError(err, plain)).toBe("error [INVALID_INPUT]: invalid input: two problems\n  --a: expected an integer, got 'x'\n  b: expected a value (it is required)");
+    expect(formatError(new SpacedriveError(ErrorCode.DAEMON_NOT_RUNNING, 'no daemon'), plain)).toContain("hint: start it with 'spacedrive daemon start'");
+    expect(JSON.parse(errorAsJson(new SpacedriveError(ErrorCode.DAEMON_NOT_RUNNING, 'no daemon')))).toMatchObject({
+      error: { code: 'DAEMON_NOT_RUNNING', message: 'no daemon' },
+      exit_code: 3,
+    });
+  });
+});
+
+describe('--json {…} shorthand', () => {
+  it('adds --json-input only when a JSON object follows --json', () => {
+    expect(rewriteJsonInputShorthand(['action', 'm', '--json', '{"a":1}'])).toEqual(['action', 'm', '--json', '--json-input', '{"a":1}']);
+    expect(rewriteJsonInputShorthand(['status', '--json'])).toEqual(['status', '--json']);
+    expect(rewriteJsonInputShorthand(['query', 'm', '--json', '--x', '1'])).toEqual(['query', 'm', '--json', '--x', '1']);
+    expect(rewriteJsonInputShorthand(['query', 'm', '--', '--json', '{}'])).toEqual(['query', 'm', '--', '--json', '{}']);
+  });
+});
