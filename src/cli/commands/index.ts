@@ -10,6 +10,7 @@ import { registerConfigCommands } from './config.js';
 import { registerDaemonCommands } from './daemon.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
+import { registerJobsCommand } from './jobs.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
 
@@ -23,5 +24,6 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerCallCommands,
   registerConfigCommands,
   registerExtensionsCommand,
+  registerJobsCommand,
   registerJobsCommand,
 ];
