@@ -1,5 +1,8 @@
 import { defineOperation } from '../registry/index.js';
-import { copyOne, makeDirectories, planCopy, type CopyRequest } from './copy.js';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import type { CopyRequest } from './copy.js';
 
 export const copyInputSchema = {
   type: 'object',
@@ -12,23 +15,33 @@ export const copyInputSchema = {
   },
 } as const;
 
-// Synchronous for now: the job issue turns this into a dispatch of the resumable files.copy job.
-export const filesCopy = defineOperation<CopyRequest, { copied_files: number; copied_bytes: number }>({
+/**
+ * Dispatches the resumable `files.copy` job (src/jobs/core-jobs/files-copy.ts) and returns its id;
+ * follow it with query:jobs.get_status.v1 or the `job:*` events. Sources that do not exist are
+ * refused here, at once, rather than as a failed job later.
+ */
+export const filesCopy = defineOperation<CopyRequest, { job_id: string }>({
   method: 'action:files.copy.input.v1',
   kind: 'action',
   scope: 'core',
-  description: 'Copies files and directories on disk.',
+  description: 'Copies files and directories on disk, as a resumable job; returns the job id.',
   input: copyInputSchema,
   output: {
     type: 'object',
-    required: ['copied_files', 'copied_bytes'],
-    properties: { copied_files: { type: 'integer' }, copied_bytes: { type: 'integer' } },
+    required: ['job_id'],
+    properties: { job_id: { type: 'string' } },
   },
-  handler: async (input) => {
-    const plan = await planCopy(input);
-    await makeDirectories(plan);
-    for (const file of plan.files) await copyOne(file, input.overwrite ?? false);
-    return { copied_files: plan.files.length, copied_bytes: plan.totalBytes };
+  handler: async (input, { core, caller, libraryId }) => {
+    for (const source of input.sources) {
+      try {
+        await stat(resolve(source));
+      } catch {
+        throw new SpacedriveError(ErrorCode.NOT_FOUND, `copy: ${resolve(source)} does not exist`, { path: resolve(source) });
+      }
+    }
+    const dispatchedBy = caller.kind === 'extension' ? `extension:${caller.extensionId ?? 'unknown'}` : caller.kind === 'client' ? 'client' : 'core';
+    const { jobId } = await core.jobs.dispatch('files.copy', input, { libraryId, dispatchedBy });
+    return { job_id: jobId };
   },
 });
 
