@@ -82,9 +82,16 @@ function linkSdkPackage() {
   mkdirSync(PACKAGES_DIR, { recursive: true });
   const link = join(PACKAGES_DIR, 'spacedrive-sdk');
   try {
-    if (lstatSync(link)) return;
+    lstatSync(link);
+    return;
   } catch {
+    // not there yet
+  }
+  try {
     symlinkSync(relative(PACKAGES_DIR, SDK_DIR), link, 'dir');
+  } catch (err) {
+    // Another build running at the same time (parallel test runs) made it first.
+    if (err.code !== 'EEXIST') throw err;
   }
 }
 

@@ -360,4 +360,19 @@ describe('memory', () => {
     expect(after).toBeLessThanOrEqual(warm + 2 * 65536);
     expect(after).toBeLessThan(8 * 1024 * 1024);
   });
+
+  it('stays flat over 10,000 guest→host calls (answers written by the host through sd_alloc)', () => {
+    const status = { version: '1.0.0', uptime_ms: 1, started_at: 'x'.repeat(4096), data_dir: '/d', pid: 1, counts: {} };
+    const g = loadTestExt({ 'query:core.status.v1': () => status });
+    for (let i = 0; i < 500; i++) g.call('core_status', {});
+    const warm = g.memory.buffer.byteLength;
+    for (let i = 0; i < 10_000; i++) g.call('core_status', {});
+    expect(g.memory.buffer.byteLength).toBeLessThanOrEqual(warm + 2 * 65536);
+  });
+
+  it('empty input and empty blocks', () => {
+    const g = loadTestExt();
+    expect(g.exports.sd_alloc(0)).not.toBe(0);
+    expect(g.callRaw('noop', '').output!.toString()).toBe('{}');
+  });
 });
