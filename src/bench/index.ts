@@ -14,6 +14,7 @@ type SectionModule = { run: () => Promise<BenchSection> };
 const SECTIONS: Record<string, string> = {
   core: './core.bench.js',
   ai: './ai.bench.js',
+  extensions: './extensions.bench.js',
 };
 
 async function main(): Promise<void> {
