@@ -370,6 +370,12 @@ describe('memory', () => {
     expect(g.memory.buffer.byteLength).toBeLessThanOrEqual(warm + 2 * 65536);
   });
 
+  it('plugin_cleanup runs and logs', () => {
+    const g = loadTestExt();
+    expect(g.exports.plugin_cleanup()).toBe(0);
+    expect(g.logs).toContainEqual({ level: 2, message: 'test-ext: cleanup' });
+  });
+
   it('empty input and empty blocks', () => {
     const g = loadTestExt();
     expect(g.exports.sd_alloc(0)).not.toBe(0);

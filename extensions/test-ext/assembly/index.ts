@@ -194,6 +194,12 @@ export function plugin_init(): i32 {
   return ctx.initStatus();
 }
 
+/** Called before the instance is discarded (unload, reload, shutdown). */
+export function plugin_cleanup(): i32 {
+  log.info("test-ext: cleanup");
+  return 0;
+}
+
 // ---------------------------------------------------------------- queries
 
 /** Does no work at all: the floor of an extension call. */
