@@ -74,7 +74,7 @@ describe('SDK modules in the sandbox', () => {
       expect.objectContaining({ kind: 'operation', operationType: 'query', method: 'query:hello:greet.v1', exportFn: 'greet' }),
       expect.objectContaining({ kind: 'job', jobType: 'hello:countdown', exportFn: 'countdown', resumable: true }),
     ]);
-    expect(testExt.registrations.length).toBe(17);
+    expect(testExt.registrations.length).toBe(18);
   });
 
   it('calls, non-ASCII included', async () => {

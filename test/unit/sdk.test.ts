@@ -261,6 +261,29 @@ describe('calls into the host', () => {
     expect(g.call('greet_via_hello', { name: 'Grace ☕' })).toEqual({ greeting: 'Hello, Grace ☕!', via: 'query:hello:greet.v1' });
   });
 
+  it('callAction and callQuery expand short names like the CLI (relay)', () => {
+    const seen: [string, unknown][] = [];
+    const record = (method: string) => (payload: unknown) => {
+      seen.push([method, payload]);
+      return { ok: method };
+    };
+    const g = loadTestExt({
+      'action:files.copy.input.v1': record('action:files.copy.input.v1'),
+      'action:finance:import_receipts.input.v1': record('action:finance:import_receipts.input.v1'),
+      'query:core.status.v2': record('query:core.status.v2'),
+      'query:finance:classify_receipt.v1': record('query:finance:classify_receipt.v1'),
+    });
+    const relay = (kind: string, method: string, input: unknown = { a: [1, 'é'] }) => g.call('relay', { kind, method, input }).result;
+    expect(relay('action', 'files.copy')).toEqual({ ok: 'action:files.copy.input.v1' });
+    expect(relay('action', 'files.copy.input')).toEqual({ ok: 'action:files.copy.input.v1' });
+    expect(relay('action', 'finance:import_receipts')).toEqual({ ok: 'action:finance:import_receipts.input.v1' });
+    expect(relay('action', 'action:finance:import_receipts.input.v1')).toEqual({ ok: 'action:finance:import_receipts.input.v1' });
+    expect(relay('query', 'core.status.v2')).toEqual({ ok: 'query:core.status.v2' });
+    expect(relay('query', 'finance:classify_receipt')).toEqual({ ok: 'query:finance:classify_receipt.v1' });
+    expect(seen.every(([, payload]) => JSON.stringify(payload) === JSON.stringify({ a: [1, 'é'] }))).toBe(true);
+    expect(() => relay('query', 'nope:missing')).toThrow(expect.objectContaining({ code: 'UNKNOWN_METHOD', message: "unknown method 'query:nope:missing.v1'" }));
+  });
+
   it('jobs().dispatch sends {job_type, params} to action:jobs.dispatch.input.v1 and returns the job id', () => {
     const seen: unknown[] = [];
     const g = loadTestExt({

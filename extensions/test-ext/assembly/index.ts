@@ -3,7 +3,7 @@
  * the extension host's integration tests and the benchmarks (`noop`).
  *
  * Queries (query:test-ext:<name>.v1): noop, echo, echo_text, fail, panic, core_status,
- * greet_via_hello, log_levels, config, info, bytes, measure, churn, sleep.
+ * greet_via_hello, log_levels, config, info, bytes, measure, churn, relay, sleep.
  * Actions (action:test-ext:<name>.input.v1): record, dispatch_steps.
  * Jobs: test-ext:steps (resumable; progress + state + interrupt checks, optional failures).
  */
@@ -152,6 +152,21 @@ class StepsOutput {
 }
 
 @json
+class RelayInput {
+  /** "query" or "action" */
+  kind: string = "query";
+  /** Short (`hello:greet`, `files.copy`) or full method name. */
+  method: string = "";
+  @optional
+  input: JSON.Raw = new JSON.Raw("{}");
+}
+
+@json
+class RelayOutput {
+  result: JSON.Raw = new JSON.Raw("null");
+}
+
+@json
 class JobId {
   job_id: string = "";
 }
@@ -165,6 +180,9 @@ const TEXT_SCHEMA = '{"type":"object","required":["text"],"properties":{"text":{
 const DATA_SCHEMA = '{"type":"object","required":["data"],"properties":{"data":{"type":"string"}}}';
 const SLEEP_SCHEMA = '{"type":"object","required":["ms"],"properties":{"ms":{"type":"integer","minimum":0,"maximum":60000}}}';
 const RECORD_SCHEMA = '{"type":"object","required":["items"],"properties":{"items":{"type":"array","items":{"type":"string"}}}}';
+const RELAY_SCHEMA =
+  '{"type":"object","required":["kind","method"],"properties":{"kind":{"enum":["query","action"]},' +
+  '"method":{"type":"string","minLength":1},"input":{}}}';
 const STEPS_SCHEMA =
   '{"type":"object","required":["steps"],"additionalProperties":false,"properties":{' +
   '"steps":{"type":"integer","minimum":0},"fail_attempts":{"type":"integer","minimum":0},' +
@@ -187,6 +205,7 @@ export function plugin_init(): i32 {
   ctx.registerQuery("bytes", "bytes", new OperationOptions("Returns {data} with n bytes of text", SIZE_SCHEMA));
   ctx.registerQuery("measure", "measure", new OperationOptions("Measures a large input {data}", DATA_SCHEMA));
   ctx.registerQuery("churn", "churn", new OperationOptions("Allocates and drops n small objects", SIZE_SCHEMA));
+  ctx.registerQuery("relay", "relay", new OperationOptions("Calls any query or action (callQuery/callAction) and returns {result}", RELAY_SCHEMA));
   ctx.registerQuery("sleep", "sleep", new OperationOptions("Sleeps ms milliseconds", SLEEP_SCHEMA));
   ctx.registerAction("record", "record", new OperationOptions("Joins items (an action)", RECORD_SCHEMA));
   ctx.registerAction("dispatch_steps", "dispatch_steps", new OperationOptions("Dispatches a test-ext:steps job", STEPS_SCHEMA));
@@ -338,6 +357,20 @@ export function sleep(ptr: i32, len: i32): i64 {
   const out = new SleepInput();
   out.ms = ms;
   return ctx.writeOutput<SleepInput>(out);
+}
+
+/** Calls `method` through callQuery or callAction (short names expanded) with raw JSON in and out. */
+export function relay(ptr: i32, len: i32): i64 {
+  const ctx = ExtensionContext.fromParams(ptr, len);
+  const input = ctx.readInput<RelayInput>();
+  const r =
+    input.kind == "action"
+      ? ctx.callAction<JSON.Raw, JSON.Raw>(input.method, input.input)
+      : ctx.callQuery<JSON.Raw, JSON.Raw>(input.method, input.input);
+  if (!r.ok) return ctx.fail(r.error!.message, r.error!.code);
+  const out = new RelayOutput();
+  out.result = r.value;
+  return ctx.writeOutput<RelayOutput>(out);
 }
 
 // ---------------------------------------------------------------- actions
