@@ -5,7 +5,7 @@
  * without failing calls already running.
  */
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { CoreServices } from '../core/services.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
@@ -18,6 +18,7 @@ import {
   effectiveLimits,
   readPackage,
   sandboxLimits,
+  validateManifest,
   type EffectiveLimits,
   type ExtensionManifest,
   type ExtensionPackage,
@@ -144,6 +145,31 @@ class LoadedVersion {
   }
 }
 
+/** Sandbox failures of a call (timeout, trap, OOM, bad result, overload) name the wire method too. */
+const SANDBOX_FAILURES = new Set<string>([
+  ErrorCode.EXTENSION_TIMEOUT,
+  ErrorCode.EXTENSION_TRAPPED,
+  ErrorCode.EXTENSION_OUT_OF_MEMORY,
+  ErrorCode.EXTENSION_BAD_RESULT,
+  ErrorCode.OVERLOADED,
+]);
+
+function namingMethod(err: unknown, id: string, method: string): unknown {
+  const typed = asSpacedriveError(err);
+  if (!typed || !SANDBOX_FAILURES.has(typed.code) || typed.message.includes(method)) return err;
+  return new SpacedriveError(typed.code, `${method}: ${typed.message}`, { ...typed.details, extension: id, method }, { cause: err });
+}
+
+/** Ceilings that never refuse: showing a manifest installed under higher ceilings than today's. */
+const UNBOUNDED_LIMITS = {
+  memoryMb: Number.MAX_SAFE_INTEGER,
+  callTimeoutMs: Number.MAX_SAFE_INTEGER,
+  instances: Number.MAX_SAFE_INTEGER,
+  maxInputBytes: Number.MAX_SAFE_INTEGER,
+  maxOutputBytes: Number.MAX_SAFE_INTEGER,
+  concurrentJobs: Number.MAX_SAFE_INTEGER,
+};
+
 interface Entry {
   record: InstalledExtension;
   manifest: ExtensionManifest | undefined;
@@ -219,8 +245,7 @@ export class ExtensionManager {
 
   async info(id: string): Promise<ExtensionInfo> {
     const e = this.#get(id);
-    const manifest = e.manifest ?? (await this.#readInstalled(e.record)).manifest;
-    e.manifest ??= manifest;
+    const manifest = await this.#manifestOf(e);
     const regs = e.loaded?.sandbox.registrations ?? [];
     const info: ExtensionInfo = {
       id,
@@ -393,6 +418,35 @@ export class ExtensionManager {
     return next;
   }
 
+  /**
+   * The manifest to show for `e`: the loaded one, else the installed manifest.json read on its
+   * own (so `info` still works for a package whose module is missing or fails its checksum).
+   */
+  async #manifestOf(e: Entry): Promise<ExtensionManifest> {
+    if (e.manifest) return e.manifest;
+    try {
+      const raw = JSON.parse(await readFile(join(this.dir, e.record.path, MANIFEST_FILE), 'utf8')) as unknown;
+      e.manifest = validateManifest(raw, { ...this.#core.options.extensions, ceilings: UNBOUNDED_LIMITS });
+      return e.manifest;
+    } catch {
+      // Nothing readable on disk: show what the installed list knows.
+      return {
+        id: e.record.id,
+        name: e.record.id,
+        version: e.record.version,
+        description: '',
+        author: '',
+        module: '',
+        sha256: e.record.sha256,
+        abi_version: 0,
+        permissions: { call: [], dispatch_jobs: false, libraries: [], network: [] },
+        limits: {},
+        config_schema: true,
+        config: {},
+      };
+    }
+  }
+
   async #readInstalled(record: InstalledExtension): Promise<ExtensionPackage> {
     return readPackage(join(this.dir, record.path), this.#core.options.extensions);
   }
@@ -499,7 +553,10 @@ export class ExtensionManager {
   }
 
   #loadError(id: string, caught: unknown): SpacedriveError {
-    const typed = asSpacedriveError(caught);
+    let typed = asSpacedriveError(caught);
+    if (typed && !typed.message.includes(`'${id}'`)) {
+      typed = new SpacedriveError(typed.code, `extension '${id}': ${typed.message}`, { extension: id, ...typed.details }, { cause: caught });
+    }
     if (!typed) {
       return new SpacedriveError(ErrorCode.EXTENSION_LOAD_FAILED, `extension '${id}' failed to load: ${(caught as Error)?.message ?? String(caught)}`, { extension: id }, { cause: caught });
     }
@@ -540,7 +597,9 @@ export class ExtensionManager {
           // Synchronous up to the sandbox call: a handler looked up before a reload swap runs on the version it came from.
           handler: (input, ctx) => {
             checkCallChain(id, method, ctx.caller.chain, host.maxCallDepth);
-            return version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+            return version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) }).catch((err: unknown) => {
+              throw namingMethod(err, id, method);
+            });
           },
         });
       } else {
