@@ -19,7 +19,7 @@
 /** The ABI version this SDK implements. */
 export const ABI_VERSION: i32 = 1;
 
-// ArrayBuffer's maximum size under the AssemblyScript runtime (BLOCK_MAXSIZE minus headers).
+// Below the TLSF allocator's largest block (2^30 minus its overhead): larger requests get 0.
 const MAX_BUFFER: i32 = (1 << 30) - 16;
 
 /** ABI version marker: the host refuses modules whose version it does not support. */
@@ -27,7 +27,11 @@ export function sd_abi_version(): i32 {
   return ABI_VERSION;
 }
 
-/** Returns `len` writable bytes that stay valid until `sd_free`; `0` when `len` is out of range. */
+/**
+ * Returns `len` writable bytes that stay valid until `sd_free`; `0` when `len` is out of range.
+ * When linear memory cannot grow (the host's memory limit), the allocator aborts: the call traps
+ * and the host reports EXTENSION_OUT_OF_MEMORY.
+ */
 export function sd_alloc(len: i32): usize {
   if (len < 0 || len > MAX_BUFFER) return 0;
   return heap.alloc(<usize>len);

@@ -7,7 +7,7 @@
 import { JSON } from "json-as";
 import { sd_error } from "./host";
 import { handOver, readUtf8 } from "./abi";
-import { CallError, CallResult, callQuery, callAction, callRaw } from "./call";
+import { CallResult, callQuery, callAction, callRaw } from "./call";
 import { Jobs } from "./jobs";
 import { Logger, log } from "./log";
 import { rawFields, quote } from "./raw-json";
@@ -236,6 +236,3 @@ export class ExtensionContext {
     return callRaw("extension.sleep", '{"ms":' + ms.toString() + "}");
   }
 }
-
-/** Re-exported for handlers that build their own errors. */
-export { CallError };
