@@ -168,6 +168,7 @@ const UNBOUNDED_LIMITS = {
   maxInputBytes: Number.MAX_SAFE_INTEGER,
   maxOutputBytes: Number.MAX_SAFE_INTEGER,
   concurrentJobs: Number.MAX_SAFE_INTEGER,
+  requestsPerMinute: Number.MAX_SAFE_INTEGER,
 };
 
 interface Entry {
@@ -325,7 +326,7 @@ export class ExtensionManager {
         e.record = { ...e.record, enabled: false };
         this.#store.put(e.record);
       }
-      await this.#unload(e);
+      await this.#unload(e, 'disabled');
       e.state = 'disabled';
       e.error = undefined;
       return this.info(id);
@@ -336,7 +337,7 @@ export class ExtensionManager {
   async uninstall(id: string): Promise<{ id: string; version: string }> {
     return this.#withLock(id, async () => {
       const e = this.#get(id);
-      await this.#unload(e);
+      await this.#unload(e, 'uninstalled');
       this.#store.remove(id);
       this.#entries.delete(id);
       await rm(join(this.dir, id), { recursive: true, force: true });
@@ -628,7 +629,7 @@ export class ExtensionManager {
   }
 
   /** Removes the extension's operations and job types, then lets running calls finish and closes its sandbox. */
-  async #unload(e: Entry): Promise<void> {
+  async #unload(e: Entry, reason = 'unloaded'): Promise<void> {
     const id = e.record.id;
     const loaded = e.loaded;
     this.#core.runtimeRegistry.unregisterOwner(id);
@@ -636,7 +637,13 @@ export class ExtensionManager {
     e.loaded = undefined;
     e.state = e.record.enabled ? 'enabled' : 'disabled';
     if (!loaded) return;
-    await loaded.drainAndClose(this.#core.options.extensions.drainTimeoutMs, this.#logger.child({ extension: id }));
+    // Running jobs are asked to return their state rather than being waited for.
+    e.running.startUnloading(reason);
+    try {
+      await loaded.drainAndClose(this.#core.options.extensions.drainTimeoutMs, this.#logger.child({ extension: id }));
+    } finally {
+      e.running.stopUnloading();
+    }
     this.#logger.info({ extension: id }, `unloaded extension '${id}'`);
     this.#core.events.emit('extension:unloaded', { id, version: loaded.version });
   }

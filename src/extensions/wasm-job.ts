@@ -13,6 +13,22 @@ import type { SandboxCallOptions } from './sandbox/types.js';
 /** The jobs of one extension currently inside a handler call, by job id (for the host bridge). */
 export class RunningJobs {
   readonly #byId = new Map<string, JobRunContext>();
+  /** Set while the extension unloads: its running jobs are asked to pause and return their state. */
+  #unloading: string | null = null;
+
+  /** Asks every running job of this extension to stop (answering "pause" to its next check), for `reason`. */
+  startUnloading(reason: string): void {
+    this.#unloading = reason;
+  }
+
+  stopUnloading(): void {
+    this.#unloading = null;
+  }
+
+  /** Why the extension's jobs are being stopped, or null. */
+  get unloading(): string | null {
+    return this.#unloading;
+  }
 
   add(ctx: JobRunContext): void {
     this.#byId.set(ctx.jobId, ctx);
@@ -33,24 +49,24 @@ export class RunningJobs {
   async progress(jobId: string, report: Record<string, unknown>): Promise<number> {
     const ctx = this.#byId.get(jobId);
     if (!ctx) return -1;
-    return answer(ctx, await ctx.progress(toProgressReport(report)));
+    return answer(ctx, await ctx.progress(toProgressReport(report)), this.#unloading !== null);
   }
 
   /** `sd_job_interrupt`: 0 continue, 1 pause, 2 cancel, -1 not a running job. */
   interrupt(jobId: string): number {
     const ctx = this.#byId.get(jobId);
     if (!ctx) return -1;
-    return answer(ctx, ctx.interrupt());
+    return answer(ctx, ctx.interrupt(), this.#unloading !== null);
   }
 }
 
 /**
  * What the guest is told. The job's signal also aborts for reasons that are not a pause or
- * cancel request (a stall, the daemon stopping): the guest is then asked to pause, so it returns
- * its state while it can instead of being stopped mid-step.
+ * cancel request (a stall, the daemon stopping), and the extension may be unloading: the guest
+ * is then asked to pause, so it returns its state while it can instead of being stopped mid-step.
  */
-function answer(ctx: JobRunContext, i: Interrupt): number {
-  if (i === 'continue' && ctx.signal.aborted) return 1;
+function answer(ctx: JobRunContext, i: Interrupt, unloading: boolean): number {
+  if (i === 'continue' && (ctx.signal.aborted || unloading)) return 1;
   return interruptCode(i);
 }
 
@@ -156,7 +172,19 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
       { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt },
       { chain: [], jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, signal: stop.signal },
     );
-    return toJobOutcome(o.extensionId, o.jobType, result);
+    const outcome = toJobOutcome(o.extensionId, o.jobType, result);
+    const unloading = o.running.unloading;
+    if (outcome.status === 'interrupted' && unloading !== null && !ctx.signal.aborted) {
+      // Nobody asked this job to pause: its extension is going away. Failing the attempt
+      // (retryable) puts it back to wait for its type, from the checkpoint it just returned.
+      if (outcome.state !== undefined) await ctx.progress({ state: outcome.state });
+      return {
+        status: 'failed',
+        error: { code: ErrorCode.EXTENSION_NOT_FOUND, message: `extension '${o.extensionId}' was ${unloading} while the job ran; it goes on from its checkpoint once the extension is loaded again` },
+        retryable: true,
+      };
+    }
+    return outcome;
   } catch (err) {
     if (stop.signal.aborted) {
       // Stopped after ignoring a pause/cancel: the last acknowledged checkpoint stands.

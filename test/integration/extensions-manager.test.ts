@@ -89,6 +89,31 @@ describe('extension manager (in-process core)', () => {
     expect(remainingOf(cancelled)).toBeGreaterThan(0);
   });
 
+  it('disabling an extension with a running job stops it at its checkpoint; it resumes once enabled again', async () => {
+    await core.extensions.install(HELLO);
+    const FROM = 1_000_000;
+    const { jobId } = await core.jobs.dispatch('hello:countdown', { from: FROM }, { maxAttempts: 5 });
+    const remainingOf = (j: { state: unknown }) => (j.state as { remaining?: number } | null)?.remaining ?? FROM;
+    await waitFor('progress', () => core.jobs.get(jobId), (j) => remainingOf(j) < FROM - 10);
+    const started = Date.now();
+    await core.extensions.disable('hello');
+    // Not held up by the drain timeout: the guest was asked to pause and returned its state.
+    expect(Date.now() - started).toBeLessThan(core.options.extensions.drainTimeoutMs);
+    const waiting = await waitFor('the job to stop', () => core.jobs.get(jobId), (j) => j.status !== 'running');
+    expect(waiting.status).toMatch(/^(waiting_retry|queued)$/);
+    expect(waiting.lastError).toMatchObject({ code: 'EXTENSION_NOT_FOUND', message: expect.stringContaining("extension 'hello' was disabled") });
+    const checkpoint = remainingOf(waiting);
+    expect(checkpoint).toBeLessThan(FROM - 10);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(remainingOf(await core.jobs.get(jobId))).toBe(checkpoint);
+    await core.extensions.enable('hello');
+    await core.jobs.retry(jobId).catch(() => undefined); // skip the backoff wait if it is still waiting
+    const again = await waitFor('the job to run again', () => core.jobs.get(jobId), (j) => j.status === 'running' && remainingOf(j) < checkpoint);
+    expect(remainingOf(again)).toBeLessThan(checkpoint);
+    await core.jobs.cancel(jobId);
+    await waitFor('cancel', () => core.jobs.get(jobId), (j) => j.status === 'cancelled');
+  });
+
   it('retries a failing extension job attempt and resumes an extension job after a restart', async () => {
     await core.extensions.install(TEST_EXT);
     const retried = await core.jobs.dispatch('test-ext:steps', { steps: 3, fail_attempts: 1 }, { maxAttempts: 3 });
