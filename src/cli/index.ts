@@ -15,6 +15,7 @@ import { colorEnabled, makeColors } from './output.js';
 export { Cli, CommandContext, flagsToOverrides, type CliIo, type GlobalFlags } from './context.js';
 export type { CommandGroup } from './commands/index.js';
 export { ExitCode } from './exit-codes.js';
+export { buildPayload, INPUT_FLAGS_HELP, readInputDocument, withInputOptions, type InputOptions } from './input.js';
 export { describeFlags, fieldToFlag, flagsToPayload, validatePayload, type FlagProblem, type FlagsToPayloadOptions } from './flags.js';
 
 /**

@@ -99,23 +99,43 @@ describe('spacedrive CLI against a running daemon', () => {
       expect(JSON.parse(versioned.stdout).methods.every((m: { kind: string }) => m.kind === 'query')).toBe(true);
     });
 
+    /** files.copy dispatches a job; waits for it to end and returns its status (params, output). */
+    async function copyJob(stdout: string): Promise<{ status: string; params: Record<string, unknown>; output: { copied_files: number; copied_bytes: number } }> {
+      const { job_id } = JSON.parse(stdout) as { job_id: string };
+      const client = await daemon.client();
+      for (;;) {
+        const status = (await client.query('query:jobs.get_status.v1', { job_id })) as { status: string; params: Record<string, unknown>; output: { copied_files: number; copied_bytes: number } };
+        if (['completed', 'failed', 'cancelled'].includes(status.status)) return status;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+
     it('copies with flags: a comma-separated list, a directory target, booleans', async () => {
       const out = join(daemon.dataDir, 'out1');
       mkdirSync(out);
-      const r = await daemon.cli(['action', 'files.copy', '--sources', `${join(files, 'a.txt')},${join(files, 'b.txt')}`, '--destination', out]);
+      const r = await daemon.cli(['action', 'files.copy', '--sources', `${join(files, 'a.txt')},${join(files, 'b.txt')}`, '--destination', out, '--no-overwrite', '--json']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/copied_files: +2/);
-      expect(r.stdout).toMatch(/copied_bytes: +11/);
+      const job = await copyJob(r.stdout);
+      expect(job.params).toEqual({ sources: [join(files, 'a.txt'), join(files, 'b.txt')], destination: out, overwrite: false });
+      expect(job.status).toBe('completed');
+      expect(job.output).toMatchObject({ copied_files: 2, copied_bytes: 11 });
       expect(readFileSync(join(out, 'b.txt'), 'utf8')).toBe('bravo!');
 
-      // The target exists now: --no-overwrite (false) fails on the daemon, --overwrite succeeds.
-      const refused = await daemon.cli(['action', 'files.copy', '--sources', join(files, 'a.txt'), '--destination', out, '--no-overwrite']);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/^error \[ALREADY_EXISTS\]: .*already exists/);
+      writeFileSync(join(files, 'a.txt'), 'ALPHA');
       const replaced = await daemon.cli(['action', 'files.copy', '--sources', join(files, 'a.txt'), '--destination', out, '--overwrite', 'true', '--json']);
       expect(replaced.code).toBe(0);
-      expect(JSON.parse(replaced.stdout)).toEqual({ copied_files: 1, copied_bytes: 5 });
+      const second = await copyJob(replaced.stdout);
+      expect(second.params.overwrite).toBe(true);
+      expect(second.status).toBe('completed');
+      expect(readFileSync(join(out, 'a.txt'), 'utf8')).toBe('ALPHA');
+      writeFileSync(join(files, 'a.txt'), 'alpha');
+    });
+
+    it('prints a human key: value block by default', async () => {
+      const r = await daemon.cli(['action', 'files.copy', '--sources', join(files, 'a.txt'), '--destination', join(daemon.dataDir, 'human.txt')]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^job_id: [0-9a-f-]{36}\n$/);
     });
 
     it('builds an array from a repeated flag', async () => {
@@ -123,34 +143,31 @@ describe('spacedrive CLI against a running daemon', () => {
       mkdirSync(out);
       const r = await daemon.cli(['action', 'action:files.copy.input.v1', '--sources', join(files, 'a.txt'), '--sources', join(files, 'b.txt'), '--destination', out, '--json']);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ copied_files: 2, copied_bytes: 11 });
+      const job = await copyJob(r.stdout);
+      expect(job.params.sources).toEqual([join(files, 'a.txt'), join(files, 'b.txt')]);
+      expect(job.output).toMatchObject({ copied_files: 2, copied_bytes: 11 });
     });
 
     it('takes the input as --json-input, as --json {…}, from a file and from standard input', async () => {
       const input = (name: string) => JSON.stringify({ sources: [join(files, 'a.txt')], destination: join(daemon.dataDir, name) });
+      const copied = async (r: { code: number; stdout: string; stderr: string }, name: string) => {
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        expect((await copyJob(r.stdout)).status).toBe('completed');
+        expect(readFileSync(join(daemon.dataDir, name), 'utf8')).toBe('alpha');
+      };
 
-      const viaJsonInput = await daemon.cli(['action', 'files.copy', '--json-input', input('j1.txt')]);
-      expect(viaJsonInput.code).toBe(0);
-      expect(readFileSync(join(daemon.dataDir, 'j1.txt'), 'utf8')).toBe('alpha');
-
-      const viaJson = await daemon.cli(['action', 'files.copy', '--json', input('j2.txt')]);
-      expect(viaJson.code).toBe(0);
-      expect(JSON.parse(viaJson.stdout)).toEqual({ copied_files: 1, copied_bytes: 5 });
+      await copied(await daemon.cli(['action', 'files.copy', '--json-input', input('j1.txt'), '--json']), 'j1.txt');
+      // `--json {…}`: the object is the input, and the output is JSON.
+      await copied(await daemon.cli(['action', 'files.copy', '--json', input('j2.txt')]), 'j2.txt');
 
       const file = join(daemon.dataDir, 'input.json');
       writeFileSync(file, input('j3.txt'));
-      const viaFile = await daemon.cli(['action', 'files.copy', '--input', file]);
-      expect(viaFile.code).toBe(0);
-      expect(existsSync(join(daemon.dataDir, 'j3.txt'))).toBe(true);
-
-      const viaStdin = await daemon.cli(['action', 'files.copy', '--input', '-', '--json'], { input: input('j4.txt') });
-      expect(viaStdin.code).toBe(0);
-      expect(existsSync(join(daemon.dataDir, 'j4.txt'))).toBe(true);
+      await copied(await daemon.cli(['action', 'files.copy', '--input', file, '--json']), 'j3.txt');
+      await copied(await daemon.cli(['action', 'files.copy', '--input', '-', '--json'], { input: input('j4.txt') }), 'j4.txt');
 
       // Flags override fields of the JSON input.
-      const merged = await daemon.cli(['action', 'files.copy', '--json-input', input('ignored.txt'), '--destination', join(daemon.dataDir, 'j5.txt')]);
-      expect(merged.code).toBe(0);
-      expect(existsSync(join(daemon.dataDir, 'j5.txt'))).toBe(true);
+      await copied(await daemon.cli(['action', 'files.copy', '--json-input', input('ignored.txt'), '--destination', join(daemon.dataDir, 'j5.txt'), '--json']), 'j5.txt');
       expect(existsSync(join(daemon.dataDir, 'ignored.txt'))).toBe(false);
     });
 

@@ -9,14 +9,13 @@ import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import { expandMethodName, parseMethod, type OperationKind } from '../../registry/index.js';
 import type { JsonSchema } from '../../schema/index.js';
 import type { Cli, CommandContext } from '../context.js';
-import { describeFlags, flagsToPayload, validatePayload } from '../flags.js';
+import { describeFlags } from '../flags.js';
+import { buildPayload, INPUT_FLAGS_HELP, withInputOptions, type InputOptions } from '../input.js';
 import { formatTable } from '../output.js';
 
 type MethodInfo = KnownQueries['query:core.methods.v1']['output']['methods'][number];
 
-interface CallOptions {
-  jsonInput?: string;
-  input?: string;
+interface CallOptions extends InputOptions {
   library?: string;
   help?: boolean;
 }
@@ -45,24 +44,6 @@ export function resolveMethodName(kind: OperationKind, name: string): string {
     throw new SpacedriveError(ErrorCode.USAGE, `${method} is ${other === 'action' ? 'an action' : 'a query'}; call it with 'spacedrive ${other}'`, { method });
   }
   return method;
-}
-
-/** Reads `--json-input` / `--input` into the base payload. */
-async function readBasePayload(ctx: CommandContext, opts: CallOptions): Promise<unknown> {
-  if (opts.jsonInput !== undefined && opts.input !== undefined) {
-    throw new SpacedriveError(ErrorCode.USAGE, 'give the input either as --json-input JSON or as --input FILE, not both');
-  }
-  const flag = opts.jsonInput !== undefined ? '--json-input' : '--input';
-  const text = opts.jsonInput ?? (opts.input !== undefined ? await ctx.readText(opts.input) : undefined);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const where = opts.input !== undefined ? ` (${opts.input === '-' ? 'standard input' : opts.input})` : '';
-    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${flag}${where} is not valid JSON: ${(err as Error).message}`, {
-      problems: [{ flag, field: '(root)', expected: 'a JSON object' }],
-    });
-  }
 }
 
 async function findMethod(ctx: CommandContext, method: string): Promise<MethodInfo | undefined> {
@@ -100,7 +81,7 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
           '  spacedrive action files.copy --input copy.json',
           '  echo \'{"sources":["a"],"destination":"b"}\' | spacedrive action files.copy --input -',
         ];
-  program
+  const command = program
     .command(kind)
     .description(
       kind === 'query'
@@ -109,54 +90,29 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
     )
     .usage('[options] <method> [--field value …] [--json-input JSON | --input FILE]')
     .argument('[method]', `method name, short (${kind === 'query' ? 'core.status, finance:classify_receipt' : 'files.copy, finance:process_email'}) or full`)
-    .argument('[fields...]', 'input fields as flags: --some-field value (see below)')
-    .option('--json-input <json>', "the input as a JSON object; '--json {…}' does the same and also selects JSON output")
-    .option('--input <file>', "read the input JSON from a file ('-' for standard input)")
+    .argument('[fields...]', 'input fields as flags: --some-field value (see below)');
+  withInputOptions(command)
     .option('--library <id>', 'library to run a library-scoped method against (default: the default library)')
-    .option('-h, --help', 'show this help; after a method name, that method\'s input flags')
+    .option('-h, --help', "show this help; after a method name, that method's input flags")
     .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .addHelpText(
-      'after',
-      `
-Input fields as flags (converted by the method's input schema):
-  --some-field v        sets some_field (kebab-case → snake_case; --a.b v sets a nested field)
-  numbers, integers     parsed and checked: --limit 10
-  booleans              --flag, --no-flag, --flag false
-  lists                 repeat the flag (--tag a --tag b), or a,b, or a JSON array
-  objects               a JSON object: --meta '{"k":1}'
-  binary fields         a file path; the file is read and sent base64-encoded (- = stdin)
-Flags override fields of --json-input / --input. An unknown flag, a wrong type or a missing
-required field is a usage error (exit code 2) naming the flag. Global options and this
-command's own options win over input fields of the same name; pass those in --json-input.
-
-Examples:
-${example.join('\n')}`,
-    )
+    .addHelpText('after', `\n${INPUT_FLAGS_HELP}\n\nExamples:\n${example.join('\n')}`)
     .action(
       cli.action(async (ctx, name: string | undefined, fields: string[], opts: CallOptions) => {
         if (name === undefined || name.startsWith('-')) {
           if (opts.help) {
-            program.commands.find((x) => x.name() === kind)!.outputHelp();
+            command.outputHelp();
             return;
           }
           throw new SpacedriveError(ErrorCode.USAGE, `missing the method name: spacedrive ${kind} <method> [--field value …]`);
         }
         const method = resolveMethodName(kind, name);
-        const self = program.commands.find((x) => x.name() === kind)!;
         if (opts.help) {
           const info = await findMethod(ctx, method);
           if (!info) throw new SpacedriveError(ErrorCode.UNKNOWN_METHOD, `unknown method '${method}'`, { method });
-          ctx.out(methodHelp(self, kind, info, ctx));
+          ctx.out(methodHelp(command, kind, info, ctx));
           return;
         }
-        const base = await readBasePayload(ctx, opts);
-        if (base !== undefined && fields.length > 0 && (base === null || typeof base !== 'object' || Array.isArray(base))) {
-          throw new SpacedriveError(ErrorCode.USAGE, 'flags can only be combined with a JSON object input');
-        }
         const info = await findMethod(ctx, method);
-        let payload: unknown;
         if (!info) {
           const other: OperationKind = kind === 'query' ? 'action' : 'query';
           if (!/^(query|action):/.test(name) && (await findMethod(ctx, expandMethodName(other, name)))) {
@@ -164,17 +120,10 @@ ${example.join('\n')}`,
               method: expandMethodName(other, name),
             });
           }
-          // Not in the catalogue: send it anyway so the daemon's own UNKNOWN_METHOD answer (with
-          // its hints, e.g. which extension is missing) reaches the user.
-          payload = fields.length > 0 ? flagsToPayload(undefined, fields, { base: (base ?? {}) as Record<string, unknown>, cwd: ctx.io.cwd }) : (base ?? {});
-        } else {
-          const schema = info.input_schema as JsonSchema;
-          payload =
-            fields.length > 0 || base === undefined
-              ? flagsToPayload(schema, fields, { base: (base ?? {}) as Record<string, unknown>, cwd: ctx.io.cwd })
-              : base;
-          validatePayload(schema, payload);
         }
+        // A method not in the catalogue is sent anyway, so the daemon's own UNKNOWN_METHOD answer
+        // (with its hints, e.g. which extension is missing) reaches the user.
+        const payload = await buildPayload(ctx, info ? (info.input_schema as JsonSchema) : undefined, fields, opts);
         const result = kind === 'query' ? await ctx.query(method, payload, opts.library) : await ctx.action(method, payload, opts.library);
         ctx.print(result);
       }),

@@ -10,7 +10,6 @@ import { registerConfigCommands } from './config.js';
 import { registerDaemonCommands } from './daemon.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
-import { registerJobsCommand } from './jobs.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
 
@@ -24,6 +23,5 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerCallCommands,
   registerConfigCommands,
   registerExtensionsCommand,
-  registerJobsCommand,
   registerJobsCommand,
 ];
