@@ -216,6 +216,8 @@ export class SpacedriveClient implements SpacedriveClientApi {
               target,
             }),
           );
+        } else if (err.code === 'EACCES' || err.code === 'EPERM') {
+          reject(new SpacedriveError(ErrorCode.PERMISSION_DENIED, `not allowed to connect to ${target} (the socket belongs to another user)`, { target }));
         } else {
           reject(new SpacedriveError(ErrorCode.DAEMON_NOT_RUNNING, `cannot connect to the daemon at ${target}: ${err.message}`, { target, errno: err.code }));
         }
