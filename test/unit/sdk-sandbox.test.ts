@@ -101,7 +101,11 @@ describe('SDK modules in the sandbox', () => {
       code: 'INVALID_INPUT',
       message: expect.stringContaining('no total'),
     });
-    await expect(testExt.call('panic', {}, { chain: [] })).rejects.toMatchObject({ code: 'EXTENSION_TRAPPED' });
+    // the SDK's abort handler reports its reason through sd_error before trapping
+    await expect(testExt.call('panic', {}, { chain: [] })).rejects.toMatchObject({
+      code: 'EXTENSION_TRAPPED',
+      message: expect.stringContaining('abort: deliberate panic'),
+    });
     // the instance was replaced; calls keep working
     expect(await testExt.call('noop', {}, { chain: [] })).toEqual({});
   });
@@ -117,6 +121,14 @@ describe('SDK modules in the sandbox', () => {
     const out = await hello.call('countdown', { job_id: 'j1', job_type: 'hello:countdown', params: { from: 10 }, state: null, attempt: 1 }, { chain: [], jobId: 'j1' });
     expect(out).toEqual({ status: 'interrupted', state: { remaining: 7 } });
     expect(progress.map((p) => p.state)).toEqual([{ remaining: 9 }, { remaining: 8 }, { remaining: 7 }]);
+  });
+
+  it('a job paces itself with extension.sleep', async () => {
+    progress.length = 0;
+    const started = Date.now();
+    const out = await hello.call('countdown', { job_id: 'j2', job_type: 'hello:countdown', params: { from: 2, delay_ms: 30 }, state: null, attempt: 1 }, { chain: [], jobId: 'j2' });
+    expect(out).toEqual({ status: 'completed', output: { counted: 2 } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(55);
   });
 
   it('large outputs and many calls in flight', async () => {
