@@ -1,16 +1,17 @@
 /**
- * Subscribe / Unsubscribe over the socket. Core has no event source a client can trigger yet,
- * so these run the daemon in-process (startDaemon, real socket, real client) and emit on
- * core.events directly.
+ * Subscribe / Unsubscribe over the socket. Most tests run the daemon in-process (startDaemon,
+ * real socket, real client) and emit on core.events directly, to control exactly what is
+ * emitted; the last one uses a real event source (a files.copy job) in a real daemon process.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpacedriveClient } from '../../src/client/index.js';
 import { loadOptions, type SpacedriveOptions } from '../../src/config/index.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/index.js';
 import type { CoreEvent } from '../../src/events/index.js';
 import { silentLogger } from '../../src/logging/index.js';
-import { makeTempDir } from '../helpers/daemon.js';
+import { makeTempDir, startTestDaemon } from '../helpers/daemon.js';
 import { RawConnection } from '../helpers/raw-socket.js';
 
 async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -108,5 +109,37 @@ describe('wire events', () => {
     daemon.core.events.emit('job:done', { after: 'restart' });
     expect((await events.next()).value).toMatchObject({ payload: { after: 'restart' } });
     await events.return!();
+  });
+});
+
+describe('wire events from a real daemon process', () => {
+  it('streams a files.copy job\'s events to a subscriber over the socket', async () => {
+    const d = await startTestDaemon();
+    try {
+      const client = await d.client();
+      const jobs = client.subscribe(['job:*'], { job_type: 'files.copy' });
+      const none = client.subscribe(['nothing:*']);
+      await Promise.all([jobs.ready, none.ready]);
+      writeFileSync(join(d.dataDir, 'a.txt'), 'abc');
+      mkdirSync(join(d.dataDir, 'out'));
+      const { job_id } = (await client.action('action:files.copy.input.v1', { sources: [join(d.dataDir, 'a.txt')], destination: join(d.dataDir, 'out') })) as {
+        job_id: string;
+      };
+      const seen: string[] = [];
+      for await (const e of jobs) {
+        expect(e.payload.job_id).toBe(job_id);
+        seen.push(e.type);
+        if (e.type === 'job:completed' || e.type === 'job:failed') break;
+      }
+      expect(seen[0]).toBe('job:queued');
+      expect(seen.at(-1)).toBe('job:completed');
+      // The other subscription got nothing: its next event is whatever we wait for after this.
+      const pending = none.next();
+      const raced = await Promise.race([pending.then(() => 'event'), new Promise((r) => setTimeout(() => r('quiet'), 200))]);
+      expect(raced).toBe('quiet');
+      await none.return!();
+    } finally {
+      await d.stop();
+    }
   });
 });
