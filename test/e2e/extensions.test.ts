@@ -2,6 +2,7 @@
  * The extension manager against a real daemon process, with the extensions the build compiled
  * (build/extensions/hello, build/extensions/test-ext) and modules compiled from .wat here.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -168,11 +169,45 @@ describe('extensions in a real daemon', () => {
     });
   });
 
+  it('on a terminal, install shows what the package asks for and installs only when confirmed', async () => {
+    // `script` gives the CLI a pseudo-terminal; the answer is typed on it.
+    const viaTty = (answer: string) =>
+      new Promise<{ code: number; out: string }>((resolvePromise, reject) => {
+        const cmd = [process.execPath, join(REPO_ROOT, 'bin', 'spacedrive.js'), '--data-dir', d.dataDir, 'extensions', 'install', join(pkgs, 'relay-c')]
+          .map((a) => `'${a}'`)
+          .join(' ');
+        const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env: { ...d.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (t: string) => {
+          out += t;
+          if (out.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+        });
+        child.stderr.setEncoding('utf8').on('data', (t: string) => (out += t));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolvePromise({ code: code ?? 1, out });
+        });
+      });
+    const declined = await viaTty('n');
+    expect(declined.out).toContain('relay-c (relay-c) 1.0.0');
+    expect(declined.out).toMatch(/call:\s+query:relay-, query:core\./);
+    expect(declined.out).toMatch(/dispatch jobs:\s+no/);
+    expect(declined.out).toContain('memory 16 MiB, 2000 ms per call, 1 instance(s)');
+    expect(declined.out).toContain('not installed');
+    expect(declined.code).toBe(1);
+    await expect(info('relay-c')).rejects.toMatchObject({ code: 'EXTENSION_NOT_FOUND' });
+    const accepted = await viaTty('y');
+    expect(accepted.out).toContain('installed relay-c 1.0.0');
+    expect(accepted.code).toBe(0);
+    expect((await info('relay-c')).state).toBe('loaded');
+  });
+
   it('refuses a call that loops back (A → B → A) with CALL_CYCLE, and chains past the depth limit', async () => {
     const cycle = await relay('relay-a', [{ m: 'query:relay-b:relay.v1' }], { m: 'query:relay-a:relay.v1', p: { m: 'query:core.status.v1', p: {} } });
     expect(cycle).toMatchObject({ ok: true, result: { ok: false, error: { code: 'CALL_CYCLE', message: expect.stringContaining('relay-a → relay-b → relay-a') } } });
 
-    await d.cli(['extensions', 'install', join(pkgs, 'relay-c'), '--yes']);
     await d.cli(['extensions', 'install', join(pkgs, 'relay-d'), '--yes']);
     // b → c → d is three deep: allowed with maxCallDepth 3 (d calls core, which is not an extension).
     await expect(relay('relay-b', [{ m: 'query:relay-c:relay.v1' }, { m: 'query:relay-d:relay.v1' }], { m: 'query:core.status.v1', p: {} })).resolves.toMatchObject({
@@ -280,6 +315,59 @@ describe('extensions in a real daemon', () => {
     const repaired = await d.cli(['extensions', 'reload', 'relay-a', '--from', join(pkgs, 'relay-a')]);
     expect(repaired.code).toBe(0);
     expect((await info('relay-a')).state).toBe('loaded');
+  });
+
+  it('an extension job survives kill -9 of the daemon and resumes from its checkpoint', async () => {
+    const STEPS = 4000;
+    const status = (id: string) => client.query('query:jobs.get_status.v1', { job_id: id } as never) as Promise<{ status: string; state: { done?: number } | null; output: any; runs: number }>;
+    const until = async (id: string, ok: (s: Awaited<ReturnType<typeof status>>) => boolean, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = await status(id);
+        if (ok(s)) return s;
+        if (Date.now() > deadline) throw new Error(`job ${id}: gave up waiting; last ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'test-ext:steps', params: { steps: STEPS } } as never)) as { job_id: string };
+    const before = await until(job_id, (s) => (s.state?.done ?? 0) >= 20);
+    await d.kill('SIGKILL');
+    await d.restart();
+    client = await d.client();
+    const after = await status(job_id);
+    // No acknowledged checkpoint is lost.
+    expect(after.state?.done ?? 0).toBeGreaterThanOrEqual(before.state!.done!);
+    const done = await until(job_id, (s) => s.status === 'completed' || s.status === 'failed', 60_000);
+    expect(done).toMatchObject({ status: 'completed', output: { done: STEPS, resumed: true } });
+    expect(done.runs).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a job of a disabled extension waits, visibly, across a restart, and runs once it is enabled', async () => {
+    await d.cli(['extensions', 'disable', 'hello']);
+    await expect(client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 } } as never)).rejects.toMatchObject({
+      code: 'UNKNOWN_JOB_TYPE',
+    });
+    await d.cli(['extensions', 'enable', 'hello']);
+    // Delayed so that it is still queued when the extension goes away.
+    const runAt = new Date(Date.now() + 1500).toISOString();
+    const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 }, run_at: runAt } as never)) as { job_id: string };
+    await d.cli(['extensions', 'disable', 'hello']);
+    await d.restart();
+    client = await d.client();
+    await new Promise((r) => setTimeout(r, 1800));
+    const waiting = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as { status: string; waiting_for: string | null };
+    expect(waiting.status).toBe('queued');
+    expect(waiting.waiting_for).toContain('hello:countdown');
+    const enabled = await d.cli(['extensions', 'enable', 'hello']);
+    expect(enabled.code).toBe(0);
+    const deadline = Date.now() + 20_000;
+    let last: { status: string; output: unknown } = { status: '', output: null };
+    while (Date.now() < deadline) {
+      last = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as typeof last;
+      if (last.status === 'completed') break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(last).toMatchObject({ status: 'completed', output: { counted: 3 } });
   });
 });
 
