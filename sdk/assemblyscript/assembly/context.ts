@@ -38,8 +38,11 @@ export class JobOptions {
 /** The extension's identity, from `extension.info`. */
 export class ExtensionInfo {
   constructor(
+    /** The manifest's id, the namespace of every method the extension registers. */
     public id: string,
+    /** The manifest's version. */
     public version: string,
+    /** The ABI version the host runs the module under. */
     public abiVersion: i32,
   ) {}
 }

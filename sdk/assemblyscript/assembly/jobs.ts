@@ -78,12 +78,17 @@ export class Jobs {
 export class Progress {
   /** 0..1; below 0 = not reported. */
   fraction: f64 = -1;
+  /** A line shown with the progress (`jobs watch`). */
   message: string | null = null;
   /** The new checkpoint, as raw JSON (use {@link JobContext.reportProgress} for a typed state). */
   stateJson: string | null = null;
+  /** Items processed so far; below 0 = not reported. */
   itemsDone: i64 = -1;
+  /** Items in all; below 0 = not reported. */
   itemsTotal: i64 = -1;
+  /** Bytes processed so far; below 0 = not reported. */
   bytesDone: i64 = -1;
+  /** Bytes in all; below 0 = not reported. */
   bytesTotal: i64 = -1;
   /** A warning added to the job's record. */
   warning: string | null = null;

@@ -17,7 +17,9 @@ const COMMA: i32 = 0x2c;
 
 /** The top-level fields of a JSON object: keys (decoded) and raw value texts, in order. */
 export class RawFields {
+  /** Keys, decoded, in document order. */
   keys: string[] = [];
+  /** Raw JSON text of each key's value (same index as `keys`). */
   values: string[] = [];
 
   /** Raw JSON text of `key`'s value, or `null` when the key is absent. */
