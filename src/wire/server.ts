@@ -208,7 +208,7 @@ export class Connection implements FrameSink {
   #onData(chunk: Buffer): void {
     if (this.#ending) return;
     this.#splitter.push(chunk);
-    if (this.#splitter.stopped) this.#pauseReading();
+    if (this.#splitter.stopped || this.#inFlight >= this.#server.maxInFlight) this.#pauseReading();
   }
 
   /** FrameSink: one complete frame. Returns false when no more calls may start for now. */

@@ -187,7 +187,7 @@ describe('in-process daemon: limits and shutdown with calls in flight', () => {
     daemon = null;
   });
 
-  const seen = { aborted: 0 };
+  const seen = { aborted: 0, running: 0, maxRunning: 0 };
   const slow = defineOperation<{ ms: number }, { slept: number }>({
     method: 'query:test.slow.v1',
     kind: 'query',
@@ -195,15 +195,17 @@ describe('in-process daemon: limits and shutdown with calls in flight', () => {
     description: 'Sleeps, unless the caller goes away.',
     input: { type: 'object', required: ['ms'], properties: { ms: { type: 'integer' } } },
     output: { type: 'object' },
-    handler: ({ ms }, ctx) =>
-      new Promise((resolve, reject) => {
+    handler: ({ ms }, ctx) => {
+      seen.maxRunning = Math.max(seen.maxRunning, ++seen.running);
+      return new Promise<{ slept: number }>((resolve, reject) => {
         const t = setTimeout(() => resolve({ slept: ms }), ms);
         ctx.signal?.addEventListener('abort', () => {
           clearTimeout(t);
           seen.aborted++;
           reject(ctx.signal!.reason);
         });
-      }),
+      }).finally(() => seen.running--);
+    },
   });
 
   async function start(wire: Record<string, number> = {}, shutdownGraceMs?: number): Promise<RunningDaemon> {
@@ -257,6 +259,17 @@ describe('in-process daemon: limits and shutdown with calls in flight', () => {
     const client = await SpacedriveClient.connect({ socketPath: d.socketPath, reconnect: false });
     await expect(client.ping()).resolves.toMatchObject({ pong: true });
     await client.close();
+  });
+
+  it('runs at most maxInFlightPerConnection calls of one connection at once, and answers all', async () => {
+    const d = await start({ maxInFlightPerConnection: 4 });
+    seen.maxRunning = 0;
+    const raw = await RawConnection.open({ path: d.socketPath });
+    raw.write(Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i, type: 'query', method: 'query:test.slow.v1', payload: { ms: 30 } }) + '\n').join(''));
+    const frames = await raw.waitFrames(20);
+    expect(frames.every((f) => f.ok)).toBe(true);
+    expect(seen.maxRunning).toBe(4);
+    raw.close();
   });
 
   it('refuses connections past maxConnections with an OVERLOADED reason', async () => {
