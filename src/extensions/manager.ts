@@ -5,6 +5,7 @@
  * without failing calls already running.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { CoreServices } from '../core/services.js';
@@ -104,6 +105,8 @@ class LoadedVersion {
     readonly limits: EffectiveLimits,
     readonly loadMs: number,
     readonly loadedAt: Date,
+    /** Jobs inside a handler call on this version (the bridge routes their progress here). */
+    readonly running: RunningJobs,
   ) {}
 
   /** Calls into the sandbox. Starts synchronously so that a handler looked up before a swap still reaches this version. */
@@ -177,7 +180,6 @@ interface Entry {
   state: ExtensionState;
   error: WireError | undefined;
   loaded: LoadedVersion | undefined;
-  running: RunningJobs;
 }
 
 export class ExtensionManager {
@@ -199,8 +201,12 @@ export class ExtensionManager {
     this.dir = join(o.core.options.dataDir, 'extensions');
     this.#store = o.store ?? new JsonFileExtensionStore(join(this.dir, 'installed.json'));
     this.#logger = o.core.logger.child({ component: 'extensions' });
+    // Left behind by an install or reload that crashed half-way; never in use.
+    for (const name of existsSync(this.dir) ? readdirSync(this.dir) : []) {
+      if (name.startsWith('.staging-') || name.startsWith('.trash-')) rmSync(join(this.dir, name), { recursive: true, force: true });
+    }
     for (const record of this.#store.list()) {
-      this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined, running: new RunningJobs() });
+      this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined });
     }
   }
 
@@ -244,6 +250,16 @@ export class ExtensionManager {
       });
   }
 
+  /**
+   * What loaded extension `id` is granted: its manifest's permissions and the limits in effect
+   * (capabilities such as HTTP check their part of it). `undefined` when it is not loaded.
+   */
+  grants(id: string): { permissions: ManifestPermissions; limits: EffectiveLimits } | undefined {
+    const e = this.#entries.get(id);
+    if (!e?.loaded || !e.manifest) return undefined;
+    return { permissions: e.manifest.permissions, limits: e.loaded.limits };
+  }
+
   async info(id: string): Promise<ExtensionInfo> {
     const e = this.#get(id);
     const manifest = await this.#manifestOf(e);
@@ -269,7 +285,7 @@ export class ExtensionManager {
       stats: e.loaded ? e.loaded.sandbox.stats() : null,
       load_ms: e.loaded ? e.loaded.loadMs : null,
       loaded_at: e.loaded ? e.loaded.loadedAt.toISOString() : null,
-      running_jobs: e.running.size,
+      running_jobs: e.loaded?.running.size ?? 0,
     };
     if (e.error) info.error = e.error;
     return info;
@@ -295,7 +311,7 @@ export class ExtensionManager {
       }
       const record = await this.#stage(pkg, opts.enabled ?? true);
       this.#store.put(record);
-      const entry: Entry = { record, manifest: pkg.manifest, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined, running: new RunningJobs() };
+      const entry: Entry = { record, manifest: pkg.manifest, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined };
       this.#entries.set(id, entry);
       this.#logger.info({ extension: id, version: record.version, enabled: record.enabled }, `installed extension '${id}' ${record.version}`);
       this.#core.events.emit('extension:installed', { id, version: record.version });
@@ -505,19 +521,20 @@ export class ExtensionManager {
       const pkg = source ?? (await this.#readInstalled(record));
       const { limits, clamped } = effectiveLimits(pkg.manifest, host, false);
       if (clamped.length > 0) logger.warn({ clamped }, `extension '${id}' asks for more than this host's ceilings allow; clamped: ${clamped.join(', ')}`);
+      const running = new RunningJobs();
       const started = performance.now();
       sandbox = await this.#loadSandbox({
         id,
         version: pkg.manifest.version,
         wasm: pkg.wasm,
         limits: sandboxLimits(limits, host),
-        bridge: createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running: e.running }),
+        bridge: createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running, requestsPerMinute: limits.requests_per_minute }),
         config: pkg.manifest.config,
         logger,
       });
       const loadMs = Math.round((performance.now() - started) * 10) / 10;
-      const version = new LoadedVersion(id, pkg.manifest.version, sandbox, limits, loadMs, new Date());
-      const { operations, jobs } = this.#declarations(id, sandbox.registrations, version, e.running);
+      const version = new LoadedVersion(id, pkg.manifest.version, sandbox, limits, loadMs, new Date(), running);
+      const { operations, jobs } = this.#declarations(id, sandbox.registrations, version);
 
       this.#core.runtimeRegistry.replaceOwner(id, operations);
       const jobTypes = this.#jobTypes();
@@ -526,7 +543,7 @@ export class ExtensionManager {
           jobTypes.replaceOwner(id, jobs);
         } catch (err) {
           // Put the registry back as it was before failing the load.
-          if (previous) this.#core.runtimeRegistry.replaceOwner(id, this.#declarations(id, previous.sandbox.registrations, previous, e.running).operations);
+          if (previous) this.#core.runtimeRegistry.replaceOwner(id, this.#declarations(id, previous.sandbox.registrations, previous).operations);
           else this.#core.runtimeRegistry.unregisterOwner(id);
           throw err;
         }
@@ -550,7 +567,16 @@ export class ExtensionManager {
       this.#core.events.emit('extension:failed', { id, code: err.code, message: err.message });
       throw err;
     }
-    if (previous) await previous.drainAndClose(host.drainTimeoutMs, logger);
+    if (previous) await this.#retire(previous, 'reloaded', logger);
+  }
+
+  /**
+   * Closes a version that no longer receives calls: its running jobs are asked to return their
+   * state (and are retried from it, on the new version after a reload); other calls finish.
+   */
+  async #retire(version: LoadedVersion, reason: string, logger: Logger): Promise<void> {
+    version.running.startUnloading(reason);
+    await version.drainAndClose(this.#core.options.extensions.drainTimeoutMs, logger);
   }
 
   #loadError(id: string, caught: unknown): SpacedriveError {
@@ -571,7 +597,6 @@ export class ExtensionManager {
     id: string,
     registrations: readonly GuestRegistration[],
     version: LoadedVersion,
-    running: RunningJobs,
   ): { operations: OperationDeclaration[]; jobs: JobTypeDefinition[] } {
     const host = this.#core.options.extensions;
     const operations: OperationDeclaration[] = [];
@@ -618,7 +643,7 @@ export class ExtensionManager {
             paramsSchema: (reg.paramsSchema ?? true) as JobTypeDefinition['paramsSchema'],
             maxConcurrency: version.limits.concurrent_jobs,
             call: (fn, input, opts) => version.call(fn, input, opts),
-            running,
+            running: version.running,
             callTimeoutMs: host.jobCallTimeoutMs,
             interruptGraceMs: host.jobInterruptGraceMs,
           }),
@@ -638,12 +663,7 @@ export class ExtensionManager {
     e.state = e.record.enabled ? 'enabled' : 'disabled';
     if (!loaded) return;
     // Running jobs are asked to return their state rather than being waited for.
-    e.running.startUnloading(reason);
-    try {
-      await loaded.drainAndClose(this.#core.options.extensions.drainTimeoutMs, this.#logger.child({ extension: id }));
-    } finally {
-      e.running.stopUnloading();
-    }
+    await this.#retire(loaded, reason, this.#logger.child({ extension: id }));
     this.#logger.info({ extension: id }, `unloaded extension '${id}'`);
     this.#core.events.emit('extension:unloaded', { id, version: loaded.version });
   }

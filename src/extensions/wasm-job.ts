@@ -21,10 +21,6 @@ export class RunningJobs {
     this.#unloading = reason;
   }
 
-  stopUnloading(): void {
-    this.#unloading = null;
-  }
-
   /** Why the extension's jobs are being stopped, or null. */
   get unloading(): string | null {
     return this.#unloading;
@@ -149,6 +145,8 @@ export function wasmJobDefinition(o: WasmJobOptions): JobTypeDefinition {
     description: o.description,
     paramsSchema: o.paramsSchema,
     maxConcurrency: o.maxConcurrency,
+    // The manifest's concurrent_jobs bounds the extension's jobs of all its types together.
+    ownerMaxConcurrency: o.maxConcurrency,
     run: (ctx) => runWasmJob(o, ctx),
   };
 }
@@ -180,7 +178,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
       if (outcome.state !== undefined) await ctx.progress({ state: outcome.state });
       return {
         status: 'failed',
-        error: { code: ErrorCode.EXTENSION_NOT_FOUND, message: `extension '${o.extensionId}' was ${unloading} while the job ran; it goes on from its checkpoint once the extension is loaded again` },
+        error: { code: ErrorCode.EXTENSION_NOT_FOUND, message: `extension '${o.extensionId}' was ${unloading} while the job ran; it is retried from its checkpoint when the extension is loaded` },
         retryable: true,
       };
     }

@@ -114,6 +114,25 @@ describe('extension manager (in-process core)', () => {
     await waitFor('cancel', () => core.jobs.get(jobId), (j) => j.status === 'cancelled');
   });
 
+  it('reloading an extension with a running job moves the job to the new version from its checkpoint', async () => {
+    await core.extensions.install(HELLO);
+    const FROM = 1_000_000;
+    const { jobId } = await core.jobs.dispatch('hello:countdown', { from: FROM }, { maxAttempts: 5 });
+    const remainingOf = (j: { state: unknown }) => (j.state as { remaining?: number } | null)?.remaining ?? FROM;
+    await waitFor('progress', () => core.jobs.get(jobId), (j) => remainingOf(j) < FROM - 10);
+    const started = Date.now();
+    await core.extensions.reload('hello');
+    expect(Date.now() - started).toBeLessThan(core.options.extensions.drainTimeoutMs);
+    const stopped = await waitFor('the old run to end', () => core.jobs.get(jobId), (j) => j.runs >= 2 || j.status !== 'running');
+    const checkpoint = remainingOf(stopped);
+    await core.jobs.retry(jobId).catch(() => undefined);
+    const again = await waitFor('a run on the new version', () => core.jobs.get(jobId), (j) => j.status === 'running' && j.runs >= 2 && remainingOf(j) < checkpoint);
+    expect(remainingOf(again)).toBeLessThan(checkpoint);
+    expect(again.errors.at(-1)).toMatchObject({ code: 'EXTENSION_NOT_FOUND', message: expect.stringContaining('was reloaded') });
+    await core.jobs.cancel(jobId);
+    await waitFor('cancel', () => core.jobs.get(jobId), (j) => j.status === 'cancelled');
+  });
+
   it('retries a failing extension job attempt and resumes an extension job after a restart', async () => {
     await core.extensions.install(TEST_EXT);
     const retried = await core.jobs.dispatch('test-ext:steps', { steps: 3, fail_attempts: 1 }, { maxAttempts: 3 });
