@@ -12,7 +12,7 @@ import type { SpacedriveOptions } from '../config/index.js';
 import { Core, type CreateCoreOptions } from '../core/index.js';
 import { ErrorCode, SpacedriveError, hasErrorCode } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
-import { WireServer } from '../wire/index.js';
+import { WireServer, bindUnixSocket, type BoundUnixSocket } from '../wire/index.js';
 import { isAlive, isDaemonProcess, livePid, logFilePath, readPidFile, removePidFile, waitForExit, writePidFile } from './pid-file.js';
 
 export { pidFilePath, logFilePath, readPidFile } from './pid-file.js';
@@ -84,7 +84,28 @@ export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonO
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   await claimSocketPath(options.socketPath, options.dataDir);
 
-  const core = await Core.create(options, { logger, ...(opts.extraOperations ? { extraOperations: opts.extraOperations } : {}) });
+  // Bind before core starts: the bind is the atomic claim on this data directory, so a second
+  // daemon fails here and never opens (or "recovers") the first one's stores.
+  let bound: BoundUnixSocket;
+  try {
+    bound = await bindUnixSocket(options.socketPath);
+  } catch (err) {
+    if (hasErrorCode(err, 'EADDRINUSE')) {
+      throw new SpacedriveError(ErrorCode.DAEMON_ALREADY_RUNNING, `another daemon took ${options.socketPath} while this one was starting`, {
+        socketPath: options.socketPath,
+      });
+    }
+    throw err;
+  }
+
+  let core: Core;
+  try {
+    core = await Core.create(options, { logger, ...(opts.extraOperations ? { extraOperations: opts.extraOperations } : {}) });
+  } catch (err) {
+    await bound.close();
+    rmSync(options.socketPath, { force: true });
+    throw err;
+  }
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let closing: Promise<void> | null = null;
@@ -114,27 +135,18 @@ export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonO
     onShutdownRequest: () => setImmediate(() => void close()),
   });
   core.counters.set('wire', () => ({ connections: server.connections.size, requests: server.requestsServed }));
+  server.adopt(bound);
 
   let tcpPort: number | null = null;
-  try {
+  if (options.tcp) {
     try {
-      await server.listenUnix(options.socketPath);
+      tcpPort = await server.listenTcp(options.tcp);
     } catch (err) {
-      if (hasErrorCode(err, 'EADDRINUSE')) {
-        throw new SpacedriveError(ErrorCode.DAEMON_ALREADY_RUNNING, `another daemon took ${options.socketPath} while this one was starting`, {
-          socketPath: options.socketPath,
-        });
-      }
+      await server.close(0);
+      await core.close();
+      rmSync(options.socketPath, { force: true });
       throw err;
     }
-    if (options.tcp) {
-      tcpPort = await server.listenTcp(options.tcp);
-    }
-  } catch (err) {
-    await server.close(0);
-    await core.close();
-    if (!hasErrorCode(err, ErrorCode.DAEMON_ALREADY_RUNNING)) rmSync(options.socketPath, { force: true });
-    throw err;
   }
   writePidFile(options.dataDir);
   logger.info(

@@ -6,6 +6,8 @@ export * from './protocol.js';
 export { FrameSplitter, jsonDepth, parseFrame, type FrameSink } from './framing.js';
 export {
   WireServer,
+  bindUnixSocket,
+  type BoundUnixSocket,
   Connection,
   MAX_ID_LENGTH,
   MAX_SUBSCRIPTIONS_PER_CONNECTION,

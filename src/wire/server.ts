@@ -9,6 +9,7 @@
  * signals handlers when the caller goes away; nothing is logged per request above debug.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Core } from '../core/index.js';
 import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../errors/index.js';
@@ -75,27 +76,23 @@ export class WireServer {
     return this.#closing;
   }
 
-  /**
-   * Listens on a Unix socket, owner-only: the socket is created under a restrictive umask (so
-   * there is no window where others could connect) and chmod-ed to 0600 afterwards.
-   */
+  /** Listens on a Unix socket, owner-only (see {@link bindUnixSocket}). */
   async listenUnix(path: string): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket, false));
-    const previous = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } finally {
-      process.umask(previous);
-    }
-    const { chmodSync } = await import('node:fs');
-    chmodSync(path, 0o600);
+    this.adopt(await bindUnixSocket(path));
+  }
+
+  /**
+   * Starts serving a socket bound earlier by {@link bindUnixSocket}, including the connections
+   * that arrived in between.
+   */
+  adopt(bound: BoundUnixSocket): void {
+    const server = bound.server;
+    server.off('connection', bound.hold);
+    server.on('connection', (socket: Socket) => this.#accept(socket, false));
     server.on('error', (err) => this.logger.error({ err }, 'unix socket listener error'));
+    for (const socket of bound.held.splice(0)) {
+      if (!socket.destroyed) this.#accept(socket, false);
+    }
     this.#servers.push(server);
   }
 
@@ -149,6 +146,59 @@ export class WireServer {
     for (const conn of this.connections) conn.closeWithReason({ code: ErrorCode.SHUTTING_DOWN, message: 'the daemon is shutting down' });
     await Promise.all(listening);
   }
+}
+
+/**
+ * A Unix socket bound and listening, whose connections are held until a {@link WireServer}
+ * adopts it. The daemon binds first, before starting core: binding is the atomic claim on the
+ * data directory (a second daemon fails here, before it could touch the first one's state).
+ */
+export interface BoundUnixSocket {
+  readonly server: Server;
+  readonly path: string;
+  /** Connections accepted before adoption. */
+  readonly held: Socket[];
+  readonly hold: (socket: Socket) => void;
+  /** Stops listening (when start-up fails before adoption). */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds a Unix socket owner-only: it is created under a restrictive umask (so there is no
+ * window where others could connect) and chmod-ed to 0600 afterwards.
+ */
+export async function bindUnixSocket(path: string): Promise<BoundUnixSocket> {
+  const held: Socket[] = [];
+  const hold = (socket: Socket): void => {
+    socket.on('error', () => undefined);
+    held.push(socket);
+  };
+  const server = createServer({ noDelay: true });
+  server.on('connection', hold);
+  const previous = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previous);
+  }
+  chmodSync(path, 0o600);
+  return {
+    server,
+    path,
+    held,
+    hold,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of held.splice(0)) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 interface PendingSubscription {
