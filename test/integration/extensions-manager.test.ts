@@ -189,6 +189,24 @@ describe('extension manager (in-process core)', () => {
     expect(after.stats?.calls).toBeGreaterThanOrEqual(0);
   });
 
+  it('installs disabled without loading, loads on enable, and keeps the choice across a restart', async () => {
+    const installed = await core.extensions.install(HELLO, { enabled: false });
+    expect(installed).toMatchObject({ state: 'disabled', enabled: false, operations: [], stats: null });
+    await expect(core.execute('query:hello:greet.v1', { name: 'x' })).rejects.toMatchObject({ code: 'UNKNOWN_METHOD' });
+    await core.close();
+    core = await open();
+    expect(core.extensions.list()).toMatchObject([{ id: 'hello', state: 'disabled', enabled: false }]);
+    const enabled = await core.extensions.enable('hello');
+    expect(enabled).toMatchObject({ state: 'loaded', enabled: true });
+    expect(enabled.load_ms).toBeGreaterThan(0);
+    await core.close();
+    core = await open();
+    expect(core.extensions.list()).toMatchObject([{ id: 'hello', state: 'loaded', enabled: true }]);
+    await expect(core.execute('query:hello:greet.v1', { name: 'x' })).resolves.toEqual({ greeting: 'Hello, x!' });
+    const status = (await core.execute('query:core.status.v1', {})) as { counts: Record<string, number> };
+    expect(status.counts).toMatchObject({ extensions_installed: 1, extensions_enabled: 1, extensions_loaded: 1, extensions_failed: 0 });
+  });
+
   it('a failed reload keeps the old version serving', async () => {
     await core.extensions.install(HELLO);
     await expect(core.extensions.reload('hello', { from: TEST_EXT })).rejects.toMatchObject({ code: 'EXTENSION_INVALID' });
