@@ -90,6 +90,52 @@ describe('sandbox: hostile handlers', () => {
     }
   });
 
+  it('calls posted behind a failing one on the same instance are retried on its replacement', async () => {
+    for (const [fixture, exportFn, code] of [
+      ['trap', 'boom', 'EXTENSION_TRAPPED'],
+      ['loop-handler', 'spin', 'EXTENSION_TIMEOUT'],
+    ] as const) {
+      const s = await loadFixture(fixture, { limits: { instances: 1, callTimeoutMs: 300 } });
+      try {
+        const bad = s.call(exportFn, {}, { chain: [] }).catch((e) => e);
+        // Posted to the same (only) instance right behind the failing call.
+        const good = s.call('ok', {}, { chain: [] });
+        expect(s.stats().queued).toBe(1);
+        expect((await bad).code).toBe(code);
+        expect(await good).toBe(true);
+        expect(s.stats().replaced).toBe(1);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it('a trap after sd_error leads with the reason the guest gave', async () => {
+    const s = await loadFixture('abort-reason', { limits: { instances: 1 } });
+    try {
+      const err = await s.call('assert', {}, { chain: [] }).catch((e) => e);
+      expect(err.code).toBe('EXTENSION_TRAPPED');
+      expect(err.message).toBe(
+        "extension 'abort-reason', export 'assert': abort: index out of range (assembly/index.ts:42:7) (trapped: unreachable)",
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('extension.sleep blocks only the instance, never past the call deadline', async () => {
+    const s = await loadFixture('abort-reason', { limits: { instances: 1, callTimeoutMs: 300 } });
+    try {
+      expect(await s.call('nap', { ms: 20 }, { chain: [] })).toEqual({ ok: true, result: {} });
+      expect(await s.call('nap', { ms: -1 }, { chain: [] })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
+      // Asked to sleep far past its limit, the call is stopped at the deadline.
+      const err = await alongsideHealthy(() => s.call('nap', { ms: 60_000 }, { chain: [] }).catch((e) => e));
+      expect(err.code).toBe('EXTENSION_TIMEOUT');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('register-late: registering after plugin_init is refused with REGISTRATION_REJECTED', async () => {
     const s = await loadFixture('register-late', { limits: { instances: 1 } });
     try {

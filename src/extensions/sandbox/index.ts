@@ -45,6 +45,22 @@ export const HOST_IMPORTS: readonly string[] = ['sd_call', 'sd_log', 'sd_error',
 /** Consecutive failed starts of a replacement instance after which the sandbox stops trying. */
 const MAX_START_FAILURES = 5;
 
+/**
+ * Calls one instance may hold: the one running plus the ones posted behind it. Posting the next
+ * calls before the current one returns lets the worker go straight on to them (no round trip of
+ * idle time per call) and lets one main-thread wake-up collect several replies; that is what
+ * carries throughput with many calls in flight (measured on 2 busy cores: ~30k calls/s with one
+ * call per instance, ~100k/s with batches of 16).
+ *
+ * The trade-off is fairness: a call posted behind a slow one waits for it even if another
+ * instance frees up. So a new call is posted behind at most one other (PIPELINE_DEPTH_LIGHT)
+ * while nothing is queued; deeper batches (up to PIPELINE_DEPTH) form only from the queue, when
+ * calls are waiting anyway. Calls with an abort signal, job calls, and anything behind a job
+ * call or behind a call waiting on the host (a bridge call) are never posted behind another.
+ */
+const PIPELINE_DEPTH = 16;
+const PIPELINE_DEPTH_LIGHT = 2;
+
 const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})();`;
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
@@ -95,6 +111,7 @@ export async function loadSandbox(opts: LoadSandboxOptions): Promise<ExtensionSa
     unknownImports,
     importedMemory: plan.importedMemory,
     memoryMaxBytes: plan.maxPages * 65_536,
+    initTimeoutMs: opts.limits.initTimeoutMs,
     supportedAbi: [...SUPPORTED_ABI_VERSIONS],
   });
   await sandbox.start();
@@ -114,6 +131,19 @@ function checkLimits(l: SandboxLimits): void {
   }
 }
 
+/** The message in an sd_error text: its `message` field when it is a JSON error, else the text. */
+function guestMessage(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { message?: unknown }).message === 'string') {
+      return (parsed as { message: string }).message;
+    }
+  } catch {
+    // plain text
+  }
+  return text;
+}
+
 type SharedInit = Omit<WorkerInit, 'ctrl' | 'inPort' | 'outPort' | 'bridgePort'>;
 
 interface PendingCall {
@@ -124,8 +154,15 @@ interface PendingCall {
   timeoutMs: number;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** Dispatch number on its instance (the worker publishes the one it started in CTRL.STARTED). */
+  seq: number;
   timer?: NodeJS.Timeout;
   onAbort?: () => void;
+}
+
+/** Whether a call may be posted behind another one on a busy instance. */
+function pipelinable(pc: PendingCall): boolean {
+  return pc.opts.signal === undefined && pc.opts.jobId === undefined;
 }
 
 type InstanceState = 'starting' | 'idle' | 'busy' | 'cleaning' | 'dead';
@@ -133,9 +170,13 @@ type InstanceState = 'starting' | 'idle' | 'busy' | 'cleaning' | 'dead';
 /** One instance: a worker thread with its own instantiation of the module. */
 class Instance {
   state: InstanceState = 'starting';
-  current: PendingCall | undefined;
+  /** Calls posted to this instance, oldest (the one running) first. */
+  readonly inflight: PendingCall[] = [];
+  nextSeq = 1;
   /** Last value of the OUT counter this side has seen. */
   outSeen = 0;
+  /** Bridge requests of the running call being served by the main thread. */
+  inBridge = 0;
   armed = false;
   readonly started: Promise<GuestRegistration[]>;
   startResolve!: (r: GuestRegistration[]) => void;
@@ -166,6 +207,7 @@ class Instance {
 
   answerBridge(reply: unknown): void {
     if (this.state === 'dead') return;
+    this.inBridge--;
     this.bridgePort.postMessage(reply);
     Atomics.add(this.ctrl, CTRL.BRIDGE, 1);
     Atomics.notify(this.ctrl, CTRL.BRIDGE);
@@ -183,7 +225,8 @@ class Sandbox implements ExtensionSandbox {
   private handlerExports = new Set<string>();
   private replaced = 0;
   private calls = 0;
-  private busy = 0;
+  /** Calls posted to an instance and not yet answered (running or pipelined). */
+  private inflightCalls = 0;
   private startFailures = 0;
   private broken: SpacedriveError | undefined;
   private closing = false;
@@ -250,18 +293,20 @@ class Sandbox implements ExtensionSandbox {
         timeoutMs: opts.timeoutMs ?? this.limits.callTimeoutMs,
         resolve,
         reject,
+        seq: 0,
       };
-      const inst = this.idle.pop();
+      const inst = this.idle.pop() ?? (this.queue.length === 0 && pipelinable(pc) ? this.pipelineTarget() : undefined);
       if (inst !== undefined) {
         this.dispatch(inst, pc);
         return;
       }
-      if (this.queue.length >= this.limits.maxQueue) {
+      const { busy, queued } = this.stats();
+      if (queued >= this.limits.maxQueue) {
         reject(
           new SpacedriveError(
             ErrorCode.OVERLOADED,
-            `extension '${this.id}' is overloaded: ${this.busy} call(s) running and ${this.queue.length} waiting (limit ${this.limits.maxQueue}); try again later`,
-            { extension: this.id, export: exportFn, running: this.busy, queued: this.queue.length },
+            `extension '${this.id}' is overloaded: ${busy} instance(s) busy and ${queued} call(s) waiting (limit ${this.limits.maxQueue}); try again later`,
+            { extension: this.id, export: exportFn, running: busy, queued },
           ),
         );
         return;
@@ -276,8 +321,30 @@ class Sandbox implements ExtensionSandbox {
 
   stats(): SandboxStats {
     let live = 0;
-    for (const inst of this.instances) if (inst.state !== 'dead') live++;
-    return { instances: live, busy: this.busy, queued: this.queue.length, replaced: this.replaced, calls: this.calls };
+    let busy = 0;
+    for (const inst of this.instances) {
+      if (inst.state !== 'dead') live++;
+      if (inst.inflight.length > 0) busy++;
+    }
+    // Calls pipelined behind a running one are waiting too.
+    const queued = this.queue.length + this.inflightCalls - busy;
+    return { instances: live, busy, queued, replaced: this.replaced, calls: this.calls };
+  }
+
+  /** Whether calls may be posted behind what this instance is running now. */
+  private canQueueBehind(inst: Instance): boolean {
+    return inst.inBridge === 0 && inst.inflight[0]!.opts.jobId === undefined;
+  }
+
+  /** The busy instance with the fewest calls that can take one more behind them, if any. */
+  private pipelineTarget(): Instance | undefined {
+    let best: Instance | undefined;
+    for (const inst of this.instances) {
+      const n = inst.inflight.length;
+      if (inst.state !== 'busy' || n === 0 || n >= PIPELINE_DEPTH_LIGHT || !this.canQueueBehind(inst)) continue;
+      if (best === undefined || n < best.inflight.length) best = inst;
+    }
+    return best;
   }
 
   close(): Promise<void> {
@@ -287,30 +354,32 @@ class Sandbox implements ExtensionSandbox {
 
   private async doClose(): Promise<void> {
     this.closing = true;
-    if (this.busy > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
+    if (this.inflightCalls > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
     this.closed = true;
-    const waits: Promise<void>[] = [];
-    for (const inst of [...this.instances]) {
-      if (inst.state !== 'idle') {
+    const waits = [...this.instances].map(async (inst) => {
+      // An instance still starting ran (or is running) plugin_init: it gets plugin_cleanup too.
+      if (inst.state === 'starting') await inst.started.catch(() => undefined);
+      if (inst.state !== 'idle' && inst.state !== 'starting') {
         this.kill(inst);
-        continue;
+        return;
       }
+      const i = this.idle.indexOf(inst);
+      if (i >= 0) this.idle.splice(i, 1);
       inst.state = 'cleaning';
-      waits.push(
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            this.opts.logger.warn({ extension: this.id }, `plugin_cleanup ran past ${this.limits.initTimeoutMs} ms; instance stopped`);
-            resolve();
-          }, this.limits.initTimeoutMs);
-          inst.cleaned = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          inst.send({ t: 'cleanup' });
-          this.arm(inst);
-        }).then(() => this.kill(inst)),
-      );
-    }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.opts.logger.warn({ extension: this.id }, `plugin_cleanup ran past ${this.limits.initTimeoutMs} ms; instance stopped`);
+          resolve();
+        }, this.limits.initTimeoutMs);
+        inst.cleaned = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        inst.send({ t: 'cleanup' });
+        this.arm(inst);
+      });
+      this.kill(inst);
+    });
     await Promise.all(waits);
   }
 
@@ -398,61 +467,91 @@ class Sandbox implements ExtensionSandbox {
   }
 
   /**
-   * An instance failed (trap, timeout, bad result, crash): its call fails, it is stopped and a
-   * replacement starts in the background. Other instances keep serving.
+   * An instance failed (trap, timeout, bad result, crash, preemption): the call that was running
+   * fails, the instance is stopped and a replacement starts in the background. Calls pipelined
+   * behind it that never started go back to the front of the queue; other instances keep serving.
+   *
+   * @param failed the call that failed, when its result already left the instance (the worker
+   *   then runs nothing more: a failing instance stops taking calls by itself).
    */
-  private lost(inst: Instance, err: WorkerError): void {
+  private lost(inst: Instance, err: WorkerError, failed?: PendingCall): void {
     if (inst.state === 'dead') return;
     const wasStarting = inst.state === 'starting';
-    const pc = inst.current;
-    inst.current = undefined;
-    if (pc) this.busy--;
+    // Stop the worker from starting another call, then see which ones it did start: a call is
+    // retried elsewhere only if it certainly never ran (the worker publishes STARTED before
+    // checking KILL, so nothing slips between the two).
+    Atomics.store(inst.ctrl, CTRL.KILL, 1);
+    const started = Atomics.load(inst.ctrl, CTRL.STARTED);
+    const inflight = inst.inflight.splice(0);
+    this.inflightCalls -= inflight.length;
     this.kill(inst);
     if (wasStarting) {
       inst.startReject(this.toError(err, err.export ?? 'plugin_init'));
       return;
     }
-    if (pc) {
+    const failing: PendingCall[] = failed ? [failed] : [];
+    const retry: PendingCall[] = [];
+    for (const pc of inflight) {
       this.settle(pc);
-      pc.reject(this.toError(err, pc.exportFn));
+      if (!failed && (pc.seq <= started || failing.length === 0)) failing.push(pc);
+      else retry.push(pc);
     }
-    if (this.closed) return;
+    for (const pc of retry) {
+      if (pc.opts.signal) {
+        pc.onAbort = () => this.abort(pc);
+        pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
+      }
+    }
+    this.queue.unshift(...retry);
+    for (const pc of failing) pc.reject(this.toError(err, pc.exportFn));
+    if (this.closed) {
+      this.failQueue(new SpacedriveError(ErrorCode.SHUTTING_DOWN, `extension '${this.id}' was unloaded`, { extension: this.id }));
+      return;
+    }
     this.replaced++;
     this.replace();
+    this.pump();
     this.checkDrain();
+  }
+
+  /** Hands queued calls to idle instances (after calls were put back in the queue). */
+  private pump(): void {
+    while (this.queue.length > 0 && this.idle.length > 0) this.fill(this.idle.pop()!);
   }
 
   // ---- calls -------------------------------------------------------------------------------
 
   private dispatch(inst: Instance, pc: PendingCall): void {
     inst.state = 'busy';
-    inst.current = pc;
-    this.busy++;
+    pc.seq = inst.nextSeq++;
+    inst.inflight.push(pc);
+    this.inflightCalls++;
     inst.send({
       t: 'call',
+      seq: pc.seq,
       exportFn: pc.exportFn,
       input: pc.input,
       inputBytes: pc.inputBytes,
       jobId: pc.opts.jobId ?? null,
       maxOutputBytes: this.limits.maxOutputBytes,
+      timeoutMs: pc.timeoutMs,
     });
     this.arm(inst);
-    this.startTimer(inst, pc);
-    if (pc.opts.signal && !pc.onAbort) {
+    if (inst.inflight.length === 1) this.startTimer(inst, pc);
+    if (pc.opts.signal) {
+      if (pc.onAbort) pc.opts.signal.removeEventListener('abort', pc.onAbort);
       pc.onAbort = () => this.abort(pc, inst);
       pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
-    } else if (pc.onAbort) {
-      // Was queued: re-point its abort at the instance now running it.
-      pc.opts.signal!.removeEventListener('abort', pc.onAbort);
-      pc.onAbort = () => this.abort(pc, inst);
-      pc.opts.signal!.addEventListener('abort', pc.onAbort, { once: true });
     }
   }
 
   private startTimer(inst: Instance, pc: PendingCall): void {
     if (pc.timer) clearTimeout(pc.timer);
     pc.timer = setTimeout(() => {
-      if (inst.current !== pc) return;
+      if (inst.inflight[0] !== pc) return;
+      // A reply that already arrived counts: collect it before judging.
+      this.drain(inst);
+      if (inst.state === 'dead' || inst.inflight[0] !== pc) return;
       this.lost(inst, {
         code: ErrorCode.EXTENSION_TIMEOUT,
         export: pc.exportFn,
@@ -480,21 +579,33 @@ class Sandbox implements ExtensionSandbox {
       this.checkDrain();
       return;
     }
-    if (inst.current !== pc) return;
+    if (inst.inflight[0] !== pc) return;
     // Preempt: the guest cannot be interrupted politely, so its instance is replaced.
     this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
   }
 
-  /** Gives a free instance the next waiting call, or puts it back in the idle pool. */
+  /** Gives a started instance its first calls. */
   private release(inst: Instance): void {
-    const next = this.queue.shift();
-    if (next !== undefined) {
+    this.fill(inst);
+  }
+
+  /**
+   * Tops up an instance from the queue: any call when it is free, pipelinable calls up to
+   * PIPELINE_DEPTH when it is busy; an instance left with nothing goes back to the idle pool.
+   */
+  private fill(inst: Instance): void {
+    while (this.queue.length > 0) {
+      const n = inst.inflight.length;
+      const next = this.queue[0]!;
+      if (n > 0 && (n >= PIPELINE_DEPTH || !pipelinable(next) || !this.canQueueBehind(inst))) break;
+      this.queue.shift();
       this.dispatch(inst, next);
-      return;
     }
-    inst.state = 'idle';
-    this.idle.push(inst);
-    this.checkDrain();
+    if (inst.inflight.length === 0 && inst.state !== 'idle') {
+      inst.state = 'idle';
+      this.idle.push(inst);
+      this.checkDrain();
+    }
   }
 
   private failQueue(err: SpacedriveError): void {
@@ -506,7 +617,7 @@ class Sandbox implements ExtensionSandbox {
   }
 
   private checkDrain(): void {
-    if (this.busy > 0 || this.queue.length > 0 || this.drainWaiters.length === 0) return;
+    if (this.inflightCalls > 0 || this.queue.length > 0 || this.drainWaiters.length === 0) return;
     for (const w of this.drainWaiters.splice(0)) w();
   }
 
@@ -525,13 +636,18 @@ class Sandbox implements ExtensionSandbox {
     inst.armed = false;
     if (inst.state === 'dead') return;
     inst.outSeen = Atomics.load(inst.ctrl, CTRL.OUT);
+    this.drain(inst);
+    this.arm(inst);
+  }
+
+  /** Handles every message the worker has posted so far. */
+  private drain(inst: Instance): void {
     for (;;) {
       const r = receiveMessageOnPort(inst.outPort);
-      if (r === undefined) break;
+      if (r === undefined) return;
       this.onMessage(inst, r.message as FromWorker);
       if ((inst.state as InstanceState) === 'dead') return;
     }
-    this.arm(inst);
   }
 
   private forwardLogs(logs: LogLine[]): void {
@@ -548,19 +664,19 @@ class Sandbox implements ExtensionSandbox {
     if (msg.logs.length > 0) this.forwardLogs(msg.logs);
     switch (msg.t) {
       case 'result': {
-        const pc = inst.current!;
-        inst.current = undefined;
-        this.busy--;
+        const pc = inst.inflight.shift()!;
+        this.inflightCalls--;
         this.calls++;
         this.settle(pc);
-        if (msg.ok) {
-          this.release(inst);
-          pc.resolve(JSON.parse(msg.output));
+        if (!msg.ok && msg.discard) {
+          this.lost(inst, msg.error, pc);
           return;
         }
-        if (msg.discard) this.lost(inst, msg.error);
-        else this.release(inst);
-        pc.reject(this.toError(msg.error, pc.exportFn));
+        const head = inst.inflight[0];
+        if (head !== undefined) this.startTimer(inst, head);
+        this.fill(inst);
+        if (msg.ok) pc.resolve(JSON.parse(msg.output));
+        else pc.reject(this.toError(msg.error, pc.exportFn));
         return;
       }
       case 'bridge':
@@ -585,7 +701,9 @@ class Sandbox implements ExtensionSandbox {
   }
 
   private serveBridge(inst: Instance, msg: Extract<FromWorker, { t: 'bridge' }>): void {
-    const pc = inst.current;
+    // The worker runs one call at a time, in order: the one asking is the oldest in flight.
+    const pc = inst.inflight[0];
+    inst.inBridge++;
     if (msg.kind === 'call') {
       const chain = [...(pc?.opts.chain ?? []), this.id];
       let pending: Promise<unknown>;
@@ -629,11 +747,11 @@ class Sandbox implements ExtensionSandbox {
       .then(() => this.bridge.jobProgress(jobId, msg.report))
       .then(
         (n) => {
-          if (inst.current === pc) this.startTimer(inst, pc!);
+          if (inst.inflight[0] === pc) this.startTimer(inst, pc!);
           inst.answerBridge(n);
         },
         (err) => {
-          if (inst.current === pc) this.startTimer(inst, pc!);
+          if (inst.inflight[0] === pc) this.startTimer(inst, pc!);
           inst.answerBridge({ error: toWireError(err) });
         },
       );
@@ -663,9 +781,14 @@ class Sandbox implements ExtensionSandbox {
       }
       return new SpacedriveError(code, `extension '${this.id}', export '${exp}': ${message}`, details);
     }
-    const details: Record<string, unknown> = { extension: this.id, export: exp, cause: err.cause };
+    let cause = err.cause;
+    if (err.guestReason !== undefined) {
+      // The guest said why before trapping (AssemblyScript's abort does): lead with its words.
+      cause = `${guestMessage(err.guestReason)} (${err.cause})`;
+    }
+    const details: Record<string, unknown> = { extension: this.id, export: exp, cause };
     if (err.wasmStack) details.wasmStack = err.wasmStack;
-    return new SpacedriveError(err.code, `extension '${this.id}', export '${exp}': ${err.cause}`, details);
+    return new SpacedriveError(err.code, `extension '${this.id}', export '${exp}': ${cause}`, details);
   }
 
   private inputError(exportFn: string, cause: string): SpacedriveError {

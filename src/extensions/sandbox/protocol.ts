@@ -18,7 +18,11 @@ export const CTRL = {
   OUT: 1,
   /** Bumped by the main thread after answering a bridge request. */
   BRIDGE: 2,
-  SIZE: 4,
+  /** `seq` of the last call the worker started (stored before it checks KILL). */
+  STARTED: 3,
+  /** Set by the main thread before it stops the worker: start no further call. */
+  KILL: 4,
+  SIZE: 8,
 } as const;
 
 /** Error as produced inside the worker (plain data: it crosses the thread boundary). */
@@ -30,14 +34,16 @@ export interface WorkerError {
   export?: string;
   /** Frames of the wasm stack, when there is one. */
   wasmStack?: string[];
-  /** Raw text the guest passed to sd_error (the main thread maps it). */
+  /** Raw text the guest passed to sd_error when that is the call's answer (the main thread maps it). */
   guestError?: string;
+  /** Raw text the guest passed to sd_error before it trapped: the reason for the trap. */
+  guestReason?: string;
 }
 
 export type LogLine = [level: number, text: string];
 
 export type ToWorker =
-  | { t: 'call'; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number }
+  | { t: 'call'; seq: number; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number; timeoutMs: number }
   | { t: 'cleanup' };
 
 export type FromWorker =
@@ -72,5 +78,7 @@ export interface WorkerInit {
   unknownImports: { module: string; name: string }[];
   importedMemory: { module: string; name: string; initialPages: number; maxPages: number; shared: boolean } | undefined;
   memoryMaxBytes: number;
+  /** Bounds `extension.sleep` during plugin_init. */
+  initTimeoutMs: number;
   supportedAbi: number[];
 }

@@ -30,7 +30,9 @@ export function sandboxWorkerMain(): void {
   const IN = 0;
   const OUT = 1;
   const BRIDGE = 2;
-  const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info';
+  const STARTED = 3;
+  const KILL = 4;
+  const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
   const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
   const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 
@@ -46,6 +48,12 @@ export function sandboxWorkerMain(): void {
   let initializing = false;
   let currentJob: string | null = null;
   let guestError: string | null = null;
+  /** Set after a failure that discards this instance: it runs no further call. */
+  let poisoned = false;
+  /** When the current call's (or init's) time runs out, by performance.now(); bounds extension.sleep. */
+  let deadline = 0;
+  let callTimeoutMs = 0;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   let logs: LogLine[] = [];
   const registrations: Registration[] = [];
   const rejected: string[] = [];
@@ -189,6 +197,16 @@ export function sandboxWorkerMain(): void {
       }
       if (method === 'extension.register_operation') return toGuest(register('operation', payload));
       if (method === 'extension.register_job') return toGuest(register('job', payload));
+      if (method === 'extension.sleep') {
+        const ms = (payload as { ms?: unknown } | null)?.ms;
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+          return toGuest(envelopeError('INVALID_INPUT', "extension.sleep expects {\"ms\": <milliseconds >= 0>}"));
+        }
+        // Blocks this thread only. Never past the deadline: the host stops the call there anyway.
+        const wait = Math.min(ms, Math.max(0, deadline - performance.now()));
+        if (wait > 0) Atomics.wait(sleeper, 0, 0, wait);
+        return toGuest('{"ok":true,"result":{}}');
+      }
       if (method.startsWith('extension.')) {
         return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
       }
@@ -217,6 +235,8 @@ export function sandboxWorkerMain(): void {
         throw fault('EXTENSION_BAD_RESULT', 'sd_job_progress report is not a JSON object');
       }
       const reply = bridge({ kind: 'progress', report });
+      // The host starts a fresh period after each report (job deadlines follow progress).
+      deadline = performance.now() + callTimeoutMs;
       if (typeof reply === 'number') return reply;
       const err = typeof reply === 'object' ? reply.error : { code: 'INTERNAL', message: 'bad reply' };
       throw fault(err.code, `job progress could not be recorded: ${err.message}`);
@@ -263,6 +283,13 @@ export function sandboxWorkerMain(): void {
     out.export = exportName;
     if (wasmStack.length > 0) out.wasmStack = wasmStack;
     return out;
+  }
+
+  /** Attaches what the guest passed to sd_error before it trapped, if anything. */
+  function withReason(err: WorkerError): WorkerError {
+    if (guestError !== null) err.guestReason = guestError;
+    guestError = null;
+    return err;
   }
 
   function fail(error: WorkerError): void {
@@ -328,12 +355,13 @@ export function sandboxWorkerMain(): void {
       return fail({ code: 'EXTENSION_INVALID', export: missing[0]!, cause: `does not export the required function(s) ${missing.join(', ')}` });
     }
     initializing = true;
+    deadline = performance.now() + init.initTimeoutMs;
     let r: unknown;
     try {
       r = (ex.plugin_init as () => number)();
     } catch (e) {
       initializing = false;
-      return fail(classify(e, 'plugin_init'));
+      return fail(withReason(classify(e, 'plugin_init')));
     }
     initializing = false;
     if (rejected.length > 0) {
@@ -348,8 +376,18 @@ export function sandboxWorkerMain(): void {
   }
 
   function handleCall(m: Extract<import('./protocol.js').ToWorker, { t: 'call' }>): void {
+    if (poisoned) return;
+    // Publish the start before checking KILL: the main thread reads STARTED after setting KILL,
+    // so a call it believes unstarted (and retries elsewhere) never runs here.
+    Atomics.store(ctrl, STARTED, m.seq);
+    if (Atomics.load(ctrl, KILL) !== 0) {
+      poisoned = true;
+      return;
+    }
     currentJob = m.jobId;
     guestError = null;
+    callTimeoutMs = m.timeoutMs;
+    deadline = performance.now() + m.timeoutMs;
     const fn = ex[m.exportFn];
     try {
       if (typeof fn !== 'function') throw fault('EXTENSION_INVALID', 'is not an exported function');
@@ -390,7 +428,8 @@ export function sandboxWorkerMain(): void {
         post({ t: 'result', ok: true, output, logs: takeLogs() });
       }
     } catch (e) {
-      post({ t: 'result', ok: false, error: classify(e, m.exportFn), discard: true, logs: takeLogs() });
+      poisoned = true;
+      post({ t: 'result', ok: false, error: withReason(classify(e, m.exportFn)), discard: true, logs: takeLogs() });
     }
     currentJob = null;
   }
