@@ -175,18 +175,20 @@ export async function bindUnixSocket(path: string): Promise<BoundUnixSocket> {
   };
   const server = createServer({ noDelay: true });
   server.on('connection', hold);
-  const previous = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // The umask is process-wide: restore it straight after listen(), which binds the socket
+    // synchronously, so no other file created meanwhile inherits it.
+    const previous = process.umask(0o177);
+    try {
       server.listen(path, () => {
         server.off('error', reject);
         resolve();
       });
-    });
-  } finally {
-    process.umask(previous);
-  }
+    } finally {
+      process.umask(previous);
+    }
+  });
   chmodSync(path, 0o600);
   return {
     server,
