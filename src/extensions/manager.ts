@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { CoreServices } from '../core/services.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
@@ -478,8 +478,10 @@ export class ExtensionManager {
     const tmp = join(this.dir, `.staging-${id}-${randomBytes(6).toString('hex')}`);
     await mkdir(tmp, { recursive: true, mode: 0o700 });
     try {
-      await cp(join(pkg.dir, MANIFEST_FILE), join(tmp, MANIFEST_FILE));
-      await cp(join(pkg.dir, module), join(tmp, module));
+      // Write the bytes that were verified, not the files again: what is installed is exactly what
+      // was checked, even if the source changes (or is a symlink) in between.
+      await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(pkg.manifest, null, 2)}\n`, { mode: 0o600 });
+      await writeFile(join(tmp, module), pkg.wasm, { mode: 0o600 });
       await mkdir(join(this.dir, id), { recursive: true, mode: 0o700 });
       if (await stat(target).catch(() => undefined)) {
         // Same version installed again (a rebuilt module): a loaded sandbox holds its bytes in
