@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SpacedriveClient } from '../client/index.js';
-import type { SpacedriveClientApi } from '../client/types.js';
+import type { CallOptions, SpacedriveClientApi } from '../client/types.js';
 import { loadOptions, type LogLevel, type PartialOptions, type SpacedriveOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { markFromDaemon } from './exit-codes.js';
@@ -80,20 +80,24 @@ export class CommandContext {
   }
 
   /** Runs a query on the daemon; its error answers are marked so they exit with code 1. */
-  async query<T = unknown>(method: string, payload: unknown = {}, libraryId?: string | null): Promise<T> {
+  async query<T = unknown>(method: string, payload: unknown = {}, call: CallOptions | string | null = {}): Promise<T> {
     const client = await this.client();
+    // A bare string (or null) is the library id, as before call options existed.
+    const opts: CallOptions = typeof call === 'string' || call === null ? { libraryId: call } : call;
     try {
-      return (await client.query(method, payload as never, libraryId !== undefined ? { libraryId } : {})) as T;
+      return (await client.query(method, payload as never, opts)) as T;
     } catch (err) {
       throw markFromDaemon(err);
     }
   }
 
   /** Runs an action on the daemon; its error answers are marked so they exit with code 1. */
-  async action<T = unknown>(method: string, payload: unknown = {}, libraryId?: string | null): Promise<T> {
+  async action<T = unknown>(method: string, payload: unknown = {}, call: CallOptions | string | null = {}): Promise<T> {
     const client = await this.client();
+    // A bare string (or null) is the library id, as before call options existed.
+    const opts: CallOptions = typeof call === 'string' || call === null ? { libraryId: call } : call;
     try {
-      return (await client.action(method, payload as never, libraryId !== undefined ? { libraryId } : {})) as T;
+      return (await client.action(method, payload as never, opts)) as T;
     } catch (err) {
       throw markFromDaemon(err);
     }

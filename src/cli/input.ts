@@ -61,11 +61,20 @@ export async function readInputDocument(ctx: CommandContext, opts: InputOptions)
 
 /**
  * The payload from the JSON document (if any) with the field flags applied over it, checked
- * against `schema` before it is sent. `schema` undefined means "not known here": flags are
- * taken as given and nothing is checked (the daemon still validates).
+ * against the schema before it is sent. The schema may be given as a loader (called after the
+ * document is read). An undefined schema means "not known here": flags are taken as given and
+ * nothing is checked (the daemon still validates).
  */
-export async function buildPayload(ctx: CommandContext, schema: JsonSchema | undefined, fields: readonly string[], opts: InputOptions): Promise<unknown> {
+export async function buildPayload(
+  ctx: CommandContext,
+  schemaOrLoader: JsonSchema | undefined | (() => Promise<JsonSchema | undefined>),
+  fields: readonly string[],
+  opts: InputOptions,
+): Promise<unknown> {
+  // The document is read (and its JSON checked) before the schema is fetched from the daemon, so
+  // a broken input is a usage error even when no daemon runs.
   const base = await readInputDocument(ctx, opts);
+  const schema = typeof schemaOrLoader === 'function' ? await schemaOrLoader() : schemaOrLoader;
   if (base !== undefined && fields.length > 0 && (base === null || typeof base !== 'object' || Array.isArray(base))) {
     throw new SpacedriveError(ErrorCode.USAGE, 'flags can only be combined with a JSON object input');
   }

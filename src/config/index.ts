@@ -54,6 +54,35 @@ export interface SpacedriveOptions {
   jobs: JobsOptions;
   /** AI capability (src/ai): offline OCR, and text/embedding models behind an OpenAI-compatible API. */
   ai: AiOptions;
+  /** Credentials store (src/credentials): secrets encrypted at rest in `<dataDir>/credentials.db`. */
+  credentials: CredentialsOptions;
+  /** Host HTTP fetch (src/http) used by extensions through `action:http.fetch.input.v1`. */
+  http: HttpOptions;
+}
+
+export interface CredentialsOptions {
+  /**
+   * File holding the 256-bit key that encrypts secrets (base64 or hex; created with mode 0600 on
+   * first use when missing). Default `null`: `<dataDir>/keys/credentials.key`. Env
+   * `SPACEDRIVE_CREDENTIALS_KEY_FILE`. The key itself may instead be given in the environment as
+   * `SPACEDRIVE_CREDENTIALS_KEY` (base64 or hex; never written anywhere), which wins over the file.
+   */
+  keyFile: string | null;
+}
+
+export interface HttpOptions {
+  /** Time limit of a request when the caller gives none. Default 30000 ms. */
+  defaultTimeoutMs: number;
+  /** Largest `timeout_ms` a caller may ask for. Default 120000 ms. */
+  maxTimeoutMs: number;
+  /** Largest response body when the caller gives no `max_response_bytes`. Default 4 MiB. */
+  defaultMaxResponseBytes: number;
+  /** Largest `max_response_bytes` a caller may ask for. Default 16 MiB. */
+  maxResponseBytes: number;
+  /** Largest request body. Default 8 MiB. */
+  maxRequestBytes: number;
+  /** Redirects followed (each checked against the caller's allowed hosts). Default 5. */
+  maxRedirects: number;
 }
 
 /**
@@ -140,8 +169,10 @@ export interface ExtensionLimitOptions {
   maxInputBytes: number;
   /** Largest output of one call, in bytes. Default 4 MiB, ceiling 16 MiB. */
   maxOutputBytes: number;
-  /** Jobs of one extension type running at once. Default 2, ceiling 16. */
+  /** Jobs of one extension's types running at once (all its types together). Default 2, ceiling 16. */
   concurrentJobs: number;
+  /** Host calls (`sd_call`) one extension may make per minute, as a token bucket. Default 60000, ceiling 6000000. */
+  requestsPerMinute: number;
 }
 
 export interface ExtensionHostOptions {
@@ -198,8 +229,8 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
     },
     extensions: {
       autoload: true,
-      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2 },
-      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16 },
+      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000 },
+      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000 },
       initTimeoutMs: 5_000,
       maxQueue: 1024,
       maxCallDepth: 8,
@@ -220,6 +251,15 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
     ai: {
       provider: null,
       ocr: { workers: 1, maxQueue: 32, maxInputBytes: 16 * 1024 * 1024, maxPages: 50, maxImagePixels: 50_000_000, pageTimeoutMs: 60_000 },
+    },
+    credentials: { keyFile: null },
+    http: {
+      defaultTimeoutMs: 30_000,
+      maxTimeoutMs: 120_000,
+      defaultMaxResponseBytes: 4 * 1024 * 1024,
+      maxResponseBytes: 16 * 1024 * 1024,
+      maxRequestBytes: 8 * 1024 * 1024,
+      maxRedirects: 5,
     },
   };
 }
@@ -248,6 +288,7 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_AI_MODEL: (o, v) => setAiProvider(o, 'model', v),
   SPACEDRIVE_AI_EMBEDDING_MODEL: (o, v) => setAiProvider(o, 'embedding_model', v),
   SPACEDRIVE_AI_TIMEOUT_MS: (o, v) => setAiProvider(o, 'timeout_ms', Number(v)),
+  SPACEDRIVE_CREDENTIALS_KEY_FILE: (o, v) => (o.credentials = { ...o.credentials, keyFile: v }),
 };
 
 const extensionLimitsSchema = {
@@ -259,6 +300,7 @@ const extensionLimitsSchema = {
     maxInputBytes: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 1 },
     concurrentJobs: { type: 'integer', minimum: 1 },
+    requestsPerMinute: { type: 'integer', minimum: 1 },
   },
 };
 
@@ -324,6 +366,21 @@ const optionsSchema = {
         progressEventIntervalMs: { type: 'integer', minimum: 0 },
         synchronous: { enum: ['NORMAL', 'FULL'] },
         shutdownGraceMs: { type: 'integer', minimum: 0 },
+      },
+    },
+    credentials: {
+      type: 'object',
+      properties: { keyFile: { type: ['string', 'null'], minLength: 1 } },
+    },
+    http: {
+      type: 'object',
+      properties: {
+        defaultTimeoutMs: { type: 'integer', minimum: 1 },
+        maxTimeoutMs: { type: 'integer', minimum: 1 },
+        defaultMaxResponseBytes: { type: 'integer', minimum: 1 },
+        maxResponseBytes: { type: 'integer', minimum: 1 },
+        maxRequestBytes: { type: 'integer', minimum: 0 },
+        maxRedirects: { type: 'integer', minimum: 0, maximum: 20 },
       },
     },
     ai: {

@@ -13,6 +13,8 @@ import { filesOperations } from '../files/operations.js';
 import { CORE_JOB_TYPES, JobSystem, jobsOperations } from '../jobs/index.js';
 import { aiOperations, makeAiService, type AiService } from '../ai/index.js';
 import { extensionsOperations, makeExtensionManager, type ExtensionManager } from '../extensions/index.js';
+import { credentialsOperations, makeCredentialStore, type CredentialStore } from '../credentials/index.js';
+import { httpOperations } from '../http/index.js';
 import { coreOperations } from './operations.js';
 import type { CoreServices, ExecuteOptions } from './services.js';
 import { VERSION } from './version.js';
@@ -21,7 +23,7 @@ export type { CoreServices, ExecuteOptions } from './services.js';
 export { VERSION } from './version.js';
 
 /** Every core operation, declared statically in its capability's folder and collected here. */
-export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations];
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations, ...credentialsOperations, ...httpOperations];
 
 export interface CreateCoreOptions {
   logger?: Logger;
@@ -44,6 +46,8 @@ export class Core implements CoreServices {
   readonly ai: AiService;
   /** Installed WebAssembly extensions and their sandboxes (src/extensions). */
   readonly extensions: ExtensionManager;
+  /** Secrets per owner, encrypted at rest (src/credentials); opened on first use. */
+  readonly credentials: CredentialStore;
   /** Run in reverse order by {@link close}. */
   readonly #releasers: Array<() => Promise<void> | void> = [];
   #closed = false;
@@ -57,6 +61,7 @@ export class Core implements CoreServices {
     this.jobs = new JobSystem({ dataDir: options.dataDir, options: options.jobs, events: this.events, logger: this.logger.child({ capability: 'jobs' }) });
     for (const def of CORE_JOB_TYPES) this.jobs.types.register('core', def);
     this.extensions = makeExtensionManager(this, () => this.jobs.types);
+    this.credentials = makeCredentialStore(options);
     this.ai = makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: this.logger.child({ capability: 'ai' }) });
   }
 
@@ -66,6 +71,8 @@ export class Core implements CoreServices {
     // Capabilities start here, each registering its releaser with core.onClose().
     // Extensions are released last (registered first): the job system stops their running jobs
     // before the sandboxes drain and close.
+    // Closed after everything else: extensions and jobs may use credentials while they stop.
+    core.onClose(() => core.credentials.close());
     core.onClose(() => core.extensions.close());
     core.counters.set('extensions', () => core.extensions.counters());
     core.onClose(() => core.jobs.close());

@@ -1,5 +1,6 @@
 import type { AiService } from '../ai/index.js';
 import type { SpacedriveOptions } from '../config/index.js';
+import type { CredentialStore } from '../credentials/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Executor } from '../execute/index.js';
 import type { ExtensionManager } from '../extensions/manager.js';
@@ -38,6 +39,8 @@ export interface CoreServices {
   readonly ai: AiService;
   /** Installed WebAssembly extensions: install, enable, load, reload (src/extensions). */
   readonly extensions: ExtensionManager;
+  /** Secrets per owner, encrypted at rest (src/credentials): `put`, `get`, `delete`, `list`. */
+  readonly credentials: CredentialStore;
   /** Runs any registered method, as core code (caller `internal` unless given). */
   execute(method: string, payload: unknown, opts?: ExecuteOptions): Promise<unknown>;
 }

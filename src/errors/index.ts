@@ -63,6 +63,26 @@ export const ErrorCode = {
   AI_PROVIDER_ERROR: 'AI_PROVIDER_ERROR',
   /** The AI provider's answer was unusable: not JSON, or not following the requested schema. */
   AI_INVALID_ANSWER: 'AI_INVALID_ANSWER',
+  /** The credentials key is missing, malformed, or not the key credentials.db was encrypted with. */
+  CREDENTIALS_KEY_INVALID: 'CREDENTIALS_KEY_INVALID',
+  /** A stored secret failed its integrity check (the database was altered). */
+  CREDENTIALS_CORRUPT: 'CREDENTIALS_CORRUPT',
+  /** An HTTP request could not be completed (DNS, connection, TLS, a bad redirect). */
+  HTTP_FAILED: 'HTTP_FAILED',
+  /** An HTTP response (or request body) is larger than the limit in effect. */
+  HTTP_TOO_LARGE: 'HTTP_TOO_LARGE',
+  /** An extension made more host calls than its `limits.requests_per_minute` allows. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  // Libraries, entries, locations, sidecars (issue 5)
+  /** Stored bytes (a sidecar, an entry's content) no longer match their recorded SHA-256. */
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  // Mail (issue 6)
+  /** The mail server refused the account's user name or password (for Gmail: use an app password). */
+  MAIL_AUTH_FAILED: 'MAIL_AUTH_FAILED',
+  /** The mail server could not be reached: DNS, connection refused, TLS handshake, no greeting in time. */
+  MAIL_UNREACHABLE: 'MAIL_UNREACHABLE',
+  /** The mail server answered a command with an error (its answer is kept in the message). */
+  MAIL_SERVER_ERROR: 'MAIL_SERVER_ERROR',
   INTERNAL: 'INTERNAL',
 } as const;
 

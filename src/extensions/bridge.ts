@@ -7,7 +7,7 @@ import type { CoreServices } from '../core/services.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ManifestPermissions } from './manifest.js';
-import { checkCallPermission } from './permissions.js';
+import { RateLimiter, checkCallPermission } from './permissions.js';
 import type { HostBridge } from './sandbox/types.js';
 import type { RunningJobs } from './wasm-job.js';
 
@@ -19,9 +19,12 @@ export interface ExtensionBridgeOptions {
   core: CoreServices;
   logger: Logger;
   running: RunningJobs;
+  /** `limits.requests_per_minute`: host calls allowed per minute (token bucket); default unlimited. */
+  requestsPerMinute?: number;
 }
 
 export function createHostBridge(o: ExtensionBridgeOptions): HostBridge {
+  const limiter = o.requestsPerMinute !== undefined ? new RateLimiter(o.id, o.requestsPerMinute) : undefined;
   return {
     call(method, payload, chain) {
       // The sandbox passes the chain including the calling extension, which must be this one.
@@ -31,7 +34,8 @@ export function createHostBridge(o: ExtensionBridgeOptions): HostBridge {
         );
       }
       try {
-        checkCallPermission(o.id, o.permissions, method, payload);
+        checkCallPermission(o.id, o.permissions, method, payload, o.core.executor.lookup(method)?.scope);
+        limiter?.take(method);
       } catch (err) {
         return Promise.reject(err);
       }

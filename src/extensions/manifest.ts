@@ -36,6 +36,8 @@ export interface ManifestLimits {
   max_input_bytes?: number;
   max_output_bytes?: number;
   concurrent_jobs?: number;
+  /** Host calls per minute (token bucket). */
+  requests_per_minute?: number;
 }
 
 export interface ExtensionManifest {
@@ -92,6 +94,7 @@ export const manifestSchema = {
         max_input_bytes: positiveInt,
         max_output_bytes: positiveInt,
         concurrent_jobs: positiveInt,
+        requests_per_minute: positiveInt,
       },
     },
     config_schema: { type: ['object', 'boolean'], default: true },
@@ -112,6 +115,7 @@ const LIMIT_FIELDS: ReadonlyArray<[keyof ManifestLimits, keyof ExtensionLimitOpt
   ['max_input_bytes', 'maxInputBytes'],
   ['max_output_bytes', 'maxOutputBytes'],
   ['concurrent_jobs', 'concurrentJobs'],
+  ['requests_per_minute', 'requestsPerMinute'],
 ];
 
 /** Limits in effect, in the manifest's units and names (what `info` shows). */

@@ -38,7 +38,7 @@ export class JobTypeRegistry {
     }
     if (typeof def.run !== 'function') throw rejected(`job type '${type}' has no run function`, type);
     if (!Number.isInteger(def.version) || def.version < 1) throw rejected(`job type '${type}' needs an integer version >= 1`, type);
-    for (const k of ['maxConcurrency', 'maxAttempts', 'stallTimeoutMs'] as const) {
+    for (const k of ['maxConcurrency', 'ownerMaxConcurrency', 'maxAttempts', 'stallTimeoutMs'] as const) {
       const v = def[k];
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw rejected(`job type '${type}': ${k} must be a positive integer`, type);
     }

@@ -69,6 +69,8 @@ export class Runner {
   readonly #opts: JobsOptions;
   readonly #running = new Map<string, Execution>();
   readonly #runningByType = new Map<string, number>();
+  /** Running jobs per type owner (`core`, an extension id), for {@link JobTypeDefinition.ownerMaxConcurrency}. */
+  readonly #runningByOwner = new Map<string, number>();
   #started = false;
   #stopping = false;
   #pumping = false;
@@ -104,6 +106,16 @@ export class Runner {
 
   runningOfType(type: string): number {
     return this.#runningByType.get(type) ?? 0;
+  }
+
+  /** Jobs running here whose type `owner` registered. */
+  runningOfOwner(owner: string): number {
+    return this.#runningByOwner.get(owner) ?? 0;
+  }
+
+  #countRunning(type: string, owner: string, delta: 1 | -1): void {
+    this.#runningByType.set(type, this.runningOfType(type) + delta);
+    this.#runningByOwner.set(owner, this.runningOfOwner(owner) + delta);
   }
 
   start(): void {
@@ -152,14 +164,33 @@ export class Runner {
         const free = this.#opts.maxConcurrent - this.#running.size;
         const types = this.#types.list();
         if (free > 0 && types.length > 0) {
-          const slots: Record<string, number> = {};
+          // One claim for the types without an owner-wide limit, then one per owner that has one
+          // (an extension's `concurrent_jobs` covers all its types together), so that no owner
+          // gets more than its room whichever of its types has jobs waiting.
+          const batches: Array<{ limit: number; slots: Record<string, number> }> = [{ limit: free, slots: {} }];
+          const byOwner = new Map<string, { limit: number; slots: Record<string, number> }>();
           for (const t of types) {
             const room = Math.min(free, (t.maxConcurrency ?? Infinity) - this.runningOfType(t.type));
-            if (room > 0) slots[t.type] = room;
+            if (room <= 0) continue;
+            if (t.ownerMaxConcurrency === undefined) {
+              batches[0]!.slots[t.type] = room;
+              continue;
+            }
+            const ownerRoom = t.ownerMaxConcurrency - this.runningOfOwner(t.owner);
+            if (ownerRoom <= 0) continue;
+            let batch = byOwner.get(t.owner);
+            if (!batch) {
+              batch = { limit: ownerRoom, slots: {} };
+              byOwner.set(t.owner, batch);
+              batches.push(batch);
+            }
+            batch.limit = Math.min(batch.limit, ownerRoom);
+            batch.slots[t.type] = Math.min(room, ownerRoom);
           }
-          if (Object.keys(slots).length > 0) {
-            const now = Date.now();
-            const claimed = await this.#store.claim({ workerId: this.workerId, now, limit: free, slots, leaseMs: LEASE_MS });
+          let left = free;
+          for (const batch of batches) {
+            if (left <= 0 || Object.keys(batch.slots).length === 0) continue;
+            const claimed = await this.#store.claim({ workerId: this.workerId, now: Date.now(), limit: Math.min(left, batch.limit), slots: batch.slots, leaseMs: LEASE_MS });
             if (this.#stopping) {
               // Claimed while stopping: hand the jobs back untouched.
               for (const rec of claimed) {
@@ -168,8 +199,9 @@ export class Runner {
               return;
             }
             for (const rec of claimed) this.#startExecution(rec);
-            if (claimed.length > 0 && claimed.length === free) this.#pumpAgain = true;
+            left -= claimed.length;
           }
+          if (left === 0) this.#pumpAgain = true;
         }
         if (!this.#pumpAgain) {
           const next = await this.#store.nextRunAt(
@@ -210,7 +242,7 @@ export class Runner {
       latestProgress: {},
     };
     this.#running.set(rec.id, exec);
-    this.#runningByType.set(rec.type, this.runningOfType(rec.type) + 1);
+    this.#countRunning(rec.type, def.owner, 1);
     if (this.#running.size > this.maxRunningSeen) this.maxRunningSeen = this.#running.size;
     const attempt = rec.attempts + 1;
     this.log(rec.id, 'info', `started: attempt ${attempt} of ${rec.maxAttempts}, run ${rec.runs}${rec.state !== null ? ', from its last checkpoint' : ''}`);
@@ -314,7 +346,7 @@ export class Runner {
     if (exec.progressTimer) clearTimeout(exec.progressTimer);
     if (this.#running.get(exec.record.id) === exec) {
       this.#running.delete(exec.record.id);
-      this.#runningByType.set(exec.record.type, this.runningOfType(exec.record.type) - 1);
+      this.#countRunning(exec.record.type, exec.def.owner, -1);
     }
     if (!exec.controller.signal.aborted) exec.controller.abort(new SpacedriveError(ErrorCode.CANCELLED, `this run was stopped: ${why}`));
     this.#logger.debug({ job_id: exec.record.id, why }, 'job run detached');
@@ -382,7 +414,7 @@ export class Runner {
     } finally {
       if (this.#running.get(rec.id) === exec) {
         this.#running.delete(rec.id);
-        this.#runningByType.set(rec.type, this.runningOfType(rec.type) - 1);
+        this.#countRunning(rec.type, exec.def.owner, -1);
       }
       exec.detached = true;
       this.#notifyIdle();

@@ -216,6 +216,9 @@ export class JobSystem {
     if (def.maxConcurrency !== undefined && this.runner.runningOfType(job.type) >= def.maxConcurrency) {
       return `a free slot for '${job.type}' (${def.maxConcurrency} running, its limit)`;
     }
+    if (def.ownerMaxConcurrency !== undefined && this.runner.runningOfOwner(def.owner) >= def.ownerMaxConcurrency) {
+      return `a free slot for '${def.owner}' jobs (${def.ownerMaxConcurrency} running, its concurrent_jobs limit)`;
+    }
     return null;
   }
 

@@ -53,6 +53,11 @@ export interface JobTypeDefinition {
   paramsSchema: JsonSchema;
   /** Jobs of this type running at once (bounded by the global limit). */
   maxConcurrency?: number;
+  /**
+   * Jobs of all the types of this type's owner running at once (an extension's
+   * `limits.concurrent_jobs`); types of one owner should give the same value.
+   */
+  ownerMaxConcurrency?: number;
   maxAttempts?: number;
   /** A running job that reports nothing for this long is stopped and retried from its checkpoint. */
   stallTimeoutMs?: number;

@@ -66,6 +66,10 @@ describe('spacedrive daemon start|status|stop', () => {
       expect(r.stderr).toMatch(/^error \[DAEMON_NOT_RUNNING\]: /);
       expect(r.stderr).toContain("hint: start it with 'spacedrive daemon start' (background) or 'npm start' (foreground)");
     }
+    // Input that is broken is a usage error even without a daemon: it is checked first.
+    const badInput = await runCli(['action', 'files.copy', '--json-input', '{oops'], { dataDir });
+    expect(badInput.code).toBe(2);
+    expect(badInput.stderr).toContain('--json-input is not valid JSON');
     const json = await runCli(['status', '--json'], { dataDir });
     expect(json.code).toBe(3);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'DAEMON_NOT_RUNNING' }, exit_code: 3 });

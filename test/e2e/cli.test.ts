@@ -94,6 +94,11 @@ describe('spacedrive CLI against a running daemon', () => {
       expect(JSON.parse(short.stdout).data_dir).toBe(daemon.dataDir);
       const full = await daemon.cli(['query', 'query:core.status.v1', '--json']);
       expect(JSON.parse(full.stdout).pid).toBe(daemon.pid);
+      const timed = await daemon.cli(['query', 'core.status', '--timeout', '10000', '--json']);
+      expect(timed.code).toBe(0);
+      const badTimeout = await daemon.cli(['query', 'core.status', '--timeout', 'later']);
+      expect(badTimeout.code).toBe(2);
+      expect(badTimeout.stderr).toContain("--timeout: expected a positive number of milliseconds, got 'later'");
       const versioned = await daemon.cli(['query', 'core.methods.v1', '--kind', 'query', '--json']);
       expect(versioned.code).toBe(0);
       expect(JSON.parse(versioned.stdout).methods.every((m: { kind: string }) => m.kind === 'query')).toBe(true);
@@ -266,7 +271,7 @@ describe('spacedrive CLI against a running daemon', () => {
 
     it('lists every field problem, one per line, checked before sending', async () => {
       const r = await daemon.cli(['action', 'files.copy', '--json-input', '{"sources":"a.txt"}']);
-      expect(r.code).toBe(2);
+      expect(r.code, r.stderr).toBe(2);
       const lines = r.stderr.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^error \[INVALID_INPUT\]: invalid input: /);
       expect(lines).toContain('  --sources: expected type array');

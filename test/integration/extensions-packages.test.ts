@@ -59,6 +59,7 @@ describe('extension packages', () => {
       max_input_bytes: host.defaults.maxInputBytes,
       max_output_bytes: host.defaults.maxOutputBytes,
       concurrent_jobs: host.defaults.concurrentJobs,
+      requests_per_minute: host.defaults.requestsPerMinute,
     });
     // The manifest path itself is accepted too.
     await expect(readPackage(join(dir, 'p', 'manifest.json'), host)).resolves.toMatchObject({ manifest: { id: 'demo' } });

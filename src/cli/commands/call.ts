@@ -17,6 +17,7 @@ type MethodInfo = KnownQueries['query:core.methods.v1']['output']['methods'][num
 
 interface CallOptions extends InputOptions {
   library?: string;
+  timeout?: string;
   help?: boolean;
 }
 
@@ -44,6 +45,12 @@ export function resolveMethodName(kind: OperationKind, name: string): string {
     throw new SpacedriveError(ErrorCode.USAGE, `${method} is ${other === 'action' ? 'an action' : 'a query'}; call it with 'spacedrive ${other}'`, { method });
   }
   return method;
+}
+
+function parseTimeout(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new SpacedriveError(ErrorCode.USAGE, `--timeout: expected a positive number of milliseconds, got '${value}'`);
+  return n;
 }
 
 async function findMethod(ctx: CommandContext, method: string): Promise<MethodInfo | undefined> {
@@ -93,6 +100,7 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
     .argument('[fields...]', 'input fields as flags: --some-field value (see below)');
   withInputOptions(command)
     .option('--library <id>', 'library to run a library-scoped method against (default: the default library)')
+    .option('--timeout <ms>', 'give up (error TIMEOUT, exit code 1) when no answer comes within this many milliseconds')
     .option('-h, --help', "show this help; after a method name, that method's input flags")
     .helpOption(false)
     .addHelpText('after', `\n${INPUT_FLAGS_HELP}\n\nExamples:\n${example.join('\n')}`)
@@ -112,19 +120,26 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
           ctx.out(methodHelp(command, kind, info, ctx));
           return;
         }
-        const info = await findMethod(ctx, method);
-        if (!info) {
-          const other: OperationKind = kind === 'query' ? 'action' : 'query';
-          if (!/^(query|action):/.test(name) && (await findMethod(ctx, expandMethodName(other, name)))) {
-            throw new SpacedriveError(ErrorCode.USAGE, `'${name}' is ${other === 'action' ? 'an action' : 'a query'}; run: spacedrive ${other} ${name} …`, {
-              method: expandMethodName(other, name),
-            });
-          }
-        }
-        // A method not in the catalogue is sent anyway, so the daemon's own UNKNOWN_METHOD answer
-        // (with its hints, e.g. which extension is missing) reaches the user.
-        const payload = await buildPayload(ctx, info ? (info.input_schema as JsonSchema) : undefined, fields, opts);
-        const result = kind === 'query' ? await ctx.query(method, payload, opts.library) : await ctx.action(method, payload, opts.library);
+        const payload = await buildPayload(
+          ctx,
+          async () => {
+            const info = await findMethod(ctx, method);
+            if (info) return info.input_schema as JsonSchema;
+            const other: OperationKind = kind === 'query' ? 'action' : 'query';
+            if (!/^(query|action):/.test(name) && (await findMethod(ctx, expandMethodName(other, name)))) {
+              throw new SpacedriveError(ErrorCode.USAGE, `'${name}' is ${other === 'action' ? 'an action' : 'a query'}; run: spacedrive ${other} ${name} …`, {
+                method: expandMethodName(other, name),
+              });
+            }
+            // Not in the catalogue: sent anyway, so the daemon's own UNKNOWN_METHOD answer (with
+            // its hints, e.g. which extension is missing) reaches the user.
+            return undefined;
+          },
+          fields,
+          opts,
+        );
+        const call = { ...(opts.library !== undefined ? { libraryId: opts.library } : {}), ...(opts.timeout !== undefined ? { timeoutMs: parseTimeout(opts.timeout) } : {}) };
+        const result = kind === 'query' ? await ctx.query(method, payload, call) : await ctx.action(method, payload, call);
         ctx.print(result);
       }),
     );

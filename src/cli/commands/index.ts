@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { Cli } from '../context.js';
 import { registerCallCommands } from './call.js';
 import { registerConfigCommands } from './config.js';
+import { registerCredentialsCommand } from './credentials.js';
 import { registerDaemonCommands } from './daemon.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
@@ -24,4 +25,5 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerConfigCommands,
   registerExtensionsCommand,
   registerJobsCommand,
+  registerCredentialsCommand,
 ];

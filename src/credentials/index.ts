@@ -1,0 +1,24 @@
+/**
+ * Credentials (issue 5 item 6): named secrets per owner, encrypted at rest with a key kept
+ * outside the database. Core capabilities use the service (`core.credentials`); extensions and
+ * clients use the operations `action:credentials.store.input.v1`, `query:credentials.get.v1`,
+ * `action:credentials.delete.input.v1`, `query:credentials.list.v1`.
+ */
+import type { SpacedriveOptions } from '../config/index.js';
+import { SqliteCredentialStore } from './store.js';
+
+export {
+  SqliteCredentialStore,
+  extensionOwner,
+  MAX_SECRET_BYTES,
+  type Credential,
+  type CredentialStore,
+  type CredentialStoreOptions,
+  type CredentialSummary,
+} from './store.js';
+export { credentialsOperations, resolveOwner, DEFAULT_OWNER } from './operations.js';
+
+/** The store for a core: `<dataDir>/credentials.db`, key from SPACEDRIVE_CREDENTIALS_KEY or the key file. */
+export function makeCredentialStore(options: Pick<SpacedriveOptions, 'dataDir' | 'credentials'>, env: NodeJS.ProcessEnv = process.env): SqliteCredentialStore {
+  return new SqliteCredentialStore({ dataDir: options.dataDir, keyFile: options.credentials.keyFile, key: env.SPACEDRIVE_CREDENTIALS_KEY });
+}

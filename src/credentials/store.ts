@@ -1,0 +1,353 @@
+/**
+ * The credentials store: named secrets per owner, encrypted at rest in `<dataDir>/credentials.db`
+ * (SQLite) with AES-256-GCM, a random 96-bit nonce per secret and the owner and name as
+ * associated data (so a ciphertext copied to another row does not decrypt). The key lives outside
+ * the database: a key file (default `<dataDir>/keys/credentials.key`, mode 0600, created on first
+ * use) or the `SPACEDRIVE_CREDENTIALS_KEY` environment variable.
+ *
+ * Owners: core capabilities and clients use plain names (`user`, `mail`); an extension's
+ * credentials are owned by `ext:<extension-id>`, so no extension id can collide with a core owner.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeSync, closeSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+
+/** A stored credential, secret included (what `get` returns). */
+export interface Credential {
+  owner: string;
+  name: string;
+  secret: string;
+  metadata: Record<string, unknown>;
+  /** ISO 8601. */
+  created_at: string;
+  updated_at: string;
+}
+
+/** What `list` returns: never the secret. */
+export type CredentialSummary = Omit<Credential, 'secret'>;
+
+/**
+ * The service other core capabilities use (`core.credentials`). Every method is synchronous
+ * (SQLite through better-sqlite3); bad input and a wrong key throw typed errors.
+ *
+ * @example
+ * ```ts
+ * core.credentials.put('mail', 'alice@example.com', 'app-password', { host: 'imap.example.com' });
+ * const { secret } = core.credentials.get('mail', 'alice@example.com');
+ * ```
+ */
+export interface CredentialStore {
+  /** Stores (or replaces) `secret` under `owner`/`name`. Returns the record without the secret. */
+  put(owner: string, name: string, secret: string, metadata?: Record<string, unknown>): CredentialSummary;
+  /** The credential, decrypted. NOT_FOUND when there is none. */
+  get(owner: string, name: string): Credential;
+  /** Removes it. NOT_FOUND when there is none. */
+  delete(owner: string, name: string): { owner: string; name: string; deleted: true };
+  /** The owner's credentials, by name, without secrets. */
+  list(owner: string): CredentialSummary[];
+  /** Closes the database. */
+  close(): void;
+}
+
+/** `user`, `mail`, or `ext:<extension-id>`. */
+export const OWNER_PATTERN = '^(ext:)?[a-z][a-z0-9_-]{0,63}$';
+const OWNER_RE = new RegExp(OWNER_PATTERN);
+/** Any printable text up to 256 characters (account names, e-mail addresses, URLs). */
+export const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]{1,256}$';
+const NAME_RE = new RegExp(NAME_PATTERN, 'u');
+/** Largest secret, in UTF-8 bytes. */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+/** The owner of extension `id`'s credentials. */
+export function extensionOwner(id: string): string {
+  return `ext:${id}`;
+}
+
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const ALGORITHM = 'aes-256-gcm';
+/** Encrypted under the key and kept in `meta`, so a wrong key is recognised before anything is read or written. */
+const KEY_CHECK_PLAINTEXT = 'spacedrive-credentials-key-check-v1';
+
+export interface CredentialStoreOptions {
+  dataDir: string;
+  /** Key file; default `<dataDir>/keys/credentials.key`. */
+  keyFile?: string | null;
+  /** The key itself (base64 or hex of 32 bytes), e.g. from SPACEDRIVE_CREDENTIALS_KEY; wins over the file. */
+  key?: string | undefined;
+}
+
+/** Parses a key given as text: 64 hex digits or base64 of 32 bytes. */
+function parseKey(text: string, where: string): Buffer {
+  const t = text.trim();
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(t)) key = Buffer.from(t, 'hex');
+  else if (/^[A-Za-z0-9+/]{42,43}={0,2}$/.test(t)) key = Buffer.from(t, 'base64');
+  if (!key || key.length !== KEY_BYTES) {
+    throw new SpacedriveError(
+      ErrorCode.CREDENTIALS_KEY_INVALID,
+      `the credentials key in ${where} is not a 256-bit key (expected 64 hex digits or 44 base64 characters)`,
+      { source: where },
+    );
+  }
+  return key;
+}
+
+function aad(owner: string, name: string): Buffer {
+  // JSON keeps the two fields apart unambiguously ("a:b" + "c" ≠ "a" + "b:c").
+  return Buffer.from(JSON.stringify([owner, name]), 'utf8');
+}
+
+function encrypt(key: Buffer, plaintext: Buffer, associated: Buffer): { nonce: Buffer; ciphertext: Buffer; tag: Buffer } {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv(ALGORITHM, key, nonce);
+  cipher.setAAD(associated);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { nonce, ciphertext, tag: cipher.getAuthTag() };
+}
+
+/** Returns undefined when authentication fails (wrong key, altered row). */
+function decrypt(key: Buffer, nonce: Buffer, ciphertext: Buffer, tag: Buffer, associated: Buffer): Buffer | undefined {
+  try {
+    const decipher = createDecipheriv(ALGORITHM, key, nonce);
+    decipher.setAAD(associated);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+interface Row {
+  owner: string;
+  name: string;
+  nonce: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+  metadata: string;
+  created_at: number;
+  updated_at: number;
+}
+
+function checkOwner(owner: string): void {
+  if (typeof owner !== 'string' || !OWNER_RE.test(owner)) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `credential owner '${String(owner)}' is not valid: use a lower-case name such as 'user' or 'mail', or 'ext:<extension-id>'`, {
+      field: 'owner',
+    });
+  }
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'credential name must be 1 to 256 characters with no control characters', { field: 'name' });
+  }
+}
+
+/**
+ * SQLite-backed {@link CredentialStore}. The database and key are opened on first use, so a core
+ * that never touches credentials creates neither.
+ */
+export class SqliteCredentialStore implements CredentialStore {
+  readonly #dbPath: string;
+  readonly #keyFile: string;
+  readonly #envKey: string | undefined;
+  #db: Database.Database | undefined;
+  #key: Buffer | undefined;
+  #closed = false;
+
+  constructor(o: CredentialStoreOptions) {
+    this.#dbPath = join(o.dataDir, 'credentials.db');
+    this.#keyFile = o.keyFile ?? join(o.dataDir, 'keys', 'credentials.key');
+    this.#envKey = o.key !== undefined && o.key !== '' ? o.key : undefined;
+  }
+
+  /** Where the database is (for tests and `status`). */
+  get path(): string {
+    return this.#dbPath;
+  }
+
+  /** Where the key file is (unused when the key comes from the environment). */
+  get keyFile(): string {
+    return this.#keyFile;
+  }
+
+  put(owner: string, name: string, secret: string, metadata: Record<string, unknown> = {}): CredentialSummary {
+    checkOwner(owner);
+    checkName(name);
+    if (typeof secret !== 'string') throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'the secret must be a string', { field: 'secret' });
+    const plaintext = Buffer.from(secret, 'utf8');
+    if (plaintext.length > MAX_SECRET_BYTES) {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `the secret is ${plaintext.length} bytes, more than the limit of ${MAX_SECRET_BYTES}`, { field: 'secret', limit: MAX_SECRET_BYTES });
+    }
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'metadata must be a JSON object', { field: 'metadata' });
+    }
+    const { db, key } = this.#open();
+    const { nonce, ciphertext, tag } = encrypt(key, plaintext, aad(owner, name));
+    plaintext.fill(0);
+    const now = Date.now();
+    const row = db
+      .prepare(
+        `INSERT INTO credentials (owner, name, nonce, ciphertext, tag, metadata, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (owner, name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, tag = excluded.tag,
+           metadata = excluded.metadata, updated_at = excluded.updated_at
+         RETURNING owner, name, metadata, created_at, updated_at`,
+      )
+      .get(owner, name, nonce, ciphertext, tag, JSON.stringify(metadata), now, now) as Pick<Row, 'owner' | 'name' | 'metadata' | 'created_at' | 'updated_at'>;
+    return summary(row);
+  }
+
+  get(owner: string, name: string): Credential {
+    checkOwner(owner);
+    checkName(name);
+    const { db, key } = this.#open();
+    const row = db.prepare('SELECT * FROM credentials WHERE owner = ? AND name = ?').get(owner, name) as Row | undefined;
+    if (!row) throw notFound(owner, name);
+    const plaintext = decrypt(key, row.nonce, row.ciphertext, row.tag, aad(owner, name));
+    if (!plaintext) {
+      throw new SpacedriveError(
+        ErrorCode.CREDENTIALS_CORRUPT,
+        `credential '${name}' of '${owner}' failed its integrity check: the row in ${this.#dbPath} was altered or copied from elsewhere; store it again`,
+        { owner, name },
+      );
+    }
+    const secret = plaintext.toString('utf8');
+    plaintext.fill(0);
+    return { ...summary(row), secret };
+  }
+
+  delete(owner: string, name: string): { owner: string; name: string; deleted: true } {
+    checkOwner(owner);
+    checkName(name);
+    const { db } = this.#open();
+    const res = db.prepare('DELETE FROM credentials WHERE owner = ? AND name = ?').run(owner, name);
+    if (res.changes === 0) throw notFound(owner, name);
+    return { owner, name, deleted: true };
+  }
+
+  list(owner: string): CredentialSummary[] {
+    checkOwner(owner);
+    const { db } = this.#open();
+    const rows = db.prepare('SELECT owner, name, metadata, created_at, updated_at FROM credentials WHERE owner = ? ORDER BY name').all(owner) as Row[];
+    return rows.map(summary);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#db?.close();
+    this.#db = undefined;
+    this.#key?.fill(0);
+    this.#key = undefined;
+  }
+
+  /** Opens the database and loads the key, checking that the key is the database's. */
+  #open(): { db: Database.Database; key: Buffer } {
+    if (this.#closed) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the credentials store is closed');
+    if (this.#db && this.#key) return { db: this.#db, key: this.#key };
+    mkdirSync(dirname(this.#dbPath), { recursive: true, mode: 0o700 });
+    const db = new Database(this.#dbPath);
+    try {
+      chmodSync(this.#dbPath, 0o600);
+      db.pragma('journal_mode = WAL');
+      db.pragma('secure_delete = ON');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS credentials (
+          owner TEXT NOT NULL,
+          name TEXT NOT NULL,
+          nonce BLOB NOT NULL,
+          ciphertext BLOB NOT NULL,
+          tag BLOB NOT NULL,
+          metadata TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (owner, name)
+        ) WITHOUT ROWID;
+      `);
+      const check = db.prepare("SELECT value FROM meta WHERE key = 'key_check'").get() as { value: Buffer } | undefined;
+      const key = this.#loadKey(check !== undefined);
+      if (check) {
+        const blob = check.value;
+        const plain = decrypt(key, blob.subarray(0, NONCE_BYTES), blob.subarray(NONCE_BYTES + 16), blob.subarray(NONCE_BYTES, NONCE_BYTES + 16), Buffer.from('key_check'));
+        const expected = Buffer.from(KEY_CHECK_PLAINTEXT);
+        if (!plain || plain.length !== expected.length || !timingSafeEqual(plain, expected)) {
+          throw new SpacedriveError(
+            ErrorCode.CREDENTIALS_KEY_INVALID,
+            `the credentials key (${this.#keySource()}) is not the key ${this.#dbPath} was encrypted with: restore the original key file, or move credentials.db away to start an empty store`,
+            { database: this.#dbPath, key_source: this.#keySource() },
+          );
+        }
+      } else {
+        const { nonce, ciphertext, tag } = encrypt(key, Buffer.from(KEY_CHECK_PLAINTEXT), Buffer.from('key_check'));
+        db.prepare("INSERT INTO meta (key, value) VALUES ('key_check', ?)").run(Buffer.concat([nonce, tag, ciphertext]));
+      }
+      this.#db = db;
+      this.#key = key;
+      return { db, key };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  #keySource(): string {
+    return this.#envKey !== undefined ? 'SPACEDRIVE_CREDENTIALS_KEY' : this.#keyFile;
+  }
+
+  /**
+   * The key from the environment, else the key file. A missing key file is created only for a
+   * database that has never held a key: creating a new key for an existing store would make every
+   * secret in it unreadable without saying why.
+   */
+  #loadKey(databaseHasKey: boolean): Buffer {
+    if (this.#envKey !== undefined) return parseKey(this.#envKey, 'SPACEDRIVE_CREDENTIALS_KEY');
+    if (existsSync(this.#keyFile)) {
+      const st = statSync(this.#keyFile);
+      if ((st.mode & 0o077) !== 0) {
+        // Tighten rather than refuse: the file is ours, and refusing would lock the user out.
+        chmodSync(this.#keyFile, 0o600);
+      }
+      return parseKey(readFileSync(this.#keyFile, 'utf8'), this.#keyFile);
+    }
+    if (databaseHasKey) {
+      throw new SpacedriveError(
+        ErrorCode.CREDENTIALS_KEY_INVALID,
+        `the credentials key file ${this.#keyFile} is missing but ${this.#dbPath} holds secrets encrypted with a key: restore the key file (or set SPACEDRIVE_CREDENTIALS_KEY)`,
+        { database: this.#dbPath, key_file: this.#keyFile },
+      );
+    }
+    mkdirSync(dirname(this.#keyFile), { recursive: true, mode: 0o700 });
+    const key = randomBytes(KEY_BYTES);
+    // 'wx': never overwrite a key another process created meanwhile.
+    let fd: number;
+    try {
+      fd = openSync(this.#keyFile, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return parseKey(readFileSync(this.#keyFile, 'utf8'), this.#keyFile);
+      throw err;
+    }
+    try {
+      writeSync(fd, `${key.toString('base64')}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    return key;
+  }
+}
+
+function summary(row: Pick<Row, 'owner' | 'name' | 'metadata' | 'created_at' | 'updated_at'>): CredentialSummary {
+  return {
+    owner: row.owner,
+    name: row.name,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+  };
+}
+
+function notFound(owner: string, name: string): SpacedriveError {
+  return new SpacedriveError(ErrorCode.NOT_FOUND, `no credential '${name}' for '${owner}'`, { owner, name });
+}

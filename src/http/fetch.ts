@@ -1,0 +1,271 @@
+/**
+ * The host's HTTP fetch, on Node's fetch (undici). Redirects are followed by hand so that every
+ * hop is checked against the caller's allowed hosts; the whole exchange (redirects and body) has
+ * one time limit; the response body is read as a stream and refused, not truncated, past its
+ * size limit.
+ */
+import type { HttpOptions } from '../config/index.js';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+
+/** `action:http.fetch.input.v1`'s input. */
+export interface HttpFetchRequest {
+  url: string;
+  /** Default GET. */
+  method?: string;
+  headers?: Record<string, string>;
+  /** Request body, base64. */
+  body?: string;
+  /** Request body as UTF-8 text (instead of `body`). */
+  body_text?: string;
+  timeout_ms?: number;
+  max_response_bytes?: number;
+}
+
+/** `action:http.fetch.input.v1`'s output. */
+export interface HttpFetchResponse {
+  status: number;
+  status_text: string;
+  /** The URL that answered, after redirects. */
+  url: string;
+  redirects: number;
+  /** Lower-case names; repeated headers joined with ", " (set-cookie with "\n"). */
+  headers: Record<string, string>;
+  /** Response body, base64. */
+  body: string;
+  /** The body decoded as UTF-8, for text, JSON and XML content types. */
+  body_text?: string;
+  /** Always false: a body over the limit is an HTTP_TOO_LARGE error instead. */
+  truncated: false;
+}
+
+export interface HostFetchOptions {
+  /** Hosts the caller may reach (`example.com`, `*.example.com`, `127.0.0.1:8080`); `undefined` = anywhere. */
+  allowedHosts?: readonly string[] | undefined;
+  /** Who is calling, for messages (`extension 'x'`). */
+  who?: string;
+  limits: HttpOptions;
+  /** The caller went away. */
+  signal?: AbortSignal | undefined;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const TEXT_TYPE = /^(text\/|application\/([a-z0-9.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)\b)/i;
+
+/** The host part of a URL as permission entries write it: lower case, IPv6 without brackets. */
+function hostOf(url: URL): string {
+  const h = url.hostname.toLowerCase();
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+function defaultPort(url: URL): string {
+  return url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
+}
+
+/**
+ * True when `url` is covered by one of `allowed`: an exact host (any port), `host:port`, or a
+ * wildcard `*.example.com` covering every subdomain of example.com (not example.com itself).
+ */
+export function hostAllowed(url: URL, allowed: readonly string[]): boolean {
+  const host = hostOf(url);
+  const port = defaultPort(url);
+  for (const raw of allowed) {
+    let entry = raw.trim().toLowerCase();
+    let entryPort: string | undefined;
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+    if (bracketed) {
+      entry = bracketed[1]!;
+      entryPort = bracketed[2];
+    } else {
+      const m = /^([^:]+):(\d+)$/.exec(entry);
+      if (m) {
+        entry = m[1]!;
+        entryPort = m[2];
+      }
+    }
+    if (entryPort !== undefined && entryPort !== port) continue;
+    if (entry === '*') return true;
+    if (entry.startsWith('*.')) {
+      if (host.endsWith(entry.slice(1)) && host.length > entry.length - 1) return true;
+    } else if (entry === host) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function parseUrl(text: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${what} '${text}' is not a valid absolute URL`, { field: 'url', url: text });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${what} '${text}' uses ${url.protocol.replace(/:$/, '')}; only http and https are supported`, { field: 'url', url: text });
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${what} must not carry a user name or password; send an Authorization header instead`, { field: 'url' });
+  }
+  return url;
+}
+
+function checkHost(url: URL, o: HostFetchOptions, redirected: boolean): void {
+  if (o.allowedHosts === undefined || hostAllowed(url, o.allowedHosts)) return;
+  const host = hostOf(url);
+  throw new SpacedriveError(
+    ErrorCode.PERMISSION_DENIED,
+    `${o.who ?? 'the caller'} may not reach '${host}'${redirected ? ' (a redirect led there)' : ''}: add it to permissions.network in the manifest`,
+    { host, url: url.href, missing: `permissions.network: ${host}`, redirected },
+  );
+}
+
+function requestBody(req: HttpFetchRequest, limits: HttpOptions): Buffer | undefined {
+  if (req.body !== undefined && req.body_text !== undefined) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'give either body (base64) or body_text, not both', { field: 'body' });
+  }
+  let body: Buffer | undefined;
+  if (req.body !== undefined) body = Buffer.from(req.body, 'base64');
+  else if (req.body_text !== undefined) body = Buffer.from(req.body_text, 'utf8');
+  if (body && body.length > limits.maxRequestBytes) {
+    throw new SpacedriveError(ErrorCode.HTTP_TOO_LARGE, `the request body is ${body.length} bytes, more than the limit of ${limits.maxRequestBytes} (http.maxRequestBytes)`, {
+      limit: limits.maxRequestBytes,
+      size: body.length,
+    });
+  }
+  return body;
+}
+
+function bounded(asked: number | undefined, fallback: number, ceiling: number, field: string, option: string): number {
+  const value = asked ?? fallback;
+  if (value > ceiling) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${field} ${value} is above this host's ceiling of ${ceiling} (http.${option})`, { field, ceiling });
+  }
+  return value;
+}
+
+/** Reads `res`'s body, refusing it (and cancelling the transfer) past `max` bytes. */
+async function readBody(res: Response, max: number, url: string): Promise<Buffer> {
+  const tooLarge = (size: string) =>
+    new SpacedriveError(ErrorCode.HTTP_TOO_LARGE, `the response from ${url} is ${size}, more than the limit of ${max} bytes (max_response_bytes)`, { limit: max, url });
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(`${declared} bytes`);
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(`over ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function headersOf(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((value, name) => {
+    out[name] = value;
+  });
+  const cookies = h.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies.join('\n');
+  return out;
+}
+
+/**
+ * Performs the request. Throws PERMISSION_DENIED (host not allowed, also after a redirect),
+ * INVALID_INPUT (bad URL, method, limits), HTTP_TOO_LARGE, TIMEOUT, CANCELLED or HTTP_FAILED;
+ * an HTTP error status is a normal response.
+ */
+export async function hostFetch(req: HttpFetchRequest, o: HostFetchOptions): Promise<HttpFetchResponse> {
+  const limits = o.limits;
+  let url = parseUrl(req.url, 'url');
+  checkHost(url, o, false);
+  const timeoutMs = bounded(req.timeout_ms, limits.defaultTimeoutMs, limits.maxTimeoutMs, 'timeout_ms', 'maxTimeoutMs');
+  const maxBytes = bounded(req.max_response_bytes, limits.defaultMaxResponseBytes, limits.maxResponseBytes, 'max_response_bytes', 'maxResponseBytes');
+  let method = (req.method ?? 'GET').toUpperCase();
+  let body = requestBody(req, limits);
+  if (body && (method === 'GET' || method === 'HEAD')) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `a ${method} request cannot have a body`, { field: 'body' });
+  }
+  const headers = new Headers();
+  try {
+    for (const [k, v] of Object.entries(req.headers ?? {})) headers.append(k, v);
+  } catch (err) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `bad request header: ${(err as Error).message}`, { field: 'headers' });
+  }
+
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
+  const failed = (err: unknown): SpacedriveError => {
+    if (timeout.aborted) {
+      return new SpacedriveError(ErrorCode.TIMEOUT, `the request to ${url.href} did not complete within ${timeoutMs} ms (timeout_ms)`, { url: url.href, timeout_ms: timeoutMs });
+    }
+    if (o.signal?.aborted) return new SpacedriveError(ErrorCode.CANCELLED, `the request to ${url.href} was cancelled: the caller went away`, { url: url.href });
+    if (err instanceof SpacedriveError) return err;
+    const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+    const reason = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
+    return new SpacedriveError(ErrorCode.HTTP_FAILED, `the request to ${url.href} failed: ${reason}`, { url: url.href, reason });
+  };
+
+  let redirects = 0;
+  try {
+    for (;;) {
+      const res = await fetch(url, {
+        method,
+        headers,
+        ...(body ? { body } : {}),
+        redirect: 'manual',
+        signal,
+      });
+      const location = res.headers.get('location');
+      if (REDIRECT_STATUSES.has(res.status) && location !== null) {
+        await res.body?.cancel().catch(() => undefined);
+        if (redirects >= limits.maxRedirects) {
+          throw new SpacedriveError(ErrorCode.HTTP_FAILED, `too many redirects from ${req.url} (more than ${limits.maxRedirects}, http.maxRedirects)`, {
+            url: req.url,
+            limit: limits.maxRedirects,
+          });
+        }
+        const next = parseUrl(new URL(location, url).href, 'redirect target');
+        checkHost(next, o, true);
+        // Credentials are not carried to another origin (what browsers and curl do).
+        if (next.origin !== url.origin) {
+          headers.delete('authorization');
+          headers.delete('cookie');
+        }
+        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+          if (method !== 'HEAD') method = 'GET';
+          body = undefined;
+          headers.delete('content-type');
+          headers.delete('content-length');
+        }
+        url = next;
+        redirects++;
+        continue;
+      }
+      const data = await readBody(res, maxBytes, url.href);
+      const out: HttpFetchResponse = {
+        status: res.status,
+        status_text: res.statusText,
+        url: url.href,
+        redirects,
+        headers: headersOf(res.headers),
+        body: data.toString('base64'),
+        truncated: false,
+      };
+      const type = res.headers.get('content-type');
+      if (type !== null && TEXT_TYPE.test(type)) out.body_text = new TextDecoder('utf-8').decode(data);
+      return out;
+    }
+  } catch (err) {
+    throw failed(err);
+  }
+}

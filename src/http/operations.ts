@@ -1,0 +1,64 @@
+/**
+ * `action:http.fetch.input.v1`. From an extension only the hosts in its manifest's
+ * `permissions.network` are reachable (redirects included); clients and core code are not
+ * restricted.
+ */
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { defineOperation, type OperationContext } from '../registry/index.js';
+import { hostFetch, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
+
+/** The hosts `ctx`'s caller may reach: `undefined` for clients and core code (anywhere). */
+export function allowedHostsOf(ctx: Pick<OperationContext, 'caller' | 'core'>): readonly string[] | undefined {
+  if (ctx.caller.kind !== 'extension') return undefined;
+  const id = ctx.caller.extensionId ?? '';
+  const grants = ctx.core.extensions.grants(id);
+  if (!grants) {
+    throw new SpacedriveError(ErrorCode.PERMISSION_DENIED, `extension '${id}' is not loaded, so it is granted nothing`, { extension: id, missing: 'permissions.network' });
+  }
+  return grants.permissions.network;
+}
+
+export const httpFetch = defineOperation<HttpFetchRequest, HttpFetchResponse>({
+  method: 'action:http.fetch.input.v1',
+  kind: 'action',
+  scope: 'core',
+  description:
+    "HTTP(S) request through the host. Extensions reach only the hosts in their manifest's permissions.network (redirects are checked too); a response over max_response_bytes is an HTTP_TOO_LARGE error, never truncated.",
+  input: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['url'],
+    properties: {
+      url: { type: 'string', minLength: 1, maxLength: 8192, description: 'Absolute http:// or https:// URL.' },
+      method: { type: 'string', pattern: '^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|get|head|post|put|patch|delete|options)$', default: 'GET' },
+      headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Request headers.' },
+      body: { type: 'string', contentEncoding: 'base64', description: 'Request body (base64).' },
+      body_text: { type: 'string', description: 'Request body as text (UTF-8), instead of body.' },
+      timeout_ms: { type: 'integer', minimum: 1, description: 'Time limit of the whole exchange (default http.defaultTimeoutMs, at most http.maxTimeoutMs).' },
+      max_response_bytes: { type: 'integer', minimum: 0, description: 'Largest response body accepted (default http.defaultMaxResponseBytes, at most http.maxResponseBytes).' },
+    },
+  },
+  output: {
+    type: 'object',
+    required: ['status', 'status_text', 'url', 'redirects', 'headers', 'body', 'truncated'],
+    properties: {
+      status: { type: 'integer' },
+      status_text: { type: 'string' },
+      url: { type: 'string' },
+      redirects: { type: 'integer', minimum: 0 },
+      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      body: { type: 'string', contentEncoding: 'base64' },
+      body_text: { type: 'string' },
+      truncated: { const: false },
+    },
+  },
+  handler: (input, ctx) =>
+    hostFetch(input, {
+      allowedHosts: allowedHostsOf(ctx),
+      ...(ctx.caller.kind === 'extension' ? { who: `extension '${ctx.caller.extensionId}'` } : {}),
+      limits: ctx.core.options.http,
+      signal: ctx.signal,
+    }),
+});
+
+export const httpOperations = [httpFetch];
