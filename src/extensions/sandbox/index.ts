@@ -705,10 +705,20 @@ class Sandbox implements ExtensionSandbox {
     const pc = inst.inflight[0];
     inst.inBridge++;
     if (msg.kind === 'call') {
-      const chain = [...(pc?.opts.chain ?? []), this.id];
+      let payload: unknown = null;
+      if (msg.payload.length > 0) {
+        try {
+          payload = JSON.parse(msg.payload);
+        } catch (e) {
+          const message = `sd_call payload for '${msg.method}' is not valid JSON: ${(e as Error).message}`;
+          inst.answerBridge(JSON.stringify({ ok: false, error: { code: ErrorCode.INVALID_INPUT, message } }));
+          return;
+        }
+      }
+      const chain = pc ? [...pc.opts.chain, this.id] : [this.id];
       let pending: Promise<unknown>;
       try {
-        pending = Promise.resolve(this.bridge.call(msg.method, msg.payload, chain));
+        pending = this.bridge.call(msg.method, payload, chain);
       } catch (e) {
         pending = Promise.reject(e);
       }

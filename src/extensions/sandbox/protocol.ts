@@ -51,7 +51,8 @@ export type FromWorker =
   | { t: 'fail'; error: WorkerError; logs: LogLine[] }
   | { t: 'result'; ok: true; output: string; logs: LogLine[] }
   | { t: 'result'; ok: false; error: WorkerError; discard: boolean; logs: LogLine[] }
-  | { t: 'bridge'; kind: 'call'; method: string; payload: unknown; logs: LogLine[] }
+  /** `payload` is the guest's JSON text, unparsed. */
+  | { t: 'bridge'; kind: 'call'; method: string; payload: string; logs: LogLine[] }
   | { t: 'bridge'; kind: 'progress'; report: Record<string, unknown>; logs: LogLine[] }
   | { t: 'bridge'; kind: 'interrupt'; logs: LogLine[] }
   | { t: 'logs'; logs: LogLine[] }

@@ -187,6 +187,13 @@ export function sandboxWorkerMain(): void {
       if (method === 'extension.info') return toGuest(infoEnvelope);
       if (method === 'extension.config') return toGuest(configEnvelope);
       const payloadText = text(pp, pl, 'sd_call payload');
+      if (!method.startsWith('extension.')) {
+        // A wire method: the main thread parses the payload (it needs the value anyway), so
+        // the text crosses as a string, the cheapest thing to post.
+        const reply = bridge({ kind: 'call', method, payload: payloadText });
+        if (typeof reply !== 'string') throw fault('INTERNAL', 'the host answered sd_call without an envelope');
+        return toGuest(reply);
+      }
       let payload: unknown = null;
       if (payloadText.length > 0) {
         try {
@@ -207,12 +214,7 @@ export function sandboxWorkerMain(): void {
         if (wait > 0) Atomics.wait(sleeper, 0, 0, wait);
         return toGuest('{"ok":true,"result":{}}');
       }
-      if (method.startsWith('extension.')) {
-        return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
-      }
-      const reply = bridge({ kind: 'call', method, payload });
-      if (typeof reply !== 'string') throw fault('INTERNAL', 'the host answered sd_call without an envelope');
-      return toGuest(reply);
+      return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
     },
     sd_log(level: number, p: number, l: number): void {
       const line = lenient.decode(view(p, l, 'sd_log message').slice());
