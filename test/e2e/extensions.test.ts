@@ -229,7 +229,7 @@ describe('extensions in a real daemon', () => {
     const stream = async () => {
       while (!stop) {
         try {
-          await client.query('query:test-ext:churn.v1', { n: 2000 } as never);
+          await client.query('query:test-ext:sleep.v1', { ms: 50 } as never);
           await client.query('query:test-ext:echo.v1', { n: done } as never);
           done++;
         } catch (err) {
