@@ -73,3 +73,16 @@ describe('--json {…} shorthand', () => {
     expect(rewriteJsonInputShorthand(['query', 'm', '--', '--json', '{}'])).toEqual(['query', 'm', '--', '--json', '{}']);
   });
 });
+
+describe('config show redaction', () => {
+  it('hides every secret-looking value and keeps the rest', async () => {
+    const { redactSecrets } = await import('../../src/cli/commands/config.js');
+    const options = { tcp: { host: '127.0.0.1', port: 1, token: 't0k3n' }, ai: { provider: { url: 'http://x', api_key: 'sk-1' } }, credentials: { keyFile: '/k' }, other: { key: 'raw', password: '' } };
+    expect(redactSecrets(options)).toEqual({
+      tcp: { host: '127.0.0.1', port: 1, token: '***' },
+      ai: { provider: { url: 'http://x', api_key: '***' } },
+      credentials: { keyFile: '/k' },
+      other: { key: '***', password: '' },
+    });
+  });
+});

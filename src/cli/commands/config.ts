@@ -6,15 +6,15 @@ import type { SpacedriveOptions } from '../../config/index.js';
 import type { Cli } from '../context.js';
 import { formatValue } from '../output.js';
 
-/** Option paths whose values are secrets; `config show` prints them as `***`. */
-const SECRET_KEYS = new Set(['token', 'password', 'secret', 'api_key', 'apiKey']);
+/** Option names whose values are secrets (token, api_key, password, secret, key…); `config show` prints them as `***`. */
+const SECRET_NAME = /^(key|.*(token|password|passphrase|secret|api_?key|private_?key))$/i;
 
 /** A copy of the options with every secret replaced by `***`. */
 export function redactSecrets<T>(value: T): T {
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v)) as T;
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.has(k) && v !== null && v !== undefined && v !== '' ? '***' : redactSecrets(v);
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_NAME.test(k) && v !== null && v !== undefined && v !== '' ? '***' : redactSecrets(v);
   return out as T;
 }
 
