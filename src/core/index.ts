@@ -13,6 +13,8 @@ import { filesOperations } from '../files/operations.js';
 import { CORE_JOB_TYPES, JobSystem, jobsOperations } from '../jobs/index.js';
 import { aiOperations, makeAiService, type AiService } from '../ai/index.js';
 import { extensionsOperations, makeExtensionManager, type ExtensionManager } from '../extensions/index.js';
+import { libraryOperations, makeLibraryService, makeLocationsIndexJob, type LibraryService } from '../library/index.js';
+import { makeSidecarService, sidecarOperations, type SidecarService } from '../sidecars/index.js';
 import { credentialsOperations, makeCredentialStore, type CredentialStore } from '../credentials/index.js';
 import { httpOperations } from '../http/index.js';
 import { coreOperations } from './operations.js';
@@ -23,7 +25,7 @@ export type { CoreServices, ExecuteOptions } from './services.js';
 export { VERSION } from './version.js';
 
 /** Every core operation, declared statically in its capability's folder and collected here. */
-export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations, ...credentialsOperations, ...httpOperations];
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations, ...libraryOperations, ...sidecarOperations, ...credentialsOperations, ...httpOperations];
 
 export interface CreateCoreOptions {
   logger?: Logger;
@@ -46,6 +48,10 @@ export class Core implements CoreServices {
   readonly ai: AiService;
   /** Installed WebAssembly extensions and their sandboxes (src/extensions). */
   readonly extensions: ExtensionManager;
+  /** Libraries, their entries and locations (src/library). */
+  readonly libraries: LibraryService;
+  /** Derived data attached to entries' content (src/sidecars). */
+  readonly sidecars: SidecarService;
   /** Secrets per owner, encrypted at rest (src/credentials); opened on first use. */
   readonly credentials: CredentialStore;
   /** Run in reverse order by {@link close}. */
@@ -57,9 +63,13 @@ export class Core implements CoreServices {
     this.logger = extra.logger ?? createLogger({ level: options.log.level, format: options.log.format });
     this.coreRegistry = new CoreRegistry([...CORE_OPERATIONS, ...(extra.extraOperations ?? [])]);
     this.runtimeRegistry = new RuntimeRegistry((method) => this.coreRegistry.get(method) !== undefined);
-    this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry });
+    this.libraries = makeLibraryService({ dataDir: options.dataDir, events: this.events, logger: this.logger.child({ capability: 'library' }) });
+    this.sidecars = makeSidecarService({ dataDir: options.dataDir, libraries: this.libraries, events: this.events });
+    // Library-scoped calls that name no library run against the default one; an unknown id is NOT_FOUND.
+    this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry, resolveLibrary: (id) => this.libraries.resolve(id) });
     this.jobs = new JobSystem({ dataDir: options.dataDir, options: options.jobs, events: this.events, logger: this.logger.child({ capability: 'jobs' }) });
     for (const def of CORE_JOB_TYPES) this.jobs.types.register('core', def);
+    this.jobs.types.register('core', makeLocationsIndexJob(this.libraries));
     this.extensions = makeExtensionManager(this, () => this.jobs.types);
     this.credentials = makeCredentialStore(options);
     this.ai = makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: this.logger.child({ capability: 'ai' }) });
@@ -73,6 +83,10 @@ export class Core implements CoreServices {
     // before the sandboxes drain and close.
     // Closed after everything else: extensions and jobs may use credentials while they stop.
     core.onClose(() => core.credentials.close());
+    // Closed after the job system stopped (indexing jobs write to the library databases).
+    core.libraries.ensureDefault();
+    core.onClose(() => core.libraries.close());
+    core.counters.set('libraries', () => ({ ...core.libraries.counters(), ...prefixed('sidecars', core.sidecars.counters()) }));
     core.onClose(() => core.extensions.close());
     core.counters.set('extensions', () => core.extensions.counters());
     core.onClose(() => core.jobs.close());
@@ -111,4 +125,8 @@ export class Core implements CoreServices {
       }
     }
   }
+}
+
+function prefixed(prefix: string, counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).map(([k, v]) => [`${prefix}_${k}`, v]));
 }

@@ -5,6 +5,8 @@ import type { EventBus } from '../events/index.js';
 import type { Executor } from '../execute/index.js';
 import type { ExtensionManager } from '../extensions/manager.js';
 import type { JobSystem } from '../jobs/index.js';
+import type { LibraryService } from '../library/index.js';
+import type { SidecarService } from '../sidecars/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Caller, CoreRegistry, RuntimeRegistry } from '../registry/index.js';
 
@@ -41,6 +43,10 @@ export interface CoreServices {
   readonly extensions: ExtensionManager;
   /** Secrets per owner, encrypted at rest (src/credentials): `put`, `get`, `delete`, `list`. */
   readonly credentials: CredentialStore;
+  /** Libraries, entries and locations (src/library): `resolve`, `store`, `createEntry`, … */
+  readonly libraries: LibraryService;
+  /** Sidecars: derived data of entries' content as checksummed files (src/sidecars). */
+  readonly sidecars: SidecarService;
   /** Runs any registered method, as core code (caller `internal` unless given). */
   execute(method: string, payload: unknown, opts?: ExecuteOptions): Promise<unknown>;
 }

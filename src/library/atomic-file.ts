@@ -1,0 +1,74 @@
+/**
+ * Writing a file so that no reader ever sees it half-written, even across a crash: the bytes go
+ * to a temporary file in the same directory, are fsynced, and the temporary file is renamed over
+ * the target (rename within one directory is atomic on POSIX file systems).
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** A written-but-not-yet-visible file: {@link commit} moves it into place, {@link discard} removes it. */
+export interface StagedFile {
+  readonly tmpPath: string;
+  readonly target: string;
+  commit(): void;
+  discard(): void;
+}
+
+/** Writes `data` to a fsynced temporary file beside `target` (directories created as needed). */
+export function stageFile(target: string, data: Uint8Array): StagedFile {
+  const dir = dirname(target);
+  mkdirSync(dir, { recursive: true });
+  const tmpPath = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmpPath, 'wx', 0o600);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmpPath);
+    } catch {
+      // already gone
+    }
+    throw err;
+  }
+  closeSync(fd);
+  return {
+    tmpPath,
+    target,
+    commit() {
+      renameSync(tmpPath, target);
+      // Make the rename itself durable.
+      try {
+        const dfd = openSync(dir, 'r');
+        try {
+          fsyncSync(dfd);
+        } finally {
+          closeSync(dfd);
+        }
+      } catch {
+        // Some file systems refuse fsync on a directory; the rename is still atomic.
+      }
+    },
+    discard() {
+      try {
+        unlinkSync(tmpPath);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** {@link stageFile} then commit. */
+export function writeFileAtomic(target: string, data: Uint8Array): void {
+  const staged = stageFile(target, data);
+  try {
+    staged.commit();
+  } catch (err) {
+    staged.discard();
+    throw err;
+  }
+}

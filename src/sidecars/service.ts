@@ -1,0 +1,200 @@
+/**
+ * Sidecars (`core.sidecars`): derived data attached to an entry's content — OCR text, thumbnails,
+ * embeddings, an extension's own results — stored as files under the data directory and indexed
+ * in the library's database with their SHA-256.
+ *
+ * Files are content-addressed and sharded: `sidecars/<hh>/<key>/<kind>/<variant>.<format>`,
+ * where `<key>` is the entry's content hash (entries with the same bytes share derived data,
+ * across libraries too) or the entry id for entries without content, and `<hh>` its first two
+ * characters.
+ *
+ * Replacing a sidecar is atomic: the new bytes go to a fsynced temporary file in the same
+ * directory, then the index row is updated and the file renamed over the old one inside one
+ * database transaction, in one synchronous step no reader in the daemon can split. A reader
+ * that opened the old file keeps reading the old complete bytes; readers check what they read
+ * against the row's checksum read *after* the bytes, and read again if a replace landed
+ * in between, so they return either the old or the new content, whole and verified. Bytes that
+ * match no checksum are corruption: CHECKSUM_MISMATCH.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { rmdirSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import type { EventBus } from '../events/index.js';
+import { stageFile, type EntryRecord, type LibraryService, type SidecarRecord } from '../library/index.js';
+
+/** Formats read back as text (`text`), as JSON (`json`); anything else comes back as base64 `data`. */
+export const TEXT_FORMATS: ReadonlySet<string> = new Set(['txt', 'md', 'csv', 'tsv', 'html', 'xml', 'svg', 'yaml', 'yml', 'log']);
+
+export type SidecarEncoding = 'json' | 'text' | 'base64';
+
+export function encodingOf(format: string): SidecarEncoding {
+  return format === 'json' ? 'json' : TEXT_FORMATS.has(format) ? 'text' : 'base64';
+}
+
+/** The key sidecars of an entry are filed under. */
+export function contentKeyOf(entry: EntryRecord): string {
+  return entry.contentHash ?? entry.id;
+}
+
+export interface WriteSidecarRequest {
+  kind: string;
+  variant: string;
+  format: string;
+  bytes: Uint8Array;
+}
+
+export interface ReadSidecarResult {
+  sidecar: SidecarRecord;
+  bytes: Buffer;
+}
+
+/** Attempts of a read that raced with replaces before it gives up and calls the data corrupt. */
+const READ_ATTEMPTS = 8;
+
+export class SidecarService {
+  readonly #dataDir: string;
+  readonly #libraries: LibraryService;
+  readonly #events: EventBus;
+  #written = 0;
+  #read = 0;
+  #corrupt = 0;
+
+  constructor(opts: { dataDir: string; libraries: LibraryService; events: EventBus }) {
+    this.#dataDir = opts.dataDir;
+    this.#libraries = opts.libraries;
+    this.#events = opts.events;
+    // An entry's derived data goes with the last entry that used its content.
+    this.#libraries.onContentReleased((libraryId, key) => this.removeForContent(libraryId, key));
+  }
+
+  /** `sidecars/<hh>/<key>/<kind>/<variant>.<format>`, relative to the data directory. */
+  relativePath(key: string, kind: string, variant: string, format: string): string {
+    return join('sidecars', key.slice(0, 2), key, kind, `${variant}.${format}`);
+  }
+
+  absolutePath(relative: string): string {
+    return join(this.#dataDir, relative);
+  }
+
+  write(libraryId: string, entryId: string, req: WriteSidecarRequest): SidecarRecord {
+    const entry = this.#libraries.getEntry(libraryId, entryId);
+    const key = contentKeyOf(entry);
+    const rel = this.relativePath(key, req.kind, req.variant, req.format);
+    const checksum = createHash('sha256').update(req.bytes).digest('hex');
+    const now = Date.now();
+    const staged = stageFile(this.absolutePath(rel), req.bytes);
+    let result;
+    try {
+      result = this.#libraries.store(libraryId).upsertSidecar(
+        { id: randomUUID(), contentKey: key, kind: req.kind, variant: req.variant, format: req.format, path: rel, checksum, size: req.bytes.length, createdAt: now, updatedAt: now },
+        () => staged.commit(),
+      );
+    } catch (err) {
+      staged.discard();
+      throw err;
+    }
+    // Other libraries with the same content share this file: their rows follow it.
+    for (const { libraryId: other, store } of this.#libraries.allStores()) {
+      if (other !== libraryId) store.refreshSidecarFile(rel, checksum, req.bytes.length, now);
+    }
+    if (result.previous && result.previous.path !== rel) this.#unlinkIfUnused(result.previous.path);
+    this.#written++;
+    this.#events.emit('sidecar:written', { library_id: libraryId, entry_id: entryId, sidecar_id: result.current.id, kind: req.kind, variant: req.variant, format: req.format });
+    return result.current;
+  }
+
+  #find(libraryId: string, key: string, kind: string, variant: string, entryId: string): SidecarRecord {
+    const row = this.#libraries.store(libraryId).getSidecar(key, kind, variant);
+    if (!row) {
+      throw new SpacedriveError(ErrorCode.NOT_FOUND, `entry '${entryId}' has no sidecar of kind '${kind}', variant '${variant}'`, { entry_id: entryId, kind, variant });
+    }
+    return row;
+  }
+
+  async read(libraryId: string, entryId: string, kind: string, variant: string): Promise<ReadSidecarResult> {
+    const entry = this.#libraries.getEntry(libraryId, entryId);
+    const key = contentKeyOf(entry);
+    let row = this.#find(libraryId, key, kind, variant, entryId);
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      let bytes: Buffer | undefined;
+      try {
+        bytes = await readFile(this.absolutePath(row.path));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      const current = this.#find(libraryId, key, kind, variant, entryId);
+      if (bytes) {
+        const actual = createHash('sha256').update(bytes).digest('hex');
+        if (actual === current.checksum) {
+          this.#read++;
+          return { sidecar: current, bytes };
+        }
+      }
+      if (current.checksum === row.checksum && current.path === row.path && current.updatedAt === row.updatedAt) {
+        // Nothing was replaced while we read: what is on disk is not what was written.
+        this.#corrupt++;
+        if (!bytes) {
+          throw new SpacedriveError(ErrorCode.CHECKSUM_MISMATCH, `the file of sidecar ${kind}/${variant} of entry '${entryId}' is missing`, {
+            entry_id: entryId,
+            sidecar_id: row.id,
+            expected: row.checksum,
+          });
+        }
+        throw new SpacedriveError(ErrorCode.CHECKSUM_MISMATCH, `sidecar ${kind}/${variant} of entry '${entryId}' is corrupted: its SHA-256 does not match the one recorded when it was written`, {
+          entry_id: entryId,
+          sidecar_id: row.id,
+          expected: row.checksum,
+          actual: createHash('sha256').update(bytes).digest('hex'),
+        });
+      }
+      row = current;
+    }
+    throw new SpacedriveError(ErrorCode.OVERLOADED, `sidecar ${kind}/${variant} of entry '${entryId}' was replaced ${READ_ATTEMPTS} times while being read; try again`, { entry_id: entryId });
+  }
+
+  list(libraryId: string, filter: { entryId?: string; kind?: string }): SidecarRecord[] {
+    const contentKey = filter.entryId !== undefined ? contentKeyOf(this.#libraries.getEntry(libraryId, filter.entryId)) : undefined;
+    return this.#libraries.store(libraryId).listSidecars({ ...(contentKey !== undefined ? { contentKey } : {}), ...(filter.kind !== undefined ? { kind: filter.kind } : {}) });
+  }
+
+  delete(libraryId: string, entryId: string, kind: string, variant: string): SidecarRecord {
+    const entry = this.#libraries.getEntry(libraryId, entryId);
+    const row = this.#find(libraryId, contentKeyOf(entry), kind, variant, entryId);
+    this.#libraries.store(libraryId).deleteSidecar(row.id);
+    this.#unlinkIfUnused(row.path);
+    this.#events.emit('sidecar:deleted', { library_id: libraryId, entry_id: entryId, sidecar_id: row.id, kind, variant });
+    return row;
+  }
+
+  /** Drops a content key's sidecars from a library (its last entry went) and their files when no library uses them. */
+  removeForContent(libraryId: string, key: string): void {
+    for (const row of this.#libraries.store(libraryId).deleteSidecarsOfContent(key)) this.#unlinkIfUnused(row.path);
+  }
+
+  #unlinkIfUnused(rel: string): void {
+    if (this.#libraries.allStores().some(({ store }) => store.countSidecarPath(rel) > 0)) return;
+    const abs = this.absolutePath(rel);
+    try {
+      unlinkSync(abs);
+    } catch {
+      // already gone
+    }
+    // Remove the now-empty <kind>, <key> and <hh> directories; rmdir refuses non-empty ones.
+    let dir = dirname(abs);
+    const stop = join(this.#dataDir, 'sidecars');
+    for (let i = 0; i < 3 && dir.startsWith(stop) && dir !== stop; i++) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        break;
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  counters(): Record<string, number> {
+    return { written: this.#written, read: this.#read, corrupt_detected: this.#corrupt };
+  }
+}
