@@ -211,6 +211,40 @@ describe('extension manager (in-process core)', () => {
     expect(status.counts).toMatchObject({ extensions_installed: 1, extensions_enabled: 1, extensions_loaded: 1, extensions_failed: 0 });
   });
 
+  it('serialises management operations on one extension and emits extension events', async () => {
+    const events: string[] = [];
+    const sub = core.events.subscribe(['extension:*'], undefined, (e) => events.push(`${e.type} ${String(e.payload.id)}`));
+    await core.extensions.install(HELLO);
+    const results = await Promise.allSettled([
+      core.extensions.reload('hello'),
+      core.extensions.disable('hello'),
+      core.extensions.reload('hello'),
+      core.extensions.enable('hello'),
+      core.extensions.reload('hello'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    // Applied in the order asked: the reload of a disabled extension does not load it.
+    expect((results[2] as PromiseFulfilledResult<{ state: string }>).value.state).toBe('disabled');
+    expect((await core.extensions.info('hello')).state).toBe('loaded');
+    await expect(core.execute('query:hello:greet.v1', { name: 'z' })).resolves.toEqual({ greeting: 'Hello, z!' });
+    expect(core.runtimeRegistry.listByOwner('hello')).toHaveLength(1);
+    await core.extensions.uninstall('hello');
+    sub.unsubscribe();
+    expect(events).toEqual([
+      'extension:installed hello',
+      'extension:loaded hello',
+      'extension:loaded hello',
+      'extension:reloaded hello',
+      'extension:unloaded hello',
+      'extension:reloaded hello',
+      'extension:loaded hello',
+      'extension:loaded hello',
+      'extension:reloaded hello',
+      'extension:unloaded hello',
+      'extension:uninstalled hello',
+    ]);
+  });
+
   it('a failed reload keeps the old version serving', async () => {
     await core.extensions.install(HELLO);
     await expect(core.extensions.reload('hello', { from: TEST_EXT })).rejects.toMatchObject({ code: 'EXTENSION_INVALID' });
