@@ -378,26 +378,24 @@ export class ExtensionManager {
     return this.#withLock(id, async () => {
       const e = this.#get(id);
       const previous = e.record;
-      let record = previous;
-      if (pkg) record = await this.#stage(pkg, previous.enabled);
       const source = pkg ?? (await this.#readInstalled(previous));
-      if (e.record.enabled) {
+      // Load before touching the installed files: if the new version fails, the old one keeps
+      // serving and stays what is installed (also when both carry the same version number).
+      if (previous.enabled) await this.#load(e, source);
+      else e.manifest = source.manifest;
+      if (pkg) {
+        let record: InstalledExtension;
         try {
-          await this.#load(e, source, record);
+          record = await this.#stage(pkg, previous.enabled);
         } catch (err) {
-          // The old version (if it was loaded) keeps serving; drop the staged files of a different version.
-          if (pkg && record.path !== previous.path) await rm(join(this.dir, record.path), { recursive: true, force: true });
+          this.#logger.error({ extension: id, err }, `extension '${id}' ${pkg.manifest.version} is running but could not be saved; the installed version loads at the next start`);
           throw err;
         }
-      } else {
-        e.manifest = source.manifest;
-      }
-      if (record !== previous) {
         this.#store.put(record);
         e.record = record;
         if (record.path !== previous.path) await rm(join(this.dir, previous.path), { recursive: true, force: true });
       }
-      this.#core.events.emit('extension:reloaded', { id, version: record.version });
+      this.#core.events.emit('extension:reloaded', { id, version: e.record.version });
       return this.info(id);
     });
   }
@@ -512,7 +510,8 @@ export class ExtensionManager {
    * registrations checked and swapped in for whatever `e` had, then the previous version drained
    * and closed. On failure `e` keeps its previous version if it had one, else becomes `failed`.
    */
-  async #load(e: Entry, source?: ExtensionPackage, record: InstalledExtension = e.record): Promise<void> {
+  async #load(e: Entry, source?: ExtensionPackage): Promise<void> {
+    const record = e.record;
     const id = record.id;
     const host = this.#core.options.extensions;
     const logger = this.#logger.child({ extension: id });

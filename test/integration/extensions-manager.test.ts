@@ -3,7 +3,8 @@
  * extensions compiled by the build: runtime registration, extension jobs through the generic WASM
  * job wrapper (checkpoints, pause/resume, retries, restart), concurrency during reload.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -250,5 +251,18 @@ describe('extension manager (in-process core)', () => {
     await expect(core.extensions.reload('hello', { from: TEST_EXT })).rejects.toMatchObject({ code: 'EXTENSION_INVALID' });
     await expect(core.execute('query:hello:greet.v1', { name: 'still' })).resolves.toEqual({ greeting: 'Hello, still!' });
     expect((await core.extensions.info('hello')).state).toBe('loaded');
+
+    // A rebuild with the same version that does not load: the old one keeps serving and stays installed.
+    const broken = join(dir, 'broken-hello');
+    mkdirSync(broken);
+    const bad = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0xff]);
+    writeFileSync(join(broken, 'hello.wasm'), bad);
+    const manifest = JSON.parse(readFileSync(join(HELLO, 'manifest.json'), 'utf8'));
+    writeFileSync(join(broken, 'manifest.json'), JSON.stringify({ ...manifest, sha256: createHash('sha256').update(bad).digest('hex') }));
+    await expect(core.extensions.reload('hello', { from: broken })).rejects.toMatchObject({ message: expect.stringContaining("extension 'hello'") });
+    await expect(core.execute('query:hello:greet.v1', { name: 'still' })).resolves.toEqual({ greeting: 'Hello, still!' });
+    await core.close();
+    core = await open();
+    expect(await core.extensions.info('hello')).toMatchObject({ state: 'loaded', sha256: manifest.sha256 });
   });
 });
