@@ -11,6 +11,7 @@ import { registerCredentialsCommand } from './credentials.js';
 import { registerDaemonCommands } from './daemon.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
+import { registerLibraryCommands } from './library.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
 
@@ -25,5 +26,6 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerConfigCommands,
   registerExtensionsCommand,
   registerJobsCommand,
+  registerLibraryCommands,
   registerCredentialsCommand,
 ];
