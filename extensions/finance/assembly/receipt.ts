@@ -1,0 +1,447 @@
+/**
+ * The receipt parser: turns receipt text (a PDF's text layer, OCR output or a mail body) into
+ * merchant, date, total, currency and line items. It runs inside the extension, so a receipt is
+ * classified without any text model; a configured model only refines the result (classify.ts).
+ *
+ * OCR output is noisy ("~ TOTAL USD 51.23", "1 x Claw Hammer : 24.50", "‘Receipt: HH-55821"),
+ * so every rule looks for a shape (a money amount at the end of a line, a word on the line)
+ * rather than an exact layout.
+ */
+import { quote } from "spacedrive-sdk";
+import { money, ratio, strOrNull } from "./json";
+
+/** One line item: `2 x Cappuccino 9.00`. */
+export class LineItem {
+  description: string = "";
+  quantity: f64 = 1;
+  unitPrice: f64 = NaN;
+  amount: f64 = NaN;
+
+  toJson(): string {
+    return '{"description":' + quote(this.description) + ',"quantity":' + money(this.quantity) +
+      ',"unit_price":' + money(this.unitPrice) + ',"amount":' + money(this.amount) + "}";
+  }
+}
+
+/** What the parser (or the model) found; empty strings and NaN mean "not found". */
+export class Receipt {
+  merchant: string = "";
+  /** ISO 8601 date (YYYY-MM-DD). */
+  date: string = "";
+  total: f64 = NaN;
+  subtotal: f64 = NaN;
+  tax: f64 = NaN;
+  /** ISO 4217 code. */
+  currency: string = "";
+  items: LineItem[] = [];
+  confidence: f64 = 0;
+  /** "parser" or "model". */
+  source: string = "parser";
+  /** The model that refined the result, when one did. */
+  model: string = "";
+
+  /** A receipt must at least have a total. */
+  get found(): bool {
+    return !isNaN(this.total) && this.total > 0;
+  }
+
+  /** The JSON object the operations return (and the `finance.receipt` sidecar holds). */
+  toJson(text: string | null = null): string {
+    const items = new Array<string>();
+    for (let i = 0; i < this.items.length; i++) items.push(this.items[i].toJson());
+    let out = '{"merchant":' + strOrNull(this.merchant) + ',"date":' + strOrNull(this.date) +
+      ',"total":' + money(this.total) + ',"currency":' + strOrNull(this.currency) +
+      ',"items":[' + items.join(",") + "]";
+    if (!isNaN(this.subtotal)) out += ',"subtotal":' + money(this.subtotal);
+    if (!isNaN(this.tax)) out += ',"tax":' + money(this.tax);
+    out += ',"confidence":' + ratio(this.confidence) + ',"source":' + quote(this.source);
+    if (this.model.length > 0) out += ',"model":' + quote(this.model);
+    if (text !== null) out += ',"text":' + quote(text);
+    return out + "}";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// characters
+
+function isDigit(c: i32): bool {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isLetter(c: i32): bool {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0xc0 && c <= 0x24f);
+}
+
+function isAlnum(c: i32): bool {
+  return isDigit(c) || isLetter(c);
+}
+
+function isSpace(c: i32): bool {
+  return c == 0x20 || c == 0x09 || c == 0x0d || c == 0xa0;
+}
+
+function letterCount(s: string): i32 {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) if (isLetter(s.charCodeAt(i))) n++;
+  return n;
+}
+
+/** Drops characters that are neither letters, digits nor a closing bracket from both ends (OCR specks: `‘`, `~`, `:`). */
+export function trimNoise(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && !isAlnum(s.charCodeAt(a)) && s.charCodeAt(a) != 0x24 && s.charCodeAt(a) != 0x28) a++;
+  while (b > a && !isAlnum(s.charCodeAt(b - 1)) && s.charCodeAt(b - 1) != 0x29) b--;
+  return s.substring(a, b);
+}
+
+/** Collapses runs of spaces into one. */
+function collapseSpaces(s: string): string {
+  let out = "";
+  let space = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isSpace(c)) {
+      space = true;
+      continue;
+    }
+    if (space && out.length > 0) out += " ";
+    space = false;
+    out += String.fromCharCode(c);
+  }
+  return out;
+}
+
+/** Splits on whitespace. */
+function tokens(line: string): string[] {
+  const out = new Array<string>();
+  let start = -1;
+  for (let i = 0; i <= line.length; i++) {
+    const end = i == line.length || isSpace(line.charCodeAt(i));
+    if (end) {
+      if (start >= 0) out.push(line.substring(start, i));
+      start = -1;
+    } else if (start < 0) start = i;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// amounts
+
+/**
+ * A money amount written with two decimals — `34.49`, `1,234.56`, `1.234,56`, `12,50`,
+ * `$34.49`, `€93,50`, `-3.00` — or NaN. Whole numbers (`100pk`, `2025`) are not amounts, so
+ * quantities and years are never mistaken for prices.
+ */
+export function parseAmount(token: string): f64 {
+  let t = token;
+  // currency signs and trailing punctuation around the number
+  while (t.length > 0) {
+    const c = t.charCodeAt(0);
+    if (c == 0x24 || c == 0x20ac || c == 0xa3 || c == 0xa5 || c == 0x2b) t = t.substring(1);
+    else break;
+  }
+  while (t.length > 0) {
+    const c = t.charCodeAt(t.length - 1);
+    if (c == 0x24 || c == 0x20ac || c == 0xa3 || c == 0xa5 || c == 0x2a) t = t.substring(0, t.length - 1);
+    else break;
+  }
+  let negative = false;
+  if (t.startsWith("-")) {
+    negative = true;
+    t = t.substring(1);
+  }
+  if (t.length < 4) return NaN;
+  const sep = t.charCodeAt(t.length - 3);
+  if (sep != 0x2e && sep != 0x2c) return NaN;
+  if (!isDigit(t.charCodeAt(t.length - 1)) || !isDigit(t.charCodeAt(t.length - 2))) return NaN;
+  let whole = "";
+  for (let i = 0; i < t.length - 3; i++) {
+    const c = t.charCodeAt(i);
+    if (isDigit(c)) whole += String.fromCharCode(c);
+    else if (c == 0x2c || c == 0x2e || c == 0x27 || c == 0x20) {
+      // thousands separators: 1,234.56 / 1.234,56 / 1'234.56
+    } else return NaN;
+  }
+  if (whole.length == 0) return NaN;
+  const value = F64.parseFloat(whole + "." + t.substring(t.length - 2));
+  return negative ? -value : value;
+}
+
+/** The last money amount on a line and the index of its token; NaN when there is none. */
+class LastAmount {
+  value: f64 = NaN;
+  index: i32 = -1;
+}
+
+function lastAmount(toks: string[]): LastAmount {
+  const out = new LastAmount();
+  for (let i = toks.length - 1; i >= 0; i--) {
+    const v = parseAmount(toks[i]);
+    if (!isNaN(v)) {
+      out.value = v;
+      out.index = i;
+      return out;
+    }
+  }
+  return out;
+}
+
+export function round2(v: f64): f64 {
+  return Math.round(v * 100) / 100;
+}
+
+// ---------------------------------------------------------------------------------------------
+// currency
+
+const CODES: string[] = [
+  "USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "CNY", "HKD", "SGD", "SEK", "NOK", "DKK",
+  "PLN", "CZK", "HUF", "INR", "MXN", "BRL", "ZAR", "KRW", "TRY", "ILS", "AED",
+];
+
+function currencyCodeIn(line: string): string {
+  const upper = line.toUpperCase();
+  const toks = tokens(upper);
+  for (let i = 0; i < toks.length; i++) {
+    const t = trimNoise(toks[i]);
+    for (let k = 0; k < CODES.length; k++) if (t == CODES[k]) return t;
+  }
+  return "";
+}
+
+function currencySignIn(line: string): string {
+  if (line.indexOf("€") >= 0) return "EUR";
+  if (line.indexOf("£") >= 0) return "GBP";
+  if (line.indexOf("¥") >= 0) return "JPY";
+  if (line.indexOf("$") >= 0) return "USD";
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// dates
+
+const MONTHS: string[] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
+function pad2(n: i32): string {
+  return n < 10 ? "0" + n.toString() : n.toString();
+}
+
+function validDate(y: i32, m: i32, d: i32): bool {
+  if (y < 1970 || y > 2100 || m < 1 || m > 12 || d < 1) return false;
+  const days: i32[] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  if (d > days[m - 1]) return false;
+  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return false;
+  return true;
+}
+
+function iso(y: i32, m: i32, d: i32): string {
+  return y.toString() + "-" + pad2(m) + "-" + pad2(d);
+}
+
+/** Reads the run of digits at `i`; returns [value, end]; end == i when there is none. */
+function digitsAt(s: string, i: i32): i32[] {
+  let v = 0;
+  let j = i;
+  while (j < s.length && isDigit(s.charCodeAt(j)) && j - i < 5) {
+    v = v * 10 + (s.charCodeAt(j) - 0x30);
+    j++;
+  }
+  return [v, j];
+}
+
+function monthNamed(word: string): i32 {
+  const w = word.toLowerCase();
+  if (w.length < 3) return 0;
+  for (let k = 0; k < MONTHS.length; k++) if (w.startsWith(MONTHS[k])) return k + 1;
+  return 0;
+}
+
+/**
+ * The first date on a line, as YYYY-MM-DD: `2025-03-14`, `2025/03/14`, `14.03.2025`,
+ * `03/14/2025` (month first unless the first number is above 12), `14 Mar 2025`, `Mar 14, 2025`;
+ * "" when none.
+ */
+export function findDate(line: string): string {
+  for (let i = 0; i < line.length; i++) {
+    if (!isDigit(line.charCodeAt(i)) || (i > 0 && isDigit(line.charCodeAt(i - 1)))) continue;
+    const a = digitsAt(line, i);
+    const aLen = a[1] - i;
+    if (a[1] >= line.length) continue;
+    const sep = line.charCodeAt(a[1]);
+    if (sep == 0x2d || sep == 0x2f || sep == 0x2e) {
+      const b = digitsAt(line, a[1] + 1);
+      if (b[1] == a[1] + 1 || b[1] >= line.length || line.charCodeAt(b[1]) != sep) continue;
+      const c = digitsAt(line, b[1] + 1);
+      const cLen = c[1] - b[1] - 1;
+      if (cLen == 0) continue;
+      if (aLen == 4) {
+        if (validDate(a[0], b[0], c[0])) return iso(a[0], b[0], c[0]);
+      } else if (cLen == 4 || cLen == 2) {
+        const y = cLen == 2 ? 2000 + c[0] : c[0];
+        // 14.03.2025 is day-first; with slashes, month-first unless that cannot be a month.
+        const dayFirst = sep == 0x2e || sep == 0x2d || a[0] > 12;
+        if (dayFirst && validDate(y, b[0], a[0])) return iso(y, b[0], a[0]);
+        if (!dayFirst && validDate(y, a[0], b[0])) return iso(y, a[0], b[0]);
+      }
+      continue;
+    }
+    // 14 Mar 2025
+    if (aLen <= 2 && sep == 0x20) {
+      const rest = tokens(line.substring(a[1]));
+      if (rest.length >= 2) {
+        const m = monthNamed(trimNoise(rest[0]));
+        const y = I32.parseInt(trimNoise(rest[1]));
+        if (m > 0 && validDate(y, m, a[0])) return iso(y, m, a[0]);
+      }
+    }
+  }
+  // Mar 14, 2025
+  const toks = tokens(line);
+  for (let i = 0; i + 2 < toks.length; i++) {
+    const m = monthNamed(trimNoise(toks[i]));
+    if (m == 0) continue;
+    const d = I32.parseInt(trimNoise(toks[i + 1]));
+    const y = I32.parseInt(trimNoise(toks[i + 2]));
+    if (validDate(y, m, d)) return iso(y, m, d);
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// lines
+
+function isSubtotalLine(lower: string): bool {
+  return lower.indexOf("subtotal") >= 0 || lower.indexOf("sub total") >= 0 || lower.indexOf("sub-total") >= 0 || lower.indexOf("zwischensumme") >= 0 || lower.indexOf("sous-total") >= 0;
+}
+
+function isTotalLine(lower: string): bool {
+  if (isSubtotalLine(lower)) return false;
+  if (lower.indexOf("total tax") >= 0 || lower.indexOf("total savings") >= 0 || lower.indexOf("total discount") >= 0) return false;
+  return lower.indexOf("total") >= 0 || lower.indexOf("amount due") >= 0 || lower.indexOf("balance due") >= 0 ||
+    lower.indexOf("amount paid") >= 0 || lower.indexOf("summe") >= 0 || lower.indexOf("montant") >= 0;
+}
+
+function isTaxLine(lower: string): bool {
+  const toks = tokens(lower);
+  for (let i = 0; i < toks.length; i++) {
+    const t = trimNoise(toks[i]);
+    if (t == "tax" || t == "vat" || t == "gst" || t == "hst" || t == "tva" || t == "mwst" || t == "sales tax") return true;
+  }
+  return false;
+}
+
+/** Words that start lines which are never the merchant's name. */
+const NOT_MERCHANT: string[] = ["date", "time", "receipt", "invoice", "order", "tel", "phone", "www", "http", "thank", "total", "subtotal", "paid", "cashier", "table"];
+
+function looksLikeMerchant(line: string): bool {
+  if (letterCount(line) < 3) return false;
+  const lower = line.toLowerCase();
+  for (let k = 0; k < NOT_MERCHANT.length; k++) if (lower.startsWith(NOT_MERCHANT[k])) return false;
+  if (!isNaN(lastAmount(tokens(line)).value)) return false;
+  return findDate(line).length == 0;
+}
+
+/** An item line: `2 x Cappuccino 9.00`, `1 x Claw Hammer : 24.50`, `3 X Notebook A5 26.97`. */
+function parseItem(line: string): LineItem | null {
+  const toks = tokens(line);
+  if (toks.length < 3) return null;
+  let q = trimNoise(toks[0]);
+  let next = 1;
+  // "2x" written together
+  if (q.length >= 2 && (q.endsWith("x") || q.endsWith("X"))) {
+    q = q.substring(0, q.length - 1);
+  } else {
+    const x = toks[1];
+    if (!(x == "x" || x == "X" || x == "×" || x == "*" || x == "@")) return null;
+    next = 2;
+  }
+  if (q.length == 0 || q.length > 4) return null;
+  for (let i = 0; i < q.length; i++) if (!isDigit(q.charCodeAt(i))) return null;
+  const quantity = <f64>I32.parseInt(q);
+  if (quantity <= 0) return null;
+  const last = lastAmount(toks);
+  if (isNaN(last.value) || last.index < next + 1) return null;
+  const description = trimNoise(toks.slice(next, last.index).join(" "));
+  if (letterCount(description) < 2) return null;
+  const item = new LineItem();
+  item.description = collapseSpaces(description);
+  item.quantity = quantity;
+  item.amount = last.value;
+  item.unitPrice = round2(last.value / quantity);
+  return item;
+}
+
+/**
+ * Parses receipt text. `ocrConfidence` (0..1) scales the confidence, which otherwise says how
+ * much of a receipt was found: a total (most), merchant, date, currency, and items that add up.
+ */
+export function parseReceipt(text: string, ocrConfidence: f64): Receipt {
+  const r = new Receipt();
+  const rawLines = text.split("\n");
+  const lines = new Array<string>();
+  for (let i = 0; i < rawLines.length; i++) {
+    const l = collapseSpaces(rawLines[i]).trim();
+    if (l.length > 0) lines.push(l);
+  }
+
+  let totalCurrency = "";
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const lower = line.toLowerCase();
+    const toks = tokens(line);
+    const amount = lastAmount(toks).value;
+
+    if (r.merchant.length == 0 && i < 6 && looksLikeMerchant(line)) r.merchant = collapseSpaces(trimNoise(line));
+    if (r.date.length == 0 && lower.indexOf("date") >= 0) r.date = findDate(line);
+
+    if (!isNaN(amount)) {
+      if (isSubtotalLine(lower)) {
+        r.subtotal = amount;
+        continue;
+      }
+      if (isTotalLine(lower)) {
+        // The last total line wins ("Total" before "Grand total"), but never a smaller one
+        // after a larger one ("TOTAL 93.50" then "Total items 5.00").
+        if (isNaN(r.total) || lower.indexOf("grand") >= 0 || amount >= r.total) {
+          r.total = amount;
+          const code = currencyCodeIn(line);
+          totalCurrency = code.length > 0 ? code : currencySignIn(line);
+        }
+        continue;
+      }
+      if (isTaxLine(lower)) {
+        r.tax = amount;
+        continue;
+      }
+      const item = parseItem(line);
+      if (item !== null) r.items.push(item);
+    }
+  }
+  if (r.date.length == 0) {
+    for (let i = 0; i < lines.length && r.date.length == 0; i++) r.date = findDate(lines[i]);
+  }
+  r.currency = totalCurrency;
+  if (r.currency.length == 0) {
+    for (let i = 0; i < lines.length && r.currency.length == 0; i++) r.currency = currencyCodeIn(lines[i]);
+  }
+  if (r.currency.length == 0) {
+    for (let i = 0; i < lines.length && r.currency.length == 0; i++) r.currency = currencySignIn(lines[i]);
+  }
+
+  let score = 0.0;
+  if (r.found) score += 0.5;
+  if (r.merchant.length > 0) score += 0.15;
+  if (r.date.length > 0) score += 0.15;
+  if (r.currency.length > 0) score += 0.1;
+  if (r.items.length > 0) {
+    let sum = 0.0;
+    for (let i = 0; i < r.items.length; i++) sum += r.items[i].amount;
+    sum = round2(sum);
+    const matches = (!isNaN(r.subtotal) && Math.abs(sum - r.subtotal) < 0.005) || (r.found && Math.abs(sum - r.total) < 0.005);
+    score += matches ? 0.1 : 0.05;
+  }
+  const ocr = isNaN(ocrConfidence) ? 1.0 : Math.max(0.0, Math.min(1.0, ocrConfidence));
+  r.confidence = score * (0.5 + 0.5 * ocr);
+  return r;
+}

@@ -1,0 +1,187 @@
+/**
+ * Job `finance:email_scan`: fetches a mail account's messages in UID order through
+ * `query:mail.fetch_since.v1` and imports the receipts found (importer.ts).
+ *
+ * Resumable: after EVERY message the job reports progress with its state
+ * `{last_uid, processed, imported, already_imported, uidvalidity}` — durable when the report
+ * returns — so a pause, a cancel and retry, or a daemon killed mid-scan resumes right after the
+ * last message reported. A message being processed when the daemon died is processed again; its
+ * entry is found by path, so it is never imported twice.
+ *
+ * Where a scan of an account ended is also kept in the library (an entry
+ * `finance/sync/<account>` of type `FinanceMailCursor`), so the next scan of the account starts
+ * there and imports only new mail; `rescan: true` starts from the first message again.
+ */
+import { Interrupt, JobContext, Progress, callRaw, handOver, log, quote } from "spacedrive-sdk";
+import { fieldsOf, num, rawElements, str } from "./json";
+import { Email, importEmail, logWarnings, senderName } from "./importer";
+
+const CURSOR_TYPE = "FinanceMailCursor";
+const DEFAULT_BATCH = 10;
+
+/** The job's checkpoint. */
+class ScanState {
+  lastUid: i64 = 0;
+  processed: i64 = 0;
+  imported: i64 = 0;
+  alreadyImported: i64 = 0;
+  uidvalidity: i64 = 0;
+
+  toJson(): string {
+    return '{"last_uid":' + this.lastUid.toString() + ',"processed":' + this.processed.toString() + ',"imported":' + this.imported.toString() +
+      ',"already_imported":' + this.alreadyImported.toString() + ',"uidvalidity":' + this.uidvalidity.toString() + "}";
+  }
+
+  static fromJson(json: string): ScanState {
+    const f = fieldsOf(json);
+    const s = new ScanState();
+    s.lastUid = intOr(num(f, "last_uid"), 0);
+    s.processed = intOr(num(f, "processed"), 0);
+    s.imported = intOr(num(f, "imported"), 0);
+    s.alreadyImported = intOr(num(f, "already_imported"), 0);
+    s.uidvalidity = intOr(num(f, "uidvalidity"), 0);
+    return s;
+  }
+}
+
+/** The answer to a pause or cancel, with the state as raw JSON. */
+function interrupted(state: ScanState): i64 {
+  return handOver('{"status":"interrupted","state":' + state.toJson() + "}");
+}
+
+function intOr(v: f64, fallback: i64): i64 {
+  return isNaN(v) ? fallback : <i64>v;
+}
+
+function withLibrary(payload: string, libraryId: string): string {
+  if (libraryId.length == 0) return payload;
+  return payload.substring(0, payload.length - 1) + ',"library_id":' + quote(libraryId) + "}";
+}
+
+function cursorPath(account: string): string {
+  return "finance/sync/" + account;
+}
+
+/** Where the last scan of `account` ended: [last_uid, uidvalidity], or [0, 0]. */
+function readCursor(account: string, libraryId: string): i64[] {
+  const path = cursorPath(account);
+  const r = callRaw("query:vdfs.list_entries.v1", withLibrary('{"path_prefix":' + quote(path) + ',"entry_type":"' + CURSOR_TYPE + '","limit":5}', libraryId));
+  if (!r.ok) return [0, 0];
+  const entries = rawElements(fieldsOf(r.value).get("entries"));
+  for (let i = 0; i < entries.length; i++) {
+    const f = fieldsOf(entries[i]);
+    if (str(f, "path") != path) continue;
+    const m = fieldsOf(f.get("metadata"));
+    return [intOr(num(m, "last_uid"), 0), intOr(num(m, "uidvalidity"), 0)];
+  }
+  return [0, 0];
+}
+
+function writeCursor(account: string, libraryId: string, state: ScanState): void {
+  const payload = '{"name":' + quote("Mail sync: " + account) + ',"path":' + quote(cursorPath(account)) + ',"entry_type":"' + CURSOR_TYPE + '"' +
+    ',"metadata":{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"uidvalidity":' + state.uidvalidity.toString() + '},"if_exists":"replace"}';
+  const r = callRaw("action:vdfs.create_entry.input.v1", withLibrary(payload, libraryId));
+  if (!r.ok) log.warn("finance: could not record where the scan of '" + account + "' ended: " + r.error!.message);
+}
+
+/** Job export `execute_email_scan`. */
+export function runEmailScan(job: JobContext): i64 {
+  const params = fieldsOf(job.paramsJson());
+  const account = str(params, "provider");
+  const libraryId = str(params, "library_id");
+  const rescan = params.getOr("rescan", "false") == "true";
+  const useModel = params.getOr("use_model", "true") != "false";
+  let batch = intOr(num(params, "batch_size"), DEFAULT_BATCH);
+  if (batch < 1) batch = DEFAULT_BATCH;
+
+  let state: ScanState;
+  if (job.hasState()) {
+    state = ScanState.fromJson(job.stateJson());
+    log.info("finance: resuming the scan of '" + account + "' after UID " + state.lastUid.toString() + " (" + state.processed.toString() + " messages done)");
+  } else {
+    state = new ScanState();
+    if (!rescan) {
+      const cursor = readCursor(account, libraryId);
+      state.lastUid = cursor[0];
+      state.uidvalidity = cursor[1];
+      if (state.lastUid > 0) log.info("finance: scanning '" + account + "' for mail after UID " + state.lastUid.toString() + " (where the last scan ended)");
+    }
+  }
+
+  while (true) {
+    if (job.checkInterrupt() != Interrupt.Continue) return interrupted(state);
+    const fetched = callRaw(
+      "query:mail.fetch_since.v1",
+      '{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"limit":' + batch.toString() + ',"include_raw":true}',
+    );
+    if (!fetched.ok) {
+      const code = fetched.error!.code;
+      // A missing account or bad input will not fix itself; a network or server problem might.
+      const retryable = code != "NOT_FOUND" && code != "INVALID_INPUT" && code != "PERMISSION_DENIED" && code != "MAIL_AUTH_FAILED";
+      return job.failed("fetching mail from '" + account + "' failed: " + fetched.error!.message, retryable, code);
+    }
+    const f = fieldsOf(fetched.value);
+    const uidvalidity = intOr(num(f, "uidvalidity"), 0);
+    if (state.uidvalidity != 0 && uidvalidity != 0 && uidvalidity != state.uidvalidity) {
+      // The server renumbered the mailbox: old UIDs mean nothing. Start over; entries are found
+      // by Message-ID, so nothing is imported twice.
+      log.warn("finance: UIDVALIDITY of '" + account + "' changed (" + state.uidvalidity.toString() + " → " + uidvalidity.toString() + "); scanning from the start");
+      state.uidvalidity = uidvalidity;
+      state.lastUid = 0;
+      continue;
+    }
+    state.uidvalidity = uidvalidity;
+    const messages = rawElements(f.get("messages"));
+    const available = intOr(num(f, "available"), <i64>messages.length);
+
+    for (let i = 0; i < messages.length; i++) {
+      if (job.checkInterrupt() != Interrupt.Continue) return interrupted(state);
+      const m = fieldsOf(messages[i]);
+      const uid = intOr(num(m, "uid"), 0);
+      const email = Email.fromFields(m);
+      const messageId = str(m, "message_id");
+      email.id = messageId.length > 0 ? messageId : account + "-" + uidvalidity.toString() + "-" + uid.toString();
+      email.extraMetadata.push('"account":' + quote(account));
+      email.extraMetadata.push('"uid":' + uid.toString());
+
+      const outcome = importEmail(email, libraryId, job.jobId, useModel);
+      logWarnings(outcome);
+      if (outcome.status == "failed") {
+        // Not checkpointed past this message: the retry imports it.
+        return job.failed("importing message UID " + uid.toString() + " (" + email.subject + ") failed: " + outcome.error!.message, true, outcome.error!.code);
+      }
+      let line = "UID " + uid.toString() + ": ";
+      if (outcome.status == "imported" || (outcome.status == "existing" && outcome.existingJobId == job.jobId)) {
+        state.imported++;
+        const who = outcome.merchant.length > 0 ? outcome.merchant : senderName(email.from);
+        line += "imported " + who + (isNaN(outcome.total) ? "" : " " + outcome.total.toString() + (outcome.currency.length > 0 ? " " + outcome.currency : ""));
+      } else if (outcome.status == "existing") {
+        state.alreadyImported++;
+        line += "already imported";
+      } else {
+        line += "no receipt";
+      }
+      state.lastUid = uid;
+      state.processed++;
+
+      const remaining = available - <i64>(i + 1);
+      const p = new Progress();
+      p.itemsDone = state.processed;
+      p.itemsTotal = state.processed + (remaining > 0 ? remaining : 0);
+      p.fraction = p.itemsTotal > 0 ? <f64>p.itemsDone / <f64>p.itemsTotal : 1;
+      p.stateJson = state.toJson();
+      p.message = line;
+      if (outcome.warnings.length > 0) p.warning = outcome.warnings.join("; ");
+      const next = job.report(p);
+      if (next == Interrupt.Pause || next == Interrupt.Cancel) return interrupted(state);
+    }
+
+    if (f.getOr("has_more", "false") != "true" || messages.length == 0) break;
+  }
+
+  writeCursor(account, libraryId, state);
+  return job.completeJson(
+    '{"processed":' + state.processed.toString() + ',"imported":' + state.imported.toString() + ',"already_imported":' + state.alreadyImported.toString() +
+      ',"last_uid":' + state.lastUid.toString() + ',"account":' + quote(account) + "}",
+  );
+}
