@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need_apt=()
-# (later issues add: dovecot-imapd for the mail tests)
+# The mail tests run a real IMAP server (test/helpers/dovecot.ts).
+if [ ! -x /usr/sbin/dovecot ]; then need_apt+=(dovecot-core dovecot-imapd); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -17,6 +17,7 @@ import { libraryOperations, makeLibraryService, makeLocationsIndexJob, type Libr
 import { makeSidecarService, sidecarOperations, type SidecarService } from '../sidecars/index.js';
 import { credentialsOperations, makeCredentialStore, type CredentialStore } from '../credentials/index.js';
 import { httpOperations } from '../http/index.js';
+import { mailOperations, makeMailService, type MailService } from '../mail/index.js';
 import { coreOperations } from './operations.js';
 import type { CoreServices, ExecuteOptions } from './services.js';
 import { VERSION } from './version.js';
@@ -25,7 +26,7 @@ export type { CoreServices, ExecuteOptions } from './services.js';
 export { VERSION } from './version.js';
 
 /** Every core operation, declared statically in its capability's folder and collected here. */
-export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations, ...libraryOperations, ...sidecarOperations, ...credentialsOperations, ...httpOperations];
+export const CORE_OPERATIONS: readonly OperationDeclaration[] = [...coreOperations, ...filesOperations, ...jobsOperations, ...aiOperations, ...extensionsOperations, ...libraryOperations, ...sidecarOperations, ...credentialsOperations, ...httpOperations, ...mailOperations];
 
 export interface CreateCoreOptions {
   logger?: Logger;
@@ -54,6 +55,8 @@ export class Core implements CoreServices {
   readonly sidecars: SidecarService;
   /** Secrets per owner, encrypted at rest (src/credentials); opened on first use. */
   readonly credentials: CredentialStore;
+  /** Mail accounts (IMAP, Maildir) and UID-based fetching (src/mail); mail.db opened on first use. */
+  readonly mail: MailService;
   /** Run in reverse order by {@link close}. */
   readonly #releasers: Array<() => Promise<void> | void> = [];
   #closed = false;
@@ -72,6 +75,7 @@ export class Core implements CoreServices {
     this.jobs.types.register('core', makeLocationsIndexJob(this.libraries));
     this.extensions = makeExtensionManager(this, () => this.jobs.types);
     this.credentials = makeCredentialStore(options);
+    this.mail = makeMailService({ dataDir: options.dataDir, credentials: this.credentials, logger: this.logger.child({ capability: 'mail' }) });
     this.ai = makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: this.logger.child({ capability: 'ai' }) });
   }
 
@@ -83,6 +87,8 @@ export class Core implements CoreServices {
     // before the sandboxes drain and close.
     // Closed after everything else: extensions and jobs may use credentials while they stop.
     core.onClose(() => core.credentials.close());
+    core.onClose(() => core.mail.close());
+    core.counters.set('mail', () => core.mail.counters());
     // Closed after the job system stopped (indexing jobs write to the library databases).
     core.libraries.ensureDefault();
     core.onClose(() => core.libraries.close());

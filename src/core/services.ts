@@ -8,6 +8,7 @@ import type { JobSystem } from '../jobs/index.js';
 import type { LibraryService } from '../library/index.js';
 import type { SidecarService } from '../sidecars/index.js';
 import type { Logger } from '../logging/index.js';
+import type { MailService } from '../mail/index.js';
 import type { Caller, CoreRegistry, RuntimeRegistry } from '../registry/index.js';
 
 export interface ExecuteOptions {
@@ -43,6 +44,8 @@ export interface CoreServices {
   readonly extensions: ExtensionManager;
   /** Secrets per owner, encrypted at rest (src/credentials): `put`, `get`, `delete`, `list`. */
   readonly credentials: CredentialStore;
+  /** Mail accounts and UID-based fetching (src/mail): `addAccount`, `fetchSince`, … */
+  readonly mail: MailService;
   /** Libraries, entries and locations (src/library): `resolve`, `store`, `createEntry`, … */
   readonly libraries: LibraryService;
   /** Sidecars: derived data of entries' content as checksummed files (src/sidecars). */

@@ -12,6 +12,7 @@ import { registerDaemonCommands } from './daemon.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
 import { registerLibraryCommands } from './library.js';
+import { registerMailCommands } from './mail.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
 
@@ -28,4 +29,5 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerJobsCommand,
   registerLibraryCommands,
   registerCredentialsCommand,
+  registerMailCommands,
 ];
