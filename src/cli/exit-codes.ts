@@ -59,6 +59,8 @@ export function exitCodeFor(err: unknown): ExitCode {
 
 /** A hint printed under the error, for the errors a person can fix with one known step. */
 export function hintFor(err: WireError): string | undefined {
+  // The daemon's own message may already say what to run.
+  if (err.code !== ErrorCode.DAEMON_NOT_RUNNING && err.message.includes('spacedrive ')) return undefined;
   if (err.code === ErrorCode.DAEMON_NOT_RUNNING) {
     return "start it with 'spacedrive daemon start' (background) or 'npm start' (foreground), with the same --data-dir";
   }
@@ -87,8 +89,7 @@ export function formatError(err: unknown, paint: { red: (s: string) => string; d
     }
   }
   const hint = hintFor(wire);
-  // The daemon's own message may already say what to run.
-  if (hint && (wire.code === ErrorCode.DAEMON_NOT_RUNNING || !wire.message.includes('spacedrive '))) lines.push(paint.dim(`hint: ${hint}`));
+  if (hint) lines.push(paint.dim(`hint: ${hint}`));
   return lines.join('\n');
 }
 

@@ -21,40 +21,40 @@ describe('spacedrive daemon start|status|stop', () => {
 
   it('starts a background daemon that answers, reports it, and stops it', async () => {
     const before = await runCli(['daemon', 'status'], { dataDir });
-    expect(before.code).toBe(3);
+    expect(before.code, before.stderr).toBe(3);
     expect(before.stdout).toContain('not running');
 
     const start = await runCli(['daemon', 'start', '--json'], { dataDir });
     expect(start.stderr).toBe('');
-    expect(start.code).toBe(0);
+    expect(start.code, start.stderr).toBe(0);
     const started = JSON.parse(start.stdout) as { pid: number; logFile: string; alreadyRunning: boolean };
     expect(started.alreadyRunning).toBe(false);
     expect(started.pid).toBeGreaterThan(0);
     expect(() => process.kill(started.pid, 0)).not.toThrow();
 
     const status = await runCli(['daemon', 'status'], { dataDir });
-    expect(status.code).toBe(0);
+    expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain(`running (pid ${started.pid}`);
 
     const summary = await runCli(['status', '--json'], { dataDir });
-    expect(summary.code).toBe(0);
+    expect(summary.code, summary.stderr).toBe(0);
     expect(JSON.parse(summary.stdout).pid).toBe(started.pid);
 
     const again = await runCli(['daemon', 'start'], { dataDir });
-    expect(again.code).toBe(0);
+    expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`already running (pid ${started.pid})`);
 
     const stop = await runCli(['daemon', 'stop'], { dataDir });
-    expect(stop.code).toBe(0);
+    expect(stop.code, stop.stderr).toBe(0);
     expect(stop.stdout).toContain(`daemon stopped (pid ${started.pid})`);
     expect(() => process.kill(started.pid, 0)).toThrow();
 
     const after = await runCli(['daemon', 'status', '--json'], { dataDir });
-    expect(after.code).toBe(3);
+    expect(after.code, after.stderr).toBe(3);
     expect(JSON.parse(after.stdout)).toMatchObject({ running: false });
 
     const stopAgain = await runCli(['daemon', 'stop'], { dataDir });
-    expect(stopAgain.code).toBe(0);
+    expect(stopAgain.code, stopAgain.stderr).toBe(0);
     expect(stopAgain.stdout).toContain('no daemon was running');
     expect(readFileSync(started.logFile, 'utf8').length).toBeGreaterThan(0);
   });
@@ -68,16 +68,16 @@ describe('spacedrive daemon start|status|stop', () => {
     }
     // Input that is broken is a usage error even without a daemon: it is checked first.
     const badInput = await runCli(['action', 'files.copy', '--json-input', '{oops'], { dataDir });
-    expect(badInput.code).toBe(2);
+    expect(badInput.code, badInput.stderr).toBe(2);
     expect(badInput.stderr).toContain('--json-input is not valid JSON');
     const json = await runCli(['status', '--json'], { dataDir });
-    expect(json.code).toBe(3);
+    expect(json.code, json.stderr).toBe(3);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'DAEMON_NOT_RUNNING' }, exit_code: 3 });
   });
 
   it('refuses a bad --timeout', async () => {
     const r = await runCli(['daemon', 'start', '--timeout', 'soon'], { dataDir });
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("--timeout: expected a positive number of milliseconds, got 'soon'");
   });
 });
@@ -92,7 +92,7 @@ describe('configuration layering and spacedrive config', () => {
   const show = async (args: string[] = [], env: Record<string, string> = {}) => {
     const r = await runCli(['config', 'show', '--json', ...args], { dataDir, env });
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     return JSON.parse(r.stdout);
   };
 
@@ -128,7 +128,7 @@ describe('configuration layering and spacedrive config', () => {
     const token = 'a-very-secret-token-0123456789';
     writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ tcp: { port: 0, token } }));
     const human = await runCli(['config', 'show'], { dataDir });
-    expect(human.code).toBe(0);
+    expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).not.toContain(token);
     expect(human.stdout).toMatch(/token: +\*\*\*/);
     const json = await show();
@@ -139,11 +139,11 @@ describe('configuration layering and spacedrive config', () => {
   it('reports a broken config file as a usage error naming the file', async () => {
     writeFileSync(join(dataDir, 'config.json'), '{"log": {"level": "loud"}}');
     const r = await runCli(['config', 'show'], { dataDir });
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/^error \[CONFIG_INVALID\]: .*log\.level/);
     writeFileSync(join(dataDir, 'config.json'), '{not json');
     const bad = await runCli(['status'], { dataDir });
-    expect(bad.code).toBe(2);
+    expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toContain('is not valid JSON');
     rmSync(join(dataDir, 'config.json'));
   });
@@ -174,7 +174,7 @@ describe('help and version', () => {
     const dataDir = makeTempDir('sd-help-');
     try {
       const top = await runCli(['--help'], { dataDir });
-      expect(top.code).toBe(0);
+      expect(top.code, top.stderr).toBe(0);
       expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+operation error.*\n\s+2\s+usage error.*\n\s+3\s+daemon not running.*\n\s+70\s+internal error/);
       for (const cmd of [['daemon'], ['daemon', 'start'], ['daemon', 'stop'], ['daemon', 'status'], ['status'], ['methods'], ['query'], ['action'], ['config'], ['config', 'show'], ['config', 'path']]) {
         const r = await runCli([...cmd, '--help'], { dataDir });
@@ -183,11 +183,11 @@ describe('help and version', () => {
         expect(r.stdout, cmd.join(' ')).toContain('--data-dir');
       }
       const version = await runCli(['--version'], { dataDir });
-      expect(version.code).toBe(0);
+      expect(version.code, version.stderr).toBe(0);
       expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
 
       const none = await runCli([], { dataDir });
-      expect(none.code).toBe(2);
+      expect(none.code, none.stderr).toBe(2);
       expect(none.stderr).toContain('Usage: spacedrive');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

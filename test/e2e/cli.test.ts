@@ -30,7 +30,7 @@ describe('spacedrive CLI against a running daemon', () => {
   describe('status', () => {
     it('prints a human summary', async () => {
       const r = await daemon.cli(['status']);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/spacedrive \d+\.\d+\.\d+ is running \(pid \d+\)/);
       expect(r.stdout).toContain(`data_dir:   ${daemon.dataDir}`);
       expect(r.stdout).toMatch(/uptime: +\d/);
@@ -40,7 +40,7 @@ describe('spacedrive CLI against a running daemon', () => {
 
     it('prints the raw result with --json', async () => {
       const r = await daemon.cli(['status', '--json']);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       const status = JSON.parse(r.stdout);
       expect(status).toMatchObject({ data_dir: daemon.dataDir, pid: daemon.pid });
       expect(status.counts.core_methods).toBeGreaterThanOrEqual(3);
@@ -50,7 +50,7 @@ describe('spacedrive CLI against a running daemon', () => {
   describe('methods', () => {
     it('lists methods in an aligned table with kind, owner and description', async () => {
       const r = await daemon.cli(['methods']);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       const lines = r.stdout.trimEnd().split('\n');
       expect(lines[0]).toMatch(/^METHOD +KIND +OWNER +DESCRIPTION$/);
       const copy = lines.find((l) => l.startsWith('action:files.copy.input.v1'))!;
@@ -71,7 +71,7 @@ describe('spacedrive CLI against a running daemon', () => {
       expect(actions.methods.every((m) => m.kind === 'action')).toBe(true);
 
       const none = await daemon.cli(['methods', '--owner', 'no-such-extension']);
-      expect(none.code).toBe(0);
+      expect(none.code, none.stderr).toBe(0);
       expect(none.stdout).toContain('no methods match');
     });
 
@@ -82,7 +82,7 @@ describe('spacedrive CLI against a running daemon', () => {
 
     it('refuses a bad --kind with a usage error', async () => {
       const r = await daemon.cli(['methods', '--kind', 'job']);
-      expect(r.code).toBe(2);
+      expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/error \[USAGE\]: .*--kind/);
     });
   });
@@ -90,17 +90,17 @@ describe('spacedrive CLI against a running daemon', () => {
   describe('query and action', () => {
     it('accepts short and full method names', async () => {
       const short = await daemon.cli(['query', 'core.status', '--json']);
-      expect(short.code).toBe(0);
+      expect(short.code, short.stderr).toBe(0);
       expect(JSON.parse(short.stdout).data_dir).toBe(daemon.dataDir);
       const full = await daemon.cli(['query', 'query:core.status.v1', '--json']);
       expect(JSON.parse(full.stdout).pid).toBe(daemon.pid);
       const timed = await daemon.cli(['query', 'core.status', '--timeout', '10000', '--json']);
-      expect(timed.code).toBe(0);
+      expect(timed.code, timed.stderr).toBe(0);
       const badTimeout = await daemon.cli(['query', 'core.status', '--timeout', 'later']);
-      expect(badTimeout.code).toBe(2);
+      expect(badTimeout.code, badTimeout.stderr).toBe(2);
       expect(badTimeout.stderr).toContain("--timeout: expected a positive number of milliseconds, got 'later'");
       const versioned = await daemon.cli(['query', 'core.methods.v1', '--kind', 'query', '--json']);
-      expect(versioned.code).toBe(0);
+      expect(versioned.code, versioned.stderr).toBe(0);
       expect(JSON.parse(versioned.stdout).methods.every((m: { kind: string }) => m.kind === 'query')).toBe(true);
     });
 
@@ -120,7 +120,7 @@ describe('spacedrive CLI against a running daemon', () => {
       mkdirSync(out);
       const r = await daemon.cli(['action', 'files.copy', '--sources', `${join(files, 'a.txt')},${join(files, 'b.txt')}`, '--destination', out, '--no-overwrite', '--json']);
       expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       const job = await copyJob(r.stdout);
       expect(job.params).toEqual({ sources: [join(files, 'a.txt'), join(files, 'b.txt')], destination: out, overwrite: false });
       expect(job.status).toBe('completed');
@@ -129,7 +129,7 @@ describe('spacedrive CLI against a running daemon', () => {
 
       writeFileSync(join(files, 'a.txt'), 'ALPHA');
       const replaced = await daemon.cli(['action', 'files.copy', '--sources', join(files, 'a.txt'), '--destination', out, '--overwrite', 'true', '--json']);
-      expect(replaced.code).toBe(0);
+      expect(replaced.code, replaced.stderr).toBe(0);
       const second = await copyJob(replaced.stdout);
       expect(second.params.overwrite).toBe(true);
       expect(second.status).toBe('completed');
@@ -139,7 +139,7 @@ describe('spacedrive CLI against a running daemon', () => {
 
     it('prints a human key: value block by default', async () => {
       const r = await daemon.cli(['action', 'files.copy', '--sources', join(files, 'a.txt'), '--destination', join(daemon.dataDir, 'human.txt')]);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^job_id: [0-9a-f-]{36}\n$/);
     });
 
@@ -147,7 +147,7 @@ describe('spacedrive CLI against a running daemon', () => {
       const out = join(daemon.dataDir, 'out2');
       mkdirSync(out);
       const r = await daemon.cli(['action', 'action:files.copy.input.v1', '--sources', join(files, 'a.txt'), '--sources', join(files, 'b.txt'), '--destination', out, '--json']);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       const job = await copyJob(r.stdout);
       expect(job.params.sources).toEqual([join(files, 'a.txt'), join(files, 'b.txt')]);
       expect(job.output).toMatchObject({ copied_files: 2, copied_bytes: 11 });
@@ -157,7 +157,7 @@ describe('spacedrive CLI against a running daemon', () => {
       const input = (name: string) => JSON.stringify({ sources: [join(files, 'a.txt')], destination: join(daemon.dataDir, name) });
       const copied = async (r: { code: number; stdout: string; stderr: string }, name: string) => {
         expect(r.stderr).toBe('');
-        expect(r.code).toBe(0);
+        expect(r.code, r.stderr).toBe(0);
         expect((await copyJob(r.stdout)).status).toBe('completed');
         expect(readFileSync(join(daemon.dataDir, name), 'utf8')).toBe('alpha');
       };
@@ -185,20 +185,20 @@ describe('spacedrive CLI against a running daemon', () => {
 
       const r = await daemon.cli(['query', 'ai.ocr', '--data', pdf, '--pages', '1', '--json']);
       expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       const result = JSON.parse(r.stdout);
       expect(result.mime_type).toBe('application/pdf');
       expect(result.text).toContain('Sent from the CLI as bytes');
 
       const missing = await daemon.cli(['query', 'ai.ocr', '--data', join(daemon.dataDir, 'nope.pdf')]);
-      expect(missing.code).toBe(2);
+      expect(missing.code, missing.stderr).toBe(2);
       expect(missing.stderr).toContain('--data: expected a readable file path');
       expect(missing.stderr).toContain('no such file');
     });
 
     it('shows a method\'s input flags with --help after its name', async () => {
       const r = await daemon.cli(['action', 'files.copy', '--help']);
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('action:files.copy.input.v1');
       expect(r.stdout).toMatch(/--sources +string\[\] .* yes +Files or directories to copy/);
       expect(r.stdout).toMatch(/--overwrite +boolean/);
@@ -208,64 +208,67 @@ describe('spacedrive CLI against a running daemon', () => {
   describe('errors and exit codes', () => {
     it('exits 1 with the daemon\'s error for an unknown method', async () => {
       const r = await daemon.cli(['query', 'nothing.here']);
-      expect(r.code).toBe(1);
+      expect(r.code, r.stderr).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^error \[UNKNOWN_METHOD\]: unknown method 'query:nothing\.here\.v1'/);
+      const typo = await daemon.cli(['query', 'core.stauts']);
+      expect(typo.code, typo.stderr).toBe(1);
+      expect(typo.stderr).toContain('did you mean core.status (query:core.status.v1)?');
       const ext = await daemon.cli(['query', 'ghost:thing', '--x', '1']);
-      expect(ext.code).toBe(1);
+      expect(ext.code, ext.stderr).toBe(1);
       expect(ext.stderr).toContain("no extension 'ghost'");
     });
 
     it('exits 2 naming the flag for an unknown flag, a wrong type or a missing required field', async () => {
       const unknown = await daemon.cli(['action', 'files.copy', '--sources', 'a', '--destination', 'b', '--recursive']);
-      expect(unknown.code).toBe(2);
+      expect(unknown.code, unknown.stderr).toBe(2);
       expect(unknown.stderr).toContain('--recursive: expected one of the known flags: --sources, --destination, --overwrite');
 
       const wrongType = await daemon.cli(['action', 'files.copy', '--sources', 'a', '--destination', 'b', '--overwrite=perhaps']);
-      expect(wrongType.code).toBe(2);
+      expect(wrongType.code, wrongType.stderr).toBe(2);
       expect(wrongType.stderr).toContain("--overwrite: expected a boolean, got 'perhaps'");
 
       const missing = await daemon.cli(['action', 'files.copy', '--sources', 'a']);
-      expect(missing.code).toBe(2);
+      expect(missing.code, missing.stderr).toBe(2);
       expect(missing.stderr).toMatch(/error \[INVALID_INPUT\]: .*--destination: expected a value \(it is required\)/);
 
       const badInt = await daemon.cli(['query', 'ai.ocr', '--data', join(files, 'a.txt'), '--pages', 'two']);
-      expect(badInt.code).toBe(2);
+      expect(badInt.code, badInt.stderr).toBe(2);
       expect(badInt.stderr).toContain("--pages: expected an integer (each item), got 'two'");
     });
 
     it('exits 2 for an unknown command or option, bad JSON input, and a query named as an action', async () => {
       const cmd = await daemon.cli(['frobnicate']);
-      expect(cmd.code).toBe(2);
+      expect(cmd.code, cmd.stderr).toBe(2);
       expect(cmd.stderr).toContain("error [USAGE]: unknown command 'frobnicate'");
 
       const opt = await daemon.cli(['status', '--verbose']);
-      expect(opt.code).toBe(2);
+      expect(opt.code, opt.stderr).toBe(2);
       expect(opt.stderr).toContain("unknown option '--verbose'");
 
       const json = await daemon.cli(['action', 'files.copy', '--json-input', '{"sources": [']);
-      expect(json.code).toBe(2);
+      expect(json.code, json.stderr).toBe(2);
       expect(json.stderr).toContain('--json-input is not valid JSON');
 
       const kind = await daemon.cli(['query', 'files.copy']);
-      expect(kind.code).toBe(2);
+      expect(kind.code, kind.stderr).toBe(2);
       expect(kind.stderr).toContain("'files.copy' is an action; run: spacedrive action files.copy");
 
       const name = await daemon.cli(['query', 'Not A Method']);
-      expect(name.code).toBe(2);
+      expect(name.code, name.stderr).toBe(2);
       expect(name.stderr).toContain('is not a method name');
     });
 
     it('prints errors as one JSON object on stderr with --json', async () => {
       const r = await daemon.cli(['action', 'files.copy', '--sources', join(files, 'missing.txt'), '--destination', join(daemon.dataDir, 'x'), '--json']);
-      expect(r.code).toBe(1);
+      expect(r.code, r.stderr).toBe(1);
       expect(r.stdout).toBe('');
       const err = JSON.parse(r.stderr);
       expect(err).toMatchObject({ error: { code: 'NOT_FOUND' }, exit_code: 1 });
       expect(err.error.message).toContain('does not exist');
 
       const usage = await daemon.cli(['action', 'files.copy', '--json', '--sources', 'a']);
-      expect(usage.code).toBe(2);
+      expect(usage.code, usage.stderr).toBe(2);
       expect(JSON.parse(usage.stderr).error.details.problems).toEqual([expect.objectContaining({ flag: '--destination', field: 'destination' })]);
     });
 

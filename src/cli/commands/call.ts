@@ -5,10 +5,11 @@
  */
 import type { Command } from 'commander';
 import type { KnownQueries } from '../../client/types.js';
-import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import { ErrorCode, SpacedriveError, hasErrorCode } from '../../errors/index.js';
 import { expandMethodName, parseMethod, type OperationKind } from '../../registry/index.js';
 import type { JsonSchema } from '../../schema/index.js';
 import type { Cli, CommandContext } from '../context.js';
+import { markFromDaemon } from '../exit-codes.js';
 import { describeFlags } from '../flags.js';
 import { buildPayload, INPUT_FLAGS_HELP, withInputOptions, type InputOptions } from '../input.js';
 import { formatTable } from '../output.js';
@@ -45,6 +46,29 @@ export function resolveMethodName(kind: OperationKind, name: string): string {
     throw new SpacedriveError(ErrorCode.USAGE, `${method} is ${other === 'action' ? 'an action' : 'a query'}; call it with 'spacedrive ${other}'`, { method });
   }
   return method;
+}
+
+/** Edit distance between two strings (Levenshtein), for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** Registered methods whose short name is within a few edits of the one asked for (best first, at most 3). */
+export function closestMethods(method: string, known: readonly string[]): string[] {
+  const wanted = shortMethodName(method);
+  const limit = Math.max(2, Math.floor(wanted.length / 4));
+  return known
+    .map((m) => ({ m, d: distance(wanted, shortMethodName(m)) }))
+    .filter((x) => x.d <= limit)
+    .sort((x, y) => x.d - y.d)
+    .slice(0, 3)
+    .map((x) => x.m);
 }
 
 function parseTimeout(value: string): number {
@@ -120,6 +144,7 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
           ctx.out(methodHelp(command, kind, info, ctx));
           return;
         }
+        let suggestions: string[] = [];
         const payload = await buildPayload(
           ctx,
           async () => {
@@ -132,14 +157,24 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
               });
             }
             // Not in the catalogue: sent anyway, so the daemon's own UNKNOWN_METHOD answer (with
-            // its hints, e.g. which extension is missing) reaches the user.
+            // its hints, e.g. which extension is missing) reaches the user, with near names added.
+            const { methods } = await ctx.query<{ methods: MethodInfo[] }>('query:core.methods.v1', { kind });
+            suggestions = closestMethods(method, methods.map((m) => m.method));
             return undefined;
           },
           fields,
           opts,
         );
         const call = { ...(opts.library !== undefined ? { libraryId: opts.library } : {}), ...(opts.timeout !== undefined ? { timeoutMs: parseTimeout(opts.timeout) } : {}) };
-        const result = kind === 'query' ? await ctx.query(method, payload, call) : await ctx.action(method, payload, call);
+        let result: unknown;
+        try {
+          result = kind === 'query' ? await ctx.query(method, payload, call) : await ctx.action(method, payload, call);
+        } catch (err) {
+          if (suggestions.length === 0 || !hasErrorCode(err, ErrorCode.UNKNOWN_METHOD)) throw err;
+          const names = suggestions.map((m) => `${shortMethodName(m)} (${m})`).join(', ');
+          const e = err as SpacedriveError;
+          throw markFromDaemon(new SpacedriveError(e.code, `${e.message}; did you mean ${names}?`, { ...(e.details ?? {}), suggestions }));
+        }
         ctx.print(result);
       }),
     );
