@@ -186,23 +186,53 @@ async function loadTime(bytes: Uint8Array): Promise<Measurement> {
   };
 }
 
+/**
+ * The machine is shared, so a single measurement can land on a burst of someone else's work.
+ * The floors and the sandbox rows they are compared with are measured in interleaved rounds and
+ * each keeps its best round (lowest p50): the same rule for both sides of every ratio.
+ */
+const ROUNDS = 3;
+
+function best(rounds: Measurement[]): Measurement {
+  const sorted = [...rounds].sort((a, b) => a.p50Us - b.p50Us);
+  return { ...sorted[0]!, note: [sorted[0]!.note, `best of ${rounds.length} rounds`].filter(Boolean).join('; ') };
+}
+
 export async function run(): Promise<BenchSection> {
   const bytes = await compileEcho();
-  const raw = await rawCall(bytes);
-  const rtt = await threadRoundTrip();
 
   const sandbox = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: LIMITS, bridge, config: {}, logger: silentLogger() });
   try {
     // Let the second instance come up before measuring.
     while (sandbox.stats().instances < LIMITS.instances || sandbox.stats().busy > 0) await new Promise((r) => setTimeout(r, 5));
     await Promise.all(Array.from({ length: 4 }, () => sandbox.call('echo', INPUT, { chain: [] })));
-    const one = await measure('sandbox echo query, 1 in flight', () => sandbox.call('echo', INPUT, { chain: [] }), { ops: 30_000 });
-    const many = await measure('sandbox echo query, 64 in flight (2 instances)', () => sandbox.call('echo', INPUT, { chain: [] }), {
-      ops: 100_000,
-      concurrency: 64,
-    });
-    const inWorker = await guestToHost(sandbox, 'info_n', 'guest→host call served in the worker (extension.info)', 20_000);
-    const crossing = await guestToHost(sandbox, 'bridge_n', 'guest→host call crossing to the main thread (bridge)', 2_000);
+    const rounds: Record<'raw' | 'rtt' | 'one' | 'many' | 'inWorker' | 'crossing', Measurement[]> = {
+      raw: [],
+      rtt: [],
+      one: [],
+      many: [],
+      inWorker: [],
+      crossing: [],
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      rounds.raw.push(await rawCall(bytes));
+      rounds.rtt.push(await threadRoundTrip());
+      rounds.one.push(await measure('sandbox echo query, 1 in flight', () => sandbox.call('echo', INPUT, { chain: [] }), { ops: 30_000 }));
+      rounds.many.push(
+        await measure('sandbox echo query, 64 in flight (2 instances)', () => sandbox.call('echo', INPUT, { chain: [] }), {
+          ops: 100_000,
+          concurrency: 64,
+        }),
+      );
+      rounds.inWorker.push(await guestToHost(sandbox, 'info_n', 'guest→host call served in the worker (extension.info)', 20_000));
+      rounds.crossing.push(await guestToHost(sandbox, 'bridge_n', 'guest→host call crossing to the main thread (bridge)', 2_000));
+    }
+    const raw = best(rounds.raw);
+    const rtt = best(rounds.rtt);
+    const one = best(rounds.one);
+    const many = best(rounds.many);
+    const inWorker = best(rounds.inWorker);
+    const crossing = best(rounds.crossing);
     const load = await loadTime(bytes);
 
     return {

@@ -76,6 +76,14 @@ describe('sandbox: the echo extension', () => {
     expect(failed).toEqual({ ok: false, error: { code: 'PERMISSION_DENIED', message: 'nope' } });
   });
 
+  it('hands back large bridge answers whole (past the shared reply buffer) and multi-byte text intact', async () => {
+    const big = 'é'.repeat(50_000) + '🎉'.repeat(20_000); // ~180 KB of UTF-8, over the 64 KiB reply buffer
+    const bridge = recordingBridge(async (method) => (method === 'query:big.v1' ? { big } : { small: 'ñ' }));
+    const s = await load('echo', { bridge, limits: { maxOutputBytes: 1024 * 1024 } });
+    expect(await s.call('host_call', ['query:big.v1', {}], { chain: [] })).toEqual({ ok: true, result: { big } });
+    expect(await s.call('host_call', ['query:small.v1', {}], { chain: [] })).toEqual({ ok: true, result: { small: 'ñ' } });
+  });
+
   it('maps sd_error to a typed error with the guest message', async () => {
     const s = await load('echo', { id: 'acme' });
     const err = await s.call('fail', {}, { chain: [] }).catch((e) => e);

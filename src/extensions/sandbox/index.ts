@@ -19,7 +19,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { ErrorCode, SpacedriveError, toWireError } from '../../errors/index.js';
-import { CTRL, type FromWorker, type LogLine, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
+import { CTRL, REPLY_BUFFER_BYTES, type CompactFromWorker, type FromWorker, type LogLine, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
 import type {
   ExtensionSandbox,
   GuestRegistration,
@@ -144,7 +144,18 @@ function guestMessage(text: string): string {
   return text;
 }
 
-type SharedInit = Omit<WorkerInit, 'ctrl' | 'inPort' | 'outPort' | 'bridgePort'>;
+const NO_LOGS: LogLine[] = [];
+const replyEncoder = new TextEncoder();
+
+/** Turns a compact string message (see protocol.ts) back into its object form. */
+function expandCompact(m: CompactFromWorker): FromWorker {
+  if (m.charCodeAt(0) === 114 /* r */) return { t: 'result', ok: true, output: m.slice(1), logs: NO_LOGS };
+  const colon = m.indexOf(':');
+  const len = Number(m.slice(1, colon));
+  return { t: 'bridge', kind: 'call', method: m.slice(colon + 1, colon + 1 + len), payload: m.slice(colon + 1 + len), logs: NO_LOGS };
+}
+
+type SharedInit = Omit<WorkerInit, 'ctrl' | 'inPort' | 'outPort' | 'bridgePort' | 'replyBuffer'>;
 
 interface PendingCall {
   exportFn: string;
@@ -190,6 +201,7 @@ class Instance {
     readonly inPort: MessagePort,
     readonly outPort: MessagePort,
     readonly bridgePort: MessagePort,
+    readonly replyBytes: Uint8Array,
   ) {
     this.started = new Promise((resolve, reject) => {
       this.startResolve = resolve;
@@ -208,7 +220,13 @@ class Instance {
   answerBridge(reply: unknown): void {
     if (this.state === 'dead') return;
     this.inBridge--;
-    this.bridgePort.postMessage(reply);
+    let len = -1;
+    if (typeof reply === 'string') {
+      const { read, written } = replyEncoder.encodeInto(reply, this.replyBytes);
+      if (read === reply.length) len = written;
+    }
+    if (len < 0) this.bridgePort.postMessage(reply);
+    Atomics.store(this.ctrl, CTRL.REPLY_LEN, len);
     Atomics.add(this.ctrl, CTRL.BRIDGE, 1);
     Atomics.notify(this.ctrl, CTRL.BRIDGE);
   }
@@ -390,12 +408,14 @@ class Sandbox implements ExtensionSandbox {
     const toWorker = new MessageChannel();
     const fromWorker = new MessageChannel();
     const bridgeReplies = new MessageChannel();
+    const replyBuffer = new SharedArrayBuffer(REPLY_BUFFER_BYTES);
     const data: WorkerInit = {
       ...this.shared,
       ctrl,
       inPort: toWorker.port2,
       outPort: fromWorker.port1,
       bridgePort: bridgeReplies.port2,
+      replyBuffer,
     };
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
@@ -406,7 +426,7 @@ class Sandbox implements ExtensionSandbox {
     });
     // Idle instances must not keep the process alive; calls in flight hold a timer that does.
     worker.unref();
-    const inst = new Instance(worker, ctrl, toWorker.port1, fromWorker.port2, bridgeReplies.port1);
+    const inst = new Instance(worker, ctrl, toWorker.port1, fromWorker.port2, bridgeReplies.port1, new Uint8Array(replyBuffer));
     this.instances.add(inst);
     worker.on('error', (err: Error & { code?: string }) => {
       const code = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ErrorCode.EXTENSION_OUT_OF_MEMORY : ErrorCode.EXTENSION_TRAPPED;
@@ -645,7 +665,8 @@ class Sandbox implements ExtensionSandbox {
     for (;;) {
       const r = receiveMessageOnPort(inst.outPort);
       if (r === undefined) return;
-      this.onMessage(inst, r.message as FromWorker);
+      const m = r.message as FromWorker | CompactFromWorker;
+      this.onMessage(inst, typeof m === 'string' ? expandCompact(m) : m);
       if ((inst.state as InstanceState) === 'dead') return;
     }
   }

@@ -22,8 +22,19 @@ export const CTRL = {
   STARTED: 3,
   /** Set by the main thread before it stops the worker: start no further call. */
   KILL: 4,
+  /**
+   * Length of a bridge reply written into the instance's reply buffer, or -1 when the reply was
+   * posted on the bridge port instead (not a string, or too large for the buffer).
+   */
+  REPLY_LEN: 5,
   SIZE: 8,
 } as const;
+
+/**
+ * Size of the per-instance buffer that carries sd_call replies back to the worker. Writing the
+ * reply into shared memory skips a postMessage, which costs as much as the rest of the trip.
+ */
+export const REPLY_BUFFER_BYTES = 64 * 1024;
 
 /** Error as produced inside the worker (plain data: it crosses the thread boundary). */
 export interface WorkerError {
@@ -45,6 +56,13 @@ export type LogLine = [level: number, text: string];
 export type ToWorker =
   | { t: 'call'; seq: number; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number; timeoutMs: number }
   | { t: 'cleanup' };
+
+/**
+ * The two hottest messages travel as bare strings, which post faster than objects:
+ * `'r' + output` is a successful result with no log lines, and
+ * `'c' + method.length + ':' + method + payload` is a wire-method sd_call.
+ */
+export type CompactFromWorker = string;
 
 export type FromWorker =
   | { t: 'ready'; registrations: GuestRegistration[]; logs: LogLine[] }
@@ -72,6 +90,8 @@ export interface WorkerInit {
   inPort: MessagePort;
   outPort: MessagePort;
   bridgePort: MessagePort;
+  /** REPLY_BUFFER_BYTES of shared memory for sd_call replies (see CTRL.REPLY_LEN). */
+  replyBuffer: SharedArrayBuffer;
   id: string;
   version: string;
   config: unknown;
