@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { closestMethods, resolveMethodName, shortMethodName } from '../../src/cli/commands/call.js';
+
+describe('method names on the command line', () => {
+  it('expands short names for their kind', () => {
+    expect(resolveMethodName('query', 'finance:classify_receipt')).toBe('query:finance:classify_receipt.v1');
+    expect(resolveMethodName('action', 'files.copy')).toBe('action:files.copy.input.v1');
+    expect(resolveMethodName('action', 'files.copy.v2')).toBe('action:files.copy.input.v2');
+    expect(resolveMethodName('query', 'query:core.status.v1')).toBe('query:core.status.v1');
+  });
+
+  it('refuses what is not a method name, or a method of the other kind', () => {
+    expect(() => resolveMethodName('query', 'status')).toThrow(/not a method name/);
+    expect(() => resolveMethodName('query', 'action:files.copy.input.v1')).toThrow(/is an action; call it with 'spacedrive action'/);
+    try {
+      resolveMethodName('query', 'Bad Name');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as { code: string }).code).toBe('USAGE');
+    }
+  });
+
+  it('shortens full names back', () => {
+    expect(shortMethodName('query:finance:classify_receipt.v1')).toBe('finance:classify_receipt');
+    expect(shortMethodName('action:files.copy.input.v2')).toBe('files.copy.v2');
+  });
+
+  it('suggests the nearest registered names', () => {
+    const known = ['query:core.status.v1', 'query:core.methods.v1', 'action:files.copy.input.v1', 'query:ai.ocr.v1'];
+    expect(closestMethods('query:core.stauts.v1', known)).toEqual(['query:core.status.v1']);
+    expect(closestMethods('action:file.copy.input.v1', known)).toEqual(['action:files.copy.input.v1']);
+    expect(closestMethods('query:totally.different.v1', known)).toEqual([]);
+  });
+});
