@@ -7,11 +7,14 @@ import pc from 'picocolors';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
-/** Whether to colour a stream: off for NO_COLOR (any value) or `--no-color`, on for FORCE_COLOR, else only for a terminal. */
+/**
+ * Whether to colour a stream: off for `--no-color` or a non-empty NO_COLOR (no-color.org), on for
+ * FORCE_COLOR (other than empty, `0` or `false`), else only for a terminal.
+ */
 export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
   if (noColorFlag) return false;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  if (env.FORCE_COLOR !== undefined && !['', '0', 'false'].includes(env.FORCE_COLOR)) return true;
   return stream.isTTY === true && env.TERM !== 'dumb';
 }
 

@@ -3,11 +3,12 @@
  * methods, query/action with flags, JSON input and input files, short names, type conversion,
  * a binary field read from a file, output formats and exit codes.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { BIN, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[/;
@@ -283,6 +284,21 @@ describe('spacedrive CLI against a running daemon', () => {
   });
 
   describe('colours', () => {
+    const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+    /** Runs the CLI on a real pseudo-terminal (util-linux `script`), so stdout is a TTY. */
+    const onTerminal = (args: string[], env: Record<string, string>) =>
+      spawnSync('script', ['-qec', [process.execPath, BIN, '--data-dir', daemon.dataDir, ...args].join(' '), '/dev/null'], {
+        encoding: 'utf8',
+        env: { ...daemon.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+      }).stdout;
+
+    it.skipIf(!hasScript)('colours a terminal, unless NO_COLOR or --no-color', () => {
+      expect(onTerminal(['methods'], {})).toMatch(ANSI);
+      expect(onTerminal(['methods'], { NO_COLOR: '1' })).not.toMatch(ANSI);
+      expect(onTerminal(['methods', '--no-color'], {})).not.toMatch(ANSI);
+      expect(onTerminal(['methods'], {})).toContain('action:files.copy.input.v1');
+    });
+
     it('uses no colour when NO_COLOR is set, when --no-color is given, or when output is not a terminal', async () => {
       const noColor = await daemon.cli(['methods'], { env: { NO_COLOR: '1', FORCE_COLOR: '1' } });
       expect(noColor.stdout).not.toMatch(ANSI);

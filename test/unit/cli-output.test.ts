@@ -33,6 +33,8 @@ describe('human output', () => {
     expect(colorEnabled({ isTTY: true }, { NO_COLOR: '' }, false)).toBe(true);
     expect(colorEnabled({ isTTY: true }, {}, true)).toBe(false);
     expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '' }, false)).toBe(false);
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '0' }, false)).toBe(false);
     expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1', NO_COLOR: 'x' }, false)).toBe(false);
   });
 });
