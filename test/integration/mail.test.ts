@@ -268,6 +268,28 @@ describe('mail (in-process, real dovecot)', () => {
     expect(await codeOf(core.execute('action:mail.add_account.input.v1', { name: 'x', kind: 'maildir', path: '/nonexistent-maildir', verify: true }))).toBe('NOT_FOUND');
     for (const name of ['down', 'tls', 'nobox']) await core.execute('action:mail.remove_account.input.v1', { name });
   });
+
+  it('a cancelled call closes its connection at once (a server that never greets)', async () => {
+    const sockets: Array<import('node:net').Socket> = [];
+    const silent = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      await core.execute('action:mail.add_account.input.v1', { name: 'silent', kind: 'imap', host: '127.0.0.1', port, secure: false, username: 'x', password: 'y' });
+      const ac = new AbortController();
+      const pending = core.execute('query:mail.fetch_since.v1', { account: 'silent' }, { signal: ac.signal }).catch((e) => e);
+      while (sockets.length === 0) await new Promise((r) => setTimeout(r, 10));
+      ac.abort();
+      expect(await pending).toMatchObject({ code: 'CANCELLED' });
+      // The daemon's side of the connection is gone.
+      await new Promise<void>((resolve) => (sockets[0]!.destroyed ? resolve() : sockets[0]!.once('close', () => resolve())));
+      expect(core.mail.counters().imap_connections).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+      await core.execute('action:mail.remove_account.input.v1', { name: 'silent' });
+    }
+  });
 });
 
 describe('mail (Maildir UIDs)', () => {
