@@ -19,7 +19,17 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { ErrorCode, SpacedriveError, toWireError } from '../../errors/index.js';
-import { CTRL, REPLY_BUFFER_BYTES, type CompactFromWorker, type FromWorker, type LogLine, type ToWorker, type WorkerError, type WorkerInit } from './protocol.js';
+import {
+  CTRL,
+  REPLY_BUFFER_BYTES,
+  type CompactFromWorker,
+  type FromWorker,
+  type LogLine,
+  type SharedInit,
+  type ToWorker,
+  type WorkerChannels,
+  type WorkerError,
+} from './protocol.js';
 import type {
   ExtensionSandbox,
   GuestRegistration,
@@ -155,7 +165,72 @@ function expandCompact(m: CompactFromWorker): FromWorker {
   return { t: 'bridge', kind: 'call', method: m.slice(colon + 1, colon + 1 + len), payload: m.slice(colon + 1 + len), logs: NO_LOGS };
 }
 
-type SharedInit = Omit<WorkerInit, 'ctrl' | 'inPort' | 'outPort' | 'bridgePort' | 'replyBuffer'>;
+/** A started worker thread and its channels, not yet bound to an extension. */
+interface WorkerHandle {
+  worker: Worker;
+  ctrl: Int32Array;
+  inPort: MessagePort;
+  outPort: MessagePort;
+  bridgePort: MessagePort;
+  replyBytes: Uint8Array;
+}
+
+/**
+ * Workers kept started and waiting for an extension. Starting a worker thread costs 20–70 ms
+ * (most of an extension's load time, and of the gap before a failed instance is replaced);
+ * taking a spare costs nothing, and a new spare starts in the background.
+ */
+const SPARE_WORKERS = 1;
+const spares: WorkerHandle[] = [];
+
+function startWorker(): WorkerHandle {
+  const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
+  const toWorker = new MessageChannel();
+  const fromWorker = new MessageChannel();
+  const bridgeReplies = new MessageChannel();
+  const replyBuffer = new SharedArrayBuffer(REPLY_BUFFER_BYTES);
+  const channels: WorkerChannels = {
+    ctrl,
+    inPort: toWorker.port2,
+    outPort: fromWorker.port1,
+    bridgePort: bridgeReplies.port2,
+    replyBuffer,
+  };
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: channels,
+    transferList: [toWorker.port2, fromWorker.port1, bridgeReplies.port2],
+    stdout: false,
+    stderr: false,
+  });
+  // Idle workers must not keep the process alive; calls in flight hold a timer that does.
+  worker.unref();
+  return { worker, ctrl, inPort: toWorker.port1, outPort: fromWorker.port2, bridgePort: bridgeReplies.port1, replyBytes: new Uint8Array(replyBuffer) };
+}
+
+function takeWorker(): WorkerHandle {
+  const handle = spares.pop() ?? startWorker();
+  setImmediate(refillSpares);
+  return handle;
+}
+
+function refillSpares(): void {
+  while (spares.length < SPARE_WORKERS) {
+    const h = startWorker();
+    const gone = () => {
+      const i = spares.indexOf(h);
+      if (i >= 0) spares.splice(i, 1);
+    };
+    h.worker.on('error', gone);
+    h.worker.once('exit', gone);
+    spares.push(h);
+  }
+}
+
+/** Stops the spare workers (they never keep the process alive; this is for tidy shutdowns). */
+export async function closeSpareWorkers(): Promise<void> {
+  await Promise.all(spares.splice(0).map((h) => h.worker.terminate()));
+}
 
 interface PendingCall {
   exportFn: string;
@@ -261,10 +336,13 @@ class Sandbox implements ExtensionSandbox {
     this.bridge = opts.bridge;
   }
 
-  /** Pre-warms the pool; resolves when the first instance is ready, rejects if it fails. */
+  /**
+   * Pre-warms the pool; resolves when the first instance is ready, rejects if it fails. The
+   * other instances start once the first is ready: on a small machine, threads starting side by
+   * side slow each other down, and the first instance is what makes the extension usable.
+   */
   async start(): Promise<void> {
     const first = this.spawn();
-    const others = Array.from({ length: this.limits.instances - 1 }, () => this.spawn());
     let regs: GuestRegistration[];
     try {
       regs = await first.started;
@@ -276,7 +354,7 @@ class Sandbox implements ExtensionSandbox {
     this.registrations = Object.freeze(regs);
     this.handlerExports = new Set(regs.map((r) => r.exportFn));
     this.release(first);
-    for (const inst of others) this.whenStarted(inst);
+    for (let i = 1; i < this.limits.instances; i++) this.whenStarted(this.spawn());
   }
 
   call(exportFn: string, input: unknown, opts: SandboxCallOptions): Promise<unknown> {
@@ -404,29 +482,12 @@ class Sandbox implements ExtensionSandbox {
   // ---- instances ---------------------------------------------------------------------------
 
   private spawn(): Instance {
-    const ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
-    const toWorker = new MessageChannel();
-    const fromWorker = new MessageChannel();
-    const bridgeReplies = new MessageChannel();
-    const replyBuffer = new SharedArrayBuffer(REPLY_BUFFER_BYTES);
-    const data: WorkerInit = {
-      ...this.shared,
-      ctrl,
-      inPort: toWorker.port2,
-      outPort: fromWorker.port1,
-      bridgePort: bridgeReplies.port2,
-      replyBuffer,
-    };
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: data,
-      transferList: [toWorker.port2, fromWorker.port1, bridgeReplies.port2],
-      stdout: false,
-      stderr: false,
-    });
-    // Idle instances must not keep the process alive; calls in flight hold a timer that does.
-    worker.unref();
-    const inst = new Instance(worker, ctrl, toWorker.port1, fromWorker.port2, bridgeReplies.port1, new Uint8Array(replyBuffer));
+    const h = takeWorker();
+    h.inPort.postMessage({ t: 'init', init: this.shared } satisfies ToWorker);
+    Atomics.add(h.ctrl, CTRL.IN, 1);
+    Atomics.notify(h.ctrl, CTRL.IN);
+    const worker = h.worker;
+    const inst = new Instance(worker, h.ctrl, h.inPort, h.outPort, h.bridgePort, h.replyBytes);
     this.instances.add(inst);
     worker.on('error', (err: Error & { code?: string }) => {
       const code = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? ErrorCode.EXTENSION_OUT_OF_MEMORY : ErrorCode.EXTENSION_TRAPPED;

@@ -54,6 +54,8 @@ export interface WorkerError {
 export type LogLine = [level: number, text: string];
 
 export type ToWorker =
+  /** The first message to a worker: which extension it runs (workers are started before they know). */
+  | { t: 'init'; init: SharedInit }
   | { t: 'call'; seq: number; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number; timeoutMs: number }
   | { t: 'cleanup' };
 
@@ -83,15 +85,19 @@ export type FromWorker =
  */
 export type BridgeReply = string | number | { error: { code: string; message: string } };
 
-/** What the worker receives as workerData. */
-export interface WorkerInit {
-  module: import('./wasm-types.js').WasmModule;
+/** What a worker receives as workerData: its channels to the main thread. */
+export interface WorkerChannels {
   ctrl: Int32Array;
   inPort: MessagePort;
   outPort: MessagePort;
   bridgePort: MessagePort;
   /** REPLY_BUFFER_BYTES of shared memory for sd_call replies (see CTRL.REPLY_LEN). */
   replyBuffer: SharedArrayBuffer;
+}
+
+/** What the worker learns from its first message: the extension it runs. */
+export interface SharedInit {
+  module: import('./wasm-types.js').WasmModule;
   id: string;
   version: string;
   config: unknown;
@@ -103,3 +109,5 @@ export interface WorkerInit {
   initTimeoutMs: number;
   supportedAbi: number[];
 }
+
+export type WorkerInit = WorkerChannels & SharedInit;

@@ -24,7 +24,17 @@ export function sandboxWorkerMain(): void {
   const WebAssembly = (globalThis as unknown as { WebAssembly: import('./wasm-types.js').WasmApi }).WebAssembly;
 
   const wt = require('node:worker_threads') as typeof import('node:worker_threads');
-  const init = wt.workerData as WorkerInit;
+  const channels = wt.workerData as import('./protocol.js').WorkerChannels;
+  // A worker may be started before it knows its extension (a spare, kept ready because starting
+  // a thread costs tens of milliseconds): the first message on its port says which one.
+  let first: { message: unknown } | undefined;
+  for (;;) {
+    const seen = Atomics.load(channels.ctrl, 0);
+    first = wt.receiveMessageOnPort(channels.inPort);
+    if (first !== undefined) break;
+    Atomics.wait(channels.ctrl, 0, seen);
+  }
+  const init: WorkerInit = { ...channels, ...(first.message as { init: import('./protocol.js').SharedInit }).init };
   const { ctrl, inPort, outPort, bridgePort, id } = init;
   const replyBytes = new Uint8Array(init.replyBuffer);
   // Keep in step with CTRL in protocol.ts.
