@@ -319,7 +319,8 @@ function isTotalLine(lower: string): bool {
   if (isSubtotalLine(lower)) return false;
   if (lower.indexOf("total tax") >= 0 || lower.indexOf("total savings") >= 0 || lower.indexOf("total discount") >= 0) return false;
   return lower.indexOf("total") >= 0 || lower.indexOf("amount due") >= 0 || lower.indexOf("balance due") >= 0 ||
-    lower.indexOf("amount paid") >= 0 || lower.indexOf("summe") >= 0 || lower.indexOf("montant") >= 0;
+    lower.indexOf("amount paid") >= 0 || lower.indexOf("summe") >= 0 || lower.indexOf("gesamt") >= 0 ||
+    lower.indexOf("montant") >= 0 || lower.indexOf("totale") >= 0 || lower.indexOf("importe") >= 0;
 }
 
 function isTaxLine(lower: string): bool {
