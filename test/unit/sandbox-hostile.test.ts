@@ -136,6 +136,23 @@ describe('sandbox: hostile handlers', () => {
     }
   });
 
+  it('log-flood: at most 1000 lines per call reach the host, long lines are cut, the rest are counted', async () => {
+    const bridge = recordingBridge();
+    const s = await loadFixture('log-flood', { bridge, limits: { instances: 1 } });
+    try {
+      expect(await alongsideHealthy(() => s.call('flood', {}, { chain: [] }))).toBeNull();
+      expect(bridge.logs).toHaveLength(1001);
+      expect(bridge.logs[0]!.message).toMatch(/… \(83616 more bytes cut\)$/);
+      expect(bridge.logs[0]!.message.length).toBeLessThan(17_000);
+      expect(bridge.logs[1000]).toEqual({ level: 3, message: '4001 more log line(s) dropped (at most 1000 per call)' });
+      // The budget is per call.
+      await s.call('flood', {}, { chain: [] });
+      expect(bridge.logs).toHaveLength(2002);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('register-late: registering after plugin_init is refused with REGISTRATION_REJECTED', async () => {
     const s = await loadFixture('register-late', { limits: { instances: 1 } });
     try {

@@ -67,6 +67,10 @@ export function sandboxWorkerMain(): void {
   let callTimeoutMs = 0;
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   let logs: LogLine[] = [];
+  const MAX_LOG_LINES = 1000;
+  const MAX_LOG_LINE = 16 * 1024;
+  let linesThisCall = 0;
+  let droppedLines = 0;
   const registrations: Registration[] = [];
   const rejected: string[] = [];
   const operationNames = new Set<string>();
@@ -80,6 +84,13 @@ export function sandboxWorkerMain(): void {
     outPort.postMessage(msg);
     Atomics.add(ctrl, OUT, 1);
     Atomics.notify(ctrl, OUT);
+  }
+
+  /** Called when a call (or init, or cleanup) ends: reports dropped lines, resets the budget. */
+  function endLogBudget(): void {
+    if (droppedLines > 0) logs.push([3, `${droppedLines} more log line(s) dropped (at most ${MAX_LOG_LINES} per call)`]);
+    droppedLines = 0;
+    linesThisCall = 0;
   }
 
   function takeLogs(): LogLine[] {
@@ -249,7 +260,16 @@ export function sandboxWorkerMain(): void {
       return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
     },
     sd_log(level: number, p: number, l: number): void {
-      const line = lenient.decode(view(p, l, 'sd_log message').slice());
+      // A guest that logs in a tight loop must not flood the daemon's log: lines are cut at
+      // MAX_LOG_LINE bytes and at most MAX_LOG_LINES go out per call; the rest are counted.
+      if (linesThisCall >= MAX_LOG_LINES) {
+        droppedLines++;
+        return;
+      }
+      linesThisCall++;
+      const len = (l >>> 0) > MAX_LOG_LINE ? MAX_LOG_LINE : l;
+      let line = lenient.decode(view(p, len, 'sd_log message').slice());
+      if (len !== l) line += ` … (${(l >>> 0) - MAX_LOG_LINE} more bytes cut)`;
       logs.push([Math.max(0, Math.min(4, level | 0)), line]);
       if (logs.length >= 64) post({ t: 'logs', logs: takeLogs() });
     },
@@ -327,6 +347,7 @@ export function sandboxWorkerMain(): void {
   }
 
   function fail(error: WorkerError): void {
+    endLogBudget();
     post({ t: 'fail', error, logs: takeLogs() });
   }
 
@@ -406,6 +427,7 @@ export function sandboxWorkerMain(): void {
       return fail({ code: 'EXTENSION_LOAD_FAILED', export: 'plugin_init', cause: `plugin_init returned ${String(r)}${why}` });
     }
     guestError = null;
+    endLogBudget();
     post({ t: 'ready', registrations, logs: takeLogs() });
   }
 
@@ -442,6 +464,7 @@ export function sandboxWorkerMain(): void {
         ex.sd_free(inPtr, n);
         const error: WorkerError = { code: 'OPERATION_FAILED', cause: 'failed', export: m.exportFn, guestError };
         guestError = null;
+        endLogBudget();
         post({ t: 'result', ok: false, error, discard: false, logs: takeLogs() });
       } else {
         let output = 'null';
@@ -460,11 +483,13 @@ export function sandboxWorkerMain(): void {
         }
         ex.sd_free(inPtr, n);
         // The hot path posts a bare string ('r' + output): cheaper to post than an object.
+        endLogBudget();
         if (logs.length === 0) post('r' + output);
         else post({ t: 'result', ok: true, output, logs: takeLogs() });
       }
     } catch (e) {
       poisoned = true;
+      endLogBudget();
       post({ t: 'result', ok: false, error: withReason(classify(e, m.exportFn)), discard: true, logs: takeLogs() });
     }
     currentJob = null;
@@ -478,6 +503,7 @@ export function sandboxWorkerMain(): void {
         logs.push([4, `plugin_cleanup failed: ${classify(e, 'plugin_cleanup').cause}`]);
       }
     }
+    endLogBudget();
     post({ t: 'cleaned', logs: takeLogs() });
   }
 
