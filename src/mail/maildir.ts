@@ -76,6 +76,54 @@ export async function syncMaildir(store: MailStore, account: string, folder: str
   return { entries, uids: store.assignMaildirUids(account, keys) };
 }
 
+/** How long a directory's mtime must be unchanged before a listing of it is trusted as final. */
+const SETTLED_NS = 2_000_000_000n;
+
+interface CachedListing {
+  folder: string;
+  curMtimeNs: bigint;
+  newMtimeNs: bigint;
+  entries: Map<string, MaildirEntry>;
+  uids: MaildirUids;
+}
+
+/**
+ * Remembers each account's last listing, so a scan that fetches a large Maildir ten messages at
+ * a time does not list every file and load every UID on every call. Any delivery, move, flag
+ * change or deletion changes the mtime of cur/ or new/, which invalidates the listing. A
+ * listing is only reused when those mtimes were already 2 s old when it was made: on a file
+ * system with coarse timestamps, a change in the same tick as the listing would not change the
+ * mtime again (dovecot guards its own uidlist the same way).
+ */
+export class MaildirListings {
+  readonly #cache = new Map<string, CachedListing>();
+  readonly #store: MailStore;
+  /** Directory listings made (cache misses), for the counters. */
+  scans = 0;
+
+  constructor(store: MailStore) {
+    this.#store = store;
+  }
+
+  async sync(account: string, folder: string): Promise<{ entries: Map<string, MaildirEntry>; uids: MaildirUids }> {
+    const [cur, nw] = await Promise.all([stat(join(folder, 'cur'), { bigint: true }), stat(join(folder, 'new'), { bigint: true })]);
+    const cached = this.#cache.get(account);
+    if (cached && cached.folder === folder && cached.curMtimeNs === cur.mtimeNs && cached.newMtimeNs === nw.mtimeNs) return cached;
+    this.#cache.delete(account);
+    this.scans++;
+    const listed = await syncMaildir(this.#store, account, folder);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const newest = cur.mtimeNs > nw.mtimeNs ? cur.mtimeNs : nw.mtimeNs;
+    if (now - newest > SETTLED_NS) this.#cache.set(account, { folder, curMtimeNs: cur.mtimeNs, newMtimeNs: nw.mtimeNs, ...listed });
+    return listed;
+  }
+
+  /** Forgets an account's listing (it was replaced or removed). */
+  forget(account: string): void {
+    this.#cache.delete(account);
+  }
+}
+
 /**
  * Reads one message file. If it moved meanwhile (a mail client marked it read: new/ → cur/, or
  * changed its flags), it is found again by key; undefined when it was deleted.

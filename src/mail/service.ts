@@ -9,7 +9,7 @@ import type { CredentialStore } from '../credentials/index.js';
 import { ErrorCode, SpacedriveError, hasErrorCode } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { withImap, type ImapTarget, type ImapTimeouts } from './imap.js';
-import { checkMaildir, listMaildir, maildirFolder, readMaildirMessage, syncMaildir } from './maildir.js';
+import { MaildirListings, checkMaildir, listMaildir, maildirFolder, readMaildirMessage } from './maildir.js';
 import { parseMessage } from './message.js';
 import { MailStore, type StoredAccount } from './store.js';
 import type { AddAccountInput, FetchSinceInput, FetchSinceResult, MailAccount, MailboxStatus, MailMessage } from './types.js';
@@ -94,12 +94,14 @@ export class MailService {
   readonly #logger: Logger;
   readonly #timeouts: ImapTimeouts;
   readonly #gate: AccountGate;
+  readonly #listings: MaildirListings;
   #fetches = 0;
   #messages = 0;
   #failures = 0;
 
   constructor(o: MailServiceOptions) {
     this.store = new MailStore(o.dataDir);
+    this.#listings = new MaildirListings(this.store);
     this.#credentials = o.credentials;
     this.#logger = o.logger;
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...(o.timeouts ?? {}) };
@@ -145,6 +147,7 @@ export class MailService {
       this.#deletePassword(row.name);
     }
     const saved = this.store.putAccount(row, input.replace === true);
+    this.#listings.forget(row.name);
     this.#logger.info({ account: saved.name, kind: saved.kind }, existing ? 'mail account replaced' : 'mail account added');
     return this.#present(saved, row.kind === 'imap');
   }
@@ -168,6 +171,7 @@ export class MailService {
     const row = this.#account(name);
     if (row.kind === 'imap') this.#deletePassword(name);
     this.store.removeAccount(name);
+    this.#listings.forget(name);
     this.#logger.info({ account: name }, 'mail account removed');
     return { name, removed: true };
   }
@@ -202,7 +206,7 @@ export class MailService {
 
   /** For `query:core.status.v1`. */
   counters(): Record<string, number> {
-    return { fetches: this.#fetches, messages_fetched: this.#messages, fetch_failures: this.#failures, imap_connections: this.#gate.active };
+    return { fetches: this.#fetches, messages_fetched: this.#messages, fetch_failures: this.#failures, imap_connections: this.#gate.active, maildir_scans: this.#listings.scans };
   }
 
   close(): void {
@@ -269,7 +273,7 @@ export class MailService {
         const count = (await listMaildir(folder)).size;
         return { account: r.name, kind: 'maildir', mailbox: r.mailbox, uidvalidity: 0, uidnext: count + 1, messages: count, elapsed_ms: Math.round(performance.now() - started) };
       }
-      const { entries, uids } = await syncMaildir(this.store, r.name, folder);
+      const { entries, uids } = await this.#listings.sync(r.name, folder);
       return { account: r.name, kind: 'maildir', mailbox: r.mailbox, uidvalidity: uids.uidvalidity, uidnext: uids.uidnext, messages: entries.size, elapsed_ms: Math.round(performance.now() - started) };
     }
     return this.#gate.run(r.name, () =>
@@ -361,7 +365,7 @@ export class MailService {
   async #fetchMaildir(r: StoredAccount, lastUid: number, limit: number, budget: number, includeRaw: boolean): Promise<FetchSinceResult> {
     const folder = maildirFolder(r.path!, r.mailbox);
     await checkMaildir(folder, r.name);
-    const { entries, uids } = await syncMaildir(this.store, r.name, folder);
+    const { entries, uids } = await this.#listings.sync(r.name, folder);
     let highest = 0;
     const above: Array<{ uid: number; key: string }> = [];
     for (const [key, uid] of uids.uids) {

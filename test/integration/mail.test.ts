@@ -3,7 +3,7 @@
  * sample mailbox (samples/mail), and against Maildir folders on disk.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -341,6 +341,26 @@ describe('mail (Maildir UIDs)', () => {
     expect(status).toMatchObject({ kind: 'maildir', messages: N, uidnext: N + 2, uidvalidity: first.uidvalidity });
     // A message without a Date header gets the file's delivery time.
     expect(Number.isNaN(Date.parse(second.messages.at(-1)!.date))).toBe(false);
+  });
+
+  it('reuses a settled listing between calls and sees every delivery and move', async () => {
+    // Directories last changed a minute ago: their listing may be reused until they change.
+    const past = new Date(Date.now() - 60_000);
+    for (const sub of ['cur', 'new']) utimesSync(join(maildir, sub), past, past);
+    const scans = (): number => core.mail.counters().maildir_scans!;
+    const before = await fetch();
+    const s0 = scans();
+    expect((await fetch()).messages.map((m) => m.uid)).toEqual(before.messages.map((m) => m.uid));
+    expect((await fetch(N - 1)).messages.length).toBeGreaterThan(0);
+    expect(scans()).toBe(s0);
+    // A delivery changes new/'s mtime: listed again, and seen.
+    writeFileSync(join(maildir, 'new', `${Math.floor(Date.now() / 1000)}.M1P2.test`), 'Subject: fresh\r\n\r\nx\r\n');
+    const after = await fetch(before.highest_uid);
+    expect(after.messages.map((m) => [m.uid, m.subject])).toEqual([[before.highest_uid + 1, 'fresh']]);
+    expect(scans()).toBe(s0 + 1);
+    // Within 2 s of a change the listing is not trusted: a second delivery in the same tick is seen too.
+    writeFileSync(join(maildir, 'new', `${Math.floor(Date.now() / 1000)}.M2P2.test`), 'Subject: fresher\r\n\r\nx\r\n');
+    expect((await fetch(before.highest_uid + 1)).messages.map((m) => m.subject)).toEqual(['fresher']);
   });
 
   it('re-adding the account with another folder starts a new uidvalidity', async () => {
