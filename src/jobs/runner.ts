@@ -35,7 +35,8 @@ interface Execution {
   lease: Lease;
   record: JobRecord;
   def: RegisteredJobType;
-  controller: AbortController;
+  /** Created on first use of ctx.signal or on the first abort (most jobs never look). */
+  controller: AbortController | null;
   requested: ControlRequest | null;
   lastActivity: number;
   stallTimeoutMs: number;
@@ -163,6 +164,9 @@ export class Runner {
         if (this.#stopping) return;
         const free = this.#opts.maxConcurrent - this.#running.size;
         const types = this.#types.list();
+        // Whether to look up the next delayed job's run_at for a wake timer: not when every slot
+        // is taken (a completion pumps again), since that lookup would run after every claim.
+        let lookForDelayed = free > 0;
         if (free > 0 && types.length > 0) {
           // One claim for the types without an owner-wide limit, then one per owner that has one
           // (an extension's `concurrent_jobs` covers all its types together), so that no owner
@@ -201,9 +205,9 @@ export class Runner {
             for (const rec of claimed) this.#startExecution(rec);
             left -= claimed.length;
           }
-          if (left === 0) this.#pumpAgain = true;
+          if (left === 0) lookForDelayed = false;
         }
-        if (!this.#pumpAgain) {
+        if (lookForDelayed && !this.#pumpAgain) {
           const next = await this.#store.nextRunAt(
             types.map((t) => t.type),
             Date.now(),
@@ -232,7 +236,7 @@ export class Runner {
       lease,
       record: rec,
       def,
-      controller: new AbortController(),
+      controller: null,
       requested: null,
       lastActivity: Date.now(),
       stallTimeoutMs: def.stallTimeoutMs ?? this.#opts.stallTimeoutMs,
@@ -245,7 +249,9 @@ export class Runner {
     this.#countRunning(rec.type, def.owner, 1);
     if (this.#running.size > this.maxRunningSeen) this.maxRunningSeen = this.#running.size;
     const attempt = rec.attempts + 1;
-    this.log(rec.id, 'info', `started: attempt ${attempt} of ${rec.maxAttempts}, run ${rec.runs}${rec.state !== null ? ', from its last checkpoint' : ''}`);
+    // The first start is in the record (started_at) and shown by the job system's logs(); later
+    // ones (after a pause, retry or restart) are logged here.
+    if (rec.runs > 1) this.log(rec.id, 'info', startedLine(rec));
     this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
 
     const ctx: JobRunContext = {
@@ -254,7 +260,10 @@ export class Runner {
       params: rec.params,
       state: rec.state,
       attempt,
-      signal: exec.controller.signal,
+      get signal() {
+        exec.controller ??= new AbortController();
+        return exec.controller.signal;
+      },
       progress: (report) => this.#progress(exec, report),
       interrupt: () => (exec.detached ? 'cancel' : (exec.requested ?? 'continue')),
       log: (level, message) => {
@@ -329,9 +338,7 @@ export class Runner {
   #request(exec: Execution, request: ControlRequest): void {
     if (exec.requested === 'cancel') return;
     exec.requested = request;
-    if (!exec.controller.signal.aborted) {
-      exec.controller.abort(new SpacedriveError(ErrorCode.CANCELLED, request === 'pause' ? 'the job was asked to pause' : 'the job was asked to cancel'));
-    }
+    abortRun(exec, new SpacedriveError(ErrorCode.CANCELLED, request === 'pause' ? 'the job was asked to pause' : 'the job was asked to cancel'));
   }
 
   /** Called by the job system after the store recorded a pause/cancel of a job running here. */
@@ -348,7 +355,7 @@ export class Runner {
       this.#running.delete(exec.record.id);
       this.#countRunning(exec.record.type, exec.def.owner, -1);
     }
-    if (!exec.controller.signal.aborted) exec.controller.abort(new SpacedriveError(ErrorCode.CANCELLED, `this run was stopped: ${why}`));
+    abortRun(exec, new SpacedriveError(ErrorCode.CANCELLED, `this run was stopped: ${why}`));
     this.#logger.debug({ job_id: exec.record.id, why }, 'job run detached');
     this.#notifyIdle();
     this.schedulePump();
@@ -390,17 +397,17 @@ export class Runner {
       if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
         outcome = { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: 'the job returned "interrupted" without being asked to pause or cancel' } };
       }
-      let updated: JobRecord | null;
+      let finishing: Promise<JobRecord | null>;
       switch (outcome.status) {
         case 'completed':
-          updated = await this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null }, now);
+          finishing = this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null }, now);
           break;
         case 'interrupted':
-          updated = await this.#store.finish(exec.lease, outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' }, now);
+          finishing = this.#store.finish(exec.lease, outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' }, now);
           break;
         case 'failed': {
           const retryAt = outcome.retryable === false ? null : this.retryAt(rec.attempts + 1, rec.maxAttempts, now);
-          updated = await this.#store.finish(
+          finishing = this.#store.finish(
             exec.lease,
             { kind: 'failed', error: { code: outcome.error.code ?? ErrorCode.OPERATION_FAILED, message: outcome.error.message }, retryAt, resetState: !exec.def.resumable },
             now,
@@ -408,18 +415,24 @@ export class Runner {
           break;
         }
       }
-      this.#afterFinish(exec, updated);
+      // The run is over: free its slot now, so the next claim joins the same group commit as
+      // this finish (queued after it, so the store sees this job leave before others start).
+      this.#releaseSlot(exec);
+      this.#afterFinish(exec, await finishing);
     } catch (err) {
       this.#logger.error({ err, job_id: rec.id }, 'job runner: recording the end of a job failed');
     } finally {
-      if (this.#running.get(rec.id) === exec) {
-        this.#running.delete(rec.id);
-        this.#countRunning(rec.type, exec.def.owner, -1);
-      }
+      this.#releaseSlot(exec);
       exec.detached = true;
-      this.#notifyIdle();
-      this.schedulePump();
     }
+  }
+
+  #releaseSlot(exec: Execution): void {
+    if (this.#running.get(exec.record.id) !== exec) return;
+    this.#running.delete(exec.record.id);
+    this.#countRunning(exec.record.type, exec.def.owner, -1);
+    this.#notifyIdle();
+    this.schedulePump();
   }
 
   #afterFinish(exec: Execution, updated: JobRecord | null): void {
@@ -435,8 +448,8 @@ export class Runner {
     const base = jobEventBase(job);
     switch (job.status) {
       case 'completed':
+        // Logged from the record (finished_at) by the job system's logs(): nothing stored.
         this.completedSinceStart++;
-        this.log(job.id, 'info', 'completed');
         this.#events.emit('job:completed', { ...base, output: job.output as unknown as Record<string, unknown> });
         break;
       case 'failed':
@@ -523,7 +536,7 @@ export class Runner {
     this.#stopping = true;
     for (const t of [this.#wakeTimer, this.#stallTimer, this.#heartbeatTimer]) if (t) clearTimeout(t);
     for (const exec of this.#running.values()) {
-      if (!exec.controller.signal.aborted) exec.controller.abort(new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the daemon is stopping'));
+      abortRun(exec, new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the daemon is stopping'));
     }
     if (this.#running.size > 0) {
       await new Promise<void>((resolve) => {
@@ -539,6 +552,17 @@ export class Runner {
     while (this.#pumping) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/** Aborts a run's signal (creating it if the job has not looked at it yet). */
+function abortRun(exec: Execution, reason: SpacedriveError): void {
+  exec.controller ??= new AbortController();
+  if (!exec.controller.signal.aborted) exec.controller.abort(reason);
+}
+
+/** The log line for a run's start. */
+export function startedLine(rec: Pick<JobRecord, 'attempts' | 'maxAttempts' | 'runs' | 'state'>): string {
+  return `started: attempt ${rec.attempts + 1} of ${rec.maxAttempts}, run ${rec.runs}${rec.state !== null && rec.runs > 1 ? ', from its last checkpoint' : ''}`;
 }
 
 function num(v: unknown): number | undefined {

@@ -8,7 +8,7 @@ import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { JobTypeRegistry } from './registry.js';
-import { Runner, jobEventBase } from './runner.js';
+import { Runner, jobEventBase, startedLine } from './runner.js';
 import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
@@ -116,7 +116,6 @@ export class JobSystem {
       dispatchedBy: opts.dispatchedBy ?? 'core',
     });
     if (!deduplicated) {
-      this.runner.log(job.id, 'info', `queued by ${job.dispatchedBy}${job.runAt > job.createdAt ? `, to run at ${new Date(job.runAt).toISOString()}` : ''}`);
       this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString() });
       if (job.runAt <= Date.now()) this.runner.schedulePump();
       else this.runner.wakeAt(job.runAt);
@@ -191,9 +190,40 @@ export class JobSystem {
     return { jobs: page.jobs.map((j) => this.view(j)), nextCursor: page.nextCursor };
   }
 
+  /**
+   * A job's log: the lines stored for it, plus three lines read from its record rather than
+   * stored (so a job's routine life costs no log writes): queued (created_at), its first start
+   * (started_at) and its completion (finished_at). Those have `seq` 0 and come only with the
+   * first page (no `afterSeq`).
+   */
   async logs(jobId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<JobLogEntry[]> {
-    await this.#require(jobId);
-    return this.store.logs(jobId, opts);
+    const job = await this.#require(jobId);
+    const stored = await this.store.logs(jobId, opts);
+    if (opts.afterSeq !== undefined && opts.afterSeq > 0) return stored;
+    const first: JobLogEntry[] = [
+      {
+        seq: 0,
+        time: job.createdAt,
+        level: 'info',
+        message: `queued by ${job.dispatchedBy}${job.runAt > job.createdAt + 1000 ? `, to run at ${new Date(job.runAt).toISOString()}` : ''}`,
+      },
+    ];
+    if (job.startedAt !== null) {
+      first.push({ seq: 0, time: job.startedAt, level: 'info', message: startedLine({ attempts: 0, maxAttempts: job.maxAttempts, runs: 1, state: null }) });
+    }
+    const last: JobLogEntry[] = job.status === 'completed' && job.finishedAt !== null ? [{ seq: 0, time: job.finishedAt, level: 'info', message: 'completed' }] : [];
+    // Stored lines keep their order; the record's lines go before (or after) those of the same time.
+    const out = [...stored];
+    for (const line of first.reverse()) {
+      const at = out.findIndex((l) => l.time >= line.time);
+      out.splice(at === -1 ? out.length : at, 0, line);
+    }
+    for (const line of last) {
+      let at = out.length;
+      while (at > 0 && out[at - 1]!.time > line.time) at--;
+      out.splice(at, 0, line);
+    }
+    return out;
   }
 
   /** Adds `waitingFor` to a record. */
