@@ -15,7 +15,7 @@ import { aiOperations, makeAiService, type AiService } from '../ai/index.js';
 import { extensionsOperations, makeExtensionManager, type ExtensionManager } from '../extensions/index.js';
 import { libraryOperations, makeLibraryService, makeLocationsIndexJob, type LibraryService } from '../library/index.js';
 import { makeSidecarService, sidecarOperations, type SidecarService } from '../sidecars/index.js';
-import { credentialsOperations, makeCredentialStore, type CredentialStore } from '../credentials/index.js';
+import { credentialsOperations, makeCredentialStore, purgeOnUninstall, type CredentialStore } from '../credentials/index.js';
 import { httpOperations } from '../http/index.js';
 import { mailOperations, makeMailService, type MailService } from '../mail/index.js';
 import { coreOperations } from './operations.js';
@@ -87,6 +87,8 @@ export class Core implements CoreServices {
     // before the sandboxes drain and close.
     // Closed after everything else: extensions and jobs may use credentials while they stop.
     core.onClose(() => core.credentials.close());
+    const purge = purgeOnUninstall(core.credentials, core.events, core.logger.child({ capability: 'credentials' }));
+    core.onClose(() => purge.unsubscribe());
     core.onClose(() => core.mail.close());
     core.counters.set('mail', () => core.mail.counters());
     // Closed after the job system stopped (indexing jobs write to the library databases).

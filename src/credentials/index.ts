@@ -5,7 +5,9 @@
  * `action:credentials.delete.input.v1`, `query:credentials.list.v1`.
  */
 import type { SpacedriveOptions } from '../config/index.js';
-import { SqliteCredentialStore } from './store.js';
+import type { EventBus, Subscription } from '../events/index.js';
+import type { Logger } from '../logging/index.js';
+import { SqliteCredentialStore, extensionOwner, type CredentialStore } from './store.js';
 
 export {
   SqliteCredentialStore,
@@ -17,6 +19,22 @@ export {
   type CredentialSummary,
 } from './store.js';
 export { credentialsOperations, resolveOwner, DEFAULT_OWNER } from './operations.js';
+
+/**
+ * Deletes an extension's credentials when it is uninstalled (its secrets go with it, as its files
+ * do). Returns the subscription to end at shutdown.
+ */
+export function purgeOnUninstall(store: CredentialStore, events: EventBus, logger: Logger): Subscription {
+  return events.subscribe(['extension:uninstalled'], undefined, (event) => {
+    const id = String((event.payload as { id?: unknown }).id ?? '');
+    try {
+      const removed = store.deleteOwner(extensionOwner(id));
+      if (removed > 0) logger.info({ extension: id, removed }, `deleted ${removed} credential(s) of uninstalled extension '${id}'`);
+    } catch (err) {
+      logger.warn({ err, extension: id }, `could not delete the credentials of uninstalled extension '${id}'`);
+    }
+  });
+}
 
 /** The store for a core: `<dataDir>/credentials.db`, key from SPACEDRIVE_CREDENTIALS_KEY or the key file. */
 export function makeCredentialStore(options: Pick<SpacedriveOptions, 'dataDir' | 'credentials'>, env: NodeJS.ProcessEnv = process.env): SqliteCredentialStore {

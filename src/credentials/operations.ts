@@ -92,3 +92,15 @@ export const credentialsList = defineOperation<{ owner?: string }, { owner: stri
 });
 
 export const credentialsOperations = [credentialsStore, credentialsGet, credentialsDelete, credentialsList];
+
+// Typed client calls, by declaration merging.
+declare module '../client/types.js' {
+  interface KnownQueries {
+    'query:credentials.get.v1': { input: { name: string; owner?: string }; output: Credential };
+    'query:credentials.list.v1': { input: { owner?: string }; output: { owner: string; credentials: CredentialSummary[] } };
+  }
+  interface KnownActions {
+    'action:credentials.store.input.v1': { input: { name: string; secret: string; metadata?: Record<string, unknown>; owner?: string }; output: CredentialSummary };
+    'action:credentials.delete.input.v1': { input: { name: string; owner?: string }; output: { owner: string; name: string; deleted: true } };
+  }
+}

@@ -47,6 +47,8 @@ export interface CredentialStore {
   delete(owner: string, name: string): { owner: string; name: string; deleted: true };
   /** The owner's credentials, by name, without secrets. */
   list(owner: string): CredentialSummary[];
+  /** Deletes every credential of `owner` (an uninstalled extension's); returns how many. */
+  deleteOwner(owner: string): number;
   /** Closes the database. */
   close(): void;
 }
@@ -233,6 +235,14 @@ export class SqliteCredentialStore implements CredentialStore {
     const { db } = this.#open();
     const rows = db.prepare('SELECT owner, name, metadata, created_at, updated_at FROM credentials WHERE owner = ? ORDER BY name').all(owner) as Row[];
     return rows.map(summary);
+  }
+
+  deleteOwner(owner: string): number {
+    checkOwner(owner);
+    // Nothing stored yet: do not create the database and key just to find it empty.
+    if (!this.#db && !existsSync(this.#dbPath)) return 0;
+    const { db } = this.#open();
+    return db.prepare('DELETE FROM credentials WHERE owner = ?').run(owner).changes;
   }
 
   close(): void {

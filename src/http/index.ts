@@ -3,4 +3,4 @@
  * allows, with size and time limits. Operation `action:http.fetch.input.v1`.
  */
 export { hostFetch, hostAllowed, type HostFetchOptions, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
-export { httpOperations, httpFetch, allowedHostsOf } from './operations.js';
+export { httpOperations, httpFetch, fetchOptionsOf } from './operations.js';

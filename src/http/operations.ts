@@ -5,17 +5,24 @@
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { defineOperation, type OperationContext } from '../registry/index.js';
-import { hostFetch, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
+import { hostFetch, type HostFetchOptions, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
 
-/** The hosts `ctx`'s caller may reach: `undefined` for clients and core code (anywhere). */
-export function allowedHostsOf(ctx: Pick<OperationContext, 'caller' | 'core'>): readonly string[] | undefined {
-  if (ctx.caller.kind !== 'extension') return undefined;
+/**
+ * What `ctx`'s caller may do: for an extension, the hosts of its `permissions.network` and a
+ * default time limit that ends before its own call does (so it gets a TIMEOUT it can handle rather
+ * than being stopped); clients and core code may reach any host.
+ */
+export function fetchOptionsOf(ctx: Pick<OperationContext, 'caller' | 'core' | 'signal'>): HostFetchOptions {
+  const limits = ctx.core.options.http;
+  if (ctx.caller.kind !== 'extension') return { limits, signal: ctx.signal };
   const id = ctx.caller.extensionId ?? '';
   const grants = ctx.core.extensions.grants(id);
   if (!grants) {
     throw new SpacedriveError(ErrorCode.PERMISSION_DENIED, `extension '${id}' is not loaded, so it is granted nothing`, { extension: id, missing: 'permissions.network' });
   }
-  return grants.permissions.network;
+  const callMs = grants.limits.call_timeout_ms;
+  const defaultTimeoutMs = Math.max(1, Math.min(limits.defaultTimeoutMs, callMs - Math.min(500, Math.floor(callMs / 10))));
+  return { allowedHosts: grants.permissions.network, who: `extension '${id}'`, limits: { ...limits, defaultTimeoutMs }, signal: ctx.signal };
 }
 
 export const httpFetch = defineOperation<HttpFetchRequest, HttpFetchResponse>({
@@ -52,13 +59,14 @@ export const httpFetch = defineOperation<HttpFetchRequest, HttpFetchResponse>({
       truncated: { const: false },
     },
   },
-  handler: (input, ctx) =>
-    hostFetch(input, {
-      allowedHosts: allowedHostsOf(ctx),
-      ...(ctx.caller.kind === 'extension' ? { who: `extension '${ctx.caller.extensionId}'` } : {}),
-      limits: ctx.core.options.http,
-      signal: ctx.signal,
-    }),
+  handler: (input, ctx) => hostFetch(input, fetchOptionsOf(ctx)),
 });
 
 export const httpOperations = [httpFetch];
+
+// Typed client calls (`client.action('action:http.fetch.input.v1', …)`), by declaration merging.
+declare module '../client/types.js' {
+  interface KnownActions {
+    'action:http.fetch.input.v1': { input: HttpFetchRequest; output: HttpFetchResponse };
+  }
+}

@@ -112,6 +112,20 @@ describe('credentials from extensions', () => {
   });
 });
 
+describe('uninstalling an extension', () => {
+  it('deletes its credentials with it, and only its own', async () => {
+    const path = capTestVariant(join(scratch, 'cap-gone'), (m) => {
+      m.id = 'cap-gone';
+    });
+    await client.action('action:extensions.install.input.v1', { path });
+    await expect(call('action:cap-gone:credentials_store.input.v1', { name: 'api', secret: 'x' })).resolves.toMatchObject({ ok: true });
+    await expect(client.query('query:credentials.list.v1', { owner: 'ext:cap-gone' })).resolves.toMatchObject({ credentials: [{ name: 'api' }] });
+    await client.action('action:extensions.uninstall.input.v1', { id: 'cap-gone' });
+    await expect(client.query('query:credentials.list.v1', { owner: 'ext:cap-gone' })).resolves.toMatchObject({ credentials: [] });
+    await expect(client.query('query:credentials.get.v1', { name: 'api', owner: 'ext:cap-test' })).resolves.toMatchObject({ secret: 'secret-of-cap-test' });
+  });
+});
+
 describe('HTTP from an extension', () => {
   it('reaches the allowed host through the SDK', async () => {
     const r = await call('action:cap-test:http_fetch.input.v1', { url: `${base}/hello` });
@@ -142,7 +156,7 @@ describe('HTTP from an extension', () => {
 describe('library entries and sidecars from an extension', () => {
   it('runs every vdfs call through the SDK against the default library', async () => {
     const r = await call('action:cap-test:vdfs_flow.input.v1', {});
-    expect(r).toMatchObject({
+    expect(r, JSON.stringify(r)).toMatchObject({
       ok: true,
       step: 'done',
       entry_type: 'FinancialDocument',
@@ -164,7 +178,8 @@ describe('library entries and sidecars from an extension', () => {
       m.permissions.libraries = [granted.id];
     });
     await client.action('action:extensions.install.input.v1', { path });
-    await expect(call('action:cap-lib:vdfs_flow.input.v1', { library_id: granted.id })).resolves.toMatchObject({ ok: true, step: 'done', library_id: granted.id });
+    const ok = await call('action:cap-lib:vdfs_flow.input.v1', { library_id: granted.id });
+    expect(ok, JSON.stringify(ok)).toMatchObject({ ok: true, step: 'done', library_id: granted.id });
     const denied = await call('action:cap-lib:vdfs_flow.input.v1', { library_id: other.id });
     expect(denied).toMatchObject({ ok: false, step: 'create_entry', code: 'PERMISSION_DENIED' });
     expect(denied.message).toContain(`may not use library '${other.id}'`);

@@ -70,8 +70,8 @@ describe('credentials over the wire (real daemon)', () => {
   it('refuses bad input with typed errors and loses nothing', async () => {
     const client = await daemon.client();
     await client.action('action:credentials.store.input.v1', { name: 'keep', secret: 'kept' });
-    await expect(client.action('action:credentials.store.input.v1', { name: 'x' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(client.action('action:credentials.store.input.v1', { name: 'x', secret: 42 })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(client.action('action:credentials.store.input.v1', { name: 'x' } as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(client.action('action:credentials.store.input.v1', { name: 'x', secret: 42 } as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(client.action('action:credentials.store.input.v1', { name: '', secret: 'a' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(client.action('action:credentials.store.input.v1', { name: 'a\nb', secret: 'a' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(client.action('action:credentials.store.input.v1', { name: 'x', secret: 'a', owner: 'Not An Owner' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
