@@ -2,6 +2,7 @@
  * IMAP as a mail source, with imapflow: one connection per call, the mailbox opened read-only
  * (EXAMINE, so fetching never marks anything \Seen), everything by UID.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
@@ -64,6 +65,13 @@ export function imapError(err: unknown, t: Pick<ImapTarget, 'account' | 'host' |
       details,
     );
   }
+  if ((e as { tlsFailed?: boolean }).tlsFailed && !t.secure) {
+    return new SpacedriveError(
+      ErrorCode.MAIL_UNREACHABLE,
+      `mail account '${t.account}': ${server} offers no STARTTLS (${message}); the password is not sent unencrypted to a server other than this machine: use secure true (port 993) if the server has TLS`,
+      { ...details, cause: 'STARTTLS_UNAVAILABLE' },
+    );
+  }
   if (e.code === 'ETIMEOUT') {
     return new SpacedriveError(ErrorCode.TIMEOUT, `mail account '${t.account}': ${server} stopped answering while ${during}`, details);
   }
@@ -90,6 +98,14 @@ export function imapError(err: unknown, t: Pick<ImapTarget, 'account' | 'host' |
   return new SpacedriveError(ErrorCode.MAIL_SERVER_ERROR, `mail account '${t.account}': ${during} failed: ${message}`, details, { cause: err });
 }
 
+/** This machine: the one place a password may travel without TLS (a test or local server). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost') || h === '::1') return true;
+  if (isIPv4(h)) return h.startsWith('127.');
+  return isIPv6(h) && /^::ffff:127\./.test(h);
+}
+
 /**
  * Connects, logs in, runs `fn`, logs out. The connection is closed whatever happens, and at once
  * when `signal` aborts.
@@ -109,6 +125,10 @@ export async function withImap<T>(
     auth: { user: t.username, pass: t.password },
     logger: false,
     disableAutoIdle: true,
+    // Without TLS from the start, STARTTLS is required for any server but this machine: the
+    // password must not cross a network in clear text (and a capability list without STARTTLS
+    // may be an attacker's downgrade). On loopback, plain text is allowed (test servers).
+    ...(!t.secure && !isLoopbackHost(t.host) ? { doSTARTTLS: true } : {}),
     connectionTimeout: timeouts.connectMs,
     greetingTimeout: timeouts.greetingMs,
     socketTimeout: timeouts.socketMs,

@@ -44,7 +44,7 @@ export const mailAddAccount = defineOperation<AddAccountInput, MailAccount>({
       kind: { enum: ['imap', 'maildir'] },
       host: { type: 'string', minLength: 1, maxLength: 253, description: 'IMAP server host name (imap).' },
       port: { type: 'integer', minimum: 1, maximum: 65535, description: 'IMAP port (imap); default 993 with TLS, 143 without.' },
-      secure: { type: 'boolean', description: 'TLS from the start (imap); default true unless port is 143. Without it STARTTLS is used when offered.' },
+      secure: { type: 'boolean', description: 'TLS from the start (imap); default true unless port is 143. Without it the connection is upgraded with STARTTLS, required unless the server is this machine.' },
       username: { type: 'string', minLength: 1, maxLength: 320, description: 'IMAP login (imap).' },
       password: { type: 'string', minLength: 1, maxLength: 4096, description: 'IMAP password or app password (imap); kept encrypted in the credentials store, never returned.' },
       mailbox: { type: 'string', minLength: 1, maxLength: 512, default: 'INBOX', description: 'Mailbox to read; default INBOX. For a Maildir another name is the Maildir++ folder .<name>.' },

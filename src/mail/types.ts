@@ -10,7 +10,7 @@ export interface MailAccount {
   host?: string;
   /** IMAP port (imap only): 993 with TLS, 143 without. */
   port?: number;
-  /** TLS from the first byte (imap only). Without it, STARTTLS is used when the server offers it. */
+  /** TLS from the first byte (imap only). Without it, STARTTLS: required unless the server is this machine. */
   secure?: boolean;
   /** IMAP login (imap only). */
   username?: string;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOptions } from '../../src/config/index.js';
@@ -267,6 +267,43 @@ describe('mail (in-process, real dovecot)', () => {
     expect(await codeOf(core.execute('action:mail.add_account.input.v1', { name: 'bad name!', kind: 'maildir', path: '/x' }))).toBe('INVALID_INPUT');
     expect(await codeOf(core.execute('action:mail.add_account.input.v1', { name: 'x', kind: 'maildir', path: '/nonexistent-maildir', verify: true }))).toBe('NOT_FOUND');
     for (const name of ['down', 'tls', 'nobox']) await core.execute('action:mail.remove_account.input.v1', { name });
+  });
+
+  it('never sends a password in clear text to a server other than this machine', async () => {
+    // A server on this machine's network address (not loopback) that offers no STARTTLS.
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    expect(address, 'this test needs a non-loopback IPv4 address on the machine').toBeDefined();
+    const received: string[] = [];
+    let connections = 0;
+    const fake = createServer((sock) => {
+      connections++;
+      sock.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n');
+      sock.on('data', (d) => {
+        for (const line of d.toString('latin1').split('\r\n').filter(Boolean)) {
+          received.push(line);
+          const tag = line.split(' ')[0];
+          if (/ CAPABILITY$/i.test(line)) sock.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
+          else if (/ ID /i.test(line)) sock.write(`* ID NIL\r\n${tag} OK done\r\n`);
+          else sock.write(`${tag} OK done\r\n`);
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => fake.listen(0, address, () => resolve()));
+    const port = (fake.address() as AddressInfo).port;
+    try {
+      await core.execute('action:mail.add_account.input.v1', { name: 'cleartext', kind: 'imap', host: address, port, secure: false, username: 'u', password: 'must-not-leak' });
+      const err = (await fetch({ account: 'cleartext' }).catch((e) => e)) as { code: string; message: string };
+      expect(err.code).toBe('MAIL_UNREACHABLE');
+      expect(err.message).toContain('offers no STARTTLS');
+      expect(connections).toBe(1);
+      expect(received.join('\n')).not.toMatch(/LOGIN|AUTHENTICATE|must-not-leak|bXVzdC1ub3QtbGVhaw/);
+    } finally {
+      fake.close();
+      await core.execute('action:mail.remove_account.input.v1', { name: 'cleartext' });
+    }
   });
 
   it('a cancelled call closes its connection at once (a server that never greets)', async () => {

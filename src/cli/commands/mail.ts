@@ -98,7 +98,7 @@ and type the app password when asked (or pipe it with --password-stdin).`,
     .option('--host <host>', 'IMAP server (imap)')
     .option('--port <port>', 'IMAP port (imap); default 993 with TLS, 143 without')
     .option('--secure', 'TLS from the first byte (imap; default unless --port 143)')
-    .option('--no-secure', 'no TLS from the start; STARTTLS when the server offers it (imap)')
+    .option('--no-secure', 'no TLS from the start; upgrade with STARTTLS (required unless the server is this machine) (imap)')
     .option('--username <user>', 'IMAP login (imap)')
     .option('--password-stdin', 'read the password from standard input instead of asking (imap)')
     .option('--mailbox <name>', 'mailbox to read (default INBOX)')
