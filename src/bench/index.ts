@@ -15,6 +15,7 @@ const SECTIONS: Record<string, string> = {
   core: './core.bench.js',
   ai: './ai.bench.js',
   extensions: './extensions.bench.js',
+  library: './library.bench.js',
   jobs: './jobs.bench.js',
 };
 

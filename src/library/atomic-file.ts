@@ -39,18 +39,12 @@ export function stageFile(target: string, data: Uint8Array): StagedFile {
     tmpPath,
     target,
     commit() {
+      // Trade-off: the directory is not fsynced after the rename. The file's bytes are (so the
+      // name never points at unwritten data), and the rename survives a crash or kill -9 of the
+      // daemon; only a power loss could undo the rename — as it could the library database's last
+      // commits (WAL, synchronous NORMAL), which this file's index row goes with. A second fsync
+      // per write would halve the write rate for no guarantee the row keeps.
       renameSync(tmpPath, target);
-      // Make the rename itself durable.
-      try {
-        const dfd = openSync(dir, 'r');
-        try {
-          fsyncSync(dfd);
-        } finally {
-          closeSync(dfd);
-        }
-      } catch {
-        // Some file systems refuse fsync on a directory; the rename is still atomic.
-      }
     },
     discard() {
       try {

@@ -129,6 +129,8 @@ function escapeLike(text: string): string {
 export class SqliteLibraryStore implements LibraryStore {
   readonly #db: Database.Database;
   readonly #path: string;
+  /** Prepared statements by SQL text: preparing costs more than running most of these queries. */
+  readonly #statements = new Map<string, Database.Statement>();
 
   constructor(path: string) {
     this.#path = path;
@@ -151,6 +153,15 @@ export class SqliteLibraryStore implements LibraryStore {
     }
   }
 
+  #sql(sql: string): Database.Statement {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn)();
   }
@@ -158,8 +169,7 @@ export class SqliteLibraryStore implements LibraryStore {
   insertEntry(e: NewEntry): EntryRecord {
     const now = Date.now();
     const created = e.createdAt ?? now;
-    this.#db
-      .prepare(
+    this.#sql(
         `INSERT INTO entries (id, name, path, entry_type, kind, metadata, content_hash, size, mtime, location_id, content_stored, dedupe_key, scan_id, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -184,17 +194,17 @@ export class SqliteLibraryStore implements LibraryStore {
   }
 
   getEntry(id: string): EntryRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM entries WHERE id = ?').get(id) as EntryRow | undefined;
+    const r = this.#sql('SELECT * FROM entries WHERE id = ?').get(id) as EntryRow | undefined;
     return r && toEntry(r);
   }
 
   getEntryByPath(path: string): EntryRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM entries WHERE path = ?').get(path) as EntryRow | undefined;
+    const r = this.#sql('SELECT * FROM entries WHERE path = ?').get(path) as EntryRow | undefined;
     return r && toEntry(r);
   }
 
   getEntryByDedupeKey(key: string): EntryRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM entries WHERE dedupe_key = ?').get(key) as EntryRow | undefined;
+    const r = this.#sql('SELECT * FROM entries WHERE dedupe_key = ?').get(key) as EntryRow | undefined;
     return r && toEntry(r);
   }
 
@@ -224,7 +234,7 @@ export class SqliteLibraryStore implements LibraryStore {
       params.push(...c.params);
     }
     params.push(f.limit + 1);
-    const rows = this.#db.prepare(`SELECT * FROM entries WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...params) as EntryRow[];
+    const rows = this.#sql(`SELECT * FROM entries WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`).all(...params) as EntryRow[];
     return rows.map(toEntry);
   }
 
@@ -248,8 +258,7 @@ export class SqliteLibraryStore implements LibraryStore {
     if (names.length > 0) {
       const sets = names.map((n) => `${n} = ?`);
       if (touch) sets.push('updated_at = ?');
-      const info = this.#db
-        .prepare(`UPDATE entries SET ${sets.join(', ')} WHERE id = ?`)
+      const info = this.#sql(`UPDATE entries SET ${sets.join(', ')} WHERE id = ?`)
         .run(...names.map((n) => columns[n]), ...(touch ? [Date.now()] : []), id);
       if (info.changes === 0) return undefined;
     }
@@ -257,66 +266,63 @@ export class SqliteLibraryStore implements LibraryStore {
   }
 
   deleteEntry(id: string): boolean {
-    return this.#db.prepare('DELETE FROM entries WHERE id = ?').run(id).changes > 0;
+    return this.#sql('DELETE FROM entries WHERE id = ?').run(id).changes > 0;
   }
 
   countEntriesWithContentKey(key: string, exceptId?: string): number {
-    const r = this.#db
-      .prepare('SELECT count(*) AS n FROM entries WHERE (content_hash = ? OR (content_hash IS NULL AND id = ?)) AND id IS NOT ?')
+    const r = this.#sql('SELECT count(*) AS n FROM entries WHERE (content_hash = ? OR (content_hash IS NULL AND id = ?)) AND id IS NOT ?')
       .get(key, key, exceptId ?? null) as { n: number };
     return r.n;
   }
 
   entriesWithHash(locationId: string, contentHash: string): EntryRecord[] {
-    return (this.#db.prepare('SELECT * FROM entries WHERE location_id = ? AND content_hash = ? ORDER BY seq').all(locationId, contentHash) as EntryRow[]).map(toEntry);
+    return (this.#sql('SELECT * FROM entries WHERE location_id = ? AND content_hash = ? ORDER BY seq').all(locationId, contentHash) as EntryRow[]).map(toEntry);
   }
 
   entriesNotSeen(locationId: string, scanId: string): EntryRecord[] {
-    return (this.#db.prepare('SELECT * FROM entries WHERE location_id = ? AND scan_id IS NOT ? ORDER BY seq').all(locationId, scanId) as EntryRow[]).map(toEntry);
+    return (this.#sql('SELECT * FROM entries WHERE location_id = ? AND scan_id IS NOT ? ORDER BY seq').all(locationId, scanId) as EntryRow[]).map(toEntry);
   }
 
   countLocationEntries(locationId: string): number {
-    return (this.#db.prepare('SELECT count(*) AS n FROM entries WHERE location_id = ?').get(locationId) as { n: number }).n;
+    return (this.#sql('SELECT count(*) AS n FROM entries WHERE location_id = ?').get(locationId) as { n: number }).n;
   }
 
   insertLocation(l: LocationRecord): LocationRecord {
-    this.#db
-      .prepare('INSERT INTO locations (id, path, name, created_at, last_indexed_at, last_job_id) VALUES (?, ?, ?, ?, ?, ?)')
+    this.#sql('INSERT INTO locations (id, path, name, created_at, last_indexed_at, last_job_id) VALUES (?, ?, ?, ?, ?, ?)')
       .run(l.id, l.path, l.name, l.createdAt, l.lastIndexedAt, l.lastJobId);
     return this.getLocation(l.id)!;
   }
 
   getLocation(id: string): LocationRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM locations WHERE id = ?').get(id) as LocationRow | undefined;
+    const r = this.#sql('SELECT * FROM locations WHERE id = ?').get(id) as LocationRow | undefined;
     return r && toLocation(r);
   }
 
   listLocations(): LocationRecord[] {
-    return (this.#db.prepare('SELECT * FROM locations ORDER BY created_at, id').all() as LocationRow[]).map(toLocation);
+    return (this.#sql('SELECT * FROM locations ORDER BY created_at, id').all() as LocationRow[]).map(toLocation);
   }
 
   updateLocation(id: string, patch: Partial<Omit<LocationRecord, 'id'>>): LocationRecord | undefined {
     const map: Record<string, string> = { path: 'path', name: 'name', createdAt: 'created_at', lastIndexedAt: 'last_indexed_at', lastJobId: 'last_job_id' };
     const keys = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined && map[k]);
     if (keys.length > 0) {
-      this.#db
-        .prepare(`UPDATE locations SET ${keys.map((k) => `${map[k]} = ?`).join(', ')} WHERE id = ?`)
+      this.#sql(`UPDATE locations SET ${keys.map((k) => `${map[k]} = ?`).join(', ')} WHERE id = ?`)
         .run(...keys.map((k) => (patch as Record<string, unknown>)[k]), id);
     }
     return this.getLocation(id);
   }
 
   deleteLocation(id: string): boolean {
-    return this.#db.prepare('DELETE FROM locations WHERE id = ?').run(id).changes > 0;
+    return this.#sql('DELETE FROM locations WHERE id = ?').run(id).changes > 0;
   }
 
   getSidecar(contentKey: string, kind: string, variant: string): SidecarRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM sidecars WHERE content_key = ? AND kind = ? AND variant = ?').get(contentKey, kind, variant) as SidecarRow | undefined;
+    const r = this.#sql('SELECT * FROM sidecars WHERE content_key = ? AND kind = ? AND variant = ?').get(contentKey, kind, variant) as SidecarRow | undefined;
     return r && toSidecar(r);
   }
 
   getSidecarById(id: string): SidecarRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM sidecars WHERE id = ?').get(id) as SidecarRow | undefined;
+    const r = this.#sql('SELECT * FROM sidecars WHERE id = ?').get(id) as SidecarRow | undefined;
     return r && toSidecar(r);
   }
 
@@ -332,19 +338,17 @@ export class SqliteLibraryStore implements LibraryStore {
       params.push(f.kind);
     }
     const sql = `SELECT * FROM sidecars ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY content_key, kind, variant`;
-    return (this.#db.prepare(sql).all(...params) as SidecarRow[]).map(toSidecar);
+    return (this.#sql(sql).all(...params) as SidecarRow[]).map(toSidecar);
   }
 
   upsertSidecar(row: SidecarRecord, commitFile: () => void): { previous: SidecarRecord | undefined; current: SidecarRecord } {
     return this.#db.transaction(() => {
       const previous = this.getSidecar(row.contentKey, row.kind, row.variant);
       if (previous) {
-        this.#db
-          .prepare('UPDATE sidecars SET format = ?, path = ?, checksum = ?, size = ?, updated_at = ? WHERE id = ?')
+        this.#sql('UPDATE sidecars SET format = ?, path = ?, checksum = ?, size = ?, updated_at = ? WHERE id = ?')
           .run(row.format, row.path, row.checksum, row.size, row.updatedAt, previous.id);
       } else {
-        this.#db
-          .prepare('INSERT INTO sidecars (id, content_key, kind, variant, format, path, checksum, size, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        this.#sql('INSERT INTO sidecars (id, content_key, kind, variant, format, path, checksum, size, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
           .run(row.id, row.contentKey, row.kind, row.variant, row.format, row.path, row.checksum, row.size, row.createdAt, row.updatedAt);
       }
       commitFile();
@@ -353,29 +357,29 @@ export class SqliteLibraryStore implements LibraryStore {
   }
 
   refreshSidecarFile(path: string, checksum: string, size: number, updatedAt: number): number {
-    return this.#db.prepare('UPDATE sidecars SET checksum = ?, size = ?, updated_at = ? WHERE path = ?').run(checksum, size, updatedAt, path).changes;
+    return this.#sql('UPDATE sidecars SET checksum = ?, size = ?, updated_at = ? WHERE path = ?').run(checksum, size, updatedAt, path).changes;
   }
 
   countSidecarPath(path: string): number {
-    return (this.#db.prepare('SELECT count(*) AS n FROM sidecars WHERE path = ?').get(path) as { n: number }).n;
+    return (this.#sql('SELECT count(*) AS n FROM sidecars WHERE path = ?').get(path) as { n: number }).n;
   }
 
   deleteSidecar(id: string): boolean {
-    return this.#db.prepare('DELETE FROM sidecars WHERE id = ?').run(id).changes > 0;
+    return this.#sql('DELETE FROM sidecars WHERE id = ?').run(id).changes > 0;
   }
 
   deleteSidecarsOfContent(contentKey: string): SidecarRecord[] {
     return this.#db.transaction(() => {
       const rows = this.listSidecars({ contentKey });
-      this.#db.prepare('DELETE FROM sidecars WHERE content_key = ?').run(contentKey);
+      this.#sql('DELETE FROM sidecars WHERE content_key = ?').run(contentKey);
       return rows;
     })();
   }
 
   stats(): LibraryStats {
-    const e = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries').get() as { n: number; bytes: number };
-    const l = this.#db.prepare('SELECT count(*) AS n FROM locations').get() as { n: number };
-    const s = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM sidecars').get() as { n: number; bytes: number };
+    const e = this.#sql('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries').get() as { n: number; bytes: number };
+    const l = this.#sql('SELECT count(*) AS n FROM locations').get() as { n: number };
+    const s = this.#sql('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM sidecars').get() as { n: number; bytes: number };
     let databaseBytes = 0;
     for (const suffix of ['', '-wal']) {
       try {
