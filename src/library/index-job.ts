@@ -15,7 +15,7 @@
  * stable across resumes), which is how the last step knows what it did not see.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, realpathSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
@@ -52,8 +52,11 @@ interface IndexState {
 const CHECKPOINT_EVERY_MS = 250;
 const CHECKPOINT_EVERY_FILES = 500;
 
-/** Every regular file under `root`, as paths relative to it, sorted. Symlinks are not followed. */
-async function listFiles(root: string, onUnreadable: (dir: string, err: unknown) => void): Promise<string[]> {
+/**
+ * Every regular file under `root`, as paths relative to it, sorted. Symlinks are not followed;
+ * directories in `exclude` (absolute) are skipped.
+ */
+async function listFiles(root: string, exclude: ReadonlySet<string>, onUnreadable: (dir: string, err: unknown) => void): Promise<string[]> {
   const out: string[] = [];
   const dirs = [''];
   while (dirs.length > 0) {
@@ -68,8 +71,9 @@ async function listFiles(root: string, onUnreadable: (dir: string, err: unknown)
     }
     for (const e of entries) {
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) dirs.push(child);
-      else if (e.isFile()) out.push(child);
+      if (e.isDirectory()) {
+        if (!exclude.has(join(root, child))) dirs.push(child);
+      } else if (e.isFile()) out.push(child);
     }
   }
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -102,6 +106,14 @@ async function hashFile(path: string, knownSize: number, signal: AbortSignal): P
     stream.on('error', reject);
     stream.on('end', () => resolvePromise({ hash: hash.digest('hex'), head, size }));
   });
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function emptyCounters(): IndexCounters {
@@ -154,7 +166,10 @@ async function runIndex(libraries: LibraryService, ctx: JobRunContext) {
   const state: IndexState = (ctx.state as IndexState | null) ?? { phase: 'walk', last_path: null, done: 0, counters: emptyCounters() };
   const c = state.counters;
 
-  const files = await listFiles(root, (dir, err) => {
+  // Core's own stores, when the location contains the data directory: indexing them would feed
+  // back (a sidecar written is a new file to index).
+  const exclude = new Set([join(libraries.dataDir, 'libraries'), join(libraries.dataDir, 'sidecars')].map(realpathOr));
+  const files = await listFiles(root, exclude, (dir, err) => {
     c.skipped++;
     ctx.log('warn', `cannot read directory ${dir}: ${(err as Error).message}`);
   });

@@ -231,6 +231,50 @@ describe('libraries, entries, locations (in-process core)', () => {
     expect(existsSync(join(root, 'new.md'))).toBe(true);
   });
 
+  it('an indexing job paused mid-way resumes from its checkpoint; the data directory is not indexed', async () => {
+    const root = join(dir, 'data', 'inbox');
+    for (let i = 0; i < 3000; i++) {
+      mkdirSync(join(root, `d${i % 10}`), { recursive: true });
+      writeFileSync(join(root, `d${i % 10}`, `f${i}.txt`), `content ${i}`);
+    }
+    // A location that contains the data directory: core's own stores are skipped.
+    const added = await run<{ location: { id: string }; job_id: string }>('action:locations.add.input.v1', { path: join(dir, 'data') });
+    const job = await waitFor(async () => {
+      const j = await core.jobs.get(added.job_id);
+      if (j.status === 'completed') throw new Error('finished before it could be paused: make the tree bigger');
+      return ((j.state as { done?: number } | null)?.done ?? 0) > 0 ? j : undefined;
+    }, 'a first checkpoint');
+    expect(job.status).toBe('running');
+    await core.jobs.pause(added.job_id);
+    const paused = await waitFor(async () => {
+      const j = await core.jobs.get(added.job_id);
+      return j.status === 'paused' ? j : undefined;
+    }, 'paused');
+    const doneAtPause = (paused.state as { done: number }).done;
+    expect(doneAtPause).toBeGreaterThan(0);
+    expect(doneAtPause).toBeLessThan(3000);
+    await core.jobs.resume(added.job_id);
+    const finished = await waitFor(async () => {
+      const j = await core.jobs.get(added.job_id);
+      return j.status === 'completed' ? j : undefined;
+    }, 'completed');
+    const out = finished.output as { added: number; unchanged: number; files: number };
+    // Only the inbox's files: nothing from libraries/ or sidecars/ (jobs.db and other files of the data directory's top level count as files).
+    const entries: Entry[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { entries: Entry[]; next_cursor: string | null } = await run('query:vdfs.list_entries.v1', { location_id: added.location.id, limit: 1000, ...(cursor ? { cursor } : {}) });
+      entries.push(...page.entries);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(entries.filter((e) => e.path.includes('/libraries/') || e.path.includes('/sidecars/'))).toEqual([]);
+    expect(entries.filter((e) => e.path.startsWith(root))).toHaveLength(3000);
+    expect(new Set(entries.map((e) => e.path)).size).toBe(entries.length);
+    expect(out.added + out.unchanged).toBe(out.files);
+    // Resumed after the files the pause checkpointed: none of them was looked at again.
+    expect(out.unchanged).toBe(0);
+  });
+
   it('an unreachable location fails its job and keeps its entries', async () => {
     const root = join(dir, 'usb');
     mkdirSync(root);
