@@ -71,7 +71,7 @@ async function promptPassword(ctx: CommandContext, question: string): Promise<st
 
 function describeAccount(a: MailAccount): string {
   if (a.kind === 'maildir') return `Maildir ${a.path}${a.mailbox !== 'INBOX' ? ` (folder ${a.mailbox})` : ''}`;
-  return `${a.username} at ${a.host}:${a.port} (${a.secure ? 'TLS' : 'STARTTLS if offered'}), mailbox ${a.mailbox}`;
+  return `${a.username} at ${a.host}:${a.port} (${a.secure ? 'TLS' : 'STARTTLS; plain text only on this machine'}), mailbox ${a.mailbox}`;
 }
 
 function humanStatus(s: MailboxStatus, c: Colors): string {
