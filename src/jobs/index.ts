@@ -13,3 +13,4 @@ export { Runner, jobEventBase } from './runner.js';
 export * from './store/index.js';
 export { CORE_JOB_TYPES } from './core-jobs/index.js';
 export { jobsOperations, toWireStatus, toWireSummary, type WireJobStatus, type WireJobSummary, type WireJobProgress } from './operations.js';
+import './client-types.js';

@@ -101,6 +101,28 @@ describe('job system (in-process core, real SQLite)', () => {
     expect(readFileSync(join(dir, 'manifest.sha256'), 'utf8')).toBe(`${sha('one')}  ./a/one.txt\n${sha(Buffer.alloc(70_000, 7))}  ./two.bin\n`);
   });
 
+  it('files.hash_tree paused mid-way resumes from its checkpoint and still produces the full manifest', async () => {
+    const root = join(dir, 'many');
+    mkdirSync(root);
+    for (let i = 0; i < 1500; i++) writeFileSync(join(root, `f${String(i).padStart(4, '0')}`), `file ${i}\n`.repeat(50));
+    const { jobId } = await core.jobs.dispatch('files.hash_tree', { root });
+    await waitFor(async () => (((await core.jobs.get(jobId)).state as { done: number } | null)?.done ?? 0) > 0, 'a checkpoint');
+    await core.jobs.pause(jobId);
+    await until(jobId, 'paused');
+    const done = ((await core.jobs.get(jobId)).state as { done: number }).done;
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(1500);
+    await core.jobs.resume(jobId);
+    await until(jobId, 'completed');
+    const out = (await core.jobs.get(jobId)).output as { files: number; manifest: Array<{ path: string; sha256: string }> };
+    expect(out.files).toBe(1500);
+    expect(new Set(out.manifest.map((m) => m.path)).size).toBe(1500);
+    const sample = out.manifest[1499]!;
+    expect(sample).toEqual({ path: 'f1499', size: 'file 1499\n'.length * 50, sha256: createHash('sha256').update('file 1499\n'.repeat(50)).digest('hex') });
+    const started = events.filter((e) => e.type === 'job:started' && e.payload.job_id === jobId);
+    expect(started.map((e) => e.payload.resumed_from_checkpoint)).toEqual([false, true]);
+  });
+
   it('pauses, resumes from the checkpoint, cancels and retries a running job', async () => {
     const { jobId } = await core.jobs.dispatch('core.count', { to: 100_000, delay_ms: 5 });
     await waitFor(async () => (((await core.jobs.get(jobId)).state as { n: number } | null)?.n ?? 0) >= 3, 'some progress');
