@@ -14,7 +14,7 @@ import { SAMPLES, cliError, cliJson, financialEntries, installExtensions, sample
 
 const flagFor = (mime: string) => (mime === 'application/pdf' ? '--pdf' : '--image');
 
-describe('finance extension: classify, import, call from another extension', () => {
+describe('finance extension: classify, import, call from another extension', { timeout: 120_000 }, () => {
   let d: TestDaemon;
 
   beforeAll(async () => {
@@ -182,7 +182,7 @@ describe('finance extension: classify, import, call from another extension', () 
   });
 });
 
-describe('finance extension with a text model configured', () => {
+describe('finance extension with a text model configured', { timeout: 120_000 }, () => {
   let d: TestDaemon;
   let server: OpenAiTestServer;
 
