@@ -10,6 +10,7 @@
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { LibraryService } from './libraries.js';
+import './client-types.js';
 
 export * from './store.js';
 export { SqliteLibraryStore } from './sqlite-store.js';

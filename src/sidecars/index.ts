@@ -6,9 +6,10 @@
 import type { EventBus } from '../events/index.js';
 import type { LibraryService } from '../library/index.js';
 import { SidecarService } from './service.js';
+import './client-types.js';
 
 export { SidecarService, TEXT_FORMATS, contentKeyOf, encodingOf, type SidecarEncoding, type WriteSidecarRequest, type ReadSidecarResult } from './service.js';
-export { sidecarOperations } from './operations.js';
+export { sidecarOperations, type WireSidecar } from './operations.js';
 
 export function makeSidecarService(opts: { dataDir: string; libraries: LibraryService; events: EventBus }): SidecarService {
   return new SidecarService(opts);

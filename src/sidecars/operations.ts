@@ -9,7 +9,8 @@ const NAME = '^[a-z0-9][a-z0-9_.:-]*$';
 const kindProperty = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME, description: 'ocr, thumb, embeddings, or an extension’s own kind such as finance.receipt.' } as const;
 const variantProperty = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME, default: 'default', description: 'Variant of the kind (e.g. a thumbnail size).' } as const;
 
-interface WireSidecar {
+/** A sidecar as the wire shows it (`path` is the file's absolute path on the daemon's machine). */
+export interface WireSidecar {
   sidecar_id: string;
   content_key: string;
   kind: string;
