@@ -178,7 +178,7 @@ describe('help and version', () => {
       expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+operation error.*\n\s+2\s+usage error.*\n\s+3\s+daemon not running.*\n\s+70\s+internal error/);
       for (const cmd of [['daemon'], ['daemon', 'start'], ['daemon', 'stop'], ['daemon', 'status'], ['status'], ['methods'], ['query'], ['action'], ['config'], ['config', 'show'], ['config', 'path']]) {
         const r = await runCli([...cmd, '--help'], { dataDir });
-        expect(r.code, cmd.join(' ')).toBe(0);
+        expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).toBe(0);
         expect(r.stdout, cmd.join(' ')).toContain(`Usage: spacedrive ${cmd.join(' ')}`);
         expect(r.stdout, cmd.join(' ')).toContain('--data-dir');
       }
