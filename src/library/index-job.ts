@@ -259,6 +259,10 @@ async function indexFile(libraries: LibraryService, libraryId: string, locationI
   const { hash, head, size } = await hashFile(abs, info.size, signal);
   c.bytes_hashed += size;
   const kind = detectKind(abs, head);
+  // The location may have been removed while the file was read: add nothing to a removed location.
+  if (!store.getLocation(locationId)) {
+    throw new SpacedriveError(ErrorCode.NOT_FOUND, `location '${locationId}' was removed while it was being indexed`, { location_id: locationId });
+  }
   if (existing) {
     const oldKey = existing.contentHash ?? existing.id;
     const entry = store.updateEntry(existing.id, { contentHash: hash, size, mtime, kind, scanId })!;

@@ -275,6 +275,30 @@ describe('libraries, entries, locations (in-process core)', () => {
     expect(out.unchanged).toBe(0);
   });
 
+  it('removing a location while it is being indexed stops the job and leaves no entries behind', async () => {
+    const root = join(dir, 'big');
+    for (let i = 0; i < 3000; i++) {
+      mkdirSync(join(root, `d${i % 10}`), { recursive: true });
+      writeFileSync(join(root, `d${i % 10}`, `f${i}.txt`), `content ${i}`);
+    }
+    const added = await run<{ location: { id: string }; job_id: string }>('action:locations.add.input.v1', { path: root });
+    await waitFor(async () => {
+      const j = await core.jobs.get(added.job_id);
+      if (j.status === 'completed') throw new Error('finished before the removal: make the tree bigger');
+      return ((j.state as { done?: number } | null)?.done ?? 0) > 0;
+    }, 'a first checkpoint');
+    const removed = await run<{ removed_entries: number }>('action:locations.remove.input.v1', { location_id: added.location.id });
+    expect(removed.removed_entries).toBeGreaterThan(0);
+    const end = await waitFor(async () => {
+      const j = await core.jobs.get(added.job_id);
+      return ['cancelled', 'failed', 'completed'].includes(j.status) ? j : undefined;
+    }, 'the job to stop');
+    expect(end.status).toBe('cancelled');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await run<{ entries: unknown[] }>('query:vdfs.list_entries.v1', { limit: 1000 })).entries).toEqual([]);
+    expect((await run<{ locations: unknown[] }>('query:locations.list.v1', {})).locations).toEqual([]);
+  });
+
   it('an unreachable location fails its job and keeps its entries', async () => {
     const root = join(dir, 'usb');
     mkdirSync(root);
