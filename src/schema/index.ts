@@ -89,13 +89,15 @@ export function describeErrors(errs: ErrorObject[]): Problem[] {
         expected = `one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       default:
+        // Ajv words the rest as "must …" ("must be >= 1", "must match format \"email\"").
         expected = e.message ?? e.keyword;
     }
     const key = `${field}|${expected}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const label = field === '' ? 'the payload' : `field '${field}'`;
-    out.push({ field: field || '(root)', expected, text: `${label}: expected ${expected}` });
+    const text = expected.startsWith('must ') ? `${label} ${expected}` : `${label}: expected ${expected}`;
+    out.push({ field: field || '(root)', expected, text });
   }
   return out;
 }
