@@ -16,7 +16,14 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import { loadSandbox, type ExtensionSandbox, type HostBridge, type SandboxLimits } from '../extensions/sandbox/index.js';
+import {
+  closeSpareWorkers,
+  loadSandbox,
+  spareWorkersOnline,
+  type ExtensionSandbox,
+  type HostBridge,
+  type SandboxLimits,
+} from '../extensions/sandbox/index.js';
 import { waitAsync, wasm } from '../extensions/sandbox/wasm-types.js';
 import { silentLogger } from '../logging/index.js';
 import { check, measure, measureSync, type BenchSection, type Measurement } from './harness.js';
@@ -161,40 +168,49 @@ async function guestToHost(sandbox: ExtensionSandbox, exportFn: string, name: st
   };
 }
 
-/** (e) Load: compile (with the memory rewrite), start a worker, instantiate, plugin_init, ready. */
-async function loadTime(bytes: Uint8Array): Promise<Measurement> {
+/**
+ * (e) Load: compile (with the memory rewrite), instantiate, plugin_init, ready to serve.
+ * Cold: no spare worker, so the load starts its thread (what a daemon start pays). Warm: a spare
+ * worker is up (enable, install, reload, and the replacement of a failed instance).
+ */
+async function loadTime(bytes: Uint8Array, warm: boolean): Promise<Measurement> {
   const runs = 15;
   const lat: number[] = [];
-  const start = performance.now();
+  let total = 0;
   for (let i = 0; i < runs + 2; i++) {
+    if (warm) await spareWorkersOnline();
+    else await closeSpareWorkers();
     const t0 = performance.now();
     const s = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: { ...LIMITS, instances: 1 }, bridge, config: {}, logger: silentLogger() });
     const t1 = performance.now();
     await s.close();
-    if (i >= 2) lat.push((t1 - t0) * 1000);
+    if (i >= 2) {
+      lat.push((t1 - t0) * 1000);
+      total += (t1 - t0) / 1000;
+    }
   }
   lat.sort((a, b) => a - b);
-  const seconds = (performance.now() - start) / 1000;
   return {
-    name: 'extension load (compile, instantiate, init, ready)',
+    name: `extension load, ${warm ? 'warm (a spare worker is up)' : 'cold (starts its thread)'}`,
     ops: runs,
-    seconds,
-    opsPerSec: runs / seconds,
+    seconds: total,
+    opsPerSec: runs / total,
     p50Us: lat[Math.floor(runs / 2)]!,
     p99Us: lat[runs - 1]!,
-    note: 'one instance; p50/p99 in µs',
+    note: 'compile, instantiate, init, ready; one instance',
   };
 }
 
 /**
  * The machine is shared, so a single measurement can land on a burst of someone else's work.
  * The floors and the sandbox rows they are compared with are measured in interleaved rounds and
- * each keeps its best round (lowest p50): the same rule for both sides of every ratio.
+ * each keeps its best round (lowest p50; highest ops/s for the throughput row): the same rule for
+ * both sides of every ratio.
  */
 const ROUNDS = 3;
 
-function best(rounds: Measurement[]): Measurement {
-  const sorted = [...rounds].sort((a, b) => a.p50Us - b.p50Us);
+function best(rounds: Measurement[], by: 'latency' | 'throughput' = 'latency'): Measurement {
+  const sorted = [...rounds].sort((a, b) => (by === 'latency' ? a.p50Us - b.p50Us : b.opsPerSec - a.opsPerSec));
   return { ...sorted[0]!, note: [sorted[0]!.note, `best of ${rounds.length} rounds`].filter(Boolean).join('; ') };
 }
 
@@ -230,20 +246,21 @@ export async function run(): Promise<BenchSection> {
     const raw = best(rounds.raw);
     const rtt = best(rounds.rtt);
     const one = best(rounds.one);
-    const many = best(rounds.many);
+    const many = best(rounds.many, 'throughput');
     const inWorker = best(rounds.inWorker);
     const crossing = best(rounds.crossing);
-    const load = await loadTime(bytes);
+    const loadCold = await loadTime(bytes, false);
+    const loadWarm = await loadTime(bytes, true);
 
     return {
       title: 'extensions: WebAssembly sandbox (worker threads, ABI v1)',
-      rows: [raw, rtt, one, many, inWorker, crossing, load],
+      rows: [raw, rtt, one, many, inWorker, crossing, loadCold, loadWarm],
       checks: [
         check('sandbox call p50 / (thread round trip p50 + raw call p50)', one.p50Us / (rtt.p50Us + raw.p50Us), '<=', 1.5),
         check('sandbox calls/s with 64 in flight on 2 instances', many.opsPerSec, '>=', 50_000),
         check('guest→host call served in the worker, µs', inWorker.p50Us, '<=', 5),
         check('guest→host call crossing threads / thread round trip', crossing.p50Us / rtt.p50Us, '<=', 1.5),
-        check('extension load p50, ms', load.p50Us / 1000, '<=', 100),
+        check('extension load p50 (cold: starts its thread), ms', loadCold.p50Us / 1000, '<=', 100),
       ],
     };
   } finally {

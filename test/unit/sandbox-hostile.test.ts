@@ -128,9 +128,10 @@ describe('sandbox: hostile handlers', () => {
     try {
       expect(await s.call('nap', { ms: 20 }, { chain: [] })).toEqual({ ok: true, result: {} });
       expect(await s.call('nap', { ms: -1 }, { chain: [] })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
-      // Asked to sleep far past its limit, the call is stopped at the deadline.
+      // Asked to sleep past its limit, the call fails with EXTENSION_TIMEOUT right away.
       const err = await alongsideHealthy(() => s.call('nap', { ms: 60_000 }, { chain: [] }).catch((e) => e));
       expect(err.code).toBe('EXTENSION_TIMEOUT');
+      expect(err.details.cause).toMatch(/extension\.sleep\(60000 ms\) would run past the call's deadline/);
     } finally {
       await s.close();
     }

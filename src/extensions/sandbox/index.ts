@@ -173,6 +173,8 @@ interface WorkerHandle {
   outPort: MessagePort;
   bridgePort: MessagePort;
   replyBytes: Uint8Array;
+  /** Resolves when the thread runs (and is waiting for its first message). */
+  online: Promise<void>;
 }
 
 /**
@@ -205,12 +207,25 @@ function startWorker(): WorkerHandle {
   });
   // Idle workers must not keep the process alive; calls in flight hold a timer that does.
   worker.unref();
-  return { worker, ctrl, inPort: toWorker.port1, outPort: fromWorker.port2, bridgePort: bridgeReplies.port1, replyBytes: new Uint8Array(replyBuffer) };
+  const online = new Promise<void>((resolve) => {
+    worker.once('online', () => resolve());
+    worker.once('exit', () => resolve());
+  });
+  return {
+    worker,
+    ctrl,
+    inPort: toWorker.port1,
+    outPort: fromWorker.port2,
+    bridgePort: bridgeReplies.port1,
+    replyBytes: new Uint8Array(replyBuffer),
+    online,
+  };
 }
 
 function takeWorker(): WorkerHandle {
   const handle = spares.pop() ?? startWorker();
-  setImmediate(refillSpares);
+  // The next spare starts once this one runs, so it does not compete with it for the CPU.
+  void handle.online.then(refillSpares);
   return handle;
 }
 
@@ -224,6 +239,18 @@ function refillSpares(): void {
     h.worker.on('error', gone);
     h.worker.once('exit', gone);
     spares.push(h);
+  }
+}
+
+/** Resolves once the spare workers have started (benchmarks use it to measure a warm host). */
+export async function spareWorkersOnline(): Promise<void> {
+  const waiting = [...spares];
+  // Spares are unref'd; hold the process open while waiting for them.
+  for (const h of waiting) h.worker.ref();
+  try {
+    await Promise.all(waiting.map((h) => h.online));
+  } finally {
+    for (const h of waiting) h.worker.unref();
   }
 }
 

@@ -252,9 +252,13 @@ export function sandboxWorkerMain(): void {
         if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
           return toGuest(envelopeError('INVALID_INPUT', "extension.sleep expects {\"ms\": <milliseconds >= 0>}"));
         }
-        // Blocks this thread only. Never past the deadline: the host stops the call there anyway.
-        const wait = Math.min(ms, Math.max(0, deadline - performance.now()));
-        if (wait > 0) Atomics.wait(sleeper, 0, 0, wait);
+        // Blocks this thread only. A sleep that would end past the deadline fails the call now
+        // rather than at the deadline: the outcome is the same, sooner and without a race.
+        const remaining = deadline - performance.now();
+        if (ms >= remaining) {
+          throw fault('EXTENSION_TIMEOUT', `extension.sleep(${ms} ms) would run past the call's deadline (${Math.max(0, Math.floor(remaining))} ms left)`);
+        }
+        if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
         return toGuest('{"ok":true,"result":{}}');
       }
       return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
