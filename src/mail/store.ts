@@ -92,11 +92,12 @@ export class MailStore {
   }
 
   /**
-   * Gives UIDs to the keys that have none yet, in the order given (the caller sorts them by
-   * delivery time), and forgets keys whose files are gone (their UIDs are never reused: `uidnext`
-   * only grows). One transaction, so concurrent fetches of the same account agree.
+   * Gives UIDs to the keys that have none yet, in `order` (delivery order), and forgets keys
+   * whose files are gone (their UIDs are never reused: `uidnext` only grows). Only the new keys
+   * are sorted, so a large folder with a few new files costs a few comparisons. One transaction,
+   * so concurrent fetches of the same account agree.
    */
-  assignMaildirUids(account: string, presentKeys: readonly string[]): MaildirUids {
+  assignMaildirUids(account: string, presentKeys: readonly string[], order: (a: string, b: string) => number): MaildirUids {
     const db = this.#open();
     return db.transaction(() => {
       let state = db.prepare('SELECT uidvalidity, uidnext FROM maildir_state WHERE account = ?').get(account) as { uidvalidity: number; uidnext: number } | undefined;
@@ -123,8 +124,7 @@ export class MailStore {
       }
       let uidnext = state.uidnext;
       const add = db.prepare('INSERT INTO maildir_uids (account, key, uid) VALUES (?, ?, ?)');
-      for (const key of presentKeys) {
-        if (uids.has(key)) continue;
+      for (const key of presentKeys.filter((k) => !uids.has(k)).sort(order)) {
         add.run(account, key, uidnext);
         uids.set(key, uidnext);
         uidnext++;
