@@ -233,8 +233,13 @@ async function main() {
   check(finished.output.imported === receiptMessages.length, `${finished.output.imported} receipts imported`);
 
   step(6, 'The imported receipts');
-  if ((await sdLive(['query', 'vdfs.list_entries', '--entry-type', 'FinancialDocument'])) !== 0) throw new Error('listing entries failed');
+  process.stdout.write(dim('$ spacedrive query vdfs.list_entries --entry-type FinancialDocument --json\n'));
   const entries = sdJson(['query', 'vdfs.list_entries', '--entry-type', 'FinancialDocument', '--limit', '1000']).entries;
+  // A table rather than the full records (metadata, hashes, dates): one line per entry.
+  for (const e of entries) {
+    const m = e.metadata;
+    process.stdout.write(`  ${e.name.padEnd(52)} ${String(m.merchant).padEnd(20)} ${String(m.total).padStart(7)} ${m.currency}  ${m.date}  ${e.path}\n`);
+  }
   check(entries.length === receiptMessages.length, `${entries.length} FinancialDocument entries for ${receiptMessages.length} receipt mails (none lost, none twice)`);
   for (const m of receiptMessages) {
     const e = entries.find((x) => x.path === `receipts/${m.message_id.slice(1, -1)}.eml`);
