@@ -55,7 +55,7 @@ export class JobSystem {
   readonly #events: EventBus;
   readonly #logger: Logger;
   #counts: Record<JobStatus, number> | null = null;
-  #countsDirty = true;
+  #countsAt = 0;
   #closed = false;
 
   constructor(opts: JobSystemOptions) {
@@ -65,10 +65,6 @@ export class JobSystem {
     this.store = opts.store ?? new SqliteJobStore({ path: join(opts.dataDir, 'jobs.db'), synchronous: opts.options.synchronous });
     this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options });
     this.types.onChange(() => this.runner.schedulePump());
-    // Any job event changes the counts shown by core.status.
-    opts.events.subscribe(['job:*'], undefined, () => {
-      this.#countsDirty = true;
-    });
   }
 
   /**
@@ -95,7 +91,14 @@ export class JobSystem {
     if (this.#closed) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the daemon is shutting down; no new jobs are accepted');
     const def = this.types.get(type);
     if (!def) throw unknownType(type, this.types.list().map((t) => t.type));
-    const checked = def.validateParams(params === undefined ? {} : structuredClone(params));
+    // A JSON copy: params are stored as JSON, and validation fills in defaults on its argument.
+    let copy: unknown;
+    try {
+      copy = params === undefined ? {} : JSON.parse(JSON.stringify(params));
+    } catch (err) {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid params for job type '${type}': not JSON (${(err as Error).message})`);
+    }
+    const checked = def.validateParams(copy);
     const runAt = opts.runAt instanceof Date ? opts.runAt.getTime() : opts.runAt;
     if (runAt !== undefined && !Number.isFinite(runAt)) throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'run_at': expected a date`);
     if (opts.priority !== undefined && !Number.isInteger(opts.priority)) {
@@ -254,13 +257,17 @@ export class JobSystem {
 
   /** Re-reads job counts for {@link counters}. */
   async refreshCounts(): Promise<void> {
+    this.#countsAt = Date.now();
     this.#counts = await this.store.countByStatus();
-    this.#countsDirty = false;
   }
 
-  /** Counters shown by `query:core.status.v1` (as `jobs_<name>`); counts are refreshed in the background. */
+  /**
+   * Counters shown by `query:core.status.v1` (as `jobs_<name>`). Counts per status are re-read in
+   * the background when older than a second (a count is a scan of the jobs table), so a reading
+   * may lag by one call.
+   */
   counters(): Record<string, number> {
-    if (this.#countsDirty && !this.#closed) void this.refreshCounts().catch(() => undefined);
+    if (Date.now() - this.#countsAt > 1000 && !this.#closed) void this.refreshCounts().catch(() => undefined);
     return {
       ...(this.#counts ?? {}),
       running_here: this.runner.runningCount,

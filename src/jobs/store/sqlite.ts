@@ -180,6 +180,9 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('busy_timeout = 5000');
     // Savepoint journals in memory rather than in temporary files.
     this.#db.pragma('temp_store = MEMORY');
+    // 32 MiB of page cache (default 2 MiB): the runnable index and recent rows stay in memory
+    // under a burst of many thousand queued jobs.
+    this.#db.pragma('cache_size = -32768');
     this.migrate();
     this.#stmts = this.prepare();
   }
