@@ -77,6 +77,14 @@ describe('libraries, entries, locations (in-process core)', () => {
     await expect(run('query:vdfs.list_entries.v1', { library_id: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const info = await run<{ entries: number; name: string; size_bytes: number }>('query:libraries.info.v1', { library_id: work.id });
     expect(info).toMatchObject({ name: 'Work', entries: 2, locations: 0, sidecars: 0 });
+    // A new default: calls that name no library now go there, across a restart too.
+    const home = await run<{ id: string; is_default: boolean }>('action:libraries.create.input.v1', { name: 'Home', make_default: true });
+    expect(home.is_default).toBe(true);
+    await create({ name: 'h', path: 'h.txt', entry_type: 'File' });
+    await core.close();
+    await open();
+    expect((await run<{ default_library_id: string }>('query:libraries.list.v1', {})).default_library_id).toBe(home.id);
+    expect((await run<{ entries: Entry[] }>('query:vdfs.list_entries.v1', {})).entries.map((e) => e.name)).toEqual(['h']);
   });
 
   it('stores content content-addressed and returns it verified; refuses bad base64', async () => {
