@@ -322,18 +322,37 @@ export class MailService {
       const empty: FetchSinceResult = { account: r.name, mailbox: r.mailbox, messages: [], uidvalidity, highest_uid: 0, available: 0, has_more: false };
       if (mailbox.exists === 0) return empty;
       step('searching for new messages');
-      // `N:*` always matches the highest UID in use, even when it is not above N (RFC 3501
-      // reads `*` as the largest UID, and `N:*` as the range between them, in either order).
-      // So the search also tells us the highest UID, and its result must be filtered.
-      const found = (await client.search({ uid: `${Math.min(lastUid + 1, MAX_UID)}:*` }, { uid: true })) || [];
-      let highest = 0;
-      for (const uid of found) if (uid > highest) highest = uid;
-      const above = found.filter((uid) => uid > lastUid).sort((a, b) => a - b);
+      // `UID SEARCH UID *` answers the highest UID in use. (The same `*` is why `N:*` always
+      // matches the highest UID even when it is not above N: RFC 3501 reads `N:*` as the range
+      // between the two, in either order. Every search result is filtered by UID for that.)
+      const top = (await client.search({ uid: '*' }, { uid: true })) || [];
+      const highest = top.reduce((a, b) => Math.max(a, b), 0);
+      // The UIDs above last_uid, searched in growing windows rather than as `last_uid+1:*`:
+      // a scan that pages through a mailbox of 100,000 messages ten at a time would otherwise
+      // receive every remaining UID on every call. Windows grow fourfold, so sparse UIDs (Gmail's
+      // INBOX shares UIDs with All Mail) cost a few round trips, not one per gap.
+      const above: number[] = [];
+      let lo = lastUid + 1;
+      let width = Math.max(64, limit * 4);
+      while (lo <= highest && above.length <= limit) {
+        const hi = Math.min(highest, lo + width - 1);
+        const got = (await client.search({ uid: `${lo}:${hi}` }, { uid: true })) || [];
+        for (const uid of got) if (uid >= lo && uid <= hi) above.push(uid);
+        lo = hi + 1;
+        width *= 4;
+      }
+      above.sort((a, b) => a - b);
       if (above.length === 0) return { ...empty, highest_uid: highest };
       const candidates = above.slice(0, limit);
       step('reading message sizes');
       const sizes = new Map<number, number>();
-      for await (const m of client.fetch(candidates.join(','), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+      // Sequence numbers follow UID order, so the first candidate's tells how many messages
+      // there are from it to the end: those above last_uid.
+      let firstSeq = 0;
+      for await (const m of client.fetch(candidates.join(','), { uid: true, size: true }, { uid: true })) {
+        sizes.set(m.uid, m.size ?? 0);
+        if (m.uid === candidates[0]) firstSeq = m.seq;
+      }
       // Messages expunged since the search are no longer there; the byte budget takes whole
       // messages, at least one.
       const chosen: number[] = [];
@@ -345,6 +364,8 @@ export class MailService {
         chosen.push(uid);
         total += size;
       }
+      const exists = client.mailbox ? client.mailbox.exists : mailbox.exists;
+      const available = firstSeq > 0 ? Math.max(0, exists - firstSeq + 1) : above.length;
       const messages: MailMessage[] = [];
       if (chosen.length > 0) {
         step('fetching messages');
@@ -358,7 +379,8 @@ export class MailService {
         }
       }
       const lastChosen = chosen.length > 0 ? chosen[chosen.length - 1]! : lastUid;
-      return { ...empty, messages, highest_uid: highest, available: above.length, has_more: above.some((uid) => uid > lastChosen) };
+      // The highest UID is a message that exists: anything returned below it leaves more.
+      return { ...empty, messages, highest_uid: highest, available, has_more: highest > lastChosen };
     });
   }
 

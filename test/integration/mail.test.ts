@@ -418,3 +418,57 @@ describe('mail (Maildir UIDs)', () => {
     expect(err.message).toContain('is not a Maildir (it has no cur/ directory)');
   });
 });
+
+describe('mail (sparse UIDs, real dovecot)', () => {
+  let dovecot: TestDovecot;
+  let dataDir: string;
+  let core: Core;
+  const TOTAL = 400;
+  // Kept after expunging the rest: long gaps (as in Gmail's INBOX, whose UIDs are shared with
+  // All Mail), runs of neighbours, the first and the last.
+  const kept = [1, 2, 3, ...Array.from({ length: TOTAL }, (_, i) => i + 1).filter((u) => u % 97 === 0), 250, 251, 252, 253, 254, 255, 256, 257, TOTAL].filter((u, i, a) => a.indexOf(u) === i).sort((a, b) => a - b);
+
+  beforeAll(async () => {
+    dovecot = await startDovecot();
+    for (let i = 1; i <= TOTAL; i++) await dovecot.addMessage(`Subject: m${i}\r\nMessage-ID: <m${i}@sparse>\r\n\r\nbody ${i}\r\n`);
+    const { ImapFlow } = await import('imapflow');
+    const client = new ImapFlow({ host: dovecot.host, port: dovecot.port, secure: false, auth: { user: dovecot.user, pass: dovecot.password }, logger: false });
+    await client.connect();
+    await client.mailboxOpen('INBOX');
+    const gone = Array.from({ length: TOTAL }, (_, i) => i + 1).filter((u) => !kept.includes(u));
+    await client.messageDelete(gone.join(','), { uid: true });
+    await client.logout();
+    dataDir = mkdtempSync(join(tmpdir(), 'sd-mail-sparse-'));
+    core = await Core.create(loadOptions({ overrides: { dataDir }, env: {} }), { logger: silentLogger() });
+    await core.execute('action:mail.add_account.input.v1', { name: 'sparse', kind: 'imap', host: dovecot.host, port: dovecot.port, secure: false, username: dovecot.user, password: dovecot.password });
+  });
+
+  afterAll(async () => {
+    await core?.close();
+    await dovecot?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('pages through gaps in the UIDs: every remaining message once, in order, with exact counts', async () => {
+    for (const limit of [1, 3, 10, 100]) {
+      const seen: number[] = [];
+      let last = 0;
+      for (;;) {
+        const r = (await core.execute('query:mail.fetch_since.v1', { account: 'sparse', last_uid: last, limit })) as FetchSinceResult;
+        expect(r.highest_uid).toBe(TOTAL);
+        expect(r.available, `available above ${last}`).toBe(kept.filter((u) => u > last).length);
+        expect(r.messages.map((m) => m.subject)).toEqual(r.messages.map((m) => `m${m.uid}`));
+        seen.push(...r.messages.map((m) => m.uid));
+        if (r.messages.length > 0) last = r.messages.at(-1)!.uid;
+        expect(r.has_more).toBe(kept.some((u) => u > last));
+        if (!r.has_more) break;
+      }
+      expect(seen, `limit ${limit}`).toEqual(kept);
+    }
+    // From inside a gap, and past the end.
+    const mid = (await core.execute('query:mail.fetch_since.v1', { account: 'sparse', last_uid: 100, limit: 2 })) as FetchSinceResult;
+    expect(mid.messages.map((m) => m.uid)).toEqual(kept.filter((u) => u > 100).slice(0, 2));
+    const end = (await core.execute('query:mail.fetch_since.v1', { account: 'sparse', last_uid: TOTAL })) as FetchSinceResult;
+    expect(end).toMatchObject({ messages: [], available: 0, has_more: false, highest_uid: TOTAL });
+  });
+});
