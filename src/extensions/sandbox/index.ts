@@ -313,7 +313,8 @@ class Instance {
     this.started.catch(() => undefined);
   }
 
-  send(msg: ToWorker): void {
+  /** Posts one message, or several as one array (one post and one wake-up for a batch). */
+  send(msg: ToWorker | ToWorker[]): void {
     this.inPort.postMessage(msg);
     Atomics.add(this.ctrl, CTRL.IN, 1);
     Atomics.notify(this.ctrl, CTRL.IN);
@@ -629,12 +630,16 @@ class Sandbox implements ExtensionSandbox {
 
   // ---- calls -------------------------------------------------------------------------------
 
-  private dispatch(inst: Instance, pc: PendingCall): void {
+  /**
+   * Hands a call to an instance. With `batch`, the request is added to it for the caller to send
+   * with the others (fill() tops an instance up with several calls in one post).
+   */
+  private dispatch(inst: Instance, pc: PendingCall, batch?: ToWorker[]): void {
     inst.state = 'busy';
     pc.seq = inst.nextSeq++;
     inst.inflight.push(pc);
     this.inflightCalls++;
-    inst.send({
+    const msg: ToWorker = {
       t: 'call',
       seq: pc.seq,
       exportFn: pc.exportFn,
@@ -643,7 +648,9 @@ class Sandbox implements ExtensionSandbox {
       jobId: pc.opts.jobId ?? null,
       maxOutputBytes: this.limits.maxOutputBytes,
       timeoutMs: pc.timeoutMs,
-    });
+    };
+    if (batch) batch.push(msg);
+    else inst.send(msg);
     this.arm(inst);
     if (inst.inflight.length === 1) this.startTimer(inst, pc);
     if (pc.opts.signal) {
@@ -702,13 +709,15 @@ class Sandbox implements ExtensionSandbox {
    * PIPELINE_DEPTH when it is busy; an instance left with nothing goes back to the idle pool.
    */
   private fill(inst: Instance): void {
+    const batch: ToWorker[] = [];
     while (this.queue.length > 0) {
       const n = inst.inflight.length;
       const next = this.queue[0]!;
       if (n > 0 && (n >= PIPELINE_DEPTH || !pipelinable(next) || !this.canQueueBehind(inst))) break;
       this.queue.shift();
-      this.dispatch(inst, next);
+      this.dispatch(inst, next, batch);
     }
+    if (batch.length > 0) inst.send(batch.length === 1 ? batch[0]! : batch);
     if (inst.inflight.length === 0 && inst.state !== 'idle') {
       inst.state = 'idle';
       this.idle.push(inst);

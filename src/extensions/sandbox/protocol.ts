@@ -53,6 +53,7 @@ export interface WorkerError {
 
 export type LogLine = [level: number, text: string];
 
+/** Requests to a worker; several may travel as one array message. */
 export type ToWorker =
   /** The first message to a worker: which extension it runs (workers are started before they know). */
   | { t: 'init'; init: SharedInit }

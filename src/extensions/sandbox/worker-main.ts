@@ -516,9 +516,11 @@ export function sandboxWorkerMain(): void {
     const seen = Atomics.load(ctrl, IN);
     let r: { message: unknown } | undefined;
     while ((r = wt.receiveMessageOnPort(inPort)) !== undefined) {
-      const m = r.message as import('./protocol.js').ToWorker;
-      if (m.t === 'call') handleCall(m);
-      else if (m.t === 'cleanup') handleCleanup();
+      const m = r.message as import('./protocol.js').ToWorker | import('./protocol.js').ToWorker[];
+      for (const one of Array.isArray(m) ? m : [m]) {
+        if (one.t === 'call') handleCall(one);
+        else if (one.t === 'cleanup') handleCleanup();
+      }
     }
     Atomics.wait(ctrl, IN, seen);
   }
