@@ -55,7 +55,7 @@ describe('job system (in-process core, real SQLite)', () => {
   it('refuses unknown types and invalid params at dispatch, naming the field', async () => {
     await expect(core.jobs.dispatch('files.nope', {})).rejects.toMatchObject({ code: 'UNKNOWN_JOB_TYPE' });
     await expect(core.execute('action:jobs.dispatch.input.v1', { job_type: 'finance:email_scan', params: {} })).rejects.toThrow(/no loaded extension 'finance'/);
-    const err = await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.count', params: { to: 'ten' } }).catch((e: { code: string; message: string }) => e);
+    const err = (await core.execute('action:jobs.dispatch.input.v1', { job_type: 'core.count', params: { to: 'ten' } }).catch((e: unknown) => e)) as { code: string; message: string };
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toContain("field 'to': expected type integer");
     expect((await core.jobs.list({})).jobs).toEqual([]);
