@@ -572,6 +572,9 @@ class Sandbox implements ExtensionSandbox {
     // Releases a pending Atomics.waitAsync so it does not linger.
     Atomics.notify(inst.ctrl, CTRL.OUT);
     void inst.worker.terminate();
+    inst.inPort.close();
+    inst.outPort.close();
+    inst.bridgePort.close();
     inst.cleaned?.();
   }
 
