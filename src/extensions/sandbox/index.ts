@@ -11,8 +11,12 @@
  * one `postMessage` on a MessagePort plus an `Atomics.notify`; the worker, blocked in
  * `Atomics.wait`, reads it synchronously with `receiveMessageOnPort`, runs the guest and posts
  * the reply the same way; the main thread waits with `Atomics.waitAsync` instead of a `message`
- * event (one wake-up drains every reply that arrived). Guest→host calls that need no main-thread
- * state are served inside the worker; the rest block the worker while the main thread answers.
+ * event (one wake-up drains every reply that arrived). Under load, calls are pipelined to busy
+ * instances and batched (see PIPELINE_DEPTH). The hottest messages travel as bare strings, and
+ * sd_call replies come back through a shared buffer rather than a postMessage. Guest→host calls
+ * that need no main-thread state are served inside the worker; the rest block the worker while
+ * the main thread answers. A spare worker is kept started, because starting a thread is most of
+ * an extension's load time.
  *
  * Knows nothing of manifests, permissions or registries: it loads bytes, runs `plugin_init`,
  * reports registrations and serves calls. The extension manager (src/extensions) does the rest.
