@@ -173,6 +173,10 @@ export interface ExtensionLimitOptions {
   concurrentJobs: number;
   /** Host calls (`sd_call`) one extension may make per minute, as a token bucket. Default 60000, ceiling 6000000. */
   requestsPerMinute: number;
+  /** Time limit of one HTTP request (`action:http.fetch.input.v1`) and its default. Default 30000 ms, ceiling 120000 ms. */
+  httpTimeoutMs: number;
+  /** Largest HTTP response body accepted, and the default. Default 4 MiB, ceiling 16 MiB. */
+  httpMaxResponseBytes: number;
 }
 
 export interface ExtensionHostOptions {
@@ -229,8 +233,8 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
     },
     extensions: {
       autoload: true,
-      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000 },
-      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000 },
+      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024 },
+      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000, httpTimeoutMs: 120_000, httpMaxResponseBytes: 16 * 1024 * 1024 },
       initTimeoutMs: 5_000,
       maxQueue: 1024,
       maxCallDepth: 8,
@@ -301,6 +305,8 @@ const extensionLimitsSchema = {
     maxOutputBytes: { type: 'integer', minimum: 1 },
     concurrentJobs: { type: 'integer', minimum: 1 },
     requestsPerMinute: { type: 'integer', minimum: 1 },
+    httpTimeoutMs: { type: 'integer', minimum: 1 },
+    httpMaxResponseBytes: { type: 'integer', minimum: 1 },
   },
 };
 

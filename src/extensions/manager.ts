@@ -172,6 +172,8 @@ const UNBOUNDED_LIMITS = {
   maxOutputBytes: Number.MAX_SAFE_INTEGER,
   concurrentJobs: Number.MAX_SAFE_INTEGER,
   requestsPerMinute: Number.MAX_SAFE_INTEGER,
+  httpTimeoutMs: Number.MAX_SAFE_INTEGER,
+  httpMaxResponseBytes: Number.MAX_SAFE_INTEGER,
 };
 
 interface Entry {

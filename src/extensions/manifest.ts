@@ -38,6 +38,10 @@ export interface ManifestLimits {
   concurrent_jobs?: number;
   /** Host calls per minute (token bucket). */
   requests_per_minute?: number;
+  /** Time limit (and default) of one HTTP request. */
+  http_timeout_ms?: number;
+  /** Largest HTTP response body (and default). */
+  http_max_response_bytes?: number;
 }
 
 export interface ExtensionManifest {
@@ -95,6 +99,8 @@ export const manifestSchema = {
         max_output_bytes: positiveInt,
         concurrent_jobs: positiveInt,
         requests_per_minute: positiveInt,
+        http_timeout_ms: positiveInt,
+        http_max_response_bytes: positiveInt,
       },
     },
     config_schema: { type: ['object', 'boolean'], default: true },
@@ -116,6 +122,8 @@ const LIMIT_FIELDS: ReadonlyArray<[keyof ManifestLimits, keyof ExtensionLimitOpt
   ['max_output_bytes', 'maxOutputBytes'],
   ['concurrent_jobs', 'concurrentJobs'],
   ['requests_per_minute', 'requestsPerMinute'],
+  ['http_timeout_ms', 'httpTimeoutMs'],
+  ['http_max_response_bytes', 'httpMaxResponseBytes'],
 ];
 
 /** Limits in effect, in the manifest's units and names (what `info` shows). */

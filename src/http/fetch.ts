@@ -44,6 +44,8 @@ export interface HostFetchOptions {
   /** Who is calling, for messages (`extension 'x'`). */
   who?: string;
   limits: HttpOptions;
+  /** How errors name the limits (default the host options `http.maxTimeoutMs`, `http.maxResponseBytes`). */
+  limitNames?: { timeout: string; maxResponse: string };
   /** The caller went away. */
   signal?: AbortSignal | undefined;
 }
@@ -135,10 +137,10 @@ function requestBody(req: HttpFetchRequest, limits: HttpOptions): Buffer | undef
   return body;
 }
 
-function bounded(asked: number | undefined, fallback: number, ceiling: number, field: string, option: string): number {
+function bounded(asked: number | undefined, fallback: number, ceiling: number, field: string, limitName: string): number {
   const value = asked ?? fallback;
   if (value > ceiling) {
-    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${field} ${value} is above this host's ceiling of ${ceiling} (http.${option})`, { field, ceiling });
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${field} ${value} is above the limit of ${ceiling} (${limitName})`, { field, ceiling, limit: limitName });
   }
   return value;
 }
@@ -188,8 +190,9 @@ export async function hostFetch(req: HttpFetchRequest, o: HostFetchOptions): Pro
   const limits = o.limits;
   let url = parseUrl(req.url, 'url');
   checkHost(url, o, false);
-  const timeoutMs = bounded(req.timeout_ms, limits.defaultTimeoutMs, limits.maxTimeoutMs, 'timeout_ms', 'maxTimeoutMs');
-  const maxBytes = bounded(req.max_response_bytes, limits.defaultMaxResponseBytes, limits.maxResponseBytes, 'max_response_bytes', 'maxResponseBytes');
+  const names = o.limitNames ?? { timeout: 'http.maxTimeoutMs', maxResponse: 'http.maxResponseBytes' };
+  const timeoutMs = bounded(req.timeout_ms, limits.defaultTimeoutMs, limits.maxTimeoutMs, 'timeout_ms', names.timeout);
+  const maxBytes = bounded(req.max_response_bytes, limits.defaultMaxResponseBytes, limits.maxResponseBytes, 'max_response_bytes', names.maxResponse);
   let method = (req.method ?? 'GET').toUpperCase();
   let body = requestBody(req, limits);
   if (body && (method === 'GET' || method === 'HEAD')) {

@@ -8,9 +8,11 @@ import { defineOperation, type OperationContext } from '../registry/index.js';
 import { hostFetch, type HostFetchOptions, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
 
 /**
- * What `ctx`'s caller may do: for an extension, the hosts of its `permissions.network` and a
- * default time limit that ends before its own call does (so it gets a TIMEOUT it can handle rather
- * than being stopped); clients and core code may reach any host.
+ * What `ctx`'s caller may do: for an extension, the hosts of its `permissions.network`, its
+ * manifest's `limits.http_timeout_ms` / `limits.http_max_response_bytes` as defaults and ceilings,
+ * and a default time limit that ends before its own call does (so it gets a TIMEOUT it can handle
+ * rather than being stopped); clients and core code may reach any host, within the host's `http`
+ * options.
  */
 export function fetchOptionsOf(ctx: Pick<OperationContext, 'caller' | 'core' | 'signal'>): HostFetchOptions {
   const limits = ctx.core.options.http;
@@ -20,9 +22,16 @@ export function fetchOptionsOf(ctx: Pick<OperationContext, 'caller' | 'core' | '
   if (!grants) {
     throw new SpacedriveError(ErrorCode.PERMISSION_DENIED, `extension '${id}' is not loaded, so it is granted nothing`, { extension: id, missing: 'permissions.network' });
   }
-  const callMs = grants.limits.call_timeout_ms;
-  const defaultTimeoutMs = Math.max(1, Math.min(limits.defaultTimeoutMs, callMs - Math.min(500, Math.floor(callMs / 10))));
-  return { allowedHosts: grants.permissions.network, who: `extension '${id}'`, limits: { ...limits, defaultTimeoutMs }, signal: ctx.signal };
+  const g = grants.limits;
+  const callMs = g.call_timeout_ms;
+  const defaultTimeoutMs = Math.max(1, Math.min(g.http_timeout_ms, callMs - Math.min(500, Math.floor(callMs / 10))));
+  return {
+    allowedHosts: grants.permissions.network,
+    who: `extension '${id}'`,
+    limits: { ...limits, defaultTimeoutMs, maxTimeoutMs: g.http_timeout_ms, defaultMaxResponseBytes: g.http_max_response_bytes, maxResponseBytes: g.http_max_response_bytes },
+    limitNames: { timeout: 'limits.http_timeout_ms', maxResponse: 'limits.http_max_response_bytes' },
+    signal: ctx.signal,
+  };
 }
 
 export const httpFetch = defineOperation<HttpFetchRequest, HttpFetchResponse>({

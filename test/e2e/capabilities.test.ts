@@ -151,6 +151,26 @@ describe('HTTP from an extension', () => {
     await expect(call('action:cap-test:http_fetch.input.v1', { url: `${base}/big`, max_bytes: 5000 })).resolves.toMatchObject({ ok: true, body_length: 5000 });
     await expect(call('action:cap-test:http_fetch.input.v1', { url: `${base}/slow`, timeout_ms: 200 })).resolves.toMatchObject({ ok: false, code: 'TIMEOUT' });
   });
+
+  it('takes its default and maximum size and time from the manifest limits', async () => {
+    const path = capTestVariant(join(scratch, 'cap-small'), (m) => {
+      m.id = 'cap-small';
+      m.limits.http_max_response_bytes = 1000;
+      m.limits.http_timeout_ms = 300;
+    });
+    await client.action('action:extensions.install.input.v1', { path });
+    const big = await call('action:cap-small:http_fetch.input.v1', { url: `${base}/big` });
+    expect(big).toMatchObject({ ok: false, code: 'HTTP_TOO_LARGE' });
+    expect(big.message).toContain('more than the limit of 1000 bytes');
+    const asked = await call('action:cap-small:http_fetch.input.v1', { url: `${base}/big`, max_bytes: 5000 });
+    expect(asked).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    expect(asked.message).toContain('limits.http_max_response_bytes');
+    await expect(call('action:cap-small:http_fetch.input.v1', { url: `${base}/slow` })).resolves.toMatchObject({ ok: false, code: 'TIMEOUT' });
+    const longer = await call('action:cap-small:http_fetch.input.v1', { url: `${base}/slow`, timeout_ms: 5000 });
+    expect(longer).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    expect(longer.message).toContain('limits.http_timeout_ms');
+    await expect(call('action:cap-small:http_fetch.input.v1', { url: `${base}/hello` })).resolves.toMatchObject({ ok: true, status: 200 });
+  });
 });
 
 describe('library entries and sidecars from an extension', () => {

@@ -60,6 +60,8 @@ describe('extension packages', () => {
       max_output_bytes: host.defaults.maxOutputBytes,
       concurrent_jobs: host.defaults.concurrentJobs,
       requests_per_minute: host.defaults.requestsPerMinute,
+      http_timeout_ms: host.defaults.httpTimeoutMs,
+      http_max_response_bytes: host.defaults.httpMaxResponseBytes,
     });
     // The manifest path itself is accepted too.
     await expect(readPackage(join(dir, 'p', 'manifest.json'), host)).resolves.toMatchObject({ manifest: { id: 'demo' } });

@@ -166,7 +166,7 @@ describe('hostFetch with an extension\'s allowed hosts', () => {
     await expect(hostFetch({ url: `${base}/big-chunked?n=200000`, max_response_bytes: 50_000 }, asExt(['127.0.0.1']))).rejects.toMatchObject({ code: 'HTTP_TOO_LARGE' });
     await expect(hostFetch({ url: `${base}/big?n=10`, max_response_bytes: limits.maxResponseBytes + 1 }, asExt(['127.0.0.1']))).rejects.toMatchObject({
       code: 'INVALID_INPUT',
-      message: expect.stringContaining('ceiling'),
+      message: expect.stringContaining('above the limit of 16777216 (http.maxResponseBytes)'),
     });
     await expect(
       hostFetch({ url: `${base}/json`, method: 'POST', body_text: 'z'.repeat(11) }, { ...asExt(['127.0.0.1']), limits: { ...limits, maxRequestBytes: 10 } }),

@@ -29,7 +29,7 @@ export function describeRequest(p: Pick<InstallPreview, 'permissions' | 'limits'
   lines.push(`  network:        ${perms.network.length > 0 ? perms.network.join(', ') : c.dim('(none)')}`);
   lines.push(c.bold('limits:'));
   const l = p.limits;
-  lines.push(`  memory ${l.memory_mb} MiB, ${l.call_timeout_ms} ms per call, ${l.instances} instance(s), input ≤ ${l.max_input_bytes} B, output ≤ ${l.max_output_bytes} B, ${l.concurrent_jobs} concurrent job(s), ${l.requests_per_minute} host calls/min`);
+  lines.push(`  memory ${l.memory_mb} MiB, ${l.call_timeout_ms} ms per call, ${l.instances} instance(s), input ≤ ${l.max_input_bytes} B, output ≤ ${l.max_output_bytes} B, ${l.concurrent_jobs} concurrent job(s), ${l.requests_per_minute} host calls/min, HTTP ≤ ${l.http_timeout_ms} ms and ≤ ${l.http_max_response_bytes} B per response`);
   return lines.join('\n');
 }
 
