@@ -148,7 +148,11 @@ export async function withImap<T>(
     during = 'working';
     const result = await fn(client, step);
     during = 'logging out';
-    await client.logout().catch(() => undefined);
+    // The result is in hand: a server slow to confirm LOGOUT must not hold it back (the
+    // connection is closed below either way).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([client.logout().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 2_000)))]);
+    clearTimeout(timer);
     return result;
   } catch (err) {
     throw imapError(err, t, during, signal);

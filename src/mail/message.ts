@@ -4,7 +4,6 @@
  * same message.
  */
 import { simpleParser, type AddressObject } from 'mailparser';
-import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { MailAttachment, MailMessage } from './types.js';
 
 function addressText(a: AddressObject | AddressObject[] | undefined): string {
@@ -25,7 +24,22 @@ export async function parseMessage(uid: number, raw: Buffer, opts: { includeRaw:
     // second time as a data: URL (the images are in `attachments` already).
     parsed = await simpleParser(raw, { keepCidLinks: true });
   } catch (err) {
-    throw new SpacedriveError(ErrorCode.OPERATION_FAILED, `message with UID ${uid} could not be parsed: ${(err as Error).message}`, { uid }, { cause: err });
+    // One broken message must not stop every scan at its UID forever: it comes back empty,
+    // with the reason, and the caller moves past it.
+    const broken: MailMessage = {
+      uid,
+      message_id: '',
+      subject: '',
+      from: '',
+      to: '',
+      date: opts.fallbackDate.toISOString(),
+      size: raw.length,
+      text: '',
+      attachments: [],
+      parse_error: (err as Error).message || String(err),
+    };
+    if (opts.includeRaw) broken.raw = raw.toString('base64');
+    return broken;
   }
   const date = parsed.date !== undefined && !Number.isNaN(parsed.date.getTime()) ? parsed.date : opts.fallbackDate;
   const attachments: MailAttachment[] = parsed.attachments.map((a, i) => ({

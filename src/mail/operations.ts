@@ -126,6 +126,7 @@ const messageSchema = {
     html: { type: 'string' },
     attachments: { type: 'array', items: attachmentSchema },
     raw: { type: 'string', contentEncoding: 'base64' },
+    parse_error: { type: 'string', description: 'Why the message could not be parsed (its other fields are then empty).' },
   },
 };
 

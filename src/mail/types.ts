@@ -87,6 +87,8 @@ export interface MailMessage {
   attachments: MailAttachment[];
   /** The raw RFC 822 message, base64, when `include_raw` was asked for. */
   raw?: string;
+  /** Set when the message could not be parsed: the other fields are then empty. */
+  parse_error?: string;
 }
 
 /** Input of `query:mail.fetch_since.v1`. */

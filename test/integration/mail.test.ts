@@ -3,7 +3,7 @@
  * sample mailbox (samples/mail), and against Maildir folders on disk.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -408,6 +408,20 @@ describe('mail (Maildir UIDs)', () => {
     const after = await fetch();
     expect(after.uidvalidity).toBeGreaterThan(before.uidvalidity);
     expect(after.messages.map((m) => m.uid)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+  });
+
+  it('a message that cannot be parsed comes back with parse_error, and the ones after it still do', async () => {
+    const broken = join(dataDir, 'Broken');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(broken, sub), { recursive: true });
+    writeFileSync(join(broken, 'new', '1700000001.M1P1.t'), `Subject: huge header\r\nX-Junk: ${'a'.repeat(1_100_000)}\r\n\r\nbody\r\n`);
+    writeFileSync(join(broken, 'new', '1700000002.M2P1.t'), 'Subject: fine\r\nMessage-ID: <fine@x>\r\n\r\nok\r\n');
+    await core.execute('action:mail.add_account.input.v1', { name: 'broken', kind: 'maildir', path: broken });
+    const r = (await core.execute('query:mail.fetch_since.v1', { account: 'broken' })) as FetchSinceResult;
+    expect(r.messages.map((m) => m.uid)).toEqual([1, 2]);
+    expect(r.messages[0]).toMatchObject({ uid: 1, subject: '', attachments: [], parse_error: expect.stringContaining('Max header size') });
+    expect(r.messages[0]!.size).toBeGreaterThan(1_100_000);
+    expect(r.messages[1]).toMatchObject({ uid: 2, subject: 'fine', message_id: '<fine@x>' });
+    expect(r.messages[1]!.parse_error).toBeUndefined();
   });
 
   it('a folder that is not a Maildir is a clear error', async () => {
