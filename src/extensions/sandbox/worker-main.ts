@@ -464,7 +464,7 @@ export function sandboxWorkerMain(): void {
       const outPtr = Number(u & 0xffff_ffffn);
       const outLen = Number(u >> 32n);
       if (guestError !== null) {
-        if (u !== 0n) ex.sd_free(outPtr, outLen);
+        if (u !== 0n && outPtr !== inPtr) ex.sd_free(outPtr, outLen);
         ex.sd_free(inPtr, n);
         const error: WorkerError = { code: 'OPERATION_FAILED', cause: 'failed', export: m.exportFn, guestError };
         guestError = null;
@@ -483,7 +483,8 @@ export function sandboxWorkerMain(): void {
             throw fault('EXTENSION_BAD_RESULT', `returned invalid JSON (${(e as Error).message})`);
           }
           // Free the output before the input: a stack-like allocator then returns to its base.
-          ex.sd_free(outPtr, outLen);
+          // A handler that hands back its input buffer gets it freed once, not twice.
+          if (outPtr !== inPtr) ex.sd_free(outPtr, outLen);
         }
         ex.sd_free(inPtr, n);
         // The hot path posts a bare string ('r' + output): cheaper to post than an object.
