@@ -63,13 +63,30 @@ class AccountGate {
     this.#max = max;
   }
 
-  async run<T>(account: string, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` once fewer than the maximum run for `account`; a call cancelled while it waits leaves the queue. */
+  async run<T>(account: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     let s = this.#state.get(account);
     if (!s) {
       s = { active: 0, waiting: [] };
       this.#state.set(account, s);
     }
-    if (s.active >= this.#max) await new Promise<void>((r) => s.waiting.push(r));
+    if (s.active >= this.#max) {
+      const state = s;
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const i = state.waiting.indexOf(go);
+          if (i >= 0) state.waiting.splice(i, 1);
+          reject(new SpacedriveError(ErrorCode.CANCELLED, `mail account '${account}': cancelled while waiting for a connection`, { account }));
+        };
+        const go = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        state.waiting.push(go);
+      });
+    }
     s.active++;
     try {
       return await fn();
@@ -194,7 +211,7 @@ export class MailService {
     try {
       const result =
         row.kind === 'imap'
-          ? await this.#gate.run(row.name, () => this.#fetchImap(row, lastUid, limit, budget, includeRaw, signal))
+          ? await this.#gate.run(row.name, () => this.#fetchImap(row, lastUid, limit, budget, includeRaw, signal), signal)
           : await this.#fetchMaildir(row, lastUid, limit, budget, includeRaw);
       this.#messages += result.messages.length;
       return result;
@@ -276,23 +293,26 @@ export class MailService {
       const { entries, uids } = await this.#listings.sync(r.name, folder);
       return { account: r.name, kind: 'maildir', mailbox: r.mailbox, uidvalidity: uids.uidvalidity, uidnext: uids.uidnext, messages: entries.size, elapsed_ms: Math.round(performance.now() - started) };
     }
-    return this.#gate.run(r.name, () =>
-      withImap(this.#target(r, password!), this.#timeouts, this.#logger, signal, async (client, step) => {
-        step(`reading the status of mailbox '${r.mailbox}'`);
-        const st = await client.status(r.mailbox, { uidValidity: true, uidNext: true, messages: true }).catch((err) => {
-          throw this.#mailboxError(err, r);
-        });
-        if (!st) throw this.#mailboxError(undefined, r);
-        return {
-          account: r.name,
-          kind: 'imap' as const,
-          mailbox: r.mailbox,
-          uidvalidity: Number(st.uidValidity ?? 0),
-          uidnext: st.uidNext ?? 0,
-          messages: st.messages ?? 0,
-          elapsed_ms: Math.round(performance.now() - started),
-        };
-      }),
+    return this.#gate.run(
+      r.name,
+      () =>
+        withImap(this.#target(r, password!), this.#timeouts, this.#logger, signal, async (client, step) => {
+          step(`reading the status of mailbox '${r.mailbox}'`);
+          const st = await client.status(r.mailbox, { uidValidity: true, uidNext: true, messages: true }).catch((err) => {
+            throw this.#mailboxError(err, r);
+          });
+          if (!st) throw this.#mailboxError(undefined, r);
+          return {
+            account: r.name,
+            kind: 'imap' as const,
+            mailbox: r.mailbox,
+            uidvalidity: Number(st.uidValidity ?? 0),
+            uidnext: st.uidNext ?? 0,
+            messages: st.messages ?? 0,
+            elapsed_ms: Math.round(performance.now() - started),
+          };
+        }),
+      signal,
     );
   }
 

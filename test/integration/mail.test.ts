@@ -321,6 +321,21 @@ describe('mail (in-process, real dovecot)', () => {
       // The daemon's side of the connection is gone.
       await new Promise<void>((resolve) => (sockets[0]!.destroyed ? resolve() : sockets[0]!.once('close', () => resolve())));
       expect(core.mail.counters().imap_connections).toBe(0);
+
+      // At most 4 connections per account: a fifth call waits, and leaves the queue when cancelled.
+      sockets.length = 0;
+      const controllers = Array.from({ length: 5 }, () => new AbortController());
+      const calls = controllers.map((c) => core.execute('query:mail.fetch_since.v1', { account: 'silent' }, { signal: c.signal }).catch((e) => e));
+      while (sockets.length < 4) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(sockets.length).toBe(4);
+      expect(core.mail.counters().imap_connections).toBe(4);
+      controllers[4]!.abort();
+      expect(await calls[4]).toMatchObject({ code: 'CANCELLED', message: expect.stringContaining('waiting for a connection') });
+      for (const c of controllers.slice(0, 4)) c.abort();
+      for (const call of calls.slice(0, 4)) expect(await call).toMatchObject({ code: 'CANCELLED' });
+      expect(sockets.length).toBe(4);
+      expect(core.mail.counters().imap_connections).toBe(0);
     } finally {
       for (const s of sockets) s.destroy();
       silent.close();
