@@ -5,12 +5,11 @@
  * model's answer has the receipt's shape. Without a model (AI_PROVIDER_NOT_CONFIGURED) the
  * parser's result stands; a model that fails or answers without a total does not replace it.
  */
-import { CallError, callRaw, log, quote } from "spacedrive-sdk";
+import { CallError, ai, callRaw, log, quote } from "spacedrive-sdk";
 import { fieldsOf, num, rawElements, str } from "./json";
 import { LineItem, Receipt, parseReceipt, round2 } from "./receipt";
 
 const OCR = "query:ai.ocr.v1";
-const CLASSIFY_TEXT = "query:ai.classify_text.v1";
 
 /** The JSON Schema the model's answer must follow. */
 export const MODEL_SCHEMA =
@@ -36,6 +35,9 @@ export class OcrText {
 /**
  * OCRs a document whose bytes are given as a raw JSON string (base64, as received: it is passed
  * on without being decoded). `mimeType` may be "" to let the host sniff the format.
+ *
+ * A raw call rather than `ai().ocr(bytes)`: a scanned receipt is megabytes of base64 that would
+ * otherwise be decoded into guest memory only to be encoded again for the host.
  */
 export function ocr(dataJson: string, mimeType: string): OcrText {
   let payload = '{"data":' + dataJson;
@@ -61,8 +63,7 @@ let modelAvailable = true;
 export function classifyText(text: string, ocrConfidence: f64, useModel: bool): Receipt {
   const parsed = parseReceipt(text, ocrConfidence);
   if (!useModel || !modelAvailable || text.trim().length == 0) return parsed;
-  const payload = '{"prompt":' + quote(MODEL_PROMPT) + ',"text":' + quote(text) + ',"schema":' + MODEL_SCHEMA + "}";
-  const r = callRaw(CLASSIFY_TEXT, payload);
+  const r = ai().classifyText(text, MODEL_PROMPT, MODEL_SCHEMA);
   if (!r.ok) {
     const code = r.error!.code;
     if (code == "AI_PROVIDER_NOT_CONFIGURED") {
@@ -73,8 +74,7 @@ export function classifyText(text: string, ocrConfidence: f64, useModel: bool): 
     }
     return parsed;
   }
-  const answer = fieldsOf(r.value);
-  const result = fieldsOf(answer.get("result"));
+  const result = fieldsOf(r.value.resultJson);
   const total = num(result, "total");
   if (isNaN(total) || total <= 0) {
     log.warn("finance: the text model answered without a total; keeping the parser's result");
@@ -82,7 +82,7 @@ export function classifyText(text: string, ocrConfidence: f64, useModel: bool): 
   }
   const refined = new Receipt();
   refined.source = "model";
-  refined.model = str(answer, "model");
+  refined.model = r.value.model;
   refined.total = round2(total);
   refined.merchant = str(result, "merchant");
   if (refined.merchant.length == 0) refined.merchant = parsed.merchant;

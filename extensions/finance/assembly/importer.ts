@@ -9,7 +9,7 @@
  * completes it. Used by `action:finance:import_receipts` and the `finance:email_scan` job
  * (a job cannot call its own extension's action through the host: that is a call cycle).
  */
-import { CallError, callRaw, log, quote, RawFields } from "spacedrive-sdk";
+import { CallError, EntryFilter, callRaw, log, quote, RawFields, vdfs } from "spacedrive-sdk";
 import { fieldsOf, has, num, rawElements, str, strOrNull } from "./json";
 import { classifyText, ocr, receiptMimeType } from "./classify";
 
@@ -80,28 +80,40 @@ export function receiptPath(id: string): string {
   return "receipts/" + out + ".eml";
 }
 
+/** Adds `library_id` to a JSON object payload when one is given. */
 function withLibrary(payload: string, libraryId: string): string {
   if (libraryId.length == 0) return payload;
   return payload.substring(0, payload.length - 1) + ',"library_id":' + quote(libraryId) + "}";
 }
 
-/** The entry at `path` (raw JSON), or null; sets `err` when the lookup failed. */
+/** The id and metadata of the entry at `path`, if there is one. */
 class Lookup {
-  entry: string | null = null;
+  found: bool = false;
+  entryId: string = "";
+  metadataJson: string = "{}";
   error: CallError | null = null;
+}
+
+function library(libraryId: string): string | null {
+  return libraryId.length > 0 ? libraryId : null;
 }
 
 function findEntry(path: string, libraryId: string): Lookup {
   const out = new Lookup();
-  const r = callRaw("query:vdfs.list_entries.v1", withLibrary('{"path_prefix":' + quote(path) + ',"limit":5}', libraryId));
+  const filter = new EntryFilter();
+  filter.pathPrefix = path;
+  filter.limit = 5;
+  const r = vdfs(library(libraryId)).listEntries(filter);
   if (!r.ok) {
     out.error = r.error;
     return out;
   }
-  const entries = rawElements(fieldsOf(r.value).get("entries"));
+  const entries = r.value.entries;
   for (let i = 0; i < entries.length; i++) {
-    if (str(fieldsOf(entries[i]), "path") == path) {
-      out.entry = entries[i];
+    if (entries[i].path == path) {
+      out.found = true;
+      out.entryId = entries[i].id;
+      out.metadataJson = entries[i].metadataJson;
       return out;
     }
   }
@@ -109,9 +121,8 @@ function findEntry(path: string, libraryId: string): Lookup {
 }
 
 function hasReceiptSidecar(entryId: string, libraryId: string): bool {
-  const r = callRaw("query:vdfs.list_sidecars.v1", withLibrary('{"entry_id":' + quote(entryId) + ',"kind":"' + SIDECAR_KIND + '"}', libraryId));
-  if (!r.ok) return false;
-  return rawElements(fieldsOf(r.value).get("sidecars")).length > 0;
+  const r = vdfs(library(libraryId)).listSidecars(entryId, SIDECAR_KIND);
+  return r.ok && r.value.length > 0;
 }
 
 /** Finds the email's receipt: given, in an attachment, or in the body. */
@@ -154,10 +165,9 @@ export function importEmail(email: Email, libraryId: string, jobId: string, useM
     out.error = existing.error;
     return out;
   }
-  if (existing.entry !== null) {
-    const f = fieldsOf(existing.entry);
-    out.entryId = str(f, "id");
-    out.existingJobId = str(fieldsOf(f.get("metadata")), "job_id");
+  if (existing.found) {
+    out.entryId = existing.entryId;
+    out.existingJobId = str(fieldsOf(existing.metadataJson), "job_id");
     if (hasReceiptSidecar(out.entryId, libraryId)) {
       out.status = "existing";
       return out;
@@ -197,6 +207,8 @@ export function importEmail(email: Email, libraryId: string, jobId: string, useM
     const raw = email.rawJson;
     if (raw !== null) payload += ',"content":' + raw;
     payload += "}";
+    // Raw call rather than vdfs().createEntry(…withContent(bytes)): the message arrives as base64
+    // and goes on as base64, instead of being decoded into guest memory and encoded again.
     const created = callRaw("action:vdfs.create_entry.input.v1", withLibrary(payload, libraryId));
     if (!created.ok) {
       out.status = "failed";
@@ -209,10 +221,7 @@ export function importEmail(email: Email, libraryId: string, jobId: string, useM
   }
   out.entryId = entryId;
 
-  const sidecar = callRaw(
-    "action:vdfs.write_sidecar.input.v1",
-    withLibrary('{"entry_id":' + quote(entryId) + ',"kind":"' + SIDECAR_KIND + '","format":"json","json":' + receipt + "}", libraryId),
-  );
+  const sidecar = vdfs(library(libraryId)).writeSidecarRawJson(entryId, SIDECAR_KIND, receipt);
   if (!sidecar.ok) {
     out.status = "failed";
     out.error = sidecar.error;

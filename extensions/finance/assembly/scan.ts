@@ -12,7 +12,7 @@
  * `finance/sync/<account>` of type `FinanceMailCursor`), so the next scan of the account starts
  * there and imports only new mail; `rescan: true` starts from the first message again.
  */
-import { Interrupt, JobContext, Progress, callRaw, handOver, log, quote } from "spacedrive-sdk";
+import { EntryFilter, Interrupt, JobContext, NewEntry, Progress, callRaw, handOver, log, quote, vdfs } from "spacedrive-sdk";
 import { fieldsOf, num, rawElements, str } from "./json";
 import { Email, importEmail, logWarnings, senderName } from "./importer";
 
@@ -53,9 +53,8 @@ function intOr(v: f64, fallback: i64): i64 {
   return isNaN(v) ? fallback : <i64>v;
 }
 
-function withLibrary(payload: string, libraryId: string): string {
-  if (libraryId.length == 0) return payload;
-  return payload.substring(0, payload.length - 1) + ',"library_id":' + quote(libraryId) + "}";
+function library(libraryId: string): string | null {
+  return libraryId.length > 0 ? libraryId : null;
 }
 
 function cursorPath(account: string): string {
@@ -65,22 +64,26 @@ function cursorPath(account: string): string {
 /** Where the last scan of `account` ended: [last_uid, uidvalidity], or [0, 0]. */
 function readCursor(account: string, libraryId: string): i64[] {
   const path = cursorPath(account);
-  const r = callRaw("query:vdfs.list_entries.v1", withLibrary('{"path_prefix":' + quote(path) + ',"entry_type":"' + CURSOR_TYPE + '","limit":5}', libraryId));
+  const filter = new EntryFilter();
+  filter.pathPrefix = path;
+  filter.entryType = CURSOR_TYPE;
+  filter.limit = 5;
+  const r = vdfs(library(libraryId)).listEntries(filter);
   if (!r.ok) return [0, 0];
-  const entries = rawElements(fieldsOf(r.value).get("entries"));
+  const entries = r.value.entries;
   for (let i = 0; i < entries.length; i++) {
-    const f = fieldsOf(entries[i]);
-    if (str(f, "path") != path) continue;
-    const m = fieldsOf(f.get("metadata"));
+    if (entries[i].path != path) continue;
+    const m = fieldsOf(entries[i].metadataJson);
     return [intOr(num(m, "last_uid"), 0), intOr(num(m, "uidvalidity"), 0)];
   }
   return [0, 0];
 }
 
 function writeCursor(account: string, libraryId: string, state: ScanState): void {
-  const payload = '{"name":' + quote("Mail sync: " + account) + ',"path":' + quote(cursorPath(account)) + ',"entry_type":"' + CURSOR_TYPE + '"' +
-    ',"metadata":{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"uidvalidity":' + state.uidvalidity.toString() + '},"if_exists":"replace"}';
-  const r = callRaw("action:vdfs.create_entry.input.v1", withLibrary(payload, libraryId));
+  const entry = new NewEntry("Mail sync: " + account, cursorPath(account), CURSOR_TYPE)
+    .withMetadataJson('{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"uidvalidity":' + state.uidvalidity.toString() + "}")
+    .onExisting("replace");
+  const r = vdfs(library(libraryId)).createEntry(entry);
   if (!r.ok) log.warn("finance: could not record where the scan of '" + account + "' ended: " + r.error!.message);
 }
 
