@@ -14,7 +14,7 @@ import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import type { JobsOptions } from '../config/index.js';
 import type { JobTypeRegistry, RegisteredJobType } from './registry.js';
-import type { ControlRequest, JobProgress, JobRecord, JobStore, Lease } from './store/index.js';
+import type { ClaimedJob, ControlRequest, JobProgress, JobRecord, JobStore, JobTransition, Lease } from './store/index.js';
 import type { Interrupt, JobOutcome, JobRunContext, ProgressReport } from './types.js';
 
 /** How long a lease lasts without a checkpoint or heartbeat (matters once several daemons share a store). */
@@ -33,7 +33,7 @@ const PERMANENT_CODES = new Set<string>([
 
 interface Execution {
   lease: Lease;
-  record: JobRecord;
+  record: ClaimedJob;
   def: RegisteredJobType;
   /** Created on first use of ctx.signal or on the first abort (most jobs never look). */
   controller: AbortController | null;
@@ -224,7 +224,7 @@ export class Runner {
     }
   }
 
-  #startExecution(rec: JobRecord): void {
+  #startExecution(rec: ClaimedJob): void {
     const def = this.#types.get(rec.type);
     const lease: Lease = { jobId: rec.id, workerId: this.workerId, runId: rec.runId };
     if (!def) {
@@ -397,7 +397,7 @@ export class Runner {
       if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
         outcome = { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: 'the job returned "interrupted" without being asked to pause or cancel' } };
       }
-      let finishing: Promise<JobRecord | null>;
+      let finishing: Promise<JobTransition | null>;
       switch (outcome.status) {
         case 'completed':
           finishing = this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null }, now);
@@ -435,7 +435,7 @@ export class Runner {
     this.schedulePump();
   }
 
-  #afterFinish(exec: Execution, updated: JobRecord | null): void {
+  #afterFinish(exec: Execution, updated: JobTransition | null): void {
     if (!updated) {
       this.#logger.debug({ job_id: exec.record.id }, 'job run ended after losing its lease; outcome dropped');
       return;
@@ -444,7 +444,7 @@ export class Runner {
   }
 
   /** Logs and emits the event for a job that just reached `job.status`. */
-  jobTransition(job: JobRecord, attempt?: number): void {
+  jobTransition(job: JobTransition, attempt?: number): void {
     const base = jobEventBase(job);
     switch (job.status) {
       case 'completed':

@@ -72,7 +72,9 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       const later = await store.enqueue(job({ priority: 10, runAt: now + 60_000 }));
       const claimed = await store.claim({ workerId: W, now, limit: 10, slots: SLOTS, leaseMs: 60_000 });
       expect(claimed.map((c) => c.id)).toEqual([high.job.id, older.job.id, low.job.id]);
-      expect(claimed.every((c) => c.status === 'running' && c.workerId === W && c.runs === 1)).toBe(true);
+      expect(claimed.every((c) => c.status === 'running' && c.runs === 1 && c.attempts === 0 && c.maxAttempts === 3)).toBe(true);
+      expect(claimed[0]!.params).toEqual({ x: 1 });
+      expect(await store.get(high.job.id)).toMatchObject({ status: 'running', workerId: W, runs: 1, runId: claimed[0]!.runId });
       expect(await store.nextRunAt(['t.a'], now)).toBe(later.job.runAt);
       const [delayed] = await store.claim({ workerId: W, now: now + 60_001, limit: 10, slots: SLOTS, leaseMs: 60_000 });
       expect(delayed!.id).toBe(later.job.id);
@@ -123,9 +125,11 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       await store.enqueue(job());
       const rec = (await claimOne())!;
       const done = await store.finish(leaseOf(rec), { kind: 'completed', output: { ok: true } }, Date.now());
-      expect(done).toMatchObject({ status: 'completed', output: { ok: true }, workerId: null });
-      expect(done!.progress.fraction).toBe(1);
-      expect(done!.finishedAt).not.toBeNull();
+      expect(done).toMatchObject({ id: rec.id, type: 't.a', status: 'completed', output: { ok: true }, lastError: null });
+      const stored = (await store.get(rec.id))!;
+      expect(stored).toMatchObject({ status: 'completed', output: { ok: true }, workerId: null, leaseUntil: null });
+      expect(stored.progress.fraction).toBe(1);
+      expect(stored.finishedAt).not.toBeNull();
       expect(await claimOne()).toBeUndefined();
     });
 
@@ -140,7 +144,7 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(again.id).toBe(rec.id);
       const f = await store.finish(leaseOf(again), { kind: 'failed', error: { code: 'Y', message: 'again' }, retryAt: null }, now + 1001);
       expect(f).toMatchObject({ status: 'failed', attempts: 2 });
-      expect(f!.errors.map((e) => e.code)).toEqual(['X', 'Y']);
+      expect((await store.get(rec.id))!.errors.map((e) => e.code)).toEqual(['X', 'Y']);
     });
 
     it('pauses and cancels queued jobs at once, running jobs on request', async () => {

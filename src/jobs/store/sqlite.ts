@@ -22,6 +22,7 @@ import { MIGRATIONS } from './migrations/index.js';
 import type {
   Checkpoint,
   CheckpointResult,
+  ClaimedJob,
   ClaimRequest,
   ControlRequest,
   ControlResult,
@@ -31,6 +32,7 @@ import type {
   JobProgress,
   JobRecord,
   JobStore,
+  JobTransition,
   Lease,
   ListFilter,
   NewJob,
@@ -218,10 +220,10 @@ export class SqliteJobStore implements JobStore {
       release: db.prepare('RELEASE op'),
       rollbackTo: db.prepare('ROLLBACK TO op'),
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, dedupe_key, library_id, dispatched_by, created_at, updated_at)
-        VALUES (@id, @type, 'queued', @priority, @params, @progress, @max_attempts, @run_at, @dedupe_key, @library_id, @dispatched_by, @now, @now)`),
+        VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       complete: db.prepare(`UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
         last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL
-        WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ? RETURNING *`),
+        WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ? RETURNING id, type, attempts, run_at`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
       // INDEXED BY: walk the runnable index in claim order and stop at LIMIT. Left to itself the
@@ -229,8 +231,10 @@ export class SqliteJobStore implements JobStore {
       // The type filter is applied in JS: an IN (json_each) filter here costs more than the scan.
       runnable: db.prepare(`SELECT seq, type FROM jobs INDEXED BY jobs_runnable WHERE status IN ('queued','waiting_retry') AND run_at <= ?
         ORDER BY priority DESC, run_at, seq LIMIT ? OFFSET ?`),
+      // Returns only what the worker needs: building a 28-column row object costs more than the update.
       markRunning: db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
-        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ? RETURNING *`),
+        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ?
+        RETURNING id, type, params, state, attempts, max_attempts, runs, run_id`),
       leaseOf: db.prepare('SELECT status, worker_id, run_id, progress, warnings, requested FROM jobs WHERE id = ?'),
       writeCheckpoint: db.prepare(`UPDATE jobs SET progress = ?, state = CASE WHEN ? THEN ? ELSE state END, warnings = ?,
         lease_until = ?, updated_at = ?, checkpoint_at = ? WHERE id = ?`),
@@ -370,27 +374,15 @@ export class SqliteJobStore implements JobStore {
         finishedAt: null,
         checkpointAt: null,
       };
-      this.#stmts.insert.run({
-        id,
-        type: rec.type,
-        priority: rec.priority,
-        params: JSON.stringify(params),
-        progress: EMPTY_PROGRESS_JSON,
-        max_attempts: rec.maxAttempts,
-        run_at: rec.runAt,
-        dedupe_key: dedupeKey,
-        library_id: rec.libraryId,
-        dispatched_by: rec.dispatchedBy,
-        now,
-      });
+      this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now);
       return { job: rec, deduplicated: false };
     });
   }
 
-  claim(req: ClaimRequest): Promise<JobRecord[]> {
+  claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     return this.#write(() => {
       const slots = { ...req.slots };
-      const claimed: JobRecord[] = [];
+      const claimed: ClaimedJob[] = [];
       // Pages of candidates in claim order; jobs of types without room are skipped. Claimed jobs
       // leave the index, so the next page starts after the ones skipped, not after the page.
       const page = req.limit + 8;
@@ -402,8 +394,21 @@ export class SqliteJobStore implements JobStore {
           if (claimed.length >= req.limit) break;
           if (!((slots[row.type] ?? 0) > 0)) continue;
           slots[row.type]!--;
-          const updated = this.#stmts.markRunning.get(req.workerId, req.now + req.leaseMs, req.now, req.now, row.seq) as Row;
-          claimed.push(toRecord(updated));
+          const r = this.#stmts.markRunning.get(req.workerId, req.now + req.leaseMs, req.now, req.now, row.seq) as Pick<
+            Row,
+            'id' | 'type' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'
+          >;
+          claimed.push({
+            id: r.id,
+            type: r.type,
+            status: 'running',
+            params: JSON.parse(r.params),
+            state: fromJson(r.state),
+            attempts: r.attempts,
+            maxAttempts: r.max_attempts,
+            runs: r.runs,
+            runId: r.run_id,
+          });
           taken++;
         }
         if (rows.length < page) break;
@@ -449,12 +454,14 @@ export class SqliteJobStore implements JobStore {
     }, true);
   }
 
-  finish(lease: Lease, outcome: FinishOutcome, now: number): Promise<JobRecord | null> {
-    return this.#write(() => {
+  finish(lease: Lease, outcome: FinishOutcome, now: number): Promise<JobTransition | null> {
+    return this.#write((): JobTransition | null => {
       if (outcome.kind === 'completed') {
         // The common case in one statement, fenced by the lease like the general path below.
-        const row = this.#stmts.complete.get(toJson(outcome.output), now, now, lease.jobId, lease.workerId, lease.runId) as Row | undefined;
-        return row ? toRecord(row) : null;
+        const output = toJson(outcome.output);
+        const row = this.#stmts.complete.get(output, now, now, lease.jobId, lease.workerId, lease.runId) as Pick<Row, 'id' | 'type' | 'attempts' | 'run_at'> | undefined;
+        if (!row) return null;
+        return { id: row.id, type: row.type, status: 'completed', output: fromJson(output), lastError: null, attempts: row.attempts, runAt: row.run_at };
       }
       const row = this.#row(lease.jobId);
       if (!row || row.status !== 'running' || row.worker_id !== lease.workerId || row.run_id !== lease.runId) return null;

@@ -91,6 +91,24 @@ export interface JobRecord {
   checkpointAt: number | null;
 }
 
+/** What a worker needs to run a job it claimed. */
+export interface ClaimedJob {
+  id: string;
+  type: string;
+  status: 'running';
+  params: unknown;
+  /** Last checkpoint, `null` on a first run. */
+  state: unknown;
+  attempts: number;
+  maxAttempts: number;
+  runs: number;
+  /** The run's id within its lease. */
+  runId: number;
+}
+
+/** A job's status after a run ended or a control took effect: what events and logs need. */
+export type JobTransition = Pick<JobRecord, 'id' | 'type' | 'status' | 'output' | 'lastError' | 'attempts' | 'runAt'>;
+
 export interface NewJob {
   type: string;
   params: unknown;
@@ -201,13 +219,13 @@ export interface JobStore {
    * `slots` with room left), highest priority first, then earliest `runAt`, then oldest; marks
    * them running under a new lease.
    */
-  claim(req: ClaimRequest): Promise<JobRecord[]>;
+  claim(req: ClaimRequest): Promise<ClaimedJob[]>;
   /** Writes progress, state and a warning in one transaction, renews the lease, and says whether a pause/cancel was asked. */
   checkpoint(lease: Lease, cp: Checkpoint): Promise<CheckpointResult>;
   /** Renews leases of runs still owned; returns the ids still owned. */
   heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<string[]>;
-  /** Ends a run. Returns the updated job, or null when the run no longer owned the job. */
-  finish(lease: Lease, outcome: FinishOutcome, now: number): Promise<JobRecord | null>;
+  /** Ends a run. Returns the job's new status (and what goes with it), or null when the run no longer owned the job. */
+  finish(lease: Lease, outcome: FinishOutcome, now: number): Promise<JobTransition | null>;
   /**
    * Pause or cancel: a queued or waiting_retry job pauses/cancels at once (a paused one cancels at
    * once); a running job gets the request recorded for its run to honour. INVALID_JOB_STATE for
