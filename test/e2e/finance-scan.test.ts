@@ -160,6 +160,24 @@ describe('finance:email_scan against a real IMAP server', { timeout: 180_000 }, 
     expect(entries.find((e) => e.path === 'receipts/late-01@samples.spacedrive.test.eml')?.name).toBe('Receipt: Another Blue Bottle receipt');
   });
 
+  it('import_receipts takes emails by reference (UID of an account) and fetches them itself', async () => {
+    const lib = await newLibrary('by-reference');
+    const scanned = sampleMessages.findIndex((m) => m.subject.includes('scanned copy'));
+    const plain = sampleMessages.findIndex((m) => m.receipts.length === 0);
+    const input = JSON.stringify({ library_id: lib, account: ACCOUNT, emails: [{ uid: scanned + 1 }, { uid: plain + 1 }] });
+    const out = await cliJson(d, ['action', 'finance:import_receipts', '--json-input', input]);
+    expect(out.results.map((r: { status: string }) => r.status)).toEqual(['imported', 'no_receipt']);
+    expect(out.results[0]).toMatchObject({ id: sampleMessages[scanned]!.message_id, merchant: 'Hardware Haven', total: 51.23 });
+    const [entry] = await financialEntries(d, lib);
+    expect(entry).toMatchObject({ name: `Receipt: ${sampleMessages[scanned]!.subject}`, metadata: { account: ACCOUNT, uid: scanned + 1 } });
+
+    const missing = await d.cli(['--json', 'action', 'finance:import_receipts', '--json-input', JSON.stringify({ library_id: lib, account: ACCOUNT, emails: [{ uid: 999 }] })]);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stderr).error).toMatchObject({ code: 'NOT_FOUND' });
+    const noAccount = await d.cli(['--json', 'action', 'finance:import_receipts', '--json-input', JSON.stringify({ library_id: lib, emails: [{ uid: 1 }] })]);
+    expect(JSON.parse(noAccount.stderr).error.code).toBe('INVALID_INPUT');
+  });
+
   it('a scan of an account that does not exist fails at once with NOT_FOUND, without retries', async () => {
     const out = await cliJson<{ job_id: string }>(d, ['jobs', 'dispatch', 'finance:email_scan', '--provider', 'nope']);
     const s = await waitForJob(client, out.job_id, (x) => x.status === 'failed');

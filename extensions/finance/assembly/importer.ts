@@ -244,3 +244,43 @@ export function senderName(from: string): string {
 export function logWarnings(o: ImportOutcome): void {
   for (let i = 0; i < o.warnings.length; i++) log.warn("finance: " + o.warnings[i]);
 }
+
+/** A message fetched by reference, or why it could not be. */
+export class Fetched {
+  email: Email | null = null;
+  error: CallError | null = null;
+}
+
+/**
+ * The email with UID `uidJson` (a JSON integer) of `account`, fetched through
+ * `query:mail.fetch_since.v1`, as the scan job would see it.
+ */
+export function fetchByUid(account: string, uidJson: string): Fetched {
+  const out = new Fetched();
+  const uid = I64.parseInt(uidJson);
+  const r = callRaw("query:mail.fetch_since.v1", '{"account":' + quote(account) + ',"last_uid":' + (uid - 1).toString() + ',"limit":1,"include_raw":true}');
+  if (!r.ok) {
+    out.error = r.error;
+    return out;
+  }
+  const f = fieldsOf(r.value);
+  const messages = rawElements(f.get("messages"));
+  const m = messages.length > 0 ? fieldsOf(messages[0]) : new RawFields();
+  if (messages.length == 0 || m.getOr("uid", "") != uid.toString()) {
+    out.error = new CallError("NOT_FOUND", "message UID " + uid.toString() + " not found in mail account '" + account + "'");
+    return out;
+  }
+  out.email = emailOfMessage(m, account, f.getOr("uidvalidity", "0"));
+  return out;
+}
+
+/** An email from a fetched mail message: id = its Message-ID (or account, UIDVALIDITY and UID). */
+export function emailOfMessage(m: RawFields, account: string, uidvalidity: string): Email {
+  const email = Email.fromFields(m);
+  const uid = m.getOr("uid", "0");
+  const messageId = str(m, "message_id");
+  email.id = messageId.length > 0 ? messageId : account + "-" + uidvalidity + "-" + uid;
+  email.extraMetadata.push('"account":' + quote(account));
+  email.extraMetadata.push('"uid":' + uid);
+  return email;
+}

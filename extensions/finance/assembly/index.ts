@@ -11,7 +11,7 @@
 import { ExtensionContext, JobContext, JobOptions, OperationOptions, quote } from "spacedrive-sdk";
 import { fieldsOf, has, rawElements, str } from "./json";
 import { classifyText, ocr } from "./classify";
-import { Email, importEmail, logWarnings } from "./importer";
+import { Email, fetchByUid, importEmail, logWarnings } from "./importer";
 import { runEmailScan } from "./scan";
 
 export { sd_abi_version, sd_alloc, sd_free } from "spacedrive-sdk";
@@ -42,11 +42,13 @@ const RECEIPT_SCHEMA =
 
 const IMPORT_INPUT =
   '{"type":"object","additionalProperties":false,"required":["emails"],"properties":{' +
-  '"account":{"type":"string","minLength":1,"description":"Mail account the emails came from (recorded in the metadata)"},' +
+  '"account":{"type":"string","minLength":1,"description":"Mail account the emails came from (recorded in the metadata; emails given by uid are fetched from it)"},' +
   '"library_id":{"type":"string","minLength":1,"description":"Library to import into (default: the default library)"},' +
   '"use_model":{"type":"boolean","default":true,"description":"Refine classification with the configured text model"},' +
-  '"emails":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","additionalProperties":false,"required":["id","subject"],"properties":{' +
+  '"emails":{"type":"array","minItems":1,"maxItems":100,"description":"Emails given in full (id, subject, …) or by reference (uid, with account)",' +
+  '"items":{"type":"object","additionalProperties":false,"anyOf":[{"required":["id","subject"]},{"required":["uid"]}],"properties":{' +
   '"id":{"type":"string","minLength":1,"maxLength":998,"description":"Message-ID or UID: the entry is receipts/<id>.eml"},' +
+  '"uid":{"type":"integer","minimum":1,"maximum":4294967295,"description":"A message of the account by UID: fetched from it (needs account)"},' +
   '"subject":{"type":"string","maxLength":998},"from":{"type":"string"},"date":{"type":"string"},' +
   '"raw":{' + BASE64 + ',"description":"The RFC 822 message, stored as the entry content"},' +
   '"text":{"type":"string","description":"Body text, parsed when no attachment holds a receipt"},' +
@@ -135,8 +137,18 @@ export function import_receipts_handler(ptr: i32, len: i32): i64 {
   const skipped = new Array<string>();
   const results = new Array<string>();
   for (let i = 0; i < emails.length; i++) {
-    const email = Email.fromFields(fieldsOf(emails[i]));
-    if (account.length > 0) email.extraMetadata.push('"account":' + quote(account));
+    const given = fieldsOf(emails[i]);
+    let email: Email;
+    if (has(given, "uid") && !has(given, "id")) {
+      // A reference: fetch the message from the account.
+      if (account.length == 0) return ctx.fail("invalid input: field 'emails[" + i.toString() + "].uid': an email given by UID needs 'account'", "INVALID_INPUT");
+      const fetched = fetchByUid(account, given.getOr("uid", "0"));
+      if (fetched.error !== null) return ctx.fail(fetched.error!.message, fetched.error!.code);
+      email = fetched.email!;
+    } else {
+      email = Email.fromFields(given);
+      if (account.length > 0) email.extraMetadata.push('"account":' + quote(account));
+    }
     const o = importEmail(email, libraryId, "", useModel);
     logWarnings(o);
     if (o.status == "failed") {

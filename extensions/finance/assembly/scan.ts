@@ -14,7 +14,7 @@
  */
 import { EntryFilter, Interrupt, JobContext, NewEntry, Progress, callRaw, handOver, log, quote, vdfs } from "spacedrive-sdk";
 import { fieldsOf, num, rawElements, str } from "./json";
-import { Email, importEmail, logWarnings, senderName } from "./importer";
+import { emailOfMessage, importEmail, logWarnings, senderName } from "./importer";
 
 const CURSOR_TYPE = "FinanceMailCursor";
 const DEFAULT_BATCH = 10;
@@ -141,11 +141,7 @@ export function runEmailScan(job: JobContext): i64 {
       if (job.checkInterrupt() != Interrupt.Continue) return interrupted(state);
       const m = fieldsOf(messages[i]);
       const uid = intOr(num(m, "uid"), 0);
-      const email = Email.fromFields(m);
-      const messageId = str(m, "message_id");
-      email.id = messageId.length > 0 ? messageId : account + "-" + uidvalidity.toString() + "-" + uid.toString();
-      email.extraMetadata.push('"account":' + quote(account));
-      email.extraMetadata.push('"uid":' + uid.toString());
+      const email = emailOfMessage(m, account, uidvalidity.toString());
 
       const outcome = importEmail(email, libraryId, job.jobId, useModel);
       logWarnings(outcome);
