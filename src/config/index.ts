@@ -156,6 +156,8 @@ export interface JobsOptions {
   synchronous: 'NORMAL' | 'FULL';
   /** How long a graceful stop waits for running jobs to save their state and return. Default 5000 ms. */
   shutdownGraceMs: number;
+  /** Finished jobs (completed, failed, cancelled) and their logs are deleted this long after they finished. Default 7 days; 0 keeps them forever. */
+  retentionMs: number;
 }
 
 export interface ExtensionLimitOptions {
@@ -251,6 +253,7 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       progressEventIntervalMs: 250,
       synchronous: 'NORMAL',
       shutdownGraceMs: 5000,
+      retentionMs: 7 * 24 * 3_600_000,
     },
     ai: {
       provider: null,
@@ -372,6 +375,7 @@ const optionsSchema = {
         progressEventIntervalMs: { type: 'integer', minimum: 0 },
         synchronous: { enum: ['NORMAL', 'FULL'] },
         shutdownGraceMs: { type: 'integer', minimum: 0 },
+        retentionMs: { type: 'integer', minimum: 0 },
       },
     },
     credentials: {

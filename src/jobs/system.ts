@@ -12,6 +12,9 @@ import { Runner, jobEventBase, startedLine } from './runner.js';
 import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
+const PRUNE_EVERY_MS = 3_600_000;
+const PRUNE_BATCH = 1000;
+
 export interface DispatchOptions {
   /** Higher runs first. Default 0. */
   priority?: number;
@@ -57,6 +60,7 @@ export class JobSystem {
   #counts: Record<JobStatus, number> | null = null;
   #countsAt = 0;
   #closed = false;
+  #pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: JobSystemOptions) {
     this.#options = opts.options;
@@ -81,6 +85,30 @@ export class JobSystem {
     if (recovered.length > 0) this.#logger.info({ count: recovered.length }, 'recovered jobs that were running when the daemon stopped');
     await this.refreshCounts();
     this.runner.start();
+    if (this.#options.retentionMs > 0) {
+      void this.pruneFinished();
+      this.#pruneTimer = setInterval(() => void this.pruneFinished(), PRUNE_EVERY_MS);
+      this.#pruneTimer.unref();
+    }
+  }
+
+  /**
+   * Deletes finished jobs older than `jobs.retentionMs`, a batch per event-loop turn so that a
+   * large backlog never holds the store for long. Returns how many were deleted.
+   */
+  async pruneFinished(now = Date.now()): Promise<number> {
+    let total = 0;
+    try {
+      while (!this.#closed) {
+        const n = await this.store.prune(now - this.#options.retentionMs, PRUNE_BATCH);
+        total += n;
+        if (n < PRUNE_BATCH) break;
+      }
+    } catch (err) {
+      this.#logger.warn({ err }, 'pruning finished jobs failed');
+    }
+    if (total > 0) this.#logger.info({ count: total }, 'deleted finished jobs past their retention');
+    return total;
   }
 
   /**
@@ -282,6 +310,7 @@ export class JobSystem {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     await this.runner.stop(this.#options.shutdownGraceMs);
     await this.store.close();
   }

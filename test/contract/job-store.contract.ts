@@ -243,6 +243,20 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(counts.completed).toBe(0);
     });
 
+    it('prunes finished jobs older than the cut-off with their logs, never live ones', async () => {
+      const old = (await store.enqueue(job())).job;
+      const live = (await store.enqueue(job({ type: 't.b' }))).job;
+      const rec = (await claimOne(Date.now(), { 't.a': 1 }))!;
+      expect(rec.id).toBe(old.id);
+      await store.finish(leaseOf(rec), { kind: 'completed', output: null }, 1000);
+      await store.appendLogs([{ jobId: old.id, time: 1, level: 'info', message: 'x' }]);
+      expect(await store.prune(500, 10)).toBe(0);
+      expect(await store.prune(Date.now() + 1000, 10)).toBe(1);
+      expect(await store.get(old.id)).toBeNull();
+      expect(await store.logs(old.id)).toEqual([]);
+      expect((await store.get(live.id))!.status).toBe('queued');
+    });
+
     it('stores logs per job in order and pages them', async () => {
       const a = (await store.enqueue(job())).job;
       const b = (await store.enqueue(job())).job;

@@ -300,6 +300,17 @@ describe('job system (in-process core, real SQLite)', () => {
     await until(copy.jobId, 'cancelled');
   });
 
+  it('deletes finished jobs past their retention, keeping live ones', async () => {
+    const done = await core.jobs.dispatch('core.noop', {});
+    await until(done.jobId, 'completed');
+    const live = await core.jobs.dispatch('core.noop', {}, { runAt: Date.now() + 60_000 });
+    // Retention is 7 days by default: nothing is old enough yet.
+    expect(await core.jobs.pruneFinished()).toBe(0);
+    expect(await core.jobs.pruneFinished(Date.now() + 8 * 24 * 3_600_000)).toBe(1);
+    await expect(core.jobs.get(done.jobId)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    expect((await core.jobs.get(live.jobId)).status).toBe('queued');
+  });
+
   it('a graceful stop saves running jobs, which continue after the restart', async () => {
     const { jobId } = await core.jobs.dispatch('core.count', { to: 60, delay_ms: 10, ack_file: join(dir, 'acks') });
     await waitFor(async () => (((await core.jobs.get(jobId)).state as { n: number } | null)?.n ?? 0) >= 5, 'progress');

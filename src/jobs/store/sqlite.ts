@@ -248,6 +248,9 @@ export class SqliteJobStore implements JobStore {
       nextRunAt: db.prepare(`SELECT MIN(run_at) AS t FROM jobs INDEXED BY jobs_runnable WHERE status IN ('queued','waiting_retry') AND run_at > ?
         AND type IN (SELECT value FROM json_each(?))`),
       counts: db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
+      pruneJobs: db.prepare(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE status IN ('completed','failed','cancelled')
+        AND finished_at < ? ORDER BY seq LIMIT ?) RETURNING id`),
+      pruneLogs: db.prepare('DELETE FROM job_logs WHERE job_id = ?'),
       insertLog: db.prepare('INSERT INTO job_logs (job_id, time, level, message) VALUES (?, ?, ?, ?)'),
       logs: db.prepare('SELECT seq, time, level, message FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
@@ -666,6 +669,14 @@ export class SqliteJobStore implements JobStore {
     const out = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     for (const r of this.#stmts.counts.all() as Array<{ status: JobStatus; n: number }>) out[r.status] = r.n;
     return Promise.resolve(out);
+  }
+
+  prune(before: number, limit: number): Promise<number> {
+    return this.#write(() => {
+      const ids = this.#stmts.pruneJobs.all(before, limit) as Array<{ id: string }>;
+      for (const { id } of ids) this.#stmts.pruneLogs.run(id);
+      return ids.length;
+    }, true);
   }
 
   async close(): Promise<void> {

@@ -249,5 +249,10 @@ export interface JobStore {
   nextRunAt(types: readonly string[], now: number): Promise<number | null>;
   /** Job counts per status. */
   countByStatus(): Promise<Record<JobStatus, number>>;
+  /**
+   * Deletes up to `limit` finished jobs (completed, failed, cancelled) that finished before
+   * `before`, with their logs; returns how many. Live jobs are never touched.
+   */
+  prune(before: number, limit: number): Promise<number>;
   close(): Promise<void>;
 }
