@@ -13,6 +13,7 @@ import { Core } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import type { FetchSinceResult, MailAccount, MailboxStatus, MailMessage } from '../../src/mail/index.js';
 import { startDovecot, type TestDovecot } from '../helpers/dovecot.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const SAMPLES = join(import.meta.dirname, '..', '..', 'samples');
 interface SampleMessage {
@@ -205,7 +206,7 @@ describe('mail (in-process, real dovecot)', () => {
 
   it('a wrong password is MAIL_AUTH_FAILED; with verify nothing is saved', async () => {
     const bad = { name: 'bad', kind: 'imap', host: dovecot.host, port: dovecot.port, secure: false, username: dovecot.user, password: 'wrong' };
-    const err = (await core.execute('action:mail.add_account.input.v1', { ...bad, verify: true }).catch((e) => e)) as { code: string; message: string };
+    const err = (await rejectionOf(core.execute('action:mail.add_account.input.v1', { ...bad, verify: true }))) as { code: string; message: string };
     expect(err.code).toBe('MAIL_AUTH_FAILED');
     expect(err.message).toContain(`refused the login of '${dovecot.user}'`);
     expect(await codeOf(core.execute('query:mail.test_account.v1', { name: 'bad' }))).toBe('NOT_FOUND');
@@ -221,7 +222,7 @@ describe('mail (in-process, real dovecot)', () => {
   });
 
   it('typed errors: unknown account, unreachable server, missing mailbox, duplicate name, bad input', async () => {
-    const unknown = (await fetch({ account: 'nope' }).catch((e) => e)) as { code: string; message: string };
+    const unknown = (await rejectionOf(fetch({ account: 'nope' }))) as { code: string; message: string };
     expect(unknown.code).toBe('NOT_FOUND');
     expect(unknown.message).toMatch(/mail account 'nope' not found; configured: dove, local/);
     expect(await codeOf(core.execute('action:mail.remove_account.input.v1', { name: 'nope' }))).toBe('NOT_FOUND');
@@ -235,7 +236,7 @@ describe('mail (in-process, real dovecot)', () => {
       });
     });
     await core.execute('action:mail.add_account.input.v1', { name: 'down', kind: 'imap', host: '127.0.0.1', port: closed, secure: false, username: 'x', password: 'y' });
-    const down = (await fetch({ account: 'down' }).catch((e) => e)) as { code: string; message: string };
+    const down = (await rejectionOf(fetch({ account: 'down' }))) as { code: string; message: string };
     expect(down.code).toBe('MAIL_UNREACHABLE');
     expect(down.message).toContain(`cannot reach 127.0.0.1:${closed}`);
     // TLS spoken to a plain-text port fails clearly too.
@@ -252,7 +253,7 @@ describe('mail (in-process, real dovecot)', () => {
       password: dovecot.password,
       mailbox: 'Receipts',
     });
-    const nobox = (await fetch({ account: 'nobox' }).catch((e) => e)) as { code: string; message: string };
+    const nobox = (await rejectionOf(fetch({ account: 'nobox' }))) as { code: string; message: string };
     expect(nobox.code).toBe('NOT_FOUND');
     expect(nobox.message).toContain("mailbox 'Receipts' not found");
     expect(await codeOf(core.execute('query:mail.test_account.v1', { name: 'nobox' }))).toBe('NOT_FOUND');
@@ -295,7 +296,7 @@ describe('mail (in-process, real dovecot)', () => {
     const port = (fake.address() as AddressInfo).port;
     try {
       await core.execute('action:mail.add_account.input.v1', { name: 'cleartext', kind: 'imap', host: address, port, secure: false, username: 'u', password: 'must-not-leak' });
-      const err = (await fetch({ account: 'cleartext' }).catch((e) => e)) as { code: string; message: string };
+      const err = (await rejectionOf(fetch({ account: 'cleartext' }))) as { code: string; message: string };
       expect(err.code).toBe('MAIL_UNREACHABLE');
       expect(err.message).toContain('offers no STARTTLS');
       expect(connections).toBe(1);
@@ -314,7 +315,7 @@ describe('mail (in-process, real dovecot)', () => {
     try {
       await core.execute('action:mail.add_account.input.v1', { name: 'silent', kind: 'imap', host: '127.0.0.1', port, secure: false, username: 'x', password: 'y' });
       const ac = new AbortController();
-      const pending = core.execute('query:mail.fetch_since.v1', { account: 'silent' }, { signal: ac.signal }).catch((e) => e);
+      const pending = rejectionOf(core.execute('query:mail.fetch_since.v1', { account: 'silent' }, { signal: ac.signal }));
       while (sockets.length === 0) await new Promise((r) => setTimeout(r, 10));
       ac.abort();
       expect(await pending).toMatchObject({ code: 'CANCELLED' });
@@ -325,7 +326,7 @@ describe('mail (in-process, real dovecot)', () => {
       // At most 4 connections per account: a fifth call waits, and leaves the queue when cancelled.
       sockets.length = 0;
       const controllers = Array.from({ length: 5 }, () => new AbortController());
-      const calls = controllers.map((c) => core.execute('query:mail.fetch_since.v1', { account: 'silent' }, { signal: c.signal }).catch((e) => e));
+      const calls = controllers.map((c) => rejectionOf(core.execute('query:mail.fetch_since.v1', { account: 'silent' }, { signal: c.signal })));
       while (sockets.length < 4) await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 200));
       expect(sockets.length).toBe(4);
@@ -383,7 +384,7 @@ describe('mail (Maildir UIDs)', () => {
     await core.close();
     core = await Core.create(loadOptions({ overrides: { dataDir: join(dataDir, 'data') }, env: {} }), { logger: silentLogger() });
     const second = await fetch();
-    const expected = { ...uids, newest: N + 1 };
+    const expected: Record<string, number> = { ...uids, newest: N + 1 };
     delete expected['Lunch on Friday?'];
     expect(uidsBySubject(second)).toEqual(expected);
     expect(second.uidvalidity).toBe(first.uidvalidity);
@@ -442,7 +443,7 @@ describe('mail (Maildir UIDs)', () => {
   it('a folder that is not a Maildir is a clear error', async () => {
     const notMaildir = join(dataDir, 'plain');
     cpSync(join(SAMPLES, 'receipts'), notMaildir, { recursive: true });
-    const err = (await core.execute('action:mail.add_account.input.v1', { name: 'plain', kind: 'maildir', path: notMaildir, verify: true }).catch((e) => e)) as { code: string; message: string };
+    const err = (await rejectionOf(core.execute('action:mail.add_account.input.v1', { name: 'plain', kind: 'maildir', path: notMaildir, verify: true }))) as { code: string; message: string };
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toContain('is not a Maildir (it has no cur/ directory)');
   });

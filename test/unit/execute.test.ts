@@ -6,6 +6,7 @@ import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { defineOperation } from '../../src/registry/index.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 describe('execute', () => {
   let dir: string;
@@ -31,7 +32,7 @@ describe('execute', () => {
   });
 
   it('names the field and what was expected for invalid input', async () => {
-    const err = await core.execute('action:files.copy.input.v1', { sources: 'a' }).catch((e) => e);
+    const err = await rejectionOf(core.execute('action:files.copy.input.v1', { sources: 'a' }));
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toContain("field 'sources': expected type array");
     expect(err.message).toContain("field 'destination': expected a value (it is required)");

@@ -12,6 +12,7 @@ import { Core } from '../../src/core/index.js';
 import type { CoreEvent } from '../../src/events/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import type { Caller } from '../../src/registry/index.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 type Entry = { id: string; name: string; path: string; entry_type: string; metadata: Record<string, unknown>; content_hash: string | null; size: number | null; content?: string; created: boolean; replaced: boolean; kind: string | null; location_id: string | null };
 
@@ -106,9 +107,9 @@ describe('libraries, entries, locations (in-process core)', () => {
 
   it('same path or dedupe key: ALREADY_EXISTS, or return / replace keeping the id', async () => {
     const first = await create({ name: 'm.eml', path: 'receipts/m.eml', entry_type: 'FinancialDocument', dedupe_key: '<msg-1@example.com>', metadata: { a: 1 } });
-    const dup = await create({ name: 'm.eml', path: 'receipts/m.eml', entry_type: 'FinancialDocument' }).catch((e) => e);
+    const dup = await rejectionOf(create({ name: 'm.eml', path: 'receipts/m.eml', entry_type: 'FinancialDocument' }));
     expect(dup).toMatchObject({ code: 'ALREADY_EXISTS', details: { entry_id: first.id } });
-    const byKey = await create({ name: 'other', path: 'receipts/other.eml', entry_type: 'FinancialDocument', dedupe_key: '<msg-1@example.com>' }).catch((e) => e);
+    const byKey = await rejectionOf(create({ name: 'other', path: 'receipts/other.eml', entry_type: 'FinancialDocument', dedupe_key: '<msg-1@example.com>' }));
     expect(byKey.code).toBe('ALREADY_EXISTS');
     const returned = await create({ name: 'm.eml', path: 'receipts/m.eml', entry_type: 'FinancialDocument', if_exists: 'return', metadata: { a: 2 } });
     expect(returned).toMatchObject({ id: first.id, created: false, replaced: false, metadata: { a: 1 } });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSandbox, type ExtensionSandbox } from '../../src/extensions/sandbox/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { healthyStream, loadFixture, recordingBridge, TEST_LIMITS } from '../helpers/sandbox.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 let healthy: ExtensionSandbox;
 beforeAll(async () => {
@@ -48,15 +49,15 @@ describe('sandbox: hostile handlers', () => {
     it(`${c.fixture}: ${c.exportFn} fails with ${c.code}, the instance is replaced and serves again`, async () => {
       const s = await loadFixture(c.fixture, { limits: { instances: 1, ...c.limits } });
       try {
-        const err = await alongsideHealthy(() => s.call(c.exportFn, { x: 1 }, { chain: [] }).catch((e) => e));
+        const err = await alongsideHealthy(() => rejectionOf(s.call(c.exportFn, { x: 1 }, { chain: [] })));
         expect(err.code).toBe(c.code);
         expect(err.message).toContain(`extension '${c.fixture}', export '${c.exportFn}'`);
         expect(err.details).toMatchObject({ extension: c.fixture, export: c.exportFn });
-        expect(err.details.cause).toMatch(c.cause);
+        expect(err.details?.cause).toMatch(c.cause);
         expect(s.stats().replaced).toBe(1);
         // The replacement instance is a fresh one: the same call fails the same way (not a dead pool).
         await waitFor(() => s.stats().instances === 1);
-        const again = await s.call(c.exportFn, { x: 2 }, { chain: [] }).catch((e) => e);
+        const again = await rejectionOf(s.call(c.exportFn, { x: 2 }, { chain: [] }));
         expect(again.code).toBe(c.code);
         expect(s.stats().replaced).toBe(2);
       } finally {
@@ -68,8 +69,8 @@ describe('sandbox: hostile handlers', () => {
   it('trap: the error carries the wasm stack, naming the function that trapped', async () => {
     const s = await loadFixture('trap', { limits: { instances: 1 } });
     try {
-      const err = await s.call('boom', {}, { chain: [] }).catch((e) => e);
-      expect(err.details.wasmStack.join('\n')).toMatch(/explode/);
+      const err = await rejectionOf(s.call('boom', {}, { chain: [] }));
+      expect((err.details?.wasmStack as string[]).join('\n')).toMatch(/explode/);
     } finally {
       await s.close();
     }
@@ -80,7 +81,7 @@ describe('sandbox: hostile handlers', () => {
     let turns = 0;
     const ticker = setInterval(() => turns++, 1);
     try {
-      const err = await alongsideHealthy(() => s.call('spin', {}, { chain: [] }).catch((e) => e));
+      const err = await alongsideHealthy(() => rejectionOf(s.call('spin', {}, { chain: [] })));
       expect(err.code).toBe('EXTENSION_TIMEOUT');
       expect(turns).toBeGreaterThan(10);
       await waitFor(() => s.stats().instances === 2);
@@ -97,7 +98,7 @@ describe('sandbox: hostile handlers', () => {
     ] as const) {
       const s = await loadFixture(fixture, { limits: { instances: 1, callTimeoutMs: 300 } });
       try {
-        const bad = s.call(exportFn, {}, { chain: [] }).catch((e) => e);
+        const bad = rejectionOf(s.call(exportFn, {}, { chain: [] }));
         // Posted to the same (only) instance right behind the failing call.
         const good = s.call('ok', {}, { chain: [] });
         expect(s.stats().queued).toBe(1);
@@ -113,7 +114,7 @@ describe('sandbox: hostile handlers', () => {
   it('a trap after sd_error leads with the reason the guest gave', async () => {
     const s = await loadFixture('abort-reason', { limits: { instances: 1 } });
     try {
-      const err = await s.call('assert', {}, { chain: [] }).catch((e) => e);
+      const err = await rejectionOf(s.call('assert', {}, { chain: [] }));
       expect(err.code).toBe('EXTENSION_TRAPPED');
       expect(err.message).toBe(
         "extension 'abort-reason', export 'assert': abort: index out of range (assembly/index.ts:42:7) (trapped: unreachable)",
@@ -129,9 +130,9 @@ describe('sandbox: hostile handlers', () => {
       expect(await s.call('nap', { ms: 20 }, { chain: [] })).toEqual({ ok: true, result: {} });
       expect(await s.call('nap', { ms: -1 }, { chain: [] })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
       // Asked to sleep past its limit, the call fails with EXTENSION_TIMEOUT right away.
-      const err = await alongsideHealthy(() => s.call('nap', { ms: 60_000 }, { chain: [] }).catch((e) => e));
+      const err = await alongsideHealthy(() => rejectionOf(s.call('nap', { ms: 60_000 }, { chain: [] })));
       expect(err.code).toBe('EXTENSION_TIMEOUT');
-      expect(err.details.cause).toMatch(/extension\.sleep\(60000 ms\) would run past the call's deadline/);
+      expect(err.details?.cause).toMatch(/extension\.sleep\(60000 ms\) would run past the call's deadline/);
     } finally {
       await s.close();
     }
@@ -179,16 +180,16 @@ describe('sandbox: hostile or broken modules at load', () => {
   ];
   for (const c of cases) {
     it(`${c.fixture}: loading fails with ${c.code}`, async () => {
-      const err = await alongsideHealthy(() => loadFixture(c.fixture, { limits: c.limits ?? {} }).catch((e) => e));
+      const err = await alongsideHealthy(() => rejectionOf(loadFixture(c.fixture, { limits: c.limits ?? {} })));
       expect(err.code).toBe(c.code);
       expect(err.message).toContain(`extension '${c.fixture}'`);
       expect(err.message).toMatch(c.message);
-      expect(err.details.extension).toBe(c.fixture);
+      expect(err.details?.extension).toBe(c.fixture);
     });
   }
 
   it('bytes that are not a WebAssembly module fail with EXTENSION_INVALID', async () => {
-    const err = await loadSandbox({
+    const err = await rejectionOf(loadSandbox({
       id: 'junk',
       version: '1.0.0',
       wasm: new TextEncoder().encode('definitely not wasm'),
@@ -196,7 +197,7 @@ describe('sandbox: hostile or broken modules at load', () => {
       bridge: recordingBridge(),
       config: {},
       logger: silentLogger(),
-    }).catch((e) => e);
+    }));
     expect(err.code).toBe('EXTENSION_INVALID');
     expect(err.message).toMatch(/magic number/);
   });

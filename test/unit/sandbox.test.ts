@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExtensionSandbox } from '../../src/extensions/sandbox/index.js';
 import { loadFixture, recordingBridge } from '../helpers/sandbox.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 /** A promise with its resolve exposed, to hold a call inside the host for as long as a test needs. */
 function deferred<T>() {
@@ -86,7 +87,7 @@ describe('sandbox: the echo extension', () => {
 
   it('maps sd_error to a typed error with the guest message', async () => {
     const s = await load('echo', { id: 'acme' });
-    const err = await s.call('fail', {}, { chain: [] }).catch((e) => e);
+    const err = await rejectionOf(s.call('fail', {}, { chain: [] }));
     expect(err.code).toBe('NOT_FOUND');
     expect(err.message).toBe("extension 'acme', export 'fail': no such receipt");
     expect(err.details).toMatchObject({ extension: 'acme', export: 'fail' });
@@ -122,7 +123,7 @@ describe('sandbox: the echo extension', () => {
 
   it('refuses input over maxInputBytes before calling the guest', async () => {
     const s = await load('echo', { limits: { maxInputBytes: 100 } });
-    const err = await s.call('echo', { big: 'x'.repeat(200) }, { chain: [] }).catch((e) => e);
+    const err = await rejectionOf(s.call('echo', { big: 'x'.repeat(200) }, { chain: [] }));
     expect(err.code).toBe('INVALID_INPUT');
     expect(err.message).toMatch(/over the limit of 100 bytes/);
     expect(s.stats().calls).toBe(0);
@@ -142,7 +143,7 @@ describe('sandbox: the echo extension', () => {
     await waitFor(() => bridge.calls.length === 1);
     const queued = [s.call('echo', 1, { chain: [] }), s.call('echo', 2, { chain: [] })];
     expect(s.stats()).toMatchObject({ busy: 1, queued: 2 });
-    const err = await s.call('echo', 3, { chain: [] }).catch((e) => e);
+    const err = await rejectionOf(s.call('echo', 3, { chain: [] }));
     expect(err.code).toBe('OVERLOADED');
     expect(err.details).toMatchObject({ extension: 'echo', running: 1, queued: 2 });
     gate.resolve('done');
@@ -155,10 +156,10 @@ describe('sandbox: the echo extension', () => {
     const bridge = recordingBridge(() => gate.promise);
     const s = await load('echo', { bridge, limits: { instances: 1 } });
     const running = new AbortController();
-    const holding = s.call('host_call', ['query:slow.v1', {}], { chain: [], signal: running.signal }).catch((e) => e);
+    const holding = rejectionOf(s.call('host_call', ['query:slow.v1', {}], { chain: [], signal: running.signal }));
     await waitFor(() => bridge.calls.length === 1);
     const waiting = new AbortController();
-    const queued = s.call('echo', 1, { chain: [], signal: waiting.signal }).catch((e) => e);
+    const queued = rejectionOf(s.call('echo', 1, { chain: [], signal: waiting.signal }));
     waiting.abort();
     expect((await queued).code).toBe('CANCELLED');
     running.abort();
