@@ -23,6 +23,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { loadOptions } = await import(join(ROOT, 'dist', 'config', 'index.js'));
+const { SpacedriveClient } = await import(join(ROOT, 'dist', 'client', 'index.js'));
 const BIN = join(ROOT, 'bin', 'spacedrive.js');
 const DOVECOT = '/usr/sbin/dovecot';
 const args = process.argv.slice(2);
@@ -176,7 +178,11 @@ async function main() {
   });
   process.stdout.write(`  daemon pid ${daemon.pid}\n`);
   for (const id of ['finance', 'expenses']) {
-    if ((await sdLive(['extensions', 'install', rel(join(ROOT, 'build', 'extensions', id)), '--yes'])) !== 0) throw new Error(`installing ${id} failed`);
+    const pkg = rel(join(ROOT, 'build', 'extensions', id));
+    process.stdout.write(dim(`$ spacedrive extensions install ${pkg} --yes\n`));
+    const info = sdJson(['extensions', 'install', pkg, '--yes']);
+    const ops = info.operations.map((o) => o.method).concat(info.job_types.map((j) => `job ${j.job_type}`));
+    process.stdout.write(`  installed ${id} ${info.version} (${info.state}): ${ops.join(', ')}\n`);
   }
 
   step(2, 'Classify a scanned receipt (OCR by the host, parsing in the extension)');
@@ -205,19 +211,24 @@ async function main() {
   let killedAt;
   let follower;
   const scan = sdLive(['jobs', 'dispatch', 'finance:email_scan', '--provider', 'gmail', '--batch-size', '1', '--follow'], { onSpawn: (c) => (follower = c) });
-  // Find the job, wait until a few messages are checkpointed, then pull the plug.
-  for (let i = 0; i < 600 && killedAt === undefined; i++) {
-    await sleep(100);
-    const jobs = sdJson(['jobs', 'list', '--type', 'finance:email_scan']).jobs ?? [];
-    const job = jobs[0];
-    if (!job) continue;
-    jobId = job.job_id;
-    const info = sdJson(['jobs', 'info', jobId]);
-    if (info.status === 'completed') throw new Error('the scan finished before the demo could kill the daemon');
-    if ((info.state?.processed ?? 0) >= 4) {
-      killedAt = info.state;
-      process.kill(daemon.pid, 'SIGKILL');
+  // Find the job, wait until a few messages are checkpointed, then pull the plug. Polled with a
+  // client rather than the CLI: a CLI process per poll is too slow to catch a fast scan mid-way.
+  const client = await SpacedriveClient.fromOptions(loadOptions({ overrides: { dataDir } }), { reconnect: false });
+  try {
+    for (let i = 0; i < 3000 && killedAt === undefined; i++) {
+      await sleep(20);
+      const { jobs } = await client.query('query:jobs.list.v1', { job_type: 'finance:email_scan', limit: 1 });
+      if (!jobs[0]) continue;
+      jobId = jobs[0].job_id;
+      const info = await client.query('query:jobs.get_status.v1', { job_id: jobId });
+      if (info.status === 'completed') throw new Error('the scan finished before the demo could kill the daemon');
+      if ((info.state?.processed ?? 0) >= 4) {
+        killedAt = info.state;
+        process.kill(daemon.pid, 'SIGKILL');
+      }
     }
+  } finally {
+    await client.close().catch(() => undefined);
   }
   if (killedAt === undefined) throw new Error('the scan did not get going');
   const followCode = await Promise.race([scan, sleep(10_000).then(() => follower.kill('SIGTERM'))]);
