@@ -265,13 +265,11 @@ async function main() {
   process.stdout.write(`\n${bold('The demo ran to the end.')}${keep ? ` Data directory kept: ${dataDir}` : ''}\n`);
 }
 
-let code = 0;
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`\ndemo failed: ${err.message}\n`);
-  code = 1;
-} finally {
+/** Stops what the demo started and removes its directories; runs once, however the demo ends. */
+let cleanedUp = false;
+function cleanUp() {
+  if (cleanedUp) return;
+  cleanedUp = true;
   for (const f of cleanups) {
     try {
       f();
@@ -280,5 +278,27 @@ try {
     }
   }
   if (!keep) rmSync(dataDir, { recursive: true, force: true });
+}
+// Ctrl-C, a closed terminal, or output piped into `head`: still stop the daemon and dovecot.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    cleanUp();
+    process.exit(130);
+  });
+}
+process.stdout.on('error', () => {
+  cleanUp();
+  process.exit(1);
+});
+process.on('exit', cleanUp);
+
+let code = 0;
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`\ndemo failed: ${err.message}\n`);
+  code = 1;
+} finally {
+  cleanUp();
 }
 process.exit(code);
