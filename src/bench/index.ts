@@ -19,6 +19,7 @@ const SECTIONS: Record<string, string> = {
   jobs: './jobs.bench.js',
   capabilities: './capabilities.bench.js',
   mail: './mail.bench.js',
+  finance: './finance.bench.js',
 };
 
 async function main(): Promise<void> {
