@@ -95,12 +95,17 @@ async function ensureExtension(client, id) {
   return `${id} ${built.version}: ${done.length > 0 ? done.join(', ') : 'up to date'}`;
 }
 
+/** A word for a POSIX shell: quoted when it has characters the shell would interpret. */
+function sh(word) {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 function banner() {
-  const rel = (p) => relative(process.cwd(), join(ROOT, p)) || '.';
-  const sd = `node ${rel('bin/spacedrive.js')}${dataDir ? ` --data-dir ${dataDir}` : ''}`;
+  const rel = (p) => sh(relative(process.cwd(), join(ROOT, p)) || '.');
+  const sd = `node ${rel('bin/spacedrive.js')}${dataDir ? ` --data-dir ${sh(dataDir)}` : ''}`;
   const receipt = rel('samples/receipts/blue-bottle-2025-03-14.pdf');
   const scanned = rel('samples/receipts/hardware-haven-2025-02-03.pdf');
-  const maildir = join(ROOT, 'samples', 'mail', 'Maildir');
+  const maildir = sh(join(ROOT, 'samples', 'mail', 'Maildir'));
   return [
     '',
     'Spacedrive is running with the finance, expenses and hello extensions.',
