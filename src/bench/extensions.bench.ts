@@ -1,6 +1,7 @@
 /**
- * Bench section `extensions`: the WebAssembly sandbox against its floors, in one run.
+ * Bench section `extensions`: the WebAssembly sandbox against its floors and its peer, in one run.
  *
+ * The sandbox alone, on the hand-written fixture test/fixtures/wat/echo.wat (compiled with wabt):
  * - raw: the echo handler called directly on the main thread, JSON in and out (no isolation);
  * - thread round trip: a bare message to a worker thread and back, by the sandbox's own
  *   mechanism (MessagePort + Atomics.notify; the worker blocks in Atomics.wait, the main thread
@@ -10,9 +11,20 @@
  *   the main thread's bridge;
  * - extension load: compile, instantiate, plugin_init, ready to serve.
  *
- * The module is the hand-written test fixture test/fixtures/wat/echo.wat, compiled with wabt.
+ * The real thing, on test-ext as the build compiles it (AssemblyScript + SDK), installed with
+ * core.extensions.install:
+ * - its `noop` export called raw on the main thread (the floor), and a core no-op query;
+ * - `query:test-ext:noop.v1` through `execute` in an in-process core (registry, routing, pool,
+ *   sandboxed and preemptible), 1 and 64 in flight;
+ * - the same through the Unix socket of a daemon in its own process, 1 in flight and 16
+ *   pipelined, beside the core no-op query on the same socket;
+ * - the peer: the Extism JavaScript host in worker mode running the same no-op (src/bench/extism-peer.ts);
+ * - test-ext's load through the manager (disable → enable).
  */
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
@@ -25,11 +37,22 @@ import {
   type SandboxLimits,
 } from '../extensions/sandbox/index.js';
 import { waitAsync, wasm } from '../extensions/sandbox/wasm-types.js';
+import { SpacedriveClient } from '../client/index.js';
+import { loadOptions, type PartialOptions } from '../config/index.js';
+import { Core } from '../core/index.js';
 import { silentLogger } from '../logging/index.js';
+import { NOOP, noopQuery } from './core-shared.js';
+import { ExtismPool, measureExtism } from './extism-peer.js';
 import { check, measure, measureSync, type BenchSection, type Measurement } from './harness.js';
 
 const ECHO_WAT = fileURLToPath(new URL('../../test/fixtures/wat/echo.wat', import.meta.url));
 const INPUT = { id: 42, name: 'receipt.pdf', tags: ['finance', 'q3'] };
+/** test-ext as `npm run build` builds it (a package directory: manifest + module). */
+const TEST_EXT_ID = 'test-ext';
+const TEST_EXT_DIR = fileURLToPath(new URL(`../../build/extensions/${TEST_EXT_ID}`, import.meta.url));
+const EXT_NOOP = `query:${TEST_EXT_ID}:noop.v1`;
+/** The bench's daemon process (also used by the `core` section). */
+const DAEMON_SCRIPT = fileURLToPath(new URL('./core-server.js', import.meta.url));
 
 const LIMITS: SandboxLimits = {
   callTimeoutMs: 10_000,
@@ -59,28 +82,31 @@ const bridge: HostBridge = {
   jobInterrupt: () => 0,
 };
 
-/** (a) The floor: the handler called in this thread, JSON in and out. */
-async function rawCall(bytes: Uint8Array): Promise<Measurement> {
+/**
+ * (a) The floor: an export called in this thread, JSON in and out, no isolation. The host
+ * imports are stubs: `noop` and `echo` make no host call.
+ */
+async function rawCall(bytes: Uint8Array, exportFn: string, input: unknown, name: string): Promise<Measurement> {
   const noop = () => 0n;
   const inst = new wasm.Instance(await wasm.compile(bytes), {
     spacedrive: { sd_call: noop, sd_log: noop, sd_error: noop, sd_job_progress: () => -1, sd_job_interrupt: () => -1 },
   });
-  const ex = inst.exports as {
+  const ex = inst.exports as unknown as {
     memory: { buffer: ArrayBuffer };
     sd_alloc(n: number): number;
     sd_free(p: number, n: number): void;
-    echo(p: number, n: number): bigint;
-  };
+  } & Record<string, (p: number, n: number) => bigint>;
+  const handler = ex[exportFn]!;
   const enc = new TextEncoder();
   const dec = new TextDecoder('utf-8', { fatal: true });
   return measureSync(
-    'raw wasm call, JSON in/out (main thread)',
+    name,
     () => {
-      const text = JSON.stringify(INPUT);
+      const text = JSON.stringify(input);
       const n = Buffer.byteLength(text);
       const p = ex.sd_alloc(n);
       enc.encodeInto(text, new Uint8Array(ex.memory.buffer, p, n));
-      const packed = ex.echo(p, n);
+      const packed = handler(p, n);
       const outPtr = Number(packed & 0xffff_ffffn);
       const outLen = Number(packed >> 32n);
       const out = JSON.parse(dec.decode(new Uint8Array(ex.memory.buffer, outPtr, outLen))) as unknown;
@@ -214,24 +240,106 @@ function best(rounds: Measurement[], by: 'latency' | 'throughput' = 'latency'): 
   return { ...sorted[0]!, note: [sorted[0]!.note, `best of ${rounds.length} rounds`].filter(Boolean).join('; ') };
 }
 
+/** Starts the bench's daemon (src/bench/core-server.ts) in its own process; resolves once it listens. */
+function startDaemonProcess(socketPath: string, dataDir: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DAEMON_SCRIPT, 'daemon', socketPath, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdout!.setEncoding('utf8').once('data', (d: string) => (d.startsWith('ready') ? resolve(child) : reject(new Error(d))));
+    child.once('exit', (code) => reject(new Error(`bench daemon exited with code ${code}`)));
+  });
+}
+
+function stopDaemonProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.stdin!.end();
+  });
+}
+
+/** Waits until every instance of an extension's pool is up and idle. */
+async function poolReady(core: Core, id: string): Promise<void> {
+  for (;;) {
+    const info = await core.extensions.info(id);
+    const stats = info.stats;
+    if (stats && stats.instances >= info.limits.instances && stats.busy === 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Load of the real test-ext (AssemblyScript, ~100 KB) through the extension manager: `enable`
+ * after `disable` reads the installed package, checks its SHA-256, compiles, instantiates, runs
+ * plugin_init, registers its operations and job types and resolves ready to serve.
+ */
+async function managerLoadTime(core: Core): Promise<Measurement> {
+  const runs = 10;
+  const lat: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    await core.extensions.disable(TEST_EXT_ID);
+    const t0 = performance.now();
+    const info = await core.extensions.enable(TEST_EXT_ID);
+    const t1 = performance.now();
+    if (info.state !== 'loaded') throw new Error(`test-ext did not load: ${JSON.stringify(info.error)}`);
+    if (i >= 1) lat.push((t1 - t0) * 1000);
+    await poolReady(core, TEST_EXT_ID);
+  }
+  lat.sort((a, b) => a - b);
+  const total = lat.reduce((a, b) => a + b, 0) / 1e6;
+  return {
+    name: 'test-ext load through the manager (disable → enable)',
+    ops: runs,
+    seconds: total,
+    opsPerSec: runs / total,
+    p50Us: lat[Math.floor(runs / 2)]!,
+    p99Us: lat[runs - 1]!,
+    note: 'read + SHA-256 check, compile, instantiate, init, register',
+  };
+}
+
 export async function run(): Promise<BenchSection> {
   const bytes = await compileEcho();
-
-  const sandbox = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: LIMITS, bridge, config: {}, logger: silentLogger() });
+  const testExtBytes = readFileSync(join(TEST_EXT_DIR, `${TEST_EXT_ID}.wasm`));
+  // Unix socket paths are limited to ~100 bytes.
+  const dir = mkdtempSync(join(tmpdir().length <= 40 ? tmpdir() : '/tmp', 'sd-bench-ext-'));
+  const releasers: Array<() => Promise<void>> = [];
   try {
-    // Let the second instance come up before measuring.
+    const sandbox = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: LIMITS, bridge, config: {}, logger: silentLogger() });
+    releasers.push(() => sandbox.close());
+
+    // test-ext installed in an in-process core, beside a core no-op query.
+    const core = await Core.create(
+      loadOptions({ overrides: { dataDir: join(dir, 'core'), extensions: { autoload: false } } as PartialOptions, env: {} }),
+      { logger: silentLogger(), extraOperations: [noopQuery] },
+    );
+    releasers.push(() => core.close());
+    const installed = await core.extensions.install(TEST_EXT_DIR);
+    if (installed.state !== 'loaded') throw new Error(`test-ext did not load: ${JSON.stringify(installed.error)}`);
+    const instances = installed.limits.instances;
+
+    // The same, installed in a daemon in its own process, called over its Unix socket.
+    const socketPath = join(dir, 'd.sock');
+    const daemon = await startDaemonProcess(socketPath, join(dir, 'daemon'));
+    releasers.push(() => stopDaemonProcess(daemon));
+    const client = await SpacedriveClient.connect({ socketPath, reconnect: false });
+    releasers.push(() => client.close());
+    await client.action('action:extensions.install.input.v1', { path: TEST_EXT_DIR });
+
+    // The peer: as many Extism plugins as test-ext has instances.
+    const extism = await ExtismPool.start(instances);
+    releasers.push(() => extism.close());
+
+    // Let every pool come up before measuring.
     while (sandbox.stats().instances < LIMITS.instances || sandbox.stats().busy > 0) await new Promise((r) => setTimeout(r, 5));
+    await poolReady(core, TEST_EXT_ID);
     await Promise.all(Array.from({ length: 4 }, () => sandbox.call('echo', INPUT, { chain: [] })));
-    const rounds: Record<'raw' | 'rtt' | 'one' | 'many' | 'inWorker' | 'crossing', Measurement[]> = {
-      raw: [],
-      rtt: [],
-      one: [],
-      many: [],
-      inWorker: [],
-      crossing: [],
-    };
+
+    const keys = [
+      'raw', 'rtt', 'one', 'many', 'inWorker', 'crossing',
+      'rawNoop', 'coreExec', 'extOne', 'extMany', 'extismOne', 'extismMany', 'sockCore', 'sockOne', 'sockSixteen',
+    ] as const;
+    const rounds = Object.fromEntries(keys.map((k) => [k, [] as Measurement[]])) as Record<(typeof keys)[number], Measurement[]>;
     for (let r = 0; r < ROUNDS; r++) {
-      rounds.raw.push(await rawCall(bytes));
+      rounds.raw.push(await rawCall(bytes, 'echo', INPUT, 'raw wasm call, JSON in/out (main thread)'));
       rounds.rtt.push(await threadRoundTrip());
       rounds.one.push(await measure('sandbox echo query, 1 in flight', () => sandbox.call('echo', INPUT, { chain: [] }), { ops: 30_000 }));
       rounds.many.push(
@@ -242,6 +350,28 @@ export async function run(): Promise<BenchSection> {
       );
       rounds.inWorker.push(await guestToHost(sandbox, 'info_n', 'guest→host call served in the worker (extension.info)', 20_000));
       rounds.crossing.push(await guestToHost(sandbox, 'bridge_n', 'guest→host call crossing to the main thread (bridge)', 2_000));
+
+      rounds.rawNoop.push(await rawCall(testExtBytes, 'noop', {}, 'raw test-ext noop, JSON in/out (main thread)'));
+      rounds.coreExec.push(await measure('core no-op query via execute, 1 in flight', () => core.execute(NOOP, {}), { ops: 100_000 }));
+      rounds.extOne.push(await measure('test-ext noop query via execute, 1 in flight', () => core.execute(EXT_NOOP, {}), { ops: 30_000 }));
+      rounds.extMany.push(
+        await measure(`test-ext noop query via execute, 64 in flight (${instances} instances)`, () => core.execute(EXT_NOOP, {}), {
+          ops: 100_000,
+          concurrency: 64,
+        }),
+      );
+      rounds.extismOne.push(await measureExtism('Extism worker mode noop, 1 in flight', extism, 'noop', {}, { ops: 20_000 }));
+      rounds.extismMany.push(
+        await measureExtism(`Extism worker mode noop, 64 in flight (${instances} plugins)`, extism, 'noop', {}, { ops: 30_000, concurrency: 64 }),
+      );
+      rounds.sockCore.push(await measure('core no-op query via socket (daemon process), 1 in flight', () => client.query(NOOP, {}), { ops: 10_000 }));
+      rounds.sockOne.push(await measure('test-ext noop query via socket (daemon process), 1 in flight', () => client.query(EXT_NOOP, {}), { ops: 10_000 }));
+      rounds.sockSixteen.push(
+        await measure('test-ext noop query via socket (daemon process), 16 pipelined', () => client.query(EXT_NOOP, {}), {
+          ops: 30_000,
+          concurrency: 16,
+        }),
+      );
     }
     const raw = best(rounds.raw);
     const rtt = best(rounds.rtt);
@@ -249,21 +379,40 @@ export async function run(): Promise<BenchSection> {
     const many = best(rounds.many, 'throughput');
     const inWorker = best(rounds.inWorker);
     const crossing = best(rounds.crossing);
+    const rawNoop = best(rounds.rawNoop);
+    const coreExec = best(rounds.coreExec);
+    const extOne = best(rounds.extOne);
+    const extMany = best(rounds.extMany, 'throughput');
+    const extismOne = best(rounds.extismOne);
+    const extismMany = best(rounds.extismMany, 'throughput');
+    const sockCore = best(rounds.sockCore);
+    const sockOne = best(rounds.sockOne);
+    const sockSixteen = best(rounds.sockSixteen, 'throughput');
     const loadCold = await loadTime(bytes, false);
     const loadWarm = await loadTime(bytes, true);
+    const loadManager = await managerLoadTime(core);
 
     return {
-      title: 'extensions: WebAssembly sandbox (worker threads, ABI v1)',
-      rows: [raw, rtt, one, many, inWorker, crossing, loadCold, loadWarm],
+      title: 'extensions: WebAssembly sandbox (worker threads, ABI v1), test-ext through execute and the socket, peer: Extism worker mode',
+      rows: [
+        raw, rtt, one, many, inWorker, crossing, loadCold, loadWarm,
+        rawNoop, coreExec, extOne, extMany, sockCore, sockOne, sockSixteen, extismOne, extismMany, loadManager,
+      ],
       checks: [
         check('sandbox call p50 / (thread round trip p50 + raw call p50)', one.p50Us / (rtt.p50Us + raw.p50Us), '<=', 1.5),
         check('sandbox calls/s with 64 in flight on 2 instances', many.opsPerSec, '>=', 50_000),
         check('guest→host call served in the worker, µs', inWorker.p50Us, '<=', 5),
         check('guest→host call crossing threads / thread round trip', crossing.p50Us / rtt.p50Us, '<=', 1.5),
         check('extension load p50 (cold: starts its thread), ms', loadCold.p50Us / 1000, '<=', 100),
+        check('test-ext noop via execute p50 / (thread round trip p50 + raw test-ext noop p50)', extOne.p50Us / (rtt.p50Us + rawNoop.p50Us), '<=', 1.5),
+        check('Extism worker mode p50 / test-ext noop via execute p50, 1 in flight', extismOne.p50Us / extOne.p50Us, '>=', 5),
+        check(`test-ext noop via execute ops/s / Extism ops/s, 64 in flight on ${instances} instances each`, extMany.opsPerSec / extismMany.opsPerSec, '>=', 5),
+        check('test-ext noop queries/s via execute, 64 in flight', extMany.opsPerSec, '>=', 50_000),
+        check('test-ext load through the manager p50, ms', loadManager.p50Us / 1000, '<=', 100),
       ],
     };
   } finally {
-    await sandbox.close();
+    for (const release of releasers.reverse()) await release().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,8 @@
  * Queries (query:test-ext:<name>.v1): noop, echo, echo_text, fail, panic, core_status,
  * greet_via_hello, log_levels, config, info, bytes, measure, churn, relay, sleep.
  * Actions (action:test-ext:<name>.input.v1): record, dispatch_steps.
- * Jobs: test-ext:steps (resumable; progress + state + interrupt checks, optional failures).
+ * Jobs: test-ext:steps (resumable; progress + state + interrupt checks, optional failures),
+ * test-ext:noop_job (resumable; completes at once: the floor of an extension job, for benchmarks).
  */
 import { JSON } from "json-as";
 import {
@@ -210,6 +211,7 @@ export function plugin_init(): i32 {
   ctx.registerAction("record", "record", new OperationOptions("Joins items (an action)", RECORD_SCHEMA));
   ctx.registerAction("dispatch_steps", "dispatch_steps", new OperationOptions("Dispatches a test-ext:steps job", STEPS_SCHEMA));
   ctx.registerJob("steps", "steps", true, new JobOptions("Counts steps with a checkpoint per step", STEPS_SCHEMA));
+  ctx.registerJob("noop_job", "noop_job", true, new JobOptions("Completes at once with {} (benchmarks)", ANY_OBJECT));
   return ctx.initStatus();
 }
 
@@ -430,4 +432,13 @@ export function steps(ptr: i32, len: i32): i64 {
   out.attempt = job.attempt;
   out.resumed = saved !== null;
   return job.complete<StepsOutput>(out);
+}
+
+/**
+ * Job `test-ext:noop_job`: completes at once with `{}`, without reading params or state. Its
+ * throughput from dispatch to completion is the cost of the job system and the generic WASM job
+ * wrapper around an extension job (the `jobs` benchmark).
+ */
+export function noop_job(ptr: i32, len: i32): i64 {
+  return JobContext.fromParams(ptr, len).completeJson("{}");
 }

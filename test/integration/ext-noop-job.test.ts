@@ -1,0 +1,52 @@
+/**
+ * test-ext's `noop_job` (the extension job the `jobs` benchmark measures) runs for real through
+ * core.jobs and the generic WASM job wrapper: it is registered resumable and every dispatched one
+ * completes with `{}`, also when many are dispatched at once.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { loadOptions } from '../../src/config/index.js';
+import { Core } from '../../src/core/index.js';
+import { silentLogger } from '../../src/logging/index.js';
+
+const TEST_EXT = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'build', 'extensions', 'test-ext');
+
+let dir: string;
+let core: Core;
+
+beforeEach(async () => {
+  expect(existsSync(join(TEST_EXT, 'manifest.json')), 'npm run build compiles build/extensions').toBe(true);
+  dir = mkdtempSync(join(tmpdir(), 'sd-noopjob-'));
+  core = await Core.create(loadOptions({ overrides: { dataDir: dir, extensions: { autoload: false } }, env: {} }), { logger: silentLogger() });
+  await core.extensions.install(TEST_EXT);
+});
+
+afterEach(async () => {
+  await core.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('is registered as a resumable job type of test-ext', async () => {
+  const info = await core.extensions.info('test-ext');
+  expect(info.job_types).toEqual(expect.arrayContaining([expect.objectContaining({ job_type: 'test-ext:noop_job', export_fn: 'noop_job', resumable: true })]));
+});
+
+it('completes every one of 200 jobs dispatched at once, each with output {}', async () => {
+  const n = 200;
+  const finished = new Map<string, string>();
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  core.events.subscribe(['job:completed', 'job:failed'], undefined, (e) => {
+    finished.set(e.payload.job_id as string, e.type);
+    if (finished.size === n) done();
+  });
+  const ids = await Promise.all(Array.from({ length: n }, async () => (await core.jobs.dispatch('test-ext:noop_job', {})).jobId));
+  await all;
+  expect(new Set(ids).size).toBe(n);
+  for (const id of ids) expect(finished.get(id)).toBe('job:completed');
+  const sample = await core.jobs.get(ids[n - 1]!);
+  expect(sample).toMatchObject({ type: 'test-ext:noop_job', status: 'completed', output: {}, lastError: null });
+});
