@@ -18,6 +18,11 @@ import { emailOfMessage, importEmail, logWarnings, senderName } from "./importer
 
 const CURSOR_TYPE = "FinanceMailCursor";
 const DEFAULT_BATCH = 10;
+/**
+ * Raw bytes per fetch. A batch arrives twice in the guest (the raw message and its decoded
+ * attachments, both base64, as UTF-16 strings), so 4 MiB of mail is ~20 MB of guest memory.
+ */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** The job's checkpoint. */
 class ScanState {
@@ -115,7 +120,7 @@ export function runEmailScan(job: JobContext): i64 {
     if (job.checkInterrupt() != Interrupt.Continue) return interrupted(state);
     const fetched = callRaw(
       "query:mail.fetch_since.v1",
-      '{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"limit":' + batch.toString() + ',"include_raw":true}',
+      '{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"limit":' + batch.toString() + ',"max_bytes":' + MAX_BATCH_BYTES.toString() + ',"include_raw":true}',
     );
     if (!fetched.ok) {
       const code = fetched.error!.code;
@@ -142,6 +147,15 @@ export function runEmailScan(job: JobContext): i64 {
       const m = fieldsOf(messages[i]);
       const uid = intOr(num(m, "uid"), 0);
       const email = emailOfMessage(m, account, uidvalidity.toString());
+      if (email.attachments.length > 0) {
+        // OCR of a long scan can take a while; a report (the checkpoint unchanged) starts a fresh
+        // time-limit period, so only one document's OCR has to fit in it, not the previous
+        // message's work as well.
+        const beat = new Progress();
+        beat.message = "UID " + uid.toString() + ": reading " + email.attachments.length.toString() + " attachment(s)";
+        const answer = job.report(beat);
+        if (answer == Interrupt.Pause || answer == Interrupt.Cancel) return interrupted(state);
+      }
 
       const outcome = importEmail(email, libraryId, job.jobId, useModel);
       logWarnings(outcome);
