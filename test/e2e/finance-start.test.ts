@@ -50,11 +50,18 @@ describe('npm start and npm run demo', { timeout: 240_000 }, () => {
   afterEach(async () => {
     for (const s of running.splice(0)) {
       if (s.child.exitCode === null) {
-        s.child.kill('SIGKILL');
+        // SIGTERM reaches the daemon through start.mjs; SIGKILL only if that hangs.
+        s.child.kill('SIGTERM');
+        const timer = setTimeout(() => s.child.kill('SIGKILL'), 15_000);
         await s.exit;
+        clearTimeout(timer);
       }
     }
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs.splice(0)) {
+      // A daemon left behind by a start.mjs that was killed: stop it by its pid file.
+      await runCli(['daemon', 'stop'], { dataDir: d });
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('starts the daemon with finance, expenses and hello installed, prints commands that work, and stops on SIGINT', async () => {
