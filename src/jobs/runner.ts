@@ -164,6 +164,9 @@ export class Runner {
         if (this.#stopping) return;
         const free = this.#opts.maxConcurrent - this.#running.size;
         const types = this.#types.list();
+        // One `now` for the claims and the look-up of the next run_at below: with a later `now`
+        // there, a job due between the two instants would be neither claimed nor waited for.
+        const now = Date.now();
         // Whether to look up the next delayed job's run_at for a wake timer: not when every slot
         // is taken (a completion pumps again), since that lookup would run after every claim.
         let lookForDelayed = free > 0;
@@ -194,7 +197,7 @@ export class Runner {
           let left = free;
           for (const batch of batches) {
             if (left <= 0 || Object.keys(batch.slots).length === 0) continue;
-            const claimed = await this.#store.claim({ workerId: this.workerId, now: Date.now(), limit: Math.min(left, batch.limit), slots: batch.slots, leaseMs: LEASE_MS });
+            const claimed = await this.#store.claim({ workerId: this.workerId, now, limit: Math.min(left, batch.limit), slots: batch.slots, leaseMs: LEASE_MS });
             if (this.#stopping) {
               // Claimed while stopping: hand the jobs back untouched.
               for (const rec of claimed) {
@@ -210,7 +213,7 @@ export class Runner {
         if (lookForDelayed && !this.#pumpAgain) {
           const next = await this.#store.nextRunAt(
             types.map((t) => t.type),
-            Date.now(),
+            now,
           );
           if (next !== null) this.wakeAt(next);
         }
