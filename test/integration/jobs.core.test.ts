@@ -5,7 +5,7 @@
  * uses.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,30 @@ describe('job system (in-process core, real SQLite)', () => {
     await until(again.job_id, 'failed');
     expect((await core.jobs.get(again.job_id)).lastError?.code).toBe('ALREADY_EXISTS');
     expect((await core.jobs.get(again.job_id)).attempts).toBe(1);
+  });
+
+  it('files.copy resumes over the leftovers of a crash between its link and unlink steps', async () => {
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    for (let i = 0; i < 200; i++) writeFileSync(join(src, `f${String(i).padStart(3, '0')}`), Buffer.alloc(100_000, i));
+    mkdirSync(join(dir, 'dst'));
+    const { jobId } = await core.jobs.dispatch('files.copy', { sources: [src], destination: join(dir, 'dst') });
+    await waitFor(async () => (((await core.jobs.get(jobId)).state as { files_done: number } | null)?.files_done ?? 0) >= 1, 'a file copied');
+    await core.jobs.pause(jobId);
+    await until(jobId, 'paused');
+    const done = ((await core.jobs.get(jobId)).state as { files_done: number }).files_done;
+    expect(done).toBeLessThan(200);
+    // What a kill -9 between link() and unlink() leaves: the next target exists, and the
+    // temporary name is a second link to it.
+    const next = join(dir, 'dst', 'src', `f${String(done).padStart(3, '0')}`);
+    writeFileSync(next, 'partial');
+    linkSync(next, `${next}.sdcopy-${jobId.slice(0, 8)}.tmp`);
+    await core.jobs.resume(jobId);
+    await until(jobId, 'completed');
+    const names = readdirSync(join(dir, 'dst', 'src'));
+    expect(names.length).toBe(200);
+    expect(names.some((n) => n.endsWith('.tmp'))).toBe(false);
+    expect(readFileSync(next).equals(Buffer.alloc(100_000, done))).toBe(true);
   });
 
   it('hashes a tree into a manifest matching sha256 of each file', async () => {

@@ -8,6 +8,7 @@
  * resumed run were written by the interrupted run (the first run's plan refused existing
  * targets unless `overwrite`), so they are replaced.
  */
+import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, rename, unlink } from 'node:fs/promises';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import { copyInputSchema } from '../../files/operations.js';
@@ -32,8 +33,12 @@ function fsError(err: unknown, path: string): SpacedriveError {
 /** Copies through a temporary file, then moves it into place (exclusively unless `replace`). */
 async function copyAtomically(file: PlannedFile, tmpSuffix: string, replace: boolean): Promise<void> {
   const tmp = `${file.to}.${tmpSuffix}`;
+  // A crash between link() and unlink() below leaves the temporary name as a second link to the
+  // target. Copying into it would then write through to the target, and rename() between two
+  // links of one file does nothing (POSIX), leaving it behind: start from a fresh file instead.
+  await unlink(tmp).catch(() => undefined);
   try {
-    await copyFile(file.from, tmp, 0);
+    await copyFile(file.from, tmp, fsConstants.COPYFILE_EXCL);
   } catch (err) {
     throw fsError(err, (err as NodeJS.ErrnoException).path ?? file.to);
   }
