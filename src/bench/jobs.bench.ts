@@ -32,7 +32,7 @@ function summarise(name: string, latUs: Float64Array, seconds: number, note?: st
   return m;
 }
 
-async function withCore<T>(fn: (core: Core) => Promise<T>): Promise<T> {
+export async function withCore<T>(fn: (core: Core) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'sd-bench-jobs-'));
   const core = await Core.create(
     loadOptions({ overrides: { dataDir: dir, extensions: { autoload: false }, jobs: { maxConcurrent: CONCURRENCY } } as PartialOptions, env: {} }),
@@ -77,31 +77,47 @@ async function checkpoints(): Promise<Measurement> {
   });
 }
 
-/** N no-op core jobs dispatched at once; time from the first dispatch to the last completion. */
-async function noopJobs(): Promise<Measurement> {
-  return withCore(async (core) => {
-    const lat = new Float64Array(NOOP_JOBS);
-    const startedAt = new Map<string, number>();
-    let completed = 0;
-    let finish!: () => void;
-    const allDone = new Promise<void>((resolve) => (finish = resolve));
-    core.events.subscribe(['job:completed'], undefined, (e) => {
-      const t0 = startedAt.get(e.payload.job_id as string);
-      if (t0 !== undefined) lat[completed] = (performance.now() - t0) * 1000;
-      if (++completed === NOOP_JOBS) finish();
-    });
+/**
+ * Dispatches `count` jobs of `jobType` at once on `core` and measures from the first dispatch to
+ * the last completion (latency per job: its dispatch to its completion). Reusable for other job
+ * types, e.g. an extension's no-op job once its extension is loaded on `core`.
+ */
+export async function measureJobThroughput(core: Core, name: string, jobType: string, params: unknown, count: number, note?: string): Promise<Measurement> {
+  const lat = new Float64Array(count);
+  const startedAt = new Map<string, number>();
+  let completed = 0;
+  let failed = 0;
+  let finish!: () => void;
+  const allDone = new Promise<void>((resolve) => (finish = resolve));
+  const sub = core.events.subscribe(['job:completed', 'job:failed'], { job_type: jobType }, (e) => {
+    if (e.type === 'job:failed') failed++;
+    const t0 = startedAt.get(e.payload.job_id as string);
+    if (t0 !== undefined) lat[completed] = (performance.now() - t0) * 1000;
+    if (++completed === count) finish();
+  });
+  try {
     const start = performance.now();
     await Promise.all(
-      Array.from({ length: NOOP_JOBS }, async () => {
+      Array.from({ length: count }, async () => {
         const t0 = performance.now();
-        const { jobId } = await core.jobs.dispatch('core.noop', {});
+        const { jobId } = await core.jobs.dispatch(jobType, params);
         startedAt.set(jobId, t0);
       }),
     );
     await allDone;
     const seconds = (performance.now() - start) / 1000;
-    return summarise(`no-op core jobs, dispatch→completed, concurrency ${CONCURRENCY}`, lat, seconds, 'durable: queued, claimed, completed, logged');
-  });
+    if (failed > 0) throw new Error(`${failed} of ${count} ${jobType} jobs failed during the benchmark`);
+    return summarise(name, lat, seconds, note);
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/** N no-op core jobs dispatched at once; time from the first dispatch to the last completion. */
+async function noopJobs(): Promise<Measurement> {
+  return withCore((core) =>
+    measureJobThroughput(core, `no-op core jobs, dispatch→completed, concurrency ${CONCURRENCY}`, 'core.noop', {}, NOOP_JOBS, 'durable: queued, claimed, completed'),
+  );
 }
 
 function ensureRedis(): void {
