@@ -173,13 +173,12 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
     const outcome = toJobOutcome(o.extensionId, o.jobType, result);
     const unloading = o.running.unloading;
     if (outcome.status === 'interrupted' && unloading !== null && !ctx.signal.aborted) {
-      // Nobody asked this job to pause: its extension is going away. Failing the attempt
-      // (retryable) puts it back to wait for its type, from the checkpoint it just returned.
-      if (outcome.state !== undefined) await ctx.progress({ state: outcome.state });
+      // Nobody asked this job to pause: its extension is going away. Back to the queue, without
+      // using an attempt, from the checkpoint it just returned; it waits there for its type.
       return {
-        status: 'failed',
-        error: { code: ErrorCode.EXTENSION_NOT_FOUND, message: `extension '${o.extensionId}' was ${unloading} while the job ran; it is retried from its checkpoint when the extension is loaded` },
-        retryable: true,
+        status: 'interrupted',
+        ...(outcome.state !== undefined ? { state: outcome.state } : {}),
+        requeue: `extension '${o.extensionId}' was ${unloading} while the job ran`,
       };
     }
     return outcome;

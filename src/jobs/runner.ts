@@ -397,7 +397,9 @@ export class Runner {
         }
       }
       outcome = normaliseOutcome(outcome);
-      if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
+      if (outcome.status === 'interrupted' && outcome.requeue !== undefined) {
+        this.log(rec.id, 'info', `${outcome.requeue}; back in the queue, it continues from its checkpoint`);
+      } else if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
         outcome = { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: 'the job returned "interrupted" without being asked to pause or cancel' } };
       }
       let finishing: Promise<JobTransition | null>;

@@ -41,7 +41,16 @@ export interface JobRunContext {
 export type JobOutcome =
   | { status: 'completed'; output?: unknown }
   /** Returned after a pause or cancel request; `state` (if given) becomes the checkpoint. */
-  | { status: 'interrupted'; state?: unknown }
+  | {
+      status: 'interrupted';
+      state?: unknown;
+      /**
+       * Set when the job stopped without a pause or cancel request, for a reason outside its
+       * control (its extension is unloading): it goes back to the queue without using an attempt
+       * and resumes from its checkpoint when it can run again. Says why, for the job's log.
+       */
+      requeue?: string;
+    }
   | { status: 'failed'; error: { code?: string; message: string }; retryable?: boolean };
 
 export interface JobTypeDefinition {
