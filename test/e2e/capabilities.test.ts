@@ -15,20 +15,11 @@ import type { SpacedriveClient } from '../../src/client/index.js';
 import { startOpenAiServer, type OpenAiTestServer } from '../helpers/openai-server.js';
 import { REPO_ROOT, makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { rmSync } from 'node:fs';
+import { packageVariant } from '../helpers/packages.js';
 
 const BUILD = join(REPO_ROOT, 'build', 'extensions');
 const CAP_TEST = join(BUILD, 'cap-test');
 const DENIED = join(BUILD, 'denied');
-
-/** A copy of the built cap-test package with manifest changes (same module, so the same sha256). */
-function capTestVariant(dir: string, change: (manifest: Record<string, any>) => void): string {
-  cpSync(CAP_TEST, dir, { recursive: true });
-  const path = join(dir, 'manifest.json');
-  const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
-  change(manifest);
-  writeFileSync(path, JSON.stringify(manifest, null, 2));
-  return dir;
-}
 
 let daemon: TestDaemon;
 let client: SpacedriveClient;
@@ -72,7 +63,7 @@ beforeAll(async () => {
   client = await daemon.client();
   await expect(client.action('action:extensions.install.input.v1', { path: CAP_TEST })).resolves.toMatchObject({ id: 'cap-test', state: 'loaded' });
   await expect(client.action('action:extensions.install.input.v1', { path: DENIED })).resolves.toMatchObject({ id: 'denied', state: 'loaded' });
-  const two = capTestVariant(join(scratch, 'cap-two'), (m) => {
+  const two = packageVariant('cap-test', join(scratch, 'cap-two'), (m) => {
     m.id = 'cap-two';
   });
   await expect(client.action('action:extensions.install.input.v1', { path: two })).resolves.toMatchObject({ id: 'cap-two', state: 'loaded' });
@@ -114,7 +105,7 @@ describe('credentials from extensions', () => {
 
 describe('uninstalling an extension', () => {
   it('deletes its credentials with it, and only its own', async () => {
-    const path = capTestVariant(join(scratch, 'cap-gone'), (m) => {
+    const path = packageVariant('cap-test', join(scratch, 'cap-gone'), (m) => {
       m.id = 'cap-gone';
     });
     await client.action('action:extensions.install.input.v1', { path });
@@ -153,7 +144,7 @@ describe('HTTP from an extension', () => {
   });
 
   it('takes its default and maximum size and time from the manifest limits', async () => {
-    const path = capTestVariant(join(scratch, 'cap-small'), (m) => {
+    const path = packageVariant('cap-test', join(scratch, 'cap-small'), (m) => {
       m.id = 'cap-small';
       m.limits.http_max_response_bytes = 1000;
       m.limits.http_timeout_ms = 300;
@@ -193,7 +184,7 @@ describe('library entries and sidecars from an extension', () => {
   it('keeps an extension to the libraries its manifest lists', async () => {
     const granted = (await client.action('action:libraries.create.input.v1', { name: 'Granted' })) as { id: string };
     const other = (await client.action('action:libraries.create.input.v1', { name: 'Other' })) as { id: string };
-    const path = capTestVariant(join(scratch, 'cap-lib'), (m) => {
+    const path = packageVariant('cap-test', join(scratch, 'cap-lib'), (m) => {
       m.id = 'cap-lib';
       m.permissions.libraries = [granted.id];
     });

@@ -12,21 +12,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
+import { waitForValue as waitFor } from '../helpers/wait.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const HELLO = join(ROOT, 'build', 'extensions', 'hello');
 const TEST_EXT = join(ROOT, 'build', 'extensions', 'test-ext');
-
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 20));
-    last = await read();
-  }
-  return last;
-}
 
 describe('extension manager (in-process core)', () => {
   let dir: string;

@@ -14,16 +14,7 @@ import { Core } from '../../src/core/index.js';
 import type { CoreEvent } from '../../src/events/index.js';
 import type { JobRunContext, JobTypeDefinition } from '../../src/jobs/index.js';
 import { silentLogger } from '../../src/logging/index.js';
-
-async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitFor } from '../helpers/wait.js';
 
 describe('job system (in-process core, real SQLite)', () => {
   let dir: string;

@@ -9,18 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import type { CoreEvent } from '../../src/events/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Status = { job_id: string; status: string; state: { n: number } | null; waiting_for: string | null; output: unknown; attempts: number };
-
-async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('jobs over the wire and the CLI (real daemon)', () => {
   let d: TestDaemon;
@@ -74,7 +65,9 @@ describe('jobs over the wire and the CLI (real daemon)', () => {
   });
 
   it('drives a job from the CLI: dispatch with flags, pause, info, resume, watch, logs, list, cancel, retry', async () => {
-    const dispatch = await d.cli(['jobs', 'dispatch', 'core.count', '--to', '150', '--delay-ms', '10', '--json']);
+    // Long enough (about 6 s) that `jobs watch`, started after the resume, sees it run even when
+    // a loaded machine takes seconds to start the CLI.
+    const dispatch = await d.cli(['jobs', 'dispatch', 'core.count', '--to', '300', '--delay-ms', '20', '--json']);
     expect(dispatch.stderr).toBe('');
     expect(dispatch.code).toBe(0);
     const { job_id } = JSON.parse(dispatch.stdout) as { job_id: string };
@@ -92,7 +85,7 @@ describe('jobs over the wire and the CLI (real daemon)', () => {
     expect(watched.code).toBe(0);
     expect(watched.stdout).toMatch(/progress \d+%/);
     expect(watched.stderr).toContain('completed');
-    expect((await status(job_id)).output).toEqual({ n: 150 });
+    expect((await status(job_id)).output).toEqual({ n: 300 });
     const logs = await d.cli(['jobs', 'logs', job_id]);
     expect(logs.stdout).toMatch(/queued by client[\s\S]*pause requested[\s\S]*paused[\s\S]*resumed[\s\S]*completed/);
     const list = await d.cli(['jobs', 'list', '--status', 'completed', '--json']);

@@ -14,19 +14,10 @@ import type { ManifestPermissions } from '../../src/extensions/manifest.js';
 import { RateLimiter, checkCallPermission } from '../../src/extensions/permissions.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { REPO_ROOT, makeTempDir, startTestDaemon } from '../helpers/daemon.js';
+import { packageVariant } from '../helpers/packages.js';
 
 const CAP_TEST = join(REPO_ROOT, 'build', 'extensions', 'cap-test');
 const DENIED = join(REPO_ROOT, 'build', 'extensions', 'denied');
-
-/** A copy of the built cap-test package with manifest changes (same module, so the same sha256). */
-function capTestVariant(dir: string, change: (manifest: Record<string, any>) => void): string {
-  cpSync(CAP_TEST, dir, { recursive: true });
-  const path = join(dir, 'manifest.json');
-  const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, any>;
-  change(manifest);
-  writeFileSync(path, JSON.stringify(manifest, null, 2));
-  return dir;
-}
 
 describe('checkCallPermission', () => {
   const none: ManifestPermissions = { call: [], dispatch_jobs: false, libraries: [], network: [] };
@@ -100,7 +91,7 @@ describe('limits of a real extension (in-process core)', () => {
   });
 
   it('refuses host calls over requests_per_minute with RATE_LIMITED; clients are not limited', async () => {
-    const path = capTestVariant(join(dir, 'pkg'), (m) => {
+    const path = packageVariant('cap-test', join(dir, 'pkg'), (m) => {
       m.limits.requests_per_minute = 5;
     });
     await core.extensions.install(path);
@@ -117,7 +108,7 @@ describe('limits of a real extension (in-process core)', () => {
   });
 
   it('runs at most concurrent_jobs of the extension\'s jobs at once, across all its job types', async () => {
-    const path = capTestVariant(join(dir, 'pkg'), (m) => {
+    const path = packageVariant('cap-test', join(dir, 'pkg'), (m) => {
       m.limits.concurrent_jobs = 2;
     });
     await core.extensions.install(path);
@@ -164,7 +155,7 @@ describe('extensions install asks before granting (CLI, real daemon)', () => {
     const daemon = await startTestDaemon();
     const scratch = makeTempDir('sd-inst-');
     try {
-      const path = capTestVariant(join(scratch, 'pkg'), () => undefined);
+      const path = packageVariant('cap-test', join(scratch, 'pkg'), () => undefined);
       const refused = await daemon.cli(['extensions', 'install', path], { input: 'y\n' });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain('without confirmation');

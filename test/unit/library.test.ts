@@ -13,20 +13,11 @@ import type { CoreEvent } from '../../src/events/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import type { Caller } from '../../src/registry/index.js';
 import { rejectionOf } from '../helpers/errors.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Entry = { id: string; name: string; path: string; entry_type: string; metadata: Record<string, unknown>; content_hash: string | null; size: number | null; content?: string; created: boolean; replaced: boolean; kind: string | null; location_id: string | null };
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('libraries, entries, locations (in-process core)', () => {
   let dir: string;

@@ -8,6 +8,7 @@ import { loadSandbox, type ExtensionSandbox } from '../../src/extensions/sandbox
 import { silentLogger } from '../../src/logging/index.js';
 import { healthyStream, loadFixture, recordingBridge, TEST_LIMITS } from '../helpers/sandbox.js';
 import { rejectionOf } from '../helpers/errors.js';
+import { waitFor } from '../helpers/wait.js';
 
 let healthy: ExtensionSandbox;
 beforeAll(async () => {
@@ -27,10 +28,6 @@ async function alongsideHealthy<T>(hostile: () => Promise<T>): Promise<T> {
     expect(r.failed).toEqual([]);
     expect(r.ok).toBeGreaterThan(0);
   }
-}
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe('sandbox: hostile handlers', () => {

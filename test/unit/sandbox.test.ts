@@ -2,16 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ExtensionSandbox } from '../../src/extensions/sandbox/index.js';
 import { loadFixture, recordingBridge } from '../helpers/sandbox.js';
 import { rejectionOf } from '../helpers/errors.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A promise with its resolve exposed, to hold a call inside the host for as long as a test needs. */
 function deferred<T>() {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe('sandbox: the echo extension', () => {
