@@ -75,7 +75,7 @@ describe('SDK modules in the sandbox', () => {
       expect.objectContaining({ kind: 'job', jobType: 'hello:countdown', exportFn: 'countdown', resumable: true }),
     ]);
     // 15 queries, 2 actions, the steps job and the benchmarks' no-op job.
-    expect(testExt.registrations.length).toBe(19);
+    expect(testExt.registrations.length).toBe(20);
     expect(testExt.registrations).toContainEqual(expect.objectContaining({ kind: 'job', jobType: 'test-ext:noop_job' }));
   });
 

@@ -6,7 +6,9 @@
  * greet_via_hello, log_levels, config, info, bytes, measure, churn, relay, sleep.
  * Actions (action:test-ext:<name>.input.v1): record, dispatch_steps.
  * Jobs: test-ext:steps (resumable; progress + state + interrupt checks, optional failures),
- * test-ext:noop_job (resumable; completes at once: the floor of an extension job, for benchmarks).
+ * test-ext:noop_job (resumable; completes at once: the floor of an extension job, for benchmarks),
+ * test-ext:counter (resumable; logs `acked <job_id> <n>` after each acknowledged checkpoint, for
+ * the crash tests).
  */
 import { JSON } from "json-as";
 import {
@@ -153,6 +155,26 @@ class StepsOutput {
 }
 
 @json
+class CounterParams {
+  to: i32 = 0;
+  /** Milliseconds to sleep before each step. */
+  @optional
+  delay_ms: i32 = 0;
+}
+
+@json
+class CounterState {
+  n: i32 = 0;
+}
+
+@json
+class CounterOutput {
+  n: i32 = 0;
+  to: i32 = 0;
+  resumed: bool = false;
+}
+
+@json
 class RelayInput {
   /** "query" or "action" */
   kind: string = "query";
@@ -188,6 +210,9 @@ const STEPS_SCHEMA =
   '{"type":"object","required":["steps"],"additionalProperties":false,"properties":{' +
   '"steps":{"type":"integer","minimum":0},"fail_attempts":{"type":"integer","minimum":0},' +
   '"delay_ms":{"type":"integer","minimum":0,"maximum":60000}}}';
+const COUNTER_SCHEMA =
+  '{"type":"object","required":["to"],"additionalProperties":false,"properties":{' +
+  '"to":{"type":"integer","minimum":0,"maximum":1000000},"delay_ms":{"type":"integer","minimum":0,"maximum":1000}}}';
 
 // ---------------------------------------------------------------- init
 
@@ -212,6 +237,7 @@ export function plugin_init(): i32 {
   ctx.registerAction("dispatch_steps", "dispatch_steps", new OperationOptions("Dispatches a test-ext:steps job", STEPS_SCHEMA));
   ctx.registerJob("steps", "steps", true, new JobOptions("Counts steps with a checkpoint per step", STEPS_SCHEMA));
   ctx.registerJob("noop_job", "noop_job", true, new JobOptions("Completes at once with {} (benchmarks)", ANY_OBJECT));
+  ctx.registerJob("counter", "counter", true, new JobOptions("Counts to `to`, checkpointing {n} and logging each acknowledged value", COUNTER_SCHEMA));
   return ctx.initStatus();
 }
 
@@ -441,4 +467,38 @@ export function steps(ptr: i32, len: i32): i64 {
  */
 export function noop_job(ptr: i32, len: i32): i64 {
   return JobContext.fromParams(ptr, len).completeJson("{}");
+}
+
+/**
+ * Job `test-ext:counter`: counts from its checkpoint `{n}` up to `to`, one checkpoint per value.
+ * After a report returns Continue (the checkpoint is durable) it logs `acked <job_id> <n>`, so the
+ * daemon's log is a lower bound of what was acknowledged: the crash tests check that no restart
+ * resumes below it and that a finished or cancelled job never logs again.
+ */
+export function counter(ptr: i32, len: i32): i64 {
+  const job = JobContext.fromParams(ptr, len);
+  const params = job.params<CounterParams>();
+  const saved = job.state<CounterState>();
+  const state = new CounterState();
+  state.n = saved !== null ? saved.n : 0;
+  const ctx = new ExtensionContext();
+  while (state.n < params.to) {
+    if (job.checkInterrupt() != Interrupt.Continue) return job.interrupted<CounterState>(state);
+    if (params.delay_ms > 0) {
+      const slept = ctx.sleep(params.delay_ms);
+      if (!slept.ok) return job.failed(slept.error!.message, true, slept.error!.code);
+    }
+    const next = new CounterState();
+    next.n = state.n + 1;
+    const answer = job.reportProgress<CounterState>(<f64>next.n / <f64>params.to, next);
+    // The report was recorded whatever the answer: the checkpoint is now `next`.
+    state.n = next.n;
+    if (answer != Interrupt.Continue) return job.interrupted<CounterState>(state);
+    log.info("acked " + job.jobId + " " + state.n.toString());
+  }
+  const out = new CounterOutput();
+  out.n = state.n;
+  out.to = params.to;
+  out.resumed = saved !== null;
+  return job.complete<CounterOutput>(out);
 }
