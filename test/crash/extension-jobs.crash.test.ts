@@ -113,12 +113,16 @@ describe('extension jobs survive kill -9 of the daemon', () => {
     expect(Math.max(...cancelledAcks)).toBeLessThanOrEqual(cancelledState);
     expect(acked(done)).toEqual([1, 2, 3, 4, 5]);
 
-    // Extension counters of different speeds (each run logs fewer lines than the sandbox's
-    // per-call cap, so the log stays complete up to the kill), and a core job beside them.
+    // Extension counters of different speeds, and a core job beside them. test-ext runs two
+    // sandbox instances, so two counters run while the others wait for an instance: the short
+    // ones finish part-way through the kills (and must then stay finished), the later ones are
+    // killed mid-run in turn. Each run logs fewer lines than the sandbox's per-call cap (1,000),
+    // so the log is complete up to the kill.
     const counters = [
-      { to: 900, delay_ms: 5 },
-      { to: 600, delay_ms: 8 },
-      { to: 300, delay_ms: 15 },
+      { to: 250, delay_ms: 5 },
+      { to: 200, delay_ms: 6 },
+      { to: 300, delay_ms: 5 },
+      { to: 250, delay_ms: 6 },
     ];
     const extIds: string[] = [];
     for (const p of counters) extIds.push(await dispatch('test-ext:counter', p));
