@@ -10,6 +10,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Core } from '../core/index.js';
 import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../errors/index.js';
@@ -234,6 +235,9 @@ export class Connection implements FrameSink {
     this.#socket = socket;
     this.#authenticated = !needsAuth;
     this.#splitter = new FrameSplitter(server.maxFrameBytes, this);
+    // Every call in flight on this connection listens to its signal (up to the in-flight limit),
+    // which is no leak: lift Node's default warning threshold of 10 listeners.
+    setMaxListeners(0, this.#abort.signal);
     this.#ctx = { core: server.core, libraryId: null, caller: CLIENT_CALLER, signal: this.#abort.signal };
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());

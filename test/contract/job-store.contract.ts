@@ -92,6 +92,23 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(again.length).toBe(1);
     });
 
+    it('claims across types in one order (priority, run_at, age), each type within its room', async () => {
+      const now = Date.now();
+      const a1 = await store.enqueue(job({ type: 't.a', priority: 1, runAt: now - 30 }));
+      const b1 = await store.enqueue(job({ type: 't.b', priority: 3, runAt: now - 10 }));
+      const a2 = await store.enqueue(job({ type: 't.a', priority: 3, runAt: now - 20 }));
+      const b2 = await store.enqueue(job({ type: 't.b', priority: 1, runAt: now - 40 }));
+      await store.enqueue(job({ type: 't.b', priority: 0, runAt: now - 50 }));
+      await store.enqueue(job({ type: 't.c', priority: 9, runAt: now - 60 })); // no room for t.c
+      const claimed = await store.claim({ workerId: W, now, limit: 4, slots: { 't.a': 5, 't.b': 2, 't.c': 0 }, leaseMs: 60_000 });
+      expect(claimed.map((c) => c.id)).toEqual([a2.job.id, b1.job.id, b2.job.id, a1.job.id]);
+      // The next delayed job of any of the types asked about.
+      const soonB = await store.enqueue(job({ type: 't.b', runAt: now + 5_000 }));
+      await store.enqueue(job({ type: 't.a', runAt: now + 9_000 }));
+      await store.enqueue(job({ type: 't.c', runAt: now + 1_000 }));
+      expect(await store.nextRunAt(['t.a', 't.b'], now)).toBe(soonB.job.runAt);
+    });
+
     it('writes progress and state together, merging progress fields, and fences stale runs', async () => {
       await store.enqueue(job());
       const rec = (await claimOne())!;

@@ -226,11 +226,10 @@ export class SqliteJobStore implements JobStore {
         WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ? RETURNING id, type, attempts, run_at`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
-      // INDEXED BY: walk the runnable index in claim order and stop at LIMIT. Left to itself the
-      // planner picks jobs_status and sorts every queued job on each claim (O(n log n) per claim).
-      // The type filter is applied in JS: an IN (json_each) filter here costs more than the scan.
-      runnable: db.prepare(`SELECT seq, type FROM jobs INDEXED BY jobs_runnable WHERE status IN ('queued','waiting_retry') AND run_at <= ?
-        ORDER BY priority DESC, run_at, seq LIMIT ? OFFSET ?`),
+      // INDEXED BY: the best runnable jobs of one type, in claim order, stopping at LIMIT (one
+      // index seek). Left to itself the planner may sort every queued job on each claim.
+      runnableOfType: db.prepare(`SELECT seq, type, priority, run_at FROM jobs INDEXED BY jobs_runnable_by_type
+        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`),
       // Returns only what the worker needs: building a 28-column row object costs more than the update.
       markRunning: db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
         started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ?
@@ -245,8 +244,8 @@ export class SqliteJobStore implements JobStore {
       running: db.prepare(`SELECT * FROM jobs WHERE status = 'running'`),
       runningExpired: db.prepare(`SELECT * FROM jobs WHERE status = 'running' AND lease_until < ?`),
       // Only asked when no job is runnable now, so it walks just the delayed ones.
-      nextRunAt: db.prepare(`SELECT MIN(run_at) AS t FROM jobs INDEXED BY jobs_runnable WHERE status IN ('queued','waiting_retry') AND run_at > ?
-        AND type IN (SELECT value FROM json_each(?))`),
+      nextRunAtOfType: db.prepare(`SELECT MIN(run_at) AS t FROM jobs INDEXED BY jobs_runnable_by_type
+        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at > ?`),
       counts: db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
       pruneJobs: db.prepare(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE status IN ('completed','failed','cancelled')
         AND finished_at < ? ORDER BY seq LIMIT ?) RETURNING id`),
@@ -384,38 +383,32 @@ export class SqliteJobStore implements JobStore {
 
   claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     return this.#write(() => {
-      const slots = { ...req.slots };
+      // The best candidates of each type with room (at most its room), merged into claim order:
+      // the first `limit` of them are the first `limit` runnable jobs the slots allow.
+      type Candidate = { seq: number; type: string; priority: number; run_at: number };
+      const candidates: Candidate[] = [];
+      for (const [type, room] of Object.entries(req.slots)) {
+        if (room <= 0) continue;
+        candidates.push(...(this.#stmts.runnableOfType.all(type, req.now, Math.min(room, req.limit)) as Candidate[]));
+      }
+      candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
       const claimed: ClaimedJob[] = [];
-      // Pages of candidates in claim order; jobs of types without room are skipped. Claimed jobs
-      // leave the index, so the next page starts after the ones skipped, not after the page.
-      const page = req.limit + 8;
-      let offset = 0;
-      while (claimed.length < req.limit && Object.values(slots).some((n) => n > 0)) {
-        const rows = this.#stmts.runnable.all(req.now, page, offset) as Array<{ seq: number; type: string }>;
-        let taken = 0;
-        for (const row of rows) {
-          if (claimed.length >= req.limit) break;
-          if (!((slots[row.type] ?? 0) > 0)) continue;
-          slots[row.type]!--;
-          const r = this.#stmts.markRunning.get(req.workerId, req.now + req.leaseMs, req.now, req.now, row.seq) as Pick<
-            Row,
-            'id' | 'type' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'
-          >;
-          claimed.push({
-            id: r.id,
-            type: r.type,
-            status: 'running',
-            params: JSON.parse(r.params),
-            state: fromJson(r.state),
-            attempts: r.attempts,
-            maxAttempts: r.max_attempts,
-            runs: r.runs,
-            runId: r.run_id,
-          });
-          taken++;
-        }
-        if (rows.length < page) break;
-        offset += rows.length - taken;
+      for (const c of candidates.slice(0, req.limit)) {
+        const r = this.#stmts.markRunning.get(req.workerId, req.now + req.leaseMs, req.now, req.now, c.seq) as Pick<
+          Row,
+          'id' | 'type' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'
+        >;
+        claimed.push({
+          id: r.id,
+          type: r.type,
+          status: 'running',
+          params: JSON.parse(r.params),
+          state: fromJson(r.state),
+          attempts: r.attempts,
+          maxAttempts: r.max_attempts,
+          runs: r.runs,
+          runId: r.run_id,
+        });
       }
       return claimed;
     }, true);
@@ -661,8 +654,12 @@ export class SqliteJobStore implements JobStore {
 
   nextRunAt(types: readonly string[], now: number): Promise<number | null> {
     if (types.length === 0) return Promise.resolve(null);
-    const row = this.#stmts.nextRunAt.get(now, JSON.stringify(types)) as { t: number | null };
-    return Promise.resolve(row.t);
+    let next: number | null = null;
+    for (const type of types) {
+      const t = (this.#stmts.nextRunAtOfType.get(type, now) as { t: number | null }).t;
+      if (t !== null && (next === null || t < next)) next = t;
+    }
+    return Promise.resolve(next);
   }
 
   countByStatus(): Promise<Record<JobStatus, number>> {

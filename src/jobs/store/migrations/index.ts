@@ -77,4 +77,17 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP INDEX jobs_type;
     `,
   },
+  {
+    version: 3,
+    name: '0003_runnable_by_type',
+    // Params: none. A claim asks for the best runnable jobs of the types that have room. With the
+    // index led by priority, a claim for types with few queued jobs walked past every queued job
+    // of the types without room, at every claim: quadratic in the queue's length (1,000 queued
+    // jobs of one extension made every other claim read them all). Led by type, each type with
+    // room is one index seek.
+    sql: `
+      DROP INDEX jobs_runnable;
+      CREATE INDEX jobs_runnable_by_type ON jobs (type, priority DESC, run_at, seq) WHERE status IN ('queued','waiting_retry');
+    `,
+  },
 ];
