@@ -171,33 +171,26 @@ export class Runner {
         // is taken (a completion pumps again), since that lookup would run after every claim.
         let lookForDelayed = free > 0;
         if (free > 0 && types.length > 0) {
-          // One claim for the types without an owner-wide limit, then one per owner that has one
-          // (an extension's `concurrent_jobs` covers all its types together), so that no owner
-          // gets more than its room whichever of its types has jobs waiting.
-          const batches: Array<{ limit: number; slots: Record<string, number> }> = [{ limit: free, slots: {} }];
-          const byOwner = new Map<string, { limit: number; slots: Record<string, number> }>();
+          // One claim: every type with room, each owner with an owner-wide limit (an extension's
+          // `concurrent_jobs` covers all its types together) as a group capped at its room, so
+          // that no owner gets more than its room whichever of its types has jobs waiting.
+          const slots: Record<string, number> = {};
+          const groups = new Map<string, { limit: number; types: string[] }>();
           for (const t of types) {
             const room = Math.min(free, (t.maxConcurrency ?? Infinity) - this.runningOfType(t.type));
             if (room <= 0) continue;
-            if (t.ownerMaxConcurrency === undefined) {
-              batches[0]!.slots[t.type] = room;
-              continue;
+            if (t.ownerMaxConcurrency !== undefined) {
+              const ownerRoom = t.ownerMaxConcurrency - this.runningOfOwner(t.owner);
+              if (ownerRoom <= 0) continue;
+              let group = groups.get(t.owner);
+              if (!group) groups.set(t.owner, (group = { limit: ownerRoom, types: [] }));
+              group.types.push(t.type);
             }
-            const ownerRoom = t.ownerMaxConcurrency - this.runningOfOwner(t.owner);
-            if (ownerRoom <= 0) continue;
-            let batch = byOwner.get(t.owner);
-            if (!batch) {
-              batch = { limit: ownerRoom, slots: {} };
-              byOwner.set(t.owner, batch);
-              batches.push(batch);
-            }
-            batch.limit = Math.min(batch.limit, ownerRoom);
-            batch.slots[t.type] = Math.min(room, ownerRoom);
+            slots[t.type] = room;
           }
           let left = free;
-          for (const batch of batches) {
-            if (left <= 0 || Object.keys(batch.slots).length === 0) continue;
-            const claimed = await this.#store.claim({ workerId: this.workerId, now, limit: Math.min(left, batch.limit), slots: batch.slots, leaseMs: LEASE_MS });
+          if (Object.keys(slots).length > 0) {
+            const claimed = await this.#store.claim({ workerId: this.workerId, now, limit: free, slots, groups: [...groups.values()], leaseMs: LEASE_MS });
             if (this.#stopping) {
               // Claimed while stopping: hand the jobs back untouched.
               for (const rec of claimed) {

@@ -109,6 +109,23 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(await store.nextRunAt(['t.a', 't.b'], now)).toBe(soonB.job.runAt);
     });
 
+    it('caps a group of types together (an owner-wide limit) while other types fill the rest', async () => {
+      const now = Date.now();
+      for (let i = 0; i < 3; i++) await store.enqueue(job({ type: 'x.one', runAt: now - 100 + i }));
+      for (let i = 0; i < 3; i++) await store.enqueue(job({ type: 'x.two', runAt: now - 50 + i }));
+      for (let i = 0; i < 3; i++) await store.enqueue(job({ type: 't.a', runAt: now - 10 + i }));
+      const claimed = await store.claim({
+        workerId: W,
+        now,
+        limit: 6,
+        slots: { 'x.one': 3, 'x.two': 3, 't.a': 3 },
+        groups: [{ limit: 2, types: ['x.one', 'x.two'] }],
+        leaseMs: 60_000,
+      });
+      // The group's two oldest jobs (both x.one), then the other type.
+      expect(claimed.map((c) => c.type)).toEqual(['x.one', 'x.one', 't.a', 't.a', 't.a']);
+    });
+
     it('writes progress and state together, merging progress fields, and fences stale runs', async () => {
       await store.enqueue(job());
       const rec = (await claimOne())!;

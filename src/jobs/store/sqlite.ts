@@ -383,17 +383,34 @@ export class SqliteJobStore implements JobStore {
 
   claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     return this.#write(() => {
-      // The best candidates of each type with room (at most its room), merged into claim order:
-      // the first `limit` of them are the first `limit` runnable jobs the slots allow.
+      // The best candidates of each type with room (at most its room, and at most its group's
+      // cap), merged into claim order: taking them in that order while the caps allow gives the
+      // first `limit` runnable jobs the slots and caps allow.
       type Candidate = { seq: number; type: string; priority: number; run_at: number };
+      const groupOf = new Map<string, { left: number }>();
+      for (const g of req.groups ?? []) {
+        const cap = { left: g.limit };
+        for (const t of g.types) groupOf.set(t, cap);
+      }
       const candidates: Candidate[] = [];
       for (const [type, room] of Object.entries(req.slots)) {
-        if (room <= 0) continue;
-        candidates.push(...(this.#stmts.runnableOfType.all(type, req.now, Math.min(room, req.limit)) as Candidate[]));
+        const most = Math.min(room, req.limit, groupOf.get(type)?.left ?? Infinity);
+        if (most <= 0) continue;
+        candidates.push(...(this.#stmts.runnableOfType.all(type, req.now, most) as Candidate[]));
       }
       candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+      const chosen: Candidate[] = [];
+      for (const c of candidates) {
+        if (chosen.length >= req.limit) break;
+        const cap = groupOf.get(c.type);
+        if (cap) {
+          if (cap.left <= 0) continue;
+          cap.left--;
+        }
+        chosen.push(c);
+      }
       const claimed: ClaimedJob[] = [];
-      for (const c of candidates.slice(0, req.limit)) {
+      for (const c of chosen) {
         const r = this.#stmts.markRunning.get(req.workerId, req.now + req.leaseMs, req.now, req.now, c.seq) as Pick<
           Row,
           'id' | 'type' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'

@@ -134,6 +134,11 @@ export interface ClaimRequest {
   limit: number;
   /** Job types this worker can run, each with the number of further jobs of it that may start. */
   slots: Record<string, number>;
+  /**
+   * Caps over sets of types (an extension's `concurrent_jobs` covers all its types together): at
+   * most `limit` of the jobs claimed are of the `types` listed. Optional.
+   */
+  groups?: Array<{ limit: number; types: string[] }>;
   /** How long the lease lasts before another worker may take the job over (renewed by checkpoint/heartbeat). */
   leaseMs: number;
 }
