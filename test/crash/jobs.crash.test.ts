@@ -15,6 +15,7 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Status = { job_id: string; status: string; state: { n: number } | null; output: unknown; runs: number; attempts: number };
 
@@ -89,8 +90,20 @@ describe('jobs survive kill -9 of the daemon', () => {
     let kills = 0;
     let progressedBeforeKill = 0;
     let copyMidway = 0;
+    const copyIsMidway = async () => {
+      const st = await status(copyId);
+      const files = (st.state as unknown as { files_done: number } | null)?.files_done ?? 0;
+      // Well short of the end, so that it is still part-way when the kill follows a moment later.
+      return st.status === 'running' && files > 0 && files < 600;
+    };
     for (let round = 0; round < 5; round++) {
-      await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 700)));
+      if (round === 0) {
+        // The first kill lands while the copy is part-way through (an idle machine copies the
+        // 800 files in about a second, so a random moment could miss it); the others are random.
+        await waitFor(copyIsMidway, 'the copy to be part-way through', 30_000);
+      } else {
+        await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 700)));
+      }
       const before = await Promise.all(allIds.map(status));
       if (before.some((s) => s.status === 'running')) progressedBeforeKill++;
       const copyState = before[3]!.state as unknown as { files_done: number } | null;
