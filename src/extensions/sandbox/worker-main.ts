@@ -44,6 +44,8 @@ export function sandboxWorkerMain(): void {
   const STARTED = 3;
   const KILL = 4;
   const REPLY_LEN = 5;
+  /** How long an instance polls for the next call or a host answer before it blocks (spinWhile). */
+  const SPIN_MS = 0.1;
   const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
   const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
   const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
@@ -134,6 +136,17 @@ export function sandboxWorkerMain(): void {
     return JSON.stringify({ ok: false, error: { code, message } });
   }
 
+  /**
+   * Polls `ctrl[slot]` while it still reads `seen`, for at most SPIN_MS, before the caller blocks
+   * in Atomics.wait: calls and host answers often come within microseconds, and waking a
+   * sleeping thread costs tens of microseconds on a virtual machine (more than a call). Bounded,
+   * so an idle instance soon sleeps.
+   */
+  function spinWhile(slot: number, seen: number): void {
+    const until = performance.now() + SPIN_MS;
+    while (Atomics.load(ctrl, slot) === seen && performance.now() < until);
+  }
+
   /** Sends a request to the main thread and blocks until it answers. */
   function bridge(msg: Record<string, unknown>): BridgeReply {
     msg.t = 'bridge';
@@ -143,6 +156,7 @@ export function sandboxWorkerMain(): void {
       const seen = Atomics.load(ctrl, BRIDGE);
       const r = wt.receiveMessageOnPort(bridgePort);
       if (r !== undefined) return r.message as BridgeReply;
+      spinWhile(BRIDGE, seen);
       Atomics.wait(ctrl, BRIDGE, seen);
     }
   }
@@ -155,6 +169,7 @@ export function sandboxWorkerMain(): void {
     if (logs.length > 0) post({ t: 'logs', logs: takeLogs() });
     const seen = Atomics.load(ctrl, BRIDGE);
     post('c' + method.length + ':' + method + payloadText);
+    spinWhile(BRIDGE, seen);
     while (Atomics.load(ctrl, BRIDGE) === seen) Atomics.wait(ctrl, BRIDGE, seen);
     const n = Atomics.load(ctrl, REPLY_LEN);
     if (n < 0) {
@@ -523,6 +538,7 @@ export function sandboxWorkerMain(): void {
         else if (one.t === 'cleanup') handleCleanup();
       }
     }
+    spinWhile(IN, seen);
     Atomics.wait(ctrl, IN, seen);
   }
 }
