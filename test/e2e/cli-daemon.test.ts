@@ -176,7 +176,16 @@ describe('help and version', () => {
       const top = await runCli(['--help'], { dataDir });
       expect(top.code, top.stderr).toBe(0);
       expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+operation error.*\n\s+2\s+usage error.*\n\s+3\s+daemon not running.*\n\s+70\s+internal error/);
-      for (const cmd of [['daemon'], ['daemon', 'start'], ['daemon', 'stop'], ['daemon', 'status'], ['status'], ['methods'], ['query'], ['action'], ['config'], ['config', 'show'], ['config', 'path']]) {
+      const groups: Record<string, string[]> = {
+        jobs: ['list', 'info', 'logs', 'types', 'watch', 'dispatch', 'pause', 'resume', 'cancel', 'retry'],
+        extensions: ['install', 'list', 'info', 'enable', 'disable', 'uninstall', 'reload'],
+        library: ['create', 'list', 'info'],
+        location: ['add', 'list', 'rescan', 'remove'],
+        credentials: ['set', 'get', 'list', 'delete'],
+        mail: ['add-account', 'accounts', 'remove-account', 'test', 'fetch'],
+      };
+      const everyGroupCommand = Object.entries(groups).flatMap(([group, subs]) => [[group], ...subs.map((sub) => [group, sub])]);
+      for (const cmd of [['daemon'], ['daemon', 'start'], ['daemon', 'stop'], ['daemon', 'status'], ['status'], ['methods'], ['query'], ['action'], ['config'], ['config', 'show'], ['config', 'path'], ...everyGroupCommand]) {
         const r = await runCli([...cmd, '--help'], { dataDir });
         expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).toBe(0);
         expect(r.stdout, cmd.join(' ')).toContain(`Usage: spacedrive ${cmd.join(' ')}`);

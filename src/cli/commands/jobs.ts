@@ -288,11 +288,12 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
     .argument('[job_id]')
     .action(cli.action(async (ctx, jobId: string | undefined) => watch(ctx, jobId)));
 
-  group
+  const dispatch = group
     .command('dispatch')
     .description("Add a job; its params as flags (converted by the job type's params schema) or as --json-input.")
     .usage('<job_type> [--param value …] [--json-input JSON] [--priority N] [--run-at ISO] [--follow]')
-    .argument('<job_type>', 'files.copy, files.hash_tree, <ext-id>:<name> …')
+    // Optional here so that `jobs dispatch --help` shows this help; checked in the action.
+    .argument('[job_type]', 'files.copy, files.hash_tree, <ext-id>:<name> …')
     .argument('[params...]', 'params as flags: --some-param value')
     .option('--json-input <json>', 'the params as a JSON object (flags override its fields)')
     .option('--priority <n>', 'higher runs first (default 0)')
@@ -306,7 +307,14 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
     .allowExcessArguments()
     .addHelpText('after', '\nExamples:\n  spacedrive jobs dispatch files.hash_tree --root ~/Photos --follow\n  spacedrive jobs dispatch finance:email_scan --provider gmail\n')
     .action(
-      cli.action(async (ctx, jobType: string, fields: string[], opts: DispatchFlags) => {
+      cli.action(async (ctx, jobType: string | undefined, fields: string[], opts: DispatchFlags) => {
+        if (jobType === undefined) {
+          if (opts.help) {
+            ctx.out(dispatch.helpInformation().trimEnd());
+            return;
+          }
+          throw new SpacedriveError(ErrorCode.USAGE, "missing the job type: spacedrive jobs dispatch <job_type> [--param value …] ('spacedrive jobs types' lists them)");
+        }
         const { types } = await ctx.query<{ types: JobTypeInfo[] }>('query:jobs.types.v1', {});
         const info = types.find((t) => t.job_type === jobType);
         if (opts.help) {
