@@ -4,8 +4,8 @@
  * file written atomically (temp file, fsync, rename), which is enough for a record per
  * extension changed only by management commands.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 
 export interface InstalledExtension {
@@ -31,27 +31,6 @@ export interface InstalledExtensionStore {
 interface FileShape {
   format: 1;
   extensions: InstalledExtension[];
-}
-
-/** Writes `text` to `file` so that a crash leaves either the old or the new content. */
-export function writeFileAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  // The rename is durable once the directory entry is.
-  const dirFd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }
 
 export class JsonFileExtensionStore implements InstalledExtensionStore {
@@ -107,6 +86,6 @@ export class JsonFileExtensionStore implements InstalledExtensionStore {
 
   #write(records: Map<string, InstalledExtension>): void {
     const body: FileShape = { format: 1, extensions: [...records.values()].sort((a, b) => a.id.localeCompare(b.id)) };
-    writeFileAtomic(this.#file, `${JSON.stringify(body, null, 2)}\n`);
+    writeFileAtomic(this.#file, `${JSON.stringify(body, null, 2)}\n`, { syncDirectory: true, dirMode: 0o700 });
   }
 }

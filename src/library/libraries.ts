@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../atomic-file/index.js';
 import { SqliteLibraryStore } from './sqlite-store.js';
 import type { EntryFilter, EntryRecord, LibraryStats, LibraryStore } from './store.js';
 
@@ -92,7 +92,7 @@ export class LibraryService {
   }
 
   #writeIndex(): void {
-    writeFileAtomic(this.#indexPath, Buffer.from(`${JSON.stringify(this.#index, null, 2)}\n`));
+    writeFileAtomic(this.#indexPath, `${JSON.stringify(this.#index, null, 2)}\n`);
   }
 
   /** Creates the default library when there is none (first start). */

@@ -22,7 +22,8 @@ import { rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
-import { stageFile, type EntryRecord, type LibraryService, type SidecarRecord } from '../library/index.js';
+import { stageFile } from '../atomic-file/index.js';
+import type { EntryRecord, LibraryService, SidecarRecord } from '../library/index.js';
 
 /** Formats read back as text (`text`), as JSON (`json`); anything else comes back as base64 `data`. */
 export const TEXT_FORMATS: ReadonlySet<string> = new Set(['txt', 'md', 'csv', 'tsv', 'html', 'xml', 'svg', 'yaml', 'yml', 'log']);

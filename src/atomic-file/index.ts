@@ -56,13 +56,32 @@ export function stageFile(target: string, data: Uint8Array): StagedFile {
   };
 }
 
+export interface WriteFileAtomicOptions {
+  /**
+   * Also fsync the directory after the rename, so that the new name survives a power loss too.
+   * For small records written rarely (the installed-extensions list), not for hot paths.
+   */
+  syncDirectory?: boolean;
+  /** Mode of directories created on the way (default: the process umask's). */
+  dirMode?: number;
+}
+
 /** {@link stageFile} then commit. */
-export function writeFileAtomic(target: string, data: Uint8Array): void {
-  const staged = stageFile(target, data);
+export function writeFileAtomic(target: string, data: Uint8Array | string, opts: WriteFileAtomicOptions = {}): void {
+  if (opts.dirMode !== undefined) mkdirSync(dirname(target), { recursive: true, mode: opts.dirMode });
+  const staged = stageFile(target, typeof data === 'string' ? Buffer.from(data) : data);
   try {
     staged.commit();
   } catch (err) {
     staged.discard();
     throw err;
+  }
+  if (opts.syncDirectory) {
+    const dirFd = openSync(dirname(target), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
   }
 }
