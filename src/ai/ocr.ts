@@ -4,6 +4,7 @@
  */
 import { loadImage } from '@napi-rs/canvas';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { decodeBase64Field } from '../schema/index.js';
 import { openPdf } from './pdf.js';
 import type { OcrLanguage, TesseractPool } from './tesseract-pool.js';
 
@@ -60,25 +61,6 @@ export function sniffMimeType(bytes: Uint8Array): OcrMimeType | undefined {
   return undefined;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** Decodes a base64 field strictly (Buffer.from alone silently skips bad characters). */
-export function decodeBase64(field: string, value: string, maxBytes: number): Buffer {
-  const compact = value.replace(/\s+/g, '');
-  const approxBytes = Math.floor((compact.length * 3) / 4);
-  if (approxBytes > maxBytes) {
-    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `field '${field}' holds ${approxBytes} bytes; the limit is ${maxBytes} bytes (ai.ocr.maxInputBytes)`, {
-      field,
-      bytes: approxBytes,
-      limit: maxBytes,
-    });
-  }
-  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
-    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `field '${field}' is not valid base64`, { field });
-  }
-  return Buffer.from(compact, 'base64');
-}
-
 export class OcrService {
   readonly #pool: TesseractPool;
   readonly #limits: OcrLimits;
@@ -89,7 +71,7 @@ export class OcrService {
   }
 
   async ocr(req: OcrRequest, signal?: AbortSignal): Promise<OcrResult> {
-    const bytes = decodeBase64('data', req.data, this.#limits.maxInputBytes);
+    const bytes = decodeBase64Field('data', req.data, { maxBytes: this.#limits.maxInputBytes, option: 'ai.ocr.maxInputBytes' });
     if (bytes.length === 0) throw new SpacedriveError(ErrorCode.INVALID_INPUT, "field 'data' is empty");
     const sniffed = sniffMimeType(bytes);
     if (!sniffed) {

@@ -6,6 +6,7 @@
  */
 import type { HttpOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { decodeBase64Field } from '../schema/index.js';
 
 /** `action:http.fetch.input.v1`'s input. */
 export interface HttpFetchRequest {
@@ -126,7 +127,7 @@ function requestBody(req: HttpFetchRequest, limits: HttpOptions): Buffer | undef
     throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'give either body (base64) or body_text, not both', { field: 'body' });
   }
   let body: Buffer | undefined;
-  if (req.body !== undefined) body = Buffer.from(req.body, 'base64');
+  if (req.body !== undefined) body = decodeBase64Field('body', req.body);
   else if (req.body_text !== undefined) body = Buffer.from(req.body_text, 'utf8');
   if (body && body.length > limits.maxRequestBytes) {
     throw new SpacedriveError(ErrorCode.HTTP_TOO_LARGE, `the request body is ${body.length} bytes, more than the limit of ${limits.maxRequestBytes} (http.maxRequestBytes)`, {

@@ -16,7 +16,6 @@ export * from './store.js';
 export { SqliteLibraryStore } from './sqlite-store.js';
 export { LibraryService, mergeMetadata, MAX_INLINE_CONTENT_BYTES, type CreateEntryRequest, type CreateEntryResult, type LibraryInfo, type ContentReleasedListener } from './libraries.js';
 export { stageFile, writeFileAtomic, type StagedFile } from '../atomic-file/index.js';
-export { decodeBase64Field } from './base64.js';
 export { detectKind } from './kind.js';
 export { INDEX_JOB_TYPE } from './locations.js';
 export { makeLocationsIndexJob, type IndexCounters } from './index-job.js';

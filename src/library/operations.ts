@@ -5,7 +5,7 @@
  */
 import { defineOperation, type OperationContext } from '../registry/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { decodeBase64Field } from './base64.js';
+import { decodeBase64Field } from '../schema/index.js';
 import { MAX_INLINE_CONTENT_BYTES } from './libraries.js';
 import { addLocation, dispatchIndex, getLocation, removeLocation } from './locations.js';
 import type { EntryRecord, LocationRecord } from './store.js';

@@ -101,3 +101,32 @@ export function describeErrors(errs: ErrorObject[]): Problem[] {
   }
   return out;
 }
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Decodes a binary field (a base64 string) strictly: Node's decoder silently skips characters it
+ * does not know, which would hand on different bytes than the caller meant. Whitespace
+ * (line-wrapped base64) is allowed. With `limit`, a field decoding to more than `maxBytes` bytes
+ * is refused before it is decoded; `option` names the setting that holds the limit.
+ */
+export function decodeBase64Field(field: string, text: string, limit?: { maxBytes: number; option: string }): Buffer {
+  const compact = text.replace(/\s+/g, '');
+  if (limit) {
+    const approxBytes = Math.floor((compact.length * 3) / 4);
+    if (approxBytes > limit.maxBytes) {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `field '${field}' holds ${approxBytes} bytes; the limit is ${limit.maxBytes} bytes (${limit.option})`, {
+        field,
+        bytes: approxBytes,
+        limit: limit.maxBytes,
+      });
+    }
+  }
+  if (!BASE64.test(compact)) {
+    throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field '${field}' is not valid base64 (expected A-Z, a-z, 0-9, +, /, padded with =)`, {
+      field,
+      problems: [{ field, expected: 'base64' }],
+    });
+  }
+  return Buffer.from(compact, 'base64');
+}

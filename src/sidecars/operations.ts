@@ -1,6 +1,7 @@
 /** Wire operations of sidecars: write, read (checksum verified), list, delete. */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { decodeBase64Field, libraryIdProperty, libraryOf, type SidecarRecord } from '../library/index.js';
+import { libraryIdProperty, libraryOf, type SidecarRecord } from '../library/index.js';
+import { decodeBase64Field } from '../schema/index.js';
 import { defineOperation } from '../registry/index.js';
 import { encodingOf } from './service.js';
 

@@ -187,6 +187,11 @@ describe('hostFetch with an extension\'s allowed hosts', () => {
     await expect(hostFetch({ url: 'not a url' }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(hostFetch({ url: `http://u:p@127.0.0.1:1/` }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(hostFetch({ url: `${base}/json`, method: 'GET', body_text: 'x' }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    // A body that is not base64 is refused, not sent as whatever bytes Node's lenient decoder makes of it.
+    await expect(hostFetch({ url: `${base}/json`, method: 'POST', body: 'not base64!' }, asExt(['*']))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining("field 'body' is not valid base64"),
+    });
     // A closed port is a typed failure.
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
