@@ -3,13 +3,9 @@
  * recorded in `migrations (version, name, applied_at)`. Never edit a migration that has shipped:
  * add the next number.
  */
-export interface LibraryMigration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../sqlite/index.js';
 
-export const LIBRARY_MIGRATIONS: readonly LibraryMigration[] = [
+export const LIBRARY_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: '0001_entries_locations_sidecars',

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { applyMigrations } from '../sqlite/index.js';
 import { LIBRARY_MIGRATIONS } from './migrations.js';
 import type {
   EntryFilter,
@@ -138,19 +139,7 @@ export class SqliteLibraryStore implements LibraryStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
-    this.#migrate();
-  }
-
-  #migrate(): void {
-    this.#db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const done = new Set((this.#db.prepare('SELECT version FROM migrations').all() as Array<{ version: number }>).map((r) => r.version));
-    for (const m of LIBRARY_MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      this.#db.transaction(() => {
-        this.#db.exec(m.sql);
-        this.#db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-      })();
-    }
+    applyMigrations(this.#db, LIBRARY_MIGRATIONS, `the library database ${path}`);
   }
 
   #sql(sql: string): Database.Statement {

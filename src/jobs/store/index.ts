@@ -1,4 +1,5 @@
 /** The job store: interface, SQLite implementation and migrations. */
 export * from './types.js';
 export { SqliteJobStore, type SqliteJobStoreOptions } from './sqlite.js';
-export { MIGRATIONS, type Migration } from './migrations/index.js';
+export { MIGRATIONS } from './migrations/index.js';
+export type { Migration } from '../../sqlite/index.js';

@@ -18,6 +18,7 @@ import { randomFillSync } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { JobStatus } from '../types.js';
+import { applyMigrations } from '../../sqlite/index.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type {
   Checkpoint,
@@ -185,29 +186,8 @@ export class SqliteJobStore implements JobStore {
     // 32 MiB of page cache (default 2 MiB): the runnable index and recent rows stay in memory
     // under a burst of many thousand queued jobs.
     this.#db.pragma('cache_size = -32768');
-    this.migrate();
+    applyMigrations(this.#db, MIGRATIONS, 'the job database');
     this.#stmts = this.prepare();
-  }
-
-  /** Applies the migrations not yet recorded in the `migrations` table. */
-  private migrate(): void {
-    this.#db.exec('CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const done = new Set((this.#db.prepare('SELECT version FROM migrations').all() as Array<{ version: number }>).map((r) => r.version));
-    const latest = Math.max(0, ...done);
-    const known = Math.max(0, ...MIGRATIONS.map((m) => m.version));
-    if (latest > known) {
-      throw new SpacedriveError(
-        ErrorCode.CONFIG_INVALID,
-        `the job database was written by a newer version (schema ${latest}, this version knows up to ${known}); upgrade spacedrive`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      this.#db.transaction(() => {
-        this.#db.exec(m.sql);
-        this.#db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-      })();
-    }
   }
 
   private prepare() {

@@ -3,11 +3,7 @@
  * recorded in `migrations (version, name, applied_at)`. Never edit a migration that has shipped:
  * add the next number.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../../../sqlite/index.js';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
