@@ -11,6 +11,7 @@ import type { SpacedriveClient } from '../../src/client/index.js';
 import '../../src/ai/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { startOpenAiServer, type OpenAiTestServer } from '../helpers/openai-server.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 const SAMPLES = resolve(fileURLToPath(new URL('../../samples/receipts', import.meta.url)));
 const index = JSON.parse(readFileSync(join(SAMPLES, 'index.json'), 'utf8')) as {
@@ -76,16 +77,16 @@ describe('AI over the wire (real daemon)', () => {
   });
 
   it('gives clients typed errors: corrupt input, a wrong answer, and no provider configured', async () => {
-    const corrupt = await client.query('query:ai.ocr.v1', { data: readFileSync(join(SAMPLES, png.file)).subarray(0, 1500).toString('base64') }).catch((e) => e);
+    const corrupt = await rejectionOf(client.query('query:ai.ocr.v1', { data: readFileSync(join(SAMPLES, png.file)).subarray(0, 1500).toString('base64') }));
     expect(corrupt).toMatchObject({ name: 'SpacedriveError', code: 'INVALID_INPUT' });
 
-    const mismatch = await client
-      .query('query:ai.classify_text.v1', { prompt: 'x', text: 'y', schema: { type: 'object', required: ['total'], properties: { total: { type: 'number' } } }, model: 'test-ignore-schema' })
-      .catch((e) => e);
+    const mismatch = await rejectionOf(
+      client.query('query:ai.classify_text.v1', { prompt: 'x', text: 'y', schema: { type: 'object', required: ['total'], properties: { total: { type: 'number' } } }, model: 'test-ignore-schema' }),
+    );
     expect(mismatch).toMatchObject({ code: 'AI_INVALID_ANSWER' });
 
     const bareClient = await bare.client();
-    const none = await bareClient.query('query:ai.embed.v1', { text: 'y' }).catch((e) => e);
+    const none = await rejectionOf(bareClient.query('query:ai.embed.v1', { text: 'y' }));
     expect(none).toMatchObject({ code: 'AI_PROVIDER_NOT_CONFIGURED' });
     expect(none.message).toContain('SPACEDRIVE_AI_BASE_URL');
 

@@ -12,6 +12,7 @@ import { effectiveLimits, readPackage, type ExtensionManifest } from '../../src/
 import { checkCallChain, checkCallPermission } from '../../src/extensions/permissions.js';
 import { JsonFileExtensionStore } from '../../src/extensions/store.js';
 import { toJobOutcome, toProgressReport } from '../../src/extensions/wasm-job.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 // The smallest valid module: magic and version. Validation here does not instantiate it.
 const WASM = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -89,7 +90,7 @@ describe('extension packages', () => {
     [{ surprise: true }, 'EXTENSION_INVALID', /surprise/],
   ])('refuses %j with %s', async (overrides, code, message) => {
     const p = writePackage(join(dir, 'p'), overrides);
-    const err = await readPackage(p, host).catch((e) => e);
+    const err = await rejectionOf(readPackage(p, host));
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
     expect(err.message).toContain(p);

@@ -10,6 +10,7 @@ import type { SpacedriveClient } from '../../src/client/index.js';
 import type { CoreEvent } from '../../src/events/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
+import { rejectionOf } from '../helpers/errors.js';
 
 type Status = { job_id: string; status: string; state: { n: number } | null; waiting_for: string | null; output: unknown; attempts: number };
 
@@ -43,7 +44,7 @@ describe('jobs over the wire and the CLI (real daemon)', () => {
     await waitFor(async () => (await status(job_id)).state!.n > at + 150, 'progress after resume');
     await client.action('action:jobs.cancel.input.v1', { job_id });
     await until(job_id, 'cancelled');
-    const err = await client.action('action:jobs.resume.input.v1', { job_id }).catch((e) => e);
+    const err = await rejectionOf(client.action('action:jobs.resume.input.v1', { job_id }));
     expect(err.code).toBe('INVALID_JOB_STATE');
     expect(err.message).toMatch(/cancelled/);
     await client.action('action:jobs.retry.input.v1', { job_id });
