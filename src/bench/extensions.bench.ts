@@ -43,7 +43,7 @@ import { Core } from '../core/index.js';
 import { silentLogger } from '../logging/index.js';
 import { NOOP, noopQuery } from './core-shared.js';
 import { ExtismPool, measureExtism } from './extism-peer.js';
-import { check, measure, measureSync, type BenchSection, type Measurement } from './harness.js';
+import { bestRound, check, measure, measureSync, type BenchSection, type Measurement } from './harness.js';
 
 const ECHO_WAT = fileURLToPath(new URL('../../test/fixtures/wat/echo.wat', import.meta.url));
 const INPUT = { id: 42, name: 'receipt.pdf', tags: ['finance', 'q3'] };
@@ -238,11 +238,6 @@ async function loadTime(bytes: Uint8Array, warm: boolean): Promise<Measurement> 
  */
 const ROUNDS = 3;
 
-function best(rounds: Measurement[], by: 'latency' | 'throughput' = 'latency'): Measurement {
-  const sorted = [...rounds].sort((a, b) => (by === 'latency' ? a.p50Us - b.p50Us : b.opsPerSec - a.opsPerSec));
-  return { ...sorted[0]!, note: [sorted[0]!.note, `best of ${rounds.length} rounds`].filter(Boolean).join('; ') };
-}
-
 /** Starts the bench's daemon (src/bench/core-server.ts) in its own process; resolves once it listens. */
 function startDaemonProcess(socketPath: string, dataDir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
@@ -376,21 +371,21 @@ export async function run(): Promise<BenchSection> {
         }),
       );
     }
-    const raw = best(rounds.raw);
-    const rtt = best(rounds.rtt);
-    const one = best(rounds.one);
-    const many = best(rounds.many, 'throughput');
-    const inWorker = best(rounds.inWorker);
-    const crossing = best(rounds.crossing);
-    const rawNoop = best(rounds.rawNoop);
-    const coreExec = best(rounds.coreExec);
-    const extOne = best(rounds.extOne);
-    const extMany = best(rounds.extMany, 'throughput');
-    const extismOne = best(rounds.extismOne);
-    const extismMany = best(rounds.extismMany, 'throughput');
-    const sockCore = best(rounds.sockCore);
-    const sockOne = best(rounds.sockOne);
-    const sockSixteen = best(rounds.sockSixteen, 'throughput');
+    const raw = bestRound(rounds.raw);
+    const rtt = bestRound(rounds.rtt);
+    const one = bestRound(rounds.one);
+    const many = bestRound(rounds.many, 'throughput');
+    const inWorker = bestRound(rounds.inWorker);
+    const crossing = bestRound(rounds.crossing);
+    const rawNoop = bestRound(rounds.rawNoop);
+    const coreExec = bestRound(rounds.coreExec);
+    const extOne = bestRound(rounds.extOne);
+    const extMany = bestRound(rounds.extMany, 'throughput');
+    const extismOne = bestRound(rounds.extismOne);
+    const extismMany = bestRound(rounds.extismMany, 'throughput');
+    const sockCore = bestRound(rounds.sockCore);
+    const sockOne = bestRound(rounds.sockOne);
+    const sockSixteen = bestRound(rounds.sockSixteen, 'throughput');
     const loadCold = await loadTime(bytes, false);
     const loadWarm = await loadTime(bytes, true);
     const loadManager = await managerLoadTime(core);

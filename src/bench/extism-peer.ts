@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { Measurement } from './harness.js';
+import { summarise, type Measurement } from './harness.js';
 
 const EXTISM_WASM = fileURLToPath(new URL('../../build/bench/extism-noop.wasm', import.meta.url));
 
@@ -73,11 +73,6 @@ export class ExtismPool {
   }
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 /**
  * Like the harness's `measure`, in segments of at most {@link RESET_EVERY} calls with a reset of
  * every plugin between segments; the clock runs only inside segments.
@@ -112,14 +107,10 @@ export async function measureExtism(
     seconds += (performance.now() - t0) / 1000;
     await pool.reset();
   }
-  lat.sort();
-  return {
+  return summarise(
     name,
-    ops: opts.ops,
+    lat,
     seconds,
-    opsPerSec: opts.ops / seconds,
-    p50Us: percentile(lat, 50),
-    p99Us: percentile(lat, 99),
-    note: `peer; ${pool.size} plugin${pool.size === 1 ? '' : 's'}; reset() every ${RESET_EVERY} calls, outside the clock`,
-  };
+    `peer; ${pool.size} plugin${pool.size === 1 ? '' : 's'}; reset() every ${RESET_EVERY} calls, outside the clock`,
+  );
 }

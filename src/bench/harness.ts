@@ -36,6 +36,14 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!;
 }
 
+/** A {@link Measurement} from per-op latencies in µs (any order; not modified) and the time they took. */
+export function summarise(name: string, latUs: Float64Array, seconds: number, note?: string): Measurement {
+  const sorted = Float64Array.from(latUs).sort();
+  const m: Measurement = { name, ops: latUs.length, seconds, opsPerSec: latUs.length / seconds, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99) };
+  if (note !== undefined) m.note = note;
+  return m;
+}
+
 /**
  * Runs `op` `ops` times with `concurrency` in flight (1 = strictly one after another), after
  * `warmup` untimed runs. Latency is per op from its start to its completion.
@@ -61,18 +69,17 @@ export async function measure(
     }
   }
   await Promise.all(Array.from({ length: concurrency }, lane));
-  const seconds = (performance.now() - start) / 1000;
-  lat.sort();
-  const m: Measurement = {
-    name,
-    ops: opts.ops,
-    seconds,
-    opsPerSec: opts.ops / seconds,
-    p50Us: percentile(lat, 50),
-    p99Us: percentile(lat, 99),
-  };
-  if (opts.note !== undefined) m.note = opts.note;
-  return m;
+  return summarise(name, lat, (performance.now() - start) / 1000, opts.note);
+}
+
+/**
+ * The best of several rounds of one measurement (lowest p50, or highest ops/s), noted as such. On
+ * a small shared machine other processes preempt a run at random; keeping each side's best round
+ * compares both under the least disturbed conditions.
+ */
+export function bestRound(rounds: Measurement[], by: 'latency' | 'throughput' = 'latency'): Measurement {
+  const sorted = [...rounds].sort((a, b) => (by === 'latency' ? a.p50Us - b.p50Us : b.opsPerSec - a.opsPerSec));
+  return { ...sorted[0]!, note: [sorted[0]!.note, `best of ${rounds.length} rounds`].filter(Boolean).join('; ') };
 }
 
 /** Same as {@link measure} for synchronous work, without the promise overhead in the loop. */
@@ -86,9 +93,7 @@ export function measureSync(name: string, op: () => unknown, opts: { ops: number
     op();
     lat[i] = (performance.now() - t0) * 1000;
   }
-  const seconds = (performance.now() - start) / 1000;
-  lat.sort();
-  return { name, ops: opts.ops, seconds, opsPerSec: opts.ops / seconds, p50Us: percentile(lat, 50), p99Us: percentile(lat, 99) };
+  return summarise(name, lat, (performance.now() - start) / 1000);
 }
 
 export function check(name: string, value: number, op: '<=' | '>=', bound: number): BenchCheck {

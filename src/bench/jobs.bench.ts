@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { loadOptions, type PartialOptions } from '../config/index.js';
 import { Core } from '../core/index.js';
 import { silentLogger } from '../logging/index.js';
-import { check, type BenchSection, type Measurement } from './harness.js';
+import { bestRound, check, summarise, type BenchSection, type Measurement } from './harness.js';
 
 const CHECKPOINTS = 50_000;
 const FULL_CHECKPOINTS = 2_000;
@@ -35,14 +35,6 @@ const EXT_NOOP_JOBS = 20_000;
 const TEST_EXT_DIR = fileURLToPath(new URL('../../build/extensions/test-ext', import.meta.url));
 const CONCURRENCY = 8;
 const ROUNDS = 3;
-
-function summarise(name: string, latUs: Float64Array, seconds: number, note?: string): Measurement {
-  const sorted = Float64Array.from(latUs).sort();
-  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
-  const m: Measurement = { name, ops: latUs.length, seconds, opsPerSec: latUs.length / seconds, p50Us: pct(50), p99Us: pct(99) };
-  if (note !== undefined) m.note = note;
-  return m;
-}
 
 export async function withCore<T>(fn: (core: Core) => Promise<T>, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'sd-bench-jobs-'));
@@ -221,39 +213,27 @@ async function bullmq(): Promise<Measurement> {
   }
 }
 
-/** Best of a few rounds each (a shared 2-core machine preempts either side at random). */
-async function best(fn: () => Promise<Measurement>): Promise<Measurement> {
-  let top: Measurement | undefined;
-  for (let i = 0; i < ROUNDS; i++) {
-    const m = await fn();
-    if (!top || m.opsPerSec > top.opsPerSec) top = m;
-  }
-  return top!;
-}
-
 export async function run(): Promise<BenchSection> {
-  const cp = await best(() => checkpoints());
+  const cpRounds: Measurement[] = [];
+  for (let i = 0; i < ROUNDS; i++) cpRounds.push(await checkpoints());
+  const cp = bestRound(cpRounds, 'throughput');
   // The price of also surviving power loss (option jobs.synchronous = FULL): not a target.
   const cpFull = await checkpoints('FULL', FULL_CHECKPOINTS);
   // Alternate ours and the peer's rounds so both see the same machine conditions.
-  let ours: Measurement | undefined;
-  let ext: Measurement | undefined;
-  let peer: Measurement | undefined;
+  const rounds: Record<'ours' | 'ext' | 'peer', Measurement[]> = { ours: [], ext: [], peer: [] };
   for (let i = 0; i < ROUNDS; i++) {
-    const o = await noopJobs();
-    if (!ours || o.opsPerSec > ours.opsPerSec) ours = o;
-    const e = await extNoopJobs();
-    if (!ext || e.opsPerSec > ext.opsPerSec) ext = e;
-    const p = await bullmq();
-    if (!peer || p.opsPerSec > peer.opsPerSec) peer = p;
+    rounds.ours.push(await noopJobs());
+    rounds.ext.push(await extNoopJobs());
+    rounds.peer.push(await bullmq());
   }
+  const [ours, ext, peer] = [bestRound(rounds.ours, 'throughput'), bestRound(rounds.ext, 'throughput'), bestRound(rounds.peer, 'throughput')];
   return {
     title: 'jobs: durable checkpoints and no-op job throughput (peer: BullMQ on local Redis)',
-    rows: [cp, cpFull, ours!, ext!, peer!],
+    rows: [cp, cpFull, ours, ext, peer],
     checks: [
       check('durable checkpoints per second (one job, 1 KB state)', cp.opsPerSec, '>=', 10_000),
-      check('no-op job throughput / BullMQ no-op throughput', ours!.opsPerSec / peer!.opsPerSec, '>=', 2),
-      check('no-op extension job throughput / BullMQ no-op throughput', ext!.opsPerSec / peer!.opsPerSec, '>=', 2),
+      check('no-op job throughput / BullMQ no-op throughput', ours.opsPerSec / peer.opsPerSec, '>=', 2),
+      check('no-op extension job throughput / BullMQ no-op throughput', ext.opsPerSec / peer.opsPerSec, '>=', 2),
     ],
   };
 }
