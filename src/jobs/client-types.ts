@@ -2,7 +2,7 @@
  * Typed client surface for the job operations, added to the client's known methods by
  * declaration merging (see src/client/types.ts).
  */
-import type { WireJobStatus, WireJobSummary } from './operations.js';
+import type { WireJobStatus, WireJobSummary, WireJobType } from './operations.js';
 import type { JobStatus } from './types.js';
 
 declare module '../client/types.js' {
@@ -18,19 +18,7 @@ declare module '../client/types.js' {
     };
     'query:jobs.types.v1': {
       input: { owner?: string };
-      output: {
-        types: Array<{
-          job_type: string;
-          owner: string;
-          version: number;
-          resumable: boolean;
-          description: string;
-          params_schema: unknown;
-          max_concurrency: number | null;
-          max_attempts: number | null;
-          stall_timeout_ms: number | null;
-        }>;
-      };
+      output: { types: WireJobType[] };
     };
   }
   interface KnownActions {

@@ -5,6 +5,7 @@
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { defineOperation, type Caller } from '../registry/index.js';
+import type { JsonSchema } from '../schema/index.js';
 import type { JobLogEntry } from './store/index.js';
 import type { JobView } from './system.js';
 import type { JobStatus } from './types.js';
@@ -230,22 +231,20 @@ export const jobsLogs = defineOperation<{ job_id: string; after_seq?: number; li
   },
 });
 
-export const jobsTypes = defineOperation<
-  { owner?: string },
-  {
-    types: Array<{
-      job_type: string;
-      owner: string;
-      version: number;
-      resumable: boolean;
-      description: string;
-      params_schema: unknown;
-      max_concurrency: number | null;
-      max_attempts: number | null;
-      stall_timeout_ms: number | null;
-    }>;
-  }
->({
+/** A registered job type as `query:jobs.types.v1` shows it. */
+export interface WireJobType {
+  job_type: string;
+  owner: string;
+  version: number;
+  resumable: boolean;
+  description: string;
+  params_schema: JsonSchema;
+  max_concurrency: number | null;
+  max_attempts: number | null;
+  stall_timeout_ms: number | null;
+}
+
+export const jobsTypes = defineOperation<{ owner?: string }, { types: WireJobType[] }>({
   method: 'query:jobs.types.v1',
   kind: 'query',
   scope: 'core',

@@ -2,7 +2,7 @@
  * Typed client surface for libraries, entries and locations, added to the client's known methods
  * by declaration merging (see src/client/types.ts).
  */
-import type { WireEntry, WireLocation } from './operations.js';
+import type { CreateEntryInput, WireEntry, WireLocation } from './operations.js';
 
 interface WireLibrary {
   id: string;
@@ -41,16 +41,7 @@ declare module '../client/types.js' {
   interface KnownActions {
     'action:libraries.create.input.v1': { input: { name: string; make_default?: boolean }; output: WireLibrary };
     'action:vdfs.create_entry.input.v1': {
-      input: InLibrary & {
-        name: string;
-        path: string;
-        entry_type: string;
-        metadata?: Record<string, unknown>;
-        /** Base64. */
-        content?: string;
-        dedupe_key?: string;
-        if_exists?: 'error' | 'return' | 'replace';
-      };
+      input: CreateEntryInput;
       output: WireEntry & { created: boolean; replaced: boolean };
     };
     'action:vdfs.update_metadata.input.v1': { input: InLibrary & { entry_id: string; metadata: Record<string, unknown>; replace?: boolean }; output: WireEntry };

@@ -206,7 +206,7 @@ export const librariesInfo = defineOperation<{ library_id?: string }, Record<str
   },
 });
 
-interface CreateEntryInput {
+export interface CreateEntryInput {
   library_id?: string;
   name: string;
   path: string;

@@ -8,23 +8,13 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { CoreEvent } from '../../events/index.js';
-import type { WireJobStatus, WireJobSummary } from '../../jobs/operations.js';
-import type { JsonSchema } from '../../schema/index.js';
+import type { WireJobStatus, WireJobSummary, WireJobType } from '../../jobs/operations.js';
 import type { Cli, CommandContext } from '../context.js';
 import { describeFlags, flagsToPayload, validatePayload } from '../flags.js';
 import { formatTable, formatValue, type Colors } from '../output.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const STATUSES = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
-
-interface JobTypeInfo {
-  job_type: string;
-  owner: string;
-  version: number;
-  resumable: boolean;
-  description: string;
-  params_schema: JsonSchema;
-}
 
 function statusColor(status: string, c: Colors): string {
   switch (status) {
@@ -275,7 +265,7 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
     .description('Registered job types with their params.')
     .action(
       cli.action(async (ctx) => {
-        const r = await ctx.query<{ types: JobTypeInfo[] }>('query:jobs.types.v1', {});
+        const r = await ctx.query<{ types: WireJobType[] }>('query:jobs.types.v1', {});
         ctx.print(r, (x: typeof r, c) =>
           formatTable(['JOB TYPE', 'OWNER', 'RESUMABLE', 'DESCRIPTION'], x.types.map((t) => [t.job_type, t.owner, t.resumable ? 'yes' : 'no', t.description]), c),
         );
@@ -315,7 +305,7 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
           }
           throw new SpacedriveError(ErrorCode.USAGE, "missing the job type: spacedrive jobs dispatch <job_type> [--param value …] ('spacedrive jobs types' lists them)");
         }
-        const { types } = await ctx.query<{ types: JobTypeInfo[] }>('query:jobs.types.v1', {});
+        const { types } = await ctx.query<{ types: WireJobType[] }>('query:jobs.types.v1', {});
         const info = types.find((t) => t.job_type === jobType);
         if (opts.help) {
           if (!info) throw new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${jobType}'`, { job_type: jobType });
