@@ -12,6 +12,7 @@ import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { makeTempDir } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SAMPLES = resolve(fileURLToPath(new URL('../../samples/receipts', import.meta.url)));
 
@@ -197,7 +198,12 @@ describe('OCR worker trouble', () => {
 
   it('abandons a recognition that overruns the page timeout, replaces the worker, and refuses calls beyond the queue', async () => {
     const data = b64(bytesOf(byFormat('png')));
-    const [first, second] = await Promise.allSettled([core.execute('query:ai.ocr.v1', { data }), core.execute('query:ai.ocr.v1', { data })]);
+    const status = async () => ((await core.execute('query:core.status.v1', {})) as { counts: Record<string, number> }).counts;
+    const firstCall = core.execute('query:ai.ocr.v1', { data });
+    // Decoding the header is asynchronous, so the second call is made only once the first holds
+    // the one worker; made together, either could be first to reach the pool.
+    await waitFor(async () => (await status()).ai_ocr_busy === 1, 'the first call to hold the OCR worker');
+    const [first, second] = await Promise.allSettled([firstCall, core.execute('query:ai.ocr.v1', { data })]);
     expect(first).toMatchObject({ status: 'rejected', reason: { code: 'TIMEOUT', message: expect.stringContaining('longer than 5 ms') } });
     expect(second).toMatchObject({ status: 'rejected', reason: { code: 'OVERLOADED', message: expect.stringContaining('OCR queue is full') } });
     const { counts } = (await core.execute('query:core.status.v1', {})) as { counts: Record<string, number> };
