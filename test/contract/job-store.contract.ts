@@ -126,6 +126,46 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(claimed.map((c) => c.type)).toEqual(['x.one', 'x.one', 't.a', 't.a', 't.a']);
     });
 
+    it('claims a job of a type again by every route that makes one runnable after a claim found none', async () => {
+      const now = Date.now();
+      const nothing = async () => expect(await claimOne(now + 10_000)).toBeUndefined();
+      await nothing();
+      const q = (await store.enqueue(job({ runAt: now }))).job;
+      // Enqueued after a claim found nothing of its type.
+      let rec = (await claimOne(now))!;
+      expect(rec.id).toBe(q.id);
+      await nothing();
+      // Interrupted (stopped with the daemon): queued again.
+      await store.finish(leaseOf(rec), { kind: 'interrupted', state: { n: 1 } }, now);
+      rec = (await claimOne(now))!;
+      expect(rec.id).toBe(q.id);
+      await nothing();
+      // A failed attempt waiting for its retry.
+      await store.finish(leaseOf(rec), { kind: 'failed', error: { code: 'X', message: 'x' }, retryAt: now + 5 }, now);
+      rec = (await claimOne(now + 5))!;
+      expect(rec.id).toBe(q.id);
+      await nothing();
+      // Paused on request, then resumed.
+      await store.requestControl(q.id, 'pause', now);
+      await store.finish(leaseOf(rec), { kind: 'interrupted' }, now);
+      await nothing();
+      await store.resume(q.id, now);
+      // (It keeps the run_at of its retry.)
+      rec = (await claimOne(now + 5))!;
+      expect(rec.id).toBe(q.id);
+      await nothing();
+      // Failed for good, then retried.
+      await store.finish(leaseOf(rec), { kind: 'failed', error: { code: 'X', message: 'x' }, retryAt: null }, now);
+      await nothing();
+      await store.retry(q.id, { fromScratch: false, now });
+      rec = (await claimOne(now))!;
+      expect(rec.id).toBe(q.id);
+      await nothing();
+      // Running when the daemon died: recovered to the queue.
+      await store.recover({ scope: 'all', now });
+      expect((await claimOne(now))!.id).toBe(q.id);
+    });
+
     it('writes progress and state together, merging progress fields, and fences stale runs', async () => {
       await store.enqueue(job());
       const rec = (await claimOne())!;

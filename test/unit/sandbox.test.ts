@@ -166,6 +166,42 @@ describe('sandbox: the echo extension', () => {
     expect(await s.call('echo', 'after', { chain: [] })).toBe('after');
   });
 
+  it('pipelines job calls made together, each routed to its own job', async () => {
+    const bridge = recordingBridge(undefined, { progress: async (jobId) => (jobId === 'job-3' ? 2 : 0) });
+    const s = await load('echo', { bridge });
+    const outs = await Promise.all(Array.from({ length: 10 }, (_, i) => s.call('job', { fraction: i / 10 }, { chain: [], jobId: `job-${i}` })));
+    expect(outs).toEqual(Array.from({ length: 10 }, (_, i) => [i === 3 ? 2 : 0, 0]));
+    expect(bridge.progress.map((p) => [p.jobId, p.report.fraction]).sort()).toEqual(Array.from({ length: 10 }, (_, i) => [`job-${i}`, i / 10]).sort());
+    expect(bridge.interrupts.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `job-${i}`).sort());
+  });
+
+  it('takes back calls posted behind a slow call and runs them on an idle instance', async () => {
+    const s = await load('echo', { limits: { instances: 2, callTimeoutMs: 5_000 } });
+    const order: string[] = [];
+    // Made in the same turn, both join the instance the first one woke; the other stays idle.
+    const slow = s.call('host_call', ['extension.sleep', { ms: 1_500 }], { chain: [] }).then(() => order.push('slow'));
+    const fast = s.call('echo', 'fast', { chain: [] }).then(() => order.push('fast'));
+    await Promise.all([slow, fast]);
+    expect(order).toEqual(['fast', 'slow']);
+    expect(s.stats()).toMatchObject({ replaced: 0, busy: 0, queued: 0 });
+  });
+
+  it('cancels a call posted behind a slow one as soon as its signal aborts', async () => {
+    const s = await load('echo', { limits: { instances: 1, callTimeoutMs: 5_000 } });
+    let slowDone = false;
+    const slow = s.call('host_call', ['extension.sleep', { ms: 1_000 }], { chain: [] }).then(() => (slowDone = true));
+    const ac = new AbortController();
+    const behind = rejectionOf(s.call('job', { fraction: 1 }, { chain: [], jobId: 'behind', signal: ac.signal }));
+    await new Promise((r) => setTimeout(r, 20));
+    ac.abort();
+    expect((await behind).code).toBe('CANCELLED');
+    expect(slowDone).toBe(false);
+    await slow;
+    // The slow call was not preempted: its instance still serves.
+    expect(s.stats().replaced).toBe(0);
+    expect(await s.call('echo', 'after', { chain: [] })).toBe('after');
+  });
+
   it('close() lets running calls finish, then calls plugin_cleanup in every instance', async () => {
     const gate = deferred<unknown>();
     const bridge = recordingBridge(() => gate.promise);

@@ -64,16 +64,19 @@ const MAX_START_FAILURES = 5;
  * calls before the current one returns lets the worker go straight on to them (no round trip of
  * idle time per call) and lets one main-thread wake-up collect several replies; that is what
  * carries throughput with many calls in flight (measured on 2 busy cores: ~30k calls/s with one
- * call per instance, ~100k/s with batches of 16).
+ * call per instance, ~100k/s with batches of 16). Job calls pipeline too: a batch of no-op jobs
+ * then completes together and shares one store commit, as core jobs do.
  *
- * The trade-off is fairness: a call posted behind a slow one waits for it even if another
+ * The trade-off is fairness: a call posted behind a slow one would wait for it even if another
  * instance frees up. So a new call is posted behind at most one other (PIPELINE_DEPTH_LIGHT)
  * while nothing is queued; deeper batches (up to PIPELINE_DEPTH) form only from the queue, when
- * calls are waiting anyway. Calls with an abort signal, job calls, and anything behind a job
- * call or behind a call waiting on the host (a bridge call) are never posted behind another.
+ * calls are waiting anyway; nothing is posted behind a call waiting on the host (a bridge call);
+ * and once the running call has run STEAL_AFTER_MS while another instance is idle, the calls
+ * behind it that have not started are taken back and handed to the idle one (see CTRL.GEN).
  */
 const PIPELINE_DEPTH = 16;
 const PIPELINE_DEPTH_LIGHT = 2;
+const STEAL_AFTER_MS = 2;
 
 const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})();`;
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
@@ -163,7 +166,9 @@ const replyEncoder = new TextEncoder();
 
 /** Turns a compact string message (see protocol.ts) back into its object form. */
 function expandCompact(m: CompactFromWorker): FromWorker {
-  if (m.charCodeAt(0) === 114 /* r */) return { t: 'result', ok: true, output: m.slice(1), logs: NO_LOGS };
+  const tag = m.charCodeAt(0);
+  if (tag === 114 /* r */) return { t: 'result', ok: true, output: m.slice(1), logs: NO_LOGS };
+  if (tag === 115 /* s */) return { t: 'skipped', seq: Number(m.slice(1)), logs: NO_LOGS };
   const colon = m.indexOf(':');
   const len = Number(m.slice(1, colon));
   return { t: 'bridge', kind: 'call', method: m.slice(colon + 1, colon + 1 + len), payload: m.slice(colon + 1 + len), logs: NO_LOGS };
@@ -277,11 +282,6 @@ interface PendingCall {
   onAbort?: () => void;
 }
 
-/** Whether a call may be posted behind another one on a busy instance. */
-function pipelinable(pc: PendingCall): boolean {
-  return pc.opts.signal === undefined && pc.opts.jobId === undefined;
-}
-
 type InstanceState = 'starting' | 'idle' | 'busy' | 'cleaning' | 'dead';
 
 /** One instance: a worker thread with its own instantiation of the module. */
@@ -290,6 +290,14 @@ class Instance {
   /** Calls posted to this instance, oldest (the one running) first. */
   readonly inflight: PendingCall[] = [];
   nextSeq = 1;
+  /** Mirror of CTRL.GEN: the generation new calls are posted under. */
+  gen = 0;
+  /** When the oldest call in flight became the oldest (performance.now()): how long it has run, about. */
+  headSince = 0;
+  /** Calls posted in this turn, sent together at its end (one post, one wake-up). */
+  #outbox: ToWorker[] | null = null;
+  /** This turn's calls found the instance idle: more calls made in the turn may join them (see Sandbox.call). */
+  wokenThisTurn = false;
   /** Last value of the OUT counter this side has seen. */
   outSeen = 0;
   /** Bridge requests of the running call being served by the main thread. */
@@ -317,8 +325,34 @@ class Instance {
     this.started.catch(() => undefined);
   }
 
-  /** Posts one message, or several as one array (one post and one wake-up for a batch). */
-  send(msg: ToWorker | ToWorker[]): void {
+  /**
+   * Queues a call for the end of this turn: calls made together (a claim starting several jobs,
+   * a batch from the queue) travel as one array, with one post and one wake-up.
+   */
+  post(msg: ToWorker): void {
+    if (this.#outbox !== null) {
+      this.#outbox.push(msg);
+      return;
+    }
+    this.#outbox = [msg];
+    queueMicrotask(() => this.#flushOutbox());
+  }
+
+  #flushOutbox(): void {
+    const batch = this.#outbox;
+    this.#outbox = null;
+    this.wokenThisTurn = false;
+    if (batch === null || this.state === 'dead') return;
+    this.#postNow(batch.length === 1 ? batch[0]! : batch);
+  }
+
+  /** Posts a message now, after any calls queued by post() (which it must not overtake). */
+  send(msg: ToWorker): void {
+    this.#flushOutbox();
+    this.#postNow(msg);
+  }
+
+  #postNow(msg: ToWorker | ToWorker[]): void {
     this.inPort.postMessage(msg);
     Atomics.add(this.ctrl, CTRL.IN, 1);
     Atomics.notify(this.ctrl, CTRL.IN);
@@ -358,6 +392,8 @@ class Sandbox implements ExtensionSandbox {
   private closed = false;
   private closePromise: Promise<void> | undefined;
   private drainWaiters: (() => void)[] = [];
+  /** Set while a busy instance's calls wait to be old enough to take back (see rebalance). */
+  private rebalanceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: LoadSandboxOptions,
@@ -423,7 +459,11 @@ class Sandbox implements ExtensionSandbox {
         reject,
         seq: 0,
       };
-      const inst = this.idle.pop() ?? (this.queue.length === 0 && pipelinable(pc) ? this.pipelineTarget() : undefined);
+      // Calls made in the same turn (a claim starting several jobs, a client's burst) join the
+      // instance the first of them woke, up to PIPELINE_DEPTH: waking a sleeping thread is the
+      // dearest part of a short call, and one wake-up then serves them all. Calls that turn out
+      // slow are spread to idle instances after STEAL_AFTER_MS (rebalance).
+      const inst = this.joinable() ?? this.idle.pop() ?? (this.queue.length === 0 ? this.pipelineTarget() : undefined);
       if (inst !== undefined) {
         this.dispatch(inst, pc);
         return;
@@ -459,9 +499,20 @@ class Sandbox implements ExtensionSandbox {
     return { instances: live, busy, queued, replaced: this.replaced, calls: this.calls };
   }
 
-  /** Whether calls may be posted behind what this instance is running now. */
+  /**
+   * Whether calls may be posted behind what this instance is running now: not while its call
+   * waits on the host (a bridge call may take long: a fetch, another extension).
+   */
   private canQueueBehind(inst: Instance): boolean {
-    return inst.inBridge === 0 && inst.inflight[0]!.opts.jobId === undefined;
+    return inst.inBridge === 0;
+  }
+
+  /** The instance woken in this turn, while it can take more calls (see call()). */
+  private joinable(): Instance | undefined {
+    for (const inst of this.instances) {
+      if (inst.wokenThisTurn && inst.state === 'busy' && inst.inflight.length < PIPELINE_DEPTH && this.canQueueBehind(inst)) return inst;
+    }
+    return undefined;
   }
 
   /** The busy instance with the fewest calls that can take one more behind them, if any. */
@@ -484,6 +535,7 @@ class Sandbox implements ExtensionSandbox {
     this.closing = true;
     if (this.inflightCalls > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
     this.closed = true;
+    if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
     const waits = [...this.instances].map(async (inst) => {
       // An instance still starting ran (or is running) plugin_init: it gets plugin_cleanup too.
       if (inst.state === 'starting') await inst.started.catch(() => undefined);
@@ -637,11 +689,9 @@ class Sandbox implements ExtensionSandbox {
 
   // ---- calls -------------------------------------------------------------------------------
 
-  /**
-   * Hands a call to an instance. With `batch`, the request is added to it for the caller to send
-   * with the others (fill() tops an instance up with several calls in one post).
-   */
-  private dispatch(inst: Instance, pc: PendingCall, batch?: ToWorker[]): void {
+  /** Hands a call to an instance (posted at the end of the turn, with the others it gets). */
+  private dispatch(inst: Instance, pc: PendingCall): void {
+    if (inst.inflight.length === 0) inst.wokenThisTurn = true;
     inst.state = 'busy';
     pc.seq = inst.nextSeq++;
     inst.inflight.push(pc);
@@ -649,6 +699,7 @@ class Sandbox implements ExtensionSandbox {
     const msg: ToWorker = {
       t: 'call',
       seq: pc.seq,
+      gen: inst.gen,
       exportFn: pc.exportFn,
       input: pc.input,
       inputBytes: pc.inputBytes,
@@ -656,10 +707,12 @@ class Sandbox implements ExtensionSandbox {
       maxOutputBytes: this.limits.maxOutputBytes,
       timeoutMs: pc.timeoutMs,
     };
-    if (batch) batch.push(msg);
-    else inst.send(msg);
+    inst.post(msg);
     this.arm(inst);
-    if (inst.inflight.length === 1) this.startTimer(inst, pc);
+    if (inst.inflight.length === 1) {
+      inst.headSince = performance.now();
+      this.startTimer(inst, pc);
+    }
     if (pc.opts.signal) {
       if (pc.onAbort) pc.opts.signal.removeEventListener('abort', pc.onAbort);
       pc.onAbort = () => this.abort(pc, inst);
@@ -701,9 +754,99 @@ class Sandbox implements ExtensionSandbox {
       this.checkDrain();
       return;
     }
-    if (inst.inflight[0] !== pc) return;
+    if (inst.inflight[0] !== pc) {
+      // Posted behind the running call: take back what has not started (this one, unless it
+      // just did; then it is preempted when it becomes the oldest, see nextHead).
+      if (inst.inflight.includes(pc)) this.moveBack(inst);
+      return;
+    }
     // Preempt: the guest cannot be interrupted politely, so its instance is replaced.
     this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
+  }
+
+  /**
+   * Takes back the calls posted to `inst` that have not started: bumps its generation, then
+   * reads the last call it started. Every later call is certain to be skipped by the worker,
+   * which checks the generation after publishing STARTED; the call at STARTED itself may run or
+   * be skipped, and then comes back as a 'skipped' message.
+   */
+  private takeBack(inst: Instance): PendingCall[] {
+    inst.gen = Atomics.add(inst.ctrl, CTRL.GEN, 1) + 1;
+    const started = Atomics.load(inst.ctrl, CTRL.STARTED);
+    let keep = inst.inflight.length;
+    while (keep > 0 && inst.inflight[keep - 1]!.seq > started) keep--;
+    const taken = inst.inflight.splice(keep);
+    this.inflightCalls -= taken.length;
+    for (const pc of taken) this.settle(pc);
+    return taken;
+  }
+
+  /** Takes back what `inst` has not started and hands it out again (see takeBack). */
+  private moveBack(inst: Instance): void {
+    this.requeue(this.takeBack(inst));
+    if (inst.inflight.length === 0 && inst.state === 'busy') this.fill(inst);
+  }
+
+  /**
+   * Puts calls taken back from an instance at the front of the queue (their order kept) and
+   * hands them out; one whose caller gave up meanwhile is answered CANCELLED instead.
+   */
+  private requeue(calls: PendingCall[]): void {
+    const waiting: PendingCall[] = [];
+    for (const pc of calls) {
+      if (pc.opts.signal?.aborted) {
+        pc.reject(this.cancelled(pc.exportFn));
+        continue;
+      }
+      if (pc.opts.signal) {
+        pc.onAbort = () => this.abort(pc);
+        pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
+      }
+      waiting.push(pc);
+    }
+    this.queue.unshift(...waiting);
+    this.pump();
+    this.checkDrain();
+  }
+
+  /**
+   * With an instance idle, takes back the calls waiting behind a running call that has run
+   * STEAL_AFTER_MS, so they go to the idle one rather than wait for a slow call; behind a call
+   * that has run less, looks again when it reaches that age.
+   */
+  private rebalance(): void {
+    if (this.idle.length === 0 || this.closed) return;
+    const now = performance.now();
+    let wakeAt = Infinity;
+    for (const inst of this.instances) {
+      if (inst.state !== 'busy' || inst.inflight.length < 2) continue;
+      const due = inst.headSince + STEAL_AFTER_MS;
+      if (due <= now) this.moveBack(inst);
+      else wakeAt = Math.min(wakeAt, due);
+      if (this.idle.length === 0) return;
+    }
+    if (wakeAt !== Infinity && this.rebalanceTimer === undefined) {
+      this.rebalanceTimer = setTimeout(
+        () => {
+          this.rebalanceTimer = undefined;
+          this.rebalance();
+        },
+        Math.max(1, Math.ceil(wakeAt - now)),
+      );
+      this.rebalanceTimer.unref();
+    }
+  }
+
+  /** The oldest call in flight on `inst` changed: its clock starts (or it is preempted if its caller gave up). */
+  private nextHead(inst: Instance): void {
+    const head = inst.inflight[0];
+    if (head === undefined) return;
+    inst.headSince = performance.now();
+    if (head.opts.signal?.aborted) {
+      this.abort(head, inst);
+      return;
+    }
+    this.startTimer(inst, head);
   }
 
   /** Gives a started instance its first calls. */
@@ -716,19 +859,16 @@ class Sandbox implements ExtensionSandbox {
    * PIPELINE_DEPTH when it is busy; an instance left with nothing goes back to the idle pool.
    */
   private fill(inst: Instance): void {
-    const batch: ToWorker[] = [];
     while (this.queue.length > 0) {
       const n = inst.inflight.length;
-      const next = this.queue[0]!;
-      if (n > 0 && (n >= PIPELINE_DEPTH || !pipelinable(next) || !this.canQueueBehind(inst))) break;
-      this.queue.shift();
-      this.dispatch(inst, next, batch);
+      if (n > 0 && (n >= PIPELINE_DEPTH || !this.canQueueBehind(inst))) break;
+      this.dispatch(inst, this.queue.shift()!);
     }
-    if (batch.length > 0) inst.send(batch.length === 1 ? batch[0]! : batch);
     if (inst.inflight.length === 0 && inst.state !== 'idle') {
       inst.state = 'idle';
       this.idle.push(inst);
       this.checkDrain();
+      this.rebalance();
     }
   }
 
@@ -797,9 +937,8 @@ class Sandbox implements ExtensionSandbox {
           this.lost(inst, msg.error, pc);
           return;
         }
-        const head = inst.inflight[0];
-        if (head !== undefined) this.startTimer(inst, head);
-        this.fill(inst);
+        this.nextHead(inst);
+        if ((inst.state as InstanceState) !== 'dead') this.fill(inst);
         if (msg.ok) pc.resolve(JSON.parse(msg.output));
         else pc.reject(this.toError(msg.error, pc.exportFn));
         return;
@@ -815,6 +954,18 @@ class Sandbox implements ExtensionSandbox {
       case 'fail': {
         this.kill(inst);
         inst.startReject(this.toError(msg.error, msg.error.export ?? 'plugin_init'));
+        return;
+      }
+      case 'skipped': {
+        // A call taken back (takeBack) that the worker had already reached: it did not run.
+        const pc = inst.inflight[0];
+        if (pc === undefined || pc.seq !== msg.seq) return;
+        inst.inflight.shift();
+        this.inflightCalls--;
+        this.settle(pc);
+        this.nextHead(inst);
+        this.requeue([pc]);
+        if ((inst.state as InstanceState) !== 'dead') this.fill(inst);
         return;
       }
       case 'cleaned':

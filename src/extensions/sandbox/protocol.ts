@@ -27,6 +27,13 @@ export const CTRL = {
    * posted on the bridge port instead (not a string, or too large for the buffer).
    */
   REPLY_LEN: 5,
+  /**
+   * The instance's call generation. A call carries the generation it was posted under; the
+   * worker starts it only if that is still current (checked after storing STARTED), and
+   * otherwise answers `'s' + seq` (skipped). The main thread bumps it to take back calls
+   * posted behind a slow one that have not started, and hands them to another instance.
+   */
+  GEN: 6,
   SIZE: 8,
 } as const;
 
@@ -57,13 +64,14 @@ export type LogLine = [level: number, text: string];
 export type ToWorker =
   /** The first message to a worker: which extension it runs (workers are started before they know). */
   | { t: 'init'; init: SharedInit }
-  | { t: 'call'; seq: number; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number; timeoutMs: number }
+  | { t: 'call'; seq: number; gen: number; exportFn: string; input: string; inputBytes: number; jobId: string | null; maxOutputBytes: number; timeoutMs: number }
   | { t: 'cleanup' };
 
 /**
- * The two hottest messages travel as bare strings, which post faster than objects:
- * `'r' + output` is a successful result with no log lines, and
- * `'c' + method.length + ':' + method + payload` is a wire-method sd_call.
+ * The hottest messages travel as bare strings, which post faster than objects:
+ * `'r' + output` is a successful result with no log lines,
+ * `'c' + method.length + ':' + method + payload` is a wire-method sd_call, and
+ * `'s' + seq` says the call `seq` was not started because its generation was revoked (CTRL.GEN).
  */
 export type CompactFromWorker = string;
 
@@ -76,6 +84,7 @@ export type FromWorker =
   | { t: 'bridge'; kind: 'call'; method: string; payload: string; logs: LogLine[] }
   | { t: 'bridge'; kind: 'progress'; report: Record<string, unknown>; logs: LogLine[] }
   | { t: 'bridge'; kind: 'interrupt'; logs: LogLine[] }
+  | { t: 'skipped'; seq: number; logs: LogLine[] }
   | { t: 'logs'; logs: LogLine[] }
   | { t: 'cleaned'; logs: LogLine[] };
 

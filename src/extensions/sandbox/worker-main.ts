@@ -44,6 +44,7 @@ export function sandboxWorkerMain(): void {
   const STARTED = 3;
   const KILL = 4;
   const REPLY_LEN = 5;
+  const GEN = 6;
   /** How long an instance polls for the next call or a host answer before it blocks (spinWhile). */
   const SPIN_MS = 0.1;
   const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
@@ -457,6 +458,12 @@ export function sandboxWorkerMain(): void {
     Atomics.store(ctrl, STARTED, m.seq);
     if (Atomics.load(ctrl, KILL) !== 0) {
       poisoned = true;
+      return;
+    }
+    // Taken back by the main thread before it started (posted behind a slow call): say so, so
+    // that a call the main thread could not be sure about is handed to another instance.
+    if (m.gen !== Atomics.load(ctrl, GEN)) {
+      post('s' + String(m.seq));
       return;
     }
     currentJob = m.jobId;

@@ -174,6 +174,16 @@ export class SqliteJobStore implements JobStore {
   #queue: Pending[] = [];
   #flushScheduled = false;
   #closed = false;
+  /** {@link #runnableOfType} statements by LIMIT. */
+  readonly #runnableByLimit = new Map<number, Database.Statement>();
+  /**
+   * Types known to have no queued or waiting job at all, so a claim skips them without a query.
+   * Exact because this store is the only writer of its file: every write that can make a job of
+   * a type queued or waiting (enqueue, an interrupted or failed finish, resume, retry, recover)
+   * takes the type out, and a failed commit clears the set. Most registered types have nothing
+   * waiting most of the time, and their empty index seeks were most of a claim's cost.
+   */
+  readonly #typesWithoutWork = new Set<string>();
 
   constructor(opts: SqliteJobStoreOptions) {
     this.#db = new Database(opts.path);
@@ -206,10 +216,8 @@ export class SqliteJobStore implements JobStore {
         WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ? RETURNING id, type, attempts, run_at`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
-      // INDEXED BY: the best runnable jobs of one type, in claim order, stopping at LIMIT (one
-      // index seek). Left to itself the planner may sort every queued job on each claim.
-      runnableOfType: db.prepare(`SELECT seq, type, priority, run_at FROM jobs INDEXED BY jobs_runnable_by_type
-        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?`),
+      // Whether a type has any queued or waiting job, due or not (see #typesWithoutWork).
+      hasWaitingOfType: db.prepare(`SELECT 1 FROM jobs INDEXED BY jobs_runnable_by_type WHERE type = ? AND status IN ('queued','waiting_retry') LIMIT 1`),
       // Returns only what the worker needs: building a 28-column row object costs more than the update.
       markRunning: db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
         started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ?
@@ -279,6 +287,8 @@ export class SqliteJobStore implements JobStore {
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
       if (this.#db.inTransaction) s.rollback.run();
+      // Jobs claimed in the batch are queued again: what the batch learnt of empty types is void.
+      this.#typesWithoutWork.clear();
       const e = new SpacedriveError(ErrorCode.INTERNAL, `job store write failed: ${(err as Error).message}`, undefined, { cause: err });
       for (const op of batch) op.reject(e);
       return;
@@ -290,12 +300,34 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  /**
+   * The best runnable jobs of one type, in claim order (one seek of jobs_runnable_by_type, which
+   * INDEXED BY insists on: left to itself the planner may sort every queued job on each claim).
+   * LIMIT is written into the SQL, one statement per value: a bound LIMIT made every call,
+   * even one finding nothing, three times slower.
+   */
+  #runnableOfType(limit: number): Database.Statement {
+    let stmt = this.#runnableByLimit.get(limit);
+    if (!stmt) {
+      stmt = this.#db.prepare(`SELECT seq, type, priority, run_at FROM jobs INDEXED BY jobs_runnable_by_type
+        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`);
+      this.#runnableByLimit.set(limit, stmt);
+    }
+    return stmt;
+  }
+
+  /** A job of `type` may now be queued or waiting: claims must look for that type again. */
+  #mayHaveWork(type: string): void {
+    this.#typesWithoutWork.delete(type);
+  }
+
   #row(jobId: string): Row | undefined {
     return this.#stmts.byId.get(jobId) as Row | undefined;
   }
 
   /** Writes every mutable column of a record back. */
   #save(rec: JobRecord): JobRecord {
+    if (rec.status === 'queued' || rec.status === 'waiting_retry') this.#mayHaveWork(rec.type);
     const row = this.#stmts.update.get({
       id: rec.id,
       status: rec.status,
@@ -356,6 +388,7 @@ export class SqliteJobStore implements JobStore {
         finishedAt: null,
         checkpointAt: null,
       };
+      this.#mayHaveWork(rec.type);
       this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now);
       return { job: rec, deduplicated: false };
     });
@@ -375,8 +408,13 @@ export class SqliteJobStore implements JobStore {
       const candidates: Candidate[] = [];
       for (const [type, room] of Object.entries(req.slots)) {
         const most = Math.min(room, req.limit, groupOf.get(type)?.left ?? Infinity);
-        if (most <= 0) continue;
-        candidates.push(...(this.#stmts.runnableOfType.all(type, req.now, most) as Candidate[]));
+        if (most <= 0 || this.#typesWithoutWork.has(type)) continue;
+        const found = this.#runnableOfType(most).all(type, req.now) as Candidate[];
+        if (found.length === 0) {
+          if (!this.#stmts.hasWaitingOfType.get(type)) this.#typesWithoutWork.add(type);
+          continue;
+        }
+        candidates.push(...found);
       }
       candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
       const chosen: Candidate[] = [];
