@@ -8,7 +8,7 @@
 import { ErrorCode, SpacedriveError, toWireError } from '../errors/index.js';
 import type { Interrupt, JobOutcome, JobRunContext, JobTypeDefinition, ProgressReport } from '../jobs/types.js';
 import type { JsonSchema } from '../schema/index.js';
-import type { SandboxCallOptions } from './sandbox/types.js';
+import { CallCanceller, type SandboxCallOptions } from './sandbox/types.js';
 
 /** The jobs of one extension currently inside a handler call, by job id (for the host bridge). */
 export class RunningJobs {
@@ -30,8 +30,9 @@ export class RunningJobs {
     this.#byId.set(ctx.jobId, ctx);
   }
 
-  delete(jobId: string): void {
-    this.#byId.delete(jobId);
+  /** Forgets `ctx` (not a later run of the same job that took its place). */
+  delete(ctx: JobRunContext): void {
+    if (this.#byId.get(ctx.jobId) === ctx) this.#byId.delete(ctx.jobId);
   }
 
   get size(): number {
@@ -62,7 +63,7 @@ export class RunningJobs {
  * is then asked to pause, so it returns its state while it can instead of being stopped mid-step.
  */
 function answer(ctx: JobRunContext, i: Interrupt, unloading: boolean): number {
-  if (i === 'continue' && (ctx.signal.aborted || unloading)) return 1;
+  if (i === 'continue' && (ctx.stopping || unloading)) return 1;
   return interruptCode(i);
 }
 
@@ -136,6 +137,9 @@ export interface WasmJobOptions {
   interruptGraceMs: number;
 }
 
+/** A job handler is called by the job system, not by another extension. */
+const EMPTY_CHAIN: readonly string[] = Object.freeze([]);
+
 /** Builds the job-type definition the job system runs for an extension's job type. */
 export function wasmJobDefinition(o: WasmJobOptions): JobTypeDefinition {
   return {
@@ -154,25 +158,23 @@ export function wasmJobDefinition(o: WasmJobOptions): JobTypeDefinition {
 async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOutcome> {
   // The guest is told about a pause/cancel through sd_job_progress / sd_job_interrupt and should
   // return its state; only if it does not within the grace period is the call stopped.
-  const stop = new AbortController();
   let graceTimer: NodeJS.Timeout | undefined;
-  const onAbort = () => {
-    graceTimer = setTimeout(() => stop.abort(ctx.signal.reason), o.interruptGraceMs);
+  const canceller = new CallCanceller();
+  const offStop = ctx.onStop(() => {
+    graceTimer = setTimeout(() => canceller.cancel(), o.interruptGraceMs);
     graceTimer.unref?.();
-  };
-  if (ctx.signal.aborted) onAbort();
-  else ctx.signal.addEventListener('abort', onAbort, { once: true });
+  });
 
   o.running.add(ctx);
   try {
     const result = await o.call(
       o.exportFn,
       { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt },
-      { chain: [], jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, signal: stop.signal },
+      { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, canceller },
     );
     const outcome = toJobOutcome(o.extensionId, o.jobType, result);
     const unloading = o.running.unloading;
-    if (outcome.status === 'interrupted' && unloading !== null && !ctx.signal.aborted) {
+    if (outcome.status === 'interrupted' && unloading !== null && !ctx.stopping) {
       // Nobody asked this job to pause: its extension is going away. Back to the queue, without
       // using an attempt, from the checkpoint it just returned; it waits there for its type.
       return {
@@ -183,7 +185,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
     }
     return outcome;
   } catch (err) {
-    if (stop.signal.aborted) {
+    if (canceller.cancelled) {
       // Stopped after ignoring a pause/cancel: the last acknowledged checkpoint stands.
       ctx.log('warn', `extension '${o.extensionId}' job handler did not return within ${o.interruptGraceMs} ms of an interrupt request; it was stopped`);
       return { status: 'interrupted' };
@@ -192,8 +194,8 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
     // A trap, timeout or OOM fails this attempt; the job system retries from the last checkpoint.
     return { status: 'failed', error: { code: wire.code, message: wire.message }, retryable: true };
   } finally {
-    o.running.delete(ctx.jobId);
-    ctx.signal.removeEventListener('abort', onAbort);
+    o.running.delete(ctx);
+    offStop();
     if (graceTimer) clearTimeout(graceTimer);
   }
 }

@@ -35,8 +35,11 @@ interface Execution {
   lease: Lease;
   record: ClaimedJob;
   def: RegisteredJobType;
-  /** Created on first use of ctx.signal or on the first abort (most jobs never look). */
+  /** Created on first use of ctx.signal (most jobs never look). */
   controller: AbortController | null;
+  /** Why the run was asked to stop, once it was (see abortRun). */
+  stopReason: SpacedriveError | null;
+  stopListeners: Array<(reason: unknown) => void> | null;
   requested: ControlRequest | null;
   lastActivity: number;
   stallTimeoutMs: number;
@@ -233,6 +236,8 @@ export class Runner {
       record: rec,
       def,
       controller: null,
+      stopReason: null,
+      stopListeners: null,
       requested: null,
       lastActivity: Date.now(),
       stallTimeoutMs: def.stallTimeoutMs ?? this.#opts.stallTimeoutMs,
@@ -257,8 +262,25 @@ export class Runner {
       state: rec.state,
       attempt,
       get signal() {
-        exec.controller ??= new AbortController();
+        if (exec.controller === null) {
+          exec.controller = new AbortController();
+          if (exec.stopReason !== null) exec.controller.abort(exec.stopReason);
+        }
         return exec.controller.signal;
+      },
+      get stopping() {
+        return exec.stopReason !== null;
+      },
+      onStop: (listener) => {
+        if (exec.stopReason !== null) {
+          listener(exec.stopReason);
+          return () => undefined;
+        }
+        (exec.stopListeners ??= []).push(listener);
+        return () => {
+          const i = exec.stopListeners?.indexOf(listener) ?? -1;
+          if (i >= 0) exec.stopListeners!.splice(i, 1);
+        };
       },
       progress: (report) => this.#progress(exec, report),
       interrupt: () => (exec.detached ? 'cancel' : (exec.requested ?? 'continue')),
@@ -552,10 +574,14 @@ export class Runner {
   }
 }
 
-/** Aborts a run's signal (creating it if the job has not looked at it yet). */
+/** Asks a run to stop: its signal (if made) aborts and its onStop listeners are called, once. */
 function abortRun(exec: Execution, reason: SpacedriveError): void {
-  exec.controller ??= new AbortController();
-  if (!exec.controller.signal.aborted) exec.controller.abort(reason);
+  if (exec.stopReason !== null) return;
+  exec.stopReason = reason;
+  exec.controller?.abort(reason);
+  const listeners = exec.stopListeners;
+  exec.stopListeners = null;
+  for (const l of listeners ?? []) l(reason);
 }
 
 /** The log line for a run's start. */

@@ -32,6 +32,14 @@ export interface JobRunContext {
   readonly attempt: number;
   /** Aborted when the job is asked to pause or cancel, stalls, or the daemon stops. */
   readonly signal: AbortSignal;
+  /** Whether the run was asked to stop, as `signal.aborted` says, without making the signal. */
+  readonly stopping: boolean;
+  /**
+   * Calls `listener` once, with the reason, when the run is asked to stop (when `signal` aborts;
+   * at once if it already was); returns a function that removes it. Without making the signal:
+   * for code on every run's path (the WASM job wrapper), where an AbortController per run costs.
+   */
+  onStop(listener: (reason: unknown) => void): () => void;
   /** Durable before it resolves; tells the job whether to continue. */
   progress(report: ProgressReport): Promise<Interrupt>;
   interrupt(): Interrupt;

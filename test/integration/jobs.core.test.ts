@@ -165,6 +165,38 @@ describe('job system (in-process core, real SQLite)', () => {
     await expect(core.execute('action:jobs.cancel.input.v1', { job_id: 'nope' })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
   });
 
+  it('tells a running job to stop through onStop and stopping, as well as its signal, once', async () => {
+    const seen: string[] = [];
+    core.jobs.types.register('test', {
+      type: 'test:waits_for_stop',
+      version: 1,
+      resumable: true,
+      description: 'waits until asked to stop, watching onStop without making the signal first',
+      paramsSchema: { type: 'object' },
+      run: async (ctx: JobRunContext) => {
+        seen.push(`stopping before: ${ctx.stopping}`);
+        const stopped = new Promise<unknown>((resolve) => ctx.onStop(resolve));
+        const removed = ctx.onStop(() => seen.push('removed listener called'));
+        removed();
+        await ctx.progress({ state: { waiting: true } });
+        const reason = await stopped;
+        seen.push(`reason: ${(reason as { code?: string }).code}`);
+        seen.push(`stopping after: ${ctx.stopping}`);
+        // A signal made after the request is already aborted, with the same reason.
+        seen.push(`signal: ${ctx.signal.aborted} ${ctx.signal.reason === reason}`);
+        // A listener added after the request is called at once.
+        ctx.onStop(() => seen.push('late listener called'));
+        return { status: 'interrupted', state: { waiting: false } };
+      },
+    });
+    const { jobId } = await core.jobs.dispatch('test:waits_for_stop', {});
+    await waitFor(async () => ((await core.jobs.get(jobId)).state as { waiting?: boolean } | null)?.waiting === true, 'the job to wait');
+    await core.jobs.pause(jobId);
+    await until(jobId, 'paused');
+    expect(seen).toEqual(['stopping before: false', 'reason: CANCELLED', 'stopping after: true', 'signal: true true', 'late listener called']);
+    expect((await core.jobs.get(jobId)).state).toEqual({ waiting: false });
+  });
+
   it('retries a failing job with exponential backoff, then fails it for good', async () => {
     const starts: number[] = [];
     core.jobs.types.register('test', {

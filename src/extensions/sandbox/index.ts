@@ -278,6 +278,12 @@ interface PendingCall {
   reject: (err: unknown) => void;
   /** Dispatch number on its instance (the worker publishes the one it started in CTRL.STARTED). */
   seq: number;
+  /** The instance it was posted to; undefined while it waits in the queue. */
+  inst: Instance | undefined;
+  /** Its caller gave up (signal aborted, or cancelJob): never started again, answered CANCELLED. */
+  cancelled: boolean;
+  /** Settled (answered or failed): nothing more happens to it. */
+  done: boolean;
   timer?: NodeJS.Timeout;
   onAbort?: () => void;
 }
@@ -447,7 +453,7 @@ class Sandbox implements ExtensionSandbox {
     if (inputBytes > this.limits.maxInputBytes) {
       return Promise.reject(this.inputError(exportFn, `input is ${inputBytes} bytes, over the limit of ${this.limits.maxInputBytes} bytes`));
     }
-    if (opts.signal?.aborted) return Promise.reject(this.cancelled(exportFn));
+    if (opts.signal?.aborted || opts.canceller?.cancelled) return Promise.reject(this.cancelled(exportFn));
     return new Promise((resolve, reject) => {
       const pc: PendingCall = {
         exportFn,
@@ -458,7 +464,11 @@ class Sandbox implements ExtensionSandbox {
         resolve,
         reject,
         seq: 0,
+        inst: undefined,
+        cancelled: false,
+        done: false,
       };
+      this.listen(pc);
       // Calls made in the same turn (a claim starting several jobs, a client's burst) join the
       // instance the first of them woke, up to PIPELINE_DEPTH: waking a sleeping thread is the
       // dearest part of a short call, and one wake-up then serves them all. Calls that turn out
@@ -470,6 +480,7 @@ class Sandbox implements ExtensionSandbox {
       }
       const { busy, queued } = this.stats();
       if (queued >= this.limits.maxQueue) {
+        this.settle(pc);
         reject(
           new SpacedriveError(
             ErrorCode.OVERLOADED,
@@ -479,13 +490,20 @@ class Sandbox implements ExtensionSandbox {
         );
         return;
       }
-      if (opts.signal) {
-        pc.onAbort = () => this.abort(pc);
-        opts.signal.addEventListener('abort', pc.onAbort, { once: true });
-      }
       this.queue.push(pc);
     });
   }
+
+  /** Wherever a call is (queued, posted, running), its signal or canceller cancels it. */
+  private listen(pc: PendingCall): void {
+    pc.opts.canceller?.bind(() => this.cancel(pc));
+    const signal = pc.opts.signal;
+    if (!signal) return;
+    pc.onAbort = () => this.cancel(pc);
+    signal.addEventListener('abort', pc.onAbort, { once: true });
+  }
+
+
 
   stats(): SandboxStats {
     let live = 0;
@@ -660,18 +678,16 @@ class Sandbox implements ExtensionSandbox {
     const failing: PendingCall[] = failed ? [failed] : [];
     const retry: PendingCall[] = [];
     for (const pc of inflight) {
-      this.settle(pc);
+      pc.inst = undefined;
       if (!failed && (pc.seq <= started || failing.length === 0)) failing.push(pc);
+      else if (pc.cancelled) failing.push(pc);
       else retry.push(pc);
     }
-    for (const pc of retry) {
-      if (pc.opts.signal) {
-        pc.onAbort = () => this.abort(pc);
-        pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
-      }
-    }
     this.queue.unshift(...retry);
-    for (const pc of failing) pc.reject(this.toError(err, pc.exportFn));
+    for (const pc of failing) {
+      this.settle(pc);
+      pc.reject(pc.cancelled && pc !== failed ? this.cancelled(pc.exportFn) : this.toError(err, pc.exportFn));
+    }
     if (this.closed) {
       this.failQueue(new SpacedriveError(ErrorCode.SHUTTING_DOWN, `extension '${this.id}' was unloaded`, { extension: this.id }));
       return;
@@ -694,6 +710,7 @@ class Sandbox implements ExtensionSandbox {
     if (inst.inflight.length === 0) inst.wokenThisTurn = true;
     inst.state = 'busy';
     pc.seq = inst.nextSeq++;
+    pc.inst = inst;
     inst.inflight.push(pc);
     this.inflightCalls++;
     const msg: ToWorker = {
@@ -712,11 +729,6 @@ class Sandbox implements ExtensionSandbox {
     if (inst.inflight.length === 1) {
       inst.headSince = performance.now();
       this.startTimer(inst, pc);
-    }
-    if (pc.opts.signal) {
-      if (pc.onAbort) pc.opts.signal.removeEventListener('abort', pc.onAbort);
-      pc.onAbort = () => this.abort(pc, inst);
-      pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
     }
   }
 
@@ -738,13 +750,24 @@ class Sandbox implements ExtensionSandbox {
     }, pc.timeoutMs);
   }
 
-  /** Clears a finished call's timer and abort listener. */
+  /** A call is over (answered or failed): clears its timer and abort listener. */
   private settle(pc: PendingCall): void {
+    pc.done = true;
+    pc.inst = undefined;
     if (pc.timer) clearTimeout(pc.timer);
     if (pc.onAbort) pc.opts.signal?.removeEventListener('abort', pc.onAbort);
+    pc.opts.canceller?.bind(undefined);
   }
 
-  private abort(pc: PendingCall, inst?: Instance): void {
+  /**
+   * The caller gave up on a call: a queued one is answered CANCELLED; one posted behind another
+   * is taken back (and answered) unless it just started; a running one is preempted, since the
+   * guest cannot be interrupted politely: its instance is replaced.
+   */
+  private cancel(pc: PendingCall): void {
+    if (pc.done || pc.cancelled) return;
+    pc.cancelled = true;
+    const inst = pc.inst;
     if (inst === undefined) {
       const i = this.queue.indexOf(pc);
       if (i < 0) return;
@@ -754,14 +777,10 @@ class Sandbox implements ExtensionSandbox {
       this.checkDrain();
       return;
     }
-    if (inst.inflight[0] !== pc) {
-      // Posted behind the running call: take back what has not started (this one, unless it
-      // just did; then it is preempted when it becomes the oldest, see nextHead).
-      if (inst.inflight.includes(pc)) this.moveBack(inst);
-      return;
-    }
-    // Preempt: the guest cannot be interrupted politely, so its instance is replaced.
-    this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
+    // Behind the running call: what has not started is taken back (this one is answered then);
+    // if it did just start, it is preempted when it becomes the oldest (see nextHead).
+    if (inst.inflight[0] !== pc) this.moveBack(inst);
+    else this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
   }
 
   /**
@@ -777,7 +796,10 @@ class Sandbox implements ExtensionSandbox {
     while (keep > 0 && inst.inflight[keep - 1]!.seq > started) keep--;
     const taken = inst.inflight.splice(keep);
     this.inflightCalls -= taken.length;
-    for (const pc of taken) this.settle(pc);
+    for (const pc of taken) {
+      pc.inst = undefined;
+      if (pc.timer) clearTimeout(pc.timer);
+    }
     return taken;
   }
 
@@ -794,13 +816,10 @@ class Sandbox implements ExtensionSandbox {
   private requeue(calls: PendingCall[]): void {
     const waiting: PendingCall[] = [];
     for (const pc of calls) {
-      if (pc.opts.signal?.aborted) {
+      if (pc.cancelled) {
+        this.settle(pc);
         pc.reject(this.cancelled(pc.exportFn));
         continue;
-      }
-      if (pc.opts.signal) {
-        pc.onAbort = () => this.abort(pc);
-        pc.opts.signal.addEventListener('abort', pc.onAbort, { once: true });
       }
       waiting.push(pc);
     }
@@ -842,8 +861,8 @@ class Sandbox implements ExtensionSandbox {
     const head = inst.inflight[0];
     if (head === undefined) return;
     inst.headSince = performance.now();
-    if (head.opts.signal?.aborted) {
-      this.abort(head, inst);
+    if (head.cancelled) {
+      this.lost(inst, { code: ErrorCode.CANCELLED, export: head.exportFn, cause: 'cancelled by the caller' });
       return;
     }
     this.startTimer(inst, head);
@@ -962,7 +981,8 @@ class Sandbox implements ExtensionSandbox {
         if (pc === undefined || pc.seq !== msg.seq) return;
         inst.inflight.shift();
         this.inflightCalls--;
-        this.settle(pc);
+        pc.inst = undefined;
+        if (pc.timer) clearTimeout(pc.timer);
         this.nextHead(inst);
         this.requeue([pc]);
         if ((inst.state as InstanceState) !== 'dead') this.fill(inst);
