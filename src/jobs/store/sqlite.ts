@@ -184,6 +184,11 @@ export class SqliteJobStore implements JobStore {
    * waiting most of the time, and their empty index seeks were most of a claim's cost.
    */
   readonly #typesWithoutWork = new Set<string>();
+  /**
+   * What a completion reports of each job this store handed out and that has not finished:
+   * none of it changes while the job runs, and reading it back cost the completion a RETURNING.
+   */
+  readonly #claimed = new Map<string, { type: string; attempts: number; runAt: number }>();
 
   constructor(opts: SqliteJobStoreOptions) {
     this.#db = new Database(opts.path);
@@ -211,17 +216,19 @@ export class SqliteJobStore implements JobStore {
       rollbackTo: db.prepare('ROLLBACK TO op'),
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, dedupe_key, library_id, dispatched_by, created_at, updated_at)
         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      // No RETURNING (SQLite gathers its rows in a temporary table: as dear as the update); the
+      // transition is built from #claimed.
       complete: db.prepare(`UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
         last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL
-        WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ? RETURNING id, type, attempts, run_at`),
+        WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
+      transitionOf: db.prepare('SELECT type, attempts, run_at FROM jobs WHERE id = ?'),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
       // Whether a type has any queued or waiting job, due or not (see #typesWithoutWork).
       hasWaitingOfType: db.prepare(`SELECT 1 FROM jobs INDEXED BY jobs_runnable_by_type WHERE type = ? AND status IN ('queued','waiting_retry') LIMIT 1`),
-      // Returns only what the worker needs: building a 28-column row object costs more than the update.
-      markRunning: db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
-        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ?
-        RETURNING id, type, params, state, attempts, max_attempts, runs, run_id`),
+      // The claim's seek already read what the worker needs (#runnableOfType): no RETURNING.
+      markRunning: db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = ?, runs = ?, lease_until = ?,
+        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ?`),
       leaseOf: db.prepare('SELECT status, worker_id, run_id, progress, warnings, requested FROM jobs WHERE id = ?'),
       writeCheckpoint: db.prepare(`UPDATE jobs SET progress = ?, state = CASE WHEN ? THEN ? ELSE state END, warnings = ?,
         lease_until = ?, updated_at = ?, checkpoint_at = ? WHERE id = ?`),
@@ -287,8 +294,10 @@ export class SqliteJobStore implements JobStore {
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
       if (this.#db.inTransaction) s.rollback.run();
-      // Jobs claimed in the batch are queued again: what the batch learnt of empty types is void.
+      // Jobs claimed in the batch are queued again: what the batch learnt of empty types is void,
+      // and so may be the claims noted in #claimed (completions then read the row instead).
       this.#typesWithoutWork.clear();
+      this.#claimed.clear();
       const e = new SpacedriveError(ErrorCode.INTERNAL, `job store write failed: ${(err as Error).message}`, undefined, { cause: err });
       for (const op of batch) op.reject(e);
       return;
@@ -302,14 +311,15 @@ export class SqliteJobStore implements JobStore {
 
   /**
    * The best runnable jobs of one type, in claim order (one seek of jobs_runnable_by_type, which
-   * INDEXED BY insists on: left to itself the planner may sort every queued job on each claim).
+   * INDEXED BY insists on: left to itself the planner may sort every queued job on each claim),
+   * with what a claim hands the worker.
    * LIMIT is written into the SQL, one statement per value: a bound LIMIT made every call,
    * even one finding nothing, three times slower.
    */
   #runnableOfType(limit: number): Database.Statement {
     let stmt = this.#runnableByLimit.get(limit);
     if (!stmt) {
-      stmt = this.#db.prepare(`SELECT seq, type, priority, run_at FROM jobs INDEXED BY jobs_runnable_by_type
+      stmt = this.#db.prepare(`SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id FROM jobs INDEXED BY jobs_runnable_by_type
         WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`);
       this.#runnableByLimit.set(limit, stmt);
     }
@@ -319,6 +329,11 @@ export class SqliteJobStore implements JobStore {
   /** A job of `type` may now be queued or waiting: claims must look for that type again. */
   #mayHaveWork(type: string): void {
     this.#typesWithoutWork.delete(type);
+  }
+
+  #transitionOf(jobId: string): { type: string; attempts: number; runAt: number } {
+    const r = this.#stmts.transitionOf.get(jobId) as Pick<Row, 'type' | 'attempts' | 'run_at'>;
+    return { type: r.type, attempts: r.attempts, runAt: r.run_at };
   }
 
   #row(jobId: string): Row | undefined {
@@ -399,7 +414,7 @@ export class SqliteJobStore implements JobStore {
       // The best candidates of each type with room (at most its room, and at most its group's
       // cap), merged into claim order: taking them in that order while the caps allow gives the
       // first `limit` runnable jobs the slots and caps allow.
-      type Candidate = { seq: number; type: string; priority: number; run_at: number };
+      type Candidate = Pick<Row, 'seq' | 'type' | 'priority' | 'run_at' | 'id' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'>;
       const groupOf = new Map<string, { left: number }>();
       for (const g of req.groups ?? []) {
         const cap = { left: g.limit };
@@ -429,20 +444,20 @@ export class SqliteJobStore implements JobStore {
       }
       const claimed: ClaimedJob[] = [];
       for (const c of chosen) {
-        const r = this.#stmts.markRunning.get(req.workerId, req.now + req.leaseMs, req.now, req.now, c.seq) as Pick<
-          Row,
-          'id' | 'type' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'
-        >;
+        const runId = c.run_id + 1;
+        const runs = c.runs + 1;
+        this.#stmts.markRunning.run(req.workerId, runId, runs, req.now + req.leaseMs, req.now, req.now, c.seq);
+        this.#claimed.set(c.id, { type: c.type, attempts: c.attempts, runAt: c.run_at });
         claimed.push({
-          id: r.id,
-          type: r.type,
+          id: c.id,
+          type: c.type,
           status: 'running',
-          params: JSON.parse(r.params),
-          state: fromJson(r.state),
-          attempts: r.attempts,
-          maxAttempts: r.max_attempts,
-          runs: r.runs,
-          runId: r.run_id,
+          params: JSON.parse(c.params),
+          state: fromJson(c.state),
+          attempts: c.attempts,
+          maxAttempts: c.max_attempts,
+          runs,
+          runId,
         });
       }
       return claimed;
@@ -490,10 +505,12 @@ export class SqliteJobStore implements JobStore {
       if (outcome.kind === 'completed') {
         // The common case in one statement, fenced by the lease like the general path below.
         const output = toJson(outcome.output);
-        const row = this.#stmts.complete.get(output, now, now, lease.jobId, lease.workerId, lease.runId) as Pick<Row, 'id' | 'type' | 'attempts' | 'run_at'> | undefined;
-        if (!row) return null;
-        return { id: row.id, type: row.type, status: 'completed', output: fromJson(output), lastError: null, attempts: row.attempts, runAt: row.run_at };
+        if (this.#stmts.complete.run(output, now, now, lease.jobId, lease.workerId, lease.runId).changes === 0) return null;
+        const job = this.#claimed.get(lease.jobId) ?? this.#transitionOf(lease.jobId);
+        this.#claimed.delete(lease.jobId);
+        return { id: lease.jobId, type: job.type, status: 'completed', output: fromJson(output), lastError: null, attempts: job.attempts, runAt: job.runAt };
       }
+      this.#claimed.delete(lease.jobId);
       const row = this.#row(lease.jobId);
       if (!row || row.status !== 'running' || row.worker_id !== lease.workerId || row.run_id !== lease.runId) return null;
       const rec = toRecord(row);
@@ -681,6 +698,7 @@ export class SqliteJobStore implements JobStore {
           rec.progress = { ...EMPTY_PROGRESS };
         }
         this.#save(rec);
+        this.#claimed.delete(rec.id);
         out.push({ id: rec.id, type: rec.type, status: rec.status });
       }
       return out;
