@@ -92,6 +92,12 @@ export class Runner {
   completedSinceStart = 0;
   failedSinceStart = 0;
 
+  /** What every run's context calls back into (one object, not closures per run). */
+  readonly #contextHost: ContextHost = {
+    progress: (exec, report) => this.#progress(exec, report),
+    log: (jobId, level, message) => this.log(jobId, level, message),
+  };
+
   constructor(opts: RunnerOptions) {
     this.#store = opts.store;
     this.#types = opts.types;
@@ -255,39 +261,7 @@ export class Runner {
     if (rec.runs > 1) this.log(rec.id, 'info', startedLine(rec));
     this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
 
-    const ctx: JobRunContext = {
-      jobId: rec.id,
-      jobType: rec.type,
-      params: rec.params,
-      state: rec.state,
-      attempt,
-      get signal() {
-        if (exec.controller === null) {
-          exec.controller = new AbortController();
-          if (exec.stopReason !== null) exec.controller.abort(exec.stopReason);
-        }
-        return exec.controller.signal;
-      },
-      get stopping() {
-        return exec.stopReason !== null;
-      },
-      onStop: (listener) => {
-        if (exec.stopReason !== null) {
-          listener(exec.stopReason);
-          return () => undefined;
-        }
-        (exec.stopListeners ??= []).push(listener);
-        return () => {
-          const i = exec.stopListeners?.indexOf(listener) ?? -1;
-          if (i >= 0) exec.stopListeners!.splice(i, 1);
-        };
-      },
-      progress: (report) => this.#progress(exec, report),
-      interrupt: () => (exec.detached ? 'cancel' : (exec.requested ?? 'continue')),
-      log: (level, message) => {
-        if (!exec.detached) this.log(rec.id, level, String(message));
-      },
-    };
+    const ctx = new RunContext(exec, attempt, this.#contextHost);
     let result: Promise<JobOutcome>;
     try {
       result = Promise.resolve(def.run(ctx));
@@ -571,6 +545,70 @@ export class Runner {
     // Let the last finish() and log writes reach the store.
     while (this.#pumping) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
+  }
+}
+
+interface ContextHost {
+  progress(exec: Execution, report: ProgressReport): Promise<Interrupt>;
+  log(jobId: string, level: LogLevel, message: string): void;
+}
+
+/** A run's view of its job (JobRunContext); a class, so that a run costs one object. */
+class RunContext implements JobRunContext {
+  readonly jobId: string;
+  readonly jobType: string;
+  readonly params: unknown;
+  readonly state: unknown;
+  readonly attempt: number;
+  readonly #exec: Execution;
+  readonly #host: ContextHost;
+
+  constructor(exec: Execution, attempt: number, host: ContextHost) {
+    this.jobId = exec.record.id;
+    this.jobType = exec.record.type;
+    this.params = exec.record.params;
+    this.state = exec.record.state;
+    this.attempt = attempt;
+    this.#exec = exec;
+    this.#host = host;
+  }
+
+  get signal(): AbortSignal {
+    const exec = this.#exec;
+    if (exec.controller === null) {
+      exec.controller = new AbortController();
+      if (exec.stopReason !== null) exec.controller.abort(exec.stopReason);
+    }
+    return exec.controller.signal;
+  }
+
+  get stopping(): boolean {
+    return this.#exec.stopReason !== null;
+  }
+
+  onStop(listener: (reason: unknown) => void): () => void {
+    const exec = this.#exec;
+    if (exec.stopReason !== null) {
+      listener(exec.stopReason);
+      return () => undefined;
+    }
+    (exec.stopListeners ??= []).push(listener);
+    return () => {
+      const i = exec.stopListeners?.indexOf(listener) ?? -1;
+      if (i >= 0) exec.stopListeners!.splice(i, 1);
+    };
+  }
+
+  progress(report: ProgressReport): Promise<Interrupt> {
+    return this.#host.progress(this.#exec, report);
+  }
+
+  interrupt(): Interrupt {
+    return this.#exec.detached ? 'cancel' : (this.#exec.requested ?? 'continue');
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (!this.#exec.detached) this.#host.log(this.jobId, level, String(message));
   }
 }
 

@@ -23,6 +23,7 @@ export interface ProgressReport {
   warning?: string;
 }
 
+/** What a job's run gets. Call its methods on it (`ctx.progress(…)`), not detached from it. */
 export interface JobRunContext {
   readonly jobId: string;
   readonly jobType: string;
