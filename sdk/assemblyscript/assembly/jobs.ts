@@ -139,45 +139,81 @@ function clampFraction(f: f64): string {
  * ```
  */
 export class JobContext {
-  /** The job's id. */
-  jobId: string = "";
-  /** `<ext-id>:<name>` */
-  jobType: string = "";
-  /** 1 on the first attempt, then 2, 3… on retries. */
-  attempt: i32 = 1;
+  private _jobId: string = "";
+  private _jobType: string = "";
+  private _attempt: i32 = 1;
   private paramsRaw: string = "null";
   private stateRaw: string = "null";
+  /** The input is read on first use: a job that reads nothing (a no-op) pays for no parsing. */
+  private parsed: bool = false;
+  private inputPtr: usize = 0;
+  private inputLen: i32 = 0;
+  private inputJson: string | null = null;
 
-  /** Reads a job handler's input; aborts when it is not a job input object. */
+  /**
+   * The context of the job handler's input at `ptr`/`len`. Valid during the handler call (the
+   * host frees the input after it); aborts on first use when the input is not a job input object.
+   */
   static fromParams(ptr: usize, len: i32): JobContext {
-    return JobContext.fromJson(readUtf8(ptr, len));
+    const ctx = new JobContext();
+    ctx.inputPtr = ptr;
+    ctx.inputLen = len;
+    return ctx;
   }
 
   /** Builds the context from the job input's JSON text. */
   static fromJson(json: string): JobContext {
-    const fields = rawFields(json);
-    if (fields === null) abort(E_NOT_OBJECT);
     const ctx = new JobContext();
-    ctx.jobId = fields!.string("job_id");
-    ctx.jobType = fields!.string("job_type");
-    ctx.paramsRaw = fields!.getOr("params", "null");
-    ctx.stateRaw = fields!.getOr("state", "null");
-    ctx.attempt = I32.parseInt(fields!.getOr("attempt", "1"));
+    ctx.inputJson = json;
     return ctx;
+  }
+
+  private parse(): void {
+    if (this.parsed) return;
+    this.parsed = true;
+    const input = this.inputJson;
+    const fields = rawFields(input !== null ? input : readUtf8(this.inputPtr, this.inputLen));
+    if (fields === null) abort(E_NOT_OBJECT);
+    this._jobId = fields!.string("job_id");
+    this._jobType = fields!.string("job_type");
+    this.paramsRaw = fields!.getOr("params", "null");
+    this.stateRaw = fields!.getOr("state", "null");
+    this._attempt = I32.parseInt(fields!.getOr("attempt", "1"));
+  }
+
+  /** The job's id. */
+  get jobId(): string {
+    this.parse();
+    return this._jobId;
+  }
+
+  /** `<ext-id>:<name>` */
+  get jobType(): string {
+    this.parse();
+    return this._jobType;
+  }
+
+  /** 1 on the first attempt, then 2, 3… on retries. */
+  get attempt(): i32 {
+    this.parse();
+    return this._attempt;
   }
 
   /** The job's params, parsed into `T`. */
   params<T>(): T {
+    this.parse();
     return JSON.parse<T>(this.paramsRaw);
   }
 
   /** The job's params as raw JSON. */
   paramsJson(): string {
+    this.parse();
     return this.paramsRaw;
   }
 
   /** `true` when the job resumes from a checkpoint. */
   hasState(): bool {
+    this.parse();
     return this.stateRaw != "null";
   }
 
@@ -189,6 +225,7 @@ export class JobContext {
 
   /** The last checkpointed state as raw JSON (`null` on a first run). */
   stateJson(): string {
+    this.parse();
     return this.stateRaw;
   }
 

@@ -78,6 +78,15 @@ const PIPELINE_DEPTH = 16;
 const PIPELINE_DEPTH_LIGHT = 2;
 const STEAL_AFTER_MS = 2;
 
+/**
+ * How long the main thread polls for an instance's messages (once per turn of its event loop,
+ * which keeps serving I/O and timers meanwhile) after the last one came, before it waits for a
+ * wake-up (Atomics.waitAsync). Waking an idle event loop costs tens of microseconds on some
+ * machines (a virtual CPU's interrupt): more than a short call itself. Polling for a moment picks
+ * up quick replies and guest→host calls at once; a long call costs this much polling, once.
+ */
+const POLL_MS = 0.25;
+
 const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})();`;
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
@@ -400,6 +409,9 @@ class Sandbox implements ExtensionSandbox {
   private drainWaiters: (() => void)[] = [];
   /** Set while a busy instance's calls wait to be old enough to take back (see rebalance). */
   private rebalanceTimer: NodeJS.Timeout | undefined;
+  /** Whether pollTick is scheduled, and until when it keeps polling without news. */
+  private polling = false;
+  private pollUntil = 0;
 
   constructor(
     private readonly opts: LoadSandboxOptions,
@@ -574,7 +586,7 @@ class Sandbox implements ExtensionSandbox {
           resolve();
         };
         inst.send({ t: 'cleanup' });
-        this.arm(inst);
+        this.watch(inst);
       });
       this.kill(inst);
     });
@@ -599,7 +611,7 @@ class Sandbox implements ExtensionSandbox {
     inst.initTimer = setTimeout(() => {
       this.lost(inst, { code: ErrorCode.EXTENSION_TIMEOUT, export: 'plugin_init', cause: `plugin_init ran longer than ${this.limits.initTimeoutMs} ms` });
     }, this.limits.initTimeoutMs);
-    this.arm(inst);
+    this.watch(inst);
     return inst;
   }
 
@@ -725,7 +737,7 @@ class Sandbox implements ExtensionSandbox {
       timeoutMs: pc.timeoutMs,
     };
     inst.post(msg);
-    this.arm(inst);
+    this.watch(inst);
     if (inst.inflight.length === 1) {
       inst.headSince = performance.now();
       this.startTimer(inst, pc);
@@ -906,7 +918,40 @@ class Sandbox implements ExtensionSandbox {
 
   // ---- messages from workers ---------------------------------------------------------------
 
-  /** Waits (without blocking) for the worker's next messages while something is expected. */
+  /**
+   * Looks out for an instance's next messages while something is expected of it: by polling
+   * (see POLL_MS) while messages keep coming, then by waiting for a wake-up.
+   */
+  private watch(inst: Instance): void {
+    if (inst.state === 'dead' || inst.state === 'idle') return;
+    this.pollUntil = performance.now() + POLL_MS;
+    if (this.polling) return;
+    this.polling = true;
+    setImmediate(this.pollTick);
+  }
+
+  /** One poll of every instance that owes messages, once per turn of the event loop. */
+  private readonly pollTick = (): void => {
+    let owed = false;
+    for (const inst of this.instances) {
+      if (inst.state === 'dead' || inst.state === 'idle') continue;
+      const out = Atomics.load(inst.ctrl, CTRL.OUT);
+      if (out !== inst.outSeen) {
+        inst.outSeen = out;
+        this.drain(inst);
+        this.pollUntil = performance.now() + POLL_MS;
+      }
+      if ((inst.state as InstanceState) !== 'dead' && (inst.state as InstanceState) !== 'idle') owed = true;
+    }
+    if (owed && performance.now() < this.pollUntil) {
+      setImmediate(this.pollTick);
+      return;
+    }
+    this.polling = false;
+    if (owed) for (const inst of this.instances) this.arm(inst);
+  };
+
+  /** Waits (without blocking) for a wake-up from the worker: when polling found nothing for a while. */
   private arm(inst: Instance): void {
     if (inst.armed || inst.state === 'dead' || inst.state === 'idle') return;
     inst.armed = true;
@@ -920,7 +965,8 @@ class Sandbox implements ExtensionSandbox {
     if (inst.state === 'dead') return;
     inst.outSeen = Atomics.load(inst.ctrl, CTRL.OUT);
     this.drain(inst);
-    this.arm(inst);
+    // Messages are coming again: poll for the next ones.
+    this.watch(inst);
   }
 
   /** Handles every message the worker has posted so far. */
