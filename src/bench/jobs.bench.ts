@@ -25,11 +25,6 @@ const CHECKPOINTS = 50_000;
 const FULL_CHECKPOINTS = 2_000;
 const NOOP_JOBS = 20_000;
 const BULL_JOBS = 20_000;
-/**
- * Fewer than NOOP_JOBS: with the store's claim as it is, each claim pages (LIMIT … OFFSET) past
- * every queued job of a type without room, so the time per job grows with the queue (2,000
- * jobs ~1 s; 20,000 would take minutes). Raise to NOOP_JOBS once claims are per type.
- */
 const EXT_NOOP_JOBS = 20_000;
 /** test-ext as `npm run build` builds it (a package directory: manifest + module). */
 const TEST_EXT_DIR = fileURLToPath(new URL('../../build/extensions/test-ext', import.meta.url));
