@@ -45,9 +45,15 @@ export function createHostBridge(o: ExtensionBridgeOptions): HostBridge {
         ...(typeof libraryId === 'string' ? { libraryId } : {}),
       });
     },
-    log(level, message) {
+    log(level, message, jobId) {
       const name = LOG_LEVELS[Math.min(Math.max(Math.trunc(level), 0), LOG_LEVELS.length - 1)] ?? 'info';
-      o.logger[name](message);
+      if (jobId === undefined) {
+        o.logger[name](message);
+        return;
+      }
+      o.logger[name]({ job_id: jobId }, message);
+      // Also in the job's own log (`spacedrive jobs logs <id>`), which has no trace level.
+      o.running.log(jobId, name === 'trace' ? 'debug' : name, message);
     },
     jobProgress(jobId, report) {
       return o.running.progress(jobId, report);

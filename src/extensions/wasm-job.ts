@@ -49,6 +49,11 @@ export class RunningJobs {
     return answer(ctx, await ctx.progress(toProgressReport(report)), this.#unloading !== null);
   }
 
+  /** A line the job's handler logged, for the job's log; dropped when `jobId` is not running. */
+  log(jobId: string, level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
+    this.#byId.get(jobId)?.log(level, message);
+  }
+
   /** `sd_job_interrupt`: 0 continue, 1 pause, 2 cancel, -1 not a running job. */
   interrupt(jobId: string): number {
     const ctx = this.#byId.get(jobId);

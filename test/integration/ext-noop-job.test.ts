@@ -1,7 +1,8 @@
 /**
  * test-ext's `noop_job` (the extension job the `jobs` benchmark measures) runs for real through
  * core.jobs and the generic WASM job wrapper: it is registered resumable and every dispatched one
- * completes with `{}`, also when many are dispatched at once.
+ * completes with `{}`, also when many are dispatched at once; and the lines an extension job
+ * logs go to that job's log.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TEST_EXT = join(resolve(fileURLToPath(new URL('../..', import.meta.url))), 'build', 'extensions', 'test-ext');
 
@@ -49,4 +51,13 @@ it('completes every one of 200 jobs dispatched at once, each with output {}', as
   for (const id of ids) expect(finished.get(id)).toBe('job:completed');
   const sample = await core.jobs.get(ids[n - 1]!);
   expect(sample).toMatchObject({ type: 'test-ext:noop_job', status: 'completed', output: {}, lastError: null });
+});
+
+it("puts the lines an extension job logs in that job's log, and no other job's", async () => {
+  const a = (await core.jobs.dispatch('test-ext:counter', { to: 3 })).jobId;
+  const b = (await core.jobs.dispatch('test-ext:counter', { to: 2 })).jobId;
+  await waitFor(async () => (await core.jobs.get(a)).status === 'completed' && (await core.jobs.get(b)).status === 'completed', 'both counters to complete');
+  const lines = async (id: string) => (await core.jobs.logs(id)).filter((l) => l.message.startsWith('acked')).map((l) => `${l.level} ${l.message}`);
+  expect(await lines(a)).toEqual([1, 2, 3].map((n) => `info acked ${a} ${n}`));
+  expect(await lines(b)).toEqual([1, 2].map((n) => `info acked ${b} ${n}`));
 });

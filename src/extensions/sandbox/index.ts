@@ -980,10 +980,10 @@ class Sandbox implements ExtensionSandbox {
     }
   }
 
-  private forwardLogs(logs: LogLine[]): void {
+  private forwardLogs(logs: LogLine[], jobId: string | undefined): void {
     for (const [level, text] of logs) {
       try {
-        this.bridge.log(level, text);
+        this.bridge.log(level, text, jobId);
       } catch (e) {
         this.opts.logger.warn({ extension: this.id, err: (e as Error).message }, 'bridge.log failed');
       }
@@ -991,7 +991,8 @@ class Sandbox implements ExtensionSandbox {
   }
 
   private onMessage(inst: Instance, msg: FromWorker): void {
-    if (msg.logs.length > 0) this.forwardLogs(msg.logs);
+    // Lines logged during a call come with its result or its host calls: the oldest call in flight.
+    if (msg.logs.length > 0) this.forwardLogs(msg.logs, msg.t === 'ready' || msg.t === 'fail' || msg.t === 'cleaned' ? undefined : inst.inflight[0]?.opts.jobId);
     switch (msg.t) {
       case 'result': {
         const pc = inst.inflight.shift()!;

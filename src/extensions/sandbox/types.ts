@@ -51,7 +51,8 @@ export interface HostBridge {
    * extension (outermost first). Permission checks happen here (in the manager).
    */
   call(method: string, payload: unknown, chain: readonly string[]): Promise<unknown>;
-  log(level: number, message: string): void;
+  /** A guest's log line; `jobId` when the call that logged it runs a job (the line goes to its log too). */
+  log(level: number, message: string, jobId?: string): void;
   /** `sd_job_progress`: durable before it resolves. Returns 0 continue, 1 pause, 2 cancel. */
   jobProgress(jobId: string, report: Record<string, unknown>): Promise<number>;
   /** `sd_job_interrupt`. */
