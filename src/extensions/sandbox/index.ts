@@ -64,8 +64,8 @@ const MAX_START_FAILURES = 5;
  * calls before the current one returns lets the worker go straight on to them (no round trip of
  * idle time per call) and lets one main-thread wake-up collect several replies; that is what
  * carries throughput with many calls in flight (measured on 2 busy cores: ~30k calls/s with one
- * call per instance, ~100k/s with batches of 16). Job calls pipeline too: a batch of no-op jobs
- * then completes together and shares one store commit, as core jobs do.
+ * call per instance, ~100k/s with batches of 16). Job calls pipeline like any other: the jobs a
+ * claim starts travel to an instance together, and their results come back together.
  *
  * The trade-off is fairness: a call posted behind a slow one would wait for it even if another
  * instance frees up. So a new call is posted behind at most one other (PIPELINE_DEPTH_LIGHT)
@@ -289,7 +289,7 @@ interface PendingCall {
   seq: number;
   /** The instance it was posted to; undefined while it waits in the queue. */
   inst: Instance | undefined;
-  /** Its caller gave up (signal aborted, or cancelJob): never started again, answered CANCELLED. */
+  /** Its caller gave up (signal aborted, or its CallCanceller): never started again, answered CANCELLED. */
   cancelled: boolean;
   /** Settled (answered or failed): nothing more happens to it. */
   done: boolean;
