@@ -135,7 +135,10 @@ export function decrypt(key: Buffer, nonce: Buffer, ciphertext: Buffer, tag: Buf
     const decipher = createDecipheriv(ALGORITHM, key, nonce);
     decipher.setAAD(associated);
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    const plaintext = decipher.update(ciphertext);
+    const rest = decipher.final();
+    // GCM is a stream mode: final() checks the tag and adds no bytes, so no copy is needed.
+    return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
   } catch {
     return undefined;
   }
@@ -227,7 +230,7 @@ export class SqliteCredentialStore implements CredentialStore {
     checkOwner(owner);
     checkName(name);
     const { stmts, key } = this.#open();
-    const row = stmts.get.get(owner, name) as Row | undefined;
+    const row = stmts.get.get(owner, name) as Omit<Row, 'owner' | 'name'> | undefined;
     if (!row) throw notFound(owner, name);
     const plaintext = decrypt(key, row.nonce, row.ciphertext, row.tag, aad(owner, name));
     if (!plaintext) {
@@ -239,7 +242,14 @@ export class SqliteCredentialStore implements CredentialStore {
     }
     const secret = plaintext.toString('utf8');
     plaintext.fill(0);
-    return { ...summary(row), secret };
+    return {
+      owner,
+      name,
+      secret,
+      metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+      created_at: isoTime(row.created_at),
+      updated_at: isoTime(row.updated_at),
+    };
   }
 
   delete(owner: string, name: string): { owner: string; name: string; deleted: true } {
@@ -321,7 +331,8 @@ export class SqliteCredentialStore implements CredentialStore {
              metadata = excluded.metadata, updated_at = excluded.updated_at
            RETURNING owner, name, metadata, created_at, updated_at`,
         ),
-        get: db.prepare('SELECT * FROM credentials WHERE owner = ? AND name = ?'),
+        // Only what the caller does not already have: each column read is a value to build.
+        get: db.prepare('SELECT nonce, ciphertext, tag, metadata, created_at, updated_at FROM credentials WHERE owner = ? AND name = ?'),
         delete: db.prepare('DELETE FROM credentials WHERE owner = ? AND name = ?'),
         list: db.prepare('SELECT owner, name, metadata, created_at, updated_at FROM credentials WHERE owner = ? ORDER BY name'),
         deleteOwner: db.prepare('DELETE FROM credentials WHERE owner = ?'),
@@ -386,9 +397,25 @@ function summary(row: Pick<Row, 'owner' | 'name' | 'metadata' | 'created_at' | '
     owner: row.owner,
     name: row.name,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    created_at: new Date(row.created_at).toISOString(),
-    updated_at: new Date(row.updated_at).toISOString(),
+    created_at: isoTime(row.created_at),
+    updated_at: isoTime(row.updated_at),
   };
+}
+
+/**
+ * ISO 8601 text of a stored time. A credential's two times repeat on every read of it, and
+ * formatting them cost as much as the rest of a read besides the SQLite lookup and AES: the last
+ * few hundred are kept.
+ */
+const isoTimes = new Map<number, string>();
+function isoTime(ms: number): string {
+  let text = isoTimes.get(ms);
+  if (text === undefined) {
+    if (isoTimes.size >= 512) isoTimes.clear();
+    text = new Date(ms).toISOString();
+    isoTimes.set(ms, text);
+  }
+  return text;
 }
 
 function notFound(owner: string, name: string): SpacedriveError {
