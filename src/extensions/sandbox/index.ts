@@ -515,8 +515,6 @@ class Sandbox implements ExtensionSandbox {
     signal.addEventListener('abort', pc.onAbort, { once: true });
   }
 
-
-
   stats(): SandboxStats {
     let live = 0;
     let busy = 0;
