@@ -9,6 +9,13 @@ const NAME = '^[a-z0-9][a-z0-9_.:-]*$';
 
 const kindProperty = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME, description: 'ocr, thumb, embeddings, or an extension’s own kind such as finance.receipt.' } as const;
 const variantProperty = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME, default: 'default', description: 'Variant of the kind (e.g. a thumbnail size).' } as const;
+/** Names one sidecar of an entry: the input of reading and deleting one. */
+const sidecarOfEntryInput = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['entry_id', 'kind'],
+  properties: { library_id: libraryIdProperty, entry_id: { type: 'string', minLength: 1 }, kind: kindProperty, variant: variantProperty },
+} as const;
 
 /** A sidecar as the wire shows it (`path` is the file's absolute path on the daemon's machine). */
 export interface WireSidecar {
@@ -126,12 +133,7 @@ export const readSidecar = defineOperation<{ library_id?: string; entry_id: stri
   kind: 'query',
   scope: 'library',
   description: 'Reads a sidecar, verified against its checksum (CHECKSUM_MISMATCH when the file was corrupted): json formats as `json`, text formats as `text`, others as base64 `data`.',
-  input: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['entry_id', 'kind'],
-    properties: { library_id: libraryIdProperty, entry_id: { type: 'string', minLength: 1 }, kind: kindProperty, variant: variantProperty },
-  },
+  input: sidecarOfEntryInput,
   output: {
     ...sidecarSchema,
     required: [...sidecarSchema.required, 'encoding'],
@@ -180,12 +182,7 @@ export const deleteSidecar = defineOperation<{ library_id?: string; entry_id: st
   kind: 'action',
   scope: 'library',
   description: "Deletes a sidecar of an entry's content (its file too, when no library uses it).",
-  input: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['entry_id', 'kind'],
-    properties: { library_id: libraryIdProperty, entry_id: { type: 'string', minLength: 1 }, kind: kindProperty, variant: variantProperty },
-  },
+  input: sidecarOfEntryInput,
   output: { type: 'object', required: ['deleted', 'sidecar_id'], properties: { deleted: { const: true }, sidecar_id: { type: 'string' } } },
   handler: (input, ctx) => {
     const libraryId = libraryOf(input, ctx);

@@ -760,19 +760,28 @@ class Sandbox implements ExtensionSandbox {
     }, pc.timeoutMs);
   }
 
+  /** A call leaves its instance (taken back, skipped, or over): its clock stops. */
+  private unbind(pc: PendingCall): void {
+    pc.inst = undefined;
+    if (pc.timer) clearTimeout(pc.timer);
+  }
+
   /** A call is over (answered or failed): clears its timer and abort listener. */
   private settle(pc: PendingCall): void {
     pc.done = true;
-    pc.inst = undefined;
-    if (pc.timer) clearTimeout(pc.timer);
+    this.unbind(pc);
     if (pc.onAbort) pc.opts.signal?.removeEventListener('abort', pc.onAbort);
     pc.opts.canceller?.bind(undefined);
   }
 
+  /** Stops the running call its caller gave up on: the guest cannot be interrupted politely, so its instance is replaced. */
+  private preempt(inst: Instance, pc: PendingCall): void {
+    this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
+  }
+
   /**
    * The caller gave up on a call: a queued one is answered CANCELLED; one posted behind another
-   * is taken back (and answered) unless it just started; a running one is preempted, since the
-   * guest cannot be interrupted politely: its instance is replaced.
+   * is taken back (and answered) unless it just started; a running one is preempted.
    */
   private cancel(pc: PendingCall): void {
     if (pc.done || pc.cancelled) return;
@@ -790,7 +799,7 @@ class Sandbox implements ExtensionSandbox {
     // Behind the running call: what has not started is taken back (this one is answered then);
     // if it did just start, it is preempted when it becomes the oldest (see nextHead).
     if (inst.inflight[0] !== pc) this.moveBack(inst);
-    else this.lost(inst, { code: ErrorCode.CANCELLED, export: pc.exportFn, cause: 'cancelled by the caller' });
+    else this.preempt(inst, pc);
   }
 
   /**
@@ -806,10 +815,7 @@ class Sandbox implements ExtensionSandbox {
     while (keep > 0 && inst.inflight[keep - 1]!.seq > started) keep--;
     const taken = inst.inflight.splice(keep);
     this.inflightCalls -= taken.length;
-    for (const pc of taken) {
-      pc.inst = undefined;
-      if (pc.timer) clearTimeout(pc.timer);
-    }
+    for (const pc of taken) this.unbind(pc);
     return taken;
   }
 
@@ -872,7 +878,7 @@ class Sandbox implements ExtensionSandbox {
     if (head === undefined) return;
     inst.headSince = performance.now();
     if (head.cancelled) {
-      this.lost(inst, { code: ErrorCode.CANCELLED, export: head.exportFn, cause: 'cancelled by the caller' });
+      this.preempt(inst, head);
       return;
     }
     this.startTimer(inst, head);
@@ -1026,8 +1032,7 @@ class Sandbox implements ExtensionSandbox {
         if (pc === undefined || pc.seq !== msg.seq) return;
         inst.inflight.shift();
         this.inflightCalls--;
-        pc.inst = undefined;
-        if (pc.timer) clearTimeout(pc.timer);
+        this.unbind(pc);
         this.nextHead(inst);
         this.requeue([pc]);
         if ((inst.state as InstanceState) !== 'dead') this.fill(inst);
