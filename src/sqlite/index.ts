@@ -6,6 +6,8 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 
+export { BackgroundCheckpoints, type BackgroundCheckpointOptions } from './background-checkpoints.js';
+
 export interface Migration {
   version: number;
   name: string;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,6 +35,37 @@ describe('SQLite job store specifics', () => {
       db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (999, ?, 0)').run('future');
       db.close();
       expect(() => new SqliteJobStore({ path: join(d, 'jobs.db') })).toThrow(/newer version/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('checkpoints the WAL on a thread of its own once it has committed enough, and folds it back on close', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'sd-jobstore-'));
+    const path = join(d, 'jobs.db');
+    try {
+      const store = new SqliteJobStore({ path, checkpoints: { startAfterCommits: 20, intervalMs: 1 } });
+      const enqueue = (i: number) => store.enqueue({ type: 'bench:noop', params: { i, pad: 'x'.repeat(2000) }, maxAttempts: 1 });
+      // Each awaited write is a commit of its own.
+      for (let i = 0; i < 10; i++) await enqueue(i);
+      expect(store.checkpoints.running).toBe(false);
+      for (let i = 10; i < 400; i++) await enqueue(i);
+      expect(store.checkpoints.running).toBe(true);
+      const deadline = Date.now() + 10_000;
+      while (store.checkpoints.checkpoints === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(store.checkpoints.checkpoints).toBeGreaterThan(0);
+      // The writer restarts a fully checkpointed WAL from its beginning: it does not hold every
+      // commit since the store opened (each of these writes at least one page).
+      for (let i = 400; i < 800; i++) await enqueue(i);
+      const probe = new Database(path);
+      const [{ log }] = probe.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
+      probe.close();
+      expect(log).toBeLessThan(400);
+      await store.close();
+      expect(existsSync(`${path}-wal`)).toBe(false);
+      const reopened = new SqliteJobStore({ path });
+      expect((await reopened.list({ limit: 1000 })).jobs.length).toBeGreaterThanOrEqual(500);
+      await reopened.close();
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

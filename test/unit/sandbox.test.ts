@@ -186,6 +186,20 @@ describe('sandbox: the echo extension', () => {
     expect(s.stats()).toMatchObject({ replaced: 0, busy: 0, queued: 0 });
   });
 
+  it('answers a call at once when the call posted after it on the same instance is slow', async () => {
+    const gate = deferred<unknown>();
+    const bridge = recordingBridge(() => gate.promise);
+    const s = await load('echo', { bridge, limits: { instances: 1, callTimeoutMs: 5_000 } });
+    // Posted together to the one instance. The echo's answer may wait for its neighbour only
+    // briefly (RESULT_HOLD_MS): the neighbour waits on the host until the gate opens, after it.
+    const fast = s.call('echo', 'fast', { chain: [] });
+    const slow = s.call('host_call', ['query:slow.v1', {}], { chain: [] });
+    expect(await fast).toBe('fast');
+    expect(bridge.calls).toHaveLength(1);
+    gate.resolve('done');
+    expect(await slow).toEqual({ ok: true, result: 'done' });
+  });
+
   it('cancels a call posted behind a slow one as soon as its signal aborts', async () => {
     const s = await load('echo', { limits: { instances: 1, callTimeoutMs: 5_000 } });
     let slowDone = false;

@@ -13,12 +13,15 @@
  * run in one transaction (each inside its own savepoint, so one failing write rolls back alone);
  * each promise resolves only after that transaction committed. Many jobs checkpointing at once
  * therefore share one commit, and no promise resolves before its write is durable.
+ *
+ * WAL checkpoints run on a thread of their own (see src/sqlite/background-checkpoints.ts), so
+ * that copying the WAL back into the database never stalls a commit on the daemon's event loop.
  */
 import { randomFillSync } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { JobStatus } from '../types.js';
-import { applyMigrations } from '../../sqlite/index.js';
+import { applyMigrations, BackgroundCheckpoints, type BackgroundCheckpointOptions } from '../../sqlite/index.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type {
   Checkpoint,
@@ -46,6 +49,8 @@ export interface SqliteJobStoreOptions {
   path: string;
   /** See the file comment. Default `NORMAL`. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** When the background checkpoint thread starts, and how often it checkpoints (defaults there). */
+  checkpoints?: BackgroundCheckpointOptions;
 }
 
 interface Row {
@@ -170,6 +175,8 @@ interface Pending {
 
 export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
+  /** Copies the WAL back into the database file off the event loop. */
+  readonly checkpoints: BackgroundCheckpoints;
   readonly #stmts: ReturnType<SqliteJobStore['prepare']>;
   #queue: Pending[] = [];
   #flushScheduled = false;
@@ -203,6 +210,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma('cache_size = -32768');
     applyMigrations(this.#db, MIGRATIONS, 'the job database');
     this.#stmts = this.prepare();
+    this.checkpoints = new BackgroundCheckpoints(this.#db, opts.path, opts.checkpoints);
   }
 
   private prepare() {
@@ -291,6 +299,7 @@ export class SqliteJobStore implements JobStore {
         }
       }
       s.commit.run();
+      this.checkpoints.committed();
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
       if (this.#db.inTransaction) s.rollback.run();
@@ -735,6 +744,9 @@ export class SqliteJobStore implements JobStore {
     if (this.#queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     this.#closed = true;
     if (this.#queue.length > 0) this.#flush();
+    // The checkpoint thread's connection closes first, so that this one, the last, folds the WAL
+    // back into the database and removes it.
+    await this.checkpoints.close();
     this.#db.close();
   }
 }
