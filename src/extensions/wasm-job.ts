@@ -171,11 +171,14 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
   });
 
   o.running.add(ctx);
+  // Until an instance of the sandbox takes the call (the others may be busy with long jobs), the
+  // job waits: its stall clock stands still.
+  ctx.waiting(true);
   try {
     const result = await o.call(
       o.exportFn,
       { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt },
-      { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, canceller },
+      { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, canceller, onStart: () => ctx.waiting(false) },
     );
     const outcome = toJobOutcome(o.extensionId, o.jobType, result);
     const unloading = o.running.unloading;

@@ -42,6 +42,8 @@ interface Execution {
   stopListeners: Array<(reason: unknown) => void> | null;
   requested: ControlRequest | null;
   lastActivity: number;
+  /** Waiting for capacity outside the job system before its work starts (ctx.waiting): no stall clock. */
+  waiting: boolean;
   stallTimeoutMs: number;
   detached: boolean;
   lastEventAt: number;
@@ -246,6 +248,7 @@ export class Runner {
       stopListeners: null,
       requested: null,
       lastActivity: Date.now(),
+      waiting: false,
       stallTimeoutMs: def.stallTimeoutMs ?? this.#opts.stallTimeoutMs,
       detached: false,
       lastEventAt: 0,
@@ -475,7 +478,7 @@ export class Runner {
   #checkStalls(): void {
     const now = Date.now();
     for (const exec of [...this.#running.values()]) {
-      if (exec.detached || now - exec.lastActivity <= exec.stallTimeoutMs) continue;
+      if (exec.detached || exec.waiting || now - exec.lastActivity <= exec.stallTimeoutMs) continue;
       const rec = exec.record;
       this.#detach(exec, `it reported nothing for ${exec.stallTimeoutMs} ms`);
       const message = `stalled: reported no progress for ${exec.stallTimeoutMs} ms; stopped, to be retried from its last checkpoint`;
@@ -605,6 +608,14 @@ class RunContext implements JobRunContext {
 
   interrupt(): Interrupt {
     return this.#exec.detached ? 'cancel' : (this.#exec.requested ?? 'continue');
+  }
+
+  waiting(isWaiting: boolean): void {
+    const exec = this.#exec;
+    if (exec.waiting === isWaiting) return;
+    exec.waiting = isWaiting;
+    // Its stall period starts when its work does.
+    if (!isWaiting) exec.lastActivity = Date.now();
   }
 
   log(level: LogLevel, message: string): void {

@@ -44,6 +44,13 @@ export interface JobRunContext {
   /** Durable before it resolves; tells the job whether to continue. */
   progress(report: ProgressReport): Promise<Interrupt>;
   interrupt(): Interrupt;
+  /**
+   * Says that the run waits for capacity outside the job system before its work starts (the
+   * WASM job wrapper: a free instance of the extension's sandbox), or that it started (false).
+   * While it waits the stall clock stands still: a job queued behind long jobs of its extension
+   * has not stalled. Its stall period starts when it starts.
+   */
+  waiting(isWaiting: boolean): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 

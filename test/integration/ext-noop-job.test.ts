@@ -1,8 +1,8 @@
 /**
  * test-ext's `noop_job` (the extension job the `jobs` benchmark measures) runs for real through
  * core.jobs and the generic WASM job wrapper: it is registered resumable and every dispatched one
- * completes with `{}`, also when many are dispatched at once; and the lines an extension job
- * logs go to that job's log.
+ * completes with `{}`, also when many are dispatched at once; the lines an extension job logs go
+ * to that job's log; and a job waiting for a free instance behind long jobs has not stalled.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,4 +60,29 @@ it("puts the lines an extension job logs in that job's log, and no other job's",
   const lines = async (id: string) => (await core.jobs.logs(id)).filter((l) => l.message.startsWith('acked')).map((l) => `${l.level} ${l.message}`);
   expect(await lines(a)).toEqual([1, 2, 3].map((n) => `info acked ${a} ${n}`));
   expect(await lines(b)).toEqual([1, 2].map((n) => `info acked ${b} ${n}`));
+});
+
+it('does not count the time a job waits for a free sandbox instance towards its stall timeout', async () => {
+  // A core whose jobs stall after 600 ms without a report; test-ext has two instances.
+  const d = mkdtempSync(join(tmpdir(), 'sd-noopjob-stall-'));
+  const c = await Core.create(loadOptions({ overrides: { dataDir: d, extensions: { autoload: false }, jobs: { stallTimeoutMs: 600 } }, env: {} }), {
+    logger: silentLogger(),
+  });
+  try {
+    await c.extensions.install(TEST_EXT);
+    // Two long jobs report every 100 ms for about 1.5 s and hold both instances...
+    const long = await Promise.all([0, 1].map(async () => (await c.jobs.dispatch('test-ext:steps', { steps: 15, delay_ms: 100 })).jobId));
+    await waitFor(async () => (await Promise.all(long.map((id) => c.jobs.get(id)))).every((j) => (j.progress.itemsDone ?? 0) >= 1), 'both long jobs to report');
+    // ...so these wait for an instance for over a second: longer than the stall timeout.
+    const waiting = await Promise.all([0, 1, 2].map(async () => (await c.jobs.dispatch('test-ext:noop_job', {})).jobId));
+    await waitFor(async () => (await Promise.all([...long, ...waiting].map((id) => c.jobs.get(id)))).every((j) => j.status === 'completed'), 'every job to complete', 20_000);
+    for (const id of waiting) {
+      const job = await c.jobs.get(id);
+      expect(job).toMatchObject({ status: 'completed', attempts: 0, lastError: null });
+      expect((await c.jobs.logs(id)).map((l) => l.message).join('\n')).not.toMatch(/stalled/);
+    }
+  } finally {
+    await c.close();
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -753,6 +753,7 @@ class Sandbox implements ExtensionSandbox {
     if (inst.inflight.length === 1) {
       inst.headSince = performance.now();
       this.startTimer(inst, pc);
+      pc.opts.onStart?.();
     }
   }
 
@@ -896,6 +897,7 @@ class Sandbox implements ExtensionSandbox {
       return;
     }
     this.startTimer(inst, head);
+    head.opts.onStart?.();
   }
 
   /** Gives a started instance its first calls. */

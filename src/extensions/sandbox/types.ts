@@ -68,6 +68,11 @@ export interface SandboxCallOptions {
   signal?: AbortSignal;
   /** Another way to stop the call, cheaper than a signal (see CallCanceller). */
   canceller?: CallCanceller;
+  /**
+   * Called when the call starts running on an instance, not while it waits in the queue or
+   * behind another call (it may be called again for the same call: it is idempotent for callers).
+   */
+  onStart?: () => void;
 }
 
 /**
