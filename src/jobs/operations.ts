@@ -200,7 +200,7 @@ export const jobsGetStatus = defineOperation<{ job_id: string }, WireJobStatus>(
   method: 'query:jobs.get_status.v1',
   kind: 'query',
   scope: 'core',
-  description: 'Everything about one job: status, progress, state, attempts, errors, warnings, counters, times, and what a queued job waits for.',
+  description: 'Everything about one job: status, progress, state, attempts, errors, warnings, counters, times, and what a queued job waits for (or a running one, for a free instance of its extension).',
   input: jobIdInput,
   output: statusOutput,
   handler: async (input, { core }) => toWireStatus(await core.jobs.get(input.job_id)),

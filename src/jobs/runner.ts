@@ -116,6 +116,11 @@ export class Runner {
     return this.#running.has(jobId);
   }
 
+  /** Whether a job running here waits for capacity outside the job system (JobRunContext.waiting). */
+  isWaiting(jobId: string): boolean {
+    return this.#running.get(jobId)?.waiting === true;
+  }
+
   runningOfType(type: string): number {
     return this.#runningByType.get(type) ?? 0;
   }

@@ -263,6 +263,11 @@ export class JobSystem {
   }
 
   #waitingFor(job: JobRecord): string | null {
+    if (job.status === 'running') {
+      if (!this.runner.isWaiting(job.id)) return null;
+      const owner = this.types.get(job.type)?.owner;
+      return owner !== undefined && owner !== 'core' ? `a free instance of extension '${owner}' (every instance is busy)` : 'capacity to start its work';
+    }
     if (job.status !== 'queued' && job.status !== 'waiting_retry') return null;
     const def = this.types.get(job.type);
     if (!def) {

@@ -75,6 +75,12 @@ it('does not count the time a job waits for a free sandbox instance towards its 
     await waitFor(async () => (await Promise.all(long.map((id) => c.jobs.get(id)))).every((j) => (j.progress.itemsDone ?? 0) >= 1), 'both long jobs to report');
     // ...so these wait for an instance for over a second: longer than the stall timeout.
     const waiting = await Promise.all([0, 1, 2].map(async () => (await c.jobs.dispatch('test-ext:noop_job', {})).jobId));
+    // Running, and saying what it waits for.
+    const view = await waitFor(async () => {
+      const j = await c.jobs.get(waiting[2]!);
+      return j.status === 'running' && j.waitingFor !== null ? j : undefined;
+    }, 'the last no-op job to wait for an instance');
+    expect(view.waitingFor).toBe("a free instance of extension 'test-ext' (every instance is busy)");
     await waitFor(async () => (await Promise.all([...long, ...waiting].map((id) => c.jobs.get(id)))).every((j) => j.status === 'completed'), 'every job to complete', 20_000);
     for (const id of waiting) {
       const job = await c.jobs.get(id);
