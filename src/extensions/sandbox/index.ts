@@ -98,6 +98,16 @@ const POLL_MS = 0.25;
  */
 const RESULT_HOLD_MS = 0.1;
 
+/**
+ * How long the main thread waits, spinning, for the answer to a call made while no other call of
+ * the sandbox is in flight, before it goes back to its event loop (and to polling once per turn).
+ * A short call answers within a few microseconds, sooner than one turn of the event loop: on this
+ * kind of machine, one call at a time took 13 µs when the answer was picked up by the next turn's
+ * poll and 9 µs when picked up here (the thread round trip alone is 6 µs). A longer call costs
+ * this much of the main thread, once; with other calls in flight there is no spin at all.
+ */
+const REPLY_SPIN_MS = 0.02;
+
 const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})();`;
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
@@ -750,11 +760,25 @@ class Sandbox implements ExtensionSandbox {
     };
     inst.post(msg);
     this.watch(inst);
+    // After the post (queued before this), when it is the only call in flight.
+    if (this.inflightCalls === 1) queueMicrotask(() => this.awaitQuickReply(inst));
     if (inst.inflight.length === 1) {
       inst.headSince = performance.now();
       this.startTimer(inst, pc);
       pc.opts.onStart?.();
     }
+  }
+
+  /** Spins for REPLY_SPIN_MS for the answer to the one call in flight, and takes it if it came. */
+  private awaitQuickReply(inst: Instance): void {
+    if (this.inflightCalls !== 1 || inst.inflight.length !== 1 || inst.state === 'dead') return;
+    const seen = inst.outSeen;
+    const until = performance.now() + REPLY_SPIN_MS;
+    while (Atomics.load(inst.ctrl, CTRL.OUT) === seen && performance.now() < until);
+    const out = Atomics.load(inst.ctrl, CTRL.OUT);
+    if (out === seen) return;
+    inst.outSeen = out;
+    this.drain(inst);
   }
 
   private startTimer(inst: Instance, pc: PendingCall): void {
