@@ -6,13 +6,26 @@
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { keepingNatives } from './keep-natives.js';
 
 const require = createRequire(import.meta.url);
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 let pdfjsPromise: Promise<PdfJs> | undefined;
-/** Loaded on first use: it is a large module, and most daemons never open a PDF. */
-const loadPdfJs = (): Promise<PdfJs> => (pdfjsPromise ??= import('pdfjs-dist/legacy/build/pdf.mjs'));
+/**
+ * Loaded on first use: it is a large module, and most daemons never open a PDF. Loaded without
+ * letting its polyfills replace built-ins (see keep-natives.ts), and with its worker module: in
+ * Node, pdf.js runs the worker's code on this thread and would otherwise import that module at
+ * the first getDocument, outside the guard; it takes it from globalThis.pdfjsWorker, which the
+ * module sets.
+ */
+const loadPdfJs = (): Promise<PdfJs> =>
+  (pdfjsPromise ??= keepingNatives(async () => {
+    const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
+    // @ts-expect-error pdfjs-dist ships no types for its worker module; only its side effect is used.
+    await import('pdfjs-dist/legacy/build/pdf.worker.mjs');
+    return pdfjs;
+  }));
 
 /** Fonts for PDFs that use the standard 14 without embedding them (needed only to render). */
 const standardFontDataUrl = join(dirname(require.resolve('pdfjs-dist/package.json')), 'standard_fonts') + sep;

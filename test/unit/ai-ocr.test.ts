@@ -29,6 +29,8 @@ const receipts = (JSON.parse(readFileSync(join(SAMPLES, 'index.json'), 'utf8')) 
 const bytesOf = (r: SampleReceipt) => readFileSync(join(SAMPLES, r.file));
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
 const byFormat = (f: SampleReceipt['format']) => receipts.find((r) => r.format === f)!;
+/** The built-ins pdf.js's polyfills replaced for the whole process (see src/ai/keep-natives.ts). */
+const natives = { stringify: JSON.stringify, parse: JSON.parse, push: Array.prototype.push };
 
 describe('query:ai.ocr.v1', () => {
   let dir: string;
@@ -89,6 +91,15 @@ describe('query:ai.ocr.v1', () => {
     expect(only1.pages.map((p) => p.page)).toEqual([1]);
 
     await expect(ocr({ data, pages: [3] })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('the PDF has 2 pages') });
+  });
+
+  it("leaves the runtime's built-ins as they were once it has read PDFs", async () => {
+    const text = await ocr({ data: b64(bytesOf(byFormat('pdf-text'))), mime_type: 'application/pdf' });
+    expect(text.pages[0]!.source).toBe('text-layer');
+    expect({ stringify: JSON.stringify, parse: JSON.parse, push: Array.prototype.push }).toEqual(natives);
+    expect(Function.prototype.toString.call(JSON.stringify)).toContain('[native code]');
+    // What pdf.js added for itself stays.
+    expect(typeof (Promise as { withResolvers?: unknown }).withResolvers).toBe('function');
   });
 
   it('OCRs a rendered text-layer page when asked to (force_ocr)', async () => {
