@@ -3,7 +3,17 @@
  * hop is checked against the caller's allowed hosts; the whole exchange (redirects and body) has
  * one time limit; the response body is read as a stream and refused, not truncated, past its
  * size limit.
+ *
+ * Non-public addresses (loopback, private networks, link-local, …) are reached by a restricted
+ * caller only through entries that name them: an IP literal (`127.0.0.1`, `192.168.1.10:8080`,
+ * `::1`) or `localhost`. A host name allowed by a name or wildcard entry is resolved once per
+ * connection, the connection goes to the addresses checked, and if any of them is not public the
+ * request is refused: DNS (a rebinding attack, a stale record) cannot turn an allowed public name
+ * into a way into this machine or its network.
  */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { BlockList, isIP } from 'node:net';
+import { Agent } from 'undici';
 import type { HttpOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { decodeBase64Field } from '../schema/index.js';
@@ -96,6 +106,77 @@ export function hostAllowed(url: URL, allowed: readonly string[]): boolean {
   return false;
 }
 
+/** Addresses that are not on the public internet (RFC 6890 special-purpose ranges, among others). */
+const NON_PUBLIC = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
+  ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['64:ff9b::', 96], ['100::', 64]] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
+}
+
+/** True when `address` (an IP literal) is loopback, private, link-local or otherwise not public. */
+export function isNonPublicAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return NON_PUBLIC.check(address, 'ipv4');
+  if (family !== 6) return false;
+  // IPv4-mapped IPv6 (::ffff:127.0.0.1) is the IPv4 address it carries.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return NON_PUBLIC.check(mapped[1]!, 'ipv4');
+  return NON_PUBLIC.check(address, 'ipv6');
+}
+
+/** Whether an entry of `allowed` names `url`'s host itself (an IP literal or `localhost`), not through a name or wildcard. */
+function namesAddress(url: URL, allowed: readonly string[]): boolean {
+  const host = hostOf(url);
+  if (host !== 'localhost' && isIP(host) === 0) return false;
+  return allowed.some((entry) => !entry.includes('*') && hostAllowed(url, [entry]));
+}
+
+class NonPublicAddressError extends Error {
+  constructor(
+    readonly host: string,
+    readonly address: string,
+  ) {
+    super(`'${host}' resolves to ${address}, which is not a public address`);
+  }
+}
+
+/**
+ * The connections of restricted callers to hosts allowed by name: resolved here, refused when any
+ * address is not public, and connected to the addresses checked (no second lookup to rebind).
+ */
+let publicOnly: Agent | undefined;
+function publicOnlyAgent(): Agent {
+  publicOnly ??= new Agent({
+    connect: {
+      lookup: (hostname, options, callback) => {
+        dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+          if (err) return callback(err, []);
+          const bad = addresses.find((a) => isNonPublicAddress(a.address));
+          if (bad) return callback(new NonPublicAddressError(hostname, bad.address), []);
+          // net.connect asks for every address when it races IPv4 and IPv6, else for one.
+          if ((options as { all?: boolean }).all) return callback(null, addresses);
+          (callback as unknown as (e: null, address: string, family: number) => void)(null, addresses[0]!.address, addresses[0]!.family);
+        });
+      },
+    },
+  });
+  return publicOnly;
+}
+
+function nonPublicDenied(o: HostFetchOptions, host: string, address: string, redirected: boolean): SpacedriveError {
+  const via = host === address ? `'${host}' is` : `'${host}' resolves to ${address}, which is`;
+  return new SpacedriveError(
+    ErrorCode.PERMISSION_DENIED,
+    `${o.who ?? 'the caller'} may not reach ${via} a loopback, private or otherwise non-public address${redirected ? ' (a redirect led there)' : ''}: only an entry naming that address (or localhost) in permissions.network allows it`,
+    { host, address, missing: `permissions.network: ${address}`, redirected },
+  );
+}
+
 function parseUrl(text: string, what: string): URL {
   let url: URL;
   try {
@@ -112,9 +193,21 @@ function parseUrl(text: string, what: string): URL {
   return url;
 }
 
-function checkHost(url: URL, o: HostFetchOptions, redirected: boolean): void {
-  if (o.allowedHosts === undefined || hostAllowed(url, o.allowedHosts)) return;
+/**
+ * Checks `url` against the caller's allowed hosts. Returns the dispatcher to fetch it with: the
+ * public-only one for a restricted caller reaching a host by name (see the file comment).
+ */
+function checkHost(url: URL, o: HostFetchOptions, redirected: boolean): Agent | undefined {
+  if (o.allowedHosts === undefined) return undefined;
   const host = hostOf(url);
+  if (hostAllowed(url, o.allowedHosts)) {
+    if (namesAddress(url, o.allowedHosts)) return undefined;
+    if (isIP(host) !== 0) {
+      if (isNonPublicAddress(host)) throw nonPublicDenied(o, host, host, redirected);
+      return undefined;
+    }
+    return publicOnlyAgent();
+  }
   throw new SpacedriveError(
     ErrorCode.PERMISSION_DENIED,
     `${o.who ?? 'the caller'} may not reach '${host}'${redirected ? ' (a redirect led there)' : ''}: add it to permissions.network in the manifest`,
@@ -190,7 +283,7 @@ function headersOf(h: Headers): Record<string, string> {
 export async function hostFetch(req: HttpFetchRequest, o: HostFetchOptions): Promise<HttpFetchResponse> {
   const limits = o.limits;
   let url = parseUrl(req.url, 'url');
-  checkHost(url, o, false);
+  let dispatcher = checkHost(url, o, false);
   const names = o.limitNames ?? { timeout: 'http.maxTimeoutMs', maxResponse: 'http.maxResponseBytes' };
   const timeoutMs = bounded(req.timeout_ms, limits.defaultTimeoutMs, limits.maxTimeoutMs, 'timeout_ms', names.timeout);
   const maxBytes = bounded(req.max_response_bytes, limits.defaultMaxResponseBytes, limits.maxResponseBytes, 'max_response_bytes', names.maxResponse);
@@ -215,6 +308,7 @@ export async function hostFetch(req: HttpFetchRequest, o: HostFetchOptions): Pro
     if (o.signal?.aborted) return new SpacedriveError(ErrorCode.CANCELLED, `the request to ${url.href} was cancelled: the caller went away`, { url: url.href });
     if (err instanceof SpacedriveError) return err;
     const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+    if (cause instanceof NonPublicAddressError) return nonPublicDenied(o, cause.host, cause.address, redirects > 0);
     const reason = cause?.code ?? cause?.message ?? (err as Error)?.message ?? String(err);
     return new SpacedriveError(ErrorCode.HTTP_FAILED, `the request to ${url.href} failed: ${reason}`, { url: url.href, reason });
   };
@@ -228,6 +322,8 @@ export async function hostFetch(req: HttpFetchRequest, o: HostFetchOptions): Pro
         ...(body ? { body } : {}),
         redirect: 'manual',
         signal,
+        // Node's fetch takes an undici dispatcher; its own types do not declare the option.
+        ...(dispatcher ? ({ dispatcher } as object) : {}),
       });
       const location = res.headers.get('location');
       if (REDIRECT_STATUSES.has(res.status) && location !== null) {
@@ -239,7 +335,7 @@ export async function hostFetch(req: HttpFetchRequest, o: HostFetchOptions): Pro
           });
         }
         const next = parseUrl(new URL(location, url).href, 'redirect target');
-        checkHost(next, o, true);
+        dispatcher = checkHost(next, o, true);
         // Credentials are not carried to another origin (what browsers and curl do).
         if (next.origin !== url.origin) {
           headers.delete('authorization');

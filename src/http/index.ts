@@ -2,5 +2,5 @@
  * HTTP for extensions (issue 5 item 5): a host fetch that reaches only the hosts a manifest
  * allows, with size and time limits. Operation `action:http.fetch.input.v1`.
  */
-export { hostFetch, hostAllowed, type HostFetchOptions, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
+export { hostFetch, hostAllowed, isNonPublicAddress, type HostFetchOptions, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
 export { httpOperations, httpFetch, fetchOptionsOf } from './operations.js';

@@ -1,7 +1,7 @@
 /**
  * `action:http.fetch.input.v1`. From an extension only the hosts in its manifest's
- * `permissions.network` are reachable (redirects included); clients and core code are not
- * restricted.
+ * `permissions.network` are reachable (redirects included), and non-public addresses only through
+ * entries that name them (see fetch.ts); clients and core code are not restricted.
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { defineOperation, type OperationContext } from '../registry/index.js';

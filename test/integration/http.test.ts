@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultOptions } from '../../src/config/index.js';
-import { hostAllowed, hostFetch } from '../../src/http/index.js';
+import { hostAllowed, hostFetch, isNonPublicAddress } from '../../src/http/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const limits = defaultOptions('/nonexistent').http;
@@ -106,6 +106,17 @@ describe('hostAllowed', () => {
   });
 });
 
+describe('isNonPublicAddress', () => {
+  it('knows loopback, private, link-local and special ranges, in IPv4, IPv6 and IPv4-mapped IPv6', () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.10', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+      expect(isNonPublicAddress(a), a).toBe(true);
+    }
+    for (const a of ['8.8.8.8', '1.1.1.1', '172.32.0.1', '93.184.216.34', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+      expect(isNonPublicAddress(a), a).toBe(false);
+    }
+  });
+});
+
 describe('hostFetch with an extension\'s allowed hosts', () => {
   const asExt = (network: string[]) => ({ allowedHosts: network, who: "extension 'cap-test'", limits });
 
@@ -157,6 +168,27 @@ describe('hostFetch with an extension\'s allowed hosts', () => {
     await expect(hostFetch({ url: `${base}/redirect-loop` }, asExt(['127.0.0.1']))).rejects.toMatchObject({ code: 'HTTP_FAILED', message: expect.stringContaining('too many redirects') });
   });
 
+  it('reaches loopback and private addresses only through entries that name them, whatever DNS says', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const before = seen.length;
+    // '*' allows every host name, but not a name that resolves to a loopback address...
+    await expect(hostFetch({ url: `http://localhost:${port}/json` }, asExt(['*']))).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: expect.stringMatching(/'localhost' resolves to (127\.0\.0\.1|::1), which is a loopback, private or otherwise non-public address/),
+      details: { host: 'localhost', address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/) },
+    });
+    // ...nor such an address itself...
+    await expect(hostFetch({ url: `${base}/json` }, asExt(['*']))).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { address: '127.0.0.1' } });
+    // ...nor a redirect there from an address it names.
+    await expect(
+      hostFetch({ url: `${base}/redirect?to=${encodeURIComponent(`http://localhost:${port}/json`)}` }, asExt(['127.0.0.1', '*'])),
+    ).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { redirected: true, host: 'localhost' } });
+    expect(seen.length).toBe(before + 1); // the redirecting request only
+    // Named, they are reachable.
+    await expect(hostFetch({ url: `http://localhost:${port}/json` }, asExt(['localhost']))).resolves.toMatchObject({ status: 200 });
+    await expect(hostFetch({ url: `${base}/json` }, asExt([`127.0.0.1:${port}`]))).resolves.toMatchObject({ status: 200 });
+  });
+
   it('refuses a response over the size limit (declared or streamed), never truncating', async () => {
     await expect(hostFetch({ url: `${base}/big?n=1000`, max_response_bytes: 1000 }, asExt(['127.0.0.1']))).resolves.toMatchObject({ truncated: false });
     await expect(hostFetch({ url: `${base}/big?n=1001`, max_response_bytes: 1000 }, asExt(['127.0.0.1']))).rejects.toMatchObject({
@@ -185,10 +217,10 @@ describe('hostFetch with an extension\'s allowed hosts', () => {
   it('refuses non-http schemes, bad URLs and credentials in the URL', async () => {
     await expect(hostFetch({ url: 'file:///etc/passwd' }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('only http and https') });
     await expect(hostFetch({ url: 'not a url' }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(hostFetch({ url: `http://u:p@127.0.0.1:1/` }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    await expect(hostFetch({ url: `${base}/json`, method: 'GET', body_text: 'x' }, asExt(['*']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(hostFetch({ url: `http://u:p@127.0.0.1:1/` }, asExt(['127.0.0.1']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(hostFetch({ url: `${base}/json`, method: 'GET', body_text: 'x' }, asExt(['127.0.0.1']))).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     // A body that is not base64 is refused, not sent as whatever bytes Node's lenient decoder makes of it.
-    await expect(hostFetch({ url: `${base}/json`, method: 'POST', body: 'not base64!' }, asExt(['*']))).rejects.toMatchObject({
+    await expect(hostFetch({ url: `${base}/json`, method: 'POST', body: 'not base64!' }, asExt(['127.0.0.1']))).rejects.toMatchObject({
       code: 'INVALID_INPUT',
       message: expect.stringContaining("field 'body' is not valid base64"),
     });
