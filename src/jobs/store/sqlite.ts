@@ -208,6 +208,9 @@ export class SqliteJobStore implements JobStore {
     // 32 MiB of page cache (default 2 MiB): the runnable index and recent rows stay in memory
     // under a burst of many thousand queued jobs.
     this.#db.pragma('cache_size = -32768');
+    // Once the WAL has been copied back and starts over, a file grown past this by a burst is cut
+    // back to it, rather than keeping its largest size on disk for good.
+    this.#db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
     applyMigrations(this.#db, MIGRATIONS, 'the job database');
     this.#stmts = this.prepare();
     this.checkpoints = new BackgroundCheckpoints(this.#db, opts.path, opts.checkpoints);
