@@ -7,9 +7,12 @@
  *    server on 127.0.0.1), and the same from an extension (cap-test, through the sandbox and the
  *    SDK's wrapper) when the build has compiled it;
  *  - the permission check and the rate limiter that every extension host call passes.
- * Checks: get ≤ 1.5× (a plain read + a bare AES-GCM decrypt), put ≤ 1.5× (a plain upsert + a bare
- * encrypt): the store's own overhead; fetch through execute ≤ 1.5× Node's fetch; the checks on a
- * host call ≤ 2 µs.
+ * Checks: get ≤ 1.5× (a plain read and a bare AES-GCM decrypt of it), put ≤ 1.5× (a bare encrypt
+ * and a plain upsert of its output): the store's own overhead over the floor of any encrypted
+ * store, each floor measured as one operation after the other, as a store must do them (run apart,
+ * each in its own hot loop, they flatter the floor: the cipher's work right before an upsert makes
+ * the upsert a third slower); fetch through execute ≤ 1.5× Node's fetch; the checks on a host
+ * call ≤ 2 µs.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -63,20 +66,37 @@ export async function run(): Promise<BenchSection> {
     };
     plainUpsert();
     const select = plainDb.prepare('SELECT * FROM t WHERE owner = ? AND name = ?');
-    const read = measureSync('plain SQLite point read (baseline)', () => select.get('user', 'bench'), { ops: 20_000 });
+    const read = measureSync('plain SQLite point read (reference)', () => select.get('user', 'bench'), { ops: 20_000 });
     const put = measureSync('credentials put (encrypt + upsert)', () => core.credentials.put('user', 'bench', secret, { host: 'example.com' }), { ops: 5_000 });
-    const plainPut = measureSync('plain SQLite upsert of fresh bytes (baseline)', plainUpsert, { ops: 5_000 });
-    plainDb.close();
-    // The floor of an encrypted store: the same SQLite statement plus one AES-256-GCM operation.
+    const plainPut = measureSync('plain SQLite upsert of fresh bytes (reference)', plainUpsert, { ops: 5_000 });
+    // The floor of an encrypted store: the same SQLite statement and one AES-256-GCM operation.
     const key = randomBytes(32);
     const aad = Buffer.from('["user","bench"]');
     const plaintext = Buffer.from(secret);
     const sealed = encrypt(key, plaintext, aad);
-    const enc = measureSync('bare AES-256-GCM encrypt, 64 B (baseline)', () => encrypt(key, plaintext, aad), { ops: 20_000 });
-    const dec = measureSync('bare AES-256-GCM decrypt, 64 B (baseline)', () => decrypt(key, sealed.nonce, sealed.ciphertext, sealed.tag, aad), { ops: 20_000 });
-    rows.push(get, read, dec, put, plainPut, enc);
-    checks.push(check('credentials get p50 / (plain read + decrypt) p50', get.p50Us / (read.p50Us + dec.p50Us), '<=', 1.5));
-    checks.push(check('credentials put p50 / (plain upsert + encrypt) p50', put.p50Us / (plainPut.p50Us + enc.p50Us), '<=', 1.5));
+    const floorPut = measureSync(
+      'bare encrypt, then the plain upsert of its output (floor)',
+      () => {
+        const s = encrypt(key, plaintext, aad);
+        return upsert.get('user', 'bench', s.nonce, s.ciphertext, s.tag, '{"host":"example.com"}', 1, Date.now());
+      },
+      { ops: 5_000 },
+    );
+    // The row now holds a real ciphertext under `key`.
+    const floorGet = measureSync(
+      'plain point read, then a bare decrypt of it (floor)',
+      () => {
+        const r = select.get('user', 'bench') as { nonce: Buffer; ciphertext: Buffer; tag: Buffer };
+        return decrypt(key, r.nonce, r.ciphertext, r.tag, aad);
+      },
+      { ops: 20_000 },
+    );
+    plainDb.close();
+    const enc = measureSync('bare AES-256-GCM encrypt, 64 B (reference)', () => encrypt(key, plaintext, aad), { ops: 20_000 });
+    const dec = measureSync('bare AES-256-GCM decrypt, 64 B (reference)', () => decrypt(key, sealed.nonce, sealed.ciphertext, sealed.tag, aad), { ops: 20_000 });
+    rows.push(get, floorGet, read, dec, put, floorPut, plainPut, enc);
+    checks.push(check('credentials get p50 / (plain read, then decrypt) p50', get.p50Us / floorGet.p50Us, '<=', 1.5));
+    checks.push(check('credentials put p50 / (encrypt, then plain upsert) p50', put.p50Us / floorPut.p50Us, '<=', 1.5));
 
     // HTTP.
     const direct = await measure('Node fetch of a local URL (baseline)', async () => (await fetch(url)).arrayBuffer(), { ops: 1_000, warmup: 100 });
