@@ -132,8 +132,7 @@ export function isNonPublicAddress(address: string): boolean {
 /** Whether an entry of `allowed` names `url`'s host itself (an IP literal or `localhost`), not through a name or wildcard. */
 function namesAddress(url: URL, allowed: readonly string[]): boolean {
   const host = hostOf(url);
-  if (host !== 'localhost' && isIP(host) === 0) return false;
-  return allowed.some((entry) => !entry.includes('*') && hostAllowed(url, [entry]));
+  return (host === 'localhost' || isIP(host) !== 0) && hostAllowed(url, allowed.filter((entry) => !entry.includes('*')));
 }
 
 class NonPublicAddressError extends Error {

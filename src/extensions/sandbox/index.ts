@@ -762,11 +762,14 @@ class Sandbox implements ExtensionSandbox {
     this.watch(inst);
     // After the post (queued before this), when it is the only call in flight.
     if (this.inflightCalls === 1) queueMicrotask(() => this.awaitQuickReply(inst));
-    if (inst.inflight.length === 1) {
-      inst.headSince = performance.now();
-      this.startTimer(inst, pc);
-      pc.opts.onStart?.();
-    }
+    if (inst.inflight.length === 1) this.startHead(inst, pc);
+  }
+
+  /** `pc` is now the call its instance runs: its clock starts, and so does its caller's. */
+  private startHead(inst: Instance, pc: PendingCall): void {
+    inst.headSince = performance.now();
+    this.startTimer(inst, pc);
+    pc.opts.onStart?.();
   }
 
   /** Spins for REPLY_SPIN_MS for the answer to the one call in flight, and takes it if it came. */
@@ -915,13 +918,11 @@ class Sandbox implements ExtensionSandbox {
   private nextHead(inst: Instance): void {
     const head = inst.inflight[0];
     if (head === undefined) return;
-    inst.headSince = performance.now();
     if (head.cancelled) {
       this.preempt(inst, head);
       return;
     }
-    this.startTimer(inst, head);
-    head.opts.onStart?.();
+    this.startHead(inst, head);
   }
 
   /** Gives a started instance its first calls. */
