@@ -45,6 +45,7 @@ import type {
 } from './types.js';
 import { applyMemoryMaximum } from './wasm-limits.js';
 import { waitAsync, wasm, type WasmModule } from './wasm-types.js';
+import { createGuestRuntime } from './guest-runtime.js';
 import { sandboxWorkerMain } from './worker-main.js';
 
 export type * from './types.js';
@@ -108,7 +109,7 @@ const RESULT_HOLD_MS = 0.1;
  */
 const REPLY_SPIN_MS = 0.02;
 
-const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})();`;
+const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})(${createGuestRuntime.toString()});`;
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 /**

@@ -121,3 +121,43 @@ export interface SharedInit {
 }
 
 export type WorkerInit = WorkerChannels & SharedInit;
+
+/** A handler call, as the guest runtime runs it. */
+export type CallRequest = Pick<Extract<ToWorker, { t: 'call' }>, 'exportFn' | 'input' | 'inputBytes' | 'jobId' | 'maxOutputBytes' | 'timeoutMs'>;
+export type StartResult = Extract<FromWorker, { t: 'ready' | 'fail' }>;
+export type CallResult = Extract<FromWorker, { t: 'result' }>;
+export type CleanupResult = Extract<FromWorker, { t: 'cleaned' }>;
+export type GuestBridgeRequest = { kind: 'progress'; report: Record<string, unknown> } | { kind: 'interrupt' };
+
+/**
+ * How a guest runtime (guest-runtime.ts) reaches the rest of the host. A method may throw
+ * `{ sdBail: true, reason }` instead of answering: the runtime then passes it up untouched
+ * (nothing is classified as a failure), and the instance must not be used again.
+ */
+export interface GuestIo {
+  /** Log lines piled up during a call (64 of them): send them on now. */
+  flushLogs(logs: LogLine[]): void;
+  /** A wire-method sd_call (`payload` is the guest's JSON text): the packed envelope in guest memory. */
+  callHost(method: string, payload: string): bigint;
+  /** sd_job_progress / sd_job_interrupt of the running job, with the lines logged before it. */
+  bridge(request: GuestBridgeRequest, logs: LogLine[]): BridgeReply;
+  /** `extension.sleep`, already checked against the call's deadline. */
+  sleep(ms: number): void;
+}
+
+/** One instance's guest side (createGuestRuntime). */
+export interface GuestRuntime {
+  /** Instantiates the module and runs plugin_init. */
+  start(): StartResult;
+  call(request: CallRequest): CallResult;
+  /** Runs plugin_cleanup, if exported. */
+  cleanup(): CleanupResult;
+  /** A call failed in a way that leaves the instance unusable. */
+  readonly poisoned: boolean;
+  /** The instance's exports (after start). */
+  readonly exports: Record<string, unknown>;
+  fault(code: string, cause: string): { sdFault: true; code: string; cause: string };
+  /** Copies a string into a fresh guest buffer; returns it packed (ptr | len << 32). */
+  toGuest(s: string): bigint;
+  bytesToGuest(bytes: Uint8Array): bigint;
+}

@@ -1,0 +1,470 @@
+/**
+ * The guest side of one instance: the host half of ABI v1 (docs/extension-abi.md) around one
+ * instantiation of an extension's module. It instantiates the module, runs `plugin_init` and
+ * handler calls, serves the host imports, and hands back plain messages (see protocol.ts).
+ *
+ * Two places run it: an instance's worker thread (worker-main.ts), where the host methods that
+ * need the main thread block the worker until the main thread answers; and the main thread's
+ * metered instance for short calls (inline.ts), where they end the attempt instead ("bail": the
+ * call then runs on a worker). {@link GuestIo} is the difference between the two.
+ *
+ * This function is handed to the worker as source text (`Function.prototype.toString`), so it
+ * must not refer to anything outside its own body; types are imported with `import()` type
+ * expressions only, which erase.
+ */
+export function createGuestRuntime(init: import('./protocol.js').SharedInit, io: import('./protocol.js').GuestIo): import('./protocol.js').GuestRuntime {
+  type WorkerError = import('./protocol.js').WorkerError;
+  type LogLine = import('./protocol.js').LogLine;
+  type Registration = import('./types.js').GuestRegistration;
+  type StartResult = import('./protocol.js').StartResult;
+  type CallRequest = import('./protocol.js').CallRequest;
+  type CallResult = import('./protocol.js').CallResult;
+  type CleanupResult = import('./protocol.js').CleanupResult;
+  type Fault = { sdFault: true; code: string; cause: string };
+  type WasmMemory = import('./wasm-types.js').WasmMemory;
+  const WebAssembly = (globalThis as unknown as { WebAssembly: import('./wasm-types.js').WasmApi }).WebAssembly;
+  const { id } = init;
+
+  const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
+  const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
+  const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+
+  const enc = new TextEncoder();
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  const lenient = new TextDecoder('utf-8');
+  const infoEnvelope = JSON.stringify({ ok: true, result: { id, version: init.version, abi_version: 1 } });
+  const configEnvelope = JSON.stringify({ ok: true, result: init.config ?? null });
+
+  let memory: WasmMemory | undefined;
+  let ex: Record<string, unknown> & { sd_alloc: (n: number) => number; sd_free: (p: number, n: number) => void };
+  let sharedMemory = false;
+  let initializing = false;
+  let currentJob: string | null = null;
+  let guestError: string | null = null;
+  /** Set after a failure that discards this instance: it runs no further call. */
+  let poisoned = false;
+  /** When the current call's (or init's) time runs out, by performance.now(); bounds extension.sleep. */
+  let deadline = 0;
+  let callTimeoutMs = 0;
+  let logs: LogLine[] = [];
+  const MAX_LOG_LINES = 1000;
+  const MAX_LOG_LINE = 16 * 1024;
+  let linesThisCall = 0;
+  let droppedLines = 0;
+  const registrations: Registration[] = [];
+  const rejected: string[] = [];
+  const operationNames = new Set<string>();
+  const jobNames = new Set<string>();
+
+  /** A host method the io cannot serve here ended the attempt (see GuestIo): passed through untouched. */
+  function isBail(e: unknown): boolean {
+    return typeof e === 'object' && e !== null && (e as { sdBail?: unknown }).sdBail === true;
+  }
+
+  function fault(code: string, cause: string): Fault {
+    return { sdFault: true, code, cause };
+  }
+
+  /** Called when a call (or init, or cleanup) ends: reports dropped lines, resets the budget. */
+  function endLogBudget(): void {
+    if (droppedLines > 0) logs.push([3, `${droppedLines} more log line(s) dropped (at most ${MAX_LOG_LINES} per call)`]);
+    droppedLines = 0;
+    linesThisCall = 0;
+  }
+
+  function takeLogs(): LogLine[] {
+    if (logs.length === 0) return logs;
+    const l = logs;
+    logs = [];
+    return l;
+  }
+
+  /** A bounds-checked view of guest memory (pointers arrive as signed i32). */
+  function view(ptr: number, len: number, what: string): Uint8Array {
+    ptr >>>= 0;
+    len >>>= 0;
+    const buf = memory!.buffer;
+    if (ptr + len > buf.byteLength) {
+      throw fault('EXTENSION_BAD_RESULT', `${what}: bytes ${ptr}..${ptr + len} lie outside linear memory (${buf.byteLength} bytes)`);
+    }
+    return new Uint8Array(buf, ptr, len);
+  }
+
+  function text(ptr: number, len: number, what: string): string {
+    const v = view(ptr, len, what);
+    try {
+      return dec.decode(sharedMemory ? v.slice() : v);
+    } catch {
+      throw fault('EXTENSION_BAD_RESULT', `${what} is not valid UTF-8`);
+    }
+  }
+
+  /** Copies a string into a fresh guest buffer from sd_alloc; returns it packed. */
+  function toGuest(s: string): bigint {
+    return bytesToGuest(enc.encode(s));
+  }
+
+  function envelopeError(code: string, message: string): string {
+    return JSON.stringify({ ok: false, error: { code, message } });
+  }
+
+  /** Copies bytes into a fresh guest buffer from sd_alloc; returns it packed. */
+  function bytesToGuest(bytes: Uint8Array): bigint {
+    const n = bytes.length;
+    const p = ex.sd_alloc(n) >>> 0;
+    if (p === 0) throw fault('EXTENSION_OUT_OF_MEMORY', `sd_alloc(${n}) returned 0`);
+    view(p, n, `sd_alloc(${n}) result`).set(bytes);
+    return BigInt(p) | (BigInt(n) << 32n);
+  }
+
+  function isSchema(v: unknown): boolean {
+    return v === undefined || typeof v === 'boolean' || (typeof v === 'object' && v !== null && !Array.isArray(v));
+  }
+
+  function register(kind: 'operation' | 'job', p: unknown): string {
+    const fn = kind === 'operation' ? 'extension.register_operation' : 'extension.register_job';
+    const reject = (why: string): string => {
+      const message = `${fn}: ${why}`;
+      rejected.push(message);
+      return envelopeError('REGISTRATION_REJECTED', message);
+    };
+    if (!initializing) return reject('registration is allowed only during plugin_init');
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) return reject('expects a JSON object');
+    const o = p as Record<string, unknown>;
+    const name = o.name;
+    if (typeof name !== 'string' || name.length === 0 || name.length > 128 || !NAME_RE.test(name)) {
+      return reject(
+        `invalid name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.' (no ':'; the host adds the '${id}:' namespace)`,
+      );
+    }
+    const exportFn = o.export_fn;
+    if (typeof exportFn !== 'string' || RESERVED_EXPORTS.has(exportFn) || typeof ex[exportFn] !== 'function') {
+      return reject(`'${name}': export_fn ${JSON.stringify(exportFn)} is not a handler function exported by the module`);
+    }
+    if (o.description !== undefined && typeof o.description !== 'string') return reject(`'${name}': description must be a string`);
+    const description = (o.description as string | undefined) ?? '';
+    if (kind === 'operation') {
+      const type = o.operation_type;
+      if (type !== 'query' && type !== 'action') return reject(`'${name}': operation_type must be "query" or "action"`);
+      const method = type === 'query' ? `query:${id}:${name}.v1` : `action:${id}:${name}.input.v1`;
+      if (o.method !== undefined && o.method !== method) {
+        return reject(`'${name}': method ${JSON.stringify(o.method)} is outside this extension's namespace (it would be '${method}')`);
+      }
+      if (operationNames.has(name)) return reject(`'${name}' is already registered`);
+      if (!isSchema(o.input_schema) || !isSchema(o.output_schema)) return reject(`'${name}': input_schema and output_schema must be JSON Schemas`);
+      operationNames.add(name);
+      const reg: Registration = { kind: 'operation', operationType: type, name, method, exportFn, description };
+      if (o.input_schema !== undefined) reg.inputSchema = o.input_schema;
+      if (o.output_schema !== undefined) reg.outputSchema = o.output_schema;
+      registrations.push(reg);
+      return JSON.stringify({ ok: true, result: { method } });
+    }
+    const jobType = `${id}:${name}`;
+    if (o.job_name !== undefined && o.job_name !== jobType) {
+      return reject(`'${name}': job_name ${JSON.stringify(o.job_name)} is outside this extension's namespace (it would be '${jobType}')`);
+    }
+    if (jobNames.has(name)) return reject(`job '${name}' is already registered`);
+    if (o.resumable !== undefined && typeof o.resumable !== 'boolean') return reject(`'${name}': resumable must be a boolean`);
+    if (!isSchema(o.params_schema)) return reject(`'${name}': params_schema must be a JSON Schema`);
+    jobNames.add(name);
+    const reg: Registration = { kind: 'job', name, jobType, exportFn, resumable: (o.resumable as boolean | undefined) ?? true, description };
+    if (o.params_schema !== undefined) reg.paramsSchema = o.params_schema;
+    registrations.push(reg);
+    return JSON.stringify({ ok: true, result: { job_type: jobType } });
+  }
+
+  const host = {
+    sd_call(mp: number, ml: number, pp: number, pl: number): bigint {
+      const method = text(mp, ml, 'sd_call method');
+      // The fast path: answered from a string built once, without reading the payload.
+      if (method === 'extension.info') return toGuest(infoEnvelope);
+      if (method === 'extension.config') return toGuest(configEnvelope);
+      const payloadText = text(pp, pl, 'sd_call payload');
+      if (!method.startsWith('extension.')) {
+        // A wire method: the main thread parses the payload (it needs the value anyway), so
+        // the text crosses as a string, the cheapest thing to post.
+        if (logs.length > 0) io.flushLogs(takeLogs());
+        return io.callHost(method, payloadText);
+      }
+      let payload: unknown = null;
+      if (payloadText.length > 0) {
+        try {
+          payload = JSON.parse(payloadText);
+        } catch (e) {
+          return toGuest(envelopeError('INVALID_INPUT', `sd_call payload for '${method}' is not valid JSON: ${(e as Error).message}`));
+        }
+      }
+      if (method === 'extension.register_operation') return toGuest(register('operation', payload));
+      if (method === 'extension.register_job') return toGuest(register('job', payload));
+      if (method === 'extension.sleep') {
+        const ms = (payload as { ms?: unknown } | null)?.ms;
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+          return toGuest(envelopeError('INVALID_INPUT', "extension.sleep expects {\"ms\": <milliseconds >= 0>}"));
+        }
+        // Blocks this thread only. A sleep that would end past the deadline fails the call now
+        // rather than at the deadline: the outcome is the same, sooner and without a race.
+        const remaining = deadline - performance.now();
+        if (ms >= remaining) {
+          throw fault('EXTENSION_TIMEOUT', `extension.sleep(${ms} ms) would run past the call's deadline (${Math.max(0, Math.floor(remaining))} ms left)`);
+        }
+        if (ms > 0) io.sleep(ms);
+        return toGuest('{"ok":true,"result":{}}');
+      }
+      return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
+    },
+    sd_log(level: number, p: number, l: number): void {
+      // A guest that logs in a tight loop must not flood the daemon's log: lines are cut at
+      // MAX_LOG_LINE bytes and at most MAX_LOG_LINES go out per call; the rest are counted.
+      if (linesThisCall >= MAX_LOG_LINES) {
+        droppedLines++;
+        return;
+      }
+      linesThisCall++;
+      const len = (l >>> 0) > MAX_LOG_LINE ? MAX_LOG_LINE : l;
+      let line = lenient.decode(view(p, len, 'sd_log message').slice());
+      if (len !== l) line += ` … (${(l >>> 0) - MAX_LOG_LINE} more bytes cut)`;
+      logs.push([Math.max(0, Math.min(4, level | 0)), line]);
+      if (logs.length >= 64) io.flushLogs(takeLogs());
+    },
+    sd_error(p: number, l: number): void {
+      guestError = lenient.decode(view(p, l, 'sd_error message').slice());
+    },
+    sd_job_progress(p: number, l: number): number {
+      if (currentJob === null) return -1;
+      const t = text(p, l, 'sd_job_progress report');
+      let report: unknown;
+      try {
+        report = JSON.parse(t);
+      } catch {
+        report = undefined;
+      }
+      if (typeof report !== 'object' || report === null || Array.isArray(report)) {
+        throw fault('EXTENSION_BAD_RESULT', 'sd_job_progress report is not a JSON object');
+      }
+      const reply = io.bridge({ kind: 'progress', report: report as Record<string, unknown> }, takeLogs());
+      // The host starts a fresh period after each report (job deadlines follow progress).
+      deadline = performance.now() + callTimeoutMs;
+      if (typeof reply === 'number') return reply;
+      const err = typeof reply === 'object' ? reply.error : { code: 'INTERNAL', message: 'bad reply' };
+      throw fault(err.code, `job progress could not be recorded: ${err.message}`);
+    },
+    sd_job_interrupt(): number {
+      if (currentJob === null) return -1;
+      const reply = io.bridge({ kind: 'interrupt' }, takeLogs());
+      return typeof reply === 'number' ? reply : 0;
+    },
+  };
+
+  function classify(e: unknown, exportName: string): WorkerError {
+    if (typeof e === 'object' && e !== null && (e as Fault).sdFault === true) {
+      return { code: (e as Fault).code, cause: (e as Fault).cause, export: exportName };
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    const wasmStack =
+      e instanceof Error && typeof e.stack === 'string'
+        ? e.stack
+            .split('\n')
+            .map((s) => s.trim())
+            .filter((s) => s.includes('wasm://') || s.includes('wasm-function'))
+        : [];
+    const bytes = memory ? memory.buffer.byteLength : 0;
+    const max = init.memoryMaxBytes;
+    // A guest whose memory.grow fails usually traps next (unreachable, or a null-pointer
+    // access). A trap with memory at (or within one eighth of) its maximum is reported as memory
+    // exhaustion, which is what the extension's author needs to know.
+    const nearMax = memory !== undefined && bytes >= max - Math.max(65_536, max / 8);
+    let out: WorkerError;
+    if (e instanceof RangeError && /call stack/i.test(msg)) {
+      out = { code: 'EXTENSION_TRAPPED', cause: `stack overflow (${msg})` };
+    } else if (e instanceof RangeError) {
+      out = { code: 'EXTENSION_OUT_OF_MEMORY', cause: msg };
+    } else if (e instanceof WebAssembly.RuntimeError) {
+      out = nearMax
+        ? { code: 'EXTENSION_OUT_OF_MEMORY', cause: `ran out of memory: trapped (${msg}) with linear memory at its maximum of ${max} bytes` }
+        : { code: 'EXTENSION_TRAPPED', cause: `trapped: ${msg}` };
+    } else if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) {
+      out = { code: 'EXTENSION_INVALID', cause: msg };
+    } else {
+      out = { code: 'EXTENSION_TRAPPED', cause: `failed in the host: ${msg}` };
+    }
+    out.export = exportName;
+    if (wasmStack.length > 0) out.wasmStack = wasmStack;
+    return out;
+  }
+
+  /** Attaches what the guest passed to sd_error before it trapped, if anything. */
+  function withReason(err: WorkerError): WorkerError {
+    if (guestError !== null) err.guestReason = guestError;
+    guestError = null;
+    return err;
+  }
+
+  function fail(error: WorkerError): StartResult {
+    endLogBudget();
+    return { t: 'fail', error, logs: takeLogs() };
+  }
+
+  function start(): StartResult {
+    const imports: Record<string, Record<string, unknown>> = { spacedrive: { ...host } };
+    for (const u of init.unknownImports) {
+      (imports[u.module] ??= {})[u.name] = () => {
+        throw fault('EXTENSION_INVALID', `import ${u.module}.${u.name} is not provided by the host`);
+      };
+    }
+    if (init.importedMemory) {
+      const m = init.importedMemory;
+      memory = new WebAssembly.Memory({ initial: m.initialPages, maximum: m.maxPages, shared: m.shared });
+      (imports[m.module] ??= {})[m.name] = memory;
+    }
+    let instance: import('./wasm-types.js').WasmInstance;
+    try {
+      instance = new WebAssembly.Instance(init.module, imports);
+    } catch (e) {
+      return fail(classify(e, '(instantiate)'));
+    }
+    ex = instance.exports as typeof ex;
+    if (typeof ex.sd_abi_version !== 'function') {
+      return fail({
+        code: 'EXTENSION_INVALID',
+        export: 'sd_abi_version',
+        cause: `does not export sd_abi_version, the ABI version marker (this host supports ABI version ${init.supportedAbi.join(', ')})`,
+      });
+    }
+    let version: unknown;
+    try {
+      version = (ex.sd_abi_version as () => number)();
+    } catch (e) {
+      return fail(classify(e, 'sd_abi_version'));
+    }
+    if (!init.supportedAbi.includes(version as number)) {
+      return fail({
+        code: 'ABI_UNSUPPORTED',
+        export: 'sd_abi_version',
+        cause: `declares ABI version ${String(version)}; this host supports ABI version ${init.supportedAbi.join(', ')}`,
+      });
+    }
+    if (init.unknownImports.length > 0) {
+      const names = init.unknownImports.map((u) => `${u.module}.${u.name}`).join(', ');
+      return fail({
+        code: 'EXTENSION_INVALID',
+        export: '(imports)',
+        cause: `imports ${names}, which the host does not provide (module 'spacedrive' provides sd_call, sd_log, sd_error, sd_job_progress, sd_job_interrupt)`,
+      });
+    }
+    if (memory === undefined) {
+      if (!(ex.memory instanceof WebAssembly.Memory)) {
+        return fail({ code: 'EXTENSION_INVALID', export: 'memory', cause: "does not export its linear memory as 'memory'" });
+      }
+      memory = ex.memory as WasmMemory;
+    }
+    sharedMemory = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const missing = ['sd_alloc', 'sd_free', 'plugin_init'].filter((n) => typeof ex[n] !== 'function');
+    if (missing.length > 0) {
+      return fail({ code: 'EXTENSION_INVALID', export: missing[0]!, cause: `does not export the required function(s) ${missing.join(', ')}` });
+    }
+    initializing = true;
+    deadline = performance.now() + init.initTimeoutMs;
+    let r: unknown;
+    try {
+      r = (ex.plugin_init as () => number)();
+    } catch (e) {
+      initializing = false;
+      if (isBail(e)) throw e;
+      return fail(withReason(classify(e, 'plugin_init')));
+    }
+    initializing = false;
+    if (rejected.length > 0) {
+      return fail({ code: 'REGISTRATION_REJECTED', export: 'plugin_init', cause: rejected.join('; ') });
+    }
+    if (r !== 0) {
+      const why = guestError !== null ? `: ${guestError}` : '';
+      return fail({ code: 'EXTENSION_LOAD_FAILED', export: 'plugin_init', cause: `plugin_init returned ${String(r)}${why}` });
+    }
+    guestError = null;
+    endLogBudget();
+    return { t: 'ready', registrations, logs: takeLogs() };
+  }
+
+  function call(m: CallRequest): CallResult {
+    currentJob = m.jobId;
+    guestError = null;
+    callTimeoutMs = m.timeoutMs;
+    deadline = performance.now() + m.timeoutMs;
+    const fn = ex[m.exportFn];
+    try {
+      if (typeof fn !== 'function') throw fault('EXTENSION_INVALID', 'is not an exported function');
+      const n = m.inputBytes;
+      const inPtr = ex.sd_alloc(n) >>> 0;
+      if (inPtr === 0) throw fault('EXTENSION_OUT_OF_MEMORY', `sd_alloc(${n}) returned 0 for the call's input`);
+      const dst = view(inPtr, n, `sd_alloc(${n}) result`);
+      enc.encodeInto(m.input, dst);
+      const packed = (fn as (p: number, n: number) => unknown)(inPtr, n);
+      if (typeof packed !== 'bigint') {
+        throw fault('EXTENSION_BAD_RESULT', `returned ${typeof packed}; a handler must return an i64 (ptr | len << 32)`);
+      }
+      const u = BigInt.asUintN(64, packed);
+      const outPtr = Number(u & 0xffff_ffffn);
+      const outLen = Number(u >> 32n);
+      if (guestError !== null) {
+        if (u !== 0n && outPtr !== inPtr) ex.sd_free(outPtr, outLen);
+        ex.sd_free(inPtr, n);
+        const error: WorkerError = { code: 'OPERATION_FAILED', cause: 'failed', export: m.exportFn, guestError };
+        guestError = null;
+        endLogBudget();
+        return { t: 'result', ok: false, error, discard: false, logs: takeLogs() };
+      }
+      let output = 'null';
+      if (u !== 0n) {
+        if (outLen > m.maxOutputBytes) {
+          throw fault('EXTENSION_BAD_RESULT', `returned ${outLen} bytes, over the output limit of ${m.maxOutputBytes} bytes`);
+        }
+        output = text(outPtr, outLen, 'result');
+        try {
+          JSON.parse(output);
+        } catch (e) {
+          throw fault('EXTENSION_BAD_RESULT', `returned invalid JSON (${(e as Error).message})`);
+        }
+        // Free the output before the input: a stack-like allocator then returns to its base.
+        // A handler that hands back its input buffer gets it freed once, not twice.
+        if (outPtr !== inPtr) ex.sd_free(outPtr, outLen);
+      }
+      ex.sd_free(inPtr, n);
+      endLogBudget();
+      return { t: 'result', ok: true, output, logs: takeLogs() };
+    } catch (e) {
+      if (isBail(e)) throw e;
+      poisoned = true;
+      endLogBudget();
+      return { t: 'result', ok: false, error: withReason(classify(e, m.exportFn)), discard: true, logs: takeLogs() };
+    } finally {
+      currentJob = null;
+    }
+  }
+
+  function cleanup(): CleanupResult {
+    if (ex !== undefined && typeof ex.plugin_cleanup === 'function') {
+      try {
+        (ex.plugin_cleanup as () => number)();
+      } catch (e) {
+        logs.push([4, `plugin_cleanup failed: ${classify(e, 'plugin_cleanup').cause}`]);
+      }
+    }
+    endLogBudget();
+    return { t: 'cleaned', logs: takeLogs() };
+  }
+
+  return {
+    start,
+    call,
+    cleanup,
+    get poisoned() {
+      return poisoned;
+    },
+    get exports() {
+      return ex;
+    },
+    fault,
+    toGuest,
+    bytesToGuest,
+  };
+}
