@@ -6,7 +6,9 @@
  * - thread round trip: a bare message to a worker thread and back, by the sandbox's own
  *   mechanism (MessagePort + Atomics.notify; the worker blocks in Atomics.wait, the main thread
  *   waits with Atomics.waitAsync), with no WebAssembly;
- * - the same echo query through the sandbox, one at a time and with many in flight;
+ * - the same echo query through the sandbox on its worker instances (option `inline: false`), one
+ *   at a time and with many in flight, and one at a time as the host runs it by default (short
+ *   calls answered by the metered instance on the main thread, src/extensions/sandbox/inline.ts);
  * - guest→host calls: one served inside the worker (extension.info) and one that crosses to
  *   the main thread's bridge;
  * - extension load: compile, instantiate, plugin_init, ready to serve.
@@ -15,7 +17,8 @@
  * core.extensions.install:
  * - its `noop` export called raw on the main thread (the floor), and a core no-op query;
  * - `query:test-ext:noop.v1` through `execute` in an in-process core (registry, routing, pool,
- *   sandboxed and preemptible), 1 and 64 in flight;
+ *   on the worker instances: sandboxed and preemptible), 1 and 64 in flight; and 1 in flight in a
+ *   core with the default, where the main thread's metered instance answers it;
  * - the same through the Unix socket of a daemon in its own process, 1 in flight and 16
  *   pipelined, beside the core no-op query on the same socket;
  * - the peer: the Extism JavaScript host in worker mode running the same no-op (src/bench/extism-peer.ts);
@@ -301,18 +304,29 @@ export async function run(): Promise<BenchSection> {
   const dir = mkdtempSync(join(tmpdir().length <= 40 ? tmpdir() : '/tmp', 'sd-bench-ext-'));
   const releasers: Array<() => Promise<void>> = [];
   try {
-    const sandbox = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: LIMITS, bridge, config: {}, logger: silentLogger() });
+    // The worker path, which the floors below are about: every call crosses to a worker thread.
+    const sandbox = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: LIMITS, bridge, config: {}, logger: silentLogger(), inline: false });
     releasers.push(() => sandbox.close());
+    // The default: short calls answered by the metered instance on the main thread.
+    const inlineSandbox = await loadSandbox({ id: 'bench', version: '1.0.0', wasm: bytes, limits: LIMITS, bridge, config: {}, logger: silentLogger() });
+    releasers.push(() => inlineSandbox.close());
 
-    // test-ext installed in an in-process core, beside a core no-op query.
+    // test-ext installed in an in-process core, beside a core no-op query; its calls run on its
+    // worker instances only (sandboxed and preemptible, as the floors and the peer compare).
     const core = await Core.create(
-      loadOptions({ overrides: { dataDir: join(dir, 'core'), extensions: { autoload: false } } as PartialOptions, env: {} }),
+      loadOptions({ overrides: { dataDir: join(dir, 'core'), extensions: { autoload: false, inlineCalls: false } } as PartialOptions, env: {} }),
       { logger: silentLogger(), extraOperations: [noopQuery] },
     );
     releasers.push(() => core.close());
     const installed = await core.extensions.install(TEST_EXT_DIR);
     if (installed.state !== 'loaded') throw new Error(`test-ext did not load: ${JSON.stringify(installed.error)}`);
     const instances = installed.limits.instances;
+    // The same with the host's default: short calls on the main thread's metered instance.
+    const inlineCore = await Core.create(loadOptions({ overrides: { dataDir: join(dir, 'core-inline'), extensions: { autoload: false } } as PartialOptions, env: {} }), {
+      logger: silentLogger(),
+    });
+    releasers.push(() => inlineCore.close());
+    if ((await inlineCore.extensions.install(TEST_EXT_DIR)).state !== 'loaded') throw new Error('test-ext did not load in the second core');
 
     // The same, installed in a daemon in its own process, called over its Unix socket.
     const socketPath = join(dir, 'd.sock');
@@ -329,19 +343,23 @@ export async function run(): Promise<BenchSection> {
     // Let every pool come up before measuring.
     while (sandbox.stats().instances < LIMITS.instances || sandbox.stats().busy > 0) await new Promise((r) => setTimeout(r, 5));
     await poolReady(core, TEST_EXT_ID);
+    await poolReady(inlineCore, TEST_EXT_ID);
     await Promise.all(Array.from({ length: 4 }, () => sandbox.call('echo', INPUT, { chain: [] })));
 
     const keys = [
-      'raw', 'rtt', 'one', 'many', 'inWorker', 'crossing',
-      'rawNoop', 'coreExec', 'extOne', 'extMany', 'extismOne', 'extismMany', 'sockCore', 'sockOne', 'sockSixteen',
+      'raw', 'rtt', 'one', 'inlineOne', 'many', 'inWorker', 'crossing',
+      'rawNoop', 'coreExec', 'extOne', 'extInlineOne', 'extMany', 'extismOne', 'extismMany', 'sockCore', 'sockOne', 'sockSixteen',
     ] as const;
     const rounds = Object.fromEntries(keys.map((k) => [k, [] as Measurement[]])) as Record<(typeof keys)[number], Measurement[]>;
     for (let r = 0; r < ROUNDS; r++) {
       rounds.raw.push(await rawCall(bytes, 'echo', INPUT, 'raw wasm call, JSON in/out (main thread)'));
       rounds.rtt.push(await threadRoundTrip());
-      rounds.one.push(await measure('sandbox echo query, 1 in flight', () => sandbox.call('echo', INPUT, { chain: [] }), { ops: 30_000 }));
+      rounds.one.push(await measure('sandbox echo query on a worker, 1 in flight', () => sandbox.call('echo', INPUT, { chain: [] }), { ops: 30_000 }));
+      rounds.inlineOne.push(
+        await measure('sandbox echo query, short calls on the main thread (default), 1 in flight', () => inlineSandbox.call('echo', INPUT, { chain: [] }), { ops: 30_000 }),
+      );
       rounds.many.push(
-        await measure('sandbox echo query, 64 in flight (2 instances)', () => sandbox.call('echo', INPUT, { chain: [] }), {
+        await measure('sandbox echo query on workers, 64 in flight (2 instances)', () => sandbox.call('echo', INPUT, { chain: [] }), {
           ops: 100_000,
           concurrency: 64,
         }),
@@ -351,9 +369,12 @@ export async function run(): Promise<BenchSection> {
 
       rounds.rawNoop.push(await rawCall(testExtBytes, 'noop', {}, 'raw test-ext noop, JSON in/out (main thread)'));
       rounds.coreExec.push(await measure('core no-op query via execute, 1 in flight', () => core.execute(NOOP, {}), { ops: 100_000 }));
-      rounds.extOne.push(await measure('test-ext noop query via execute, 1 in flight', () => core.execute(EXT_NOOP, {}), { ops: 30_000 }));
+      rounds.extOne.push(await measure('test-ext noop query via execute, on a worker, 1 in flight', () => core.execute(EXT_NOOP, {}), { ops: 30_000 }));
+      rounds.extInlineOne.push(
+        await measure('test-ext noop query via execute, on the main thread (default), 1 in flight', () => inlineCore.execute(EXT_NOOP, {}), { ops: 30_000 }),
+      );
       rounds.extMany.push(
-        await measure(`test-ext noop query via execute, 64 in flight (${instances} instances)`, () => core.execute(EXT_NOOP, {}), {
+        await measure(`test-ext noop query via execute, on workers, 64 in flight (${instances} instances)`, () => core.execute(EXT_NOOP, {}), {
           ops: 100_000,
           concurrency: 64,
         }),
@@ -374,6 +395,8 @@ export async function run(): Promise<BenchSection> {
     const raw = bestRound(rounds.raw);
     const rtt = bestRound(rounds.rtt);
     const one = bestRound(rounds.one);
+    const inlineOne = bestRound(rounds.inlineOne);
+    const extInlineOne = bestRound(rounds.extInlineOne);
     const many = bestRound(rounds.many, 'throughput');
     const inWorker = bestRound(rounds.inWorker);
     const crossing = bestRound(rounds.crossing);
@@ -391,13 +414,14 @@ export async function run(): Promise<BenchSection> {
     const loadManager = await managerLoadTime(core);
 
     return {
-      title: 'extensions: WebAssembly sandbox (worker threads, ABI v1), test-ext through execute and the socket, peer: Extism worker mode',
+      title: 'extensions: WebAssembly sandbox (worker threads, and short calls on the main thread; ABI v1), test-ext through execute and the socket, peer: Extism worker mode',
       rows: [
-        raw, rtt, one, many, inWorker, crossing, loadCold, loadWarm,
-        rawNoop, coreExec, extOne, extMany, sockCore, sockOne, sockSixteen, extismOne, extismMany, loadManager,
+        raw, rtt, one, inlineOne, many, inWorker, crossing, loadCold, loadWarm,
+        rawNoop, coreExec, extOne, extInlineOne, extMany, sockCore, sockOne, sockSixteen, extismOne, extismMany, loadManager,
       ],
       checks: [
-        check('sandbox call p50 / (thread round trip p50 + raw call p50)', one.p50Us / (rtt.p50Us + raw.p50Us), '<=', 1.5),
+        check('sandbox call on a worker p50 / (thread round trip p50 + raw call p50)', one.p50Us / (rtt.p50Us + raw.p50Us), '<=', 1.5),
+        check('sandbox call on the main thread p50 / on a worker p50', inlineOne.p50Us / one.p50Us, '<=', 1),
         check('sandbox calls/s with 64 in flight on 2 instances', many.opsPerSec, '>=', 50_000),
         check('guest→host call served in the worker, µs', inWorker.p50Us, '<=', 5),
         check('guest→host call crossing threads / thread round trip', crossing.p50Us / rtt.p50Us, '<=', 1.5),

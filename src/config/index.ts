@@ -203,6 +203,13 @@ export interface ExtensionHostOptions {
   jobInterruptGraceMs: number;
   /** On reload, disable or shutdown: how long calls running on the old instances may take to finish. Default 30000 ms. */
   drainTimeoutMs: number;
+  /**
+   * Run short, self-contained handler calls on a fuel-metered instance on the main thread, sparing
+   * them the round trip to a worker thread (docs/extension-abi.md, "Where calls run"). Calls that
+   * need the host asynchronously or run long still go to the workers. Default `true`.
+   * Env `SPACEDRIVE_EXTENSIONS_INLINE_CALLS` (`0` disables).
+   */
+  inlineCalls: boolean;
 }
 
 export type PartialOptions = {
@@ -243,6 +250,7 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       jobCallTimeoutMs: 3_600_000,
       jobInterruptGraceMs: 5_000,
       drainTimeoutMs: 30_000,
+      inlineCalls: true,
     },
     jobs: {
       maxConcurrent: 8,
@@ -290,6 +298,7 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_JOBS_MAX_CONCURRENT: (o, v) => (o.jobs = { ...o.jobs, maxConcurrent: Number(v) }),
   SPACEDRIVE_JOBS_SYNCHRONOUS: (o, v) => (o.jobs = { ...o.jobs, synchronous: v.toUpperCase() as 'NORMAL' | 'FULL' }),
   SPACEDRIVE_EXTENSIONS_AUTOLOAD: (o, v) => (o.extensions = { ...o.extensions, autoload: v !== '0' && v !== 'false' }),
+  SPACEDRIVE_EXTENSIONS_INLINE_CALLS: (o, v) => (o.extensions = { ...o.extensions, inlineCalls: v !== '0' && v !== 'false' }),
   SPACEDRIVE_AI_BASE_URL: (o, v) => setAiProvider(o, 'base_url', v),
   SPACEDRIVE_AI_API_KEY: (o, v) => setAiProvider(o, 'api_key', v),
   SPACEDRIVE_AI_MODEL: (o, v) => setAiProvider(o, 'model', v),
@@ -362,6 +371,7 @@ const optionsSchema = {
         jobCallTimeoutMs: { type: 'integer', minimum: 1 },
         jobInterruptGraceMs: { type: 'integer', minimum: 0 },
         drainTimeoutMs: { type: 'integer', minimum: 0 },
+        inlineCalls: { type: 'boolean' },
       },
     },
     jobs: {

@@ -534,6 +534,7 @@ export class ExtensionManager {
         bridge: createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running, requestsPerMinute: limits.requests_per_minute }),
         config: pkg.manifest.config,
         logger,
+        inline: host.inlineCalls,
       });
       const loadMs = Math.round((performance.now() - started) * 10) / 10;
       const version = new LoadedVersion(id, pkg.manifest.version, sandbox, limits, loadMs, new Date(), running);

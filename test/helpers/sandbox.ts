@@ -55,7 +55,7 @@ export function recordingBridge(
 /** Loads a .wat fixture (by name) into a sandbox. */
 export async function loadFixture(
   name: string,
-  opts: { id?: string; limits?: Partial<SandboxLimits>; bridge?: HostBridge; config?: unknown } = {},
+  opts: { id?: string; limits?: Partial<SandboxLimits>; bridge?: HostBridge; config?: unknown; inline?: boolean } = {},
 ): Promise<ExtensionSandbox> {
   return loadSandbox({
     id: opts.id ?? name,
@@ -65,6 +65,7 @@ export async function loadFixture(
     bridge: opts.bridge ?? recordingBridge(),
     config: opts.config ?? {},
     logger: silentLogger(),
+    inline: opts.inline ?? true,
   });
 }
 

@@ -63,13 +63,17 @@ it("puts the lines an extension job logs in that job's log, and no other job's",
 });
 
 it('does not count the time a job waits for a free sandbox instance towards its stall timeout', async () => {
-  // A core whose jobs stall after 600 ms without a report; test-ext has two instances.
+  // A core whose jobs stall after 600 ms without a report; test-ext has two instances. Calls
+  // run on the workers only: on the main thread's instance the no-op jobs would never wait.
   const d = mkdtempSync(join(tmpdir(), 'sd-noopjob-stall-'));
-  const c = await Core.create(loadOptions({ overrides: { dataDir: d, extensions: { autoload: false }, jobs: { stallTimeoutMs: 600 } }, env: {} }), {
+  const c = await Core.create(loadOptions({ overrides: { dataDir: d, extensions: { autoload: false, inlineCalls: false }, jobs: { stallTimeoutMs: 600 } }, env: {} }), {
     logger: silentLogger(),
   });
   try {
     await c.extensions.install(TEST_EXT);
+    // Both instances up first (the second starts in the background): with one, the second long
+    // job would wait behind the first and the no-op jobs would find the other instance idle.
+    await waitFor(async () => ((await c.extensions.info('test-ext')).stats?.instances ?? 0) >= 2, 'both instances of test-ext to start');
     // Two long jobs report every 100 ms for about 1.5 s and hold both instances...
     const long = await Promise.all([0, 1].map(async () => (await c.jobs.dispatch('test-ext:steps', { steps: 15, delay_ms: 100 })).jobId));
     await waitFor(async () => (await Promise.all(long.map((id) => c.jobs.get(id)))).every((j) => (j.progress.itemsDone ?? 0) >= 1), 'both long jobs to report');

@@ -16,8 +16,11 @@ describe('sandbox: the echo extension', () => {
   afterEach(async () => {
     await Promise.all(open.splice(0).map((s) => s.close()));
   });
-  async function load(...args: Parameters<typeof loadFixture>) {
-    const s = await loadFixture(...args);
+  // These tests are about the worker instances: calls run on them only (the main thread's
+  // metered instance, which would answer short calls first, has its own tests in
+  // sandbox-inline.test.ts).
+  async function load(name: string, opts: Parameters<typeof loadFixture>[1] = {}) {
+    const s = await loadFixture(name, { inline: false, ...opts });
     open.push(s);
     return s;
   }
@@ -177,6 +180,10 @@ describe('sandbox: the echo extension', () => {
 
   it('takes back calls posted behind a slow call and runs them on an idle instance', async () => {
     const s = await load('echo', { limits: { instances: 2, callTimeoutMs: 5_000 } });
+    // Both instances up and idle before the calls: the second starts in the background, and
+    // stats count it from when it starts (starting a thread takes tens of milliseconds).
+    await waitFor(() => s.stats().instances === 2);
+    await new Promise((r) => setTimeout(r, 500));
     const order: string[] = [];
     // Made in the same turn, both join the instance the first one woke; the other stays idle.
     const slow = s.call('host_call', ['extension.sleep', { ms: 1_500 }], { chain: [] }).then(() => order.push('slow'));

@@ -43,6 +43,7 @@ import type {
   SandboxLimits,
   SandboxStats,
 } from './types.js';
+import { InlineInstance } from './inline.js';
 import { applyMemoryMaximum } from './wasm-limits.js';
 import { waitAsync, wasm, type WasmModule } from './wasm-types.js';
 import { createGuestRuntime } from './guest-runtime.js';
@@ -109,6 +110,9 @@ const RESULT_HOLD_MS = 0.1;
  */
 const REPLY_SPIN_MS = 0.02;
 
+/** Answers of the main thread's instance handed over at once in one turn of the event loop (see answerInline). */
+const INLINE_ANSWERS_PER_TURN = 64;
+
 const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})(${createGuestRuntime.toString()});`;
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
@@ -151,8 +155,7 @@ export async function loadSandbox(opts: LoadSandboxOptions): Promise<ExtensionSa
       { extension: opts.id, export: '(imports)', cause: `unsupported ${imp.kind} import` },
     );
   }
-  const sandbox = new Sandbox(opts, {
-    module,
+  const shared: Omit<SharedInit, 'module'> = {
     id: opts.id,
     version: opts.version,
     config: opts.config,
@@ -161,8 +164,12 @@ export async function loadSandbox(opts: LoadSandboxOptions): Promise<ExtensionSa
     memoryMaxBytes: plan.maxPages * 65_536,
     initTimeoutMs: opts.limits.initTimeoutMs,
     supportedAbi: [...SUPPORTED_ABI_VERSIONS],
-  });
+  };
+  const sandbox = new Sandbox(opts, { ...shared, module });
+  // The metered copy for the main thread compiles while the first worker starts.
+  const inline = opts.inline === false || unknownImports.length > 0 ? null : InlineInstance.prepare(plan.bytes, shared, sandbox.inlineHost);
   await sandbox.start();
+  sandbox.inline = await inline;
   return sandbox;
 }
 
@@ -421,6 +428,7 @@ class Sandbox implements ExtensionSandbox {
   private handlerExports = new Set<string>();
   private replaced = 0;
   private calls = 0;
+  private inlineCalls = 0;
   /** Calls posted to an instance and not yet answered (running or pipelined). */
   private inflightCalls = 0;
   private startFailures = 0;
@@ -437,6 +445,21 @@ class Sandbox implements ExtensionSandbox {
   /** Whether pollTick is scheduled, and until when it keeps polling without news. */
   private polling = false;
   private pollUntil = 0;
+  /** The metered instance on the main thread for short calls (inline.ts), if the module allows one. */
+  inline: InlineInstance | null = null;
+  readonly inlineHost = {
+    jobInterrupt: (jobId: string): number => {
+      try {
+        return this.bridge.jobInterrupt(jobId);
+      } catch (e) {
+        this.opts.logger.warn({ extension: this.id, jobId, err: toWireError(e) }, 'jobInterrupt failed; answering continue');
+        return 0;
+      }
+    },
+    note: (message: string, exportFn?: string): void => {
+      this.opts.logger.debug({ extension: this.id, ...(exportFn !== undefined ? { export: exportFn } : {}) }, message);
+    },
+  };
 
   constructor(
     private readonly opts: LoadSandboxOptions,
@@ -491,6 +514,18 @@ class Sandbox implements ExtensionSandbox {
       return Promise.reject(this.inputError(exportFn, `input is ${inputBytes} bytes, over the limit of ${this.limits.maxInputBytes} bytes`));
     }
     if (opts.signal?.aborted || opts.canceller?.cancelled) return Promise.reject(this.cancelled(exportFn));
+    const inline = this.inline;
+    if (inline !== null && inline.accepts(exportFn)) {
+      const result = inline.run({
+        exportFn,
+        input: text,
+        inputBytes,
+        jobId: opts.jobId ?? null,
+        maxOutputBytes: this.limits.maxOutputBytes,
+        timeoutMs: opts.timeoutMs ?? this.limits.callTimeoutMs,
+      });
+      if (result !== undefined) return this.answerInline(exportFn, result, opts);
+    }
     return new Promise((resolve, reject) => {
       const pc: PendingCall = {
         exportFn,
@@ -531,6 +566,33 @@ class Sandbox implements ExtensionSandbox {
     });
   }
 
+  /**
+   * The answer of a call the main thread's instance ran (it started and ended there). Answered
+   * at once, up to INLINE_ANSWERS_PER_TURN in one turn of the event loop; past that, in the next
+   * check phase: a caller that calls again as soon as it has its answer must still let the event
+   * loop turn (timers, I/O), as it would with answers that come from a worker.
+   */
+  private answerInline(exportFn: string, result: Extract<FromWorker, { t: 'result' }>, opts: SandboxCallOptions): Promise<unknown> {
+    this.calls++;
+    this.inlineCalls++;
+    opts.onStart?.();
+    if (result.logs.length > 0) this.forwardLogs(result.logs, opts.jobId);
+    const settle = (resolve: (v: unknown) => void, reject: (e: unknown) => void) =>
+      result.ok ? resolve(JSON.parse(result.output)) : reject(this.toError(result.error, exportFn));
+    if (this.inlineAnsweredThisTurn++ === 0) setImmediate(this.nextInlineTurn);
+    if (this.inlineAnsweredThisTurn <= INLINE_ANSWERS_PER_TURN) return new Promise(settle);
+    return new Promise((resolve, reject) => this.inlineDeferred.push(() => settle(resolve, reject)));
+  }
+
+  private inlineAnsweredThisTurn = 0;
+  private inlineDeferred: (() => void)[] = [];
+  private readonly nextInlineTurn = (): void => {
+    this.inlineAnsweredThisTurn = 0;
+    const deferred = this.inlineDeferred;
+    this.inlineDeferred = [];
+    for (const answer of deferred) answer();
+  };
+
   /** Wherever a call is (queued, posted, running), its signal or canceller cancels it. */
   private listen(pc: PendingCall): void {
     pc.opts.canceller?.bind(() => this.cancel(pc));
@@ -549,7 +611,7 @@ class Sandbox implements ExtensionSandbox {
     }
     // Calls pipelined behind a running one are waiting too.
     const queued = this.queue.length + this.inflightCalls - busy;
-    return { instances: live, busy, queued, replaced: this.replaced, calls: this.calls };
+    return { instances: live, busy, queued, replaced: this.replaced, calls: this.calls, inline: this.inlineCalls };
   }
 
   /**
@@ -589,6 +651,9 @@ class Sandbox implements ExtensionSandbox {
     if (this.inflightCalls > 0 || this.queue.length > 0) await new Promise<void>((r) => this.drainWaiters.push(r));
     this.closed = true;
     if (this.rebalanceTimer) clearTimeout(this.rebalanceTimer);
+    const inlineLogs = this.inline?.close() ?? [];
+    this.inline = null;
+    if (inlineLogs.length > 0) this.forwardLogs(inlineLogs, undefined);
     const waits = [...this.instances].map(async (inst) => {
       // An instance still starting ran (or is running) plugin_init: it gets plugin_cleanup too.
       if (inst.state === 'starting') await inst.started.catch(() => undefined);
@@ -764,6 +829,9 @@ class Sandbox implements ExtensionSandbox {
     // After the post (queued before this), when it is the only call in flight.
     if (this.inflightCalls === 1) queueMicrotask(() => this.awaitQuickReply(inst));
     if (inst.inflight.length === 1) this.startHead(inst, pc);
+    // Posted behind another call while an instance is idle: if the one ahead turns out slow,
+    // this one moves to the idle instance (rebalance), rather than wait for it to end.
+    else if (this.idle.length > 0 && this.rebalanceTimer === undefined) this.rebalance();
   }
 
   /** `pc` is now the call its instance runs: its clock starts, and so does its caller's. */

@@ -107,6 +107,8 @@ export interface SandboxStats {
   /** Instances discarded after a trap, timeout, OOM or bad result. */
   replaced: number;
   calls: number;
+  /** Of `calls`, those answered by the metered instance on the main thread (inline.ts). */
+  inline: number;
 }
 
 export interface LoadSandboxOptions {
@@ -118,6 +120,11 @@ export interface LoadSandboxOptions {
   /** The extension's configuration, served by `extension.config`. */
   config: unknown;
   logger: Logger;
+  /**
+   * Whether short, self-contained calls may run on a fuel-metered instance on the calling thread
+   * (see inline.ts). Default true.
+   */
+  inline?: boolean;
 }
 
 export interface ExtensionSandbox {
