@@ -21,23 +21,49 @@ export interface Subscription {
 type Listener = (event: CoreEvent) => void;
 
 export function matchesEvent(event: CoreEvent, types: readonly string[], filter: EventFilter | undefined): boolean {
-  if (types.length > 0 && !types.some((t) => t === event.type || (t.endsWith(':*') && event.type.startsWith(t.slice(0, -1))) || t === '*')) {
-    return false;
-  }
+  if (!typeMatches(event.type, types)) return false;
   if (filter) {
     for (const [k, v] of Object.entries(filter)) if (event.payload[k] !== v) return false;
   }
   return true;
 }
 
+/** Whether a subscription to `types` receives events of `type` (whatever their payload). */
+function typeMatches(type: string, types: readonly string[]): boolean {
+  return types.length === 0 || types.some((t) => t === type || (t.endsWith(':*') && type.startsWith(t.slice(0, -1))) || t === '*');
+}
+
 export class EventBus {
   readonly #subs = new Set<{ types: readonly string[]; filter: EventFilter | undefined; listener: Listener }>();
+  /** {@link wants} by event type, until the subscriptions change. */
+  readonly #wanted = new Map<string, boolean>();
 
   /** `types` empty (or containing `*`) means every event; `job:*` every job event. */
   subscribe(types: readonly string[], filter: EventFilter | undefined, listener: Listener): Subscription {
     const sub = { types, filter, listener };
     this.#subs.add(sub);
-    return { types, filter, unsubscribe: () => this.#subs.delete(sub) };
+    this.#wanted.clear();
+    return {
+      types,
+      filter,
+      unsubscribe: () => {
+        if (this.#subs.delete(sub)) this.#wanted.clear();
+      },
+    };
+  }
+
+  /**
+   * Whether any subscription receives events of `type`: emitters on hot paths ask first, so that
+   * nobody listening costs them nothing (not even building the payload).
+   */
+  wants(type: string): boolean {
+    let wanted = this.#wanted.get(type);
+    if (wanted === undefined) {
+      wanted = false;
+      for (const sub of this.#subs) if (typeMatches(type, sub.types)) wanted = true;
+      this.#wanted.set(type, wanted);
+    }
+    return wanted;
   }
 
   emit<P extends Record<string, unknown>>(type: string, payload: P): void {

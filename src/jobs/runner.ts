@@ -267,7 +267,9 @@ export class Runner {
     // The first start is in the record (started_at) and shown by the job system's logs(); later
     // ones (after a pause, retry or restart) are logged here.
     if (rec.runs > 1) this.log(rec.id, 'info', startedLine(rec));
-    this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
+    if (this.#events.wants('job:started')) {
+      this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
+    }
 
     const ctx = new RunContext(exec, attempt, this.#contextHost);
     let result: Promise<JobOutcome>;
@@ -452,7 +454,7 @@ export class Runner {
       case 'completed':
         // Logged from the record (finished_at) by the job system's logs(): nothing stored.
         this.completedSinceStart++;
-        this.#events.emit('job:completed', { ...base, output: job.output as unknown as Record<string, unknown> });
+        if (this.#events.wants('job:completed')) this.#events.emit('job:completed', { ...base, output: job.output as unknown as Record<string, unknown> });
         break;
       case 'failed':
         this.failedSinceStart++;

@@ -147,7 +147,7 @@ export class JobSystem {
       dispatchedBy: opts.dispatchedBy ?? 'core',
     });
     if (!deduplicated) {
-      this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString() });
+      if (this.#events.wants('job:queued')) this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString() });
       if (job.runAt <= Date.now()) this.runner.schedulePump();
       else this.runner.wakeAt(job.runAt);
     }

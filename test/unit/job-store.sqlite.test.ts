@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/store/index.js';
+import { uuidv7 } from '../../src/jobs/store/sqlite.js';
 import { jobStoreContract } from '../contract/job-store.contract.js';
 
 let dir = '';
@@ -69,5 +70,18 @@ describe('SQLite job store specifics', () => {
     } finally {
       rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('job ids', () => {
+  it('are UUID version 7: the creation time in milliseconds first, then random bits', () => {
+    const at = Date.UTC(2026, 11, 2, 6, 0, 0, 123);
+    const ids = Array.from({ length: 2000 }, () => uuidv7(at));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(parseInt(ids[0]!.replace('-', '').slice(0, 12), 16)).toBe(at);
+    // Ids of later milliseconds sort after, as text.
+    expect(uuidv7(at + 1) > uuidv7(at)).toBe(true);
+    expect(uuidv7(at + 65_536) > uuidv7(at + 65_535)).toBe(true);
   });
 });

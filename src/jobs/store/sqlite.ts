@@ -96,18 +96,27 @@ let poolOffset = pool.length;
  * ones, which keeps each group commit small.
  */
 export function uuidv7(now = Date.now()): string {
-  // Random bytes drawn from a pool: one getrandom call per 256 ids rather than per id.
-  if (poolOffset + 16 > pool.length) {
+  // Random bytes drawn from a pool: one getrandom call per 409 ids rather than per id.
+  if (poolOffset + 10 > pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const b = Buffer.from(pool.subarray(poolOffset, poolOffset + 16));
-  poolOffset += 16;
-  b.writeUIntBE(now, 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const r = poolOffset;
+  poolOffset += 10;
+  // Written out from a byte → hex table: this runs once per dispatched job, and building it
+  // through a Buffer, its hex string and five slices allocated half a kilobyte each time.
+  const high = Math.floor(now / 0x10000);
+  const time = hex4(high >>> 16) + hex4(high & 0xffff) + '-' + hex4(now & 0xffff);
+  return (
+    time + '-' + HEX[0x70 | (pool[r]! & 0x0f)]! + HEX[pool[r + 1]!]! + '-' + HEX[0x80 | (pool[r + 2]! & 0x3f)]! + HEX[pool[r + 3]!]! + '-' +
+    HEX[pool[r + 4]!]! + HEX[pool[r + 5]!]! + HEX[pool[r + 6]!]! + HEX[pool[r + 7]!]! + HEX[pool[r + 8]!]! + HEX[pool[r + 9]!]!
+  );
+}
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function hex4(n: number): string {
+  return HEX[n >>> 8]! + HEX[n & 0xff]!;
 }
 const ALL_STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
 /** Keep the list of warnings bounded so a noisy job cannot grow its row without end. */
@@ -184,6 +193,11 @@ export class SqliteJobStore implements JobStore {
   /** {@link #runnableOfType} statements by LIMIT. */
   readonly #runnableByLimit = new Map<number, Database.Statement>();
   /**
+   * Claim updates by the number of jobs claimed (a claim takes at most its `limit`, the runner's
+   * free slots, so there are few): one statement per claim rather than one per job.
+   */
+  readonly #markRunningByCount = new Map<number, Database.Statement>();
+  /**
    * Types known to have no queued or waiting job at all, so a claim skips them without a query.
    * Exact because this store is the only writer of its file: every write that can make a job of
    * a type queued or waiting (enqueue, an interrupted or failed finish, resume, retry, recover)
@@ -195,7 +209,7 @@ export class SqliteJobStore implements JobStore {
    * What a completion reports of each job this store handed out and that has not finished:
    * none of it changes while the job runs, and reading it back cost the completion a RETURNING.
    */
-  readonly #claimed = new Map<string, { type: string; attempts: number; runAt: number }>();
+  readonly #claimed = new Map<string, { seq: number; type: string; attempts: number; runAt: number }>();
 
   constructor(opts: SqliteJobStoreOptions) {
     this.#db = new Database(opts.path);
@@ -232,14 +246,15 @@ export class SqliteJobStore implements JobStore {
       complete: db.prepare(`UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
         last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL
         WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
+      // The same for a job this store handed out, found by its row number (no id index lookup).
+      completeClaimed: db.prepare(`UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
+        last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL
+        WHERE seq = ? AND id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
       transitionOf: db.prepare('SELECT type, attempts, run_at FROM jobs WHERE id = ?'),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
       // Whether a type has any queued or waiting job, due or not (see #typesWithoutWork).
       hasWaitingOfType: db.prepare(`SELECT 1 FROM jobs INDEXED BY jobs_runnable_by_type WHERE type = ? AND status IN ('queued','waiting_retry') LIMIT 1`),
-      // The claim's seek already read what the worker needs (#runnableOfType): no RETURNING.
-      markRunning: db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = ?, runs = ?, lease_until = ?,
-        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq = ?`),
       leaseOf: db.prepare('SELECT status, worker_id, run_id, progress, warnings, requested FROM jobs WHERE id = ?'),
       writeCheckpoint: db.prepare(`UPDATE jobs SET progress = ?, state = CASE WHEN ? THEN ? ELSE state END, warnings = ?,
         lease_until = ?, updated_at = ?, checkpoint_at = ? WHERE id = ?`),
@@ -334,6 +349,20 @@ export class SqliteJobStore implements JobStore {
       stmt = this.#db.prepare(`SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id FROM jobs INDEXED BY jobs_runnable_by_type
         WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`);
       this.#runnableByLimit.set(limit, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * Marks the `count` jobs of a claim running, by seq ({@link #markRunningByCount}). The claim's
+   * seek already read what the worker needs (#runnableOfType): no RETURNING.
+   */
+  #markRunning(count: number): Database.Statement {
+    let stmt = this.#markRunningByCount.get(count);
+    if (!stmt) {
+      stmt = this.#db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
+        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq IN (${Array.from({ length: count }, () => '?').join(', ')})`);
+      this.#markRunningByCount.set(count, stmt);
     }
     return stmt;
   }
@@ -455,11 +484,15 @@ export class SqliteJobStore implements JobStore {
         chosen.push(c);
       }
       const claimed: ClaimedJob[] = [];
+      if (chosen.length > 0) {
+        // One statement for the whole claim (its run_id and runs go up by one, as read above).
+        const seqs = chosen.map((c) => c.seq);
+        this.#markRunning(chosen.length).run(req.workerId, req.now + req.leaseMs, req.now, req.now, ...seqs);
+      }
       for (const c of chosen) {
         const runId = c.run_id + 1;
         const runs = c.runs + 1;
-        this.#stmts.markRunning.run(req.workerId, runId, runs, req.now + req.leaseMs, req.now, req.now, c.seq);
-        this.#claimed.set(c.id, { type: c.type, attempts: c.attempts, runAt: c.run_at });
+        this.#claimed.set(c.id, { seq: c.seq, type: c.type, attempts: c.attempts, runAt: c.run_at });
         claimed.push({
           id: c.id,
           type: c.type,
@@ -517,8 +550,12 @@ export class SqliteJobStore implements JobStore {
       if (outcome.kind === 'completed') {
         // The common case in one statement, fenced by the lease like the general path below.
         const output = toJson(outcome.output);
-        if (this.#stmts.complete.run(output, now, now, lease.jobId, lease.workerId, lease.runId).changes === 0) return null;
-        const job = this.#claimed.get(lease.jobId) ?? this.#transitionOf(lease.jobId);
+        const claimed = this.#claimed.get(lease.jobId);
+        const changes = claimed
+          ? this.#stmts.completeClaimed.run(output, now, now, claimed.seq, lease.jobId, lease.workerId, lease.runId).changes
+          : this.#stmts.complete.run(output, now, now, lease.jobId, lease.workerId, lease.runId).changes;
+        if (changes === 0) return null;
+        const job = claimed ?? this.#transitionOf(lease.jobId);
         this.#claimed.delete(lease.jobId);
         return { id: lease.jobId, type: job.type, status: 'completed', output: fromJson(output), lastError: null, attempts: job.attempts, runAt: job.runAt };
       }
