@@ -65,7 +65,7 @@ function humanInfo(i: ExtensionInfo, c: Colors): string {
           .map((l) => `    ${l}`)
           .join('\n'),
   );
-  if (i.stats) lines.push(`  ${c.bold('sandbox:')} ${i.stats.instances} instance(s), ${i.stats.busy} busy, ${i.stats.queued} queued, ${i.stats.calls} calls, ${i.stats.replaced} replaced`);
+  if (i.stats) lines.push(`  ${c.bold('sandbox:')} ${i.stats.instances} instance(s), ${i.stats.busy} busy, ${i.stats.queued} queued, ${i.stats.calls} calls (${i.stats.inline ?? 0} on the main thread), ${i.stats.replaced} replaced`);
   return lines.join('\n');
 }
 
