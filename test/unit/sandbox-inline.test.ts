@@ -57,6 +57,30 @@ describe('fuel metering', () => {
     expect(fuel.value).toBeLessThan(100 - 3 * 1);
   });
 
+  it('charges a bulk instruction by its length before it runs', async () => {
+    const ex = await metered(`(module
+      (memory (export "memory") 16)
+      (func (export "fill") (param $n i32) (param $v i32)
+        (local $kept i64)
+        (local.set $kept (i64.const 7))
+        (memory.fill (i32.const 0) (local.get $v) (local.get $n)))
+      (func (export "copy") (param $n i32) (memory.copy (i32.const 0) (i32.const 16) (local.get $n))))`);
+    const fuel = ex[FUEL_EXPORT] as Fuel;
+    const memory = ex.memory as WebAssembly.Memory;
+    fuel.value = 1_000_000;
+    (ex.fill as (n: number, v: number) => void)(400_000, 9);
+    expect(new Uint8Array(memory.buffer)[399_999]).toBe(9);
+    expect(1_000_000 - fuel.value).toBeGreaterThanOrEqual(100_000);
+    // A whole megabyte on a budget of a hundred thousand units: stopped before it writes a byte.
+    fuel.value = 100_000;
+    expect(() => (ex.fill as (n: number, v: number) => void)(1 << 20, 5)).toThrow(WebAssembly.RuntimeError);
+    expect(new Uint8Array(memory.buffer)[0]).toBe(9);
+    fuel.value = 100_000;
+    expect(() => (ex.copy as (n: number) => void)(1 << 20)).toThrow(WebAssembly.RuntimeError);
+    fuel.value = 100_000;
+    (ex.copy as (n: number) => void)(1000);
+  });
+
   it('starts with the initial fuel, which bounds a start function', async () => {
     const bytes = meterModule(await compileWatText(`(module (func $s (loop $l (br $l))) (start $s))`), 10_000).bytes;
     await expect(WebAssembly.instantiate(bytes, {})).rejects.toThrow(WebAssembly.RuntimeError);

@@ -8,8 +8,10 @@
  * instruction count (not counting the bodies of loops nested in it, which charge for themselves)
  * and executes `unreachable` once the fuel is below zero. An instruction runs at most once per
  * entry into its innermost enclosing loop body or function body (only a branch back to a loop
- * repeats code), so the fuel spent is at least the number of instructions run: a call cannot run
- * more than `fuel` instructions, plus the work of single instructions such as memory.fill.
+ * repeats code), so the fuel spent is at least the number of instructions run. The bulk
+ * instructions whose work grows with an operand (memory.fill, memory.copy, memory.init and their
+ * table counterparts) are charged that operand as well, one unit per BULK_BYTES_PER_UNIT, before
+ * they run: one of them cannot copy a whole memory on a call's small budget.
  *
  * Only the code section, the global section and the export section change; every function,
  * global and type keeps its index. A module using an instruction the decoder does not know (the
@@ -20,6 +22,12 @@ import { concat, encodeSection, invalid, leb, Reader, sections, skipHeapType, sk
 
 /** Name of the exported fuel global. */
 export const FUEL_EXPORT = '__sd_fuel';
+/** Bytes (or table elements) of a bulk instruction's length that cost one unit of fuel, as a shift. */
+const BULK_SHIFT = 2;
+/** `0xfc` instructions whose last operand (on top of the stack) is a length: charged by it. */
+const BULK_OPS = new Set([8, 10, 11, 12, 14, 17]);
+const SECTION_TYPE = 1;
+const SECTION_FUNCTION = 3;
 
 const SECTION_IMPORT = 2;
 const SECTION_GLOBAL = 6;
@@ -68,6 +76,7 @@ export function meterModule(wasm: Uint8Array, initialFuel: number): MeteredModul
     }
   }
   if (globalSection) definedGlobals = new Reader(wasm, globalSection.body, globalSection.end).u32();
+  const paramCounts = functionParamCounts(wasm, all);
   const fuel = importedGlobals + definedGlobals;
   const fuelGlobal = [0x7f, 0x01, 0x41, ...sleb(initialFuel), 0x0b];
 
@@ -113,7 +122,9 @@ export function meterModule(wasm: Uint8Array, initialFuel: number): MeteredModul
         const size = r.u32();
         const end = r.pos + size;
         if (end > s.end) throw invalid('a function body runs past the end of the code section');
-        const metered = meterBody(wasm, r.pos, end, fuel);
+        const params = paramCounts[i];
+        if (params === undefined) throw invalid('more function bodies than functions');
+        const metered = meterBody(wasm, r.pos, end, fuel, params);
         checks += metered.checks;
         bodies.push(Uint8Array.from(leb(metered.bytes.length)), metered.bytes);
         r.pos = end;
@@ -132,6 +143,45 @@ export function meterModule(wasm: Uint8Array, initialFuel: number): MeteredModul
   return { bytes: concat(chunks), functions, checks };
 }
 
+/**
+ * How many parameters each defined function has (in code-section order), from the type and
+ * function sections. Types other than plain function types (the GC proposal's) are refused.
+ */
+function functionParamCounts(wasm: Uint8Array, all: ReturnType<typeof sections>): number[] {
+  const params: number[] = [];
+  const types = all.find((s) => s.id === SECTION_TYPE);
+  if (types) {
+    const r = new Reader(wasm, types.body, types.end);
+    for (let n = r.u32(); n > 0; n--) {
+      const form = r.byte();
+      if (form !== 0x60) throw new UnmeterableModule(`type form 0x${form.toString(16)} is not supported by fuel metering`);
+      const count = r.u32();
+      for (let i = 0; i < count; i++) skipValType(r);
+      for (let results = r.u32(); results > 0; results--) skipValType(r);
+      params.push(count);
+    }
+  }
+  const functions = all.find((s) => s.id === SECTION_FUNCTION);
+  const out: number[] = [];
+  if (functions) {
+    const r = new Reader(wasm, functions.body, functions.end);
+    for (let n = r.u32(); n > 0; n--) {
+      const count = params[r.u32()];
+      if (count === undefined) throw invalid('a function refers to a type that does not exist');
+      out.push(count);
+    }
+  }
+  return out;
+}
+
+/** The check inserted before a bulk instruction: charges its length (on top of the stack, left there). */
+function bulkCheck(fuel: number, scratch: number): number[] {
+  const g = leb(fuel);
+  const l = leb(scratch);
+  // local.tee s; global.get; local.get s; i32.const SHIFT; i32.shr_u; i32.sub; global.set; global.get; i32.const 0; i32.lt_s; if; unreachable; end
+  return [0x22, ...l, 0x23, ...g, 0x20, ...l, 0x41, BULK_SHIFT, 0x76, 0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
+}
+
 /** The check inserted at the start of a body that charges `cost`. */
 function check(fuel: number, cost: number): number[] {
   const g = leb(fuel);
@@ -147,13 +197,19 @@ interface Region {
 }
 
 /** Rewrites one function body (locals, then code) with its checks. */
-function meterBody(wasm: Uint8Array, start: number, end: number, fuel: number): { bytes: Uint8Array; checks: number } {
+function meterBody(wasm: Uint8Array, start: number, end: number, fuel: number, params: number): { bytes: Uint8Array; checks: number } {
   const r = new Reader(wasm, start, end);
-  for (let groups = r.u32(); groups > 0; groups--) {
-    r.u32();
+  const groups = r.u32();
+  const groupsStart = r.pos;
+  let locals = params;
+  for (let g = groups; g > 0; g--) {
+    locals += r.u32();
     skipValType(r);
   }
+  const codeStart = r.pos;
   const regions: Region[] = [{ at: r.pos, cost: 0 }];
+  /** Where bulk instructions start: each gets a bulkCheck before it. */
+  const bulk: number[] = [];
   // For each open block: the region it belongs to, and whether it is a loop (which opened one).
   const open: Array<{ loop: boolean }> = [{ loop: false }];
   const current: Region[] = [regions[0]!];
@@ -261,9 +317,11 @@ function meterBody(wasm: Uint8Array, start: number, end: number, fuel: number): 
       case 0xd0: // ref.null
         skipHeapType(r);
         break;
-      case 0xfc:
-        skipPrefixedFC(r);
+      case 0xfc: {
+        const at = r.pos - 1;
+        if (BULK_OPS.has(skipPrefixedFC(r))) bulk.push(at);
         break;
+      }
       case 0xfd:
         skipPrefixedSimd(r);
         break;
@@ -279,15 +337,22 @@ function meterBody(wasm: Uint8Array, start: number, end: number, fuel: number): 
     }
   }
   if (open.length !== 0) throw invalid('a function body does not end with end');
-  // The body with a check at the start of each region (regions were opened in byte order).
-  let from = start;
+  // The locals, with one more i32 (the bulk checks' scratch) when there are bulk instructions;
+  // then the code with a check at the start of each region and before each bulk instruction.
   const out: Uint8Array[] = [];
-  for (const region of regions) {
-    out.push(wasm.subarray(from, region.at), Uint8Array.from(check(fuel, region.cost)));
-    from = region.at;
+  if (bulk.length > 0) out.push(Uint8Array.from(leb(groups + 1)), wasm.subarray(groupsStart, codeStart), Uint8Array.from([0x01, 0x7f]));
+  else out.push(wasm.subarray(start, codeStart));
+  const inserts = [
+    ...regions.map((region) => ({ at: region.at, code: check(fuel, region.cost) })),
+    ...bulk.map((at) => ({ at, code: bulkCheck(fuel, locals) })),
+  ].sort((a, b) => a.at - b.at);
+  let from = codeStart;
+  for (const insert of inserts) {
+    out.push(wasm.subarray(from, insert.at), Uint8Array.from(insert.code));
+    from = insert.at;
   }
   out.push(wasm.subarray(from, end));
-  return { bytes: concat(out), checks: regions.length };
+  return { bytes: concat(out), checks: inserts.length };
 }
 
 function skipBlockType(r: Reader): void {
@@ -305,9 +370,10 @@ function skipMemarg(r: Reader): void {
   r.skipLeb(64);
 }
 
-function skipPrefixedFC(r: Reader): void {
+/** Skips a 0xfc instruction's immediates; returns its sub-opcode. */
+function skipPrefixedFC(r: Reader): number {
   const op = r.u32();
-  if (op <= 7) return; // saturating truncations
+  if (op <= 7) return op; // saturating truncations
   switch (op) {
     case 8: // memory.init
     case 10: // memory.copy
@@ -315,7 +381,7 @@ function skipPrefixedFC(r: Reader): void {
     case 14: // table.copy
       r.u32();
       r.u32();
-      return;
+      return op;
     case 9: // data.drop
     case 11: // memory.fill
     case 13: // elem.drop
@@ -323,7 +389,7 @@ function skipPrefixedFC(r: Reader): void {
     case 16: // table.size
     case 17: // table.fill
       r.u32();
-      return;
+      return op;
     default:
       throw new UnmeterableModule(`instruction 0xfc ${op} is not supported by fuel metering`);
   }
