@@ -7,6 +7,7 @@
  *  - no-op extension jobs per second the same way: test-ext:noop_job (completes at once) through
  *    the generic WASM job wrapper, each run a call into test-ext's sandbox, as the host runs it by
  *    default (a call this short is answered by the metered instance on the main thread);
+ *  - for reference, the same extension jobs with every call on a worker thread (no check);
  *  - the peer: BullMQ with ioredis on the local Redis (127.0.0.1:6379, started if down) running
  *    the same no-op jobs with concurrency 8, jobs added the same way (all at once, concurrently).
  * Checks: ≥ 10,000 checkpoints/s; no-op core and extension job throughput each ≥ 2 × BullMQ's.
@@ -32,10 +33,10 @@ const TEST_EXT_DIR = fileURLToPath(new URL('../../build/extensions/test-ext', im
 const CONCURRENCY = 8;
 const ROUNDS = 3;
 
-export async function withCore<T>(fn: (core: Core) => Promise<T>, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): Promise<T> {
+export async function withCore<T>(fn: (core: Core) => Promise<T>, synchronous: 'NORMAL' | 'FULL' = 'NORMAL', inlineCalls = true): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'sd-bench-jobs-'));
   const core = await Core.create(
-    loadOptions({ overrides: { dataDir: dir, extensions: { autoload: false }, jobs: { maxConcurrent: CONCURRENCY, synchronous } } as PartialOptions, env: {} }),
+    loadOptions({ overrides: { dataDir: dir, extensions: { autoload: false, inlineCalls }, jobs: { maxConcurrent: CONCURRENCY, synchronous } } as PartialOptions, env: {} }),
     { logger: silentLogger() },
   );
   try {
@@ -130,7 +131,7 @@ async function noopJobs(): Promise<Measurement> {
  * N no-op extension jobs (test-ext:noop_job) dispatched at once on a core with test-ext installed;
  * test-ext's concurrent_jobs (8) equals the core's maxConcurrent, so the concurrency is the same.
  */
-async function extNoopJobs(): Promise<Measurement> {
+async function extNoopJobs(inlineCalls = true): Promise<Measurement> {
   return withCore(async (core) => {
     const info = await core.extensions.install(TEST_EXT_DIR);
     if (info.state !== 'loaded') throw new Error(`test-ext did not load: ${JSON.stringify(info.error)}`);
@@ -142,13 +143,15 @@ async function extNoopJobs(): Promise<Measurement> {
     }
     return measureJobThroughput(
       core,
-      `no-op extension jobs (test-ext:noop_job), dispatch→completed, concurrency ${CONCURRENCY}`,
+      inlineCalls
+        ? `no-op extension jobs (test-ext:noop_job), dispatch→completed, concurrency ${CONCURRENCY}`
+        : `the same, on worker instances only (extensions.inlineCalls off)`,
       'test-ext:noop_job',
       {},
       EXT_NOOP_JOBS,
-      'durable; each run a call into the sandbox (main thread instance)',
+      inlineCalls ? 'durable; each run a call into the sandbox (main thread instance)' : 'for reference: two thread wake-ups per batch',
     );
-  });
+  }, 'NORMAL', inlineCalls);
 }
 
 function ensureRedis(): void {
@@ -216,16 +219,22 @@ export async function run(): Promise<BenchSection> {
   // The price of also surviving power loss (option jobs.synchronous = FULL): not a target.
   const cpFull = await checkpoints('FULL', FULL_CHECKPOINTS);
   // Alternate ours and the peer's rounds so both see the same machine conditions.
-  const rounds: Record<'ours' | 'ext' | 'peer', Measurement[]> = { ours: [], ext: [], peer: [] };
+  const rounds: Record<'ours' | 'ext' | 'extWorkers' | 'peer', Measurement[]> = { ours: [], ext: [], extWorkers: [], peer: [] };
   for (let i = 0; i < ROUNDS; i++) {
     rounds.ours.push(await noopJobs());
     rounds.ext.push(await extNoopJobs());
+    rounds.extWorkers.push(await extNoopJobs(false));
     rounds.peer.push(await bullmq());
   }
-  const [ours, ext, peer] = [bestRound(rounds.ours, 'throughput'), bestRound(rounds.ext, 'throughput'), bestRound(rounds.peer, 'throughput')];
+  const [ours, ext, extWorkers, peer] = [
+    bestRound(rounds.ours, 'throughput'),
+    bestRound(rounds.ext, 'throughput'),
+    bestRound(rounds.extWorkers, 'throughput'),
+    bestRound(rounds.peer, 'throughput'),
+  ];
   return {
     title: 'jobs: durable checkpoints and no-op job throughput (peer: BullMQ on local Redis)',
-    rows: [cp, cpFull, ours, ext, peer],
+    rows: [cp, cpFull, ours, ext, extWorkers, peer],
     checks: [
       check('durable checkpoints per second (one job, 1 KB state)', cp.opsPerSec, '>=', 10_000),
       check('no-op job throughput / BullMQ no-op throughput', ours.opsPerSec / peer.opsPerSec, '>=', 2),

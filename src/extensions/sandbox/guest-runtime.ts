@@ -414,13 +414,14 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
         return { t: 'result', ok: false, error, discard: false, logs: takeLogs() };
       }
       let output = 'null';
+      let value: unknown = null;
       if (u !== 0n) {
         if (outLen > m.maxOutputBytes) {
           throw fault('EXTENSION_BAD_RESULT', `returned ${outLen} bytes, over the output limit of ${m.maxOutputBytes} bytes`);
         }
         output = text(outPtr, outLen, 'result');
         try {
-          JSON.parse(output);
+          value = JSON.parse(output);
         } catch (e) {
           throw fault('EXTENSION_BAD_RESULT', `returned invalid JSON (${(e as Error).message})`);
         }
@@ -430,7 +431,9 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       }
       ex.sd_free(inPtr, n);
       endLogBudget();
-      return { t: 'result', ok: true, output, logs: takeLogs() };
+      const result: CallResult = { t: 'result', ok: true, output, logs: takeLogs() };
+      if (init.keepOutputValue === true) result.value = value;
+      return result;
     } catch (e) {
       if (isBail(e)) throw e;
       poisoned = true;

@@ -578,7 +578,7 @@ class Sandbox implements ExtensionSandbox {
     opts.onStart?.();
     if (result.logs.length > 0) this.forwardLogs(result.logs, opts.jobId);
     const settle = (resolve: (v: unknown) => void, reject: (e: unknown) => void) =>
-      result.ok ? resolve(JSON.parse(result.output)) : reject(this.toError(result.error, exportFn));
+      result.ok ? resolve('value' in result ? result.value : JSON.parse(result.output)) : reject(this.toError(result.error, exportFn));
     if (this.inlineAnsweredThisTurn++ === 0) setImmediate(this.nextInlineTurn);
     if (this.inlineAnsweredThisTurn <= INLINE_ANSWERS_PER_TURN) return new Promise(settle);
     return new Promise((resolve, reject) => this.inlineDeferred.push(() => settle(resolve, reject)));

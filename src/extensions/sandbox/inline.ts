@@ -113,7 +113,7 @@ export class InlineInstance {
     }
     try {
       const module = await wasm.compile(metered);
-      return new InlineInstance({ ...shared, module }, host);
+      return new InlineInstance({ ...shared, module, keepOutputValue: true }, host);
     } catch (e) {
       host.note(`calls run on worker instances only: the metered module does not compile: ${(e as Error).message}`);
       return null;

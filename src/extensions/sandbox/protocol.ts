@@ -78,7 +78,7 @@ export type CompactFromWorker = string;
 export type FromWorker =
   | { t: 'ready'; registrations: GuestRegistration[]; logs: LogLine[] }
   | { t: 'fail'; error: WorkerError; logs: LogLine[] }
-  | { t: 'result'; ok: true; output: string; logs: LogLine[] }
+  | { t: 'result'; ok: true; output: string; logs: LogLine[]; value?: unknown }
   | { t: 'result'; ok: false; error: WorkerError; discard: boolean; logs: LogLine[] }
   /** `payload` is the guest's JSON text, unparsed. */
   | { t: 'bridge'; kind: 'call'; method: string; payload: string; logs: LogLine[] }
@@ -118,6 +118,12 @@ export interface SharedInit {
   /** Bounds `extension.sleep` during plugin_init. */
   initTimeoutMs: number;
   supportedAbi: number[];
+  /**
+   * Hand back the output's parsed value with a result (`value`), besides its text: set for the
+   * main thread's instance, which would otherwise parse the output twice. Never for a worker,
+   * whose results cross as text.
+   */
+  keepOutputValue?: boolean;
 }
 
 export type WorkerInit = WorkerChannels & SharedInit;
