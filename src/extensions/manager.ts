@@ -126,6 +126,11 @@ class LoadedVersion {
     });
   }
 
+  /** {@link ExtensionSandbox.callNow} on this version (undefined while it is being unloaded: call() then says so). */
+  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): ReturnType<ExtensionSandbox['callNow']> {
+    return this.#closing ? undefined : this.sandbox.callNow(exportFn, input, opts);
+  }
+
   get inflight(): number {
     return this.#inflight;
   }
@@ -647,6 +652,7 @@ export class ExtensionManager {
             paramsSchema: (reg.paramsSchema ?? true) as JobTypeDefinition['paramsSchema'],
             maxConcurrency: version.limits.concurrent_jobs,
             call: (fn, input, opts) => version.call(fn, input, opts),
+            callNow: (fn, input, opts) => version.callNow(fn, input, opts),
             running: version.running,
             callTimeoutMs: host.jobCallTimeoutMs,
             interruptGraceMs: host.jobInterruptGraceMs,

@@ -135,6 +135,8 @@ export interface WasmJobOptions {
   maxConcurrency: number;
   /** Calls the job handler export on the extension's sandbox (tracked by the manager). */
   call: (exportFn: string, input: unknown, opts: SandboxCallOptions) => Promise<unknown>;
+  /** The same, answered at once when the main thread's instance can (ExtensionSandbox.callNow); undefined otherwise. */
+  callNow?: (exportFn: string, input: unknown, opts: SandboxCallOptions) => { ok: true; value: unknown } | { ok: false; error: Error } | undefined;
   running: RunningJobs;
   /** Wall-clock limit of one handler run. */
   callTimeoutMs: number;
@@ -161,6 +163,22 @@ export function wasmJobDefinition(o: WasmJobOptions): JobTypeDefinition {
 }
 
 async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOutcome> {
+  const input = { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt };
+  o.running.add(ctx);
+  // A short handler is answered at once by the main thread's instance: no interrupt can arrive
+  // while it runs, so none of the machinery below is needed for it.
+  let now: ReturnType<NonNullable<WasmJobOptions['callNow']>>;
+  try {
+    now = o.callNow?.(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs });
+  } catch (err) {
+    o.running.delete(ctx);
+    return failedAttempt(err);
+  }
+  if (now !== undefined) {
+    o.running.delete(ctx);
+    return now.ok ? outcomeOf(o, ctx, now.value) : failedAttempt(now.error);
+  }
+
   // The guest is told about a pause/cancel through sd_job_progress / sd_job_interrupt and should
   // return its state; only if it does not within the grace period is the call stopped.
   let graceTimer: NodeJS.Timeout | undefined;
@@ -170,40 +188,44 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
     graceTimer.unref?.();
   });
 
-  o.running.add(ctx);
   // Until an instance of the sandbox takes the call (the others may be busy with long jobs), the
   // job waits: its stall clock stands still.
   ctx.waiting(true);
   try {
-    const result = await o.call(
-      o.exportFn,
-      { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt },
-      { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, canceller, onStart: () => ctx.waiting(false) },
-    );
-    const outcome = toJobOutcome(o.extensionId, o.jobType, result);
-    const unloading = o.running.unloading;
-    if (outcome.status === 'interrupted' && unloading !== null && !ctx.stopping) {
-      // Nobody asked this job to pause: its extension is going away. Back to the queue, without
-      // using an attempt, from the checkpoint it just returned; it waits there for its type.
-      return {
-        status: 'interrupted',
-        ...(outcome.state !== undefined ? { state: outcome.state } : {}),
-        requeue: `extension '${o.extensionId}' was ${unloading} while the job ran`,
-      };
-    }
-    return outcome;
+    const result = await o.call(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs, canceller, onStart: () => ctx.waiting(false) });
+    return outcomeOf(o, ctx, result);
   } catch (err) {
     if (canceller.cancelled) {
       // Stopped after ignoring a pause/cancel: the last acknowledged checkpoint stands.
       ctx.log('warn', `extension '${o.extensionId}' job handler did not return within ${o.interruptGraceMs} ms of an interrupt request; it was stopped`);
       return { status: 'interrupted' };
     }
-    const wire = toWireError(err instanceof SpacedriveError || (err as { code?: unknown })?.code ? err : new SpacedriveError(ErrorCode.OPERATION_FAILED, String((err as Error)?.message ?? err)));
-    // A trap, timeout or OOM fails this attempt; the job system retries from the last checkpoint.
-    return { status: 'failed', error: { code: wire.code, message: wire.message }, retryable: true };
+    return failedAttempt(err);
   } finally {
     o.running.delete(ctx);
     offStop();
     if (graceTimer) clearTimeout(graceTimer);
   }
+}
+
+/** The job's outcome from what its handler returned. */
+function outcomeOf(o: WasmJobOptions, ctx: JobRunContext, result: unknown): JobOutcome {
+  const outcome = toJobOutcome(o.extensionId, o.jobType, result);
+  const unloading = o.running.unloading;
+  if (outcome.status === 'interrupted' && unloading !== null && !ctx.stopping) {
+    // Nobody asked this job to pause: its extension is going away. Back to the queue, without
+    // using an attempt, from the checkpoint it just returned; it waits there for its type.
+    return {
+      status: 'interrupted',
+      ...(outcome.state !== undefined ? { state: outcome.state } : {}),
+      requeue: `extension '${o.extensionId}' was ${unloading} while the job ran`,
+    };
+  }
+  return outcome;
+}
+
+/** A trap, timeout or OOM fails this attempt; the job system retries from the last checkpoint. */
+function failedAttempt(err: unknown): JobOutcome {
+  const wire = toWireError(err instanceof SpacedriveError || (err as { code?: unknown })?.code ? err : new SpacedriveError(ErrorCode.OPERATION_FAILED, String((err as Error)?.message ?? err)));
+  return { status: 'failed', error: { code: wire.code, message: wire.message }, retryable: true };
 }

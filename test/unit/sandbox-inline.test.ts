@@ -214,6 +214,22 @@ describe('sandbox: short calls on the main thread', () => {
     expect(ticks).toBeGreaterThan(5);
   });
 
+  it('callNow answers a short call at once, and runs nothing for one it cannot answer', async () => {
+    const bridge = recordingBridge();
+    const s = await load('echo', { bridge });
+    expect(s.callNow('echo', { a: 1 }, { chain: [] })).toEqual({ ok: true, value: { a: 1 } });
+    const failed = s.callNow('fail', {}, { chain: [] });
+    expect(failed?.ok).toBe(false);
+    expect((failed as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect(s.callNow('host_call', ['query:x.v1', {}], { chain: [] })).toBeUndefined();
+    expect(bridge.calls).toHaveLength(0);
+    // …and from then on that export is not even tried there.
+    expect(s.callNow('host_call', ['query:x.v1', {}], { chain: [] })).toBeUndefined();
+    expect(s.stats()).toMatchObject({ calls: 2, inline: 2 });
+    const off = await load('echo', { inline: false });
+    expect(off.callNow('echo', 1, { chain: [] })).toBeUndefined();
+  });
+
   it('can be switched off: every call then goes to a worker', async () => {
     const s = await load('echo', { inline: false });
     expect(await s.call('echo', 1, { chain: [] })).toBe(1);

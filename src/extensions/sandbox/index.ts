@@ -492,38 +492,12 @@ class Sandbox implements ExtensionSandbox {
   }
 
   call(exportFn: string, input: unknown, opts: SandboxCallOptions): Promise<unknown> {
-    if (this.closing) return Promise.reject(new SpacedriveError(ErrorCode.SHUTTING_DOWN, `extension '${this.id}' is being unloaded`, { extension: this.id }));
-    if (this.broken && this.instances.size === 0) return Promise.reject(this.broken);
-    if (!this.handlerExports.has(exportFn)) {
-      return Promise.reject(
-        new SpacedriveError(ErrorCode.NOT_FOUND, `extension '${this.id}' registered no handler with export '${exportFn}'`, {
-          extension: this.id,
-          export: exportFn,
-        }),
-      );
-    }
-    let text: string | undefined;
-    try {
-      text = JSON.stringify(input);
-    } catch (e) {
-      return Promise.reject(this.inputError(exportFn, `input is not JSON-serialisable: ${(e as Error).message}`));
-    }
-    text ??= 'null';
-    const inputBytes = Buffer.byteLength(text);
-    if (inputBytes > this.limits.maxInputBytes) {
-      return Promise.reject(this.inputError(exportFn, `input is ${inputBytes} bytes, over the limit of ${this.limits.maxInputBytes} bytes`));
-    }
-    if (opts.signal?.aborted || opts.canceller?.cancelled) return Promise.reject(this.cancelled(exportFn));
+    const prepared = this.prepare(exportFn, input, opts);
+    if (prepared instanceof SpacedriveError) return Promise.reject(prepared);
+    const { text, inputBytes } = prepared;
     const inline = this.inline;
     if (inline !== null && inline.accepts(exportFn)) {
-      const result = inline.run({
-        exportFn,
-        input: text,
-        inputBytes,
-        jobId: opts.jobId ?? null,
-        maxOutputBytes: this.limits.maxOutputBytes,
-        timeoutMs: opts.timeoutMs ?? this.limits.callTimeoutMs,
-      });
+      const result = inline.run(this.inlineRequest(exportFn, text, inputBytes, opts));
       if (result !== undefined) return this.answerInline(exportFn, result, opts);
     }
     return new Promise((resolve, reject) => {
@@ -564,6 +538,60 @@ class Sandbox implements ExtensionSandbox {
       }
       this.queue.push(pc);
     });
+  }
+
+  /**
+   * {@link ExtensionSandbox.callNow}: the call answered at once by the main thread's instance, or
+   * undefined (nothing ran) when it is not one for that instance; then call() runs it.
+   */
+  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): { ok: true; value: unknown } | { ok: false; error: SpacedriveError } | undefined {
+    const inline = this.inline;
+    if (inline === null || !inline.accepts(exportFn)) return undefined;
+    const prepared = this.prepare(exportFn, input, opts);
+    if (prepared instanceof SpacedriveError) return { ok: false, error: prepared };
+    const result = inline.run(this.inlineRequest(exportFn, prepared.text, prepared.inputBytes, opts));
+    if (result === undefined) return undefined;
+    this.calls++;
+    this.inlineCalls++;
+    opts.onStart?.();
+    if (result.logs.length > 0) this.forwardLogs(result.logs, opts.jobId);
+    return result.ok ? { ok: true, value: 'value' in result ? result.value : JSON.parse(result.output) } : { ok: false, error: this.toError(result.error, exportFn) };
+  }
+
+  /** What every call checks first: the sandbox is open, the export a handler, the input JSON within its limit, the caller still waiting. */
+  private prepare(exportFn: string, input: unknown, opts: SandboxCallOptions): { text: string; inputBytes: number } | SpacedriveError {
+    if (this.closing) return new SpacedriveError(ErrorCode.SHUTTING_DOWN, `extension '${this.id}' is being unloaded`, { extension: this.id });
+    if (this.broken && this.instances.size === 0) return this.broken;
+    if (!this.handlerExports.has(exportFn)) {
+      return new SpacedriveError(ErrorCode.NOT_FOUND, `extension '${this.id}' registered no handler with export '${exportFn}'`, {
+        extension: this.id,
+        export: exportFn,
+      });
+    }
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(input);
+    } catch (e) {
+      return this.inputError(exportFn, `input is not JSON-serialisable: ${(e as Error).message}`);
+    }
+    text ??= 'null';
+    const inputBytes = Buffer.byteLength(text);
+    if (inputBytes > this.limits.maxInputBytes) {
+      return this.inputError(exportFn, `input is ${inputBytes} bytes, over the limit of ${this.limits.maxInputBytes} bytes`);
+    }
+    if (opts.signal?.aborted || opts.canceller?.cancelled) return this.cancelled(exportFn);
+    return { text, inputBytes };
+  }
+
+  private inlineRequest(exportFn: string, input: string, inputBytes: number, opts: SandboxCallOptions) {
+    return {
+      exportFn,
+      input,
+      inputBytes,
+      jobId: opts.jobId ?? null,
+      maxOutputBytes: this.limits.maxOutputBytes,
+      timeoutMs: opts.timeoutMs ?? this.limits.callTimeoutMs,
+    };
   }
 
   /**

@@ -133,6 +133,13 @@ export interface ExtensionSandbox {
   readonly registrations: readonly GuestRegistration[];
   /** Calls a handler export with JSON input; resolves to the parsed JSON output. */
   call(exportFn: string, input: unknown, opts: SandboxCallOptions): Promise<unknown>;
+  /**
+   * The same call answered at once, when the main thread's metered instance can answer it (a
+   * short, self-contained call; see inline.ts): its output or its error. Undefined when it cannot,
+   * having run nothing: call() then runs it. For callers on a hot path that would otherwise pay
+   * for a promise and its bookkeeping on every short call (the generic WASM job wrapper).
+   */
+  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): { ok: true; value: unknown } | { ok: false; error: Error } | undefined;
   stats(): SandboxStats;
   /** Calls plugin_cleanup on each instance (bounded in time) and stops the workers; in-flight calls finish first. */
   close(): Promise<void>;
