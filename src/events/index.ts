@@ -59,8 +59,7 @@ export class EventBus {
   wants(type: string): boolean {
     let wanted = this.#wanted.get(type);
     if (wanted === undefined) {
-      wanted = false;
-      for (const sub of this.#subs) if (typeMatches(type, sub.types)) wanted = true;
+      wanted = [...this.#subs].some((sub) => typeMatches(type, sub.types));
       this.#wanted.set(type, wanted);
     }
     return wanted;

@@ -26,7 +26,7 @@ import {
   type ManifestPermissions,
 } from './manifest.js';
 import { checkCallChain } from './permissions.js';
-import type { ExtensionSandbox, GuestRegistration, LoadSandboxOptions, SandboxCallOptions, SandboxStats } from './sandbox/types.js';
+import type { ExtensionSandbox, GuestRegistration, ImmediateAnswer, LoadSandboxOptions, SandboxCallOptions, SandboxStats } from './sandbox/types.js';
 import { JsonFileExtensionStore, type InstalledExtension, type InstalledExtensionStore } from './store.js';
 import { RunningJobs, wasmJobDefinition } from './wasm-job.js';
 
@@ -127,7 +127,7 @@ class LoadedVersion {
   }
 
   /** {@link ExtensionSandbox.callNow} on this version (undefined while it is being unloaded: call() then says so). */
-  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): ReturnType<ExtensionSandbox['callNow']> {
+  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): ImmediateAnswer | undefined {
     return this.#closing ? undefined : this.sandbox.callNow(exportFn, input, opts);
   }
 

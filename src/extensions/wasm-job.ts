@@ -8,7 +8,7 @@
 import { ErrorCode, SpacedriveError, toWireError } from '../errors/index.js';
 import type { Interrupt, JobOutcome, JobRunContext, JobTypeDefinition, ProgressReport } from '../jobs/types.js';
 import type { JsonSchema } from '../schema/index.js';
-import { CallCanceller, type SandboxCallOptions } from './sandbox/types.js';
+import { CallCanceller, type ImmediateAnswer, type SandboxCallOptions } from './sandbox/types.js';
 
 /** The jobs of one extension currently inside a handler call, by job id (for the host bridge). */
 export class RunningJobs {
@@ -136,7 +136,7 @@ export interface WasmJobOptions {
   /** Calls the job handler export on the extension's sandbox (tracked by the manager). */
   call: (exportFn: string, input: unknown, opts: SandboxCallOptions) => Promise<unknown>;
   /** The same, answered at once when the main thread's instance can (ExtensionSandbox.callNow); undefined otherwise. */
-  callNow?: (exportFn: string, input: unknown, opts: SandboxCallOptions) => { ok: true; value: unknown } | { ok: false; error: Error } | undefined;
+  callNow?: (exportFn: string, input: unknown, opts: SandboxCallOptions) => ImmediateAnswer | undefined;
   running: RunningJobs;
   /** Wall-clock limit of one handler run. */
   callTimeoutMs: number;
@@ -167,7 +167,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
   o.running.add(ctx);
   // A short handler is answered at once by the main thread's instance: no interrupt can arrive
   // while it runs, so none of the machinery below is needed for it.
-  let now: ReturnType<NonNullable<WasmJobOptions['callNow']>>;
+  let now: ImmediateAnswer | undefined;
   try {
     now = o.callNow?.(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.callTimeoutMs });
   } catch (err) {

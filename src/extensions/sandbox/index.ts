@@ -37,6 +37,7 @@ import {
 import type {
   ExtensionSandbox,
   GuestRegistration,
+  ImmediateAnswer,
   HostBridge,
   LoadSandboxOptions,
   SandboxCallOptions,
@@ -448,14 +449,7 @@ class Sandbox implements ExtensionSandbox {
   /** The metered instance on the main thread for short calls (inline.ts), if the module allows one. */
   inline: InlineInstance | null = null;
   readonly inlineHost = {
-    jobInterrupt: (jobId: string): number => {
-      try {
-        return this.bridge.jobInterrupt(jobId);
-      } catch (e) {
-        this.opts.logger.warn({ extension: this.id, jobId, err: toWireError(e) }, 'jobInterrupt failed; answering continue');
-        return 0;
-      }
-    },
+    jobInterrupt: (jobId: string): number => this.jobInterrupt(jobId),
     note: (message: string, exportFn?: string): void => {
       this.opts.logger.debug({ extension: this.id, ...(exportFn !== undefined ? { export: exportFn } : {}) }, message);
     },
@@ -544,13 +538,17 @@ class Sandbox implements ExtensionSandbox {
    * {@link ExtensionSandbox.callNow}: the call answered at once by the main thread's instance, or
    * undefined (nothing ran) when it is not one for that instance; then call() runs it.
    */
-  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): { ok: true; value: unknown } | { ok: false; error: SpacedriveError } | undefined {
+  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): ImmediateAnswer | undefined {
     const inline = this.inline;
     if (inline === null || !inline.accepts(exportFn)) return undefined;
     const prepared = this.prepare(exportFn, input, opts);
     if (prepared instanceof SpacedriveError) return { ok: false, error: prepared };
     const result = inline.run(this.inlineRequest(exportFn, prepared.text, prepared.inputBytes, opts));
-    if (result === undefined) return undefined;
+    return result === undefined ? undefined : this.inlineAnswer(exportFn, result, opts);
+  }
+
+  /** A call the main thread's instance ran, start to end: counted, its logs forwarded, its answer. */
+  private inlineAnswer(exportFn: string, result: Extract<FromWorker, { t: 'result' }>, opts: SandboxCallOptions): ImmediateAnswer {
     this.calls++;
     this.inlineCalls++;
     opts.onStart?.();
@@ -601,12 +599,8 @@ class Sandbox implements ExtensionSandbox {
    * loop turn (timers, I/O), as it would with answers that come from a worker.
    */
   private answerInline(exportFn: string, result: Extract<FromWorker, { t: 'result' }>, opts: SandboxCallOptions): Promise<unknown> {
-    this.calls++;
-    this.inlineCalls++;
-    opts.onStart?.();
-    if (result.logs.length > 0) this.forwardLogs(result.logs, opts.jobId);
-    const settle = (resolve: (v: unknown) => void, reject: (e: unknown) => void) =>
-      result.ok ? resolve('value' in result ? result.value : JSON.parse(result.output)) : reject(this.toError(result.error, exportFn));
+    const answer = this.inlineAnswer(exportFn, result, opts);
+    const settle = (resolve: (v: unknown) => void, reject: (e: unknown) => void) => (answer.ok ? resolve(answer.value) : reject(answer.error));
     if (this.inlineAnsweredThisTurn++ === 0) setImmediate(this.nextInlineTurn);
     if (this.inlineAnsweredThisTurn <= INLINE_ANSWERS_PER_TURN) return new Promise(settle);
     return new Promise((resolve, reject) => this.inlineDeferred.push(() => settle(resolve, reject)));
@@ -1250,12 +1244,7 @@ class Sandbox implements ExtensionSandbox {
       return;
     }
     if (msg.kind === 'interrupt') {
-      try {
-        inst.answerBridge(this.bridge.jobInterrupt(jobId));
-      } catch (e) {
-        this.opts.logger.warn({ extension: this.id, jobId, err: toWireError(e) }, 'jobInterrupt failed; answering continue');
-        inst.answerBridge(0);
-      }
+      inst.answerBridge(this.jobInterrupt(jobId));
       return;
     }
     // A job's deadline is governed by progress: the clock stops while the host records the
@@ -1273,6 +1262,16 @@ class Sandbox implements ExtensionSandbox {
           inst.answerBridge({ error: toWireError(err) });
         },
       );
+  }
+
+  /** sd_job_interrupt of a running job, from either kind of instance: the bridge's answer, or continue if it failed. */
+  private jobInterrupt(jobId: string): number {
+    try {
+      return this.bridge.jobInterrupt(jobId);
+    } catch (e) {
+      this.opts.logger.warn({ extension: this.id, jobId, err: toWireError(e) }, 'jobInterrupt failed; answering continue');
+      return 0;
+    }
   }
 
   // ---- errors ------------------------------------------------------------------------------

@@ -145,12 +145,11 @@ export class InlineInstance {
       return this.#toWorkers(request.exportFn, why);
     }
     const spent = INLINE_FUEL - this.#fuel!.value;
-    const average = (this.#averageFuel.get(request.exportFn) ?? 0) + (spent - (this.#averageFuel.get(request.exportFn) ?? 0)) / INLINE_AVERAGE_OVER;
+    const previous = this.#averageFuel.get(request.exportFn) ?? 0;
+    const average = previous + (spent - previous) / INLINE_AVERAGE_OVER;
     this.#averageFuel.set(request.exportFn, average);
     if (average > INLINE_LONG_CALL) {
-      const why = `its calls run about ${Math.round(average)} instructions on average (more than ${INLINE_LONG_CALL})`;
-      this.#workerOnly.set(request.exportFn, why);
-      this.#host.note(`calls to '${request.exportFn}' run on worker instances from now on: ${why}`, request.exportFn);
+      this.#workersFromNowOn(request.exportFn, `its calls run about ${Math.round(average)} instructions on average (more than ${INLINE_LONG_CALL})`);
     }
     if (this.#logs.length > 0) {
       result.logs = this.#logs.concat(result.logs);
@@ -179,9 +178,13 @@ export class InlineInstance {
     this.#runtime = null;
     this.#fuel = null;
     this.#logs = [];
+    this.#workersFromNowOn(exportFn, why);
+    return undefined;
+  }
+
+  #workersFromNowOn(exportFn: string, why: string): void {
     this.#workerOnly.set(exportFn, why);
     this.#host.note(`calls to '${exportFn}' run on worker instances from now on: ${why}`, exportFn);
-    return undefined;
   }
 
   /** Makes the instance (plugin_init included); null, and disabled, when it cannot run here. */

@@ -132,7 +132,7 @@ export function meterModule(wasm: Uint8Array, initialFuel: number): MeteredModul
       functions = count;
       chunks.push(encodeSection(SECTION_CODE, concat(bodies)));
     } else {
-      if (!BEFORE_GLOBAL.has(s.id) && !AFTER_GLOBAL.has(s.id) && s.id !== 0 && s.id !== SECTION_GLOBAL) {
+      if (!BEFORE_GLOBAL.has(s.id) && !AFTER_GLOBAL.has(s.id) && s.id !== 0) {
         throw new UnmeterableModule(`unknown section ${s.id}`);
       }
       chunks.push(wasm.subarray(s.start, s.end));
@@ -176,17 +176,22 @@ function functionParamCounts(wasm: Uint8Array, all: ReturnType<typeof sections>)
 
 /** The check inserted before a bulk instruction: charges its length (on top of the stack, left there). */
 function bulkCheck(fuel: number, scratch: number): number[] {
-  const g = leb(fuel);
   const l = leb(scratch);
-  // local.tee s; global.get; local.get s; i32.const SHIFT; i32.shr_u; i32.sub; global.set; global.get; i32.const 0; i32.lt_s; if; unreachable; end
-  return [0x22, ...l, 0x23, ...g, 0x20, ...l, 0x41, BULK_SHIFT, 0x76, 0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
+  // local.tee s; global.get; local.get s; i32.const SHIFT; i32.shr_u; then spend
+  return [0x22, ...l, 0x23, ...leb(fuel), 0x20, ...l, 0x41, BULK_SHIFT, 0x76, ...spend(fuel)];
 }
 
 /** The check inserted at the start of a body that charges `cost`. */
 function check(fuel: number, cost: number): number[] {
+  // global.get; i32.const cost; then spend
+  return [0x23, ...leb(fuel), 0x41, ...sleb(cost), ...spend(fuel)];
+}
+
+/** With the fuel and the charge on the stack: stores fuel − charge, and traps if it is below zero. */
+function spend(fuel: number): number[] {
   const g = leb(fuel);
-  // global.get; i32.const cost; i32.sub; global.set; global.get; i32.const 0; i32.lt_s; if; unreachable; end
-  return [0x23, ...g, 0x41, ...sleb(cost), 0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
+  // i32.sub; global.set; global.get; i32.const 0; i32.lt_s; if; unreachable; end
+  return [0x6b, 0x24, ...g, 0x23, ...g, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
 }
 
 /** A function body or loop body being counted. */

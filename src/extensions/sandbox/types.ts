@@ -2,6 +2,7 @@
  * The sandbox's contract: what the extension manager (src/extensions) needs from the
  * WebAssembly runtime (src/extensions/sandbox). The ABI itself is in docs/extension-abi.md.
  */
+import type { SpacedriveError } from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
 
 export interface SandboxLimits {
@@ -127,6 +128,9 @@ export interface LoadSandboxOptions {
   inline?: boolean;
 }
 
+/** A call's answer taken at once (ExtensionSandbox.callNow): its parsed output, or its typed error. */
+export type ImmediateAnswer = { ok: true; value: unknown } | { ok: false; error: SpacedriveError };
+
 export interface ExtensionSandbox {
   readonly id: string;
   /** Registrations from the first instance's `plugin_init`. */
@@ -139,7 +143,7 @@ export interface ExtensionSandbox {
    * having run nothing: call() then runs it. For callers on a hot path that would otherwise pay
    * for a promise and its bookkeeping on every short call (the generic WASM job wrapper).
    */
-  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): { ok: true; value: unknown } | { ok: false; error: Error } | undefined;
+  callNow(exportFn: string, input: unknown, opts: SandboxCallOptions): ImmediateAnswer | undefined;
   stats(): SandboxStats;
   /** Calls plugin_cleanup on each instance (bounded in time) and stops the workers; in-flight calls finish first. */
   close(): Promise<void>;

@@ -129,6 +129,9 @@ function putHex(at: number, byte: number): void {
   ID_TEXT[at] = HEX_DIGITS[byte >>> 4]!;
   ID_TEXT[at + 1] = HEX_DIGITS[byte & 0x0f]!;
 }
+/** A completion's update (output, finished_at, updated_at), before the WHERE that fences it by its lease. */
+const COMPLETE = `UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
+  last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL`;
 const ALL_STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
 /** Keep the list of warnings bounded so a noisy job cannot grow its row without end. */
 const MAX_WARNINGS = 1000;
@@ -254,13 +257,9 @@ export class SqliteJobStore implements JobStore {
         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       // No RETURNING (SQLite gathers its rows in a temporary table: as dear as the update); the
       // transition is built from #claimed.
-      complete: db.prepare(`UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
-        last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL
-        WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
+      complete: db.prepare(`${COMPLETE} WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
       // The same for a job this store handed out, found by its row number (no id index lookup).
-      completeClaimed: db.prepare(`UPDATE jobs SET status = 'completed', output = ?, progress = json_set(progress, '$.fraction', 1), finished_at = ?, updated_at = ?,
-        last_error = NULL, requested = NULL, worker_id = NULL, lease_until = NULL
-        WHERE seq = ? AND id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
+      completeClaimed: db.prepare(`${COMPLETE} WHERE seq = ? AND id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
       transitionOf: db.prepare('SELECT type, attempts, run_at FROM jobs WHERE id = ?'),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
@@ -355,13 +354,12 @@ export class SqliteJobStore implements JobStore {
    * even one finding nothing, three times slower.
    */
   #runnableOfType(limit: number): Database.Statement {
-    let stmt = this.#runnableByLimit.get(limit);
-    if (!stmt) {
-      stmt = this.#db.prepare(`SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id FROM jobs INDEXED BY jobs_runnable_by_type
-        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`);
-      this.#runnableByLimit.set(limit, stmt);
-    }
-    return stmt;
+    return this.#preparedFor(
+      this.#runnableByLimit,
+      limit,
+      () => `SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id FROM jobs INDEXED BY jobs_runnable_by_type
+        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`,
+    );
   }
 
   /**
@@ -369,11 +367,20 @@ export class SqliteJobStore implements JobStore {
    * seek already read what the worker needs (#runnableOfType): no RETURNING.
    */
   #markRunning(count: number): Database.Statement {
-    let stmt = this.#markRunningByCount.get(count);
+    return this.#preparedFor(
+      this.#markRunningByCount,
+      count,
+      () => `UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
+        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq IN (${Array.from({ length: count }, () => '?').join(', ')})`,
+    );
+  }
+
+  /** The statement for `n` in `cache`, prepared from `sql()` the first time. */
+  #preparedFor(cache: Map<number, Database.Statement>, n: number, sql: () => string): Database.Statement {
+    let stmt = cache.get(n);
     if (!stmt) {
-      stmt = this.#db.prepare(`UPDATE jobs SET status = 'running', worker_id = ?, run_id = run_id + 1, runs = runs + 1, lease_until = ?,
-        started_at = COALESCE(started_at, ?), updated_at = ?, requested = NULL WHERE seq IN (${Array.from({ length: count }, () => '?').join(', ')})`);
-      this.#markRunningByCount.set(count, stmt);
+      stmt = this.#db.prepare(sql());
+      cache.set(n, stmt);
     }
     return stmt;
   }
