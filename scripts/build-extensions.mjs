@@ -9,9 +9,18 @@
  *
  * Each module is compiled by asc with the incremental runtime (the stub runtime never frees
  * memory), the json-as transform, and the SDK's abort handler, then checked: it must import only
- * from the `spacedrive` module and export what ABI v1 requires. Incremental: a target is skipped
- * when its outputs are newer than every source it depends on (its own folder, the SDK, this
- * script). `--force` rebuilds everything; `--only <id>` builds one extension.
+ * from the `spacedrive` module and export what ABI v1 requires.
+ *
+ * Incremental by content: a target is skipped when a SHA-256 over everything it is built from
+ * (its own folder, the SDK for SDK extensions, this script, the compiler's and json-as's
+ * versions) equals the one recorded when it was last built (build/.stamps/<id>.sha256) and the
+ * built module still has the SHA-256 its manifest names. Content rather than modification
+ * times, because a git checkout, a copy or an archive changes times without changing sources
+ * (and can leave sources older than stale outputs).
+ *
+ *   node scripts/build-extensions.mjs             every folder under extensions/ (tests, benchmarks)
+ *   node scripts/build-extensions.mjs --product   only the ones extensions/product.json lists (npm start)
+ *   --only <id> builds one extension; --force rebuilds even what is up to date.
  *
  * Exit code 1 with the compiler's diagnostics when any module fails.
  */
@@ -22,10 +31,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const THIS_SCRIPT = fileURLToPath(import.meta.url);
 const EXTENSIONS_DIR = join(ROOT, 'extensions');
 const SDK_DIR = join(ROOT, 'sdk', 'assemblyscript');
 const BUILD_DIR = join(ROOT, 'build');
 const PACKAGES_DIR = join(BUILD_DIR, 'as-packages');
+const STAMPS_DIR = join(BUILD_DIR, '.stamps');
 const ASC = join(ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const ABI_VERSION = 1;
 const HOST_MODULE = 'spacedrive';
@@ -53,28 +64,86 @@ const SDK_FLAGS = [
  */
 const ASC_ENV = { JSON_MODE: 'NAIVE' };
 
-const args = process.argv.slice(2);
-const force = args.includes('--force');
-const onlyIndex = args.indexOf('--only');
-const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
-
-/** Newest modification time of the files under `path` (recursively). */
-function newestMtime(path) {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const name of readdirSync(path)) {
-    if (name === 'node_modules' || name === 'build') continue;
-    newest = Math.max(newest, newestMtime(join(path, name)));
+/** The ids extensions/product.json lists: what `npm start` builds and installs. */
+export function productExtensionIds(extensionsDir = EXTENSIONS_DIR) {
+  const path = join(extensionsDir, 'product.json');
+  let list;
+  try {
+    list = JSON.parse(readFileSync(path, 'utf8')).product;
+  } catch (err) {
+    throw new Error(`${relative(ROOT, path)}: ${err.message}`);
   }
-  return newest;
+  if (!Array.isArray(list) || !list.every((id) => typeof id === 'string')) {
+    throw new Error(`${relative(ROOT, path)}: "product" must be a list of extension ids`);
+  }
+  return list;
 }
 
-function upToDate(outputs, sources) {
-  if (force) return false;
-  if (!outputs.every((o) => existsSync(o))) return false;
-  const built = Math.min(...outputs.map((o) => statSync(o).mtimeMs));
-  return Math.max(...sources.map(newestMtime)) < built;
+/** Every file under `dir` (recursively, sorted), skipping node_modules and build output. */
+function filesUnder(dir) {
+  const files = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.name === 'node_modules' || entry.name === 'build') continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...filesUnder(path));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files;
+}
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'missing';
+  }
+}
+
+/** SHA-256 over the named files and folders (paths and contents) and the compiler versions. */
+function inputsHash(sources) {
+  const hash = createHash('sha256');
+  hash.update(`assemblyscript@${packageVersion('assemblyscript')} json-as@${packageVersion('json-as')} abi-v${ABI_VERSION}\n`);
+  for (const source of sources) {
+    for (const file of statSync(source).isDirectory() ? filesUnder(source) : [source]) {
+      hash.update(`${relative(ROOT, file)}\0`);
+      hash.update(readFileSync(file));
+      hash.update('\0');
+    }
+  }
+  return hash.digest('hex');
+}
+
+function stampPath(id) {
+  return join(STAMPS_DIR, `${id}.sha256`);
+}
+
+function sha256OfFile(path) {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/**
+ * Up to date when the recorded inputs hash matches and the module is the one built then (its
+ * manifest's sha256, or for the Extism peer the hash recorded next to the inputs).
+ */
+function upToDate(id, inputs, wasmPath, manifestPath) {
+  if (!existsSync(wasmPath) || !existsSync(stampPath(id))) return false;
+  const [recordedInputs, recordedModule] = readFileSync(stampPath(id), 'utf8').trim().split(/\s+/);
+  if (recordedInputs !== inputs) return false;
+  const moduleHash = sha256OfFile(wasmPath);
+  if (manifestPath) {
+    if (!existsSync(manifestPath)) return false;
+    try {
+      if (JSON.parse(readFileSync(manifestPath, 'utf8')).sha256 !== moduleHash) return false;
+    } catch {
+      return false;
+    }
+  }
+  return recordedModule === moduleHash;
+}
+
+function recordBuilt(id, inputs, moduleHash) {
+  mkdirSync(STAMPS_DIR, { recursive: true });
+  writeAtomic(stampPath(id), `${inputs} ${moduleHash}\n`);
 }
 
 /** asc resolves `import … from "spacedrive-sdk"` through `--path build/as-packages`. */
@@ -144,26 +213,30 @@ function writeAtomic(path, data) {
   renameSync(tmp, path);
 }
 
-async function buildExtension(id) {
-  const outDir = join(BUILD_DIR, 'extensions', id);
-  const wasmPath = join(outDir, `${id}.wasm`);
-  const manifestPath = join(outDir, 'manifest.json');
-  if (upToDate([wasmPath, manifestPath], [join(EXTENSIONS_DIR, id), join(SDK_DIR, 'assembly'), fileURLToPath(import.meta.url)])) {
-    return { id, skipped: true };
-  }
-  const template = readManifestTemplate(id);
-  mkdirSync(outDir, { recursive: true });
+/** Compiles asc's output to `wasmPath` through a temporary file; throws with the diagnostics. */
+async function compile(id, wasmPath, flags) {
   const tmpWasm = `${wasmPath}.tmp-${process.pid}`;
-  const { code, output } = await runAsc([
-    relative(ROOT, join(EXTENSIONS_DIR, id, 'assembly', 'index.ts')),
-    ...SDK_FLAGS,
-    '--path', relative(ROOT, PACKAGES_DIR),
-    '--outFile', relative(ROOT, tmpWasm),
-  ]);
+  const { code, output } = await runAsc([...flags, '--outFile', relative(ROOT, tmpWasm)]);
   if (code !== 0 || !existsSync(tmpWasm)) {
     rmSync(tmpWasm, { force: true });
     throw new Error(`extensions/${id}: asc failed\n${output}`);
   }
+  return tmpWasm;
+}
+
+async function buildExtension(id, force) {
+  const outDir = join(BUILD_DIR, 'extensions', id);
+  const wasmPath = join(outDir, `${id}.wasm`);
+  const manifestPath = join(outDir, 'manifest.json');
+  const inputs = inputsHash([join(EXTENSIONS_DIR, id), join(SDK_DIR, 'assembly'), THIS_SCRIPT]);
+  if (!force && upToDate(id, inputs, wasmPath, manifestPath)) return { id, skipped: true };
+  const template = readManifestTemplate(id);
+  mkdirSync(outDir, { recursive: true });
+  const tmpWasm = await compile(id, wasmPath, [
+    relative(ROOT, join(EXTENSIONS_DIR, id, 'assembly', 'index.ts')),
+    ...SDK_FLAGS,
+    '--path', relative(ROOT, PACKAGES_DIR),
+  ]);
   const bytes = readFileSync(tmpWasm);
   const problems = checkAbi(bytes);
   if (problems.length > 0) {
@@ -171,35 +244,28 @@ async function buildExtension(id) {
     throw new Error(`extensions/${id}: the module ${problems.join('; ')}`);
   }
   renameSync(tmpWasm, wasmPath);
-  const manifest = {
-    ...template,
-    module: `${id}.wasm`,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    abi_version: ABI_VERSION,
-  };
+  const moduleHash = createHash('sha256').update(bytes).digest('hex');
+  const manifest = { ...template, module: `${id}.wasm`, sha256: moduleHash, abi_version: ABI_VERSION };
   writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  recordBuilt(id, inputs, moduleHash);
   return { id, skipped: false, bytes: bytes.length };
 }
 
-async function buildExtismPeer() {
+async function buildExtismPeer(force) {
   const src = join(EXTENSIONS_DIR, EXTISM_PEER);
   const outDir = join(BUILD_DIR, 'bench');
   const wasmPath = join(outDir, 'extism-noop.wasm');
-  if (upToDate([wasmPath], [src, fileURLToPath(import.meta.url)])) return { id: EXTISM_PEER, skipped: true };
+  const inputs = inputsHash([src, THIS_SCRIPT]);
+  if (!force && upToDate(EXTISM_PEER, inputs, wasmPath, null)) return { id: EXTISM_PEER, skipped: true };
   mkdirSync(outDir, { recursive: true });
-  const tmpWasm = `${wasmPath}.tmp-${process.pid}`;
-  const { code, output } = await runAsc([
+  const tmpWasm = await compile(EXTISM_PEER, wasmPath, [
     relative(ROOT, join(src, 'assembly', 'index.ts')),
     '-O3',
     '--runtime', 'incremental',
     '--use', `abort=${relative(ROOT, join(src, 'assembly', 'abort'))}/peerAbort`,
-    '--outFile', relative(ROOT, tmpWasm),
   ]);
-  if (code !== 0 || !existsSync(tmpWasm)) {
-    rmSync(tmpWasm, { force: true });
-    throw new Error(`extensions/${EXTISM_PEER}: asc failed\n${output}`);
-  }
   renameSync(tmpWasm, wasmPath);
+  recordBuilt(EXTISM_PEER, inputs, sha256OfFile(wasmPath));
   return { id: EXTISM_PEER, skipped: false, bytes: statSync(wasmPath).size };
 }
 
@@ -210,54 +276,81 @@ async function runLimited(tasks, limit) {
   async function worker() {
     while (next < tasks.length) {
       const task = tasks[next++];
+      const started = performance.now();
       try {
-        results.push({ ok: true, ...(await task.run()) });
+        results.push({ ok: true, ...(await task.run()), ms: performance.now() - started });
       } catch (err) {
-        results.push({ ok: false, id: task.id, error: err.message });
+        results.push({ ok: false, id: task.id, error: err.message, ms: performance.now() - started });
       }
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return results;
+  return results.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-async function main() {
+/**
+ * Builds the extensions that need it. `product`: only those extensions/product.json lists;
+ * `only`: one id; `force`: even those up to date. Returns one result per extension
+ * ({id, ok, skipped, bytes, error, ms}); never throws for a module that fails to build.
+ */
+export async function buildExtensions({ product = false, only, force = false } = {}) {
   if (!existsSync(ASC)) {
-    console.error('build-extensions: assemblyscript is not installed (run npm install)');
-    process.exit(1);
+    return [{ id: 'assemblyscript', ok: false, error: 'assemblyscript is not installed (run npm install)', ms: 0 }];
   }
   linkSdkPackage();
-  const ids = readdirSync(EXTENSIONS_DIR, { withFileTypes: true })
+  let ids = readdirSync(EXTENSIONS_DIR, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(EXTENSIONS_DIR, d.name, 'assembly', 'index.ts')))
-    .map((d) => d.name)
-    .filter((id) => !only || id === only)
-    .sort();
-  const tasks = [];
-  for (const id of ids) {
-    if (id === EXTISM_PEER) {
-      tasks.push({ id, run: buildExtismPeer });
-      continue;
+    .map((d) => d.name);
+  if (product) {
+    const listed = productExtensionIds();
+    const unknown = listed.filter((id) => !ids.includes(id));
+    if (unknown.length > 0) {
+      return unknown.map((id) => ({ id, ok: false, error: `extensions/product.json lists ${id}, but extensions/${id}/assembly/index.ts does not exist`, ms: 0 }));
     }
-    if (!EXTENSION_ID.test(id)) {
-      tasks.push({ id, run: async () => { throw new Error(`extensions/${id}: folder name is not a valid extension id (${EXTENSION_ID})`); } });
-      continue;
-    }
-    tasks.push({ id, run: () => buildExtension(id) });
+    ids = listed;
   }
-  const started = Date.now();
-  const results = await runLimited(tasks, 2);
+  if (only) ids = ids.filter((id) => id === only);
+  const tasks = [];
+  for (const id of ids.sort()) {
+    if (id === EXTISM_PEER) {
+      tasks.push({ id, run: () => buildExtismPeer(force) });
+    } else if (!EXTENSION_ID.test(id)) {
+      tasks.push({ id, run: async () => { throw new Error(`extensions/${id}: folder name is not a valid extension id (${EXTENSION_ID})`); } });
+    } else {
+      tasks.push({ id, run: () => buildExtension(id, force) });
+    }
+  }
+  return runLimited(tasks, 2);
+}
+
+/** One line per built or failed extension and a summary; returns the number that failed. */
+export function reportBuild(results, ms, write = (line) => console.log(line)) {
   let failed = 0;
-  for (const r of results.sort((a, b) => a.id.localeCompare(b.id))) {
+  for (const r of results) {
     if (!r.ok) {
       failed++;
-      console.error(`build-extensions: ${r.error}`);
+      write(`build-extensions: ${r.error}`);
     } else if (!r.skipped) {
-      console.log(`build-extensions: built ${r.id} (${r.bytes} bytes)`);
+      write(`build-extensions: built ${r.id} (${r.bytes} bytes, ${(r.ms / 1000).toFixed(1)} s)`);
     }
   }
   const built = results.filter((r) => r.ok && !r.skipped).length;
-  console.log(`build-extensions: ${built} built, ${results.length - built - failed} up to date, ${failed} failed (${Date.now() - started} ms)`);
+  const upToDateIds = results.filter((r) => r.ok && r.skipped).map((r) => r.id);
+  write(`build-extensions: ${built} built, ${upToDateIds.length} up to date${upToDateIds.length > 0 ? ` (${upToDateIds.join(', ')})` : ''}, ${failed} failed (${Math.round(ms)} ms)`);
+  return failed;
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const onlyIndex = args.indexOf('--only');
+  const started = performance.now();
+  const results = await buildExtensions({
+    product: args.includes('--product'),
+    force: args.includes('--force'),
+    ...(onlyIndex >= 0 ? { only: args[onlyIndex + 1] } : {}),
+  });
+  const failed = reportBuild(results, performance.now() - started);
   process.exit(failed > 0 ? 1 : 0);
 }
 
-await main();
+if (process.argv[1] && resolve(process.argv[1]) === THIS_SCRIPT) await main();

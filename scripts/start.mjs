@@ -1,26 +1,36 @@
 #!/usr/bin/env node
 /**
  * `npm start`: the daemon in the foreground on the default data directory (or `--data-dir`,
- * or SPACEDRIVE_DATA_DIR), with the repository's extensions — finance, expenses, hello —
- * installed and enabled, then the commands to try.
+ * or SPACEDRIVE_DATA_DIR), with the product extensions (extensions/product.json: finance,
+ * expenses, hello) installed and enabled, then the commands to try.
  *
  * The daemon runs as a child process with this terminal's output; as soon as it answers, each
- * extension built into build/extensions/<id>/ (by `npm run build`, which prestart runs) is
- * installed through the daemon when missing, upgraded (`extensions reload --from`) when the
- * installed module differs from the built one, and enabled when disabled. Ctrl-C (or SIGTERM)
- * stops the daemon gracefully; the exit code is the daemon's.
+ * product extension built into build/extensions/<id>/ (by the prestart set-up,
+ * scripts/prepare.mjs) is installed through the daemon when missing, upgraded
+ * (`extensions reload --from`) when the installed module differs from the built one, and
+ * enabled when disabled.
+ *
+ * - A daemon already running on the data directory is used as it is: the extensions are put in
+ *   place through it, the commands are printed with a note that it runs elsewhere, and this
+ *   exits 0 without starting a second one (which could only fail with DAEMON_ALREADY_RUNNING).
+ * - Ctrl-C (or SIGTERM, SIGHUP) stops the daemon gracefully, and the exit code is the daemon's.
+ *   The daemon runs in a process group of its own, so that it is told once, by this script,
+ *   rather than once by the terminal and again here (a second signal makes it exit at once).
+ * - A daemon that dies from a signal (kill -9, the OOM killer) is reported as such, and this
+ *   exits 128 + the signal's number, as a shell does.
  *
  *   npm start                      # default data directory
  *   npm start -- --data-dir /tmp/sd
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'spacedrive.js');
-const EXTENSIONS = ['finance', 'expenses', 'hello'];
+const EXTENSIONS = JSON.parse(readFileSync(join(ROOT, 'extensions', 'product.json'), 'utf8')).product;
 const READY_TIMEOUT_MS = 30_000;
 
 const { loadOptions } = await import(join(ROOT, 'dist', 'config', 'index.js'));
@@ -40,34 +50,35 @@ const dataDir = dataDirArg(args);
 const options = loadOptions({ overrides: dataDir ? { dataDir } : {} });
 const say = (line = '') => process.stderr.write(`${line}\n`);
 
-const daemon = spawn(process.execPath, [BIN, ...args, 'daemon'], { stdio: 'inherit', cwd: ROOT });
-let daemonExited = false;
-const exited = new Promise((resolveExit) => {
-  daemon.on('exit', (code, signal) => {
-    daemonExited = true;
-    resolveExit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
-  });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  // Ctrl-C reaches the daemon too (same process group); forwarding covers a plain `kill`.
-  process.on(signal, () => {
-    if (!daemonExited) daemon.kill(signal);
-  });
+/** A client of the daemon answering on the data directory's socket and its pid, or null when none answers. */
+async function daemonAnswering() {
+  let client;
+  try {
+    client = await SpacedriveClient.fromOptions(options, { reconnect: false, connectTimeoutMs: 2_000 });
+  } catch {
+    return null;
+  }
+  try {
+    const status = await client.query('query:core.status.v1', {});
+    return { client, pid: status.pid };
+  } catch {
+    await client.close().catch(() => undefined);
+    return null;
+  }
 }
 
-async function connectWhenReady() {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastError;
-  while (Date.now() < deadline && !daemonExited) {
+/** Installs, upgrades or enables each product extension through `client`; false when one failed. */
+async function ensureExtensions(client) {
+  let ok = true;
+  for (const id of EXTENSIONS) {
     try {
-      return await SpacedriveClient.fromOptions(options, { reconnect: false });
+      say(`[start] ${await ensureExtension(client, id)}`);
     } catch (err) {
-      lastError = err;
-      await new Promise((r) => setTimeout(r, 150));
+      say(`[start] ${id}: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+      ok = false;
     }
   }
-  if (daemonExited) return null;
-  throw new Error(`the daemon did not answer within ${READY_TIMEOUT_MS / 1000} s: ${lastError?.message ?? 'no answer'}`);
+  return ok;
 }
 
 /** Installs, upgrades or enables one extension so that the built version runs. Returns what it did. */
@@ -100,7 +111,8 @@ function sh(word) {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function banner() {
+/** The commands to try; `elsewhere` is the pid of a daemon this script did not start. */
+function banner(elsewhere) {
   const rel = (p) => sh(relative(process.cwd(), join(ROOT, p)) || '.');
   const sd = `node ${rel('bin/spacedrive.js')}${dataDir ? ` --data-dir ${sh(dataDir)}` : ''}`;
   const receipt = rel('samples/receipts/blue-bottle-2025-03-14.pdf');
@@ -108,7 +120,7 @@ function banner() {
   const maildir = sh(join(ROOT, 'samples', 'mail', 'Maildir'));
   return [
     '',
-    'Spacedrive is running with the finance, expenses and hello extensions.',
+    `Spacedrive is running with the ${EXTENSIONS.join(', ').replace(/, ([^,]*)$/, ' and $1')} extensions${elsewhere ? ` (the daemon that was already running, pid ${elsewhere})` : ''}.`,
     `Data directory: ${options.dataDir}`,
     '',
     'Try, in another terminal (`spacedrive` is bin/spacedrive.js; `npm link` puts it on your PATH):',
@@ -132,28 +144,93 @@ function banner() {
     `  ${sd} methods finance          # what the extension registered`,
     `  ${sd} query hello:greet --name Ada`,
     '',
-    'Ctrl-C stops the daemon. `npm run demo` runs the whole story unattended.',
+    elsewhere
+      ? `This command did not start that daemon and leaves it running; \`${sd} daemon stop\` stops it. \`npm run demo\` runs the whole story unattended.`
+      : 'Ctrl-C stops the daemon. `npm run demo` runs the whole story unattended.',
     '',
   ].join('\n');
 }
 
-try {
-  const client = await connectWhenReady();
-  if (client) {
-    for (const id of EXTENSIONS) {
-      try {
-        say(`[start] ${await ensureExtension(client, id)}`);
-      } catch (err) {
-        say(`[start] ${id}: ${err.code ? `${err.code}: ` : ''}${err.message}`);
-        process.exitCode = 1;
-      }
+
+/** Uses a daemon that is already running: puts the extensions in place, prints the commands, exits. */
+async function useRunningDaemon({ client, pid }) {
+  say(`[start] a daemon is already running on ${options.dataDir} (pid ${pid}); using it rather than starting another`);
+  const ok = await ensureExtensions(client);
+  await client.close();
+  say(banner(pid));
+  process.exit(ok ? 0 : 1);
+}
+
+const running = await daemonAnswering();
+if (running) await useRunningDaemon(running);
+
+// A process group of its own: only this script signals the daemon (see the header).
+const daemon = spawn(process.execPath, [BIN, ...args, 'daemon'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: ROOT, detached: true });
+let daemonExit = null;
+const exited = new Promise((resolveExit) => {
+  daemon.on('exit', (code, signal) => {
+    daemonExit = { code, signal };
+    resolveExit(daemonExit);
+  });
+});
+let stopAsked = null;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  // Forwarded once: a terminal's Ctrl-C can reach this script twice (from the terminal and from npm).
+  process.on(signal, () => {
+    if (daemonExit || stopAsked) return;
+    stopAsked = signal;
+    daemon.kill(signal === 'SIGHUP' ? 'SIGTERM' : signal);
+  });
+}
+
+/**
+ * Waits until the daemon this script started answers. Resolves null when it exited first (its
+ * error is on the terminal), or, when another daemon took the data directory between the check
+ * above and the spawn, that daemon.
+ */
+async function ourDaemonAnswering() {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (daemonExit) return null;
+    const answering = await daemonAnswering();
+    if (answering && answering.pid === daemon.pid) return answering;
+    if (answering) {
+      // Another daemon: ours fails with DAEMON_ALREADY_RUNNING; use that one once ours has gone.
+      await exited;
+      return { ...answering, elsewhere: true };
     }
-    await client.close();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 150))]);
+  }
+  throw new Error(`the daemon did not answer within ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+/** What to print and the exit code when the daemon has exited: the daemon's, or 128 + signal. */
+function describeExit({ code, signal }) {
+  if (signal) {
+    const how = signal === 'SIGKILL' ? ' (kill -9, or the system when out of memory)' : '';
+    say(`[start] the daemon (pid ${daemon.pid}) was killed by ${signal}${how}; jobs it was running resume from their last checkpoint when it starts again (npm start)`);
+    return 128 + (osConstants.signals[signal] ?? 0);
+  }
+  if (code !== 0) say(`[start] the daemon exited with code ${code}; its message is above`);
+  else if (!stopAsked) say('[start] the daemon stopped (it was asked to shut down)');
+  return code;
+}
+
+try {
+  const answering = await ourDaemonAnswering();
+  if (answering?.elsewhere) {
+    say(`[start] another daemon took ${options.dataDir} while this one was starting`);
+    await useRunningDaemon(answering);
+  }
+  if (answering) {
+    if (!(await ensureExtensions(answering.client))) process.exitCode = 1;
+    await answering.client.close();
     say(banner());
   }
 } catch (err) {
-  say(`[start] ${err.message}`);
-  if (!daemonExited) daemon.kill('SIGTERM');
+  say(`[start] ${err.message}; stopping it`);
+  if (!daemonExit) daemon.kill('SIGTERM');
 }
 
-process.exit(await exited);
+const exitCode = describeExit(await exited);
+process.exit(process.exitCode || exitCode);

@@ -1,23 +1,46 @@
 #!/usr/bin/env bash
-# Makes sure the services and system packages the tests need are present, then runs "$@".
-# Idempotent: each step checks before it acts. Used by .ci/run and by `npm test`'s pretest.
+# Makes sure the system packages and services the tests need are present: dovecot (the mail
+# tests run a real IMAP server, test/helpers/dovecot.ts), PostgreSQL (multi-node job store tests)
+# and Redis (the BullMQ benchmark peer), started when they are installed but down.
+#
+# Run by `npm test`'s pretest (scripts/prepare.mjs test), so the README's test command needs
+# nothing else first, and CI (.ci/run) runs exactly that command. Idempotent: each step checks
+# before it acts. Installing needs root (CI) or sudo without a password; otherwise it stops with
+# the command to run, rather than letting the tests fail eleven minutes later.
 set -euo pipefail
 
 need_apt=()
-# The mail tests run a real IMAP server (test/helpers/dovecot.ts).
 if [ ! -x /usr/sbin/dovecot ]; then need_apt+=(dovecot-core dovecot-imapd); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] the mail tests need dovecot (its IMAP server at /usr/sbin/dovecot); install it with your package manager, then run npm test again" >&2
+    exit 1
+  fi
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      as_root=(sudo -n)
+    else
+      echo "[setup] the tests need ${need_apt[*]} (the mail tests run a real IMAP server); install them with:" >&2
+      echo "[setup]   sudo apt-get install -y ${need_apt[*]}" >&2
+      echo "[setup] then run npm test again" >&2
+      exit 1
+    fi
+  fi
+  echo "[setup] installing ${need_apt[*]} (apt-get)" >&2
+  if ! "${as_root[@]}" apt-get update -qq || ! "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null; then
+    echo "[setup] apt-get could not install ${need_apt[*]} (see its message above); install them yourself, then run npm test again" >&2
+    exit 1
+  fi
 fi
 
-# PostgreSQL (multi-node job store tests) and Redis (BullMQ benchmark peer) run on this kind of
-# machine already; start them if they are down.
+# PostgreSQL and Redis run on this kind of machine already; start them when they are down.
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  echo "[setup] starting PostgreSQL" >&2
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
 fi
 if command -v redis-server >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  echo "[setup] starting Redis" >&2
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
-
-exec "$@"
