@@ -87,6 +87,7 @@ export const extensionsInstall = defineOperation<{ path: string; enabled?: boole
     const m = manager(ctx);
     if (input.dry_run) {
       const pkg = await readPackage(resolve(input.path), ctx.core.options.extensions);
+      m.checkId(pkg.manifest.id);
       const installed = m.list().find((e) => e.id === pkg.manifest.id);
       return {
         dry_run: true as const,
