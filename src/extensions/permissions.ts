@@ -58,13 +58,7 @@ export function checkCallPermission(id: string, permissions: ManifestPermissions
     );
   }
   const libraryId = typeof payload === 'object' && payload !== null ? (payload as { library_id?: unknown }).library_id : undefined;
-  if (typeof libraryId === 'string' && !permissions.libraries.includes('*') && !permissions.libraries.includes(libraryId)) {
-    throw new SpacedriveError(
-      ErrorCode.PERMISSION_DENIED,
-      `extension '${id}' may not use library '${libraryId}': add it (or '*') to permissions.libraries`,
-      { extension: id, method, missing: `permissions.libraries: ${libraryId}` },
-    );
-  }
+  if (typeof libraryId === 'string') checkLibraryPermission(id, permissions, method, libraryId);
   if (scope === 'library' && typeof libraryId !== 'string' && !permissions.libraries.includes('*')) {
     // Without library_id the call would run against the default library, which this extension
     // may not have been granted: make it say which one.
@@ -76,6 +70,16 @@ export function checkCallPermission(id: string, permissions: ManifestPermissions
       { extension: id, method, missing: 'permissions.libraries' },
     );
   }
+}
+
+/** Throws PERMISSION_DENIED unless `permissions.libraries` lists `libraryId` (or `*`); `method` is what used it. */
+export function checkLibraryPermission(id: string, permissions: ManifestPermissions, method: string, libraryId: string): void {
+  if (permissions.libraries.includes('*') || permissions.libraries.includes(libraryId)) return;
+  throw new SpacedriveError(
+    ErrorCode.PERMISSION_DENIED,
+    `extension '${id}' may not use library '${libraryId}': add it (or '*') to permissions.libraries`,
+    { extension: id, method, missing: `permissions.libraries: ${libraryId}` },
+  );
 }
 
 // --- Who did it --------------------------------------------------------------------------------

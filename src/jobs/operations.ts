@@ -4,7 +4,7 @@
  * snake_case; times are ISO 8601 strings.
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { checkDispatchPermission, checkManageJob, mayManageJob } from '../extensions/permissions.js';
+import { checkDispatchPermission, checkLibraryPermission, checkManageJob, mayManageJob } from '../extensions/permissions.js';
 import { noPermissions, type ManifestPermissions } from '../extensions/manifest.js';
 import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
 import type { JsonSchema } from '../schema/index.js';
@@ -166,7 +166,12 @@ export const jobsDispatch = defineOperation<
   handler: async (input, ctx) => {
     const { core, caller, libraryId } = ctx;
     const ext = await callingExtension(ctx);
-    if (ext) checkDispatchPermission(ext.id, ext.permissions, input.job_type);
+    if (ext) {
+      checkDispatchPermission(ext.id, ext.permissions, input.job_type);
+      // A job's params may name a library (locations.index): the same grant as a call's library_id.
+      const paramsLibrary = typeof input.params === 'object' && input.params !== null ? (input.params as { library_id?: unknown }).library_id : undefined;
+      if (typeof paramsLibrary === 'string') checkLibraryPermission(ext.id, ext.permissions, input.job_type, paramsLibrary);
+    }
     const runAt = input.run_at === undefined ? undefined : typeof input.run_at === 'number' ? input.run_at : Date.parse(input.run_at);
     const r = await core.jobs.dispatch(input.job_type, input.params ?? {}, {
       ...(input.priority !== undefined ? { priority: input.priority } : {}),

@@ -253,6 +253,23 @@ describe('paths are checked against permissions.filesystem, whoever touches them
     expectDenied(await dispatch('locations.index', { library_id: added.location.library_id, location_id: added.location.id }), /permissions\.filesystem: read .*in/);
   });
 
+  it('refuses installing an extension from a package directory outside the read grants', async () => {
+    await installEscaper({ call: ['action:extensions.'] });
+    writePackage('smuggled', {});
+    const smuggled = join(dir, 'pkgs', 'smuggled');
+    expectDenied(await asExtension('action:extensions.install.input.v1', { path: smuggled, dry_run: true }), /permissions\.filesystem: read .*smuggled/);
+    expectDenied(await asExtension('action:extensions.install.input.v1', { path: smuggled }), /permissions\.filesystem: read .*smuggled/);
+    expectDenied(await asExtension('action:extensions.reload.input.v1', { id: 'escaper', from: smuggled }), /permissions\.filesystem: read .*smuggled/);
+    expect(core.extensions.list().map((e) => e.id)).toEqual(['escaper']);
+  });
+
+  it("refuses a dispatched job's library_id outside permissions.libraries", async () => {
+    const added = (await core.execute('action:locations.add.input.v1', { path: inDir }, { caller: { kind: 'client', chain: [] } })) as { location: { id: string; library_id: string }; job_id: string };
+    await finished(added.job_id);
+    await installEscaper({ dispatch: ['locations.index'], libraries: ['some-other-library'], filesystem: [{ path: inDir, access: 'read' }] });
+    expectDenied(await dispatch('locations.index', { library_id: added.location.library_id, location_id: added.location.id }), `permissions.libraries: ${added.location.library_id}`);
+  });
+
   it('leaves people (clients) and core unrestricted', async () => {
     const r = (await core.execute('action:files.copy.input.v1', { sources: [join(outside, 'secret.txt')], destination: outDir }, { caller: { kind: 'client', chain: [] } })) as { job_id: string };
     expect((await finished(r.job_id)).status).toBe('completed');
