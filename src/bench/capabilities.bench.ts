@@ -114,7 +114,7 @@ export async function run(): Promise<BenchSection> {
     }
 
     // Permission layer.
-    const perms = { call: ['query:core.', 'query:vdfs.', 'action:vdfs.'], dispatch_jobs: true, libraries: ['*'], network: ['127.0.0.1'] };
+    const perms = { call: ['query:core.', 'query:vdfs.', 'action:vdfs.'], dispatch: [], manage_jobs: [], filesystem: [], libraries: ['*'], network: ['127.0.0.1'] };
     const limiter = new RateLimiter('bench', Number.MAX_SAFE_INTEGER);
     const gate = measureSync(
       'permission check + rate limiter per host call',

@@ -70,9 +70,16 @@ export class Core implements CoreServices {
     this.sidecars = makeSidecarService({ dataDir: options.dataDir, libraries: this.libraries, events: this.events });
     // Library-scoped calls that name no library run against the default one; an unknown id is NOT_FOUND.
     this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry, resolveLibrary: (id) => this.libraries.resolve(id) });
-    this.jobs = new JobSystem({ dataDir: options.dataDir, options: options.jobs, events: this.events, logger: this.logger.child({ capability: 'jobs' }) });
-    for (const def of CORE_JOB_TYPES) this.jobs.types.register('core', def);
-    this.jobs.types.register('core', makeLocationsIndexJob(this.libraries));
+    this.jobs = new JobSystem({
+      dataDir: options.dataDir,
+      options: options.jobs,
+      events: this.events,
+      logger: this.logger.child({ capability: 'jobs' }),
+      // Paths a job touches are checked with its dispatcher's grants (the manager is made below).
+      checkPaths: (actor, requests) => this.extensions.checkPaths(actor, requests),
+    });
+    for (const def of CORE_JOB_TYPES) this.jobs.registerCoreType(def);
+    this.jobs.registerCoreType(makeLocationsIndexJob(this.libraries));
     this.extensions = makeExtensionManager(this, () => this.jobs.types);
     this.credentials = makeCredentialStore(options);
     this.mail = makeMailService({ dataDir: options.dataDir, credentials: this.credentials, logger: this.logger.child({ capability: 'mail' }) });

@@ -23,9 +23,10 @@ import {
   type EffectiveLimits,
   type ExtensionManifest,
   type ExtensionPackage,
+  noPermissions,
   type ManifestPermissions,
 } from './manifest.js';
-import { checkCallChain } from './permissions.js';
+import { checkCallChain, checkExtensionId, checkFilesystemAccess, extensionOfActor, reservedExtensionIds, type PathAccess } from './permissions.js';
 import type { ExtensionSandbox, GuestRegistration, ImmediateAnswer, LoadSandboxOptions, SandboxCallOptions, SandboxStats } from './sandbox/types.js';
 import { JsonFileExtensionStore, type InstalledExtension, type InstalledExtensionStore } from './store.js';
 import { RunningJobs, wasmJobDefinition } from './wasm-job.js';
@@ -34,6 +35,7 @@ import { RunningJobs, wasmJobDefinition } from './wasm-job.js';
 export interface JobTypeRegistryLike {
   replaceOwner(owner: string, defs: JobTypeDefinition[]): unknown;
   unregisterOwner(owner: string): unknown;
+  list(): ReadonlyArray<{ type: string; owner: string }>;
 }
 
 export type ExtensionState = 'disabled' | 'enabled' | 'loading' | 'loaded' | 'failed';
@@ -267,6 +269,37 @@ export class ExtensionManager {
     return { permissions: e.manifest.permissions, limits: e.loaded.limits };
   }
 
+  /**
+   * Throws EXTENSION_INVALID when `id` is reserved for core: `core`, or a domain of core's
+   * methods or job types. An extension under such an id could not be told apart from core
+   * (`owner: core` in listings, `core:`-namespaced methods, core's job-type owner).
+   */
+  checkId(id: string): void {
+    const coreJobTypes = (this.#jobTypes()?.list() ?? []).filter((t) => t.owner === 'core').map((t) => t.type);
+    checkExtensionId(id, reservedExtensionIds(this.#core.coreRegistry.list().map((op) => op.method), coreJobTypes));
+  }
+
+  /**
+   * What installed extension `id` is granted, loaded or not (a job it dispatched may resume
+   * before it loads, or while it is disabled); undefined when it is not installed.
+   */
+  async permissionsOf(id: string): Promise<ManifestPermissions | undefined> {
+    const e = this.#entries.get(id);
+    return e ? (await this.#manifestOf(e)).permissions : undefined;
+  }
+
+  /**
+   * Throws PERMISSION_DENIED unless `actor` (a job's `dispatched_by`, or a caller: `client`,
+   * `core`, `extension:<id>`) may touch these paths: people and core may; an extension only
+   * inside its `permissions.filesystem` grants; an extension no longer installed nowhere.
+   */
+  async checkPaths(actor: string, requests: readonly PathAccess[]): Promise<void> {
+    const id = extensionOfActor(actor);
+    if (id === undefined || requests.length === 0) return;
+    const permissions = await this.permissionsOf(id);
+    await checkFilesystemAccess(id, permissions?.filesystem ?? [], requests);
+  }
+
   async info(id: string): Promise<ExtensionInfo> {
     const e = this.#get(id);
     const manifest = await this.#manifestOf(e);
@@ -307,6 +340,7 @@ export class ExtensionManager {
     this.#assertOpen();
     const pkg = await readPackage(path, this.#core.options.extensions);
     const id = pkg.manifest.id;
+    this.checkId(id);
     return this.#withLock(id, async () => {
       const existing = this.#entries.get(id);
       if (existing) {
@@ -461,7 +495,7 @@ export class ExtensionManager {
         module: '',
         sha256: e.record.sha256,
         abi_version: 0,
-        permissions: { call: [], dispatch_jobs: false, libraries: [], network: [] },
+        permissions: noPermissions(),
         limits: {},
         config_schema: true,
         config: {},
@@ -526,6 +560,8 @@ export class ExtensionManager {
     if (!previous) e.state = 'loading';
     let sandbox: ExtensionSandbox | undefined;
     try {
+      // Also here: an extension installed under a reserved id before ids were checked never loads.
+      this.checkId(id);
       const pkg = source ?? (await this.#readInstalled(record));
       const { limits, clamped } = effectiveLimits(pkg.manifest, host, false);
       if (clamped.length > 0) logger.warn({ clamped }, `extension '${id}' asks for more than this host's ceilings allow; clamped: ${clamped.join(', ')}`);

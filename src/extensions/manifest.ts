@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { ExtensionHostOptions, ExtensionLimitOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { compileSchema, type JsonSchema } from '../schema/index.js';
@@ -17,15 +17,39 @@ export const SUPPORTED_ABI_VERSIONS: readonly number[] = [1];
 
 export const MANIFEST_FILE = 'manifest.json';
 
+/** One directory (or file) of the machine an extension may have core read or write for it. */
+export interface FilesystemGrant {
+  /** Absolute path; everything under it is covered. Compared after resolving `..` and symlinks. */
+  path: string;
+  /** `read` or `write`; each grants only itself (list the path twice for both). */
+  access: 'read' | 'write';
+}
+
 export interface ManifestPermissions {
   /** Method prefixes the extension may call (`query:core.`, `query:hello:`); its own are always allowed. */
   call: string[];
-  /** May dispatch jobs through `action:jobs.dispatch.input.v1`. */
-  dispatch_jobs: boolean;
+  /**
+   * Job types of others it may dispatch: exact (`files.copy`) or a prefix ending in `*`
+   * (`finance:*`, `files.*`). Its own job types need no grant.
+   */
+  dispatch: string[];
+  /**
+   * Job types whose jobs it may observe and control (status, logs, list, pause, resume, cancel,
+   * retry) whoever dispatched them; same patterns as `dispatch`. Jobs of its own types and jobs
+   * it dispatched need no grant.
+   */
+  manage_jobs: string[];
+  /** Paths core may read or write on its behalf (copy, hash, locations, Maildir accounts …). None by default. */
+  filesystem: FilesystemGrant[];
   /** Library ids it may pass as `library_id`, or `*`. */
   libraries: string[];
   /** Hosts the HTTP capability may reach. */
   network: string[];
+}
+
+/** What an extension is granted when its manifest says nothing. */
+export function noPermissions(): ManifestPermissions {
+  return { call: [], dispatch: [], manage_jobs: [], filesystem: [], libraries: [], network: [] };
 }
 
 /** Limits as a manifest writes them (all optional; the host fills in its defaults). */
@@ -61,6 +85,8 @@ export interface ExtensionManifest {
 
 const SEMVER = '^(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)(?:-[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$';
 const positiveInt = { type: 'integer', minimum: 1 } as const;
+/** A job type (`files.copy`, `finance:email_scan`), a prefix of them ending in `*` (`finance:*`, `files.*`), or `*`. */
+const JOB_TYPE_PATTERN = '^(\\*|[a-z][a-z0-9_-]*(:|\\.)(\\*|[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*(\\.\\*)?))$';
 
 /** JSON Schema of manifest.json. */
 export const manifestSchema = {
@@ -82,7 +108,21 @@ export const manifestSchema = {
       default: {},
       properties: {
         call: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
-        dispatch_jobs: { type: 'boolean', default: false },
+        dispatch: { type: 'array', items: { type: 'string', pattern: JOB_TYPE_PATTERN }, default: [] },
+        manage_jobs: { type: 'array', items: { type: 'string', pattern: JOB_TYPE_PATTERN }, default: [] },
+        filesystem: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path', 'access'],
+            properties: { path: { type: 'string', minLength: 1, maxLength: 4096 }, access: { enum: ['read', 'write'] } },
+          },
+        },
+        // Replaced by `dispatch` (job types) and `filesystem`: `true` is refused with what to write
+        // instead, `false` (the old default, in many manifests) is accepted and means nothing.
+        dispatch_jobs: { type: 'boolean' },
         libraries: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
         network: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       },
@@ -194,6 +234,24 @@ export function validateManifest(raw: unknown, host: ExtensionHostOptions, where
     );
   }
   effectiveLimits(manifest, host, true);
+  const permissions = manifest.permissions as ManifestPermissions & { dispatch_jobs?: boolean };
+  if (permissions.dispatch_jobs === true) {
+    throw new SpacedriveError(
+      ErrorCode.EXTENSION_INVALID,
+      `extension '${manifest.id}': permissions.dispatch_jobs is no longer supported; list the job types it may dispatch in permissions.dispatch (e.g. ["files.copy", "other-ext:*"]) and the paths core may touch for it in permissions.filesystem; its own job types need no grant`,
+      { id: manifest.id, field: 'permissions.dispatch_jobs' },
+    );
+  }
+  delete permissions.dispatch_jobs;
+  for (const grant of manifest.permissions.filesystem) {
+    if (!isAbsolute(grant.path)) {
+      throw new SpacedriveError(
+        ErrorCode.EXTENSION_INVALID,
+        `extension '${manifest.id}': permissions.filesystem path '${grant.path}' must be absolute`,
+        { id: manifest.id, field: 'permissions.filesystem' },
+      );
+    }
+  }
   for (const prefix of manifest.permissions.call) {
     if (!/^(query|action):/.test(prefix)) {
       throw new SpacedriveError(

@@ -1,6 +1,6 @@
 /** Core operations managing extensions (`spacedrive extensions …` is a thin layer over these). */
 import { resolve } from 'node:path';
-import { defineOperation, type OperationContext } from '../registry/index.js';
+import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { effectiveLimits, readPackage, type EffectiveLimits, type ManifestPermissions } from './manifest.js';
 import type { ExtensionInfo, ExtensionManager, ExtensionSummary } from './manager.js';
@@ -85,8 +85,10 @@ export const extensionsInstall = defineOperation<{ path: string; enabled?: boole
   output: { type: 'object', required: ['id', 'version', 'permissions', 'limits'] },
   handler: async (input, ctx) => {
     const m = manager(ctx);
+    await m.checkPaths(actorOf(ctx.caller), [{ path: resolve(input.path), access: 'read', what: 'extensions.install path' }]);
     if (input.dry_run) {
       const pkg = await readPackage(resolve(input.path), ctx.core.options.extensions);
+      m.checkId(pkg.manifest.id);
       const installed = m.list().find((e) => e.id === pkg.manifest.id);
       return {
         dry_run: true as const,
@@ -150,7 +152,10 @@ export const extensionsReload = defineOperation<{ id: string; from?: string }, E
     },
   },
   output: infoOutput,
-  handler: (input, ctx) => manager(ctx).reload(input.id, input.from ? { from: resolve(input.from) } : {}),
+  handler: async (input, ctx) => {
+    if (input.from) await manager(ctx).checkPaths(actorOf(ctx.caller), [{ path: resolve(input.from), access: 'read', what: 'extensions.reload from' }]);
+    return manager(ctx).reload(input.id, input.from ? { from: resolve(input.from) } : {});
+  },
 });
 
 export const extensionsOperations = [extensionsList, extensionsInfo, extensionsInstall, extensionsEnable, extensionsDisable, extensionsUninstall, extensionsReload];

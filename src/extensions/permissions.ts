@@ -1,19 +1,21 @@
 /**
  * What an extension may do when it calls into the host, and the rules for call chains.
  * Deny by default: a method is callable only when a `permissions.call` prefix covers it (or it
- * is the extension's own); dispatching jobs needs `dispatch_jobs` (which also covers reading the
- * status of and cancelling jobs); HTTP needs `permissions.network` (the host itself is checked by
- * the HTTP capability, redirects included); a `library_id` must be one the manifest lists (or
- * `*`), and a library-scoped method needs one. Host calls are also rate-limited per extension
+ * is the extension's own); HTTP needs `permissions.network` (the host itself is checked by the
+ * HTTP capability, redirects included); a `library_id` must be one the manifest lists (or `*`),
+ * and a library-scoped method needs one. Jobs are granted per job type, not per method: the job
+ * system's methods are open to every extension, and their handlers check the job type
+ * ({@link checkDispatchPermission}, {@link checkManageJob}). Paths on the machine are checked by
+ * whatever core code touches them on an extension's behalf ({@link checkFilesystemAccess}),
+ * against `permissions.filesystem`. Host calls are also rate-limited per extension
  * (`limits.requests_per_minute`, {@link RateLimiter}).
  */
+import { readlink, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { parseMethod, type OperationScope } from '../registry/index.js';
-import type { ManifestPermissions } from './manifest.js';
+import type { FilesystemGrant, ManifestPermissions } from './manifest.js';
 
-export const JOBS_DISPATCH_METHOD = 'action:jobs.dispatch.input.v1';
-/** Covered by `dispatch_jobs` as well as by a `permissions.call` prefix. */
-export const JOB_CONTROL_METHODS: readonly string[] = ['query:jobs.get_status.v1', 'action:jobs.cancel.input.v1'];
 /** Granted by `permissions.network` rather than by a call prefix. */
 export const HTTP_FETCH_METHOD = 'action:http.fetch.input.v1';
 
@@ -23,6 +25,12 @@ export function suggestedPrefix(method: string): string {
   if (!parsed) return method;
   if (parsed.namespace === 'core') return `${parsed.kind}:${parsed.name.split('.')[0]}.`;
   return `${parsed.kind}:${parsed.namespace}:`;
+}
+
+/** The job system's own methods (`query:jobs.get_status.v1` …), whose handlers check each job. */
+function isJobsMethod(method: string): boolean {
+  const parsed = parseMethod(method);
+  return parsed !== undefined && parsed.namespace === 'core' && parsed.name.startsWith('jobs.');
 }
 
 /**
@@ -41,23 +49,7 @@ export function checkCallPermission(id: string, permissions: ManifestPermissions
         { extension: id, method, missing: 'permissions.network' },
       );
     }
-  } else if (JOB_CONTROL_METHODS.includes(method) && !byPrefix) {
-    if (!permissions.dispatch_jobs) {
-      throw new SpacedriveError(
-        ErrorCode.PERMISSION_DENIED,
-        `extension '${id}' may not call '${method}': set permissions.dispatch_jobs to true (or add a permissions.call prefix such as '${suggestedPrefix(method)}')`,
-        { extension: id, method, missing: 'permissions.dispatch_jobs' },
-      );
-    }
-  } else if (method === JOBS_DISPATCH_METHOD) {
-    if (!permissions.dispatch_jobs) {
-      throw new SpacedriveError(
-        ErrorCode.PERMISSION_DENIED,
-        `extension '${id}' may not dispatch jobs ('${method}'): set permissions.dispatch_jobs to true in its manifest`,
-        { extension: id, method, missing: 'permissions.dispatch_jobs' },
-      );
-    }
-  } else if (!own && !byPrefix) {
+  } else if (!own && !byPrefix && !isJobsMethod(method)) {
     const prefix = suggestedPrefix(method);
     throw new SpacedriveError(
       ErrorCode.PERMISSION_DENIED,
@@ -66,13 +58,7 @@ export function checkCallPermission(id: string, permissions: ManifestPermissions
     );
   }
   const libraryId = typeof payload === 'object' && payload !== null ? (payload as { library_id?: unknown }).library_id : undefined;
-  if (typeof libraryId === 'string' && !permissions.libraries.includes('*') && !permissions.libraries.includes(libraryId)) {
-    throw new SpacedriveError(
-      ErrorCode.PERMISSION_DENIED,
-      `extension '${id}' may not use library '${libraryId}': add it (or '*') to permissions.libraries`,
-      { extension: id, method, missing: `permissions.libraries: ${libraryId}` },
-    );
-  }
+  if (typeof libraryId === 'string') checkLibraryPermission(id, permissions, method, libraryId);
   if (scope === 'library' && typeof libraryId !== 'string' && !permissions.libraries.includes('*')) {
     // Without library_id the call would run against the default library, which this extension
     // may not have been granted: make it say which one.
@@ -84,6 +70,157 @@ export function checkCallPermission(id: string, permissions: ManifestPermissions
       { extension: id, method, missing: 'permissions.libraries' },
     );
   }
+}
+
+/** Throws PERMISSION_DENIED unless `permissions.libraries` lists `libraryId` (or `*`); `method` is what used it. */
+export function checkLibraryPermission(id: string, permissions: ManifestPermissions, method: string, libraryId: string): void {
+  if (permissions.libraries.includes('*') || permissions.libraries.includes(libraryId)) return;
+  throw new SpacedriveError(
+    ErrorCode.PERMISSION_DENIED,
+    `extension '${id}' may not use library '${libraryId}': add it (or '*') to permissions.libraries`,
+    { extension: id, method, missing: `permissions.libraries: ${libraryId}` },
+  );
+}
+
+// --- Who did it --------------------------------------------------------------------------------
+
+/**
+ * The extension behind an actor as the job store records it (`dispatched_by`: `client`, `core`
+ * or `extension:<id>`); undefined for people (clients) and core, who are not restricted.
+ */
+export function extensionOfActor(actor: string): string | undefined {
+  return actor.startsWith('extension:') ? actor.slice('extension:'.length) : undefined;
+}
+
+// --- Jobs --------------------------------------------------------------------------------------
+
+/** Whether `type` is one of the extension's own job types (`<id>:<name>`). */
+export function isOwnJobType(id: string, type: string): boolean {
+  return type.startsWith(`${id}:`);
+}
+
+/** Whether a `permissions.dispatch` / `manage_jobs` list covers `type` (exact, `prefix*`, or `*`). */
+export function jobTypeGranted(patterns: readonly string[], type: string): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? type.startsWith(p.slice(0, -1)) : p === type));
+}
+
+/** Throws PERMISSION_DENIED unless extension `id` may dispatch jobs of `type`. */
+export function checkDispatchPermission(id: string, permissions: ManifestPermissions, type: string): void {
+  if (isOwnJobType(id, type) || jobTypeGranted(permissions.dispatch, type)) return;
+  throw new SpacedriveError(
+    ErrorCode.PERMISSION_DENIED,
+    `extension '${id}' may not dispatch jobs of type '${type}': add '${type}' to permissions.dispatch in its manifest (its own job types '${id}:*' need no grant)`,
+    { extension: id, job_type: type, missing: `permissions.dispatch: ${type}` },
+  );
+}
+
+/** Whether extension `id` may observe and control `job`: its own type, dispatched by it, or granted by `manage_jobs`. */
+export function mayManageJob(id: string, permissions: ManifestPermissions, job: { type: string; dispatchedBy: string }): boolean {
+  return isOwnJobType(id, job.type) || extensionOfActor(job.dispatchedBy) === id || jobTypeGranted(permissions.manage_jobs, job.type);
+}
+
+/** Throws PERMISSION_DENIED unless {@link mayManageJob}. `what` names the attempt (`read the status of`, `cancel`). */
+export function checkManageJob(id: string, permissions: ManifestPermissions, job: { id: string; type: string; dispatchedBy: string }, what: string): void {
+  if (mayManageJob(id, permissions, job)) return;
+  throw new SpacedriveError(
+    ErrorCode.PERMISSION_DENIED,
+    `extension '${id}' may not ${what} job '${job.id}' (type '${job.type}', dispatched by ${job.dispatchedBy}): add '${job.type}' to permissions.manage_jobs in its manifest`,
+    { extension: id, job_id: job.id, job_type: job.type, missing: `permissions.manage_jobs: ${job.type}` },
+  );
+}
+
+// --- Paths -------------------------------------------------------------------------------------
+
+/** A path that core code is about to read or write for someone, and why (for the error). */
+export interface PathAccess {
+  path: string;
+  access: 'read' | 'write';
+  /** What names it, e.g. `files.copy source`, `core.count ack_file`. */
+  what: string;
+}
+
+const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * Where `path` really is: `..` and every symlink resolved. A path that does not exist yet (a
+ * write target) is resolved through its nearest existing ancestor, and a dangling symlink on the
+ * way is followed to where it points, since writing through it would land there.
+ */
+export async function resolveRealPath(path: string): Promise<string> {
+  let current = resolve(path);
+  const rest: string[] = [];
+  for (let hops = 0; hops < MAX_SYMLINK_HOPS; ) {
+    try {
+      const real = await realpath(current);
+      return rest.length === 0 ? real : join(real, ...[...rest].reverse());
+    } catch {
+      // Missing (or unreadable): a dangling symlink is followed, anything else resolved from its parent.
+    }
+    const target = await readlink(current).catch(() => undefined);
+    if (target !== undefined) {
+      current = resolve(dirname(current), target);
+      hops++;
+      continue;
+    }
+    const parent = dirname(current);
+    if (parent === current) return resolve(path);
+    rest.push(basename(current));
+    current = parent;
+  }
+  throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${path}: too many levels of symbolic links`, { path });
+}
+
+function inside(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+/**
+ * Throws PERMISSION_DENIED unless every request is inside a `permissions.filesystem` grant of
+ * its access, both compared after resolving `..` and symlinks (so a symlink inside a granted
+ * directory that points out of it does not count as inside).
+ */
+export async function checkFilesystemAccess(id: string, grants: readonly FilesystemGrant[], requests: readonly PathAccess[]): Promise<void> {
+  if (requests.length === 0) return;
+  const granted = await Promise.all(grants.map(async (g) => ({ access: g.access, real: await resolveRealPath(g.path) })));
+  for (const request of requests) {
+    const real = await resolveRealPath(request.path);
+    if (granted.some((g) => g.access === request.access && inside(real, g.real))) continue;
+    const shown = real === resolve(request.path) ? real : `${request.path} (really ${real})`;
+    throw new SpacedriveError(
+      ErrorCode.PERMISSION_DENIED,
+      `extension '${id}' may not ${request.access} ${shown} (${request.what}): add { "path": "<a directory holding it>", "access": "${request.access}" } to permissions.filesystem in its manifest`,
+      { extension: id, path: request.path, resolved: real, access: request.access, missing: `permissions.filesystem: ${request.access} ${real}` },
+    );
+  }
+}
+
+// --- Extension ids -----------------------------------------------------------------------------
+
+/** Always reserved besides core's domains: core's own namespace, and the library capability's name. */
+const ALWAYS_RESERVED_IDS = ['core', 'library'];
+
+/**
+ * Ids no extension may take: `core`, and every domain of core's methods and job types (`files`,
+ * `jobs`, `vdfs`, `mail` …), derived from what core registers so the list cannot fall behind.
+ */
+export function reservedExtensionIds(coreMethods: readonly string[], coreJobTypes: readonly string[]): Set<string> {
+  const ids = new Set(ALWAYS_RESERVED_IDS);
+  for (const m of coreMethods) {
+    const parsed = parseMethod(m);
+    if (parsed?.namespace === 'core') ids.add(parsed.name.split('.')[0]!);
+  }
+  for (const t of coreJobTypes) ids.add(t.split(/[.:]/)[0]!);
+  return ids;
+}
+
+/** Throws EXTENSION_INVALID when `id` is reserved. */
+export function checkExtensionId(id: string, reserved: ReadonlySet<string>): void {
+  if (!reserved.has(id)) return;
+  throw new SpacedriveError(
+    ErrorCode.EXTENSION_INVALID,
+    `extension id '${id}' is reserved for core (reserved: ${[...reserved].sort().join(', ')}); choose another id in the manifest`,
+    { id, field: 'id' },
+  );
 }
 
 /**

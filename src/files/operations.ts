@@ -1,4 +1,4 @@
-import { defineOperation } from '../registry/index.js';
+import { actorOf, defineOperation } from '../registry/index.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
@@ -32,6 +32,13 @@ export const filesCopy = defineOperation<CopyRequest, { job_id: string }>({
     properties: { job_id: { type: 'string' } },
   },
   handler: async (input, { core, caller, libraryId }) => {
+    const dispatchedBy = actorOf(caller);
+    // Before looking at the sources: whether a file exists is not an extension's to learn
+    // outside its grants. The job system checks again at dispatch and before every run.
+    await core.extensions.checkPaths(dispatchedBy, [
+      ...input.sources.map((path) => ({ path, access: 'read' as const, what: 'files.copy source' })),
+      { path: input.destination, access: 'write', what: 'files.copy destination' },
+    ]);
     for (const source of input.sources) {
       try {
         await stat(resolve(source));
@@ -39,7 +46,6 @@ export const filesCopy = defineOperation<CopyRequest, { job_id: string }>({
         throw new SpacedriveError(ErrorCode.NOT_FOUND, `copy: ${resolve(source)} does not exist`, { path: resolve(source) });
       }
     }
-    const dispatchedBy = caller.kind === 'extension' ? `extension:${caller.extensionId ?? 'unknown'}` : caller.kind === 'client' ? 'client' : 'core';
     const { jobId } = await core.jobs.dispatch('files.copy', input, { libraryId, dispatchedBy });
     return { job_id: jobId };
   },

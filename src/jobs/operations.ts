@@ -4,7 +4,9 @@
  * snake_case; times are ISO 8601 strings.
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { defineOperation, type Caller } from '../registry/index.js';
+import { checkDispatchPermission, checkLibraryPermission, checkManageJob, mayManageJob } from '../extensions/permissions.js';
+import { noPermissions, type ManifestPermissions } from '../extensions/manifest.js';
+import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
 import type { JsonSchema } from '../schema/index.js';
 import type { JobLogEntry } from './store/index.js';
 import type { JobView } from './system.js';
@@ -101,9 +103,22 @@ export function toWireStatus(j: JobView): WireJobStatus {
   };
 }
 
-function dispatcher(caller: Caller): string {
-  if (caller.kind === 'extension') return `extension:${caller.extensionId ?? 'unknown'}`;
-  return caller.kind === 'client' ? 'client' : 'core';
+/**
+ * The calling extension and its grants; undefined for people and core, whom the job system does
+ * not restrict. Jobs are granted to extensions per job type, not per method (docs/extension-abi.md).
+ */
+async function callingExtension(ctx: OperationContext): Promise<{ id: string; permissions: ManifestPermissions } | undefined> {
+  if (ctx.caller.kind !== 'extension') return undefined;
+  const id = ctx.caller.extensionId ?? 'unknown';
+  return { id, permissions: (await ctx.core.extensions.permissionsOf(id)) ?? noPermissions() };
+}
+
+/** Throws PERMISSION_DENIED when an extension calls about a job it may not observe or control. */
+async function checkJobAccess(ctx: OperationContext, jobId: string, what: string): Promise<void> {
+  const ext = await callingExtension(ctx);
+  if (!ext) return;
+  const job = await ctx.core.jobs.get(jobId);
+  checkManageJob(ext.id, ext.permissions, job, what);
 }
 
 const jobIdInput = {
@@ -148,7 +163,15 @@ export const jobsDispatch = defineOperation<
     required: ['job_id', 'deduplicated'],
     properties: { job_id: { type: 'string' }, deduplicated: { type: 'boolean' } },
   },
-  handler: async (input, { core, caller, libraryId }) => {
+  handler: async (input, ctx) => {
+    const { core, caller, libraryId } = ctx;
+    const ext = await callingExtension(ctx);
+    if (ext) {
+      checkDispatchPermission(ext.id, ext.permissions, input.job_type);
+      // A job's params may name a library (locations.index): the same grant as a call's library_id.
+      const paramsLibrary = typeof input.params === 'object' && input.params !== null ? (input.params as { library_id?: unknown }).library_id : undefined;
+      if (typeof paramsLibrary === 'string') checkLibraryPermission(ext.id, ext.permissions, input.job_type, paramsLibrary);
+    }
     const runAt = input.run_at === undefined ? undefined : typeof input.run_at === 'number' ? input.run_at : Date.parse(input.run_at);
     const r = await core.jobs.dispatch(input.job_type, input.params ?? {}, {
       ...(input.priority !== undefined ? { priority: input.priority } : {}),
@@ -156,7 +179,7 @@ export const jobsDispatch = defineOperation<
       ...(input.max_attempts !== undefined ? { maxAttempts: input.max_attempts } : {}),
       ...(input.dedupe_key !== undefined ? { dedupeKey: input.dedupe_key } : {}),
       libraryId,
-      dispatchedBy: dispatcher(caller),
+      dispatchedBy: actorOf(caller),
     });
     return { job_id: r.jobId, deduplicated: r.deduplicated };
   },
@@ -185,14 +208,18 @@ export const jobsList = defineOperation<
     required: ['jobs', 'next_cursor'],
     properties: { jobs: { type: 'array' }, next_cursor: { type: ['string', 'null'] } },
   },
-  handler: async (input, { core }) => {
+  handler: async (input, ctx) => {
+    const { core } = ctx;
     const page = await core.jobs.list({
       ...(input.status !== undefined ? { status: input.status } : {}),
       ...(input.job_type !== undefined ? { type: input.job_type } : {}),
       ...(input.limit !== undefined ? { limit: input.limit } : {}),
       ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
     });
-    return { jobs: page.jobs.map(toWireSummary), next_cursor: page.nextCursor };
+    // An extension sees only the jobs it may observe; a page may then hold fewer than `limit`.
+    const ext = await callingExtension(ctx);
+    const visible = ext ? page.jobs.filter((j) => mayManageJob(ext.id, ext.permissions, j)) : page.jobs;
+    return { jobs: visible.map(toWireSummary), next_cursor: page.nextCursor };
   },
 });
 
@@ -203,7 +230,10 @@ export const jobsGetStatus = defineOperation<{ job_id: string }, WireJobStatus>(
   description: 'Everything about one job: status, progress, state, attempts, errors, warnings, counters, times, and what a queued job waits for (or a running one, for a free instance of its extension).',
   input: jobIdInput,
   output: statusOutput,
-  handler: async (input, { core }) => toWireStatus(await core.jobs.get(input.job_id)),
+  handler: async (input, ctx) => {
+    await checkJobAccess(ctx, input.job_id, 'read the status of');
+    return toWireStatus(await ctx.core.jobs.get(input.job_id));
+  },
 });
 
 export const jobsLogs = defineOperation<{ job_id: string; after_seq?: number; limit?: number }, { logs: Array<Omit<JobLogEntry, 'time'> & { time: string }> }>({
@@ -222,7 +252,9 @@ export const jobsLogs = defineOperation<{ job_id: string; after_seq?: number; li
     },
   },
   output: { type: 'object', required: ['logs'], properties: { logs: { type: 'array' } } },
-  handler: async (input, { core }) => {
+  handler: async (input, ctx) => {
+    const { core } = ctx;
+    await checkJobAccess(ctx, input.job_id, 'read the log of');
     const logs = await core.jobs.logs(input.job_id, {
       ...(input.after_seq !== undefined ? { afterSeq: input.after_seq } : {}),
       ...(input.limit !== undefined ? { limit: input.limit } : {}),
@@ -277,7 +309,10 @@ function control(name: 'pause' | 'resume' | 'cancel', description: string) {
     description,
     input: jobIdInput,
     output: statusOutput,
-    handler: async (input, { core }) => toWireStatus(await core.jobs[name](input.job_id)),
+    handler: async (input, ctx) => {
+      await checkJobAccess(ctx, input.job_id, name);
+      return toWireStatus(await ctx.core.jobs[name](input.job_id));
+    },
   });
 }
 
@@ -300,7 +335,10 @@ export const jobsRetry = defineOperation<{ job_id: string; from_scratch?: boolea
     },
   },
   output: statusOutput,
-  handler: async (input, { core }) => toWireStatus(await core.jobs.retry(input.job_id, { fromScratch: input.from_scratch ?? false })),
+  handler: async (input, ctx) => {
+    await checkJobAccess(ctx, input.job_id, 'retry');
+    return toWireStatus(await ctx.core.jobs.retry(input.job_id, { fromScratch: input.from_scratch ?? false }));
+  },
 });
 
 export const jobsOperations = [jobsDispatch, jobsList, jobsGetStatus, jobsLogs, jobsTypes, jobsPause, jobsResume, jobsCancel, jobsRetry];

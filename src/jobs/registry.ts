@@ -13,6 +13,8 @@ export interface RegisteredJobType extends JobTypeDefinition {
   validateParams: Validator;
 }
 
+/** Owner of core's job types. */
+const CORE_OWNER = 'core';
 const NAME = '[a-z][a-z0-9_]*';
 const CORE_TYPE = new RegExp(`^${NAME}(\\.${NAME})+$`);
 const EXT_TYPE = new RegExp(`^([a-z][a-z0-9_-]*):(${NAME}(\\.${NAME})*)$`);
@@ -62,8 +64,12 @@ export class JobTypeRegistry {
     this.#changed();
   }
 
-  /** Replaces everything `owner` registered with `defs`, all or nothing (a reload). */
+  /**
+   * Replaces everything `owner` registered with `defs`, all or nothing (a reload). Core's types
+   * are registered one by one at start and never replaced: refused for owner `core`.
+   */
   replaceOwner(owner: string, defs: JobTypeDefinition[]): void {
+    if (owner === CORE_OWNER) throw rejected("core's job types cannot be replaced at run time", `${CORE_OWNER}:*`);
     const prepared = defs.map((d) => this.#prepare(owner, d));
     const names = new Set<string>();
     for (const p of prepared) {
@@ -77,8 +83,12 @@ export class JobTypeRegistry {
     this.#changed();
   }
 
-  /** Removes every job type of `owner`; returns how many. Their persisted jobs wait until the types come back. */
+  /**
+   * Removes every job type of `owner`; returns how many. Their persisted jobs wait until the
+   * types come back. Core's types are never removed (0 for owner `core`).
+   */
   unregisterOwner(owner: string): number {
+    if (owner === CORE_OWNER) return 0;
     let n = 0;
     for (const [name, t] of this.#types) {
       if (t.owner === owner) {

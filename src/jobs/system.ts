@@ -4,12 +4,13 @@
  */
 import { join } from 'node:path';
 import type { JobsOptions } from '../config/index.js';
-import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { JobTypeRegistry } from './registry.js';
 import { Runner, jobEventBase, startedLine } from './runner.js';
 import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
+import type { PathAccess } from '../extensions/permissions.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
 const PRUNE_EVERY_MS = 3_600_000;
@@ -48,6 +49,11 @@ export interface JobSystemOptions {
   logger: Logger;
   /** Another store implementation (default: SQLite at `<dataDir>/jobs.db`). */
   store?: JobStore;
+  /**
+   * Throws PERMISSION_DENIED unless `actor` (a job's `dispatched_by`) may touch these paths;
+   * asked for job types that declare `touches`. Default: everyone may (no extensions).
+   */
+  checkPaths?: (actor: string, requests: readonly PathAccess[]) => Promise<void>;
 }
 
 export class JobSystem {
@@ -57,6 +63,7 @@ export class JobSystem {
   readonly #options: JobsOptions;
   readonly #events: EventBus;
   readonly #logger: Logger;
+  readonly #checkPaths: (actor: string, requests: readonly PathAccess[]) => Promise<void>;
   #counts: Record<JobStatus, number> | null = null;
   #countsAt = 0;
   #closed = false;
@@ -66,6 +73,7 @@ export class JobSystem {
     this.#options = opts.options;
     this.#events = opts.events;
     this.#logger = opts.logger;
+    this.#checkPaths = opts.checkPaths ?? (() => Promise.resolve());
     this.store = opts.store ?? new SqliteJobStore({ path: join(opts.dataDir, 'jobs.db'), synchronous: opts.options.synchronous });
     this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options });
     this.types.onChange(() => this.runner.schedulePump());
@@ -127,6 +135,7 @@ export class JobSystem {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid params for job type '${type}': not JSON (${(err as Error).message})`);
     }
     const checked = def.validateParams(copy);
+    if (def.touches) await this.#checkPaths(opts.dispatchedBy ?? 'core', await def.touches(checked));
     const runAt = opts.runAt instanceof Date ? opts.runAt.getTime() : opts.runAt;
     if (runAt !== undefined && !Number.isFinite(runAt)) throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'run_at': expected a date`);
     if (opts.priority !== undefined && !Number.isInteger(opts.priority)) {
@@ -152,6 +161,34 @@ export class JobSystem {
       else this.runner.wakeAt(job.runAt);
     }
     return { jobId: job.id, deduplicated };
+  }
+
+  /**
+   * Registers one of core's job types. One that declares `touches` has its paths checked again
+   * before every run, with the identity of whoever dispatched the job (read from its record, so
+   * a job resumed after a restart is checked as well): a refusal fails the job for good.
+   */
+  registerCoreType(def: JobTypeDefinition): void {
+    const touches = def.touches?.bind(def);
+    if (!touches) {
+      this.types.register('core', def);
+      return;
+    }
+    const run = def.run.bind(def);
+    this.types.register('core', {
+      ...def,
+      run: async (ctx) => {
+        const job = await this.store.get(ctx.jobId);
+        try {
+          await this.#checkPaths(job?.dispatchedBy ?? 'core', await touches(ctx.params));
+        } catch (err) {
+          const typed = asSpacedriveError(err);
+          if (typed?.code !== ErrorCode.PERMISSION_DENIED) throw err;
+          return { status: 'failed', error: { code: typed.code, message: typed.message }, retryable: false };
+        }
+        return run(ctx);
+      },
+    });
   }
 
   async #require(jobId: string): Promise<JobRecord> {

@@ -2,6 +2,7 @@
  * The job system's contract for whoever defines job types: core (statically) and extensions
  * (at run time, through the generic WASM job wrapper).
  */
+import type { PathAccess } from '../extensions/permissions.js';
 import type { JsonSchema } from '../schema/index.js';
 
 export type JobStatus = 'queued' | 'running' | 'paused' | 'waiting_retry' | 'completed' | 'failed' | 'cancelled';
@@ -86,5 +87,12 @@ export interface JobTypeDefinition {
   maxAttempts?: number;
   /** A running job that reports nothing for this long is stopped and retried from its checkpoint. */
   stallTimeoutMs?: number;
+  /**
+   * The paths on this machine a job with these (validated) params will read or write. When
+   * given, the job system checks them with the identity of whoever dispatched the job, at
+   * dispatch and again before every run (a symlink may have changed in between, and a job
+   * resumed after a restart is checked too); see `JobSystemOptions.checkPaths`.
+   */
+  touches?(params: unknown): PathAccess[] | Promise<PathAccess[]>;
   run(ctx: JobRunContext): Promise<JobOutcome>;
 }

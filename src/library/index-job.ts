@@ -140,6 +140,18 @@ export function makeLocationsIndexJob(libraries: LibraryService): JobTypeDefinit
     maxConcurrency: 2,
     // A single large file is hashed without progress in between.
     stallTimeoutMs: 3_600_000,
+    // Reads the location's directory: its dispatcher needs read access to it.
+    touches: (params) => {
+      const { library_id, location_id } = params as IndexParams;
+      let location;
+      try {
+        location = libraries.store(libraries.resolve(library_id)).getLocation(location_id);
+      } catch {
+        // No such library: nothing is read, and the run fails saying so.
+        return [];
+      }
+      return location ? [{ path: location.path, access: 'read' as const, what: `locations.index of location '${location.name}'` }] : [];
+    },
     run: (ctx) => runIndex(libraries, ctx),
   };
 }

@@ -3,7 +3,7 @@
  * `library_id` (the request's, or the payload's — extensions pass it in the payload), else the
  * default library.
  */
-import { defineOperation, type OperationContext } from '../registry/index.js';
+import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { decodeBase64Field } from '../schema/index.js';
 import { MAX_INLINE_CONTENT_BYTES } from './libraries.js';
@@ -72,7 +72,7 @@ export function libraryOf(input: { library_id?: string }, ctx: OperationContext)
 }
 
 function dispatchedBy(ctx: OperationContext): string {
-  return ctx.caller.kind === 'extension' ? `extension:${ctx.caller.extensionId ?? 'unknown'}` : ctx.caller.kind === 'client' ? 'client' : 'core';
+  return actorOf(ctx.caller);
 }
 
 export const libraryIdProperty = { type: 'string', minLength: 1, description: 'Library to use (default: the default library).' } as const;
@@ -408,6 +408,8 @@ export const locationsAdd = defineOperation<{ library_id?: string; path: string;
   output: { type: 'object', required: ['location', 'job_id'], properties: { location: locationSchema, job_id: { type: 'string' } } },
   handler: async (input, ctx) => {
     const libraryId = libraryOf(input, ctx);
+    // Checked before anything is recorded; the index job checks it again when it runs.
+    await ctx.core.extensions.checkPaths(actorOf(ctx.caller), [{ path: input.path, access: 'read', what: 'locations.add path' }]);
     const location = await addLocation(ctx.core.libraries, libraryId, input.path, input.name);
     const { jobId } = await dispatchIndex(ctx.core.jobs, ctx.core.libraries, libraryId, location.id, dispatchedBy(ctx));
     return { location: toWireLocation(libraryId, { ...location, lastJobId: jobId }, 0), job_id: jobId };

@@ -2,7 +2,7 @@
  * The mail capability's operations: plain JSON in and out (attachments and raw messages as
  * base64), so clients, the CLI and extensions in the sandbox call them the same way.
  */
-import { defineOperation } from '../registry/index.js';
+import { actorOf, defineOperation } from '../registry/index.js';
 import { ACCOUNT_NAME_PATTERN, DEFAULT_FETCH_LIMIT, DEFAULT_MAX_BYTES, MAX_FETCH_LIMIT, MAX_UID } from './service.js';
 import type { AddAccountInput, FetchSinceInput, FetchSinceResult, MailAccount, MailboxStatus } from './types.js';
 
@@ -54,7 +54,13 @@ export const mailAddAccount = defineOperation<AddAccountInput, MailAccount>({
     },
   },
   output: accountSchema,
-  handler: (input, ctx) => ctx.core.mail.addAccount(input, ctx.signal),
+  handler: async (input, ctx) => {
+    // A Maildir is read from disk: whoever names it needs read access to it.
+    if (input.kind === 'maildir' && input.path !== undefined) {
+      await ctx.core.extensions.checkPaths(actorOf(ctx.caller), [{ path: input.path, access: 'read', what: 'mail.add_account maildir path' }]);
+    }
+    return ctx.core.mail.addAccount(input, ctx.signal);
+  },
 });
 
 export const mailListAccounts = defineOperation<Record<string, never>, { accounts: MailAccount[] }>({

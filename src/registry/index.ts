@@ -8,10 +8,19 @@
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { compileSchema } from '../schema/index.js';
 import { parseMethod } from './method-names.js';
-import type { OperationDeclaration, OperationLookup, RegisteredOperation } from './types.js';
+import type { Caller, OperationDeclaration, OperationLookup, RegisteredOperation } from './types.js';
 
 export * from './types.js';
 export * from './method-names.js';
+
+/**
+ * Who a caller is, as the job store records a job's `dispatched_by`: `client` (a person, over
+ * the wire), `core` (core code) or `extension:<id>`. Paths and jobs are checked against it.
+ */
+export function actorOf(caller: Caller): string {
+  if (caller.kind === 'extension') return `extension:${caller.extensionId ?? 'unknown'}`;
+  return caller.kind === 'client' ? 'client' : 'core';
+}
 
 /** Identity helper that keeps the handler's input/output types tied to the declaration. */
 export function defineOperation<I, O>(decl: OperationDeclaration<I, O>): OperationDeclaration<I, O> {
@@ -136,7 +145,8 @@ export class RuntimeRegistry implements OperationLookup {
 
   #check(owner: string, decl: OperationDeclaration): RegisteredOperation {
     const parsed = parseMethod(decl.method);
-    if (this.#isReserved(decl.method) || (parsed && parsed.namespace !== owner)) {
+    // Owner `core` is core's alone: at run time it would list as core's and claim `core:` names.
+    if (owner === 'core' || this.#isReserved(decl.method) || (parsed && parsed.namespace !== owner)) {
       throw new SpacedriveError(
         ErrorCode.REGISTRATION_REJECTED,
         `'${owner}' may only register methods in its own namespace (query:${owner}:<name>.v1, action:${owner}:<name>.input.v1), not '${decl.method}'`,

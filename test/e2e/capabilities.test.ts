@@ -257,9 +257,9 @@ describe('an extension granted nothing', () => {
       'ai.ocr': "prefix such as 'query:ai.'",
       'ai.classify_text': "prefix such as 'query:ai.'",
       'ai.embed': "prefix such as 'query:ai.'",
-      'jobs.dispatch': 'permissions.dispatch_jobs',
-      'jobs.get_status': 'permissions.dispatch_jobs',
-      'jobs.cancel': 'permissions.dispatch_jobs',
+      'jobs.dispatch': "add 'cap-test:slow_a' to permissions.dispatch",
+      'jobs.get_status': "add 'cap-test:slow_a' to permissions.manage_jobs",
+      'jobs.cancel': "add 'cap-test:slow_a' to permissions.manage_jobs",
       'core.status': "prefix such as 'query:core.'",
       'another extension': "prefix such as 'query:cap-test:'",
       'files.copy': "prefix such as 'action:files.'",
@@ -278,7 +278,7 @@ describe('an extension granted nothing', () => {
 
   it('extensions info shows what is granted', async () => {
     const denied = (await client.query('query:extensions.info.v1', { id: 'denied' })) as Record<string, any>;
-    expect(denied.permissions).toEqual({ call: [], dispatch_jobs: false, libraries: [], network: [] });
+    expect(denied.permissions).toEqual({ call: [], dispatch: [], manage_jobs: [], filesystem: [], libraries: [], network: [] });
     const cap = (await client.query('query:extensions.info.v1', { id: 'cap-test' })) as Record<string, any>;
     expect(cap.permissions.network).toEqual(['127.0.0.1']);
     expect(cap.limits).toMatchObject({ concurrent_jobs: 1, requests_per_minute: 600 });

@@ -55,7 +55,7 @@ interface Info {
   error?: { code: string; message: string };
   operations: Array<{ method: string }>;
   job_types: Array<{ job_type: string }>;
-  permissions: { call: string[]; dispatch_jobs: boolean };
+  permissions: { call: string[]; dispatch: string[]; filesystem: Array<{ path: string; access: string }> };
   limits: Record<string, number>;
   path: string;
   loaded_at: string | null;
@@ -112,7 +112,7 @@ describe('extensions in a real daemon', () => {
     const testExt = await d.cli(['--json', 'extensions', 'install', TEST_EXT, '--yes']);
     expect(testExt.code).toBe(0);
     const parsed = JSON.parse(testExt.stdout) as Info;
-    expect(parsed).toMatchObject({ id: 'test-ext', state: 'loaded', enabled: true, permissions: { call: ['query:core.', 'query:hello:'], dispatch_jobs: true } });
+    expect(parsed).toMatchObject({ id: 'test-ext', state: 'loaded', enabled: true, permissions: { call: ['query:core.', 'query:hello:'], dispatch: [], filesystem: [] } });
     expect(parsed.path).toBe(join(d.dataDir, 'extensions', 'test-ext', '0.1.0'));
     expect(existsSync(join(parsed.path, 'test-ext.wasm'))).toBe(true);
 
@@ -159,9 +159,9 @@ describe('extensions in a real daemon', () => {
         message: "extension 'relay-a' may not call 'query:core.status.v1': add a permissions.call prefix such as 'query:core.'",
       }),
     });
-    // Dispatching jobs needs permissions.dispatch_jobs, which relay-b does not have.
+    // Dispatching another extension's jobs needs permissions.dispatch naming them, which relay-b does not have.
     const dispatch = await relay('relay-b', [], { m: 'action:jobs.dispatch.input.v1', p: { job_type: 'hello:countdown', params: { from: 1 } } });
-    expect(dispatch).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED', message: expect.stringContaining('permissions.dispatch_jobs') } });
+    expect(dispatch).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED', message: expect.stringContaining("add 'hello:countdown' to permissions.dispatch") } });
     // Allowed: relay-a → relay-b → core.
     await expect(relay('relay-a', [{ m: 'query:relay-b:relay.v1' }], { m: 'query:core.status.v1', p: {} })).resolves.toMatchObject({
       ok: true,
@@ -193,7 +193,8 @@ describe('extensions in a real daemon', () => {
     const declined = await viaTty('n');
     expect(declined.out).toContain('relay-c (relay-c) 1.0.0');
     expect(declined.out).toMatch(/call:\s+query:relay-, query:core\./);
-    expect(declined.out).toMatch(/dispatch jobs:\s+no/);
+    expect(declined.out).toMatch(/dispatch jobs:\s+\(none: only its own job types\)/);
+    expect(declined.out).toMatch(/filesystem:\s+\(none\)/);
     expect(declined.out).toContain('memory 16 MiB, 2000 ms per call, 1 instance(s)');
     expect(declined.out).toContain('not installed');
     expect(declined.code).toBe(1);

@@ -136,7 +136,7 @@ describe('extension manager (in-process core)', () => {
     expect(r).toMatchObject({ status: 'completed', output: { done: 3, attempt: 2 } });
     expect(r.errors[0]).toMatchObject({ code: 'TEST_RETRY' });
 
-    // Dispatched by the extension itself (permissions.dispatch_jobs), then the core restarts mid-way.
+    // Dispatched by the extension itself (its own job type: no grant needed), then the core restarts mid-way.
     const STEPS = 3_000;
     const { job_id } = (await core.execute('action:test-ext:dispatch_steps.input.v1', { steps: STEPS })) as { job_id: string };
     const doneOf = (j: { state: unknown }) => (j.state as { done?: number } | null)?.done ?? 0;

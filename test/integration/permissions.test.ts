@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
-import type { ManifestPermissions } from '../../src/extensions/manifest.js';
+import { noPermissions, type ManifestPermissions } from '../../src/extensions/manifest.js';
 import { RateLimiter, checkCallPermission } from '../../src/extensions/permissions.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { REPO_ROOT, makeTempDir, startTestDaemon } from '../helpers/daemon.js';
@@ -20,21 +20,19 @@ const CAP_TEST = join(REPO_ROOT, 'build', 'extensions', 'cap-test');
 const DENIED = join(REPO_ROOT, 'build', 'extensions', 'denied');
 
 describe('checkCallPermission', () => {
-  const none: ManifestPermissions = { call: [], dispatch_jobs: false, libraries: [], network: [] };
+  const none: ManifestPermissions = noPermissions();
 
-  it('grants HTTP by permissions.network, job status and cancel by dispatch_jobs, and needs a library for library-scoped calls', () => {
+  it('grants HTTP by permissions.network, leaves job methods to their handlers, and needs a library for library-scoped calls', () => {
     expect(() => checkCallPermission('x', none, 'action:http.fetch.input.v1', { url: 'http://a/' })).toThrow(/permissions\.network/);
     expect(() => checkCallPermission('x', { ...none, network: ['a'] }, 'action:http.fetch.input.v1', { url: 'http://a/' })).not.toThrow();
     // A call prefix alone does not open the network.
     expect(() => checkCallPermission('x', { ...none, call: ['action:'] }, 'action:http.fetch.input.v1', {})).toThrow(/permissions\.network/);
 
-    for (const m of ['query:jobs.get_status.v1', 'action:jobs.cancel.input.v1']) {
-      expect(() => checkCallPermission('x', none, m, { job_id: 'j' })).toThrow(/permissions\.dispatch_jobs/);
-      expect(() => checkCallPermission('x', { ...none, dispatch_jobs: true }, m, { job_id: 'j' })).not.toThrow();
-      expect(() => checkCallPermission('x', { ...none, call: ['query:jobs.', 'action:jobs.'] }, m, { job_id: 'j' })).not.toThrow();
+    // Jobs are granted per job type (permissions.dispatch, manage_jobs), checked by the job
+    // methods' handlers against each job: the methods themselves are open to every extension.
+    for (const m of ['action:jobs.dispatch.input.v1', 'query:jobs.get_status.v1', 'action:jobs.cancel.input.v1', 'query:jobs.list.v1']) {
+      expect(() => checkCallPermission('x', none, m, { job_id: 'j' })).not.toThrow();
     }
-    expect(() => checkCallPermission('x', { ...none, call: ['query:jobs.'] }, 'query:jobs.list.v1', {})).not.toThrow();
-    expect(() => checkCallPermission('x', { ...none, dispatch_jobs: true }, 'query:jobs.list.v1', {})).toThrow(/permissions\.call/);
 
     const vdfs = { ...none, call: ['query:vdfs.'] };
     expect(() => checkCallPermission('x', vdfs, 'query:vdfs.list_entries.v1', {}, 'library')).toThrow(/permissions\.libraries/);
@@ -155,7 +153,14 @@ describe('extensions install asks before granting (CLI, real daemon)', () => {
     const daemon = await startTestDaemon();
     const scratch = makeTempDir('sd-inst-');
     try {
-      const path = packageVariant('cap-test', join(scratch, 'pkg'), () => undefined);
+      const path = packageVariant('cap-test', join(scratch, 'pkg'), (m) => {
+        m.permissions.dispatch = ['files.copy', 'hello:*'];
+        m.permissions.manage_jobs = ['hello:countdown'];
+        m.permissions.filesystem = [
+          { path: '/srv/receipts', access: 'read' },
+          { path: '/srv/out', access: 'write' },
+        ];
+      });
       const refused = await daemon.cli(['extensions', 'install', path], { input: 'y\n' });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain('without confirmation');
@@ -167,7 +172,9 @@ describe('extensions install asks before granting (CLI, real daemon)', () => {
       expect(ok.code, ok.stderr).toBe(0);
       expect(ok.stdout).toContain('permissions granted:');
       expect(ok.stdout).toContain('query:vdfs., action:vdfs., query:ai., query:credentials., action:credentials.');
-      expect(ok.stdout).toMatch(/dispatch jobs:\s+yes/);
+      expect(ok.stdout).toMatch(/dispatch jobs:\s+files\.copy, hello:\*/);
+      expect(ok.stdout).toMatch(/manage jobs:\s+hello:countdown/);
+      expect(ok.stdout).toMatch(/filesystem:\s+read\s+\/srv\/receipts\n\s+write\s+\/srv\/out/);
       expect(ok.stdout).toMatch(/network:\s+127\.0\.0\.1/);
       expect(ok.stdout).toContain('1 concurrent job(s), 600 host calls/min');
 
@@ -176,6 +183,8 @@ describe('extensions install asks before granting (CLI, real daemon)', () => {
       const info = await daemon.cli(['extensions', 'info', 'denied']);
       expect(info.stdout).toMatch(/call:\s+\(none: only its own methods\)/);
       expect(info.stdout).toMatch(/network:\s+\(none\)/);
+      expect(info.stdout).toMatch(/dispatch jobs:\s+\(none: only its own job types\)/);
+      expect(info.stdout).toMatch(/filesystem:\s+\(none\)/);
     } finally {
       await daemon.stop();
       rmSync(scratch, { recursive: true, force: true });

@@ -79,7 +79,8 @@ export function try_all(ptr: i32, len: i32): i64 {
   const r9 = ai().embed(["a"]);
   record(out, "ai.embed", r9.ok, r9.error);
 
-  const r10 = jobs().dispatchJson("denied:none", "{}");
+  // Another extension's job type: its own ("denied:…") need no grant.
+  const r10 = jobs().dispatchJson("cap-test:slow_a", '{"steps":1,"step_ms":0}');
   record(out, "jobs.dispatch", r10.ok, r10.error);
   const r11 = jobs().getStatus(input.job_id);
   record(out, "jobs.get_status", r11.ok, r11.error);

@@ -35,7 +35,7 @@ export class DispatchOptions {
   ) {}
 }
 
-/** Dispatches jobs (`action:jobs.dispatch.input.v1`; needs `permissions.dispatch_jobs`). */
+/** Dispatches jobs (`action:jobs.dispatch.input.v1`; another extension's or core's job types need `permissions.dispatch`). */
 export class Jobs {
   /**
    * Dispatches a job of `jobType` (`finance:email_scan`, `files.copy`) with `params`

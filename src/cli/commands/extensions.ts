@@ -24,7 +24,11 @@ export function describeRequest(p: Pick<InstallPreview, 'permissions' | 'limits'
   const perms = p.permissions;
   const lines = [c.bold('permissions:')];
   lines.push(`  call:           ${perms.call.length > 0 ? perms.call.join(', ') : c.dim('(none: only its own methods)')}`);
-  lines.push(`  dispatch jobs:  ${perms.dispatch_jobs ? c.yellow('yes') : 'no'}`);
+  lines.push(`  dispatch jobs:  ${perms.dispatch.length > 0 ? c.yellow(perms.dispatch.join(', ')) : c.dim('(none: only its own job types)')}`);
+  lines.push(`  manage jobs:    ${perms.manage_jobs.length > 0 ? c.yellow(perms.manage_jobs.join(', ')) : c.dim('(none: only its own job types and jobs it dispatched)')}`);
+  // Paths on this machine are the grant a person most needs to see: each on a line of its own.
+  if (perms.filesystem.length === 0) lines.push(`  filesystem:     ${c.dim('(none)')}`);
+  else perms.filesystem.forEach((g, i) => lines.push(`  ${i === 0 ? 'filesystem:   ' : '              '}  ${c.yellow(g.access.padEnd(5))} ${g.path}`));
   lines.push(`  libraries:      ${perms.libraries.length > 0 ? perms.libraries.join(', ') : c.dim('(none)')}`);
   lines.push(`  network:        ${perms.network.length > 0 ? perms.network.join(', ') : c.dim('(none)')}`);
   lines.push(c.bold('limits:'));

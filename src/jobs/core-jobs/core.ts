@@ -39,6 +39,10 @@ export const countJob: JobTypeDefinition = {
       ack_file: { type: 'string', minLength: 1, description: 'Append each acknowledged value to this file.' },
     },
   },
+  touches: (params) => {
+    const ackFile = (params as CountParams).ack_file;
+    return ackFile ? [{ path: ackFile, access: 'write', what: 'core.count ack_file' }] : [];
+  },
   async run(ctx) {
     const params = ctx.params as CountParams;
     let n = (ctx.state as { n: number } | null)?.n ?? 0;

@@ -64,6 +64,13 @@ export const filesCopyJob: JobTypeDefinition = {
   paramsSchema: copyInputSchema as unknown as Record<string, unknown>,
   // One large file is copied without progress in between; give it time before calling it stalled.
   stallTimeoutMs: 3_600_000,
+  touches: (params) => {
+    const { sources, destination } = params as CopyRequest;
+    return [
+      ...sources.map((path) => ({ path, access: 'read' as const, what: 'files.copy source' })),
+      { path: destination, access: 'write' as const, what: 'files.copy destination' },
+    ];
+  },
   async run(ctx) {
     const params = ctx.params as CopyRequest;
     const previous = ctx.state as CopyState | null;

@@ -69,6 +69,13 @@ export const hashTreeJob: JobTypeDefinition = {
     },
   },
   stallTimeoutMs: 3_600_000,
+  touches: (params) => {
+    const { root, manifest_path } = params as HashParams;
+    return [
+      { path: root, access: 'read', what: 'files.hash_tree root' },
+      ...(manifest_path ? [{ path: manifest_path, access: 'write' as const, what: 'files.hash_tree manifest_path' }] : []),
+    ];
+  },
   async run(ctx) {
     const params = ctx.params as HashParams;
     const root = resolve(params.root);

@@ -1,6 +1,7 @@
 /**
  * `jobs()`: dispatch (from the SDK's `Jobs`), status and cancel (`query:jobs.get_status.v1`,
- * `action:jobs.cancel.input.v1`). All need `permissions.dispatch_jobs`.
+ * `action:jobs.cancel.input.v1`). The extension's own job types need no permission; others'
+ * need `permissions.dispatch` (to dispatch) or `permissions.manage_jobs` (to read or cancel).
  */
 import { CallResult } from "../call";
 import { Jobs } from "../jobs";
