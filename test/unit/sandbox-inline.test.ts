@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExtensionSandbox } from '../../src/extensions/sandbox/index.js';
+import { INLINE_MAX_COPY, INLINE_MAX_STARTS } from '../../src/extensions/sandbox/inline.js';
 import { FUEL_EXPORT, meterModule, UnmeterableModule } from '../../src/extensions/sandbox/metering.js';
 import { rejectionOf } from '../helpers/errors.js';
 import { loadSandbox } from '../../src/extensions/sandbox/index.js';
@@ -226,6 +227,70 @@ describe('sandbox: short calls on the main thread', () => {
     expect(s.stats()).toMatchObject({ calls: 2, inline: 2 });
     const off = await load('echo', { inline: false });
     expect(off.callNow('echo', 1, { chain: [] })).toBeUndefined();
+  });
+
+  it('charges host work: a storm of cheap-looking host calls is given up there, and its export moves to the workers', async () => {
+    const s = await load('host-storm', { config: { blob: 'x'.repeat(1 << 20) }, limits: { instances: 1, callTimeoutMs: 10_000 } });
+    // Each storm is a few guest instructions per host call: fuel for instructions alone let
+    // hundreds of thousands of them run on the main thread.
+    for (const storm of ['config_storm', 'info_storm', 'log_storm']) {
+      expect(s.callNow(storm, {}, { chain: [] }), storm).toBeUndefined();
+      expect(s.callNow(storm, {}, { chain: [] }), `${storm}, again`).toBeUndefined();
+    }
+    expect(s.stats()).toMatchObject({ calls: 0, inline: 0 });
+    expect(s.callNow('noop', {}, { chain: [] })).toEqual({ ok: true, value: null });
+    // On a worker the same storm runs to its end.
+    expect(await s.call('info_storm', {}, { chain: [] })).toBeNull();
+    expect(s.stats()).toMatchObject({ calls: 2, inline: 1 });
+  });
+
+  it('never runs a plugin_init that storms the host there: the extension runs on workers only', async () => {
+    const s = await load('init-storm', { limits: { instances: 1, callTimeoutMs: 10_000 } });
+    expect(s.callNow('noop', {}, { chain: [] })).toBeUndefined();
+    expect(await rejectionOf(s.call('trap', {}, { chain: [] }))).toMatchObject({ code: 'EXTENSION_TRAPPED' });
+    expect(s.callNow('noop', {}, { chain: [] })).toBeUndefined();
+    expect(await s.call('noop', {}, { chain: [] })).toBeNull();
+    expect(s.stats().inline).toBe(0);
+  });
+
+  it('makes its instance at most INLINE_MAX_STARTS times, however many exports are given up there', async () => {
+    // Each export bails (a wire call), which discards the instance; the next call makes it again.
+    const exports = Array.from({ length: INLINE_MAX_STARTS }, (_, i) => `b${i}`);
+    const register = [...exports, 'noop'].map((name, i) => {
+      const json = `{"name":"${name}","export_fn":"${name}","operation_type":"query"}`;
+      return { data: `(data (i32.const ${2048 + i * 64}) "${json.replaceAll('"', '\\"')}")`, call: `(drop (call $sd_call (i32.const 1024) (i32.const 28) (i32.const ${2048 + i * 64}) (i32.const ${json.length})))` };
+    });
+    const wasm = await compileWatText(`(module
+      (import "spacedrive" "sd_call" (func $sd_call (param i32 i32 i32 i32) (result i64)))
+      (memory (export "memory") 1)
+      (global $top (mut i32) (i32.const 8192))
+      (data (i32.const 1024) "extension.register_operation")
+      (data (i32.const 1300) "query:x.v1")
+      ${register.map((r) => r.data).join('\n')}
+      (func (export "sd_abi_version") (result i32) (i32.const 1))
+      (func (export "sd_alloc") (param $n i32) (result i32) (local $p i32)
+        (local.set $p (global.get $top)) (global.set $top (i32.add (local.get $p) (local.get $n))) (local.get $p))
+      (func (export "sd_free") (param i32 i32))
+      (func (export "plugin_init") (result i32) ${register.map((r) => r.call).join(' ')} (i32.const 0))
+      (func $wire (param i32 i32) (result i64) (call $sd_call (i32.const 1300) (i32.const 10) (i32.const 1300) (i32.const 0)))
+      (func (export "noop") (param i32 i32) (result i64) (i64.const 0))
+      ${exports.map((name) => `(export "${name}" (func $wire))`).join('\n')})`);
+    const s = await loadSandbox({ id: 'bails', version: '1.0.0', wasm, limits: { ...TEST_LIMITS, instances: 1 }, bridge: recordingBridge(), config: {}, logger: silentLogger() });
+    open.push(s);
+    const answered = exports.map((name) => s.callNow(name, {}, { chain: [] }));
+    expect(answered).toEqual(exports.map(() => undefined));
+    // A short export is not tried there any more: the instance was made INLINE_MAX_STARTS times.
+    expect(s.callNow('noop', {}, { chain: [] })).toBeUndefined();
+    expect(await s.call('noop', {}, { chain: [] })).toBeNull();
+    expect(s.stats()).toMatchObject({ calls: 1, inline: 0 });
+  });
+
+  it('does not try a call with a large input there, nor hold it against the export', async () => {
+    const s = await load('echo', { limits: { maxInputBytes: 1 << 20, maxOutputBytes: 1 << 20 } });
+    const big = { text: 'x'.repeat(INLINE_MAX_COPY) };
+    expect(s.callNow('echo', big, { chain: [] })).toBeUndefined();
+    expect(await s.call('echo', big, { chain: [] })).toEqual(big);
+    expect(s.callNow('echo', { a: 1 }, { chain: [] })).toEqual({ ok: true, value: { a: 1 } });
   });
 
   it('can be switched off: every call then goes to a worker', async () => {

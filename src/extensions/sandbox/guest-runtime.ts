@@ -32,8 +32,9 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   const enc = new TextEncoder();
   const dec = new TextDecoder('utf-8', { fatal: true });
   const lenient = new TextDecoder('utf-8');
-  const infoEnvelope = JSON.stringify({ ok: true, result: { id, version: init.version, abi_version: 1 } });
-  const configEnvelope = JSON.stringify({ ok: true, result: init.config ?? null });
+  // Encoded once: a guest may ask for them in a loop, and the config may be large.
+  const infoEnvelope = enc.encode(JSON.stringify({ ok: true, result: { id, version: init.version, abi_version: 1 } }));
+  const configEnvelope = init.configEnvelope ?? enc.encode(JSON.stringify({ ok: true, result: init.config ?? null }));
 
   let memory: WasmMemory | undefined;
   let ex: Record<string, unknown> & { sd_alloc: (n: number) => number; sd_free: (p: number, n: number) => void };
@@ -111,6 +112,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   /** Copies bytes into a fresh guest buffer from sd_alloc; returns it packed. */
   function bytesToGuest(bytes: Uint8Array): bigint {
     const n = bytes.length;
+    io.hostWork(n);
     const p = ex.sd_alloc(n) >>> 0;
     if (p === 0) throw fault('EXTENSION_OUT_OF_MEMORY', `sd_alloc(${n}) returned 0`);
     view(p, n, `sd_alloc(${n}) result`).set(bytes);
@@ -175,10 +177,11 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
 
   const host = {
     sd_call(mp: number, ml: number, pp: number, pl: number): bigint {
+      io.hostWork((ml >>> 0) + (pl >>> 0));
       const method = text(mp, ml, 'sd_call method');
       // The fast path: answered from a string built once, without reading the payload.
-      if (method === 'extension.info') return toGuest(infoEnvelope);
-      if (method === 'extension.config') return toGuest(configEnvelope);
+      if (method === 'extension.info') return bytesToGuest(infoEnvelope);
+      if (method === 'extension.config') return bytesToGuest(configEnvelope);
       const payloadText = text(pp, pl, 'sd_call payload');
       if (!method.startsWith('extension.')) {
         // A wire method: the main thread parses the payload (it needs the value anyway), so
@@ -215,6 +218,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     sd_log(level: number, p: number, l: number): void {
       // A guest that logs in a tight loop must not flood the daemon's log: lines are cut at
       // MAX_LOG_LINE bytes and at most MAX_LOG_LINES go out per call; the rest are counted.
+      io.hostWork(linesThisCall >= MAX_LOG_LINES ? 0 : Math.min(l >>> 0, MAX_LOG_LINE));
       if (linesThisCall >= MAX_LOG_LINES) {
         droppedLines++;
         return;
@@ -227,9 +231,11 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       if (logs.length >= 64) io.flushLogs(takeLogs());
     },
     sd_error(p: number, l: number): void {
+      io.hostWork(l >>> 0);
       guestError = lenient.decode(view(p, l, 'sd_error message').slice());
     },
     sd_job_progress(p: number, l: number): number {
+      io.hostWork(l >>> 0);
       if (currentJob === null) return -1;
       const t = text(p, l, 'sd_job_progress report');
       let report: unknown;
@@ -249,6 +255,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       throw fault(err.code, `job progress could not be recorded: ${err.message}`);
     },
     sd_job_interrupt(): number {
+      io.hostWork(0);
       if (currentJob === null) return -1;
       const reply = io.bridge({ kind: 'interrupt' }, takeLogs());
       return typeof reply === 'number' ? reply : 0;
@@ -394,6 +401,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     try {
       if (typeof fn !== 'function') throw fault('EXTENSION_INVALID', 'is not an exported function');
       const n = m.inputBytes;
+      io.hostWork(n);
       const inPtr = ex.sd_alloc(n) >>> 0;
       if (inPtr === 0) throw fault('EXTENSION_OUT_OF_MEMORY', `sd_alloc(${n}) returned 0 for the call's input`);
       const dst = view(inPtr, n, `sd_alloc(${n}) result`);
@@ -419,6 +427,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
         if (outLen > m.maxOutputBytes) {
           throw fault('EXTENSION_BAD_RESULT', `returned ${outLen} bytes, over the output limit of ${m.maxOutputBytes} bytes`);
         }
+        io.hostWork(outLen);
         output = text(outPtr, outLen, 'result');
         try {
           value = JSON.parse(output);

@@ -124,6 +124,12 @@ export interface SharedInit {
    * whose results cross as text.
    */
   keepOutputValue?: boolean;
+  /**
+   * The `extension.config` answer, encoded: set for the main thread's instance, which is made
+   * again after a dropped attempt and must not encode a large config each time (a megabyte of
+   * config took tens of milliseconds). A worker encodes its own.
+   */
+  configEnvelope?: Uint8Array;
 }
 
 export type WorkerInit = WorkerChannels & SharedInit;
@@ -149,6 +155,14 @@ export interface GuestIo {
   bridge(request: GuestBridgeRequest, logs: LogLine[]): BridgeReply;
   /** `extension.sleep`, already checked against the call's deadline. */
   sleep(ms: number): void;
+  /**
+   * Called before the host does work a guest asked for: at every host import, with the bytes it
+   * will read from guest memory, and before every copy into or out of guest memory (results,
+   * a call's input and output), with its length. Guest instructions are metered; this is the rest
+   * of what a guest can make the host do. The main thread's instance charges it against the
+   * attempt's budget and may end the attempt (bail); a worker ignores it.
+   */
+  hostWork(bytes: number): void;
 }
 
 /** One instance's guest side (createGuestRuntime). */

@@ -101,6 +101,8 @@ export function sandboxWorkerMain(createRuntime: typeof import('./guest-runtime.
       // Blocks this thread only.
       Atomics.wait(sleeper, 0, 0, ms);
     },
+    // A worker can be stopped from outside: its call's time limit bounds host work too.
+    hostWork() {},
   });
 
   function handleCall(m: Extract<import('./protocol.js').ToWorker, { t: 'call' }>): void {
