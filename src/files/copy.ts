@@ -23,7 +23,15 @@ export interface PlannedFile {
   size: number;
 }
 
+/**
+ * How the destination is used: `into` copies each source to `<destination>/<source name>` (the
+ * destination is an existing directory); `as` copies the one source to `<destination>` itself.
+ */
+export type CopyLayout = 'into' | 'as';
+
 export interface CopyPlan {
+  /** Decided from the destination as it was when the plan was made; a resumed job passes it back. */
+  layout: CopyLayout;
   files: PlannedFile[];
   /** Directories to create (targets of copied directories, including empty ones). */
   directories: string[];
@@ -49,7 +57,13 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
+/**
+ * Plans a copy. Without `layout` it is decided from the destination now: an existing directory
+ * is copied into, anything else is the target itself. A resumed copy passes the layout its first
+ * run decided, because that run may have created the destination directory itself: deciding
+ * again would then copy the rest into `<destination>/<source name>`.
+ */
+export async function planCopy(req: CopyRequest, layout?: CopyLayout): Promise<CopyPlan> {
   if (req.sources.length === 0) throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'invalid input: field \'sources\': expected at least one path');
   const destination = resolve(req.destination);
   let destIsDir = false;
@@ -63,7 +77,8 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
       });
     }
   }
-  const plan: CopyPlan = { files: [], directories: [], totalBytes: 0 };
+  const into = layout === undefined ? destIsDir : layout === 'into';
+  const plan: CopyPlan = { layout: into ? 'into' : 'as', files: [], directories: [], totalBytes: 0 };
   for (const raw of req.sources) {
     const source = resolve(raw);
     let info;
@@ -73,14 +88,14 @@ export async function planCopy(req: CopyRequest): Promise<CopyPlan> {
     } catch (err) {
       throw fsError(err, source, 'copy');
     }
-    const target = destIsDir ? join(destination, basename(source)) : destination;
+    const target = into ? join(destination, basename(source)) : destination;
     if (target === source || target.startsWith(source + '/')) {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, `copy: cannot copy ${source} into itself`, { path: source });
     }
     if (info.isDirectory()) await walk(source, target, plan, req.overwrite ?? false);
     else await addFile(source, target, info.size, plan, req.overwrite ?? false);
   }
-  const parent = destIsDir ? destination : dirname(destination);
+  const parent = into ? destination : dirname(destination);
   try {
     await access(parent, fsConstants.W_OK);
   } catch (err) {

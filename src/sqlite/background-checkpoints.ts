@@ -61,7 +61,9 @@ function checkpointerMain(): void {
   // A checkpoint waits for the writer's short transactions rather than failing on them.
   db.pragma('busy_timeout = 5000');
   wt.parentPort!.postMessage('ready');
-  let seen = Atomics.load(ctrl, 0 /* COMMITS */);
+  // Nothing is checkpointed yet: every commit counted so far — the one that started this thread
+  // and any made while it was starting — is pending, so the first pass checkpoints at once.
+  let seen = 0;
   for (;;) {
     while (Atomics.load(ctrl, 1 /* STOP */) === 0 && Atomics.load(ctrl, 0) === seen) Atomics.wait(ctrl, 0, seen);
     if (Atomics.load(ctrl, 1) !== 0) break;
@@ -124,6 +126,9 @@ export class BackgroundCheckpoints {
   }
 
   #start(): void {
+    // The commit that starts the thread is its first to checkpoint; commits made while it starts
+    // are counted from here on too (see `seen` in checkpointerMain).
+    Atomics.add(this.#ctrl, COMMITS, 1);
     const data: WorkerData = { driver: DRIVER_PATH, path: this.#path, ctrl: this.#ctrl, intervalMs: this.#intervalMs };
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: data, stdout: false, stderr: false });
     worker.unref();

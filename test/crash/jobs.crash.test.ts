@@ -6,7 +6,8 @@
  *    value in that file, and across all runs the file's values strictly increase (a lost
  *    checkpoint would make the job count some values again);
  *  - every job finishes; files.copy resumed mid-way produces exactly the right files and leaves
- *    no temporary files;
+ *    no temporary files, both into an existing directory and into a destination that did not
+ *    exist (which the first run creates: a resumed run must not then copy into it);
  *  - nothing runs after it completed or was cancelled.
  */
 import { createHash } from 'node:crypto';
@@ -57,11 +58,9 @@ describe('jobs survive kill -9 of the daemon', () => {
     // A finished job and a cancelled one, before any kill: they must never run again.
     const done = await dispatch('core.count', { to: 5, ack_file: join(daemon.dataDir, 'done.acks') });
     const cancelled = await dispatch('core.count', { to: 1_000_000, delay_ms: 5, ack_file: join(daemon.dataDir, 'cancelled.acks') });
-    for (let i = 0; i < 200 && ((await status(cancelled)).state?.n ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => ((await status(cancelled)).state?.n ?? 0) >= 2, 'the job to be cancelled to have counted to 2');
     await client.action('action:jobs.cancel.input.v1', { job_id: cancelled });
-    for (let i = 0; i < 200 && ((await status(done)).status !== 'completed' || (await status(cancelled)).status !== 'cancelled'); i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(async () => (await status(done)).status === 'completed' && (await status(cancelled)).status === 'cancelled', 'one job completed, one cancelled');
     expect((await status(done)).status).toBe('completed');
     expect((await status(cancelled)).status).toBe('cancelled');
     const doneRuns = (await status(done)).runs;
@@ -85,29 +84,32 @@ describe('jobs survive kill -9 of the daemon', () => {
     const dst = join(daemon.dataDir, 'copy-dst');
     mkdirSync(dst);
     const copyId = ((await client.action('action:files.copy.input.v1', { sources: [src], destination: dst })) as { job_id: string }).job_id;
+    // Not there at dispatch: the copy's first run creates it, as a copy of copy-src itself.
+    const newDst = join(daemon.dataDir, 'copy-new-dst');
+    const newCopyId = ((await client.action('action:files.copy.input.v1', { sources: [src], destination: newDst })) as { job_id: string }).job_id;
+    const copyIds = [copyId, newCopyId];
 
-    const allIds = [...countIds, copyId];
+    const allIds = [...countIds, ...copyIds];
     let kills = 0;
     let progressedBeforeKill = 0;
-    let copyMidway = 0;
-    const copyIsMidway = async () => {
-      const st = await status(copyId);
-      const files = (st.state as unknown as { files_done: number } | null)?.files_done ?? 0;
-      // Well short of the end, so that it is still part-way when the kill follows a moment later.
-      return st.status === 'running' && files > 0 && files < 600;
-    };
+    const copyMidway = [0, 0];
+    const filesDone = (st: Status) => (st.state as unknown as { files_done: number } | null)?.files_done ?? 0;
+    const isMidway = (st: Status) => st.status === 'running' && filesDone(st) > 0 && filesDone(st) < 800;
+    // Well short of the end, so that they are still part-way when the kill follows a moment later.
+    const copiesAreMidway = async () => (await Promise.all(copyIds.map(status))).every((st) => isMidway(st) && filesDone(st) < 600);
     for (let round = 0; round < 5; round++) {
       if (round === 0) {
-        // The first kill lands while the copy is part-way through (an idle machine copies the
-        // 800 files in about a second, so a random moment could miss it); the others are random.
-        await waitFor(copyIsMidway, 'the copy to be part-way through', 30_000);
+        // The first kill lands while both copies are part-way through (an idle machine copies
+        // the 800 files in about a second, so a random moment could miss it); the others are random.
+        await waitFor(copiesAreMidway, 'both copies to be part-way through', 30_000);
       } else {
         await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 700)));
       }
       const before = await Promise.all(allIds.map(status));
       if (before.some((s) => s.status === 'running')) progressedBeforeKill++;
-      const copyState = before[3]!.state as unknown as { files_done: number } | null;
-      if (before[3]!.status === 'running' && copyState && copyState.files_done > 0 && copyState.files_done < 800) copyMidway++;
+      copyIds.forEach((_, k) => {
+        if (isMidway(before[countIds.length + k]!)) copyMidway[k]!++;
+      });
       await daemon.kill('SIGKILL');
       kills++;
       // What had been acknowledged when the process died.
@@ -123,19 +125,21 @@ describe('jobs survive kill -9 of the daemon', () => {
     expect(kills).toBe(5);
     expect(progressedBeforeKill).toBeGreaterThanOrEqual(1);
 
-    // Every job finishes.
-    const deadline = Date.now() + 120_000;
-    let finals: Status[] = [];
-    while (Date.now() < deadline) {
-      finals = await Promise.all(allIds.map(status));
-      if (finals.every((s) => s.status === 'completed')) break;
-      if (finals.some((s) => s.status === 'failed')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Every job finishes (a failed one ends the wait at once, and the comparison below shows it).
+    const finals = await waitFor(
+      async () => {
+        const all = await Promise.all(allIds.map(status));
+        return all.every((s) => s.status === 'completed') || all.some((s) => s.status === 'failed') ? all : null;
+      },
+      'every job to finish',
+      120_000,
+    );
     expect(finals.map((s) => s.status)).toEqual(allIds.map(() => 'completed'));
-    // The copy really was interrupted part-way through at least once.
-    expect(copyMidway).toBeGreaterThanOrEqual(1);
+    // Each copy really was interrupted part-way through at least once.
+    expect(copyMidway[0]).toBeGreaterThanOrEqual(1);
+    expect(copyMidway[1]).toBeGreaterThanOrEqual(1);
     expect(finals[3]!.runs).toBeGreaterThanOrEqual(2);
+    expect(finals[4]!.runs).toBeGreaterThanOrEqual(2);
     for (let i = 0; i < counters.length; i++) {
       expect(finals[i]!.output).toEqual({ n: counters[i]!.to });
       const values = acked(counters[i]!.ack_file);
@@ -149,6 +153,11 @@ describe('jobs survive kill -9 of the daemon', () => {
     // The copy resumed mid-way: exactly the source tree, byte for byte, and no temporary files.
     expect(treeDigest(join(dst, 'copy-src'))).toEqual(treeDigest(src));
     expect((finals[3]!.output as { copied_files: number }).copied_files).toBe(800);
+    // Into the new destination: the tree is the destination itself, and nothing was split off
+    // into <destination>/copy-src by a resumed run.
+    expect(existsSync(join(newDst, 'copy-src'))).toBe(false);
+    expect(treeDigest(newDst)).toEqual(treeDigest(src));
+    expect((finals[4]!.output as { copied_files: number }).copied_files).toBe(800);
 
     // Nothing ran after completion or cancellation.
     const doneAfter = await status(done);

@@ -99,6 +99,38 @@ describe('job system (in-process core, real SQLite)', () => {
     expect(readFileSync(next).equals(Buffer.alloc(100_000, done))).toBe(true);
   });
 
+  it('files.copy into a destination that did not exist keeps that layout after a pause and resume', async () => {
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, i % 2 ? 'sub' : '', `f${String(i).padStart(2, '0')}`), `file ${i}`);
+    const dst = join(dir, 'new-dst');
+    const { jobId } = await core.jobs.dispatch('files.copy', { sources: [src], destination: dst });
+    // Asked to pause at its first progress report (before it has made the destination): the
+    // request is committed before the job's next checkpoint, which then answers "pause".
+    // Waiting on that event, not on a moment, so that it cannot finish before the pause.
+    const paused = new Promise<void>((resolve, reject) => {
+      const sub = core.events.subscribe(['job:progress'], undefined, (e) => {
+        if (e.payload.job_id !== jobId) return;
+        sub.unsubscribe();
+        core.jobs.pause(jobId).then(() => resolve(), reject);
+      });
+    });
+    await paused;
+    await until(jobId, 'paused');
+    const done = ((await core.jobs.get(jobId)).state as { files_done: number }).files_done;
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(20);
+    // The first run created the destination: a resumed run must not now copy into it.
+    expect(existsSync(dst)).toBe(true);
+    await core.jobs.resume(jobId);
+    await until(jobId, 'completed');
+    expect(existsSync(join(dst, 'src'))).toBe(false);
+    expect(readdirSync(dst).sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `f${String(2 * i).padStart(2, '0')}`), 'sub']);
+    expect(readdirSync(join(dst, 'sub')).length).toBe(10);
+    expect(readFileSync(join(dst, 'sub', 'f19'), 'utf8')).toBe('file 19');
+    expect(((await core.jobs.get(jobId)).output as { copied_files: number }).copied_files).toBe(20);
+  });
+
   it('hashes a tree into a manifest matching sha256 of each file', async () => {
     const root = join(dir, 'tree');
     mkdirSync(join(root, 'a'), { recursive: true });

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/store/index.js';
 import { uuidv7 } from '../../src/jobs/store/sqlite.js';
 import { jobStoreContract } from '../contract/job-store.contract.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dir = '';
 jobStoreContract('SQLite', {
@@ -52,9 +53,7 @@ describe('SQLite job store specifics', () => {
       expect(store.checkpoints.running).toBe(false);
       for (let i = 10; i < 400; i++) await enqueue(i);
       expect(store.checkpoints.running).toBe(true);
-      const deadline = Date.now() + 10_000;
-      while (store.checkpoints.checkpoints === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      expect(store.checkpoints.checkpoints).toBeGreaterThan(0);
+      await waitFor(() => store.checkpoints.checkpoints > 0, 'a background checkpoint', 10_000);
       // The writer restarts a fully checkpointed WAL from its beginning: it does not hold every
       // commit since the store opened (each of these writes at least one page).
       for (let i = 400; i < 800; i++) await enqueue(i);

@@ -2,7 +2,11 @@
  * `files.copy`: copies files and directory trees, resumable mid-way.
  *
  * The plan (src/files/copy.ts) is made again on every run — it is deterministic (sorted walk) —
- * and the checkpoint records how many of its files are done, so a resumed run skips them.
+ * and the checkpoint records how many of its files are done, so a resumed run skips them. The
+ * first checkpoint also records the layout the first run decided (copy into the destination, or
+ * as the destination) before any directory is made: a destination that did not exist is created
+ * by the first run, and a resumed run that looked again would copy the rest into
+ * `<destination>/<source name>`.
  * Each file is copied to a temporary name beside its target and then moved into place, so a
  * target is never left half-written by a crash. Targets after the checkpoint that exist on a
  * resumed run were written by the interrupted run (the first run's plan refused existing
@@ -12,7 +16,7 @@ import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, rename, unlink } from 'node:fs/promises';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import { copyInputSchema } from '../../files/operations.js';
-import { makeDirectories, planCopy, type CopyRequest, type PlannedFile } from '../../files/copy.js';
+import { makeDirectories, planCopy, type CopyLayout, type CopyRequest, type PlannedFile } from '../../files/copy.js';
 import type { JobTypeDefinition } from '../types.js';
 
 interface CopyState {
@@ -20,6 +24,8 @@ interface CopyState {
   bytes_done: number;
   files_total: number;
   bytes_total: number;
+  /** Absent in checkpoints written before the layout was recorded: decided again then. */
+  layout?: CopyLayout;
 }
 
 function fsError(err: unknown, path: string): SpacedriveError {
@@ -76,18 +82,19 @@ export const filesCopyJob: JobTypeDefinition = {
     const previous = ctx.state as CopyState | null;
     const overwrite = params.overwrite ?? false;
     // On a resumed run our own earlier targets exist; the existence check was done by the first run.
-    const plan = await planCopy({ ...params, overwrite: previous ? true : overwrite });
+    const plan = await planCopy({ ...params, overwrite: previous ? true : overwrite }, previous?.layout);
     if (previous && (plan.files.length !== previous.files_total || plan.totalBytes !== previous.bytes_total)) {
       ctx.log('warn', `the sources changed since the copy started (${previous.files_total} files planned then, ${plan.files.length} now)`);
     }
-    await makeDirectories(plan);
     const state: CopyState = previous
-      ? { ...previous, files_total: plan.files.length, bytes_total: plan.totalBytes }
-      : { files_done: 0, bytes_done: 0, files_total: plan.files.length, bytes_total: plan.totalBytes };
+      ? { ...previous, files_total: plan.files.length, bytes_total: plan.totalBytes, layout: plan.layout }
+      : { files_done: 0, bytes_done: 0, files_total: plan.files.length, bytes_total: plan.totalBytes, layout: plan.layout };
     if (!previous) {
+      // Durable before the first directory is made (see the comment at the top).
       const r = await ctx.progress({ state, fraction: 0, itemsDone: 0, itemsTotal: plan.files.length, bytesDone: 0, bytesTotal: plan.totalBytes, message: `copying ${plan.files.length} files` });
       if (r !== 'continue') return { status: 'interrupted', state };
     }
+    await makeDirectories(plan);
     const tmpSuffix = `sdcopy-${ctx.jobId.slice(0, 8)}.tmp`;
     for (let i = state.files_done; i < plan.files.length; i++) {
       const file = plan.files[i]!;
