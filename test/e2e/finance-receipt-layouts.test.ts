@@ -77,6 +77,11 @@ const LAYOUTS: Layout[] = [
     expected: { merchant: 'Canada Dry Outlet', date: '2025-03-04', total: 8.65, currency: 'USD' },
   },
   {
+    name: 'a US receipt printed with a Pacific time (PST is no Canadian tax here) and a bare $',
+    text: lines('Sunset Tacos', '03/04/2025 7:42 PM PST', '2 x Taco 7.00', 'Total $7.00'),
+    expected: { merchant: 'Sunset Tacos', date: '2025-03-04', total: 7, currency: 'USD' },
+  },
+  {
     name: 'an Australian tax invoice: NSW postcode, ABN, GST, a bare $',
     text: lines(
       'Bean Scene Cafe',

@@ -284,12 +284,12 @@ const COUNTRY_CURRENCIES: string[] = [
 /**
  * Tax words, the country each points to when nothing else says, and the countries it agrees
  * with (a country name on the receipt is taken only when it agrees: "Canada Dry" on a US
- * receipt with sales tax stays a US receipt). Specific words come first: `GST` and `PST` together
- * are Canadian.
+ * receipt with sales tax stays a US receipt). Specific words come first. `PST` alone is no cue
+ * (it is also the Pacific time zone); with `GST` it is Canadian ({@link originOf}).
  */
 const TAX_WORDS: string[] = [
   "GSTIN", "IN", "IN", "CGST", "IN", "IN", "SGST", "IN", "IN",
-  "HST", "CA", "CA", "PST", "CA", "CA", "QST", "CA", "CA", "TPS", "CA", "CA", "TVQ", "CA", "CA",
+  "HST", "CA", "CA", "QST", "CA", "CA", "TPS", "CA", "CA", "TVQ", "CA", "CA",
   "ABN", "AU", "AU",
   "MWST", "DE", "DE AT CH", "UST", "DE", "DE AT", "MEHRWERTSTEUER", "DE", "DE AT CH",
   "TVA", "FR", "FR BE LU CH", "IVA", "ES", "ES IT PT MX", "BTW", "NL", "NL BE",
@@ -419,6 +419,11 @@ export function originOf(lines: string[]): Origin {
 
   let taxCountry = "";
   let agreeing = "";
+  if (listed(upperWords, "GST") && listed(upperWords, "PST")) {
+    // British Columbia, Saskatchewan, Manitoba.
+    taxCountry = "CA";
+    agreeing = "CA";
+  }
   for (let k = 0; k < TAX_WORDS.length && taxCountry.length == 0; k += 3) {
     if (listed(upperWords, TAX_WORDS[k])) {
       taxCountry = TAX_WORDS[k + 1];
