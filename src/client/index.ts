@@ -340,7 +340,9 @@ export class SpacedriveClient implements SpacedriveClientApi {
     }
     const signal = opts?.signal;
     if (signal?.aborted) throw new SpacedriveError(ErrorCode.CANCELLED, 'call aborted before it was sent');
-    const id = this.#nextId++;
+    // Ids stay safe integers, which every JSON parser reads back exactly.
+    const id = this.#nextId;
+    this.#nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     body.id = id;
     const line = JSON.stringify(body) + '\n';
     return new Promise((resolve, reject) => {

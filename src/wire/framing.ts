@@ -2,7 +2,8 @@
  * Newline-delimited JSON framing for the daemon side, with the limits the protocol promises:
  * a maximum frame size (an oversized frame is skipped up to its newline, so the stream stays
  * usable), a maximum nesting depth (checked by a linear byte scan before JSON.parse, so a
- * hostile frame cannot blow the parser's stack), and strict UTF-8 (a fatal TextDecoder).
+ * hostile frame cannot blow the parser's stack), and strict UTF-8 (a fatal TextDecoder). Lines
+ * that are empty or hold only whitespace are no frames and are skipped.
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 
@@ -14,6 +15,9 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
+const SPACE = 0x20;
+const TAB = 0x09;
+const COLON = 0x3a;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -67,8 +71,85 @@ export function parseFrame(frame: Uint8Array, maxDepth: number): unknown {
   }
 }
 
+/** True when a line holds nothing but JSON whitespace (spaces, tabs, CRs): such a line is no frame. */
+export function isBlankLine(line: Uint8Array, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const b = line[i]!;
+    if (b !== SPACE && b !== TAB && b !== CR) return false;
+  }
+  return true;
+}
+
+/**
+ * The exact characters of the number that is the value of the top-level member `key` in a JSON
+ * object's text, or undefined when that member's value is not a number. Like JSON.parse, the
+ * last member of that name wins, and a name written with escapes (`"\u0069d"`) counts.
+ *
+ * JSON.parse rounds numbers to 64-bit floats; the wire echoes a request's numeric id from these
+ * characters when rounding would change it (9007199254740993 would come back as …992).
+ * Expects text JSON.parse accepted.
+ */
+export function topLevelNumberToken(text: string, key: string): string | undefined {
+  let depth = 0;
+  let token: string | undefined;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const end = endOfString(text, i);
+      if (depth === 1) {
+        let j = skipWhitespace(text, end);
+        if (text.charCodeAt(j) === COLON) {
+          // A member name: its value follows the colon.
+          j = skipWhitespace(text, j + 1);
+          if (JSON.parse(text.slice(i, end)) === key) {
+            let k = j;
+            while (k < n && isNumberChar(text.charCodeAt(k))) k++;
+            token = k > j ? text.slice(j, k) : undefined;
+          }
+          i = j;
+          continue;
+        }
+      }
+      i = end;
+      continue;
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+    i++;
+  }
+  return token;
+}
+
+/** Index just past the closing quote of the JSON string that opens at `start`. */
+function endOfString(text: string, start: number): number {
+  let i = start + 1;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === BACKSLASH) i += 2;
+    else if (c === QUOTE) return i + 1;
+    else i++;
+  }
+  return i;
+}
+
+function skipWhitespace(text: string, i: number): number {
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c !== SPACE && c !== TAB && c !== CR && c !== NEWLINE) break;
+    i++;
+  }
+  return i;
+}
+
+/** Characters a JSON number is written with: digits, `-`, `+`, `.`, `e`, `E`. */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+}
+
 export interface FrameSink {
-  /** A complete frame (newline and a trailing CR removed; never empty). Return false to stop taking frames for now. */
+  /** A complete frame (newline and a trailing CR removed; never empty or whitespace only). Return false to stop taking frames for now. */
   onFrame(frame: Buffer): boolean;
   /** A frame went over the size limit; its bytes are being discarded up to the next newline. */
   onOversized(bytes: number): void;
@@ -154,6 +235,8 @@ export class FrameSplitter {
         this.#sink.onOversized(end);
         continue;
       }
+      const first = frame[0];
+      if ((first === SPACE || first === TAB || first === CR) && isBlankLine(frame, end)) continue;
       if (!this.#sink.onFrame(end === frame.length ? frame : frame.subarray(0, end)) && start < len) {
         this.#held = chunk.subarray(start);
         return;

@@ -9,7 +9,7 @@
  *   {"id":4,"type":"subscribe","event_types":["job:progress"],"filter":{"job_id":"…"}}
  *   {"id":5,"type":"unsubscribe","subscription":"s1"}
  *   {"id":6,"type":"shutdown"}
- *   {"id":0,"type":"auth","token":"…"}            (TCP only, first frame)
+ *   {"id":0,"type":"auth","token":"…"}            (TCP: the first frame; a wrong token closes)
  * Daemon → client:
  *   {"id":1,"ok":true,"result":…}
  *   {"id":1,"ok":false,"error":{"code":"INVALID_INPUT","message":"…","details":{…}}}
@@ -21,6 +21,10 @@ import type { CoreEvent, EventFilter } from '../events/index.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Chosen by the client and echoed in its responses. The daemon echoes a number that is not a
+ * safe integer as the characters sent (docs/wire-protocol.md, "Ids and pipelining").
+ */
 export type RequestId = string | number;
 
 export interface QueryRequest {

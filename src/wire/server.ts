@@ -17,8 +17,8 @@ import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../erro
 import type { EventFilter, CoreEvent, Subscription } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Caller, OperationContext, OperationKind } from '../registry/index.js';
-import { FrameSplitter, parseFrame, type FrameSink } from './framing.js';
-import { PROTOCOL_VERSION, type RequestId } from './protocol.js';
+import { FrameSplitter, parseFrame, topLevelNumberToken, type FrameSink } from './framing.js';
+import { PROTOCOL_VERSION } from './protocol.js';
 
 /** Longest request id accepted (string ids). */
 export const MAX_ID_LENGTH = 256;
@@ -28,6 +28,14 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 64;
 export const MAX_EVENT_BACKLOG_BYTES = 16 * 1024 * 1024;
 /** A TCP connection must authenticate within this time. */
 export const AUTH_TIMEOUT_MS = 10_000;
+
+/**
+ * A request's id as the JSON text its responses carry: the id is serialised once, when the
+ * request is read, and numbers JSON.parse would round are kept as the characters sent.
+ */
+type IdJson = string;
+const NULL_ID: IdJson = 'null';
+const utf8 = new TextDecoder('utf-8');
 
 const CLIENT_CALLER: Caller = Object.freeze({ kind: 'client', chain: Object.freeze([]) as readonly string[] });
 
@@ -219,6 +227,8 @@ export class Connection implements FrameSink {
   readonly #abort = new AbortController();
   readonly #ctx: OperationContext;
   #authenticated: boolean;
+  /** TCP: auth requests are checked against the token (on the Unix socket they are a no-op). */
+  readonly #needsAuth: boolean;
   #inFlight = 0;
   #out: string[] = [];
   #flushScheduled = false;
@@ -234,6 +244,7 @@ export class Connection implements FrameSink {
     this.#server = server;
     this.#socket = socket;
     this.#authenticated = !needsAuth;
+    this.#needsAuth = needsAuth;
     this.#splitter = new FrameSplitter(server.maxFrameBytes, this);
     // Every call in flight on this connection listens to its signal (up to the in-flight limit),
     // which is no leak: lift Node's default warning threshold of 10 listeners.
@@ -274,20 +285,28 @@ export class Connection implements FrameSink {
     try {
       msg = parseFrame(frame, this.#server.maxDepth);
     } catch (err) {
-      this.#reply(null, false, toWireError(err));
-      return true;
+      const error = toWireError(err);
+      if (this.#authenticated) this.#reply(NULL_ID, false, error);
+      else this.#refuseUnauthenticated(`the first frame must be an auth request, and this one could not be read (${error.message})`);
+      return !this.#ending;
     }
-    this.#dispatch(msg);
+    this.#dispatch(msg, frame);
     return this.#inFlight < this.#server.maxInFlight && !this.#ending;
   }
 
   /** FrameSink: an oversized frame is being skipped. */
   onOversized(bytes: number): void {
-    this.#reply(null, false, {
-      code: ErrorCode.FRAME_TOO_LARGE,
-      message: `frame of at least ${bytes} bytes is larger than the limit of ${this.#server.maxFrameBytes} bytes; it was discarded`,
-      details: { limit: this.#server.maxFrameBytes },
-    });
+    const message = `frame of at least ${bytes} bytes is larger than the limit of ${this.#server.maxFrameBytes} bytes; it was discarded`;
+    if (!this.#authenticated) {
+      this.#refuseUnauthenticated(`the first frame must be an auth request, and this one was too large (${message})`);
+      return;
+    }
+    this.#reply(NULL_ID, false, { code: ErrorCode.FRAME_TOO_LARGE, message, details: { limit: this.#server.maxFrameBytes } });
+  }
+
+  /** TCP: anything but an auth request with the right token closes the connection. */
+  #refuseUnauthenticated(message: string, idJson: IdJson = NULL_ID): void {
+    this.closeWithReason({ code: ErrorCode.UNAUTHENTICATED, message }, idJson);
   }
 
   #pauseReading(): void {
@@ -317,32 +336,36 @@ export class Connection implements FrameSink {
 
   // --- dispatch -----------------------------------------------------------------------------
 
-  #dispatch(msg: unknown): void {
+  #dispatch(msg: unknown, frame: Buffer): void {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-      this.#reply(null, false, { code: ErrorCode.PROTOCOL_ERROR, message: 'a request must be a JSON object with "id" and "type"' });
+      this.#refuseFrame('a request must be a JSON object with "id" and "type"');
       return;
     }
     const req = msg as Record<string, unknown>;
-    const id = req.id;
-    if (!isRequestId(id)) {
-      this.#reply(null, false, {
-        code: ErrorCode.PROTOCOL_ERROR,
-        message: id === undefined ? 'request has no "id"' : `request "id" must be a string of at most ${MAX_ID_LENGTH} characters or a finite number`,
-      });
+    const id = idJsonOf(req.id, frame);
+    if (id === undefined) {
+      this.#refuseFrame(
+        req.id === undefined
+          ? 'request has no "id"'
+          : `request "id" must be a string of at most ${MAX_ID_LENGTH} characters or a finite number (written in at most ${MAX_ID_LENGTH} characters)`,
+      );
       return;
     }
     const type = req.type;
-    if (!this.#authenticated) {
-      if (type === 'auth' && this.#server.checkToken(req.token)) {
+    if (type === 'auth' && this.#needsAuth) {
+      if (this.#server.checkToken(req.token)) {
         this.#authenticated = true;
         if (this.#authTimer) clearTimeout(this.#authTimer);
         this.#reply(id, true, { authenticated: true });
-        return;
+      } else {
+        // Also on a connection that authenticated before: a wrong token is never answered
+        // `authenticated: true`, and whoever sent it is not trusted with the connection.
+        this.#refuseUnauthenticated(typeof req.token === 'string' ? 'wrong token' : 'an auth request needs a "token" string', id);
       }
-      this.closeWithReason(
-        { code: ErrorCode.UNAUTHENTICATED, message: type === 'auth' ? 'wrong token' : 'this listener requires an auth request with the token first' },
-        id,
-      );
+      return;
+    }
+    if (!this.#authenticated) {
+      this.#refuseUnauthenticated('this listener requires an auth request with the token first', id);
       return;
     }
     if (this.#server.closing && type !== 'ping') {
@@ -370,7 +393,7 @@ export class Connection implements FrameSink {
         this.#server.onShutdownRequest?.();
         return;
       case 'auth':
-        // Already authenticated (or a Unix socket, where the file permissions are the check).
+        // A Unix socket: the file permissions are the check, and no token is configured for it.
         this.#reply(id, true, { authenticated: true });
         return;
       default:
@@ -381,7 +404,13 @@ export class Connection implements FrameSink {
     }
   }
 
-  #call(id: RequestId, kind: OperationKind, req: Record<string, unknown>): void {
+  /** A frame that is no request (no object, no usable id): PROTOCOL_ERROR, or closing before auth. */
+  #refuseFrame(message: string): void {
+    if (this.#authenticated) this.#reply(NULL_ID, false, { code: ErrorCode.PROTOCOL_ERROR, message });
+    else this.#refuseUnauthenticated(`the first frame must be an auth request, and this one is no request (${message})`);
+  }
+
+  #call(id: IdJson, kind: OperationKind, req: Record<string, unknown>): void {
     const method = req.method;
     if (typeof method !== 'string' || method.length === 0) {
       this.#reply(id, false, { code: ErrorCode.PROTOCOL_ERROR, message: `${kind} request needs a "method" string` });
@@ -394,10 +423,11 @@ export class Connection implements FrameSink {
     }
     this.#inFlight++;
     const ctx = libraryId ? { ...this.#ctx, libraryId } : this.#ctx;
-    void this.#run(id, method, req.payload, ctx, kind);
+    // `payload: null` means no payload, like an absent one (and like `library_id: null`).
+    void this.#run(id, method, req.payload ?? undefined, ctx, kind);
   }
 
-  async #run(id: RequestId, method: string, payload: unknown, ctx: OperationContext, kind: OperationKind): Promise<void> {
+  async #run(id: IdJson, method: string, payload: unknown, ctx: OperationContext, kind: OperationKind): Promise<void> {
     try {
       const result = await this.#server.core.executor.execute(method, payload, ctx, kind);
       this.#replyResult(id, result);
@@ -411,7 +441,7 @@ export class Connection implements FrameSink {
     }
   }
 
-  #subscribe(id: RequestId, req: Record<string, unknown>): void {
+  #subscribe(id: IdJson, req: Record<string, unknown>): void {
     const types = req.event_types ?? [];
     if (!Array.isArray(types) || !types.every((t) => typeof t === 'string')) {
       this.#reply(id, false, { code: ErrorCode.PROTOCOL_ERROR, message: '"event_types" must be an array of strings' });
@@ -441,7 +471,7 @@ export class Connection implements FrameSink {
     this.#reply(id, true, { subscription: subId });
   }
 
-  #unsubscribe(id: RequestId, req: Record<string, unknown>): void {
+  #unsubscribe(id: IdJson, req: Record<string, unknown>): void {
     const subId = req.subscription;
     const entry = typeof subId === 'string' ? this.#subs.get(subId) : undefined;
     if (!entry) {
@@ -471,7 +501,7 @@ export class Connection implements FrameSink {
 
   // --- writing ------------------------------------------------------------------------------
 
-  #replyResult(id: RequestId, result: unknown): void {
+  #replyResult(id: IdJson, result: unknown): void {
     let json: string | undefined;
     try {
       json = JSON.stringify(result);
@@ -479,14 +509,13 @@ export class Connection implements FrameSink {
       this.#reply(id, false, { code: ErrorCode.INTERNAL, message: `internal error: result could not be serialised: ${(err as Error).message}` });
       return;
     }
-    this.#enqueue(`{"id":${typeof id === 'number' ? id : JSON.stringify(id)},"ok":true,"result":${json ?? 'null'}}\n`);
+    this.#enqueue(`{"id":${id},"ok":true,"result":${json ?? 'null'}}\n`);
   }
 
-  #reply(id: RequestId | null, ok: true, result: unknown): void;
-  #reply(id: RequestId | null, ok: false, error: WireError): void;
-  #reply(id: RequestId | null, ok: boolean, body: unknown): void {
-    const idJson = id === null ? 'null' : typeof id === 'number' ? String(id) : JSON.stringify(id);
-    this.#enqueue(`{"id":${idJson},"ok":${ok},"${ok ? 'result' : 'error'}":${JSON.stringify(body)}}\n`);
+  #reply(id: IdJson, ok: true, result: unknown): void;
+  #reply(id: IdJson, ok: false, error: WireError): void;
+  #reply(id: IdJson, ok: boolean, body: unknown): void {
+    this.#enqueue(`{"id":${id},"ok":${ok},"${ok ? 'result' : 'error'}":${JSON.stringify(body)}}\n`);
   }
 
   #enqueue(line: string): void {
@@ -523,8 +552,8 @@ export class Connection implements FrameSink {
     this.#maybeResume();
   }
 
-  /** Sends a final error frame (id null unless given) and closes the connection. */
-  closeWithReason(error: WireError, id: RequestId | null = null): void {
+  /** Sends a final error frame (id null unless given, as JSON text) and closes the connection. */
+  closeWithReason(error: WireError, id: IdJson = NULL_ID): void {
     if (this.#closed || this.#ending) return;
     this.#reply(id, false, { ...error, details: { ...(error.details ?? {}), closing: true } });
     this.#flush();
@@ -551,8 +580,18 @@ function flushConnection(conn: Connection): void {
   conn.flush();
 }
 
-function isRequestId(id: unknown): id is RequestId {
-  return typeof id === 'string' ? id.length <= MAX_ID_LENGTH : typeof id === 'number' && Number.isFinite(id);
+/**
+ * The JSON text a request's id is echoed as, or undefined when the id is unusable. A string is
+ * re-serialised; a safe integer is written as itself; any other number (a fraction, an exponent,
+ * an integer beyond 2^53 that JSON.parse rounded) is echoed as the characters the client sent,
+ * so that a client whose language keeps them exactly finds its own id again.
+ */
+function idJsonOf(id: unknown, frame: Buffer): IdJson | undefined {
+  if (typeof id === 'string') return id.length <= MAX_ID_LENGTH ? JSON.stringify(id) : undefined;
+  if (typeof id !== 'number' || !Number.isFinite(id)) return undefined;
+  if (Number.isSafeInteger(id)) return String(id);
+  const token = topLevelNumberToken(utf8.decode(frame), 'id');
+  return token !== undefined && token.length <= MAX_ID_LENGTH ? token : undefined;
 }
 
 function hasCode(err: unknown): boolean {

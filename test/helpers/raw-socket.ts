@@ -16,6 +16,8 @@ export interface RawFrame {
 export class RawConnection {
   readonly socket: Socket;
   readonly frames: RawFrame[] = [];
+  /** The frames as the daemon wrote them (JSON.parse would round large numeric ids). */
+  readonly lines: string[] = [];
   #partial = '';
   #waiters: Array<() => void> = [];
   closed = false;
@@ -28,7 +30,11 @@ export class RawConnection {
       const text = this.#partial + chunk;
       const lines = text.split('\n');
       this.#partial = lines.pop()!;
-      for (const line of lines) if (line) this.frames.push(JSON.parse(line));
+      for (const line of lines) {
+        if (!line) continue;
+        this.lines.push(line);
+        this.frames.push(JSON.parse(line));
+      }
       this.#wake();
     });
     socket.on('error', () => undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameSplitter, jsonDepth, parseFrame } from '../../src/wire/framing.js';
+import { FrameSplitter, jsonDepth, parseFrame, topLevelNumberToken } from '../../src/wire/framing.js';
 
 function collect(max: number, stopAfter = Infinity) {
   const frames: string[] = [];
@@ -46,6 +46,12 @@ describe('wire framing', () => {
     expect(splitter.pendingBytes).toBe(0);
   });
 
+  it('skips lines holding only spaces, tabs and CRs, but not a frame with whitespace around it', () => {
+    const { splitter, frames } = collect(1024);
+    splitter.push(Buffer.from('   \n\t\n \t\r\n\r\r\n  {"a":1}  \n\r{"b":2}\n'));
+    expect(frames).toEqual(['  {"a":1}  ', '\r{"b":2}']);
+  });
+
   it('reports an oversized frame once and resynchronises at its newline', () => {
     const { splitter, frames, oversized } = collect(16);
     splitter.push(Buffer.from('x'.repeat(40) + '\n{"ok":1}\n'));
@@ -70,5 +76,16 @@ describe('wire framing', () => {
     expect(frames).toEqual(['1', '2']);
     expect(splitter.resume()).toBe(false); // '3' taken, stopped again
     expect(frames).toEqual(['1', '2', '3']);
+  });
+
+  it('finds the characters of a top-level number member, as JSON.parse picks the member', () => {
+    expect(topLevelNumberToken('{"id":9007199254740993,"type":"ping"}', 'id')).toBe('9007199254740993');
+    expect(topLevelNumberToken('{ "type" : "ping" , "id" :\t-1.5e+300 }', 'id')).toBe('-1.5e+300');
+    expect(topLevelNumberToken('{"id":1,"id":2.5}', 'id')).toBe('2.5'); // the last one wins
+    expect(topLevelNumberToken('{"id":1.5,"id":"s"}', 'id')).toBeUndefined();
+    expect(topLevelNumberToken('{"\\u0069d":7.25}', 'id')).toBe('7.25');
+    expect(topLevelNumberToken('{"p":{"id":1.5},"q":[{"id":2.5}],"s":"\\"id\\":3.5","id":4.5}', 'id')).toBe('4.5');
+    expect(topLevelNumberToken('{"p":{"id":1.5}}', 'id')).toBeUndefined();
+    expect(topLevelNumberToken('{"idx":1.5,"\\"id":2.5}', 'id')).toBeUndefined();
   });
 });

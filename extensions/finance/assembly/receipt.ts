@@ -131,11 +131,18 @@ function tokens(line: string): string[] {
 
 /**
  * A money amount written with two decimals — `34.49`, `1,234.56`, `1.234,56`, `12,50`,
- * `$34.49`, `€93,50`, `-3.00` — or NaN. Whole numbers (`100pk`, `2025`) are not amounts, so
+ * `$34.49`, `NZ$34.49`, `€93,50`, `-3.00` — or NaN. Whole numbers (`100pk`, `2025`) are not amounts, so
  * quantities and years are never mistaken for prices.
  */
 export function parseAmount(token: string): f64 {
   let t = token;
+  // a dollar named by its country: NZ$12.00, A$5.00, US$3.50
+  const dollar = t.indexOf("$");
+  if (dollar > 0 && dollar <= 3) {
+    let letters = true;
+    for (let i = 0; i < dollar; i++) if (!isLetter(t.charCodeAt(i))) letters = false;
+    if (letters) t = t.substring(dollar);
+  }
   // currency signs and trailing punctuation around the number
   while (t.length > 0) {
     const c = t.charCodeAt(0);
@@ -210,12 +217,242 @@ function currencyCodeIn(line: string): string {
   return "";
 }
 
+/** `$` alone: which dollar it is depends on where the receipt comes from ({@link dollarOf}). */
+const BARE_DOLLAR = "$";
+
+/**
+ * The currency a sign on the line stands for: `€ £ ¥`, a dollar with its country (`A$`, `AU$`,
+ * `NZ$`, `C$`, `CA$`, `US$`, `S$`, `HK$`), or {@link BARE_DOLLAR}; "" when there is none.
+ */
 function currencySignIn(line: string): string {
   if (line.indexOf("€") >= 0) return "EUR";
   if (line.indexOf("£") >= 0) return "GBP";
   if (line.indexOf("¥") >= 0) return "JPY";
-  if (line.indexOf("$") >= 0) return "USD";
+  const at = line.indexOf("$");
+  if (at < 0) return "";
+  let start = at;
+  while (start > 0 && at - start < 3 && isLetter(line.charCodeAt(start - 1))) start--;
+  // Only letters that start a word name the dollar ("Amount$5.00" does not).
+  if (start > 0 && isAlnum(line.charCodeAt(start - 1))) return BARE_DOLLAR;
+  const prefix = line.substring(start, at).toUpperCase();
+  if (prefix == "A" || prefix == "AU") return "AUD";
+  if (prefix == "NZ") return "NZD";
+  if (prefix == "C" || prefix == "CA") return "CAD";
+  if (prefix == "US") return "USD";
+  if (prefix == "S" || prefix == "SG") return "SGD";
+  if (prefix == "HK") return "HKD";
+  return BARE_DOLLAR;
+}
+
+// ---------------------------------------------------------------------------------------------
+// where the receipt was written: its currency and how it writes dates, when it does not say
+
+/** How to read `03/04/2025`, whose first two numbers could each be the day or the month. */
+export const DATE_ORDER_UNKNOWN: i32 = 0;
+export const DAY_FIRST: i32 = 1;
+export const MONTH_FIRST: i32 = 2;
+
+const US_STATES: string[] = [
+  "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+  "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+  "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+  "WV", "WI", "WY",
+];
+const AU_STATES: string[] = ["NSW", "VIC", "QLD", "SA", "WA", "TAS", "ACT", "NT"];
+
+/** Country names (lower case) and the country each names; longer names before those they contain. */
+const COUNTRY_NAMES: string[] = [
+  "united states", "US", "usa", "US", "u.s.a", "US", "new england", "US", "new mexico", "US", "new south wales", "AU",
+  "united kingdom", "GB", "great britain", "GB", "england", "GB", "scotland", "GB", "wales", "GB", "northern ireland", "GB",
+  "ireland", "IE", "éire", "IE",
+  "deutschland", "DE", "germany", "DE", "österreich", "AT", "austria", "AT", "france", "FR",
+  "españa", "ES", "spain", "ES", "italia", "IT", "italy", "IT", "nederland", "NL", "netherlands", "NL",
+  "belgique", "BE", "belgië", "BE", "belgium", "BE", "portugal", "PT", "luxembourg", "LU",
+  "schweiz", "CH", "suisse", "CH", "svizzera", "CH", "switzerland", "CH",
+  "australia", "AU", "new zealand", "NZ", "aotearoa", "NZ", "canada", "CA", "india", "IN",
+  "singapore", "SG", "japan", "JP", "sverige", "SE", "sweden", "SE", "norge", "NO", "norway", "NO",
+  "danmark", "DK", "denmark", "DK", "méxico", "MX", "mexico", "MX", "south africa", "ZA",
+];
+
+/** Each country's currency: code, currency, … */
+const COUNTRY_CURRENCIES: string[] = [
+  "US", "USD", "GB", "GBP", "IE", "EUR", "DE", "EUR", "AT", "EUR", "FR", "EUR", "ES", "EUR", "IT", "EUR",
+  "NL", "EUR", "BE", "EUR", "PT", "EUR", "LU", "EUR", "CH", "CHF", "AU", "AUD", "NZ", "NZD", "CA", "CAD",
+  "IN", "INR", "SG", "SGD", "JP", "JPY", "SE", "SEK", "NO", "NOK", "DK", "DKK", "MX", "MXN", "ZA", "ZAR",
+];
+
+/**
+ * Tax words, the country each points to when nothing else says, and the countries it agrees
+ * with (a country name on the receipt is taken only when it agrees: "Canada Dry" on a US
+ * receipt with sales tax stays a US receipt). Specific words come first. `PST` alone is no cue
+ * (it is also the Pacific time zone); with `GST` it is Canadian ({@link originOf}).
+ */
+const TAX_WORDS: string[] = [
+  "GSTIN", "IN", "IN", "CGST", "IN", "IN", "SGST", "IN", "IN",
+  "HST", "CA", "CA", "QST", "CA", "CA", "TPS", "CA", "CA", "TVQ", "CA", "CA",
+  "ABN", "AU", "AU",
+  "MWST", "DE", "DE AT CH", "UST", "DE", "DE AT", "MEHRWERTSTEUER", "DE", "DE AT CH",
+  "TVA", "FR", "FR BE LU CH", "IVA", "ES", "ES IT PT MX", "BTW", "NL", "NL BE",
+  "GST", "AU", "AU NZ CA SG IN",
+  "VAT", "GB", "GB IE ZA DE AT FR ES IT NL BE PT LU CH",
+];
+
+/** What the text says about the country a receipt comes from, and what follows from it. */
+export class Origin {
+  /** ISO 3166 code, "" when nothing says. */
+  country: string = "";
+
+  get currency(): string {
+    for (let k = 0; k < COUNTRY_CURRENCIES.length; k += 2) if (COUNTRY_CURRENCIES[k] == this.country) return COUNTRY_CURRENCIES[k + 1];
+    return "";
+  }
+
+  /** The United States write the month first; Canada and Japan mix orders; elsewhere the day comes first. */
+  get dateOrder(): i32 {
+    if (this.country.length == 0 || this.country == "CA" || this.country == "JP") return DATE_ORDER_UNKNOWN;
+    return this.country == "US" ? MONTH_FIRST : DAY_FIRST;
+  }
+
+  /** Which dollar a bare `$` is. */
+  get dollar(): string {
+    if (this.country == "AU") return "AUD";
+    if (this.country == "NZ") return "NZD";
+    if (this.country == "CA") return "CAD";
+    if (this.country == "SG") return "SGD";
+    if (this.country == "MX") return "MXN";
+    return "USD";
+  }
+}
+
+function isUpperLetter(c: i32): bool {
+  return c >= 0x41 && c <= 0x5a;
+}
+
+function allDigits(s: string, length: i32): bool {
+  if (s.length != length) return false;
+  for (let i = 0; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** `12345` or `12345-6789`. */
+function isZip(s: string): bool {
+  if (s.length == 10 && s.charCodeAt(5) == 0x2d) return allDigits(s.substring(0, 5), 5) && allDigits(s.substring(6), 4);
+  return allDigits(s, 5);
+}
+
+/** A UK postcode's first half: `M1`, `B33`, `CR2`, `SW1A`, `EC1V`, `W1J`. */
+function isUkOutwardCode(s: string): bool {
+  if (s.length < 2 || s.length > 4 || !isUpperLetter(s.charCodeAt(0))) return false;
+  let i = 1;
+  if (isUpperLetter(s.charCodeAt(i))) i++;
+  if (i >= s.length || !isDigit(s.charCodeAt(i))) return false;
+  i++;
+  if (i < s.length && (isDigit(s.charCodeAt(i)) || isUpperLetter(s.charCodeAt(i)))) i++;
+  return i == s.length;
+}
+
+/** A UK postcode's second half: `1AA`. */
+function isUkInwardCode(s: string): bool {
+  return s.length == 3 && isDigit(s.charCodeAt(0)) && isUpperLetter(s.charCodeAt(1)) && isUpperLetter(s.charCodeAt(2));
+}
+
+/** A Canadian postal code's halves: `M5V` `2T6`. */
+function isCanadianPostalHalves(a: string, b: string): bool {
+  return a.length == 3 && b.length == 3 && isUpperLetter(a.charCodeAt(0)) && isDigit(a.charCodeAt(1)) && isUpperLetter(a.charCodeAt(2)) &&
+    isDigit(b.charCodeAt(0)) && isUpperLetter(b.charCodeAt(1)) && isDigit(b.charCodeAt(2));
+}
+
+function listed(list: string[], s: string): bool {
+  for (let k = 0; k < list.length; k++) if (list[k] == s) return true;
+  return false;
+}
+
+/** The country an address on the line is written for: a US state and ZIP, a UK postcode, an Australian state and postcode, a Canadian postal code, `CH-8001`. */
+function addressCountry(line: string): string {
+  const toks = tokens(line);
+  for (let i = 0; i < toks.length; i++) {
+    const t = trimNoise(toks[i]);
+    const next = i + 1 < toks.length ? trimNoise(toks[i + 1]) : "";
+    if (listed(US_STATES, t) && isZip(next)) return "US";
+    if (listed(AU_STATES, t) && allDigits(next, 4)) return "AU";
+    if (isCanadianPostalHalves(t, next)) return "CA";
+    if (isUkOutwardCode(t) && isUkInwardCode(next)) return "GB";
+    if (t.length == 7 && t.startsWith("CH-") && allDigits(t.substring(3), 4)) return "CH";
+  }
   return "";
+}
+
+/** True when `word` occurs in `text` with no letter or digit right before or after it. */
+function hasWord(text: string, word: string): bool {
+  let at = text.indexOf(word);
+  while (at >= 0) {
+    const end = at + word.length;
+    const before = at == 0 || !isAlnum(text.charCodeAt(at - 1));
+    const after = end >= text.length || !isAlnum(text.charCodeAt(end));
+    if (before && after) return true;
+    at = text.indexOf(word, at + 1);
+  }
+  return false;
+}
+
+/**
+ * Where a receipt comes from, by the strongest cue found: an address format first, then a tax
+ * word (made more precise by a country name that agrees with it), then a country name.
+ */
+export function originOf(lines: string[]): Origin {
+  const origin = new Origin();
+  let address = "";
+  const upperWords = new Array<string>();
+  for (let i = 0; i < lines.length; i++) {
+    if (address.length == 0) address = addressCountry(lines[i]);
+    const toks = tokens(lines[i]);
+    for (let k = 0; k < toks.length; k++) upperWords.push(trimNoise(toks[k]).toUpperCase());
+  }
+  if (address.length > 0) {
+    origin.country = address;
+    return origin;
+  }
+  const lower = lines.join("\n").toLowerCase();
+  let named = "";
+  for (let k = 0; k < COUNTRY_NAMES.length && named.length == 0; k += 2) if (hasWord(lower, COUNTRY_NAMES[k])) named = COUNTRY_NAMES[k + 1];
+  if (named.length == 0 && listed(upperWords, "UK")) named = "GB";
+
+  let taxCountry = "";
+  let agreeing = "";
+  if (listed(upperWords, "GST") && listed(upperWords, "PST")) {
+    // British Columbia, Saskatchewan, Manitoba.
+    taxCountry = "CA";
+    agreeing = "CA";
+  }
+  for (let k = 0; k < TAX_WORDS.length && taxCountry.length == 0; k += 3) {
+    if (listed(upperWords, TAX_WORDS[k])) {
+      taxCountry = TAX_WORDS[k + 1];
+      agreeing = TAX_WORDS[k + 2];
+    }
+  }
+  if (taxCountry.length == 0 && hasWord(lower, "sales tax")) {
+    taxCountry = "US";
+    agreeing = "US";
+  }
+  if (taxCountry.length > 0) {
+    origin.country = named.length > 0 && listed(agreeing.split(" "), named) ? named : taxCountry;
+  } else {
+    origin.country = named;
+  }
+  return origin;
+}
+
+/** The currency a sign stands for on a receipt from `origin` ({@link BARE_DOLLAR} resolved). */
+function resolveSign(sign: string, origin: Origin): string {
+  return sign == BARE_DOLLAR ? origin.dollar : sign;
+}
+
+/** The date order a currency's countries write, when nothing says where the receipt comes from. */
+function dateOrderOfCurrency(currency: string): i32 {
+  if (currency == "USD") return MONTH_FIRST;
+  if (currency == "GBP" || currency == "EUR" || currency == "AUD" || currency == "NZD" || currency == "CHF" || currency == "INR" ||
+    currency == "SEK" || currency == "NOK" || currency == "DKK" || currency == "ZAR" || currency == "MXN") return DAY_FIRST;
+  return DATE_ORDER_UNKNOWN;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,10 +496,11 @@ function monthNamed(word: string): i32 {
 
 /**
  * The first date on a line, as YYYY-MM-DD: `2025-03-14`, `2025/03/14`, `14.03.2025`,
- * `03/14/2025` (month first unless the first number is above 12), `14 Mar 2025`, `Mar 14, 2025`;
- * "" when none.
+ * `03/14/2025`, `14 Mar 2025`, `Mar 14, 2025`; "" when none. A number above 12 is the day; when
+ * both could be the day, `order` decides ({@link DAY_FIRST}, {@link MONTH_FIRST}), and without
+ * one, dots and dashes are read day first and slashes month first.
  */
-export function findDate(line: string): string {
+export function findDate(line: string, order: i32 = DATE_ORDER_UNKNOWN): string {
   for (let i = 0; i < line.length; i++) {
     if (!isDigit(line.charCodeAt(i)) || (i > 0 && isDigit(line.charCodeAt(i - 1)))) continue;
     const a = digitsAt(line, i);
@@ -279,8 +517,9 @@ export function findDate(line: string): string {
         if (validDate(a[0], b[0], c[0])) return iso(a[0], b[0], c[0]);
       } else if (cLen == 4 || cLen == 2) {
         const y = cLen == 2 ? 2000 + c[0] : c[0];
-        // 14.03.2025 is day-first; with slashes, month-first unless that cannot be a month.
-        const dayFirst = sep == 0x2e || sep == 0x2d || a[0] > 12;
+        let dayFirst = order == DAY_FIRST || (order == DATE_ORDER_UNKNOWN && (sep == 0x2e || sep == 0x2d));
+        if (a[0] > 12) dayFirst = true;
+        else if (b[0] > 12) dayFirst = false;
         if (dayFirst && validDate(y, b[0], a[0])) return iso(y, b[0], a[0]);
         if (!dayFirst && validDate(y, a[0], b[0])) return iso(y, a[0], b[0]);
       }
@@ -373,6 +612,19 @@ function parseItem(line: string): LineItem | null {
   return item;
 }
 
+/** A currency the text writes out: a code anywhere, else a sign anywhere; "" when neither. */
+function explicitCurrency(lines: string[], origin: Origin): string {
+  for (let i = 0; i < lines.length; i++) {
+    const code = currencyCodeIn(lines[i]);
+    if (code.length > 0) return code;
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const sign = currencySignIn(lines[i]);
+    if (sign.length > 0) return resolveSign(sign, origin);
+  }
+  return "";
+}
+
 /**
  * Parses receipt text. `ocrConfidence` (0..1) scales the confidence, which otherwise says how
  * much of a receipt was found: a total (most), merchant, date, currency, and items that add up.
@@ -386,7 +638,11 @@ export function parseReceipt(text: string, ocrConfidence: f64): Receipt {
     if (l.length > 0) lines.push(l);
   }
 
+  const origin = originOf(lines);
   let totalCurrency = "";
+  // The date order needs the currency, which may be on a line after the date: found first.
+  let dateOrder = origin.dateOrder;
+  if (dateOrder == DATE_ORDER_UNKNOWN) dateOrder = dateOrderOfCurrency(explicitCurrency(lines, origin));
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const lower = line.toLowerCase();
@@ -394,7 +650,7 @@ export function parseReceipt(text: string, ocrConfidence: f64): Receipt {
     const amount = lastAmount(toks).value;
 
     if (r.merchant.length == 0 && i < 6 && looksLikeMerchant(line)) r.merchant = collapseSpaces(trimNoise(line));
-    if (r.date.length == 0 && lower.indexOf("date") >= 0) r.date = findDate(line);
+    if (r.date.length == 0 && lower.indexOf("date") >= 0) r.date = findDate(line, dateOrder);
 
     if (!isNaN(amount)) {
       if (isSubtotalLine(lower)) {
@@ -407,7 +663,7 @@ export function parseReceipt(text: string, ocrConfidence: f64): Receipt {
         if (isNaN(r.total) || lower.indexOf("grand") >= 0 || amount >= r.total) {
           r.total = amount;
           const code = currencyCodeIn(line);
-          totalCurrency = code.length > 0 ? code : currencySignIn(line);
+          totalCurrency = code.length > 0 ? code : resolveSign(currencySignIn(line), origin);
         }
         continue;
       }
@@ -420,15 +676,11 @@ export function parseReceipt(text: string, ocrConfidence: f64): Receipt {
     }
   }
   if (r.date.length == 0) {
-    for (let i = 0; i < lines.length && r.date.length == 0; i++) r.date = findDate(lines[i]);
+    for (let i = 0; i < lines.length && r.date.length == 0; i++) r.date = findDate(lines[i], dateOrder);
   }
   r.currency = totalCurrency;
-  if (r.currency.length == 0) {
-    for (let i = 0; i < lines.length && r.currency.length == 0; i++) r.currency = currencyCodeIn(lines[i]);
-  }
-  if (r.currency.length == 0) {
-    for (let i = 0; i < lines.length && r.currency.length == 0; i++) r.currency = currencySignIn(lines[i]);
-  }
+  if (r.currency.length == 0) r.currency = explicitCurrency(lines, origin);
+  if (r.currency.length == 0) r.currency = origin.currency;
 
   let score = 0.0;
   if (r.found) score += 0.5;
