@@ -148,7 +148,10 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     throw fault('REGISTRATION_REJECTED', why, { limit, value });
   }
 
-  /** The bytes of a schema's JSON text, when it may be over `max` (a payload that fits cannot hold one that does not). */
+  /**
+   * Whether a schema's JSON text is over `max` bytes. Measured only when the payload holding it
+   * is over `max` too: a payload that fits cannot hold a schema that does not.
+   */
   function schemaOver(schema: unknown, payloadBytes: number, max: number): boolean {
     return schema !== undefined && payloadBytes > max && enc.encode(JSON.stringify(schema)).length > max;
   }
@@ -195,10 +198,10 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     if (o.description !== undefined && typeof o.description !== 'string') return reject(`'${name}': description must be a string`);
     const description = (o.description as string | undefined) ?? '';
     if (description.length > MAX_DESCRIPTION) return reject(`'${name}': description is ${description.length} characters, over the limit of ${MAX_DESCRIPTION}`);
-    const schemaField = [o.input_schema, o.output_schema, o.params_schema].findIndex((v) => schemaOver(v, payloadBytes, limits.maxSchemaBytes));
-    if (schemaField >= 0) {
-      const field = ['input_schema', 'output_schema', 'params_schema'][schemaField];
-      return reject(`'${name}': ${field} is over the limit of ${limits.maxSchemaBytes} bytes of JSON (limits.max_schema_bytes)`);
+    for (const field of ['input_schema', 'output_schema', 'params_schema']) {
+      if (schemaOver(o[field], payloadBytes, limits.maxSchemaBytes)) {
+        return reject(`'${name}': ${field} is over the limit of ${limits.maxSchemaBytes} bytes of JSON (limits.max_schema_bytes)`);
+      }
     }
     if (kind === 'operation') {
       const type = o.operation_type;
