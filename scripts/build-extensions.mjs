@@ -9,7 +9,7 @@
  *
  * Each module is compiled by asc with the incremental runtime (the stub runtime never frees
  * memory), the json-as transform, and the SDK's abort handler, then checked: it must import only
- * from the `spacedrive` module and export what ABI v1 requires.
+ * the `spacedrive` functions, with their signatures, and export what ABI v1 requires.
  *
  * Incremental by content: a target is skipped when a SHA-256 over everything it is built from
  * (its own folder, the SDK for SDK extensions, this script, the compiler's and json-as's
@@ -28,7 +28,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, lstatSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const THIS_SCRIPT = fileURLToPath(import.meta.url);
@@ -39,8 +39,18 @@ const PACKAGES_DIR = join(BUILD_DIR, 'as-packages');
 const STAMPS_DIR = join(BUILD_DIR, '.stamps');
 const ASC = join(ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const ABI_VERSION = 1;
-const HOST_MODULE = 'spacedrive';
-const HOST_IMPORTS = new Set(['sd_call', 'sd_log', 'sd_error', 'sd_job_progress', 'sd_job_interrupt']);
+/**
+ * The host's imports and their signatures come from the one table the daemon checks modules
+ * against (src/extensions/sandbox/host-imports.ts), as compiled into dist by the `tsc` step that
+ * `npm run build` runs before this script.
+ */
+const DIST_SANDBOX = join(ROOT, 'dist', 'extensions', 'sandbox');
+if (!existsSync(join(DIST_SANDBOX, 'host-imports.js'))) {
+  console.error(`build-extensions: ${relative(ROOT, DIST_SANDBOX)} is missing; run 'npm run build' (tsc first, then this script)`);
+  process.exit(1);
+}
+const { HOST_MODULE, hostImportProblem } = await import(pathToFileURL(join(DIST_SANDBOX, 'host-imports.js')).href);
+const { functionImports } = await import(pathToFileURL(join(DIST_SANDBOX, 'wasm-binary.js')).href);
 const REQUIRED_EXPORTS = ['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init'];
 const EXTENSION_ID = /^[a-z][a-z0-9_-]{0,63}$/;
 
@@ -178,11 +188,13 @@ function runAsc(flags) {
 function checkAbi(bytes) {
   const mod = new WebAssembly.Module(bytes);
   const problems = [];
+  for (const imp of functionImports(bytes)) {
+    const why = hostImportProblem(imp.module, imp.name, imp.signature);
+    if (why === undefined) continue;
+    problems.push(imp.module === HOST_MODULE ? why : `${why}; avoid Date, Math.random and trace, or wire them to a host call`);
+  }
   for (const imp of WebAssembly.Module.imports(mod)) {
-    if (imp.module !== HOST_MODULE || !HOST_IMPORTS.has(imp.name)) {
-      problems.push(`imports ${imp.module}.${imp.name}, which the host does not provide (only ${HOST_MODULE}.{${[...HOST_IMPORTS].join(',')}}); ` +
-        'avoid Date, Math.random and trace, or wire them to a host call');
-    }
+    if (imp.kind !== 'function' && imp.kind !== 'memory') problems.push(`imports ${imp.kind} ${imp.module}.${imp.name}, which the host does not provide`);
   }
   const exports = new Set(WebAssembly.Module.exports(mod).map((e) => e.name));
   for (const name of REQUIRED_EXPORTS) {

@@ -179,6 +179,14 @@ export interface ExtensionLimitOptions {
   httpTimeoutMs: number;
   /** Largest HTTP response body accepted, and the default. Default 4 MiB, ceiling 16 MiB. */
   httpMaxResponseBytes: number;
+  /** Queries and actions one extension's plugin_init may register. Default 1000, ceiling 10000. */
+  maxOperations: number;
+  /** Job types one extension's plugin_init may register. Default 1000, ceiling 10000. */
+  maxJobTypes: number;
+  /** JSON text of one registered input, output or params schema, in bytes. Default 64 KiB, ceiling 1 MiB. */
+  maxSchemaBytes: number;
+  /** JSON text of all of one extension's registrations together, in bytes. Default 4 MiB, ceiling 64 MiB. */
+  maxRegistrationBytes: number;
 }
 
 export interface ExtensionHostOptions {
@@ -242,8 +250,8 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
     },
     extensions: {
       autoload: true,
-      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024 },
-      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000, httpTimeoutMs: 120_000, httpMaxResponseBytes: 16 * 1024 * 1024 },
+      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024, maxOperations: 1000, maxJobTypes: 1000, maxSchemaBytes: 64 * 1024, maxRegistrationBytes: 4 * 1024 * 1024 },
+      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000, httpTimeoutMs: 120_000, httpMaxResponseBytes: 16 * 1024 * 1024, maxOperations: 10_000, maxJobTypes: 10_000, maxSchemaBytes: 1024 * 1024, maxRegistrationBytes: 64 * 1024 * 1024 },
       initTimeoutMs: 5_000,
       maxQueue: 1024,
       maxCallDepth: 8,
@@ -319,6 +327,10 @@ const extensionLimitsSchema = {
     requestsPerMinute: { type: 'integer', minimum: 1 },
     httpTimeoutMs: { type: 'integer', minimum: 1 },
     httpMaxResponseBytes: { type: 'integer', minimum: 1 },
+    maxOperations: { type: 'integer', minimum: 1 },
+    maxJobTypes: { type: 'integer', minimum: 1 },
+    maxSchemaBytes: { type: 'integer', minimum: 1 },
+    maxRegistrationBytes: { type: 'integer', minimum: 1 },
   },
 };
 

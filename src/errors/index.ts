@@ -53,6 +53,12 @@ export const ErrorCode = {
   REGISTRATION_REJECTED: 'REGISTRATION_REJECTED',
   CALL_DEPTH_EXCEEDED: 'CALL_DEPTH_EXCEEDED',
   CALL_CYCLE: 'CALL_CYCLE',
+  /**
+   * An extension's handler reported an error (sd_error) with a code of its own, or none: the
+   * guest's code is in `details.guest_code`. A guest cannot speak with the daemon's or the
+   * client's codes (SHUTTING_DOWN, CONNECTION_CLOSED…); see docs/extension-abi.md.
+   */
+  EXTENSION_ERROR: 'EXTENSION_ERROR',
   // Jobs (issue 4)
   UNKNOWN_JOB_TYPE: 'UNKNOWN_JOB_TYPE',
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',

@@ -181,6 +181,10 @@ const UNBOUNDED_LIMITS = {
   requestsPerMinute: Number.MAX_SAFE_INTEGER,
   httpTimeoutMs: Number.MAX_SAFE_INTEGER,
   httpMaxResponseBytes: Number.MAX_SAFE_INTEGER,
+  maxOperations: Number.MAX_SAFE_INTEGER,
+  maxJobTypes: Number.MAX_SAFE_INTEGER,
+  maxSchemaBytes: Number.MAX_SAFE_INTEGER,
+  maxRegistrationBytes: Number.MAX_SAFE_INTEGER,
 };
 
 interface Entry {

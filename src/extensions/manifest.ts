@@ -66,6 +66,11 @@ export interface ManifestLimits {
   http_timeout_ms?: number;
   /** Largest HTTP response body (and default). */
   http_max_response_bytes?: number;
+  /** What plugin_init may register: queries and actions, job types, one schema's JSON bytes, all registrations' JSON bytes. */
+  max_operations?: number;
+  max_job_types?: number;
+  max_schema_bytes?: number;
+  max_registration_bytes?: number;
 }
 
 export interface ExtensionManifest {
@@ -141,6 +146,10 @@ export const manifestSchema = {
         requests_per_minute: positiveInt,
         http_timeout_ms: positiveInt,
         http_max_response_bytes: positiveInt,
+        max_operations: positiveInt,
+        max_job_types: positiveInt,
+        max_schema_bytes: positiveInt,
+        max_registration_bytes: positiveInt,
       },
     },
     config_schema: { type: ['object', 'boolean'], default: true },
@@ -164,6 +173,10 @@ const LIMIT_FIELDS: ReadonlyArray<[keyof ManifestLimits, keyof ExtensionLimitOpt
   ['requests_per_minute', 'requestsPerMinute'],
   ['http_timeout_ms', 'httpTimeoutMs'],
   ['http_max_response_bytes', 'httpMaxResponseBytes'],
+  ['max_operations', 'maxOperations'],
+  ['max_job_types', 'maxJobTypes'],
+  ['max_schema_bytes', 'maxSchemaBytes'],
+  ['max_registration_bytes', 'maxRegistrationBytes'],
 ];
 
 /** Limits in effect, in the manifest's units and names (what `info` shows). */
@@ -212,6 +225,12 @@ export function sandboxLimits(limits: EffectiveLimits, host: ExtensionHostOption
     maxOutputBytes: limits.max_output_bytes,
     instances: limits.instances,
     maxQueue: host.maxQueue,
+    registrations: {
+      maxOperations: limits.max_operations,
+      maxJobTypes: limits.max_job_types,
+      maxSchemaBytes: limits.max_schema_bytes,
+      maxRegistrationBytes: limits.max_registration_bytes,
+    },
   };
 }
 

@@ -386,6 +386,10 @@ describe('hostile extensions in a real daemon', () => {
     ['hijack', 'REGISTRATION_REJECTED'],
     ['hijack-other', 'REGISTRATION_REJECTED'],
     ['duplicate', 'REGISTRATION_REJECTED'],
+    ['import-bad-signature', 'EXTENSION_INVALID'],
+    ['register-bad-json', 'REGISTRATION_REJECTED'],
+    ['register-flood', 'REGISTRATION_REJECTED'],
+    ['register-oversized', 'REGISTRATION_REJECTED'],
   ];
   const AT_CALL: Array<[fixture: string, query: string, code: string]> = [
     ['loop-handler', 'spin', 'EXTENSION_TIMEOUT'],
@@ -396,6 +400,8 @@ describe('hostile extensions in a real daemon', () => {
     ['grow-bomb', 'bomb', 'EXTENSION_OUT_OF_MEMORY'],
     ['bad-output', 'bad_json', 'EXTENSION_BAD_RESULT'],
     ['bad-output', 'bad_utf8', 'EXTENSION_BAD_RESULT'],
+    ['oob-import-args', 'log_huge', 'EXTENSION_BAD_RESULT'],
+    ['oob-import-args', 'info_bad_payload', 'EXTENSION_BAD_RESULT'],
   ];
   let d: TestDaemon;
   let client: SpacedriveClient;
@@ -408,7 +414,7 @@ describe('hostile extensions in a real daemon', () => {
   beforeAll(async () => {
     const { compileWat } = await import('../helpers/wat.js');
     pkgs = makeTempDir('sd-hx-');
-    const fixtures = new Set([...AT_LOAD.map(([f]) => f), ...AT_CALL.map(([f]) => f), 'register-late']);
+    const fixtures = new Set([...AT_LOAD.map(([f]) => f), ...AT_CALL.map(([f]) => f), 'register-late', 'guest-codes']);
     for (const f of fixtures) writePackage(pkgs, f, await compileWat(f), { limits: { instances: 1, memory_mb: 16, call_timeout_ms: 500 } });
     d = await startTestDaemon({
       setup: (dataDir) => writeFileSync(join(dataDir, 'config.json'), JSON.stringify({ extensions: { initTimeoutMs: 1000 } })),
@@ -474,6 +480,21 @@ describe('hostile extensions in a real daemon', () => {
     expect(answer).toMatchObject({ ok: false, error: { code: 'REGISTRATION_REJECTED' } });
     const { methods } = (await client.query('query:core.methods.v1', { owner: 'register-late' })) as { methods: Array<{ method: string }> };
     expect(methods.map((m) => m.method)).toEqual(['query:register-late:late.v1']);
+  });
+
+  it("a guest's code for the daemon or the connection reaches the client as EXTENSION_ERROR; a code about the request as it is", async () => {
+    await d.cli(['extensions', 'install', join(pkgs, 'guest-codes'), '--yes']);
+    const method = 'query:guest-codes:fail_as.v1';
+    for (const code of ['SHUTTING_DOWN', 'INTERNAL', 'CONNECTION_CLOSED', 'DAEMON_NOT_RUNNING']) {
+      await expect(client.query(method, { code, message: 'going away' } as never)).rejects.toMatchObject({
+        code: 'EXTENSION_ERROR',
+        message: expect.stringContaining('going away'),
+        details: { extension: 'guest-codes', guest_code: code },
+      });
+    }
+    await expect(client.query(method, { code: 'NOT_FOUND', message: 'no such receipt' } as never)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // The client is still connected and the daemon still serving: nothing the guest said was believed.
+    await expect(client.query('query:core.status.v1', {} as never)).resolves.toMatchObject({ pid: d.pid });
   });
 
   it('the healthy extension kept serving throughout, and the daemon reports every failure', async () => {

@@ -63,6 +63,10 @@ describe('extension packages', () => {
       requests_per_minute: host.defaults.requestsPerMinute,
       http_timeout_ms: host.defaults.httpTimeoutMs,
       http_max_response_bytes: host.defaults.httpMaxResponseBytes,
+      max_operations: host.defaults.maxOperations,
+      max_job_types: host.defaults.maxJobTypes,
+      max_schema_bytes: host.defaults.maxSchemaBytes,
+      max_registration_bytes: host.defaults.maxRegistrationBytes,
     });
     // The manifest path itself is accepted too.
     await expect(readPackage(join(dir, 'p', 'manifest.json'), host)).resolves.toMatchObject({ manifest: { id: 'demo' } });

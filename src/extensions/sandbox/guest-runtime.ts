@@ -20,12 +20,18 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   type CallRequest = import('./protocol.js').CallRequest;
   type CallResult = import('./protocol.js').CallResult;
   type CleanupResult = import('./protocol.js').CleanupResult;
-  type Fault = { sdFault: true; code: string; cause: string };
+  type Fault = { sdFault: true; code: string; cause: string; details?: Record<string, unknown> };
   type WasmMemory = import('./wasm-types.js').WasmMemory;
   const WebAssembly = (globalThis as unknown as { WebAssembly: import('./wasm-types.js').WasmApi }).WebAssembly;
   const { id } = init;
 
   const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
+  /** The most an import reads from guest memory, per argument (docs/extension-abi.md, "Guest pointers"). */
+  const MAX_METHOD_BYTES = 1024;
+  const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+  const MAX_ERROR_BYTES = 64 * 1024;
+  /** A registration's description, at most (characters), as a manifest's. */
+  const MAX_DESCRIPTION = 2000;
   const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
   const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 
@@ -53,6 +59,11 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   let linesThisCall = 0;
   let droppedLines = 0;
   const registrations: Registration[] = [];
+  /** JSON bytes of every registration payload so far (limits.max_registration_bytes). */
+  let registeredBytes = 0;
+  /** Registration calls so far, refused ones included (limits.max_operations, limits.max_job_types). */
+  let operationCalls = 0;
+  let jobCalls = 0;
   const rejected: string[] = [];
   const operationNames = new Set<string>();
   const jobNames = new Set<string>();
@@ -62,8 +73,8 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     return typeof e === 'object' && e !== null && (e as { sdBail?: unknown }).sdBail === true;
   }
 
-  function fault(code: string, cause: string): Fault {
-    return { sdFault: true, code, cause };
+  function fault(code: string, cause: string, details?: Record<string, unknown>): Fault {
+    return details === undefined ? { sdFault: true, code, cause } : { sdFault: true, code, cause, details };
   }
 
   /** Called when a call (or init, or cleanup) ends: reports dropped lines, resets the budget. */
@@ -80,19 +91,26 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     return l;
   }
 
-  /** A bounds-checked view of guest memory (pointers arrive as signed i32). */
-  function view(ptr: number, len: number, what: string): Uint8Array {
+  /**
+   * The one way the host reaches guest memory: a view of `len` bytes at `ptr`, as the guest
+   * passed them (signed i32s, read as unsigned), checked to lie inside linear memory and, for
+   * what an import reads, to be at most `maxLen` bytes. Anything else ends the call with
+   * EXTENSION_BAD_RESULT.
+   */
+  function view(ptr: number, len: number, what: string, maxLen = Infinity): Uint8Array {
     ptr >>>= 0;
     len >>>= 0;
+    if (len > maxLen) throw fault('EXTENSION_BAD_RESULT', `${what}: ${len} bytes, over the limit of ${maxLen} bytes`);
     const buf = memory!.buffer;
-    if (ptr + len > buf.byteLength) {
+    // Written so that nothing can overflow, whatever the arithmetic: ptr first, then what is left.
+    if (ptr > buf.byteLength || len > buf.byteLength - ptr) {
       throw fault('EXTENSION_BAD_RESULT', `${what}: bytes ${ptr}..${ptr + len} lie outside linear memory (${buf.byteLength} bytes)`);
     }
     return new Uint8Array(buf, ptr, len);
   }
 
-  function text(ptr: number, len: number, what: string): string {
-    const v = view(ptr, len, what);
+  function text(ptr: number, len: number, what: string, maxLen = Infinity): string {
+    const v = view(ptr, len, what, maxLen);
     try {
       return dec.decode(sharedMemory ? v.slice() : v);
     } catch {
@@ -123,14 +141,50 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     return v === undefined || typeof v === 'boolean' || (typeof v === 'object' && v !== null && !Array.isArray(v));
   }
 
-  function register(kind: 'operation' | 'job', p: unknown): string {
+  /**
+   * Refuses a registration past one of the extension's registration limits. It stops
+   * plugin_init right there (the fault ends the guest's call) rather than answering: a guest
+   * registering in a loop would otherwise go on to its last iteration, and loading fails anyway.
+   */
+  function overLimit(limit: string, value: number, why: string): never {
+    throw fault('REGISTRATION_REJECTED', why, { limit, value });
+  }
+
+  /**
+   * Whether a schema's JSON text is over `max` bytes. Measured only when the payload holding it
+   * is over `max` too: a payload that fits cannot hold a schema that does not.
+   */
+  function schemaOver(schema: unknown, payloadBytes: number, max: number): boolean {
+    return schema !== undefined && payloadBytes > max && enc.encode(JSON.stringify(schema)).length > max;
+  }
+
+  function register(kind: 'operation' | 'job', payloadText: string, payloadBytes: number): string {
     const fn = kind === 'operation' ? 'extension.register_operation' : 'extension.register_job';
     const reject = (why: string): string => {
       const message = `${fn}: ${why}`;
       rejected.push(message);
       return envelopeError('REGISTRATION_REJECTED', message);
     };
-    if (!initializing) return reject('registration is allowed only during plugin_init');
+    if (!initializing) return envelopeError('REGISTRATION_REJECTED', `${fn}: registration is allowed only during plugin_init`);
+    // Counted as they arrive, refused or not, before anything is parsed: a guest registering in
+    // a loop is stopped at the first registration past a limit (see overLimit).
+    const limits = init.registrationLimits;
+    registeredBytes += payloadBytes;
+    if (registeredBytes > limits.maxRegistrationBytes) {
+      overLimit('max_registration_bytes', limits.maxRegistrationBytes, `${fn}: registrations take more than ${limits.maxRegistrationBytes} bytes of JSON (limits.max_registration_bytes)`);
+    }
+    const count = kind === 'operation' ? operationCalls++ : jobCalls++;
+    const most = kind === 'operation' ? limits.maxOperations : limits.maxJobTypes;
+    if (count >= most) {
+      const limit = kind === 'operation' ? 'max_operations' : 'max_job_types';
+      overLimit(limit, most, `${fn}: more than ${most} ${kind === 'operation' ? 'operations' : 'job types'} registered (limits.${limit})`);
+    }
+    let p: unknown;
+    try {
+      p = JSON.parse(payloadText);
+    } catch (e) {
+      return reject(`the payload is not valid JSON: ${(e as Error).message}`);
+    }
     if (typeof p !== 'object' || p === null || Array.isArray(p)) return reject('expects a JSON object');
     const o = p as Record<string, unknown>;
     const name = o.name;
@@ -145,6 +199,12 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     }
     if (o.description !== undefined && typeof o.description !== 'string') return reject(`'${name}': description must be a string`);
     const description = (o.description as string | undefined) ?? '';
+    if (description.length > MAX_DESCRIPTION) return reject(`'${name}': description is ${description.length} characters, over the limit of ${MAX_DESCRIPTION}`);
+    for (const field of ['input_schema', 'output_schema', 'params_schema']) {
+      if (schemaOver(o[field], payloadBytes, limits.maxSchemaBytes)) {
+        return reject(`'${name}': ${field} is over the limit of ${limits.maxSchemaBytes} bytes of JSON (limits.max_schema_bytes)`);
+      }
+    }
     if (kind === 'operation') {
       const type = o.operation_type;
       if (type !== 'query' && type !== 'action') return reject(`'${name}': operation_type must be "query" or "action"`);
@@ -178,17 +238,22 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   const host = {
     sd_call(mp: number, ml: number, pp: number, pl: number): bigint {
       io.hostWork((ml >>> 0) + (pl >>> 0));
-      const method = text(mp, ml, 'sd_call method');
-      // The fast path: answered from a string built once, without reading the payload.
-      if (method === 'extension.info') return bytesToGuest(infoEnvelope);
-      if (method === 'extension.config') return bytesToGuest(configEnvelope);
-      const payloadText = text(pp, pl, 'sd_call payload');
+      const method = text(mp, ml, 'sd_call method', MAX_METHOD_BYTES);
+      // The fast path: answered from a string built once, without reading the payload (its
+      // bounds are checked all the same: every pointer a guest passes is).
+      if (method === 'extension.info' || method === 'extension.config') {
+        view(pp, pl, 'sd_call payload', MAX_PAYLOAD_BYTES);
+        return bytesToGuest(method === 'extension.info' ? infoEnvelope : configEnvelope);
+      }
+      const payloadText = text(pp, pl, 'sd_call payload', MAX_PAYLOAD_BYTES);
       if (!method.startsWith('extension.')) {
         // A wire method: the main thread parses the payload (it needs the value anyway), so
         // the text crosses as a string, the cheapest thing to post.
         if (logs.length > 0) io.flushLogs(takeLogs());
         return io.callHost(method, payloadText);
       }
+      if (method === 'extension.register_operation') return toGuest(register('operation', payloadText, pl >>> 0));
+      if (method === 'extension.register_job') return toGuest(register('job', payloadText, pl >>> 0));
       let payload: unknown = null;
       if (payloadText.length > 0) {
         try {
@@ -197,8 +262,6 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
           return toGuest(envelopeError('INVALID_INPUT', `sd_call payload for '${method}' is not valid JSON: ${(e as Error).message}`));
         }
       }
-      if (method === 'extension.register_operation') return toGuest(register('operation', payload));
-      if (method === 'extension.register_job') return toGuest(register('job', payload));
       if (method === 'extension.sleep') {
         const ms = (payload as { ms?: unknown } | null)?.ms;
         if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
@@ -216,6 +279,8 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       return toGuest(envelopeError('UNKNOWN_METHOD', `unknown host method '${method}' (host methods: ${HOST_METHODS})`));
     },
     sd_log(level: number, p: number, l: number): void {
+      // The whole line must lie in memory, though only its first MAX_LOG_LINE bytes are read.
+      const all = view(p, l, 'sd_log message');
       // A guest that logs in a tight loop must not flood the daemon's log: lines are cut at
       // MAX_LOG_LINE bytes and at most MAX_LOG_LINES go out per call; the rest are counted.
       io.hostWork(linesThisCall >= MAX_LOG_LINES ? 0 : Math.min(l >>> 0, MAX_LOG_LINE));
@@ -224,20 +289,19 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
         return;
       }
       linesThisCall++;
-      const len = (l >>> 0) > MAX_LOG_LINE ? MAX_LOG_LINE : l;
-      let line = lenient.decode(view(p, len, 'sd_log message').slice());
-      if (len !== l) line += ` … (${(l >>> 0) - MAX_LOG_LINE} more bytes cut)`;
+      let line = lenient.decode(all.slice(0, MAX_LOG_LINE));
+      if (all.length > MAX_LOG_LINE) line += ` … (${all.length - MAX_LOG_LINE} more bytes cut)`;
       logs.push([Math.max(0, Math.min(4, level | 0)), line]);
       if (logs.length >= 64) io.flushLogs(takeLogs());
     },
     sd_error(p: number, l: number): void {
       io.hostWork(l >>> 0);
-      guestError = lenient.decode(view(p, l, 'sd_error message').slice());
+      guestError = lenient.decode(view(p, l, 'sd_error message', MAX_ERROR_BYTES).slice());
     },
     sd_job_progress(p: number, l: number): number {
       io.hostWork(l >>> 0);
       if (currentJob === null) return -1;
-      const t = text(p, l, 'sd_job_progress report');
+      const t = text(p, l, 'sd_job_progress report', MAX_PAYLOAD_BYTES);
       let report: unknown;
       try {
         report = JSON.parse(t);
@@ -264,7 +328,10 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
 
   function classify(e: unknown, exportName: string): WorkerError {
     if (typeof e === 'object' && e !== null && (e as Fault).sdFault === true) {
-      return { code: (e as Fault).code, cause: (e as Fault).cause, export: exportName };
+      const f = e as Fault;
+      const out: WorkerError = { code: f.code, cause: f.cause, export: exportName };
+      if (f.details !== undefined) out.details = f.details;
+      return out;
     }
     const msg = e instanceof Error ? e.message : String(e);
     const wasmStack =
@@ -313,9 +380,9 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
 
   function start(): StartResult {
     const imports: Record<string, Record<string, unknown>> = { spacedrive: { ...host } };
-    for (const u of init.unknownImports) {
+    for (const u of init.refusedImports) {
       (imports[u.module] ??= {})[u.name] = () => {
-        throw fault('EXTENSION_INVALID', `import ${u.module}.${u.name} is not provided by the host`);
+        throw fault('EXTENSION_INVALID', u.why);
       };
     }
     if (init.importedMemory) {
@@ -350,13 +417,8 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
         cause: `declares ABI version ${String(version)}; this host supports ABI version ${init.supportedAbi.join(', ')}`,
       });
     }
-    if (init.unknownImports.length > 0) {
-      const names = init.unknownImports.map((u) => `${u.module}.${u.name}`).join(', ');
-      return fail({
-        code: 'EXTENSION_INVALID',
-        export: '(imports)',
-        cause: `imports ${names}, which the host does not provide (module 'spacedrive' provides sd_call, sd_log, sd_error, sd_job_progress, sd_job_interrupt)`,
-      });
+    if (init.refusedImports.length > 0) {
+      return fail({ code: 'EXTENSION_INVALID', export: '(imports)', cause: init.refusedImports.map((u) => u.why).join('; ') });
     }
     if (memory === undefined) {
       if (!(ex.memory instanceof WebAssembly.Memory)) {
@@ -416,7 +478,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       if (guestError !== null) {
         if (u !== 0n && outPtr !== inPtr) ex.sd_free(outPtr, outLen);
         ex.sd_free(inPtr, n);
-        const error: WorkerError = { code: 'OPERATION_FAILED', cause: 'failed', export: m.exportFn, guestError };
+        const error: WorkerError = { code: 'EXTENSION_ERROR', cause: 'failed', export: m.exportFn, guestError };
         guestError = null;
         endLogBudget();
         return { t: 'result', ok: false, error, discard: false, logs: takeLogs() };

@@ -40,11 +40,14 @@ import type {
   ImmediateAnswer,
   HostBridge,
   LoadSandboxOptions,
+  RegistrationLimits,
   SandboxCallOptions,
   SandboxLimits,
   SandboxStats,
 } from './types.js';
 import { InlineInstance } from './inline.js';
+import { hostImportProblem } from './host-imports.js';
+import { functionImports } from './wasm-binary.js';
 import { applyMemoryMaximum } from './wasm-limits.js';
 import { waitAsync, wasm, type WasmModule } from './wasm-types.js';
 import { createGuestRuntime } from './guest-runtime.js';
@@ -56,8 +59,15 @@ export { applyMemoryMaximum, WASM_PAGE_BYTES, type MemoryPlan } from './wasm-lim
 /** ABI versions this host implements. */
 export const SUPPORTED_ABI_VERSIONS: readonly number[] = [1];
 
-/** Imports the host provides in module `spacedrive`. */
-export const HOST_IMPORTS: readonly string[] = ['sd_call', 'sd_log', 'sd_error', 'sd_job_progress', 'sd_job_interrupt'];
+export { HOST_IMPORTS, HOST_IMPORT_SIGNATURES, HOST_MODULE } from './host-imports.js';
+
+/** What plugin_init may register when SandboxLimits.registrations leaves a limit out. */
+export const DEFAULT_REGISTRATION_LIMITS: Readonly<RegistrationLimits> = Object.freeze({
+  maxOperations: 1000,
+  maxJobTypes: 1000,
+  maxSchemaBytes: 64 * 1024,
+  maxRegistrationBytes: 4 * 1024 * 1024,
+});
 
 /** Consecutive failed starts of a replacement instance after which the sandbox stops trying. */
 const MAX_START_FAILURES = 5;
@@ -115,7 +125,15 @@ const REPLY_SPIN_MS = 0.02;
 const INLINE_ANSWERS_PER_TURN = 64;
 
 const WORKER_SOURCE = `(${sandboxWorkerMain.toString()})(${createGuestRuntime.toString()});`;
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * The codes a handler may fail with through sd_error and have them reach its caller as they
+ * are: they describe the request or the data it names, which is the handler's to judge. Any
+ * other code (or none) goes out as EXTENSION_ERROR with the guest's code in
+ * `details.guest_code`, so that a guest cannot make a client believe something about the
+ * daemon or the connection (SHUTTING_DOWN, INTERNAL, CONNECTION_CLOSED, PERMISSION_DENIED…).
+ */
+export const GUEST_ERROR_CODES: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.ALREADY_EXISTS]);
 
 /**
  * Compiles an extension's module under its memory limit, starts its instances and runs
@@ -143,39 +161,72 @@ export async function loadSandbox(opts: LoadSandboxOptions): Promise<ExtensionSa
       cause: (e as Error).message,
     });
   }
-  const unknownImports: { module: string; name: string }[] = [];
   for (const imp of wasm.Module.imports(module)) {
-    if (imp.kind === 'memory') continue; // provided by the worker, with the limits from `plan`
-    if (imp.kind === 'function') {
-      if (imp.module !== 'spacedrive' || !HOST_IMPORTS.includes(imp.name)) unknownImports.push({ module: imp.module, name: imp.name });
-      continue;
-    }
+    // Memories are provided by the worker, with the limits from `plan`; functions are checked below.
+    if (imp.kind === 'memory' || imp.kind === 'function') continue;
     throw new SpacedriveError(
       ErrorCode.EXTENSION_INVALID,
       `extension '${opts.id}': imports ${imp.kind} ${imp.module}.${imp.name}, which the host does not provide`,
       { extension: opts.id, export: '(imports)', cause: `unsupported ${imp.kind} import` },
     );
   }
+  // Every function import is checked against the ABI's table, signature included: refused ones
+  // are stubbed so that sd_abi_version can still be read, then refused (see guest-runtime).
+  const refusedImports: SharedInit['refusedImports'] = [];
+  for (const imp of functionImports(plan.bytes)) {
+    const why = hostImportProblem(imp.module, imp.name, imp.signature);
+    if (why !== undefined) refusedImports.push({ module: imp.module, name: imp.name, why });
+  }
   const shared: Omit<SharedInit, 'module'> = {
     id: opts.id,
     version: opts.version,
     config: opts.config,
-    unknownImports,
+    refusedImports,
     importedMemory: plan.importedMemory,
     memoryMaxBytes: plan.maxPages * 65_536,
+    registrationLimits: registrationLimits(opts.limits),
     initTimeoutMs: opts.limits.initTimeoutMs,
     supportedAbi: [...SUPPORTED_ABI_VERSIONS],
   };
   const sandbox = new Sandbox(opts, { ...shared, module });
   // The metered copy for the main thread compiles while the first worker starts.
-  const inline = opts.inline === false || unknownImports.length > 0 ? null : InlineInstance.prepare(plan.bytes, shared, sandbox.inlineHost);
+  const inline = opts.inline === false || refusedImports.length > 0 ? null : InlineInstance.prepare(plan.bytes, shared, sandbox.inlineHost);
   await sandbox.start();
   sandbox.inline = await inline;
   return sandbox;
 }
 
+function registrationLimits(l: SandboxLimits): RegistrationLimits {
+  return { ...DEFAULT_REGISTRATION_LIMITS, ...l.registrations };
+}
+
+/**
+ * The main thread's own count of what an instance reports it registered, before anything is
+ * built from it: the instance counted too (and stopped plugin_init at the limit), but what
+ * crosses a thread boundary is checked where it arrives.
+ */
+function checkRegistrationCounts(id: string, regs: readonly GuestRegistration[], limits: RegistrationLimits): void {
+  let operations = 0;
+  for (const r of regs) if (r.kind === 'operation') operations++;
+  const over =
+    operations > limits.maxOperations
+      ? { limit: 'max_operations', value: limits.maxOperations, what: `${operations} operations` }
+      : regs.length - operations > limits.maxJobTypes
+        ? { limit: 'max_job_types', value: limits.maxJobTypes, what: `${regs.length - operations} job types` }
+        : undefined;
+  if (over === undefined) return;
+  const cause = `plugin_init registered ${over.what}, more than limits.${over.limit} (${over.value})`;
+  throw new SpacedriveError(ErrorCode.REGISTRATION_REJECTED, `extension '${id}', export 'plugin_init': ${cause}`, {
+    extension: id,
+    export: 'plugin_init',
+    cause,
+    limit: over.limit,
+    value: over.value,
+  });
+}
+
 function checkLimits(l: SandboxLimits): void {
-  const positive: (keyof SandboxLimits)[] = ['callTimeoutMs', 'initTimeoutMs', 'memoryMaxBytes', 'maxInputBytes', 'maxOutputBytes', 'instances'];
+  const positive: ('callTimeoutMs' | 'initTimeoutMs' | 'memoryMaxBytes' | 'maxInputBytes' | 'maxOutputBytes' | 'instances')[] = ['callTimeoutMs', 'initTimeoutMs', 'memoryMaxBytes', 'maxInputBytes', 'maxOutputBytes', 'instances'];
   for (const k of positive) {
     if (!Number.isFinite(l[k]) || l[k] <= 0) {
       throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit '${k}' must be a positive number (got ${String(l[k])})`, { field: k });
@@ -184,6 +235,11 @@ function checkLimits(l: SandboxLimits): void {
   if (!Number.isInteger(l.instances)) throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit 'instances' must be an integer`, { field: 'instances' });
   if (!Number.isInteger(l.maxQueue) || l.maxQueue < 0) {
     throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit 'maxQueue' must be an integer >= 0`, { field: 'maxQueue' });
+  }
+  for (const [k, v] of Object.entries(registrationLimits(l))) {
+    if (!Number.isInteger(v) || v < 0) {
+      throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit 'registrations.${k}' must be an integer >= 0 (got ${String(v)})`, { field: `registrations.${k}` });
+    }
   }
 }
 
@@ -474,6 +530,7 @@ class Sandbox implements ExtensionSandbox {
     let regs: GuestRegistration[];
     try {
       regs = await first.started;
+      checkRegistrationCounts(this.id, regs, this.shared.registrationLimits);
     } catch (e) {
       this.closed = true;
       for (const inst of [...this.instances]) this.kill(inst);
@@ -1279,7 +1336,7 @@ class Sandbox implements ExtensionSandbox {
   private toError(err: WorkerError, exportFn: string): SpacedriveError {
     const exp = err.export ?? exportFn;
     if (err.guestError !== undefined) {
-      let code: string = ErrorCode.OPERATION_FAILED;
+      let code: string = ErrorCode.EXTENSION_ERROR;
       let message = err.guestError;
       const details: Record<string, unknown> = { extension: this.id, export: exp, cause: 'the extension reported an error' };
       try {
@@ -1288,10 +1345,10 @@ class Sandbox implements ExtensionSandbox {
           const g = parsed as { code?: unknown; message: string; details?: unknown };
           message = g.message;
           if (typeof g.code === 'string') {
-            if (KNOWN_CODES.has(g.code)) code = g.code;
-            else details.guestCode = g.code;
+            if (GUEST_ERROR_CODES.has(g.code)) code = g.code;
+            else details.guest_code = g.code;
           }
-          if (g.details !== undefined) details.guestDetails = g.details;
+          if (g.details !== undefined) details.guest_details = g.details;
         }
       } catch {
         // Plain text: the whole of it is the message.
@@ -1303,7 +1360,7 @@ class Sandbox implements ExtensionSandbox {
       // The guest said why before trapping (AssemblyScript's abort does): lead with its words.
       cause = `${guestMessage(err.guestReason)} (${err.cause})`;
     }
-    const details: Record<string, unknown> = { extension: this.id, export: exp, cause };
+    const details: Record<string, unknown> = { extension: this.id, export: exp, cause, ...err.details };
     if (err.wasmStack) details.wasmStack = err.wasmStack;
     return new SpacedriveError(err.code, `extension '${this.id}', export '${exp}': ${cause}`, details);
   }

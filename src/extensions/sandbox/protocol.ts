@@ -56,6 +56,8 @@ export interface WorkerError {
   guestError?: string;
   /** Raw text the guest passed to sd_error before it trapped: the reason for the trap. */
   guestReason?: string;
+  /** More about the cause, added to the error's details (the limit a registration went past). */
+  details?: Record<string, unknown>;
 }
 
 export type LogLine = [level: number, text: string];
@@ -111,10 +113,15 @@ export interface SharedInit {
   id: string;
   version: string;
   config: unknown;
-  /** Function imports the host does not provide: stubbed so sd_abi_version can be read, then refused. */
-  unknownImports: { module: string; name: string }[];
+  /**
+   * Function imports the host does not provide, or not with that signature (host-imports.ts):
+   * stubbed so sd_abi_version can be read, then refused, `why` naming each.
+   */
+  refusedImports: { module: string; name: string; why: string }[];
   importedMemory: { module: string; name: string; initialPages: number; maxPages: number; shared: boolean } | undefined;
   memoryMaxBytes: number;
+  /** What plugin_init may register (SandboxLimits.registrations, defaults filled in). */
+  registrationLimits: import('./types.js').RegistrationLimits;
   /** Bounds `extension.sleep` during plugin_init. */
   initTimeoutMs: number;
   supportedAbi: number[];
@@ -176,7 +183,7 @@ export interface GuestRuntime {
   readonly poisoned: boolean;
   /** The instance's exports (after start). */
   readonly exports: Record<string, unknown>;
-  fault(code: string, cause: string): { sdFault: true; code: string; cause: string };
+  fault(code: string, cause: string, details?: Record<string, unknown>): { sdFault: true; code: string; cause: string; details?: Record<string, unknown> };
   /** Copies a string into a fresh guest buffer; returns it packed (ptr | len << 32). */
   toGuest(s: string): bigint;
   bytesToGuest(bytes: Uint8Array): bigint;

@@ -18,6 +18,22 @@ export interface SandboxLimits {
   instances: number;
   /** Calls that may wait for a free instance; past it calls fail with OVERLOADED. */
   maxQueue: number;
+  /** What plugin_init may register; DEFAULT_REGISTRATION_LIMITS for what is left out. */
+  registrations?: Partial<RegistrationLimits>;
+}
+
+/**
+ * What one extension's plugin_init may register. Past any of them loading fails with
+ * REGISTRATION_REJECTED, `details.limit` naming the limit (docs/extension-abi.md).
+ */
+export interface RegistrationLimits {
+  /** Queries and actions. */
+  maxOperations: number;
+  maxJobTypes: number;
+  /** JSON text of one input, output or params schema, in bytes. */
+  maxSchemaBytes: number;
+  /** JSON text of every registration payload together, in bytes. */
+  maxRegistrationBytes: number;
 }
 
 /** What `plugin_init` registered, as reported by the guest through the host methods. */

@@ -1,9 +1,10 @@
 /**
  * Reading and writing the parts of the WebAssembly binary format the sandbox rewrites (memory
- * limits in wasm-limits.ts, fuel checks in metering.ts). Only what those need: sections, LEB128
- * numbers, names, limits.
+ * limits in wasm-limits.ts, fuel checks in metering.ts) or checks (the signatures of function
+ * imports). Only what those need: sections, LEB128 numbers, names, limits, function types.
  */
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import type { FunctionSignature, WasmValueType } from './host-imports.js';
 
 export function invalid(message: string): SpacedriveError {
   return new SpacedriveError(ErrorCode.EXTENSION_INVALID, `invalid WebAssembly module: ${message}`, { cause: message });
@@ -174,4 +175,64 @@ export function skipHeapType(r: Reader): void {
   const b = r.bytes[r.pos];
   if (b !== undefined && b >= 0x40 && b < 0x80) r.byte();
   else r.skipLeb(33);
+}
+
+const SECTION_TYPE = 1;
+const SECTION_IMPORT = 2;
+const FUNC_TYPE_FORM = 0x60;
+
+const VALUE_TYPES: Readonly<Record<number, WasmValueType>> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+
+/** Reads a value type; every reference type other than funcref and externref reads as `ref`. */
+function readValType(r: Reader): WasmValueType {
+  const b = r.bytes[r.pos];
+  const known = b === undefined ? undefined : VALUE_TYPES[b];
+  if (known !== undefined) {
+    r.byte();
+    return known;
+  }
+  skipValType(r);
+  return 'ref';
+}
+
+/** A function import and its signature (undefined when its type is one this reader does not parse). */
+export interface FunctionImport {
+  module: string;
+  name: string;
+  signature: FunctionSignature | undefined;
+}
+
+/**
+ * The module's function imports with their signatures, from its type and import sections.
+ * The module must already have been validated (compiled): this reader trusts its structure.
+ * Types are read up to the first one that is not a plain function type (the GC proposal's
+ * recursive groups and subtypes, outside ABI v1); imports of later types have no signature.
+ */
+export function functionImports(wasm: Uint8Array): FunctionImport[] {
+  const types: (FunctionSignature | undefined)[] = [];
+  const out: FunctionImport[] = [];
+  for (const { id, body, end } of sections(wasm)) {
+    if (id === SECTION_TYPE) {
+      const r = new Reader(wasm, body, end);
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        if (r.byte() !== FUNC_TYPE_FORM) break;
+        const params = Array.from({ length: r.u32() }, () => readValType(r));
+        const results = Array.from({ length: r.u32() }, () => readValType(r));
+        types.push({ params, results });
+      }
+    } else if (id === SECTION_IMPORT) {
+      const r = new Reader(wasm, body, end);
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        const module = r.name();
+        const name = r.name();
+        const kind = r.byte();
+        if (kind === 0) out.push({ module, name, signature: types[r.u32()] });
+        else skipImportDescription(r, kind);
+      }
+      return out;
+    }
+  }
+  return out;
 }
