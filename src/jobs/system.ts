@@ -178,9 +178,11 @@ export class JobSystem {
     this.types.register('core', {
       ...def,
       run: async (ctx) => {
+        const requests = await touches(ctx.params);
+        if (requests.length === 0) return run(ctx);
         const job = await this.store.get(ctx.jobId);
         try {
-          await this.#checkPaths(job?.dispatchedBy ?? 'core', await touches(ctx.params));
+          await this.#checkPaths(job?.dispatchedBy ?? 'core', requests);
         } catch (err) {
           const typed = asSpacedriveError(err);
           if (typed?.code !== ErrorCode.PERMISSION_DENIED) throw err;
