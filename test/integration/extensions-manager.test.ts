@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
+import { packageVariant } from '../helpers/packages.js';
 import { waitForValue as waitFor } from '../helpers/wait.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -239,6 +240,17 @@ describe('extension manager (in-process core)', () => {
       'extension:unloaded hello',
       'extension:uninstalled hello',
     ]);
+  });
+
+  it("the manifest's registration limits reach plugin_init, within the host's ceilings", async () => {
+    const few = packageVariant('test-ext', join(dir, 'few'), (m) => (m.limits = { ...m.limits, max_operations: 2 }));
+    const info = await core.extensions.install(few);
+    expect(info.state).toBe('failed');
+    expect(info.error).toMatchObject({ code: 'REGISTRATION_REJECTED', details: { extension: 'test-ext', limit: 'max_operations', value: 2 } });
+    expect(core.runtimeRegistry.listByOwner('test-ext')).toEqual([]);
+    await core.extensions.uninstall('test-ext');
+    const greedy = packageVariant('test-ext', join(dir, 'greedy'), (m) => (m.limits = { ...m.limits, max_job_types: 1_000_000 }));
+    await expect(core.extensions.install(greedy)).rejects.toMatchObject({ code: 'EXTENSION_INVALID', message: expect.stringContaining('limits.max_job_types = 1000000, above this host') });
   });
 
   it('a failed reload keeps the old version serving', async () => {

@@ -4,6 +4,7 @@
  * length checked, registrations bounded and counted as they arrive, and error codes a guest
  * cannot use to speak for the daemon. Each case is a hostile .wat fixture in test/fixtures/wat.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GUEST_ERROR_CODES, HOST_IMPORT_SIGNATURES } from '../../src/extensions/sandbox/index.js';
 import { functionImports } from '../../src/extensions/sandbox/wasm-binary.js';
@@ -18,6 +19,28 @@ describe('sandbox: imports are checked with their signatures at load', () => {
     expect(err.details).toMatchObject({ extension: 'import-bad-signature', export: '(imports)' });
     expect(err.message).toContain('imports spacedrive.sd_call with signature (i32, i32, i32, i32) -> i32, but the host provides (i32, i32, i32, i32) -> i64');
     expect(err.message).toContain('imports spacedrive.sd_log with signature (i64, i32, i32) -> (), but the host provides (i32, i32, i32) -> ()');
+  });
+
+  it("docs/extension-abi.md's table of host imports says what the host's table says", () => {
+    const whole = readFileSync(new URL('../../docs/extension-abi.md', import.meta.url), 'utf8');
+    const doc = whole.slice(whole.indexOf('## Host imports'), whole.indexOf('### Host methods'));
+    const documented: Record<string, { params: string[]; results: string[] }> = {};
+    // Rows like | `sd_log` | `(level: i32, ptr: i32, len: i32) -> ()` | …; `(a, b: i32)` gives both a and b the type i32.
+    for (const [, name, params, result] of doc.matchAll(/^\| `(sd_\w+)` \| `\(([^)]*)\) -> (\(\)|\w+)` \|/gm)) {
+      const types: string[] = [];
+      let pending = 0;
+      for (const param of params!.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+        const type = param.split(':')[1]?.trim();
+        if (type === undefined) {
+          pending++;
+          continue;
+        }
+        for (; pending >= 0; pending--) types.push(type);
+        pending = 0;
+      }
+      documented[name!] = { params: types, results: result === '()' ? [] : [result!] };
+    }
+    expect(documented).toEqual(HOST_IMPORT_SIGNATURES);
   });
 
   it('reads the signature of every import of a well-behaved module as the ABI table has it', async () => {

@@ -206,27 +206,18 @@ function registrationLimits(l: SandboxLimits): RegistrationLimits {
  * crosses a thread boundary is checked where it arrives.
  */
 function checkRegistrationCounts(id: string, regs: readonly GuestRegistration[], limits: RegistrationLimits): void {
-  let operations = 0;
-  for (const r of regs) if (r.kind === 'operation') operations++;
-  const over =
-    operations > limits.maxOperations
-      ? { limit: 'max_operations', value: limits.maxOperations, what: `${operations} operations` }
-      : regs.length - operations > limits.maxJobTypes
-        ? { limit: 'max_job_types', value: limits.maxJobTypes, what: `${regs.length - operations} job types` }
-        : undefined;
-  if (over === undefined) return;
-  const cause = `plugin_init registered ${over.what}, more than limits.${over.limit} (${over.value})`;
-  throw new SpacedriveError(ErrorCode.REGISTRATION_REJECTED, `extension '${id}', export 'plugin_init': ${cause}`, {
-    extension: id,
-    export: 'plugin_init',
-    cause,
-    limit: over.limit,
-    value: over.value,
-  });
+  const operations = regs.filter((r) => r.kind === 'operation').length;
+  const jobTypes = regs.length - operations;
+  const refuse = (limit: string, value: number, what: string): never => {
+    const cause = `plugin_init registered ${what}, more than limits.${limit} (${value})`;
+    throw new SpacedriveError(ErrorCode.REGISTRATION_REJECTED, `extension '${id}', export 'plugin_init': ${cause}`, { extension: id, export: 'plugin_init', cause, limit, value });
+  };
+  if (operations > limits.maxOperations) refuse('max_operations', limits.maxOperations, `${operations} operations`);
+  if (jobTypes > limits.maxJobTypes) refuse('max_job_types', limits.maxJobTypes, `${jobTypes} job types`);
 }
 
 function checkLimits(l: SandboxLimits): void {
-  const positive: ('callTimeoutMs' | 'initTimeoutMs' | 'memoryMaxBytes' | 'maxInputBytes' | 'maxOutputBytes' | 'instances')[] = ['callTimeoutMs', 'initTimeoutMs', 'memoryMaxBytes', 'maxInputBytes', 'maxOutputBytes', 'instances'];
+  const positive = ['callTimeoutMs', 'initTimeoutMs', 'memoryMaxBytes', 'maxInputBytes', 'maxOutputBytes', 'instances'] as const;
   for (const k of positive) {
     if (!Number.isFinite(l[k]) || l[k] <= 0) {
       throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `sandbox limit '${k}' must be a positive number (got ${String(l[k])})`, { field: k });
