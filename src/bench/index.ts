@@ -20,6 +20,7 @@ const SECTIONS: Record<string, string> = {
   capabilities: './capabilities.bench.js',
   mail: './mail.bench.js',
   finance: './finance.bench.js',
+  stall: './stall.bench.js',
 };
 
 async function main(): Promise<void> {

@@ -22,7 +22,7 @@ export async function compileWat(path: string): Promise<Uint8Array> {
 export async function compileWatText(text: string, filename = 'inline.wat'): Promise<Uint8Array> {
   wabt ??= wabtInit();
   const w = await wabt;
-  const mod = w.parseWat(filename, text, { bulk_memory: true, mutable_globals: true, sign_extension: true, threads: true });
+  const mod = w.parseWat(filename, text, { bulk_memory: true, exceptions: true, mutable_globals: true, sign_extension: true, threads: true });
   try {
     mod.resolveNames();
     mod.validate();

@@ -285,6 +285,16 @@ describe('sandbox: short calls on the main thread', () => {
     expect(s.stats()).toMatchObject({ calls: 1, inline: 0 });
   });
 
+  it('drops an attempt whose guest catches the host giving it up, whatever it answers next', async () => {
+    const bridge = recordingBridge();
+    const s = await load('catch-bail', { bridge });
+    // On the main thread the wire call cannot be answered: the guest catches that and answers
+    // "caught". That answer is not the one a worker gives, so the call runs on a worker.
+    expect(await s.call('sneaky', {}, { chain: [] })).toBe('called');
+    expect(bridge.calls).toHaveLength(1);
+    expect(s.stats()).toMatchObject({ calls: 1, inline: 0 });
+  });
+
   it('does not try a call with a large input there, nor hold it against the export', async () => {
     const s = await load('echo', { limits: { maxInputBytes: 1 << 20, maxOutputBytes: 1 << 20 } });
     const big = { text: 'x'.repeat(INLINE_MAX_COPY) };
