@@ -413,6 +413,9 @@ export class SpacedriveClient implements SpacedriveClientApi {
       sub?.push(frame.event);
       return;
     }
+    // A closing frame names the request that caused it when there was one (a refused auth):
+    // its reason still decides what the close means (UNAUTHENTICATED: do not reconnect).
+    if (frame.ok === false && frame.error?.details?.closing === true) this.#closeReason = frame.error;
     if (typeof frame.id === 'number') {
       const call = this.#settle(frame.id);
       if (!call) return;

@@ -4,10 +4,14 @@
  * auth with the right token (whatever else its first frame is), blank lines and `payload: null`
  * are treated as docs/wire-protocol.md says.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { SpacedriveClient } from '../../src/client/index.js';
+import { loadOptions } from '../../src/config/index.js';
+import { startDaemon } from '../../src/daemon/index.js';
+import { silentLogger } from '../../src/logging/index.js';
+import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { RawConnection } from '../helpers/raw-socket.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -182,5 +186,26 @@ describe('TCP: nothing is served before an auth with the right token', () => {
     expect(await raw.request({ id: 1, type: 'auth', token: 'anything' })).toMatchObject({ ok: true, result: { authenticated: true } });
     expect(await raw.request({ id: 2, type: 'ping' })).toMatchObject({ ok: true });
     raw.close();
+  });
+});
+
+describe('the TypeScript client over TCP', () => {
+  it('ends its subscriptions with UNAUTHENTICATED when a restarted daemon refuses its token, instead of reconnecting for ever', async () => {
+    const dir = makeTempDir();
+    const optionsWith = (tcp: { port: number; token: string }) => loadOptions({ overrides: { dataDir: dir, tcp: { host: '127.0.0.1', ...tcp } }, env: {} });
+    const first = await startDaemon(optionsWith({ port: 0, token: TOKEN }), { logger: silentLogger() });
+    const port = first.tcpPort!;
+    const client = await SpacedriveClient.connect({ tcp: { host: '127.0.0.1', port, token: TOKEN } });
+    const events = client.subscribe(['job:*']);
+    await events.ready;
+    await first.close();
+    const second = await startDaemon(optionsWith({ port, token: 'another-token-0123456789' }), { logger: silentLogger() });
+    try {
+      await expect(events.next()).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'wrong token' });
+    } finally {
+      await client.close();
+      await second.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
