@@ -178,6 +178,12 @@ describe('extensions install asks before granting (CLI, real daemon)', () => {
       expect(ok.stdout).toMatch(/network:\s+127\.0\.0\.1/);
       expect(ok.stdout).toContain('1 concurrent job(s), 600 host calls/min');
 
+      // An id reserved for core is refused before anything is shown or installed.
+      const reserved = await daemon.cli(['extensions', 'install', packageVariant('denied', join(scratch, 'core'), (m) => (m.id = 'core')), '--yes']);
+      expect(reserved.code).toBe(1);
+      expect(reserved.stderr).toContain('EXTENSION_INVALID');
+      expect(reserved.stderr).toContain("extension id 'core' is reserved");
+
       const denied = await daemon.cli(['extensions', 'install', DENIED, '--yes']);
       expect(denied.code, denied.stderr).toBe(0);
       const info = await daemon.cli(['extensions', 'info', 'denied']);
