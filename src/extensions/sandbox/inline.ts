@@ -22,9 +22,9 @@
  * buffered, and buffered log lines are dropped. The instance itself is discarded (it may have
  * stopped in the middle of anything) and made again for the next call.
  *
- * An export that bailed, or whose calls run more than INLINE_LONG_CALL instructions on average,
- * goes to the workers from then on: the main thread serves the daemon, and only calls that are both short
- * and self-contained belong on it. So a job handler that reports progress costs one bail, at its
+ * An export that bailed, or whose calls spend more than INLINE_LONG_CALL units of fuel on
+ * average, goes to the workers from then on: the main thread serves the daemon, and only calls
+ * that are both short and self-contained belong on it. So a job handler that reports progress costs one bail, at its
  * first run.
  *
  * plugin_init runs here (when the first call comes) under the same budget as a call; if it bails
@@ -70,8 +70,8 @@ export const INLINE_MAX_COPY = 64 * 1024;
 /** How many times the instance here may be made (see the top of this file). */
 export const INLINE_MAX_STARTS = 4;
 /**
- * An export whose calls run more instructions than this here, on average, goes to the workers
- * from then on. Counted in fuel rather than time, so that a pause of the machine does not decide
+ * An export whose calls spend more fuel than this here (instructions and host work), on
+ * average, goes to the workers from then on. Counted in fuel rather than time, so that a pause of the machine does not decide
  * it; averaged (over about the last INLINE_AVERAGE_OVER calls), so that the odd call that does
  * more (a guest's garbage collector running a cycle: 370,000 in test-ext's no-op job, whose
  * calls otherwise run a few thousand) does not either.
@@ -214,7 +214,7 @@ export class InlineInstance {
     const average = previous + (spent - previous) / INLINE_AVERAGE_OVER;
     this.#averageFuel.set(request.exportFn, average);
     if (average > INLINE_LONG_CALL) {
-      this.#workersFromNowOn(request.exportFn, `its calls run about ${Math.round(average)} instructions on average (more than ${INLINE_LONG_CALL})`);
+      this.#workersFromNowOn(request.exportFn, `its calls spend about ${Math.round(average)} units of fuel on average (more than ${INLINE_LONG_CALL})`);
     }
     if (this.#logs.length > 0) {
       result.logs = this.#logs.concat(result.logs);
