@@ -122,7 +122,10 @@ export async function ensureInstalled({ root = ROOT, write = (line) => process.s
   write(`[setup] installing dependencies with npm ci: ${reason}`);
   const [command, prefix] = npmCommand();
   const { code, stderr } = await new Promise((resolveRun) => {
-    const child = spawn(command, [...prefix, 'ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'inherit', 'pipe'] });
+    // JOBS: node-gyp compiles a native module that has no prebuilt binary here (better-sqlite3
+    // without access to its binary downloads) with one make job unless told otherwise.
+    const env = { ...process.env, JOBS: process.env.JOBS ?? 'max' };
+    const child = spawn(command, [...prefix, 'ci', '--no-audit', '--no-fund'], { cwd: root, env, stdio: ['ignore', 'inherit', 'pipe'] });
     let errText = '';
     child.stderr.on('data', (chunk) => {
       errText += chunk;

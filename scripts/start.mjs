@@ -206,6 +206,9 @@ async function ourDaemonAnswering() {
 
 /** What to print and the exit code when the daemon has exited: the daemon's, or 128 + signal. */
 function describeExit({ code, signal }) {
+  const forwarded = stopAsked === 'SIGHUP' ? 'SIGTERM' : stopAsked;
+  // The signal this script forwarded, arriving before the daemon could handle it: what was asked for.
+  if (signal && signal === forwarded) return 128 + (osConstants.signals[signal] ?? 0);
   if (signal) {
     const how = signal === 'SIGKILL' ? ' (kill -9, or the system when out of memory)' : '';
     say(`[start] the daemon (pid ${daemon.pid}) was killed by ${signal}${how}; jobs it was running resume from their last checkpoint when it starts again (npm start)`);
@@ -229,7 +232,10 @@ try {
   }
 } catch (err) {
   say(`[start] ${err.message}; stopping it`);
-  if (!daemonExit) daemon.kill('SIGTERM');
+  if (!daemonExit && !stopAsked) {
+    stopAsked = 'SIGTERM';
+    daemon.kill('SIGTERM');
+  }
 }
 
 const exitCode = describeExit(await exited);
