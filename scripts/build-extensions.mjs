@@ -9,9 +9,10 @@
  *
  * Each module is compiled by asc with the incremental runtime (the stub runtime never frees
  * memory), the json-as transform, and the SDK's abort handler, then checked: it must import only
- * the `spacedrive` functions, with their signatures, and export what ABI v1 requires. Incremental: a target is skipped
- * when its outputs are newer than every source it depends on (its own folder, the SDK, this
- * script). `--force` rebuilds everything; `--only <id>` builds one extension.
+ * the `spacedrive` functions, with their signatures, and export what ABI v1 requires.
+ * Incremental: a target is skipped when its outputs are newer than every source it depends on
+ * (its own folder, the SDK, this script). `--force` rebuilds everything; `--only <id>` builds one
+ * extension.
  *
  * Exit code 1 with the compiler's diagnostics when any module fails.
  */
