@@ -235,6 +235,8 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     return JSON.stringify({ ok: true, result: { job_type: jobType } });
   }
 
+  // The imports of host-imports.ts's table, with its signatures (this function cannot import it:
+  // see the top); loadSandbox refuses any other import before these are called.
   const host = {
     sd_call(mp: number, ml: number, pp: number, pl: number): bigint {
       io.hostWork((ml >>> 0) + (pl >>> 0));
