@@ -6,6 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { storageFailure } from '../errors/index.js';
+
+/** A full or read-only disk as its typed error (STORAGE_FULL, STORAGE_READ_ONLY); anything else as it was. */
+function typed(err: unknown, target: string): unknown {
+  return storageFailure(err, target) ?? err;
+}
 
 /** A written-but-not-yet-visible file: {@link commit} moves it into place, {@link discard} removes it. */
 export interface StagedFile {
@@ -18,9 +24,14 @@ export interface StagedFile {
 /** Writes `data` to a fsynced temporary file beside `target` (directories created as needed). */
 export function stageFile(target: string, data: Uint8Array): StagedFile {
   const dir = dirname(target);
-  mkdirSync(dir, { recursive: true });
   const tmpPath = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(tmpPath, 'wx', 0o600);
+  let fd: number;
+  try {
+    mkdirSync(dir, { recursive: true });
+    fd = openSync(tmpPath, 'wx', 0o600);
+  } catch (err) {
+    throw typed(err, target);
+  }
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -32,7 +43,7 @@ export function stageFile(target: string, data: Uint8Array): StagedFile {
     } catch {
       // already gone
     }
-    throw err;
+    throw typed(err, target);
   }
   closeSync(fd);
   return {
@@ -44,7 +55,11 @@ export function stageFile(target: string, data: Uint8Array): StagedFile {
       // daemon; only a power loss could undo the rename — as it could the library database's last
       // commits (WAL, synchronous NORMAL), which this file's index row goes with. A second fsync
       // per write would halve the write rate for no guarantee the row keeps.
-      renameSync(tmpPath, target);
+      try {
+        renameSync(tmpPath, target);
+      } catch (err) {
+        throw typed(err, target);
+      }
     },
     discard() {
       try {
@@ -68,7 +83,13 @@ export interface WriteFileAtomicOptions {
 
 /** {@link stageFile} then commit. */
 export function writeFileAtomic(target: string, data: Uint8Array | string, opts: WriteFileAtomicOptions = {}): void {
-  if (opts.dirMode !== undefined) mkdirSync(dirname(target), { recursive: true, mode: opts.dirMode });
+  if (opts.dirMode !== undefined) {
+    try {
+      mkdirSync(dirname(target), { recursive: true, mode: opts.dirMode });
+    } catch (err) {
+      throw typed(err, target);
+    }
+  }
   const staged = stageFile(target, typeof data === 'string' ? Buffer.from(data) : data);
   try {
     staged.commit();

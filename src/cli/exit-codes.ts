@@ -1,7 +1,7 @@
 /**
  * Exit codes and how an error becomes one. The CLI tells apart: the daemon answered with an
- * error (1), the command line or its input was wrong (2), no daemon to talk to (3), and a bug
- * (70, EX_SOFTWARE from sysexits.h).
+ * error (1), the command line or its input was wrong (2), no daemon to talk to (3), a full or
+ * read-only disk (74, EX_IOERR from sysexits.h), and a bug (70, EX_SOFTWARE).
  */
 import { ErrorCode, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
 
@@ -15,6 +15,8 @@ export const ExitCode = {
   DAEMON_NOT_RUNNING: 3,
   /** A bug in the CLI or the daemon. */
   INTERNAL: 70,
+  /** The disk is full or read-only (STORAGE_FULL, STORAGE_READ_ONLY), the daemon's or this command's. */
+  STORAGE: 74,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -25,7 +27,8 @@ Exit codes:
   1   operation error: the daemon answered with an error (unknown method, invalid input, failure)
   2   usage error: unknown command or flag, a bad value, bad input caught before sending
   3   daemon not running (start it with 'spacedrive daemon start', or 'npm start' in the foreground)
-  70  internal error (a bug; please report it)`;
+  70  internal error (a bug; please report it)
+  74  the disk is full or read-only (free some space; running jobs continue by themselves)`;
 
 /** Errors that came back from the daemon as its answer; everything else was raised here. */
 const answeredByDaemon = new WeakSet<object>();
@@ -40,6 +43,8 @@ export function exitCodeFor(err: unknown): ExitCode {
   const e = asSpacedriveError(err);
   if (!e) return ExitCode.INTERNAL;
   if (e.code === ErrorCode.DAEMON_NOT_RUNNING) return ExitCode.DAEMON_NOT_RUNNING;
+  // Whoever hit it: the fix is on the machine (free space), not in the command.
+  if (e.code === ErrorCode.STORAGE_FULL || e.code === ErrorCode.STORAGE_READ_ONLY) return ExitCode.STORAGE;
   if (typeof err === 'object' && err !== null && answeredByDaemon.has(err)) return ExitCode.OPERATION_FAILED;
   if (e.code === ErrorCode.INTERNAL) return ExitCode.INTERNAL;
   // A connection that broke mid-request, a timeout, a start that failed: the operation did not succeed.

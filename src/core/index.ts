@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import type { SpacedriveOptions } from '../config/index.js';
 import { EventBus } from '../events/index.js';
 import { Executor } from '../execute/index.js';
-import { createLogger, type Logger } from '../logging/index.js';
+import { createLogger, logLinesDropped, type Logger } from '../logging/index.js';
 import { CoreRegistry, RuntimeRegistry, type OperationDeclaration } from '../registry/index.js';
 import { filesOperations } from '../files/operations.js';
 import { CORE_JOB_TYPES, JobSystem, jobsOperations } from '../jobs/index.js';
@@ -108,6 +108,7 @@ export class Core implements CoreServices {
     await core.jobs.start();
     core.counters.set('jobs', () => core.jobs.counters());
     core.counters.set('ai', () => core.ai.stats());
+    core.counters.set('log', () => ({ lines_dropped: logLinesDropped() }));
     core.onClose(() => core.ai.close());
     // Last, so that every capability an extension may call is up; each loads independently.
     if (options.extensions.autoload) await core.extensions.loadEnabled();

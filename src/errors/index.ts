@@ -89,6 +89,11 @@ export const ErrorCode = {
   MAIL_UNREACHABLE: 'MAIL_UNREACHABLE',
   /** The mail server answered a command with an error (its answer is kept in the message). */
   MAIL_SERVER_ERROR: 'MAIL_SERVER_ERROR',
+  // Storage (the daemon's data directory, a copy's destination)
+  /** The disk (or the user's quota) is full: nothing was written. Free space; jobs continue by themselves. */
+  STORAGE_FULL: 'STORAGE_FULL',
+  /** The file system is mounted read-only: nothing was written. */
+  STORAGE_READ_ONLY: 'STORAGE_READ_ONLY',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -136,10 +141,49 @@ export function isSpacedriveError(err: unknown): err is SpacedriveError {
   return (err as { name?: unknown }).name === 'SpacedriveError' || knownCodes.has((err as { code: string }).code);
 }
 
-/** Rebuilds a SpacedriveError from a plain object that crossed a thread or process boundary. */
+/** Node's errno codes and SQLite's result codes that mean "no space" or "read-only file system". */
+const STORAGE_FULL_CAUSES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+const READ_ONLY_CAUSES = new Set(['EROFS', 'SQLITE_READONLY']);
+
+/**
+ * The one mapping of a full or read-only disk to a typed error: a Node file system error
+ * (ENOSPC, EDQUOT, EROFS) or a better-sqlite3 error (SQLITE_FULL, SQLITE_READONLY and its
+ * extended codes), found on `err` or on its `cause`. `undefined` for anything else. File writers
+ * and stores call it where they catch; {@link asSpacedriveError} and {@link toWireError} apply
+ * it to whatever reaches them untyped.
+ */
+export function storageFailure(err: unknown, what?: string): SpacedriveError | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (code === ErrorCode.STORAGE_FULL || code === ErrorCode.STORAGE_READ_ONLY) return asSpacedriveError(e);
+    const full = STORAGE_FULL_CAUSES.has(code);
+    if (!full && !READ_ONLY_CAUSES.has(code) && !code.startsWith('SQLITE_READONLY_')) continue;
+    const path = (e as { path?: unknown }).path;
+    const details: Record<string, unknown> = { cause: code, ...(typeof path === 'string' ? { path } : {}) };
+    const where = what ?? (typeof path === 'string' ? path : 'the daemon');
+    return full
+      ? new SpacedriveError(ErrorCode.STORAGE_FULL, `no space left on the disk (${where}): free some space and try again; running jobs continue by themselves`, details, { cause: err })
+      : new SpacedriveError(ErrorCode.STORAGE_READ_ONLY, `the file system is read-only (${where})`, details, { cause: err });
+  }
+  return undefined;
+}
+
+/** Whether `err` (typed or not) is a full or read-only disk: it passes once space returns, not by retrying at once. */
+export function isStorageFailure(err: unknown): boolean {
+  return storageFailure(err) !== undefined;
+}
+
+/**
+ * Rebuilds a SpacedriveError from a plain object that crossed a thread or process boundary; a
+ * full or read-only disk becomes its typed error ({@link storageFailure}).
+ */
 export function asSpacedriveError(err: unknown): SpacedriveError | undefined {
   if (err instanceof SpacedriveError) return err;
-  if (!isSpacedriveError(err)) return undefined;
+  if (!isSpacedriveError(err)) {
+    const storage = storageFailure(err);
+    return storage;
+  }
   const e = err as { code: string; message: string; details?: Record<string, unknown> };
   return new SpacedriveError(e.code, e.message, e.details);
 }
@@ -152,10 +196,15 @@ export function asSpacedriveError(err: unknown): SpacedriveError | undefined {
 export function toWireError(err: unknown): WireError {
   if (isSpacedriveError(err)) {
     const e = err as SpacedriveError;
+    // An internal error whose cause is a full or read-only disk says so.
+    const storage = e.code === ErrorCode.INTERNAL ? storageFailure((e as { cause?: unknown }).cause) : undefined;
+    if (storage) return toWireError(storage);
     const wire: WireError = { code: e.code, message: e.message };
     if (e.details !== undefined) wire.details = e.details;
     return wire;
   }
+  const storage = storageFailure(err);
+  if (storage) return toWireError(storage);
   const message = err instanceof Error ? err.message : String(err);
   return { code: ErrorCode.INTERNAL, message: `internal error: ${message}` };
 }

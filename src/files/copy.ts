@@ -6,7 +6,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, stat, access } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ErrorCode, SpacedriveError } from '../errors/index.js';
+import { ErrorCode, SpacedriveError, storageFailure } from '../errors/index.js';
 
 export interface CopyRequest {
   /** Files or directories to copy. */
@@ -40,6 +40,8 @@ export interface CopyPlan {
 
 function fsError(err: unknown, path: string, action: string): SpacedriveError {
   const code = (err as NodeJS.ErrnoException).code;
+  const storage = storageFailure(err, path);
+  if (storage) return storage;
   if (code === 'ENOENT') return new SpacedriveError(ErrorCode.NOT_FOUND, `${action}: ${path} does not exist`, { path });
   if (code === 'EACCES' || code === 'EPERM') {
     return new SpacedriveError(ErrorCode.PERMISSION_DENIED, `${action}: no permission for ${path}`, { path });

@@ -9,12 +9,12 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.js';
+import { ErrorCode, SpacedriveError, asSpacedriveError, isStorageFailure } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import type { JobsOptions } from '../config/index.js';
 import type { JobTypeRegistry, RegisteredJobType } from './registry.js';
-import type { ClaimedJob, ControlRequest, JobProgress, JobRecord, JobStore, JobTransition, Lease } from './store/index.js';
+import type { ClaimedJob, ControlRequest, FinishOutcome, JobProgress, JobRecord, JobStore, JobTransition, Lease } from './store/index.js';
 import type { Interrupt, JobOutcome, JobRunContext, ProgressReport } from './types.js';
 
 /** How long a lease lasts without a checkpoint or heartbeat (matters once several daemons share a store). */
@@ -23,6 +23,13 @@ const HEARTBEAT_MS = 20_000;
 const STALL_CHECK_MS = 200;
 /** Longest a wake timer is set for (setTimeout's limit is ~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * A job that ran into a full or read-only disk waits this long before it runs again, doubling
+ * per failure in a row up to the maximum; so does a run's end that could not be recorded for
+ * the same reason. Neither spends an attempt: space returning is not something to give up on.
+ */
+const STORAGE_RETRY_FIRST_MS = 250;
+const STORAGE_RETRY_MAX_MS = 5_000;
 /** Error codes that fail a job at once instead of retrying it. */
 const PERMANENT_CODES = new Set<string>([
   ErrorCode.INVALID_INPUT,
@@ -89,6 +96,8 @@ export class Runner {
   #logBuffer: Array<{ jobId: string; time: number; level: LogLevel; message: string }> = [];
   #logFlushScheduled = false;
   #idleWaiters: Array<() => void> = [];
+  /** Storage failures in a row per job (see STORAGE_RETRY_FIRST_MS). */
+  readonly #storageFailures = new Map<string, number>();
   /** Highest number of jobs running at once since start (shown by core.status). */
   maxRunningSeen = 0;
   completedSinceStart = 0;
@@ -401,34 +410,73 @@ export class Runner {
       } else if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
         outcome = { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: 'the job returned "interrupted" without being asked to pause or cancel' } };
       }
-      let finishing: Promise<JobTransition | null>;
+      let finishOutcome: FinishOutcome;
       switch (outcome.status) {
         case 'completed':
-          finishing = this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null }, now);
+          finishOutcome = { kind: 'completed', output: outcome.output ?? null };
           break;
         case 'interrupted':
-          finishing = this.#store.finish(exec.lease, outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' }, now);
+          finishOutcome = outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' };
           break;
         case 'failed': {
-          const retryAt = outcome.retryable === false ? null : this.retryAt(rec.attempts + 1, rec.maxAttempts, now);
-          finishing = this.#store.finish(
-            exec.lease,
-            { kind: 'failed', error: { code: outcome.error.code ?? ErrorCode.OPERATION_FAILED, message: outcome.error.message }, retryAt, resetState: !exec.def.resumable },
-            now,
-          );
+          const error = { code: outcome.error.code ?? ErrorCode.OPERATION_FAILED, message: outcome.error.message };
+          if (isStorageFailure(error)) {
+            // Not the job's fault and not over by retrying at once: back off, spend no attempt.
+            const delay = this.#storageDelay(rec.id);
+            this.#logger.warn({ job_id: rec.id, code: error.code }, `job stopped: ${error.message}; it runs again in ${delay} ms`);
+            finishOutcome = { kind: 'failed', error, retryAt: now + delay, resetState: !exec.def.resumable, spendsAttempt: false };
+          } else {
+            const retryAt = outcome.retryable === false ? null : this.retryAt(rec.attempts + 1, rec.maxAttempts, now);
+            finishOutcome = { kind: 'failed', error, retryAt, resetState: !exec.def.resumable };
+          }
           break;
         }
       }
+      const finishing = this.#store.finish(exec.lease, finishOutcome, now);
       // The run is over: free its slot now, so the next claim joins the same group commit as
       // this finish (queued after it, so the store sees this job leave before others start).
       this.#releaseSlot(exec);
-      this.#afterFinish(exec, await finishing);
+      try {
+        this.#afterFinish(exec, await finishing);
+      } catch (err) {
+        if (!isStorageFailure(err)) throw err;
+        // The disk is full: the job would stay `running` in the store until the next start.
+        this.#finishWhenWritable(exec, finishOutcome, this.#storageDelay(rec.id), err);
+      }
     } catch (err) {
       this.#logger.error({ err, job_id: rec.id }, 'job runner: recording the end of a job failed');
     } finally {
       this.#releaseSlot(exec);
       exec.detached = true;
     }
+  }
+
+  /** The next wait after a storage failure of `jobId`, doubling per failure in a row. */
+  #storageDelay(jobId: string): number {
+    const inARow = (this.#storageFailures.get(jobId) ?? 0) + 1;
+    this.#storageFailures.set(jobId, inARow);
+    return Math.min(STORAGE_RETRY_MAX_MS, STORAGE_RETRY_FIRST_MS * 2 ** (inARow - 1));
+  }
+
+  /**
+   * Records a run's end once the store can write again, trying after `delayMs` and backing off.
+   * Until then the job shows `running`; a stop of the daemon gives up, and the next start
+   * recovers the job from its last checkpoint as after a crash.
+   */
+  #finishWhenWritable(exec: Execution, outcome: FinishOutcome, delayMs: number, why: unknown): void {
+    if (this.#stopping) return;
+    this.#logger.warn({ job_id: exec.record.id, err: why }, `job runner: could not record the end of a job; trying again in ${delayMs} ms`);
+    const timer = setTimeout(() => {
+      if (this.#stopping) return;
+      this.#store.finish(exec.lease, outcome, Date.now()).then(
+        (updated) => this.#afterFinish(exec, updated),
+        (err: unknown) => {
+          if (isStorageFailure(err)) this.#finishWhenWritable(exec, outcome, this.#storageDelay(exec.record.id), err);
+          else this.#logger.error({ err, job_id: exec.record.id }, 'job runner: recording the end of a job failed');
+        },
+      );
+    }, delayMs);
+    timer.unref();
   }
 
   #releaseSlot(exec: Execution): void {
@@ -450,6 +498,8 @@ export class Runner {
   /** Logs and emits the event for a job that just reached `job.status`. */
   jobTransition(job: JobTransition, attempt?: number): void {
     const base = jobEventBase(job);
+    // Only a job waiting for space again keeps counting its storage failures in a row.
+    if (job.status !== 'waiting_retry' || !isStorageFailure(job.lastError)) this.#storageFailures.delete(job.id);
     switch (job.status) {
       case 'completed':
         // Logged from the record (finished_at) by the job system's logs(): nothing stored.

@@ -68,8 +68,14 @@ function checkpointerMain(): void {
     while (Atomics.load(ctrl, 1 /* STOP */) === 0 && Atomics.load(ctrl, 0) === seen) Atomics.wait(ctrl, 0, seen);
     if (Atomics.load(ctrl, 1) !== 0) break;
     seen = Atomics.load(ctrl, 0);
-    db.pragma('wal_checkpoint(PASSIVE)');
-    Atomics.add(ctrl, 2 /* CHECKPOINTS */, 1);
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+      Atomics.add(ctrl, 2 /* CHECKPOINTS */, 1);
+    } catch (err) {
+      // The database file could not grow (a full disk): nothing was lost, the pages stay in the
+      // WAL, and the checkpoint after the next commit tries again. Anything else stops the thread.
+      if ((err as { code?: unknown }).code !== 'SQLITE_FULL') throw err;
+    }
     // At most one checkpoint per interval: commits in the meantime are picked up by the next.
     Atomics.wait(ctrl, 1, 0, data.intervalMs);
   }

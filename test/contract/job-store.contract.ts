@@ -221,6 +221,18 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect((await store.get(rec.id))!.errors.map((e) => e.code)).toEqual(['X', 'Y']);
     });
 
+    it('a failure that spends no attempt (a full disk) waits for its retry and keeps every attempt', async () => {
+      const now = Date.now();
+      await store.enqueue(job({ maxAttempts: 1, runAt: now }));
+      const rec = (await claimOne(now))!;
+      const full = { code: 'STORAGE_FULL', message: 'no space left' };
+      const w = await store.finish(leaseOf(rec), { kind: 'failed', error: full, retryAt: now + 50, spendsAttempt: false }, now);
+      expect(w).toMatchObject({ status: 'waiting_retry', attempts: 0, runAt: now + 50, lastError: full });
+      expect((await store.get(rec.id))!.errors).toMatchObject([{ attempt: 1, code: 'STORAGE_FULL' }]);
+      const again = (await claimOne(now + 50))!;
+      expect(again).toMatchObject({ id: rec.id, attempts: 0 });
+    });
+
     it('pauses and cancels queued jobs at once, running jobs on request', async () => {
       const q = (await store.enqueue(job())).job;
       const paused = await store.requestControl(q.id, 'pause', Date.now());

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { errorAsJson, exitCodeFor, formatError, markFromDaemon } from '../../src/cli/exit-codes.js';
 import { rewriteJsonInputShorthand } from '../../src/cli/index.js';
 import { colorEnabled, formatDuration, formatTable, formatValue, makeColors } from '../../src/cli/output.js';
-import { ErrorCode, SpacedriveError } from '../../src/errors/index.js';
+import { ErrorCode, SpacedriveError, toWireError } from '../../src/errors/index.js';
 
 const plain = makeColors(false);
 
@@ -49,6 +49,23 @@ describe('errors and exit codes', () => {
     expect(exitCodeFor(new TypeError('bug'))).toBe(70);
     // Recognised by code, not class: a plain object that crossed a boundary.
     expect(exitCodeFor({ name: 'SpacedriveError', code: 'DAEMON_NOT_RUNNING', message: 'x' })).toBe(3);
+  });
+
+  it('a full or read-only disk is STORAGE_FULL / STORAGE_READ_ONLY and exit code 74, not a bug', () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', path: '/data/x' });
+    const sqliteFull = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const erofs = Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
+    const sqliteReadOnly = Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY_DBMOVED' });
+    expect(toWireError(enospc)).toMatchObject({ code: 'STORAGE_FULL', details: { cause: 'ENOSPC', path: '/data/x' } });
+    expect(toWireError(sqliteFull).code).toBe('STORAGE_FULL');
+    expect(toWireError(erofs).code).toBe('STORAGE_READ_ONLY');
+    expect(toWireError(sqliteReadOnly).code).toBe('STORAGE_READ_ONLY');
+    // Wrapped as an internal error, the cause still decides.
+    expect(toWireError(new SpacedriveError(ErrorCode.INTERNAL, 'write failed', undefined, { cause: sqliteFull })).code).toBe('STORAGE_FULL');
+    expect(exitCodeFor(enospc)).toBe(74);
+    expect(exitCodeFor(markFromDaemon(new SpacedriveError(ErrorCode.STORAGE_FULL, 'x')))).toBe(74);
+    expect(exitCodeFor(markFromDaemon(new SpacedriveError(ErrorCode.STORAGE_READ_ONLY, 'x')))).toBe(74);
+    expect(exitCodeFor(Object.assign(new Error('other'), { code: 'EIO' }))).toBe(70);
   });
 
   it('prints the code, the message, each problem and a hint', () => {

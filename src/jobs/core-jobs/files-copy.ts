@@ -14,7 +14,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, rename, unlink } from 'node:fs/promises';
-import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import { ErrorCode, SpacedriveError, storageFailure } from '../../errors/index.js';
 import { copyInputSchema } from '../../files/operations.js';
 import { makeDirectories, planCopy, type CopyLayout, type CopyRequest, type PlannedFile } from '../../files/copy.js';
 import type { JobTypeDefinition } from '../types.js';
@@ -30,6 +30,8 @@ interface CopyState {
 
 function fsError(err: unknown, path: string): SpacedriveError {
   const code = (err as NodeJS.ErrnoException).code;
+  const storage = storageFailure(err, path);
+  if (storage) return storage;
   if (code === 'ENOENT') return new SpacedriveError(ErrorCode.NOT_FOUND, `copy: ${path} does not exist`, { path });
   if (code === 'EACCES' || code === 'EPERM') return new SpacedriveError(ErrorCode.PERMISSION_DENIED, `copy: no permission for ${path}`, { path });
   if (code === 'EEXIST') return new SpacedriveError(ErrorCode.ALREADY_EXISTS, `copy: ${path} already exists (pass overwrite to replace it)`, { path });

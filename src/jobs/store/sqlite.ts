@@ -19,7 +19,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import { ErrorCode, SpacedriveError, storageFailure } from '../../errors/index.js';
 import type { JobStatus } from '../types.js';
 import { applyMigrations, BackgroundCheckpoints, type BackgroundCheckpointOptions } from '../../sqlite/index.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -335,14 +335,17 @@ export class SqliteJobStore implements JobStore {
       // and so may be the claims noted in #claimed (completions then read the row instead).
       this.#typesWithoutWork.clear();
       this.#claimed.clear();
-      const e = new SpacedriveError(ErrorCode.INTERNAL, `job store write failed: ${(err as Error).message}`, undefined, { cause: err });
+      const e =
+        storageFailure(err, 'the job database') ??
+        new SpacedriveError(ErrorCode.INTERNAL, `job store write failed: ${(err as Error).message}`, undefined, { cause: err });
       for (const op of batch) op.reject(e);
       return;
     }
     batch.forEach((op, i) => {
       const r = results[i]!;
       if (r.ok) op.resolve(r.value);
-      else op.reject(r.value);
+      // A statement that ran out of space fails alone (SQLite undid it); it says so, typed.
+      else op.reject(storageFailure(r.value, 'the job database') ?? r.value);
     });
   }
 
@@ -596,9 +599,9 @@ export class SqliteJobStore implements JobStore {
           if (rec.status === 'cancelled') rec.finishedAt = now;
           break;
         case 'failed': {
-          rec.attempts += 1;
+          if (outcome.spendsAttempt !== false) rec.attempts += 1;
           rec.lastError = outcome.error;
-          rec.errors = [...rec.errors, { attempt: rec.attempts, code: outcome.error.code, message: outcome.error.message, time: now }].slice(-MAX_ERRORS);
+          rec.errors = [...rec.errors, { attempt: outcome.spendsAttempt !== false ? rec.attempts : rec.attempts + 1, code: outcome.error.code, message: outcome.error.message, time: now }].slice(-MAX_ERRORS);
           if (outcome.resetState) {
             rec.state = null;
             rec.progress = { ...EMPTY_PROGRESS };

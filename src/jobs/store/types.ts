@@ -163,8 +163,12 @@ export type FinishOutcome =
   | { kind: 'completed'; output: unknown }
   /** Stopped at a pause/cancel request (or a graceful shutdown): becomes paused, cancelled or queued per `requested`. */
   | { kind: 'interrupted'; state?: unknown }
-  /** A failed attempt. `retryAt` set: waiting_retry until then; else failed for good. */
-  | { kind: 'failed'; error: { code: string; message: string }; retryAt: number | null; resetState?: boolean };
+  /**
+   * A failed attempt. `retryAt` set: waiting_retry until then; else failed for good.
+   * `spendsAttempt: false` (a full disk: not the job's fault) records the error without counting
+   * an attempt, so that waiting for space never uses up the job's attempts.
+   */
+  | { kind: 'failed'; error: { code: string; message: string }; retryAt: number | null; resetState?: boolean; spendsAttempt?: boolean };
 
 export interface ListFilter {
   status?: JobStatus | JobStatus[];
