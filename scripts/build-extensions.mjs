@@ -41,16 +41,24 @@ const ASC = join(ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
 const ABI_VERSION = 1;
 /**
  * The host's imports and their signatures come from the one table the daemon checks modules
- * against (src/extensions/sandbox/host-imports.ts), as compiled into dist by the `tsc` step that
- * `npm run build` runs before this script.
+ * against (src/extensions/sandbox/host-imports.ts), as compiled into dist by `tsc`.
  */
 const DIST_SANDBOX = join(ROOT, 'dist', 'extensions', 'sandbox');
-if (!existsSync(join(DIST_SANDBOX, 'host-imports.js'))) {
-  console.error(`build-extensions: ${relative(ROOT, DIST_SANDBOX)} is missing; run 'npm run build' (tsc first, then this script)`);
-  process.exit(1);
+
+/**
+ * Loads the ABI check from dist. Only a compiled module needs it, so a caller that runs `tsc`
+ * at the same time as this build (scripts/prepare.mjs) passes `abiReady`, a promise that settles
+ * when dist is written: compiling starts at once and only the check waits.
+ */
+export async function loadAbiCheck(abiReady = Promise.resolve()) {
+  await abiReady;
+  if (!existsSync(join(DIST_SANDBOX, 'host-imports.js'))) {
+    throw new Error(`${relative(ROOT, DIST_SANDBOX)} is missing: compile the TypeScript first ('npm run build' runs tsc, then this script)`);
+  }
+  const { HOST_MODULE, hostImportProblem } = await import(pathToFileURL(join(DIST_SANDBOX, 'host-imports.js')).href);
+  const { functionImports } = await import(pathToFileURL(join(DIST_SANDBOX, 'wasm-binary.js')).href);
+  return (bytes) => checkAbi(bytes, { HOST_MODULE, hostImportProblem, functionImports });
 }
-const { HOST_MODULE, hostImportProblem } = await import(pathToFileURL(join(DIST_SANDBOX, 'host-imports.js')).href);
-const { functionImports } = await import(pathToFileURL(join(DIST_SANDBOX, 'wasm-binary.js')).href);
 const REQUIRED_EXPORTS = ['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init'];
 const EXTENSION_ID = /^[a-z][a-z0-9_-]{0,63}$/;
 
@@ -185,7 +193,7 @@ function runAsc(flags) {
 }
 
 /** Checks the module's imports and exports against ABI v1; returns the problems found. */
-function checkAbi(bytes) {
+function checkAbi(bytes, { HOST_MODULE, hostImportProblem, functionImports }) {
   const mod = new WebAssembly.Module(bytes);
   const problems = [];
   for (const imp of functionImports(bytes)) {
@@ -236,7 +244,8 @@ async function compile(id, wasmPath, flags) {
   return tmpWasm;
 }
 
-async function buildExtension(id, force) {
+/** `abiCheck()` resolves to the ABI check, loaded on first use. */
+async function buildExtension(id, force, abiCheck) {
   const outDir = join(BUILD_DIR, 'extensions', id);
   const wasmPath = join(outDir, `${id}.wasm`);
   const manifestPath = join(outDir, 'manifest.json');
@@ -250,7 +259,7 @@ async function buildExtension(id, force) {
     '--path', relative(ROOT, PACKAGES_DIR),
   ]);
   const bytes = readFileSync(tmpWasm);
-  const problems = checkAbi(bytes);
+  const problems = (await abiCheck())(bytes);
   if (problems.length > 0) {
     rmSync(tmpWasm, { force: true });
     throw new Error(`extensions/${id}: the module ${problems.join('; ')}`);
@@ -305,7 +314,7 @@ async function runLimited(tasks, limit) {
  * `only`: one id; `force`: even those up to date. Returns one result per extension
  * ({id, ok, skipped, bytes, error, ms}); never throws for a module that fails to build.
  */
-export async function buildExtensions({ product = false, only, force = false } = {}) {
+export async function buildExtensions({ product = false, only, force = false, abiReady } = {}) {
   if (!existsSync(ASC)) {
     return [{ id: 'assemblyscript', ok: false, error: 'assemblyscript is not installed (run npm install)', ms: 0 }];
   }
@@ -322,6 +331,9 @@ export async function buildExtensions({ product = false, only, force = false } =
     ids = listed;
   }
   if (only) ids = ids.filter((id) => id === only);
+  // Loaded once, on first use; a failure to load fails each module that needed it.
+  let abiCheck;
+  const check = () => (abiCheck ??= loadAbiCheck(abiReady));
   const tasks = [];
   for (const id of ids.sort()) {
     if (id === EXTISM_PEER) {
@@ -329,7 +341,7 @@ export async function buildExtensions({ product = false, only, force = false } =
     } else if (!EXTENSION_ID.test(id)) {
       tasks.push({ id, run: async () => { throw new Error(`extensions/${id}: folder name is not a valid extension id (${EXTENSION_ID})`); } });
     } else {
-      tasks.push({ id, run: () => buildExtension(id, force) });
+      tasks.push({ id, run: () => buildExtension(id, force, check) });
     }
   }
   return runLimited(tasks, 2);

@@ -20,7 +20,8 @@
  *
  * TypeScript and the extensions are built at the same time: tsc uses one core and the
  * extension builds run two compilers, so on a two-core machine the first build takes about as
- * long as the slower of the two rather than their sum.
+ * long as the slower of the two rather than their sum. Only the extensions' ABI check, which
+ * reads the host's import table from dist, waits for tsc.
  *
  * Exits 1 after the first failing step, with what it printed.
  */
@@ -69,10 +70,11 @@ async function typescriptProject(tsconfig) {
 
 class StepFailed extends Error {}
 
-async function extensions(product) {
+/** `abiReady` settles when TypeScript has been compiled: the modules' ABI check is read from dist. */
+async function extensions(product, abiReady) {
   const { buildExtensions, reportBuild } = await import('./build-extensions.mjs');
   const started = performance.now();
-  const results = await buildExtensions({ product });
+  const results = await buildExtensions({ product, abiReady });
   const lines = [];
   const failed = reportBuild(results, performance.now() - started, (line) => lines.push(line));
   if (failed > 0) throw new StepFailed(lines.join('\n'));
@@ -97,17 +99,18 @@ const RUN_STEP = {
     return 'dovecot installed, PostgreSQL and Redis running where installed';
   },
   typescript: () => typescriptProject('tsconfig.build.json'),
-  'product extensions': () => extensions(true),
-  extensions: () => extensions(false),
+  'product extensions': (running) => extensions(true, running.typescript),
+  extensions: (running) => extensions(false, running.typescript),
   typecheck: () => typescriptProject('tsconfig.typecheck.json'),
 };
 
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
-async function timed(step) {
+/** `running`: the promises of the steps started so far, by name, for a step that waits on another. */
+async function timed(step, running) {
   const started = performance.now();
   try {
-    const result = await RUN_STEP[step]();
+    const result = await RUN_STEP[step](running);
     return { step, ok: true, result, ms: performance.now() - started };
   } catch (err) {
     return { step, ok: false, error: err, ms: performance.now() - started };
@@ -116,8 +119,9 @@ async function timed(step) {
 
 export async function prepare(purpose) {
   const started = performance.now();
+  const running = {};
   for (const group of STEPS[purpose]) {
-    const outcomes = await Promise.all(group.map(timed));
+    const outcomes = await Promise.all(group.map((step) => (running[step] = timed(step, running))));
     for (const o of outcomes) {
       if (o.ok) say(`[setup] ${o.step}: ${o.result} (${seconds(o.ms)})`);
     }

@@ -167,6 +167,9 @@ describe('build-extensions: only what changed, by content; fixtures only when as
     cpSync(join(REPO_ROOT, 'scripts', 'build-extensions.mjs'), join(root, 'scripts', 'build-extensions.mjs'));
     cpSync(join(REPO_ROOT, 'sdk'), join(root, 'sdk'), { recursive: true });
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+    // The modules' ABI check reads the host's import table from the compiled TypeScript.
+    mkdirSync(join(root, 'dist', 'extensions'), { recursive: true });
+    symlinkSync(join(REPO_ROOT, 'dist', 'extensions', 'sandbox'), join(root, 'dist', 'extensions', 'sandbox'), 'dir');
     addExtension('tiny');
     addExtension('tiny-fixture');
     writeFileSync(join(root, 'extensions', 'product.json'), JSON.stringify({ product: ['tiny'] }));
