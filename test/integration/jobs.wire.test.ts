@@ -131,7 +131,10 @@ describe('jobs over the wire and the CLI (real daemon)', () => {
     const at = (await status(job_id)).state!.n;
     await d.restart();
     client = await d.client();
-    await new Promise((r) => setTimeout(r, 200));
+    // A job dispatched now and completed shows the new daemon's runner has claimed what was
+    // runnable: had the paused job been runnable, it would have been claimed by then too.
+    const probe = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'core.noop', params: {} })) as { job_id: string };
+    await until(probe.job_id, 'completed');
     const st = await status(job_id);
     expect(st.status).toBe('paused');
     expect(st.state!.n).toBe(at);
