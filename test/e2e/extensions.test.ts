@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { REPO_ROOT, makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 const HELLO = join(REPO_ROOT, 'build', 'extensions', 'hello');
 const TEST_EXT = join(REPO_ROOT, 'build', 'extensions', 'test-ext');
@@ -349,25 +350,24 @@ describe('extensions in a real daemon', () => {
       code: 'UNKNOWN_JOB_TYPE',
     });
     await d.cli(['extensions', 'enable', 'hello']);
-    // Delayed so that it is still queued when the extension goes away.
-    const runAt = new Date(Date.now() + 1500).toISOString();
+    // Delayed, then paused at once (a queued job pauses without running), so that it is still
+    // waiting when the extension goes away however long the CLI below takes to start.
+    const runAt = new Date(Date.now() + 5000).toISOString();
     const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 }, run_at: runAt } as never)) as { job_id: string };
+    await client.action('action:jobs.pause.input.v1', { job_id } as never);
     await d.cli(['extensions', 'disable', 'hello']);
     await d.restart();
     client = await d.client();
-    await new Promise((r) => setTimeout(r, 1800));
+    await client.action('action:jobs.resume.input.v1', { job_id } as never);
     const waiting = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as { status: string; waiting_for: string | null };
     expect(waiting.status).toBe('queued');
     expect(waiting.waiting_for).toContain('hello:countdown');
     const enabled = await d.cli(['extensions', 'enable', 'hello']);
     expect(enabled.code).toBe(0);
-    const deadline = Date.now() + 20_000;
-    let last: { status: string; output: unknown } = { status: '', output: null };
-    while (Date.now() < deadline) {
-      last = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as typeof last;
-      if (last.status === 'completed') break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    const last = await waitFor(async () => {
+      const st = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as { status: string; output: unknown };
+      return ['completed', 'failed', 'cancelled'].includes(st.status) ? st : null;
+    }, 'the job to finish', 30_000);
     expect(last).toMatchObject({ status: 'completed', output: { counted: 3 } });
   });
 });

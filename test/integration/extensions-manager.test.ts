@@ -69,8 +69,8 @@ describe('extension manager (in-process core)', () => {
     const paused = await waitFor('pause', () => core.jobs.get(slow.jobId), (j) => j.status === 'paused');
     const remaining = remainingOf(paused);
     expect(remaining).toBeLessThan(FROM - 10);
-    await new Promise((r) => setTimeout(r, 100));
-    // Nothing runs while paused: the checkpoint stays put.
+    // Nothing runs while paused (no run of it is left), so the checkpoint stays put.
+    expect(core.jobs.runner.isRunningHere(slow.jobId)).toBe(false);
     expect(remainingOf(await core.jobs.get(slow.jobId))).toBe(remaining);
     await core.jobs.resume(slow.jobId);
     // It goes on from its checkpoint, never from the start.
@@ -101,7 +101,7 @@ describe('extension manager (in-process core)', () => {
     expect(lines).toContain("extension 'hello' was disabled while the job ran; back in the queue");
     const checkpoint = remainingOf(waiting);
     expect(checkpoint).toBeLessThan(FROM - 10);
-    await new Promise((r) => setTimeout(r, 100));
+    expect(core.jobs.runner.isRunningHere(jobId)).toBe(false);
     expect(remainingOf(await core.jobs.get(jobId))).toBe(checkpoint);
     await core.extensions.enable('hello');
     const again = await waitFor('the job to run again', () => core.jobs.get(jobId), (j) => j.status === 'running' && remainingOf(j) < checkpoint);

@@ -42,6 +42,20 @@ describe('job system (in-process core, real SQLite)', () => {
 
   const status = async (id: string) => (await core.jobs.get(id)).status;
   const until = (id: string, s: string) => waitFor(async () => (await status(id)) === s, `job ${id} to be ${s}`);
+  /**
+   * Asks the job to pause at its first progress event. The request is committed before the
+   * job's next checkpoint or the one after, which then answers "pause": it pauses part-way
+   * however fast or slow the machine, where a pause sent after polling its state may come after
+   * a short job has finished.
+   */
+  const pauseOnFirstProgress = (jobId: string) =>
+    new Promise<void>((resolve, reject) => {
+      const sub = core.events.subscribe(['job:progress'], undefined, (e) => {
+        if (e.payload.job_id !== jobId) return;
+        sub.unsubscribe();
+        core.jobs.pause(jobId).then(() => resolve(), reject);
+      });
+    });
 
   it('refuses unknown types and invalid params at dispatch, naming the field', async () => {
     await expect(core.jobs.dispatch('files.nope', {})).rejects.toMatchObject({ code: 'UNKNOWN_JOB_TYPE' });
@@ -81,10 +95,10 @@ describe('job system (in-process core, real SQLite)', () => {
     for (let i = 0; i < 200; i++) writeFileSync(join(src, `f${String(i).padStart(3, '0')}`), Buffer.alloc(100_000, i));
     mkdirSync(join(dir, 'dst'));
     const { jobId } = await core.jobs.dispatch('files.copy', { sources: [src], destination: join(dir, 'dst') });
-    await waitFor(async () => (((await core.jobs.get(jobId)).state as { files_done: number } | null)?.files_done ?? 0) >= 1, 'a file copied');
-    await core.jobs.pause(jobId);
+    await pauseOnFirstProgress(jobId);
     await until(jobId, 'paused');
     const done = ((await core.jobs.get(jobId)).state as { files_done: number }).files_done;
+    expect(done).toBeGreaterThanOrEqual(1);
     expect(done).toBeLessThan(200);
     // What a kill -9 between link() and unlink() leaves: the next target exists, and the
     // temporary name is a second link to it.
@@ -105,17 +119,8 @@ describe('job system (in-process core, real SQLite)', () => {
     for (let i = 0; i < 20; i++) writeFileSync(join(src, i % 2 ? 'sub' : '', `f${String(i).padStart(2, '0')}`), `file ${i}`);
     const dst = join(dir, 'new-dst');
     const { jobId } = await core.jobs.dispatch('files.copy', { sources: [src], destination: dst });
-    // Asked to pause at its first progress report (before it has made the destination): the
-    // request is committed before the job's next checkpoint, which then answers "pause".
-    // Waiting on that event, not on a moment, so that it cannot finish before the pause.
-    const paused = new Promise<void>((resolve, reject) => {
-      const sub = core.events.subscribe(['job:progress'], undefined, (e) => {
-        if (e.payload.job_id !== jobId) return;
-        sub.unsubscribe();
-        core.jobs.pause(jobId).then(() => resolve(), reject);
-      });
-    });
-    await paused;
+    // Paused at its first progress report, before it has made the destination.
+    await pauseOnFirstProgress(jobId);
     await until(jobId, 'paused');
     const done = ((await core.jobs.get(jobId)).state as { files_done: number }).files_done;
     expect(done).toBeGreaterThan(0);
@@ -153,8 +158,7 @@ describe('job system (in-process core, real SQLite)', () => {
     mkdirSync(root);
     for (let i = 0; i < 1500; i++) writeFileSync(join(root, `f${String(i).padStart(4, '0')}`), `file ${i}\n`.repeat(50));
     const { jobId } = await core.jobs.dispatch('files.hash_tree', { root });
-    await waitFor(async () => (((await core.jobs.get(jobId)).state as { done: number } | null)?.done ?? 0) > 0, 'a checkpoint');
-    await core.jobs.pause(jobId);
+    await pauseOnFirstProgress(jobId);
     await until(jobId, 'paused');
     const done = ((await core.jobs.get(jobId)).state as { done: number }).done;
     expect(done).toBeGreaterThan(0);
@@ -176,7 +180,8 @@ describe('job system (in-process core, real SQLite)', () => {
     await core.execute('action:jobs.pause.input.v1', { job_id: jobId });
     await until(jobId, 'paused');
     const pausedAt = ((await core.jobs.get(jobId)).state as { n: number }).n;
-    await new Promise((r) => setTimeout(r, 100));
+    // No run of it is left that could write another checkpoint (rather than a pause to see none come).
+    expect(core.jobs.runner.isRunningHere(jobId)).toBe(false);
     expect(((await core.jobs.get(jobId)).state as { n: number }).n).toBe(pausedAt);
     await expect(core.execute('action:jobs.pause.input.v1', { job_id: jobId })).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
     await core.execute('action:jobs.resume.input.v1', { job_id: jobId });
@@ -186,7 +191,7 @@ describe('job system (in-process core, real SQLite)', () => {
     await core.execute('action:jobs.cancel.input.v1', { job_id: jobId });
     await until(jobId, 'cancelled');
     const cancelledAt = ((await core.jobs.get(jobId)).state as { n: number }).n;
-    await new Promise((r) => setTimeout(r, 100));
+    expect(core.jobs.runner.isRunningHere(jobId)).toBe(false);
     expect(((await core.jobs.get(jobId)).state as { n: number }).n).toBe(cancelledAt);
     await expect(core.execute('action:jobs.resume.input.v1', { job_id: jobId })).rejects.toMatchObject({ code: 'INVALID_JOB_STATE' });
     await core.execute('action:jobs.retry.input.v1', { job_id: jobId });
@@ -350,9 +355,14 @@ describe('job system (in-process core, real SQLite)', () => {
       run: async () => ({ status: 'completed', output: 'ran' }),
     };
     core.jobs.types.register('later', def);
-    const { jobId } = await core.jobs.dispatch('later:thing', {}, { runAt: Date.now() + 200 });
+    const runAt = Date.now() + 200;
+    const { jobId } = await core.jobs.dispatch('later:thing', {}, { runAt });
     core.jobs.types.unregisterOwner('later');
-    await new Promise((r) => setTimeout(r, 400));
+    // Once it is due, a job dispatched and completed after that shows the runner has claimed
+    // whatever it could: this one stays queued, its type missing.
+    await waitFor(() => Date.now() > runAt, 'the job to be due');
+    const probe = await core.jobs.dispatch('core.noop', {});
+    await until(probe.jobId, 'completed');
     const st = (await core.execute('query:jobs.get_status.v1', { job_id: jobId })) as { status: string; waiting_for: string };
     expect(st.status).toBe('queued');
     expect(st.waiting_for).toMatch(/extension 'later' is not loaded/);

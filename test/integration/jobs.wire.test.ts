@@ -3,7 +3,7 @@
  * the subscription stream, pause/resume/cancel/retry of a running core job from both, a restart
  * while paused, and concurrency limits under a burst of 1,000 dispatched jobs.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
@@ -68,13 +68,18 @@ describe('jobs over the wire and the CLI (real daemon)', () => {
   it('drives a job from the CLI: dispatch with flags, pause, info, resume, watch, logs, list, cancel, retry', async () => {
     // Long enough (about 6 s) that `jobs watch`, started after the resume, sees it run even when
     // a loaded machine takes seconds to start the CLI.
-    const dispatch = await d.cli(['jobs', 'dispatch', 'core.count', '--to', '300', '--delay-ms', '20', '--json']);
+    // Held by its hold file until it is paused, so that it cannot finish before the pause
+    // however long the CLI takes to start.
+    const hold = join(d.dataDir, 'hold-cli-job');
+    writeFileSync(hold, '');
+    const dispatch = await d.cli(['jobs', 'dispatch', 'core.count', '--to', '300', '--delay-ms', '20', '--hold-file', hold, '--json']);
     expect(dispatch.stderr).toBe('');
     expect(dispatch.code).toBe(0);
     const { job_id } = JSON.parse(dispatch.stdout) as { job_id: string };
-    await waitFor(async () => ((await status(job_id)).state?.n ?? 0) >= 2, 'progress');
+    await until(job_id, 'running');
     expect((await d.cli(['jobs', 'pause', job_id])).code).toBe(0);
     await until(job_id, 'paused');
+    rmSync(hold);
     const info = await d.cli(['jobs', 'info', job_id]);
     expect(info.code).toBe(0);
     expect(info.stdout).toContain('paused');
@@ -131,7 +136,10 @@ describe('jobs over the wire and the CLI (real daemon)', () => {
     const at = (await status(job_id)).state!.n;
     await d.restart();
     client = await d.client();
-    await new Promise((r) => setTimeout(r, 200));
+    // A job dispatched now and completed shows the new daemon's runner has claimed what was
+    // runnable: had the paused job been runnable, it would have been claimed by then too.
+    const probe = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'core.noop', params: {} })) as { job_id: string };
+    await until(probe.job_id, 'completed');
     const st = await status(job_id);
     expect(st.status).toBe('paused');
     expect(st.state!.n).toBe(at);

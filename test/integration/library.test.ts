@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import type { CoreEvent } from '../../src/events/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Entry = { id: string; name: string; path: string; entry_type: string; metadata: Record<string, unknown>; content_hash: string | null; size: number | null; content?: string; location_id: string | null; library_id: string };
 type Job = { status: string; output: Record<string, number> | null };
@@ -20,14 +21,11 @@ describe('libraries, entries and locations over the wire and the CLI', () => {
   let client: SpacedriveClient;
   const q = <T = any>(method: string, payload: unknown = {}, libraryId?: string) => client.query(method as never, payload as never, libraryId ? { libraryId } : {}) as Promise<T>;
   const a = <T = any>(method: string, payload: unknown = {}, libraryId?: string) => client.action(method as never, payload as never, libraryId ? { libraryId } : {}) as Promise<T>;
-  const waitJob = async (id: string): Promise<Job> => {
-    for (let i = 0; i < 2000; i++) {
+  const waitJob = (id: string): Promise<Job> =>
+    waitFor(async () => {
       const j = await q<Job>('query:jobs.get_status.v1', { job_id: id });
-      if (['completed', 'failed', 'cancelled'].includes(j.status)) return j;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`job ${id} did not finish`);
-  };
+      return ['completed', 'failed', 'cancelled'].includes(j.status) ? j : null;
+    }, `job ${id} to finish`, 40_000);
 
   beforeAll(async () => {
     d = await startTestDaemon();
@@ -70,7 +68,7 @@ describe('libraries, entries and locations over the wire and the CLI', () => {
     const collecting = (async () => {
       for await (const e of sub) events.push(e);
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    await sub.ready;
 
     const eml = Buffer.from('From: a@example.com\r\nSubject: Receipt 1\r\n\r\nTotal 9.99\r\n');
     const e1 = await a<Entry>('action:vdfs.create_entry.input.v1', { name: '1.eml', path: 'receipts/1.eml', entry_type: 'FinancialDocument', metadata: { vendor: 'Acme', total: 9.99 }, content: eml.toString('base64') }, lib.id);
@@ -109,7 +107,8 @@ describe('libraries, entries and locations over the wire and the CLI', () => {
     // Its stored content went with it.
     expect(() => readFileSync(join(d.dataDir, 'libraries', lib.id, 'objects', sha(eml).slice(0, 2), sha(eml)))).toThrow();
 
-    await new Promise((r) => setTimeout(r, 100));
+    // The delete's event is the last one sent.
+    await waitFor(() => events.some((e) => e.type === 'entry:deleted'), 'the entry:deleted event');
     await sub.return?.();
     await collecting;
     const types = events.map((e) => e.type);

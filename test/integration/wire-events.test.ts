@@ -13,13 +13,11 @@ import type { CoreEvent } from '../../src/events/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { makeTempDir, startTestDaemon } from '../helpers/daemon.js';
 import { RawConnection } from '../helpers/raw-socket.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Waits for the daemon's listener count to reach a value (the event the test is about). */
+function until(cond: () => boolean, timeoutMs = 20_000): Promise<true> {
+  return waitFor(() => cond(), 'the listener count', timeoutMs);
 }
 
 describe('wire events', () => {
@@ -105,7 +103,7 @@ describe('wire events', () => {
     await daemon.close();
     daemon = await startDaemon(options, { logger: silentLogger() });
     base = daemon.core.events.listenerCount;
-    await until(() => listeners() === 1, 10_000);
+    await until(() => listeners() === 1);
     daemon.core.events.emit('job:done', { after: 'restart' });
     expect((await events.next()).value).toMatchObject({ payload: { after: 'restart' } });
     await events.return!();

@@ -9,6 +9,7 @@ import { SpacedriveClient } from '../../src/client/index.js';
 import type { SpacedriveError } from '../../src/errors/index.js';
 import { startTestDaemon, makeTempDir, type TestDaemon } from '../helpers/daemon.js';
 import { RawConnection } from '../helpers/raw-socket.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('wire: calls through the client against a real daemon process', () => {
   let daemon: TestDaemon;
@@ -42,10 +43,13 @@ describe('wire: calls through the client against a real daemon process', () => {
     writeFileSync(src, 'hello');
     const dest = join(daemon.dataDir, 'out');
     mkdirSync(dest);
-    await client.action('action:files.copy.input.v1', { sources: [src], destination: dest });
-    // The copy may run as a job after the action returns.
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(join(dest, 'src.txt')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const { job_id } = (await client.action('action:files.copy.input.v1', { sources: [src], destination: dest })) as { job_id: string };
+    // The copy runs as a job after the action returns.
+    const done = await waitFor(async () => {
+      const st = (await client.query('query:jobs.get_status.v1', { job_id })) as { status: string };
+      return ['completed', 'failed', 'cancelled'].includes(st.status) ? st : null;
+    }, 'the copy job to finish');
+    expect(done.status).toBe('completed');
     expect(readFileSync(join(dest, 'src.txt'), 'utf8')).toBe('hello');
   });
 

@@ -11,6 +11,7 @@ import { SpacedriveError } from '../../src/errors/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { loadSandbox, type ExtensionSandbox, type HostBridge, type SandboxLimits } from '../../src/extensions/sandbox/index.js';
 import { ROOT, builtModulePath } from './sdk-guest-host.js';
+import { waitFor } from '../helpers/wait.js';
 
 const limits: SandboxLimits = {
   callTimeoutMs: 5_000,
@@ -114,8 +115,8 @@ describe('SDK modules in the sandbox', () => {
 
   it('log lines reach the bridge', async () => {
     await testExt.call('log_levels', {}, { chain: [] });
-    await new Promise((r) => setTimeout(r, 50));
     await testExt.call('noop', {}, { chain: [] });
+    await waitFor(() => logLines.some((l) => l.message === 'error line'), 'the error line');
     expect(logLines).toEqual(expect.arrayContaining([{ level: 2, message: 'info line ✓' }, { level: 4, message: 'error line' }]));
   });
 

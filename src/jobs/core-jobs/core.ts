@@ -3,9 +3,11 @@
  *  - `core.noop` does nothing and completes (measures the job system's own overhead);
  *  - `core.count` counts to `to`, checkpointing every step (shows durability: with `ack_file`
  *    it appends each value to that file *after* its checkpoint was acknowledged, so the file can
- *    be compared with the job's state after a crash).
+ *    be compared with the job's state after a crash; with `hold_file` it waits before each step
+ *    while that file exists, so that a test can hold it part-way, however fast the machine, and
+ *    pause or kill it there).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobTypeDefinition } from '../types.js';
 
@@ -22,7 +24,11 @@ interface CountParams {
   to: number;
   delay_ms?: number;
   ack_file?: string;
+  hold_file?: string;
 }
+
+/** How often a held count looks for its hold file again. */
+const HOLD_POLL_MS = 10;
 
 export const countJob: JobTypeDefinition = {
   type: 'core.count',
@@ -37,6 +43,7 @@ export const countJob: JobTypeDefinition = {
       to: { type: 'integer', minimum: 0, maximum: 100_000_000, description: 'Number to count to.' },
       delay_ms: { type: 'integer', minimum: 0, maximum: 60_000, default: 0, description: 'Wait between steps.' },
       ack_file: { type: 'string', minLength: 1, description: 'Append each acknowledged value to this file.' },
+      hold_file: { type: 'string', minLength: 1, description: 'Wait before each step while this file exists (pause and cancel still work).' },
     },
   },
   touches: (params) => {
@@ -47,6 +54,15 @@ export const countJob: JobTypeDefinition = {
     const params = ctx.params as CountParams;
     let n = (ctx.state as { n: number } | null)?.n ?? 0;
     while (n < params.to) {
+      while (params.hold_file && existsSync(params.hold_file)) {
+        // Held: still answering pause and cancel, and not taken for stalled.
+        if ((await ctx.progress({ message: `held by ${params.hold_file}` })) !== 'continue') return { status: 'interrupted', state: { n } };
+        try {
+          await sleep(HOLD_POLL_MS, undefined, { signal: ctx.signal });
+        } catch {
+          return { status: 'interrupted', state: { n } };
+        }
+      }
       n++;
       const r = await ctx.progress({ state: { n }, fraction: n / params.to, itemsDone: n, itemsTotal: params.to });
       if (params.ack_file) appendFileSync(params.ack_file, `${n}\n`);
