@@ -42,6 +42,10 @@ export interface ManifestLimits {
   http_timeout_ms?: number;
   /** Largest HTTP response body (and default). */
   http_max_response_bytes?: number;
+  /** Longest a job handler may run between two progress reports. */
+  job_progress_timeout_ms?: number;
+  /** Largest checkpoint (`state` of a progress report or an interrupted answer, as JSON bytes). */
+  max_state_bytes?: number;
 }
 
 export interface ExtensionManifest {
@@ -101,6 +105,8 @@ export const manifestSchema = {
         requests_per_minute: positiveInt,
         http_timeout_ms: positiveInt,
         http_max_response_bytes: positiveInt,
+        job_progress_timeout_ms: positiveInt,
+        max_state_bytes: positiveInt,
       },
     },
     config_schema: { type: ['object', 'boolean'], default: true },
@@ -124,6 +130,8 @@ const LIMIT_FIELDS: ReadonlyArray<[keyof ManifestLimits, keyof ExtensionLimitOpt
   ['requests_per_minute', 'requestsPerMinute'],
   ['http_timeout_ms', 'httpTimeoutMs'],
   ['http_max_response_bytes', 'httpMaxResponseBytes'],
+  ['job_progress_timeout_ms', 'jobProgressTimeoutMs'],
+  ['max_state_bytes', 'maxStateBytes'],
 ];
 
 /** Limits in effect, in the manifest's units and names (what `info` shows). */
