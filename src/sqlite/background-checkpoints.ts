@@ -61,7 +61,9 @@ function checkpointerMain(): void {
   // A checkpoint waits for the writer's short transactions rather than failing on them.
   db.pragma('busy_timeout = 5000');
   wt.parentPort!.postMessage('ready');
-  let seen = Atomics.load(ctrl, 0 /* COMMITS */);
+  // From 0, not the count now: commits made while this thread was starting count too (with
+  // none after them it would otherwise wait for the next commit before its first checkpoint).
+  let seen = 0;
   for (;;) {
     while (Atomics.load(ctrl, 1 /* STOP */) === 0 && Atomics.load(ctrl, 0) === seen) Atomics.wait(ctrl, 0, seen);
     if (Atomics.load(ctrl, 1) !== 0) break;
