@@ -181,7 +181,7 @@ export interface ExtensionLimitOptions {
   httpMaxResponseBytes: number;
   /**
    * Longest a job handler may run without reporting progress (`sd_job_progress`); past it the
-   * attempt fails with EXTENSION_TIMEOUT and is retried from its checkpoint. Default 60000 ms,
+   * attempt fails with EXTENSION_TIMEOUT and is retried from its checkpoint. Default 120000 ms,
    * ceiling 3600000 ms.
    */
   jobProgressTimeoutMs: number;
@@ -245,7 +245,7 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
     },
     extensions: {
       autoload: true,
-      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024, jobProgressTimeoutMs: 60_000, maxStateBytes: 1024 * 1024 },
+      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024, jobProgressTimeoutMs: 120_000, maxStateBytes: 1024 * 1024 },
       ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000, httpTimeoutMs: 120_000, httpMaxResponseBytes: 16 * 1024 * 1024, jobProgressTimeoutMs: 3_600_000, maxStateBytes: 16 * 1024 * 1024 },
       initTimeoutMs: 5_000,
       maxQueue: 1024,

@@ -21,6 +21,7 @@ import type { Interrupt, JobOutcome, JobRunContext, ProgressReport } from './typ
 const LEASE_MS = 60_000;
 const HEARTBEAT_MS = 20_000;
 const STALL_CHECK_MS = 200;
+const COMPLETED_LINE = Object.freeze({ level: 'info' as const, message: 'completed' });
 /** Longest job-log line kept (characters). */
 const MAX_LOG_LINE = 4000;
 /** Longest a wake timer is set for (setTimeout's limit is ~24.8 days). */
@@ -414,7 +415,8 @@ export class Runner {
       let finishing: Promise<JobTransition | null>;
       switch (outcome.status) {
         case 'completed':
-          finishing = this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null }, now);
+          // Its log line in the same transaction: a completed job always says so in its log.
+          finishing = this.#store.finish(exec.lease, { kind: 'completed', output: outcome.output ?? null, log: COMPLETED_LINE }, now);
           break;
         case 'interrupted':
           finishing = this.#store.finish(exec.lease, outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' }, now);
@@ -465,7 +467,7 @@ export class Runner {
     const base = jobEventBase(job);
     switch (job.status) {
       case 'completed':
-        this.log(job.id, 'info', 'completed');
+        // Its log line was written with the completion (COMPLETED_LINE).
         this.completedSinceStart++;
         if (this.#events.wants('job:completed')) this.#events.emit('job:completed', { ...base, output: job.output as unknown as Record<string, unknown> });
         break;

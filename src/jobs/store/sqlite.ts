@@ -596,6 +596,7 @@ export class SqliteJobStore implements JobStore {
           ? this.#stmts.completeClaimed.run(output, now, now, claimed.seq, lease.jobId, lease.workerId, lease.runId).changes
           : this.#stmts.complete.run(output, now, now, lease.jobId, lease.workerId, lease.runId).changes;
         if (changes === 0) return null;
+        if (outcome.log) this.#stmts.insertLog.run(lease.jobId, now, outcome.log.level, outcome.log.message);
         const job = claimed ?? this.#transitionOf(lease.jobId);
         this.#claimed.delete(lease.jobId);
         return { id: lease.jobId, type: job.type, status: 'completed', output: fromJson(output), lastError: null, attempts: job.attempts, runAt: job.runAt };
@@ -640,7 +641,7 @@ export class SqliteJobStore implements JobStore {
         }
       }
       return this.#save(rec);
-    });
+    }, outcome.kind === 'completed' && outcome.log !== undefined);
   }
 
   requestControl(jobId: string, request: ControlRequest, now: number): Promise<ControlResult> {

@@ -174,7 +174,8 @@ export interface CheckpointResult {
 }
 
 export type FinishOutcome =
-  | { kind: 'completed'; output: unknown }
+  /** `log`: the job's last line ("completed"), written in the same transaction. */
+  | { kind: 'completed'; output: unknown; log?: { level: JobLogEntry['level']; message: string } }
   /** Stopped at a pause/cancel request (or a graceful shutdown): becomes paused, cancelled or queued per `requested`. */
   | { kind: 'interrupted'; state?: unknown }
   /** A failed attempt. `retryAt` set: waiting_retry until then; else failed for good. */
