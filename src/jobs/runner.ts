@@ -587,7 +587,12 @@ export class Runner {
         this.#store
           .finish(exec.lease, { kind: 'interrupted' }, now)
           .then((updated) => {
-            if (updated) this.log(exec.record.id, 'warn', `the daemon stopped and this run did not return within ${graceMs} ms; it continues from its last checkpoint at the next start`);
+            if (updated?.status === 'queued') {
+              this.log(exec.record.id, 'warn', `the daemon stopped and this run did not return within ${graceMs} ms; it continues from its last checkpoint at the next start`);
+            } else if (updated) {
+              // A pause or cancel asked of it takes effect now.
+              this.jobTransition(updated);
+            }
           })
           .catch((err: unknown) => this.#logger.error({ err: toWireError(err), job_id: exec.record.id }, 'job runner: recording a run given up at shutdown failed')),
       );

@@ -153,6 +153,17 @@ describe('a job handler that stops reporting progress', () => {
     expect(log).toContain("extension 'hostile' was reloaded while the job ran; back in the queue, it continues from its checkpoint");
     expect(log.join('\n')).not.toMatch(/stopped with the daemon/);
   });
+
+  it('is given up when the core closes and it does not return in time: back in the queue, with a line saying so', async () => {
+    const c = await startCore();
+    const jobId = await spinning(c);
+    await c.close();
+    core = await Core.create(loadOptions({ overrides: { dataDir: join(dir, 'data'), extensions: { autoload: false } }, env: {} }), { logger: silentLogger() });
+    expect((await core.jobs.get(jobId)).status).toBe('queued');
+    const log = await messages(core, jobId);
+    expect(log).toContain('the daemon stopped and this run did not return within 50 ms; it continues from its last checkpoint at the next start');
+    expect(log.join('\n')).not.toMatch(/the daemon stopped while this job was running/);
+  });
 });
 
 describe('a checkpoint over limits.max_state_bytes', () => {
