@@ -8,10 +8,11 @@
  * for await (const event of client.subscribe(['job:*'])) console.log(event.type);
  * await client.close();
  */
+import { randomUUID } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { SpacedriveOptions } from '../config/index.js';
-import { ErrorCode, SpacedriveError, fromWireError, type WireError } from '../errors/index.js';
+import { ErrorCode, SpacedriveError, fromWireError, hasErrorCode, type WireError } from '../errors/index.js';
 import type { CoreEvent, EventFilter } from '../events/index.js';
 import type { PingResult } from '../wire/protocol.js';
 import type { ActionInput, ActionOutput, CallOptions, ClientOptions, QueryInput, QueryOutput, SpacedriveClientApi } from './types.js';
@@ -20,6 +21,10 @@ export * from './types.js';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/** Dispatches get an idempotency key and are sent again when their answer is lost. */
+const JOBS_DISPATCH = 'action:jobs.dispatch.input.v1';
+/** Errors after which a call may or may not have reached the daemon, or it was not running. */
+const ANSWER_LOST = new Set<string>([ErrorCode.CONNECTION_CLOSED, ErrorCode.DAEMON_NOT_RUNNING, ErrorCode.SHUTTING_DOWN]);
 
 interface PendingCall {
   resolve: (value: unknown) => void;
@@ -117,7 +122,7 @@ class ClientSubscription {
  * backoff (unless `reconnect: false`) and re-establishes subscriptions.
  */
 export class SpacedriveClient implements SpacedriveClientApi {
-  readonly #opts: Required<Pick<ClientOptions, 'reconnect' | 'requestTimeoutMs' | 'connectTimeoutMs'>> & ClientOptions;
+  readonly #opts: Required<Pick<ClientOptions, 'reconnect' | 'requestTimeoutMs' | 'connectTimeoutMs' | 'dispatchRetryMs'>> & ClientOptions;
   #socket: Socket | null = null;
   #connecting: Promise<void> | null = null;
   #nextId = 1;
@@ -140,7 +145,7 @@ export class SpacedriveClient implements SpacedriveClientApi {
     if (!opts.socketPath && !opts.tcp) {
       throw new SpacedriveError(ErrorCode.CONFIG_INVALID, 'SpacedriveClient needs a socketPath or tcp options');
     }
-    this.#opts = { reconnect: true, requestTimeoutMs: 0, connectTimeoutMs: 5_000, ...opts };
+    this.#opts = { reconnect: true, requestTimeoutMs: 0, connectTimeoutMs: 5_000, dispatchRetryMs: 10_000, ...opts };
   }
 
   /** Creates a client and connects it. Rejects with DAEMON_NOT_RUNNING when nothing listens. */
@@ -231,7 +236,35 @@ export class SpacedriveClient implements SpacedriveClientApi {
   }
 
   action<M extends string>(method: M, payload?: ActionInput<M>, opts?: CallOptions): Promise<ActionOutput<M>> {
-    return this.#send({ type: 'action', method, library_id: opts?.libraryId ?? null, payload: payload ?? {} }, opts) as Promise<ActionOutput<M>>;
+    const body = { type: 'action', method, library_id: opts?.libraryId ?? null, payload: payload ?? {} };
+    if (method === JOBS_DISPATCH && isObject(body.payload)) return this.#dispatch(body, body.payload, opts) as Promise<ActionOutput<M>>;
+    return this.#send(body, opts) as Promise<ActionOutput<M>>;
+  }
+
+  /**
+   * A job dispatch: with an idempotency key (the payload's, else a new one), sent again with the
+   * same key while its answer is lost (see ClientOptions.dispatchRetryMs), so that a dispatch the
+   * daemon received before it died or the connection dropped is never added twice. A failure
+   * that ends the retries carries the key in `details.idempotency_key`, for a retry later.
+   */
+  async #dispatch(body: Record<string, unknown>, payload: Record<string, unknown>, opts?: CallOptions): Promise<unknown> {
+    const key = typeof payload.idempotency_key === 'string' ? payload.idempotency_key : randomUUID();
+    const keyed = { ...body, payload: { ...payload, idempotency_key: key } };
+    const deadline = Date.now() + (this.#opts.reconnect ? this.#opts.dispatchRetryMs : 0);
+    let delay = RECONNECT_MIN_MS;
+    for (;;) {
+      try {
+        return await this.#send({ ...keyed }, opts);
+      } catch (err) {
+        const e = err as SpacedriveError;
+        const retry = ANSWER_LOST.has(e.code) && !this.#closed && !opts?.signal?.aborted && Date.now() + delay <= deadline;
+        if (!retry) {
+          throw hasErrorCode(e) ? new SpacedriveError(e.code, e.message, { ...(e as SpacedriveError).details, idempotency_key: key }, { cause: e }) : e;
+        }
+        await new Promise((r) => setTimeout(r, delay * (0.75 + Math.random() * 0.5)));
+        delay = Math.min(RECONNECT_MAX_MS, delay * 2);
+      }
+    }
   }
 
   ping(): Promise<PingResult> {
@@ -468,4 +501,8 @@ export class SpacedriveClient implements SpacedriveClientApi {
   #failPending(err: SpacedriveError): void {
     for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(err);
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -46,6 +46,14 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Connect timeout in ms. Default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * How long a job dispatch (`action:jobs.dispatch.input.v1`) whose answer was lost — the
+   * connection closed, the daemon was not running or shutting down — keeps being sent again,
+   * reconnecting with backoff, before it fails. Safe because every dispatch carries an
+   * idempotency key (generated unless the payload has one): the daemon adds the job once however
+   * often it is sent. 0 never retries; also off with `reconnect: false`. Default 10000.
+   */
+  dispatchRetryMs?: number;
 }
 
 export interface CallOptions {

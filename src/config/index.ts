@@ -187,6 +187,14 @@ export interface ExtensionLimitOptions {
   maxSchemaBytes: number;
   /** JSON text of all of one extension's registrations together, in bytes. Default 4 MiB, ceiling 64 MiB. */
   maxRegistrationBytes: number;
+  /**
+   * Longest a job handler may run without reporting progress (`sd_job_progress`); past it the
+   * attempt fails with EXTENSION_TIMEOUT and is retried from its checkpoint. Default 120000 ms,
+   * ceiling 3600000 ms.
+   */
+  jobProgressTimeoutMs: number;
+  /** Largest checkpoint (a job's `state`, as JSON) a job may report. Default 1 MiB, ceiling 16 MiB. */
+  maxStateBytes: number;
 }
 
 export interface ExtensionHostOptions {
@@ -202,12 +210,7 @@ export interface ExtensionHostOptions {
   maxQueue: number;
   /** Deepest extension call chain (A calls B calls C …). Default 8. */
   maxCallDepth: number;
-  /**
-   * Wall-clock limit for one run of an extension job handler (jobs run longer than calls; the
-   * job system's stall timeout and pause/cancel stop them earlier). Default 3600000 ms.
-   */
-  jobCallTimeoutMs: number;
-  /** After a job is asked to pause or cancel, how long its handler may take to return its state before it is stopped. Default 5000 ms. */
+  /** After a job is asked to pause, how long its handler may take to return its state before it is stopped. Default 5000 ms. */
   jobInterruptGraceMs: number;
   /** On reload, disable or shutdown: how long calls running on the old instances may take to finish. Default 30000 ms. */
   drainTimeoutMs: number;
@@ -250,12 +253,11 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
     },
     extensions: {
       autoload: true,
-      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024, maxOperations: 1000, maxJobTypes: 1000, maxSchemaBytes: 64 * 1024, maxRegistrationBytes: 4 * 1024 * 1024 },
-      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000, httpTimeoutMs: 120_000, httpMaxResponseBytes: 16 * 1024 * 1024, maxOperations: 10_000, maxJobTypes: 10_000, maxSchemaBytes: 1024 * 1024, maxRegistrationBytes: 64 * 1024 * 1024 },
+      defaults: { memoryMb: 64, callTimeoutMs: 5_000, instances: 2, maxInputBytes: 1024 * 1024, maxOutputBytes: 4 * 1024 * 1024, concurrentJobs: 2, requestsPerMinute: 60_000, httpTimeoutMs: 30_000, httpMaxResponseBytes: 4 * 1024 * 1024, maxOperations: 1000, maxJobTypes: 1000, maxSchemaBytes: 64 * 1024, maxRegistrationBytes: 4 * 1024 * 1024, jobProgressTimeoutMs: 120_000, maxStateBytes: 1024 * 1024 },
+      ceilings: { memoryMb: 1024, callTimeoutMs: 60_000, instances: 8, maxInputBytes: 16 * 1024 * 1024, maxOutputBytes: 16 * 1024 * 1024, concurrentJobs: 16, requestsPerMinute: 6_000_000, httpTimeoutMs: 120_000, httpMaxResponseBytes: 16 * 1024 * 1024, maxOperations: 10_000, maxJobTypes: 10_000, maxSchemaBytes: 1024 * 1024, maxRegistrationBytes: 64 * 1024 * 1024, jobProgressTimeoutMs: 3_600_000, maxStateBytes: 16 * 1024 * 1024 },
       initTimeoutMs: 5_000,
       maxQueue: 1024,
       maxCallDepth: 8,
-      jobCallTimeoutMs: 3_600_000,
       jobInterruptGraceMs: 5_000,
       drainTimeoutMs: 30_000,
       inlineCalls: true,
@@ -331,6 +333,8 @@ const extensionLimitsSchema = {
     maxJobTypes: { type: 'integer', minimum: 1 },
     maxSchemaBytes: { type: 'integer', minimum: 1 },
     maxRegistrationBytes: { type: 'integer', minimum: 1 },
+    jobProgressTimeoutMs: { type: 'integer', minimum: 1 },
+    maxStateBytes: { type: 'integer', minimum: 1 },
   },
 };
 
@@ -380,7 +384,6 @@ const optionsSchema = {
         initTimeoutMs: { type: 'integer', minimum: 1 },
         maxQueue: { type: 'integer', minimum: 0 },
         maxCallDepth: { type: 'integer', minimum: 1, maximum: 64 },
-        jobCallTimeoutMs: { type: 'integer', minimum: 1 },
         jobInterruptGraceMs: { type: 'integer', minimum: 0 },
         drainTimeoutMs: { type: 'integer', minimum: 0 },
         inlineCalls: { type: 'boolean' },

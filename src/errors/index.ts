@@ -63,6 +63,10 @@ export const ErrorCode = {
   UNKNOWN_JOB_TYPE: 'UNKNOWN_JOB_TYPE',
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
   INVALID_JOB_STATE: 'INVALID_JOB_STATE',
+  /** A job's checkpoint (its `state`) is larger than its limit (an extension's `limits.max_state_bytes`); it was not written. */
+  JOB_STATE_TOO_LARGE: 'JOB_STATE_TOO_LARGE',
+  /** A dispatch reused an idempotency key of an earlier dispatch with other parameters. */
+  IDEMPOTENCY_KEY_CONFLICT: 'IDEMPOTENCY_KEY_CONFLICT',
   // Capabilities (issue 5)
   AI_PROVIDER_NOT_CONFIGURED: 'AI_PROVIDER_NOT_CONFIGURED',
   /** The AI provider could not be reached or answered with an HTTP error (its message is kept). */

@@ -185,6 +185,8 @@ const UNBOUNDED_LIMITS = {
   maxJobTypes: Number.MAX_SAFE_INTEGER,
   maxSchemaBytes: Number.MAX_SAFE_INTEGER,
   maxRegistrationBytes: Number.MAX_SAFE_INTEGER,
+  jobProgressTimeoutMs: Number.MAX_SAFE_INTEGER,
+  maxStateBytes: Number.MAX_SAFE_INTEGER,
 };
 
 interface Entry {
@@ -620,8 +622,9 @@ export class ExtensionManager {
   }
 
   /**
-   * Closes a version that no longer receives calls: its running jobs are asked to return their
-   * state (and are retried from it, on the new version after a reload); other calls finish.
+   * Closes a version that no longer receives calls: its running job handlers are stopped at once
+   * and their jobs go back to the queue, to continue from their last checkpoint (on the new
+   * version after a reload); other calls finish.
    */
   async #retire(version: LoadedVersion, reason: string, logger: Logger): Promise<void> {
     version.running.startUnloading(reason);
@@ -694,7 +697,8 @@ export class ExtensionManager {
             call: (fn, input, opts) => version.call(fn, input, opts),
             callNow: (fn, input, opts) => version.callNow(fn, input, opts),
             running: version.running,
-            callTimeoutMs: host.jobCallTimeoutMs,
+            progressTimeoutMs: version.limits.job_progress_timeout_ms,
+            maxStateBytes: version.limits.max_state_bytes,
             interruptGraceMs: host.jobInterruptGraceMs,
           }),
         );
@@ -712,7 +716,7 @@ export class ExtensionManager {
     e.loaded = undefined;
     e.state = e.record.enabled ? 'enabled' : 'disabled';
     if (!loaded) return;
-    // Running jobs are asked to return their state rather than being waited for.
+    // Running jobs are stopped rather than waited for.
     await this.#retire(loaded, reason, this.#logger.child({ extension: id }));
     this.#logger.info({ extension: id }, `unloaded extension '${id}'`);
     this.#core.events.emit('extension:unloaded', { id, version: loaded.version });

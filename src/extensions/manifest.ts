@@ -71,6 +71,10 @@ export interface ManifestLimits {
   max_job_types?: number;
   max_schema_bytes?: number;
   max_registration_bytes?: number;
+  /** Longest a job handler may run between two progress reports. */
+  job_progress_timeout_ms?: number;
+  /** Largest checkpoint (`state` of a progress report or an interrupted answer, as JSON bytes). */
+  max_state_bytes?: number;
 }
 
 export interface ExtensionManifest {
@@ -150,6 +154,8 @@ export const manifestSchema = {
         max_job_types: positiveInt,
         max_schema_bytes: positiveInt,
         max_registration_bytes: positiveInt,
+        job_progress_timeout_ms: positiveInt,
+        max_state_bytes: positiveInt,
       },
     },
     config_schema: { type: ['object', 'boolean'], default: true },
@@ -177,6 +183,8 @@ const LIMIT_FIELDS: ReadonlyArray<[keyof ManifestLimits, keyof ExtensionLimitOpt
   ['max_job_types', 'maxJobTypes'],
   ['max_schema_bytes', 'maxSchemaBytes'],
   ['max_registration_bytes', 'maxRegistrationBytes'],
+  ['job_progress_timeout_ms', 'jobProgressTimeoutMs'],
+  ['max_state_bytes', 'maxStateBytes'],
 ];
 
 /** Limits in effect, in the manifest's units and names (what `info` shows). */

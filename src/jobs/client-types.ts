@@ -23,8 +23,8 @@ declare module '../client/types.js' {
   }
   interface KnownActions {
     'action:jobs.dispatch.input.v1': {
-      input: { job_type: string; params?: unknown; priority?: number; run_at?: string | number; max_attempts?: number; dedupe_key?: string };
-      output: { job_id: string; deduplicated: boolean };
+      input: { job_type: string; params?: unknown; priority?: number; run_at?: string | number; max_attempts?: number; dedupe_key?: string; idempotency_key?: string };
+      output: { job_id: string; deduplicated: boolean; replayed?: boolean };
     };
     'action:jobs.pause.input.v1': { input: { job_id: string }; output: WireJobStatus };
     'action:jobs.resume.input.v1': { input: { job_id: string }; output: WireJobStatus };

@@ -135,8 +135,8 @@ const statusOutput = {
 } as const;
 
 export const jobsDispatch = defineOperation<
-  { job_type: string; params?: unknown; priority?: number; run_at?: string | number; max_attempts?: number; dedupe_key?: string },
-  { job_id: string; deduplicated: boolean }
+  { job_type: string; params?: unknown; priority?: number; run_at?: string | number; max_attempts?: number; dedupe_key?: string; idempotency_key?: string },
+  { job_id: string; deduplicated: boolean; replayed?: boolean }
 >({
   method: 'action:jobs.dispatch.input.v1',
   kind: 'action',
@@ -156,12 +156,19 @@ export const jobsDispatch = defineOperation<
       },
       max_attempts: { type: 'integer', minimum: 1, maximum: 1000 },
       dedupe_key: { type: 'string', minLength: 1, maxLength: 500, description: 'While a live job of this type has this key, return it instead.' },
+      idempotency_key: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Makes a retried dispatch safe: a dispatch repeating a key this caller used before returns the job it added (`replayed: true`), never a second one; the same key with other input is IDEMPOTENCY_KEY_CONFLICT. Kept as long as the job is.',
+      },
     },
   },
   output: {
     type: 'object',
     required: ['job_id', 'deduplicated'],
-    properties: { job_id: { type: 'string' }, deduplicated: { type: 'boolean' } },
+    properties: { job_id: { type: 'string' }, deduplicated: { type: 'boolean' }, replayed: { type: 'boolean' } },
   },
   handler: async (input, ctx) => {
     const { core, caller, libraryId } = ctx;
@@ -178,10 +185,12 @@ export const jobsDispatch = defineOperation<
       ...(runAt !== undefined ? { runAt } : {}),
       ...(input.max_attempts !== undefined ? { maxAttempts: input.max_attempts } : {}),
       ...(input.dedupe_key !== undefined ? { dedupeKey: input.dedupe_key } : {}),
+      ...(input.idempotency_key !== undefined ? { idempotencyKey: input.idempotency_key } : {}),
       libraryId,
       dispatchedBy: actorOf(caller),
     });
-    return { job_id: r.jobId, deduplicated: r.deduplicated };
+    // `replayed` only when true: a first dispatch's answer stays as it was.
+    return { job_id: r.jobId, deduplicated: r.deduplicated, ...(r.replayed ? { replayed: true } : {}) };
   },
 });
 

@@ -9,7 +9,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, SpacedriveError, asSpacedriveError, isStorageFailure } from '../errors/index.js';
+import { ErrorCode, SpacedriveError, asSpacedriveError, isStorageFailure, toWireError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import type { JobsOptions } from '../config/index.js';
@@ -21,6 +21,9 @@ import type { Interrupt, JobOutcome, JobRunContext, ProgressReport } from './typ
 const LEASE_MS = 60_000;
 const HEARTBEAT_MS = 20_000;
 const STALL_CHECK_MS = 200;
+const COMPLETED_LINE = Object.freeze({ level: 'info' as const, message: 'completed' });
+/** Longest job-log line kept (characters). */
+const MAX_LOG_LINE = 4000;
 /** Longest a wake timer is set for (setTimeout's limit is ~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
@@ -95,6 +98,12 @@ export class Runner {
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #logBuffer: Array<{ jobId: string; time: number; level: LogLevel; message: string }> = [];
   #logFlushScheduled = false;
+  /** Log writes handed to the store and not yet committed (stop() waits for them). */
+  readonly #logWrites = new Set<Promise<void>>();
+  /** Runs' ends being recorded (#settle), which stop() waits for before the store closes. */
+  readonly #settling = new Map<Execution, Promise<void>>();
+  /** Set once stop() has written everything: the store may be closed, nothing more is written. */
+  #stopped = false;
   #idleWaiters: Array<() => void> = [];
   /** Storage failures in a row per job (see STORAGE_RETRY_FIRST_MS). */
   readonly #storageFailures = new Map<string, number>();
@@ -273,9 +282,7 @@ export class Runner {
     this.#countRunning(rec.type, def.owner, 1);
     if (this.#running.size > this.maxRunningSeen) this.maxRunningSeen = this.#running.size;
     const attempt = rec.attempts + 1;
-    // The first start is in the record (started_at) and shown by the job system's logs(); later
-    // ones (after a pause, retry or restart) are logged here.
-    if (rec.runs > 1) this.log(rec.id, 'info', startedLine(rec));
+    this.log(rec.id, 'info', startedLine(rec));
     if (this.#events.wants('job:started')) {
       this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
     }
@@ -287,20 +294,24 @@ export class Runner {
     } catch (err) {
       result = Promise.reject(err);
     }
-    result.then(
+    const settling = result.then(
       (outcome) => this.#settle(exec, outcome, null),
       (err: unknown) => this.#settle(exec, null, err),
     );
+    this.#settling.set(exec, settling);
+    void settling.finally(() => this.#settling.delete(exec));
   }
 
   async #progress(exec: Execution, report: ProgressReport): Promise<Interrupt> {
     if (exec.detached) return 'cancel';
     exec.lastActivity = Date.now();
     const progress = progressFromReport(report);
+    // A warning's log line goes in the checkpoint's transaction: a crash keeps both or neither.
+    const warning = report.warning !== undefined ? String(report.warning) : undefined;
     const res = await this.#store.checkpoint(exec.lease, {
       progress,
       state: report.state,
-      ...(report.warning !== undefined ? { warning: String(report.warning) } : {}),
+      ...(warning !== undefined ? { warning, log: { level: 'warn', message: warning.slice(0, MAX_LOG_LINE) } } : {}),
       now: exec.lastActivity,
       leaseMs: LEASE_MS,
     });
@@ -311,7 +322,6 @@ export class Runner {
     }
     exec.lastActivity = Date.now();
     if (res.requested && exec.requested !== 'cancel') this.#request(exec, res.requested);
-    if (report.warning !== undefined) this.log(exec.record.id, 'warn', String(report.warning));
     Object.assign(exec.latestProgress, progress);
     this.#emitProgress(exec);
     return exec.requested ?? 'continue';
@@ -405,15 +415,17 @@ export class Runner {
         }
       }
       outcome = normaliseOutcome(outcome);
+      let requeued: string | undefined;
       if (outcome.status === 'interrupted' && outcome.requeue !== undefined) {
-        this.log(rec.id, 'info', `${outcome.requeue}; back in the queue, it continues from its checkpoint`);
+        requeued = `${outcome.requeue}; back in the queue, it continues from its checkpoint`;
       } else if (outcome.status === 'interrupted' && !exec.requested && !this.#stopping) {
         outcome = { status: 'failed', error: { code: ErrorCode.OPERATION_FAILED, message: 'the job returned "interrupted" without being asked to pause or cancel' } };
       }
       let finishOutcome: FinishOutcome;
       switch (outcome.status) {
         case 'completed':
-          finishOutcome = { kind: 'completed', output: outcome.output ?? null };
+          // Its log line in the same transaction: a completed job always says so in its log.
+          finishOutcome = { kind: 'completed', output: outcome.output ?? null, log: COMPLETED_LINE };
           break;
         case 'interrupted':
           finishOutcome = outcome.state !== undefined ? { kind: 'interrupted', state: outcome.state } : { kind: 'interrupted' };
@@ -437,7 +449,7 @@ export class Runner {
       // this finish (queued after it, so the store sees this job leave before others start).
       this.#releaseSlot(exec);
       try {
-        this.#afterFinish(exec, await finishing);
+        this.#afterFinish(exec, await finishing, requeued);
       } catch (err) {
         if (!isStorageFailure(err)) throw err;
         // The disk is full: the job would stay `running` in the store until the next start.
@@ -487,22 +499,25 @@ export class Runner {
     this.schedulePump();
   }
 
-  #afterFinish(exec: Execution, updated: JobTransition | null): void {
+  #afterFinish(exec: Execution, updated: JobTransition | null, requeued?: string): void {
     if (!updated) {
       this.#logger.debug({ job_id: exec.record.id }, 'job run ended after losing its lease; outcome dropped');
       return;
     }
-    this.jobTransition(updated, exec.record.attempts + 1);
+    this.jobTransition(updated, exec.record.attempts + 1, requeued);
   }
 
-  /** Logs and emits the event for a job that just reached `job.status`. */
-  jobTransition(job: JobTransition, attempt?: number): void {
+  /**
+   * Logs and emits the event for a job that just reached `job.status`. `requeued` says why a run
+   * that nobody asked to stop went back to the queue (its extension unloading).
+   */
+  jobTransition(job: JobTransition, attempt?: number, requeued?: string): void {
     const base = jobEventBase(job);
     // Only a job waiting for space again keeps counting its storage failures in a row.
     if (job.status !== 'waiting_retry' || !isStorageFailure(job.lastError)) this.#storageFailures.delete(job.id);
     switch (job.status) {
       case 'completed':
-        // Logged from the record (finished_at) by the job system's logs(): nothing stored.
+        // Its log line was written with the completion (COMPLETED_LINE).
         this.completedSinceStart++;
         if (this.#events.wants('job:completed')) this.#events.emit('job:completed', { ...base, output: job.output as unknown as Record<string, unknown> });
         break;
@@ -525,7 +540,7 @@ export class Runner {
         this.#events.emit('job:cancelled', base);
         break;
       case 'queued':
-        this.log(job.id, 'info', 'stopped with the daemon; it continues from its checkpoint at the next start');
+        this.log(job.id, 'info', requeued ?? (this.#stopping ? 'stopped with the daemon; it continues from its checkpoint at the next start' : 'back in the queue; it continues from its checkpoint'));
         break;
       default:
         break;
@@ -562,15 +577,24 @@ export class Runner {
 
   /** Appends a line to a job's log (written with the next group commit). */
   log(jobId: string, level: LogLevel, message: string): void {
-    this.#logBuffer.push({ jobId, time: Date.now(), level, message: message.slice(0, 4000) });
+    if (this.#stopped) {
+      this.#logger.debug({ job_id: jobId, level, message }, 'job log line after the job system stopped; not stored');
+      return;
+    }
+    this.#logBuffer.push({ jobId, time: Date.now(), level, message: message.slice(0, MAX_LOG_LINE) });
     if (this.#logFlushScheduled) return;
     this.#logFlushScheduled = true;
-    setImmediate(() => {
-      this.#logFlushScheduled = false;
-      const entries = this.#logBuffer;
-      this.#logBuffer = [];
-      this.#store.appendLogs(entries).catch((err: unknown) => this.#logger.warn({ err }, 'job runner: writing job logs failed'));
-    });
+    setImmediate(() => this.#flushLogs());
+  }
+
+  #flushLogs(): void {
+    this.#logFlushScheduled = false;
+    const entries = this.#logBuffer;
+    this.#logBuffer = [];
+    if (entries.length === 0) return;
+    const write = this.#store.appendLogs(entries).catch((err: unknown) => this.#logger.warn({ err: toWireError(err) }, 'job runner: writing job logs failed'));
+    this.#logWrites.add(write);
+    void write.finally(() => this.#logWrites.delete(write));
   }
 
   #notifyIdle(): void {
@@ -582,8 +606,10 @@ export class Runner {
 
   /**
    * Stops claiming, asks every running job to stop (signal aborted), and waits up to `graceMs`
-   * for them to return their state. Jobs that return become queued again with their state;
-   * the rest stay `running` in the store and are recovered at the next start.
+   * for them to return their state; they become queued again with it. A run that has not
+   * returned by then is given up: its job goes back to the queue from its last checkpoint, and
+   * whatever the run does later is ignored. Every job's line saying so is written, and every
+   * write has committed, when this resolves: the store may then be closed.
    */
   async stop(graceMs: number): Promise<void> {
     if (this.#stopping) return;
@@ -601,10 +627,35 @@ export class Runner {
         });
       });
     }
-    for (const exec of [...this.#running.values()]) this.#detach(exec, 'the daemon stopped before it returned');
-    // Let the last finish() and log writes reach the store.
-    while (this.#pumping) await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
+    const givenUp: Promise<unknown>[] = [];
+    for (const exec of [...this.#running.values()]) {
+      this.#detach(exec, 'the daemon stopped before it returned');
+      // Its end, whenever it comes, is ignored: not waited for.
+      this.#settling.delete(exec);
+      const now = Date.now();
+      givenUp.push(
+        this.#store
+          .finish(exec.lease, { kind: 'interrupted' }, now)
+          .then((updated) => {
+            if (updated?.status === 'queued') {
+              this.log(exec.record.id, 'warn', `the daemon stopped and this run did not return within ${graceMs} ms; it continues from its last checkpoint at the next start`);
+            } else if (updated) {
+              // A pause or cancel asked of it takes effect now.
+              this.jobTransition(updated);
+            }
+          })
+          .catch((err: unknown) => this.#logger.error({ err: toWireError(err), job_id: exec.record.id }, 'job runner: recording a run given up at shutdown failed')),
+      );
+    }
+    await Promise.all(givenUp);
+    // Runs that returned are being recorded (finish, then their log line): let them end.
+    while (this.#pumping || this.#settling.size > 0) {
+      if (this.#settling.size > 0) await Promise.all([...this.#settling.values()]);
+      else await new Promise((r) => setImmediate(r));
+    }
+    this.#flushLogs();
+    await Promise.all([...this.#logWrites]);
+    this.#stopped = true;
   }
 }
 

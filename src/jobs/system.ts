@@ -8,7 +8,7 @@ import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.j
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { JobTypeRegistry } from './registry.js';
-import { Runner, jobEventBase, startedLine } from './runner.js';
+import { Runner, jobEventBase } from './runner.js';
 import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
 import type { PathAccess } from '../extensions/permissions.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
@@ -28,12 +28,20 @@ export interface DispatchOptions {
   libraryId?: string | null;
   /** `client`, `core`, `extension:<id>` … (shown by jobs info). Default `core`. */
   dispatchedBy?: string;
+  /**
+   * A dispatch repeating a key its dispatcher used before returns the job it added then (a
+   * retry after a lost answer never adds a second job); with other params or options,
+   * IDEMPOTENCY_KEY_CONFLICT.
+   */
+  idempotencyKey?: string;
 }
 
 export interface DispatchResult {
   jobId: string;
   /** True when an existing live job with the same dedupe key was returned. */
   deduplicated: boolean;
+  /** True when the job an earlier dispatch with the same idempotency key added was returned. */
+  replayed: boolean;
 }
 
 /** A job as shown to people and clients: the record plus why a queued job is not running. */
@@ -145,7 +153,10 @@ export class JobSystem {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'max_attempts': expected an integer >= 1`);
     }
-    const { job, deduplicated } = await this.store.enqueue({
+    const dispatchedBy = opts.dispatchedBy ?? 'core';
+    const idempotencyKey = opts.idempotencyKey ?? null;
+    const now = Date.now();
+    const { job, deduplicated, replayed } = await this.store.enqueue({
       type,
       params: checked,
       priority: opts.priority ?? 0,
@@ -153,14 +164,22 @@ export class JobSystem {
       maxAttempts,
       dedupeKey: opts.dedupeKey ?? null,
       libraryId: opts.libraryId ?? null,
-      dispatchedBy: opts.dispatchedBy ?? 'core',
+      dispatchedBy,
+      idempotencyKey,
+      fingerprint:
+        idempotencyKey === null
+          ? null
+          : canonicalJson({ type, params: checked, priority: opts.priority ?? 0, runAt: runAt ?? null, maxAttempts: opts.maxAttempts ?? null, dedupeKey: opts.dedupeKey ?? null, libraryId: opts.libraryId ?? null }),
+      // Written with the job, so that the line says what the dispatch asked for, whatever
+      // happens to the job's run_at later (a retry, a backoff).
+      log: { level: 'info', message: `queued by ${dispatchedBy}${runAt !== undefined && runAt > now + 1000 ? `, to run at ${new Date(runAt).toISOString()}` : ''}` },
     });
-    if (!deduplicated) {
+    if (!deduplicated && !replayed) {
       if (this.#events.wants('job:queued')) this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString() });
       if (job.runAt <= Date.now()) this.runner.schedulePump();
       else this.runner.wakeAt(job.runAt);
     }
-    return { jobId: job.id, deduplicated };
+    return { jobId: job.id, deduplicated, replayed };
   }
 
   /**
@@ -260,40 +279,10 @@ export class JobSystem {
     return { jobs: page.jobs.map((j) => this.view(j)), nextCursor: page.nextCursor };
   }
 
-  /**
-   * A job's log: the lines stored for it, plus three lines read from its record rather than
-   * stored (so a job's routine life costs no log writes): queued (created_at), its first start
-   * (started_at) and its completion (finished_at). Those have `seq` 0 and come only with the
-   * first page (no `afterSeq`).
-   */
+  /** A job's log, oldest first; every line has its own `seq`, so `afterSeq` continues a read. */
   async logs(jobId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<JobLogEntry[]> {
-    const job = await this.#require(jobId);
-    const stored = await this.store.logs(jobId, opts);
-    if (opts.afterSeq !== undefined && opts.afterSeq > 0) return stored;
-    const first: JobLogEntry[] = [
-      {
-        seq: 0,
-        time: job.createdAt,
-        level: 'info',
-        message: `queued by ${job.dispatchedBy}${job.runAt > job.createdAt + 1000 ? `, to run at ${new Date(job.runAt).toISOString()}` : ''}`,
-      },
-    ];
-    if (job.startedAt !== null) {
-      first.push({ seq: 0, time: job.startedAt, level: 'info', message: startedLine({ attempts: 0, maxAttempts: job.maxAttempts, runs: 1, state: null }) });
-    }
-    const last: JobLogEntry[] = job.status === 'completed' && job.finishedAt !== null ? [{ seq: 0, time: job.finishedAt, level: 'info', message: 'completed' }] : [];
-    // Stored lines keep their order; the record's lines go before (or after) those of the same time.
-    const out = [...stored];
-    for (const line of first.reverse()) {
-      const at = out.findIndex((l) => l.time >= line.time);
-      out.splice(at === -1 ? out.length : at, 0, line);
-    }
-    for (const line of last) {
-      let at = out.length;
-      while (at > 0 && out[at - 1]!.time > line.time) at--;
-      out.splice(at, 0, line);
-    }
-    return out;
+    await this.#require(jobId);
+    return this.store.logs(jobId, opts);
   }
 
   /** Adds `waitingFor` to a record. */
@@ -358,6 +347,13 @@ export class JobSystem {
     await this.runner.stop(this.#options.shutdownGraceMs);
     await this.store.close();
   }
+}
+
+/** JSON with object keys sorted: two requests asking for the same thing give the same text. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 function unknownType(type: string, known: string[]): SpacedriveError {

@@ -184,6 +184,35 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect((await store.get(rec.id))!.state).toEqual({ n: 1 });
     });
 
+    it("writes a job's first line with the job, a checkpoint's and a completion's with them; a fenced checkpoint writes neither", async () => {
+      const queued = (await store.enqueue({ ...job(), log: { level: 'info', message: 'queued by tests' } })).job;
+      const rec = (await claimOne())!;
+      expect(rec.id).toBe(queued.id);
+      await store.checkpoint(leaseOf(rec), { state: { n: 1 }, warning: 'careful', log: { level: 'warn', message: 'careful' }, now: Date.now(), leaseMs: 60_000 });
+      const stale = { ...leaseOf(rec), runId: rec.runId - 1 };
+      await store.checkpoint(stale, { state: { n: 2 }, log: { level: 'warn', message: 'from a stale run' }, now: Date.now(), leaseMs: 60_000 });
+      await store.finish(leaseOf(rec), { kind: 'completed', output: null, log: { level: 'info', message: 'completed' } }, Date.now());
+      const logs = await store.logs(rec.id);
+      expect(logs.map((l) => [l.level, l.message])).toEqual([
+        ['info', 'queued by tests'],
+        ['warn', 'careful'],
+        ['info', 'completed'],
+      ]);
+      expect(logs[1]!.seq).toBeGreaterThan(logs[0]!.seq);
+      expect(logs[2]!.seq).toBeGreaterThan(logs[1]!.seq);
+    });
+
+    it('returns the job added under an idempotency key, per dispatcher, and refuses the key with another fingerprint', async () => {
+      const first = await store.enqueue({ ...job(), dispatchedBy: 'client', idempotencyKey: 'k', fingerprint: 'f1' });
+      expect(first).toMatchObject({ deduplicated: false, replayed: false });
+      const again = await store.enqueue({ ...job(), dispatchedBy: 'client', idempotencyKey: 'k', fingerprint: 'f1' });
+      expect(again).toMatchObject({ deduplicated: false, replayed: true, job: { id: first.job.id } });
+      await expect(store.enqueue({ ...job(), dispatchedBy: 'client', idempotencyKey: 'k', fingerprint: 'f2' })).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_CONFLICT' });
+      const other = await store.enqueue({ ...job(), dispatchedBy: 'extension:x', idempotencyKey: 'k', fingerprint: 'f1' });
+      expect(other.job.id).not.toBe(first.job.id);
+      expect((await store.list({ limit: 10 })).jobs).toHaveLength(2);
+    });
+
     it('keeps an acknowledged checkpoint across close and reopen', async () => {
       await store.enqueue(job());
       const rec = (await claimOne())!;

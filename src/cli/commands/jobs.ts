@@ -198,6 +198,7 @@ interface DispatchFlags {
   runAt?: string;
   maxAttempts?: string;
   dedupeKey?: string;
+  idempotencyKey?: string;
   follow?: boolean;
   help?: boolean;
 }
@@ -290,6 +291,7 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
     .option('--run-at <iso>', 'do not start before this time (ISO 8601)')
     .option('--max-attempts <n>', 'attempts before the job fails for good')
     .option('--dedupe-key <key>', 'return the live job with this key instead of adding another')
+    .option('--idempotency-key <key>', 'a key of your own for this dispatch: running the command again with it returns the same job (default: a new key, reused by the client\'s own retries)')
     .option('--follow', 'watch the job until it ends; exit code 0 only if it completed')
     .option('-h, --help', "show this help; after a job type, that type's params")
     .helpOption(false)
@@ -333,16 +335,17 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
         }
         const priority = intFlag('--priority', opts.priority);
         const maxAttempts = intFlag('--max-attempts', opts.maxAttempts);
-        const r = await ctx.action<{ job_id: string; deduplicated: boolean }>('action:jobs.dispatch.input.v1', {
+        const r = await ctx.action<{ job_id: string; deduplicated: boolean; replayed?: boolean }>('action:jobs.dispatch.input.v1', {
           job_type: jobType,
           params,
           ...(priority !== undefined ? { priority } : {}),
           ...(runAt ? { run_at: runAt } : {}),
           ...(maxAttempts !== undefined ? { max_attempts: maxAttempts } : {}),
           ...(opts.dedupeKey ? { dedupe_key: opts.dedupeKey } : {}),
+          ...(opts.idempotencyKey ? { idempotency_key: opts.idempotencyKey } : {}),
         });
         if (!opts.follow) {
-          ctx.print(r, (x: typeof r, c) => `${x.deduplicated ? 'already queued (same dedupe key)' : 'queued'}: ${c.bold(x.job_id)}`);
+          ctx.print(r, (x: typeof r, c) => `${x.deduplicated ? 'already queued (same dedupe key)' : x.replayed ? 'already dispatched (same idempotency key)' : 'queued'}: ${c.bold(x.job_id)}`);
           return;
         }
         if (!ctx.json) ctx.note(`queued: ${r.job_id}`);

@@ -71,6 +71,8 @@ interface Row {
   runs: number;
   run_at: number;
   dedupe_key: string | null;
+  idempotency_key: string | null;
+  idempotency_fingerprint: string | null;
   library_id: string | null;
   dispatched_by: string;
   requested: ControlRequest | null;
@@ -163,6 +165,7 @@ function toRecord(r: Row): JobRecord {
     runs: r.runs,
     runAt: r.run_at,
     dedupeKey: r.dedupe_key,
+    idempotencyKey: r.idempotency_key,
     libraryId: r.library_id,
     dispatchedBy: r.dispatched_by,
     requested: r.requested,
@@ -253,8 +256,9 @@ export class SqliteJobStore implements JobStore {
       savepoint: db.prepare('SAVEPOINT op'),
       release: db.prepare('RELEASE op'),
       rollbackTo: db.prepare('ROLLBACK TO op'),
-      insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, dedupe_key, library_id, dispatched_by, created_at, updated_at)
-        VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, dedupe_key, library_id, dispatched_by, created_at, updated_at,
+        idempotency_key, idempotency_fingerprint) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      byIdempotencyKey: db.prepare('SELECT * FROM jobs WHERE dispatched_by = ? AND idempotency_key = ?'),
       // No RETURNING (SQLite gathers its rows in a temporary table: as dear as the update); the
       // transition is built from #claimed.
       complete: db.prepare(`${COMPLETE} WHERE id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
@@ -425,12 +429,28 @@ export class SqliteJobStore implements JobStore {
     return toRecord(row);
   }
 
-  enqueue(job: NewJob): Promise<{ job: JobRecord; deduplicated: boolean }> {
+  enqueue(job: NewJob): Promise<{ job: JobRecord; deduplicated: boolean; replayed: boolean }> {
     return this.#write(() => {
+      const dispatchedBy = job.dispatchedBy ?? 'core';
+      const idempotencyKey = job.idempotencyKey ?? null;
+      const fingerprint = idempotencyKey === null ? null : (job.fingerprint ?? null);
+      if (idempotencyKey !== null) {
+        const earlier = this.#stmts.byIdempotencyKey.get(dispatchedBy, idempotencyKey) as Row | undefined;
+        if (earlier) {
+          if (earlier.idempotency_fingerprint !== fingerprint) {
+            throw new SpacedriveError(
+              ErrorCode.IDEMPOTENCY_KEY_CONFLICT,
+              `idempotency key '${idempotencyKey}' was already used for job '${earlier.id}' (${earlier.type}) with other parameters; use a new key for a new job`,
+              { idempotency_key: idempotencyKey, job_id: earlier.id },
+            );
+          }
+          return { job: toRecord(earlier), deduplicated: false, replayed: true };
+        }
+      }
       const dedupeKey = job.dedupeKey ?? null;
       if (dedupeKey !== null) {
         const live = this.#stmts.liveByDedupe.get(job.type, dedupeKey) as Row | undefined;
-        if (live) return { job: toRecord(live), deduplicated: true };
+        if (live) return { job: toRecord(live), deduplicated: true, replayed: false };
       }
       const now = Date.now();
       const id = uuidv7(now);
@@ -453,8 +473,9 @@ export class SqliteJobStore implements JobStore {
         runs: 0,
         runAt: job.runAt ?? now,
         dedupeKey,
+        idempotencyKey,
         libraryId: job.libraryId ?? null,
-        dispatchedBy: job.dispatchedBy ?? 'core',
+        dispatchedBy,
         requested: null,
         workerId: null,
         runId: 0,
@@ -466,9 +487,10 @@ export class SqliteJobStore implements JobStore {
         checkpointAt: null,
       };
       this.#mayHaveWork(rec.type);
-      this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now);
-      return { job: rec, deduplicated: false };
-    });
+      this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now, idempotencyKey, fingerprint);
+      if (job.log) this.#stmts.insertLog.run(id, now, job.log.level, job.log.message);
+      return { job: rec, deduplicated: false, replayed: false };
+    }, job.log !== undefined);
   }
 
   claim(req: ClaimRequest): Promise<ClaimedJob[]> {
@@ -552,8 +574,9 @@ export class SqliteJobStore implements JobStore {
       }
       const hasState = cp.state !== undefined ? 1 : 0;
       this.#stmts.writeCheckpoint.run(progress, hasState, hasState ? toJson(cp.state) : null, warnings, cp.now + cp.leaseMs, cp.now, cp.now, lease.jobId);
+      if (cp.log) this.#stmts.insertLog.run(lease.jobId, cp.now, cp.log.level, cp.log.message);
       return { owned: true, requested: cur.requested };
-    });
+    }, cp.log !== undefined);
   }
 
   heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<string[]> {
@@ -576,6 +599,7 @@ export class SqliteJobStore implements JobStore {
           ? this.#stmts.completeClaimed.run(output, now, now, claimed.seq, lease.jobId, lease.workerId, lease.runId).changes
           : this.#stmts.complete.run(output, now, now, lease.jobId, lease.workerId, lease.runId).changes;
         if (changes === 0) return null;
+        if (outcome.log) this.#stmts.insertLog.run(lease.jobId, now, outcome.log.level, outcome.log.message);
         const job = claimed ?? this.#transitionOf(lease.jobId);
         this.#claimed.delete(lease.jobId);
         return { id: lease.jobId, type: job.type, status: 'completed', output: fromJson(output), lastError: null, attempts: job.attempts, runAt: job.runAt };
@@ -620,7 +644,7 @@ export class SqliteJobStore implements JobStore {
         }
       }
       return this.#save(rec);
-    });
+    }, outcome.kind === 'completed' && outcome.log !== undefined);
   }
 
   requestControl(jobId: string, request: ControlRequest, now: number): Promise<ControlResult> {

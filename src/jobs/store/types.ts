@@ -73,6 +73,8 @@ export interface JobRecord {
   /** Earliest time the job may run (delayed jobs, retry backoff). */
   runAt: number;
   dedupeKey: string | null;
+  /** The dispatcher's idempotency key (unique per dispatcher), or null. */
+  idempotencyKey: string | null;
   libraryId: string | null;
   /** `client`, `core`, `extension:<id>`, … */
   dispatchedBy: string;
@@ -118,6 +120,16 @@ export interface NewJob {
   dedupeKey?: string | null;
   libraryId?: string | null;
   dispatchedBy?: string;
+  /**
+   * With a key, a job already added by the same `dispatchedBy` under that key (in any status,
+   * until it is pruned) is returned instead of a new one, with `replayed: true` — or, when its
+   * `fingerprint` differs (other params), IDEMPOTENCY_KEY_CONFLICT is thrown.
+   */
+  idempotencyKey?: string | null;
+  /** What the dispatch asked for, reduced to a comparable string (see idempotencyKey). */
+  fingerprint?: string | null;
+  /** The job's first log line ("queued by …"), written in the same transaction as the job. */
+  log?: { level: JobLogEntry['level']; message: string };
 }
 
 /** Names one run of one job; every write about the run carries it. */
@@ -149,6 +161,8 @@ export interface Checkpoint {
   /** `undefined` keeps the stored state. */
   state?: unknown;
   warning?: string;
+  /** A line for the job's log, written in the same transaction as the checkpoint. */
+  log?: { level: JobLogEntry['level']; message: string };
   now: number;
   leaseMs: number;
 }
@@ -160,7 +174,8 @@ export interface CheckpointResult {
 }
 
 export type FinishOutcome =
-  | { kind: 'completed'; output: unknown }
+  /** `log`: the job's last line ("completed"), written in the same transaction. */
+  | { kind: 'completed'; output: unknown; log?: { level: JobLogEntry['level']; message: string } }
   /** Stopped at a pause/cancel request (or a graceful shutdown): becomes paused, cancelled or queued per `requested`. */
   | { kind: 'interrupted'; state?: unknown }
   /**
@@ -220,9 +235,11 @@ export interface ControlResult {
 export interface JobStore {
   /**
    * Adds a queued job. With a `dedupeKey`, a live job (queued, running, paused, waiting_retry) of
-   * the same type and key is returned instead, with `deduplicated: true`.
+   * the same type and key is returned instead, with `deduplicated: true`. With an
+   * `idempotencyKey`, the job this dispatcher added under that key before is returned, with
+   * `replayed: true` (IDEMPOTENCY_KEY_CONFLICT if it was added with another fingerprint).
    */
-  enqueue(job: NewJob): Promise<{ job: JobRecord; deduplicated: boolean }>;
+  enqueue(job: NewJob): Promise<{ job: JobRecord; deduplicated: boolean; replayed: boolean }>;
   /**
    * Hands out up to `limit` runnable jobs (queued or waiting_retry, `runAt <= now`, type in
    * `slots` with room left), highest priority first, then earliest `runAt`, then oldest; marks

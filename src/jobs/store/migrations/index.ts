@@ -86,4 +86,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_runnable_by_type ON jobs (type, priority DESC, run_at, seq) WHERE status IN ('queued','waiting_retry');
     `,
   },
+  {
+    version: 4,
+    name: '0004_idempotency_keys',
+    // Params: none. A dispatch may carry an idempotency key, so that a client retrying a dispatch
+    // whose answer it never got (the daemon died, the connection dropped) gets the job it already
+    // added instead of a second one. Unique per dispatcher; `idempotency_fingerprint` is what the
+    // dispatch asked for, so that the same key with other parameters is refused. Keys go with
+    // their job when it is pruned.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+      ALTER TABLE jobs ADD COLUMN idempotency_fingerprint TEXT;
+      CREATE UNIQUE INDEX jobs_idempotency ON jobs (dispatched_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    `,
+  },
 ];
