@@ -56,6 +56,8 @@ export const ErrorCode = {
   // Jobs (issue 4)
   UNKNOWN_JOB_TYPE: 'UNKNOWN_JOB_TYPE',
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  /** A shortened job id matches more than one job (the candidates are in `details.candidates`). */
+  JOB_ID_AMBIGUOUS: 'JOB_ID_AMBIGUOUS',
   INVALID_JOB_STATE: 'INVALID_JOB_STATE',
   // Capabilities (issue 5)
   AI_PROVIDER_NOT_CONFIGURED: 'AI_PROVIDER_NOT_CONFIGURED',
