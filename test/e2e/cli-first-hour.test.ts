@@ -159,6 +159,8 @@ describe('the CLI in the first hour', () => {
       expect(new Set(shown).size).toBe(3);
       for (const short of shown) {
         expect(short.length).toBeGreaterThanOrEqual(8);
+        // Shorter than the id: what a person types.
+        expect(short.length).toBeLessThan(ids[0]!.length);
         expect(ids.filter((id) => id.startsWith(short))).toHaveLength(1);
       }
     });
