@@ -274,6 +274,8 @@ describe('the CLI in the first hour', () => {
       const type = await d.cli(['jobs', 'dispatch', 'files.hash_tre']);
       expect(type.code).toBe(1);
       expect(type.stderr).toContain('did you mean files.hash_tree?');
+      const help = await d.cli(['jobs', 'dispatch', 'files.hash_tre', '--help']);
+      expect(help.stderr).toContain('did you mean files.hash_tree?');
       const client = await d.client();
       const err = await client.query('query:core.stauts.v1' as never, {} as never).then(
         () => undefined,

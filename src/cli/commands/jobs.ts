@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { CoreEvent } from '../../events/index.js';
 import type { WireJobStatus, WireJobSummary, WireJobType } from '../../jobs/operations.js';
+import { closestNames } from '../../registry/closest-names.js';
 import type { Cli, CommandContext } from '../context.js';
 import { describeFlags, flagsToPayload, validatePayload } from '../flags.js';
 import { formatTable, formatValue, type Colors } from '../output.js';
@@ -382,7 +383,11 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
         const { types } = await ctx.query<{ types: WireJobType[] }>('query:jobs.types.v1', {});
         const info = types.find((t) => t.job_type === jobType);
         if (opts.help) {
-          if (!info) throw new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${jobType}'`, { job_type: jobType });
+          if (!info) {
+            const suggestions = closestNames(jobType, types.map((t) => t.job_type));
+            const didYouMean = suggestions.length > 0 ? `; did you mean ${suggestions.join(' or ')}?` : "; 'spacedrive jobs types' lists them";
+            throw new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${jobType}'${didYouMean}`, { job_type: jobType, suggestions });
+          }
           const rows = describeFlags(info.params_schema).map((f) => [f.flag, f.type, f.required ? 'yes' : '', f.description]);
           ctx.out(`${ctx.colors.bold(info.job_type)} (owner ${info.owner}, ${info.resumable ? 'resumable' : 'not resumable'})\n${info.description}\n\n${formatTable(['FLAG', 'TYPE', 'REQUIRED', 'DESCRIPTION'], rows, ctx.colors)}`);
           return;
