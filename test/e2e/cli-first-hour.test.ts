@@ -116,6 +116,16 @@ describe('the CLI in the first hour', () => {
       expect(out).not.toContain('undefined');
     });
 
+    it('ends a failed job on its status, without unknown parts', async () => {
+      const t = onTerminal(d, ['jobs', 'dispatch', 'files.copy', '--sources', join(files, 'missing.bin'), '--destination', join(files, 'never.bin'), '--max-attempts', '1', '--follow']);
+      const { code, out } = await t.done;
+      expect(code, out).toBe(1);
+      expect(barLines(out).pop()).toMatch(/files\.copy \S+ failed$/);
+      expect(out).toContain('[NOT_FOUND]');
+      expect(out).not.toContain('undefined');
+      expect(out).not.toMatch(/\/\?|\?\s*B/);
+    });
+
     it('ends a cancelled job on what it knew, without unknown parts', async () => {
       const later = new Date(Date.now() + 3_600_000).toISOString();
       const { job_id: id } = await json<{ job_id: string }>(d, ['jobs', 'dispatch', 'core.count', '--to', '5', '--run-at', later]);
