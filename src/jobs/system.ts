@@ -178,6 +178,9 @@ export class JobSystem {
   }
 
   async #require(jobId: string): Promise<JobRecord> {
+    // A full id (what clients send most) is found by one read.
+    const exact = await this.store.get(jobId);
+    if (exact) return exact;
     const job = await this.store.get(await this.resolveId(jobId));
     if (!job) throw new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${jobId}'`, { job_id: jobId });
     return job;

@@ -177,8 +177,13 @@ describe('the CLI in the first hour', () => {
 
     it('every command that takes a job id takes a unique prefix', async () => {
       const id = ids[0]!;
-      // One character more than the ids share: only this job's id starts with it.
-      const short = id.slice(0, Math.max(common.length + 1, 8) + (id[Math.max(common.length + 1, 8) - 1] === '-' ? 1 : 0));
+      // What a person does: copy the short id jobs list shows (every job is listed here).
+      const list = await d.cli(['jobs', 'list', '--limit', '1000']);
+      const short = list.stdout
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]!)
+        .find((s) => s.length > 0 && id.startsWith(s))!;
+      expect(short.length).toBeLessThan(id.length);
       const info = await json<{ job_id: string }>(d, ['jobs', 'info', short]);
       expect(info.job_id).toBe(id);
       expect((await json<{ logs: unknown[] }>(d, ['jobs', 'logs', short])).logs.length).toBeGreaterThan(0);
