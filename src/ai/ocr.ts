@@ -61,6 +61,20 @@ export function sniffMimeType(bytes: Uint8Array): OcrMimeType | undefined {
   return undefined;
 }
 
+const FORMAT_NAMES: Record<string, string> = { 'application/pdf': 'PDF', 'image/png': 'PNG image', 'image/jpeg': 'JPEG image' };
+
+/**
+ * How some data starts, for a person: its first characters when they are printable text (a text
+ * file given as a PDF), else its first bytes in hex.
+ */
+function describeStart(bytes: Uint8Array): string {
+  const head = Buffer.from(bytes.subarray(0, 16));
+  const text = head.toString('latin1');
+  // Tabs, line breaks and printable ASCII: show it as text.
+  if (/^[\t\n\r\x20-\x7e]+$/.test(text)) return `the text ${JSON.stringify(bytes.length > head.length ? `${text}…` : text)}`;
+  return `the bytes ${head.subarray(0, 8).toString('hex')}`;
+}
+
 export class OcrService {
   readonly #pool: TesseractPool;
   readonly #limits: OcrLimits;
@@ -74,14 +88,15 @@ export class OcrService {
     const bytes = decodeBase64Field('data', req.data, { maxBytes: this.#limits.maxInputBytes, option: 'ai.ocr.maxInputBytes' });
     if (bytes.length === 0) throw new SpacedriveError(ErrorCode.INVALID_INPUT, "field 'data' is empty");
     const sniffed = sniffMimeType(bytes);
+    const expected = req.mime_type ? FORMAT_NAMES[req.mime_type] : 'PNG, JPEG or PDF file';
     if (!sniffed) {
-      throw new SpacedriveError(
-        ErrorCode.INVALID_INPUT,
-        `the data is not a PNG, JPEG or PDF file (it starts with bytes ${Buffer.from(bytes.subarray(0, 8)).toString('hex')})`,
-      );
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `the data is not a ${expected} (it starts with ${describeStart(bytes)})`, {
+        ...(req.mime_type ? { declared: req.mime_type } : {}),
+        first_bytes: Buffer.from(bytes.subarray(0, 8)).toString('hex'),
+      });
     }
     if (req.mime_type && req.mime_type !== sniffed) {
-      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `mime_type says ${req.mime_type} but the data is ${sniffed}`, { declared: req.mime_type, sniffed });
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, `the data is not a ${expected}: it is a ${FORMAT_NAMES[sniffed]}`, { declared: req.mime_type, sniffed });
     }
     const lang = req.language ?? 'eng';
     if (sniffed === 'application/pdf') return this.#pdf(bytes, req, lang, signal);

@@ -11,7 +11,8 @@ import type { CallOptions, SpacedriveClientApi } from '../client/types.js';
 import { loadOptions, type LogLevel, type PartialOptions, type SpacedriveOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { markFromDaemon } from './exit-codes.js';
-import { colorEnabled, formatValue, makeColors, type Colors } from './output.js';
+import { SPINNER_DELAY_MS, startSpinner } from './spinner.js';
+import { colorEnabled, formatValue, makeColors, type Colors, type FormatOptions } from './output.js';
 
 /** Where the CLI reads and writes; the real process streams unless a caller passes others. */
 export interface CliIo {
@@ -84,10 +85,13 @@ export class CommandContext {
     const client = await this.client();
     // A bare string (or null) is the library id, as before call options existed.
     const opts: CallOptions = typeof call === 'string' || call === null ? { libraryId: call } : call;
+    const stopSpinner = this.#spinner(method);
     try {
       return (await client.query(method, payload as never, opts)) as T;
     } catch (err) {
       throw markFromDaemon(err);
+    } finally {
+      stopSpinner();
     }
   }
 
@@ -96,11 +100,26 @@ export class CommandContext {
     const client = await this.client();
     // A bare string (or null) is the library id, as before call options existed.
     const opts: CallOptions = typeof call === 'string' || call === null ? { libraryId: call } : call;
+    const stopSpinner = this.#spinner(method);
     try {
       return (await client.action(method, payload as never, opts)) as T;
     } catch (err) {
       throw markFromDaemon(err);
+    } finally {
+      stopSpinner();
     }
+  }
+
+  /**
+   * A spinner on stderr while waiting for `method`, drawn only on a terminal (not for `--json`,
+   * nor TERM=dumb) and only once the call has taken SPINNER_DELAY_MS (SPACEDRIVE_SPINNER_DELAY_MS
+   * changes that, for tests). Returns the function that erases it.
+   */
+  #spinner(method: string): () => void {
+    const stderr = this.io.stderr;
+    const enabled = stderr.isTTY === true && !this.json && this.io.env.TERM !== 'dumb';
+    const delay = Number(this.io.env.SPACEDRIVE_SPINNER_DELAY_MS);
+    return startSpinner(stderr, `waiting for ${method}`, { enabled, delayMs: Number.isFinite(delay) && this.io.env.SPACEDRIVE_SPINNER_DELAY_MS !== '' ? delay : SPINNER_DELAY_MS });
   }
 
   /** Writes a line (or lines) to stdout. */
@@ -115,11 +134,16 @@ export class CommandContext {
 
   /**
    * Prints a result: with `--json` exactly as returned, pretty-printed JSON; otherwise through
-   * `human` (or the generic `key: value` / table rendering).
+   * `human` (or the generic rendering: `key: value` blocks, lists of records as tables of their
+   * useful columns fitted to the terminal, every column with `table.wide`).
    */
-  print(result: unknown, human?: (result: any, colors: Colors) => string): void {
+  print(result: unknown, human?: ((result: any, colors: Colors) => string) | null, table: Pick<FormatOptions, 'wide' | 'columns'> = {}): void {
     if (this.json) this.out(JSON.stringify(result ?? null, null, 2));
-    else this.out(human ? human(result, this.colors) : formatValue(result, this.colors));
+    else if (human) this.out(human(result, this.colors));
+    else {
+      const width = this.width;
+      this.out(formatValue(result, this.colors, 0, { ...table, ...(width !== undefined ? { width } : {}) }));
+    }
   }
 
   /** Width to fit tables into, when stdout is a terminal. */

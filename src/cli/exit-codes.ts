@@ -79,6 +79,7 @@ export interface ProblemLine {
   flag?: string;
   expected?: string;
   got?: string;
+  message?: string;
 }
 
 /** The lines written to stderr for an error: `error [CODE]: message`, the field list, a hint. */
@@ -90,7 +91,7 @@ export function formatError(err: unknown, paint: { red: (s: string) => string; d
   if (Array.isArray(problems) && problems.length > 1) {
     for (const p of problems) {
       const where = p.flag ?? (p.field === '(root)' || p.field === undefined ? 'the input' : p.field);
-      lines.push(`  ${where}: expected ${p.expected ?? '?'}${p.got !== undefined ? `, got '${p.got}'` : ''}`);
+      lines.push(`  ${where}: ${p.message ?? `expected ${p.expected ?? '?'}${p.got !== undefined ? `, got '${p.got}'` : ''}`}`);
     }
   }
   const hint = hintFor(wire);

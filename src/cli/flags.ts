@@ -29,6 +29,8 @@ export interface FlagProblem {
   field: string;
   expected: string;
   got?: string;
+  /** Said instead of "expected …, got …" where that reads better (an empty file). */
+  message?: string;
 }
 
 export interface FlagsToPayloadOptions {
@@ -118,8 +120,12 @@ function describeType(schema: Schema): string {
 }
 
 class ConversionProblem extends Error {
-  constructor(readonly expected: string) {
-    super(expected);
+  constructor(
+    readonly expected: string,
+    /** The whole problem in plain words, when "expected …, got …" would not read well. */
+    readonly plain?: string,
+  ) {
+    super(plain ?? expected);
   }
 }
 
@@ -133,6 +139,10 @@ function convertScalar(schema: Schema, raw: string, opts: Required<Pick<FlagsToP
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'no permission' : (err as Error).message;
       throw new ConversionProblem(`a readable file path (cannot read '${raw}': ${why})`);
+    }
+    // Said here: the schema's "expected not fewer than 1 characters" is about the base64 text.
+    if (bytes.length === 0 && typeof schema.minLength === 'number' && schema.minLength > 0) {
+      throw new ConversionProblem('a file with content', `file '${raw}' is empty`);
     }
     return bytes.toString('base64');
   }
@@ -226,7 +236,7 @@ function knownFlags(schema: Schema): string[] {
 }
 
 function usage(problems: FlagProblem[]): SpacedriveError {
-  const text = problems.map((p) => `${p.flag}: expected ${p.expected}${p.got !== undefined ? `, got '${p.got}'` : ''}`).join('; ');
+  const text = problems.map((p) => `${p.flag}: ${p.message ?? `expected ${p.expected}${p.got !== undefined ? `, got '${p.got}'` : ''}`}`).join('; ');
   return new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: ${text}`, { problems });
 }
 
@@ -344,7 +354,7 @@ export function flagsToPayload(schema: JsonSchema | undefined, tokens: readonly 
     } catch (err) {
       if (!(err instanceof ConversionProblem)) throw err;
       const itemNote = types.has('array') && !types.has('string') ? ' (each item)' : '';
-      problems.push({ flag, field, expected: `${err.expected}${itemNote}`, ...(raw !== undefined ? { got: raw } : {}) });
+      problems.push({ flag, field, expected: `${err.expected}${itemNote}`, ...(raw !== undefined ? { got: raw } : {}), ...(err.plain ? { message: err.plain } : {}) });
       continue;
     }
     if (setByFlag.has(field) && !Array.isArray(value)) {

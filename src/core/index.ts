@@ -44,7 +44,7 @@ export class Core implements CoreServices {
   readonly runtimeRegistry: RuntimeRegistry;
   readonly executor: Executor;
   readonly jobs: JobSystem;
-  readonly counters = new Map<string, () => Record<string, number>>();
+  readonly counters = new Map<string, () => Record<string, number> | Promise<Record<string, number>>>();
   /** OCR and text models (src/ai). Starts nothing until first used. */
   readonly ai: AiService;
   /** Installed WebAssembly extensions and their sandboxes (src/extensions). */
@@ -69,7 +69,7 @@ export class Core implements CoreServices {
     this.libraries = makeLibraryService({ dataDir: options.dataDir, events: this.events, logger: this.logger.child({ capability: 'library' }) });
     this.sidecars = makeSidecarService({ dataDir: options.dataDir, libraries: this.libraries, events: this.events });
     // Library-scoped calls that name no library run against the default one; an unknown id is NOT_FOUND.
-    this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry, resolveLibrary: (id) => this.libraries.resolve(id) });
+    this.executor = new Executor({ core: this.coreRegistry, runtime: this.runtimeRegistry, resolveLibrary: (id) => this.libraries.resolve(id), whyNotLoaded: (id) => this.extensions.whyNotLoaded(id) });
     this.jobs = new JobSystem({
       dataDir: options.dataDir,
       options: options.jobs,

@@ -26,14 +26,17 @@ export const coreStatus = defineOperation<Record<string, never>, {
       counts: { type: 'object', additionalProperties: { type: 'number' } },
     },
   },
-  handler: (_input, { core }) => {
+  handler: async (_input, { core }) => {
     const counts: Record<string, number> = {
       core_methods: core.coreRegistry.list().length,
       extension_methods: core.runtimeRegistry.list().length,
     };
-    for (const [prefix, read] of core.counters) {
-      for (const [k, v] of Object.entries(read())) counts[`${prefix}_${k}`] = v;
-    }
+    // Read together: a capability whose counts are a query does not hold up the others.
+    const groups = [...core.counters];
+    const read = await Promise.all(groups.map(([, readCounts]) => readCounts()));
+    groups.forEach(([prefix], i) => {
+      for (const [k, v] of Object.entries(read[i]!)) counts[`${prefix}_${k}`] = v;
+    });
     return {
       version: core.version,
       uptime_ms: Date.now() - core.startedAt,

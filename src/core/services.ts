@@ -35,9 +35,10 @@ export interface CoreServices {
   readonly jobs: JobSystem;
   /**
    * Named counters shown by `query:core.status.v1`. Each capability adds a function returning
-   * its counts (`connections`, `jobs`, `extensions`, …).
+   * its counts (`connections`, `jobs`, `extensions`, …), or a promise of them when reading them
+   * is I/O (the job counts per status are a query of the job store).
    */
-  readonly counters: Map<string, () => Record<string, number>>;
+  readonly counters: Map<string, () => Record<string, number> | Promise<Record<string, number>>>;
   /** OCR (offline) and text/embedding models (src/ai). */
   readonly ai: AiService;
   /** Installed WebAssembly extensions: install, enable, load, reload (src/extensions). */

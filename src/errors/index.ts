@@ -62,6 +62,8 @@ export const ErrorCode = {
   // Jobs (issue 4)
   UNKNOWN_JOB_TYPE: 'UNKNOWN_JOB_TYPE',
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  /** A shortened job id matches more than one job (the candidates are in `details.candidates`). */
+  JOB_ID_AMBIGUOUS: 'JOB_ID_AMBIGUOUS',
   INVALID_JOB_STATE: 'INVALID_JOB_STATE',
   /** A job's checkpoint (its `state`) is larger than its limit (an extension's `limits.max_state_bytes`); it was not written. */
   JOB_STATE_TOO_LARGE: 'JOB_STATE_TOO_LARGE',

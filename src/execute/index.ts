@@ -4,6 +4,7 @@
  * input; run the handler; validate the output. This is the design's `execute_json_operation`.
  */
 import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.js';
+import { closestNames } from '../registry/closest-names.js';
 import { parseMethod, type OperationContext, type OperationKind, type OperationLookup, type RegisteredOperation } from '../registry/index.js';
 
 export interface ExecutorOptions {
@@ -16,16 +17,23 @@ export interface ExecutorOptions {
    * Returns the id to use, or throws. Defaults to requiring an explicit id.
    */
   resolveLibrary?: (libraryId: string | null) => string;
+  /**
+   * Why an extension that owns no operation is not loaded (installed but disabled, failed to
+   * load), as a hint naming the fix; undefined when it is not installed at all.
+   */
+  whyNotLoaded?: (extensionId: string) => string | undefined;
 }
 
 export class Executor {
   readonly #core: OperationLookup;
   readonly #runtime: OperationLookup;
   readonly #resolveLibrary: (libraryId: string | null) => string;
+  readonly #whyNotLoaded: (extensionId: string) => string | undefined;
 
   constructor(opts: ExecutorOptions) {
     this.#core = opts.core;
     this.#runtime = opts.runtime;
+    this.#whyNotLoaded = opts.whyNotLoaded ?? (() => undefined);
     this.#resolveLibrary =
       opts.resolveLibrary ??
       ((id) => {
@@ -76,8 +84,21 @@ export class Executor {
     if (!parsed) {
       hint = `method names look like query:<domain>.<name>.v1 or action:<domain>.<name>.input.v1 (extensions: query:<ext>:<name>.v1); ${hint}`;
     } else if (parsed.namespace !== 'core' && !this.list().some((op) => op.owner === parsed.namespace)) {
-      hint = `no extension '${parsed.namespace}' is loaded; run 'spacedrive extensions list'`;
+      hint = this.#whyNotLoaded(parsed.namespace) ?? `no extension '${parsed.namespace}' is loaded; run 'spacedrive extensions list'`;
     }
-    return new SpacedriveError(ErrorCode.UNKNOWN_METHOD, `unknown method '${method}'; ${hint}`, { method });
+    // Near names of the same kind first: `query:core.stauts.v1` should suggest the query.
+    const known = this.list().map((op) => op.method);
+    const sameKind = parsed ? known.filter((m) => m.startsWith(`${parsed.kind}:`)) : known;
+    const suggestions = closestNames(method, sameKind.length > 0 ? sameKind : known, {
+      key: (m) => {
+        const p = parseMethod(m);
+        return p ? `${p.namespace}:${p.name}` : m;
+      },
+    });
+    const didYouMean = suggestions.length > 0 ? `; did you mean ${suggestions.join(' or ')}?` : '';
+    return new SpacedriveError(ErrorCode.UNKNOWN_METHOD, `unknown method '${method}'; ${hint}${didYouMean}`, {
+      method,
+      ...(suggestions.length > 0 ? { suggestions } : {}),
+    });
   }
 }

@@ -238,6 +238,19 @@ export class ExtensionManager {
   }
 
   /**
+   * Why extension `id` is not loaded, as a hint naming the fix (for "unknown method" answers):
+   * disabled, failed to load, or still loading. Undefined when it is not installed.
+   */
+  whyNotLoaded(id: string): string | undefined {
+    const e = this.#entries.get(id);
+    if (!e) return undefined;
+    if (!e.record.enabled) return `extension '${id}' is installed but disabled; enable it with 'spacedrive extensions enable ${id}'`;
+    if (e.state === 'failed') return `extension '${id}' failed to load${e.error ? ` (${e.error.message})` : ''}; see 'spacedrive extensions info ${id}'`;
+    if (e.state === 'loading' || e.state === 'enabled') return `extension '${id}' is still loading; try again in a moment`;
+    return undefined;
+  }
+
+  /**
    * Loads every enabled extension, concurrently and independently: one that fails is logged and
    * shown by `info` with its error; the others load. Never throws.
    */

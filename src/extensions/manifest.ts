@@ -5,7 +5,7 @@
  * in effect.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { ExtensionHostOptions, ExtensionLimitOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
@@ -302,6 +302,27 @@ export interface ExtensionPackage {
 }
 
 /**
+ * An extension's source folder (extensions/<id> in this repository) has a manifest without
+ * `module` and `sha256`: the build writes those, with the module, into build/extensions/<id>.
+ * Installing the source folder is refused with that step, rather than as two missing fields.
+ */
+async function refuseSourceFolder(dir: string, raw: unknown): Promise<void> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || 'module' in raw) return;
+  const id = typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined;
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  if (entries.some((name) => name.endsWith('.wasm'))) return;
+  // <repo>/extensions/<id> is built into <repo>/build/extensions/<id>.
+  const built = id === undefined ? undefined : resolve(dir, '..', '..', 'build', 'extensions', id);
+  const builtExists = built !== undefined && (await stat(join(built, MANIFEST_FILE)).catch(() => undefined)) !== undefined;
+  const target = builtExists ? built : `build/extensions/${id ?? '<id>'}`;
+  throw invalid(
+    dir,
+    `this is an extension's source folder: its manifest names no built module ('module' and 'sha256' are written by the build); run 'npm run build' in the repository and install ${target}`,
+    { ...(id !== undefined ? { id } : {}), built: target },
+  );
+}
+
+/**
  * Reads and checks the package in `dir` (a directory, or the path of its manifest.json).
  */
 export async function readPackage(path: string, host: ExtensionHostOptions): Promise<ExtensionPackage> {
@@ -323,6 +344,7 @@ export async function readPackage(path: string, host: ExtensionHostOptions): Pro
   } catch (err) {
     throw invalid(dir, `${MANIFEST_FILE} is not valid JSON: ${(err as Error).message}`);
   }
+  await refuseSourceFolder(dir, raw);
   let manifest: ExtensionManifest;
   try {
     manifest = validateManifest(raw, host, join(dir, MANIFEST_FILE));

@@ -121,11 +121,13 @@ async function checkJobAccess(ctx: OperationContext, jobId: string, what: string
   checkManageJob(ext.id, ext.permissions, job, what);
 }
 
+const JOB_ID_DESCRIPTION = 'The job id, or a prefix of it that only this job has (JOB_ID_AMBIGUOUS lists the candidates otherwise).';
+
 const jobIdInput = {
   type: 'object',
   additionalProperties: false,
   required: ['job_id'],
-  properties: { job_id: { type: 'string', minLength: 1, description: 'The job id.' } },
+  properties: { job_id: { type: 'string', minLength: 1, description: JOB_ID_DESCRIPTION } },
 } as const;
 
 const statusOutput = {
@@ -255,7 +257,7 @@ export const jobsLogs = defineOperation<{ job_id: string; after_seq?: number; li
     additionalProperties: false,
     required: ['job_id'],
     properties: {
-      job_id: { type: 'string', minLength: 1 },
+      job_id: { type: 'string', minLength: 1, description: JOB_ID_DESCRIPTION },
       after_seq: { type: 'integer', minimum: 0 },
       limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
     },
@@ -339,7 +341,7 @@ export const jobsRetry = defineOperation<{ job_id: string; from_scratch?: boolea
     additionalProperties: false,
     required: ['job_id'],
     properties: {
-      job_id: { type: 'string', minLength: 1 },
+      job_id: { type: 'string', minLength: 1, description: JOB_ID_DESCRIPTION },
       from_scratch: { type: 'boolean', default: false, description: 'Forget the checkpoint and start over.' },
     },
   },

@@ -7,6 +7,7 @@ import type { JobsOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
+import { closestNames } from '../registry/closest-names.js';
 import { JobTypeRegistry } from './registry.js';
 import { Runner, jobEventBase } from './runner.js';
 import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
@@ -15,6 +16,8 @@ import type { JobStatus, JobTypeDefinition } from './types.js';
 
 const PRUNE_EVERY_MS = 3_600_000;
 const PRUNE_BATCH = 1000;
+/** How many matching ids an ambiguous short id's error lists. */
+const AMBIGUOUS_CANDIDATES_SHOWN = 5;
 
 export interface DispatchOptions {
   /** Higher runs first. Default 0. */
@@ -72,8 +75,7 @@ export class JobSystem {
   readonly #events: EventBus;
   readonly #logger: Logger;
   readonly #checkPaths: (actor: string, requests: readonly PathAccess[]) => Promise<void>;
-  #counts: Record<JobStatus, number> | null = null;
-  #countsAt = 0;
+  #countsReading: Promise<Record<JobStatus, number>> | null = null;
   #closed = false;
   #pruneTimer: NodeJS.Timeout | null = null;
 
@@ -99,7 +101,6 @@ export class JobSystem {
       this.runner.log(r.id, 'warn', `the daemon stopped while this job was running; ${r.status === 'queued' ? 'it continues from its last checkpoint' : `it is now ${r.status} as requested`}`);
     }
     if (recovered.length > 0) this.#logger.info({ count: recovered.length }, 'recovered jobs that were running when the daemon stopped');
-    await this.refreshCounts();
     this.runner.start();
     if (this.#options.retentionMs > 0) {
       void this.pruneFinished();
@@ -212,8 +213,33 @@ export class JobSystem {
     });
   }
 
+  /**
+   * The full id of the job `idOrPrefix` names: itself when a job has that id, else the one job
+   * whose id starts with it (people type the short ids the CLI shows). JOB_NOT_FOUND when none
+   * does; JOB_ID_AMBIGUOUS, listing candidates, when several do. Every operation that takes a
+   * job id goes through here, so wire clients get the same.
+   */
+  async resolveId(idOrPrefix: string): Promise<string> {
+    const exact = await this.store.get(idOrPrefix);
+    if (exact) return exact.id;
+    const prefix = idOrPrefix.trim().toLowerCase();
+    const found = await this.store.findIdsByPrefix(prefix, AMBIGUOUS_CANDIDATES_SHOWN + 1);
+    if (found.length === 1) return found[0]!;
+    if (found.length === 0) throw new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${idOrPrefix}'`, { job_id: idOrPrefix });
+    const shown = found.slice(0, AMBIGUOUS_CANDIDATES_SHOWN);
+    const more = found.length > shown.length ? ', …' : '';
+    throw new SpacedriveError(
+      ErrorCode.JOB_ID_AMBIGUOUS,
+      `job id '${idOrPrefix}' is ambiguous: it matches ${found.length > shown.length ? 'more than ' : ''}${shown.length} jobs (${shown.join(', ')}${more}); type more of it`,
+      { job_id: idOrPrefix, candidates: shown },
+    );
+  }
+
   async #require(jobId: string): Promise<JobRecord> {
-    const job = await this.store.get(jobId);
+    // A full id (what clients send most) is found by one read.
+    const exact = await this.store.get(jobId);
+    if (exact) return exact;
+    const job = await this.store.get(await this.resolveId(jobId));
     if (!job) throw new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${jobId}'`, { job_id: jobId });
     return job;
   }
@@ -222,8 +248,9 @@ export class JobSystem {
    * Pauses a job: a queued or retry-waiting one at once; a running one is asked (its progress()
    * and interrupt() answer `pause`, its signal aborts) and pauses when it returns its state.
    */
-  async pause(jobId: string): Promise<JobView> {
-    const current = await this.#require(jobId);
+  async pause(idOrPrefix: string): Promise<JobView> {
+    const current = await this.#require(idOrPrefix);
+    const jobId = current.id;
     const def = this.types.get(current.type);
     if (current.status === 'running' && def && !def.resumable) {
       throw new SpacedriveError(
@@ -242,7 +269,8 @@ export class JobSystem {
   }
 
   /** Cancels a job: at once unless it is running, in which case it is asked and cancels when it returns. */
-  async cancel(jobId: string): Promise<JobView> {
+  async cancel(idOrPrefix: string): Promise<JobView> {
+    const jobId = await this.resolveId(idOrPrefix);
     const { job, immediate } = await this.store.requestControl(jobId, 'cancel', Date.now());
     if (immediate) this.runner.jobTransition(job);
     else {
@@ -253,7 +281,8 @@ export class JobSystem {
   }
 
   /** paused → queued; it continues from its last checkpoint. */
-  async resume(jobId: string): Promise<JobView> {
+  async resume(idOrPrefix: string): Promise<JobView> {
+    const jobId = await this.resolveId(idOrPrefix);
     const job = await this.store.resume(jobId, Date.now());
     this.runner.log(jobId, 'info', job.status === 'running' ? 'pause request withdrawn' : 'resumed');
     this.#events.emit('job:resumed', jobEventBase(job));
@@ -262,7 +291,8 @@ export class JobSystem {
   }
 
   /** failed or cancelled → queued with fresh attempts, from its last checkpoint unless `fromScratch`. */
-  async retry(jobId: string, opts: { fromScratch?: boolean } = {}): Promise<JobView> {
+  async retry(idOrPrefix: string, opts: { fromScratch?: boolean } = {}): Promise<JobView> {
+    const jobId = await this.resolveId(idOrPrefix);
     const job = await this.store.retry(jobId, { fromScratch: opts.fromScratch ?? false, now: Date.now() });
     this.runner.log(jobId, 'info', `retried${opts.fromScratch ? ' from scratch' : ' from its last checkpoint'}`);
     this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString(), retried: true });
@@ -280,9 +310,9 @@ export class JobSystem {
   }
 
   /** A job's log, oldest first; every line has its own `seq`, so `afterSeq` continues a read. */
-  async logs(jobId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<JobLogEntry[]> {
-    await this.#require(jobId);
-    return this.store.logs(jobId, opts);
+  async logs(idOrPrefix: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<JobLogEntry[]> {
+    const job = await this.#require(idOrPrefix);
+    return this.store.logs(job.id, opts);
   }
 
   /** Adds `waitingFor` to a record. */
@@ -316,21 +346,26 @@ export class JobSystem {
     return null;
   }
 
-  /** Re-reads job counts for {@link counters}. */
-  async refreshCounts(): Promise<void> {
-    this.#countsAt = Date.now();
-    this.#counts = await this.store.countByStatus();
+  /**
+   * Reads the job counts per status for {@link counters}. Calls made while a read is under way
+   * share it, so a burst of status calls costs one count.
+   */
+  refreshCounts(): Promise<Record<JobStatus, number>> {
+    this.#countsReading ??= this.store.countByStatus().finally(() => {
+      this.#countsReading = null;
+    });
+    return this.#countsReading;
   }
 
   /**
-   * Counters shown by `query:core.status.v1` (as `jobs_<name>`). Counts per status are re-read in
-   * the background when older than a second (a count is a scan of the jobs table), so a reading
-   * may lag by one call.
+   * Counters shown by `query:core.status.v1` (as `jobs_<name>`). The counts per status are read
+   * at each call (a count over the jobs table, which retention keeps bounded): a count cached
+   * for later calls lagged by as long as the gap between two `spacedrive status` runs.
    */
-  counters(): Record<string, number> {
-    if (Date.now() - this.#countsAt > 1000 && !this.#closed) void this.refreshCounts().catch(() => undefined);
+  async counters(): Promise<Record<string, number>> {
+    const counts = this.#closed ? {} : await this.refreshCounts();
     return {
-      ...(this.#counts ?? {}),
+      ...counts,
       running_here: this.runner.runningCount,
       max_running_seen: this.runner.maxRunningSeen,
       completed_since_start: this.runner.completedSinceStart,
@@ -362,7 +397,12 @@ function unknownType(type: string, known: string[]): SpacedriveError {
     colon > 0
       ? `no loaded extension '${type.slice(0, colon)}' registers it`
       : `known job types: ${known.filter((k) => !k.includes(':')).join(', ') || '(none)'}`;
-  return new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${type}'; ${hint}`, { job_type: type });
+  const suggestions = closestNames(type, known);
+  const didYouMean = suggestions.length > 0 ? `; did you mean ${suggestions.join(' or ')}?` : '';
+  return new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${type}'; ${hint}${didYouMean}`, {
+    job_type: type,
+    ...(suggestions.length > 0 ? { suggestions } : {}),
+  });
 }
 
 /** Registers job types for the registry (re-exported so callers need one import). */

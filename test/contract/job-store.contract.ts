@@ -50,6 +50,19 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(await store.get('nope')).toBeNull();
     });
 
+    it('finds ids by prefix, in id order, up to a limit, and nothing for a prefix no id has', async () => {
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push((await store.enqueue(job())).job.id);
+      ids.sort();
+      let common = ids[0]!;
+      for (const id of ids) while (!id.startsWith(common)) common = common.slice(0, -1);
+      expect(await store.findIdsByPrefix(common, 10)).toEqual(ids);
+      expect(await store.findIdsByPrefix(common, 2)).toEqual(ids.slice(0, 2));
+      expect(await store.findIdsByPrefix(ids[1]!, 10)).toEqual([ids[1]]);
+      expect(await store.findIdsByPrefix(`${common}~`, 10)).toEqual([]);
+      expect(await store.findIdsByPrefix('', 10)).toEqual([]);
+    });
+
     it('deduplicates live jobs of the same type and key, not finished ones or other types', async () => {
       const a = await store.enqueue(job({ dedupeKey: 'k' }));
       const b = await store.enqueue(job({ dedupeKey: 'k' }));

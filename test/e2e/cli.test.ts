@@ -214,7 +214,7 @@ describe('spacedrive CLI against a running daemon', () => {
       expect(r.stderr).toMatch(/^error \[UNKNOWN_METHOD\]: unknown method 'query:nothing\.here\.v1'/);
       const typo = await daemon.cli(['query', 'core.stauts']);
       expect(typo.code, typo.stderr).toBe(1);
-      expect(typo.stderr).toContain('did you mean core.status (query:core.status.v1)?');
+      expect(typo.stderr).toContain('did you mean query:core.status.v1?');
       const ext = await daemon.cli(['query', 'ghost:thing', '--x', '1']);
       expect(ext.code, ext.stderr).toBe(1);
       expect(ext.stderr).toContain("no extension 'ghost'");

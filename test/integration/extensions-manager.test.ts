@@ -48,8 +48,10 @@ describe('extension manager (in-process core)', () => {
     expect(core.runtimeRegistry.listByOwner('hello')).toEqual([]);
     expect(core.jobs.types.get('hello:countdown')).toBeUndefined();
     expect(core.runtimeRegistry.listByOwner('test-ext').length).toBeGreaterThan(5);
-    // test-ext's call into hello now fails cleanly, naming the missing extension.
-    await expect(core.execute('query:test-ext:greet_via_hello.v1', { name: 'x' })).rejects.toMatchObject({ message: expect.stringContaining("no extension 'hello' is loaded") });
+    // test-ext's call into hello now fails cleanly, naming the disabled extension and how to enable it.
+    await expect(core.execute('query:test-ext:greet_via_hello.v1', { name: 'x' })).rejects.toMatchObject({
+      message: expect.stringContaining("extension 'hello' is installed but disabled; enable it with 'spacedrive extensions enable hello'"),
+    });
     await core.extensions.enable('hello');
     await expect(core.execute('query:test-ext:greet_via_hello.v1', { name: 'x' })).resolves.toMatchObject({ greeting: 'Hello, x!' });
   });

@@ -122,7 +122,9 @@ describe('query:ai.ocr.v1', () => {
       ['PDF header then garbage', { data: b64(Buffer.from('%PDF-1.7\nthis is not a pdf body\n')) }, /PDF could not be read/],
       ['plain text', { data: b64(Buffer.from('hello, I am a text file')) }, /not a PNG, JPEG or PDF/],
       ['not base64', { data: 'this is *not* base64!!' }, /not valid base64/],
-      ['mislabelled', { data: b64(png), mime_type: 'application/pdf' }, /mime_type says application\/pdf but the data is image\/png/],
+      ['mislabelled', { data: b64(png), mime_type: 'application/pdf' }, /^the data is not a PDF: it is a PNG image$/],
+      // Said in words and without hex: what someone who passed the wrong file needs to see.
+      ['a text file given as a PDF', { data: b64(Buffer.from('hi\n')), mime_type: 'application/pdf' }, /^the data is not a PDF \(it starts with the text "hi\\n"\)$/],
       ['page 2 of an image', { data: b64(png), pages: [2] }, /one page/],
       ['unknown language', { data: b64(png), language: 'deu' }, /language/],
     ];

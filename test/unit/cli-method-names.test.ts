@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { closestMethods, resolveMethodName, shortMethodName } from '../../src/cli/commands/call.js';
+import { resolveMethodName, shortMethodName } from '../../src/cli/commands/call.js';
+import { closestNames } from '../../src/registry/closest-names.js';
 
 describe('method names on the command line', () => {
   it('expands short names for their kind', () => {
@@ -27,8 +28,9 @@ describe('method names on the command line', () => {
 
   it('suggests the nearest registered names', () => {
     const known = ['query:core.status.v1', 'query:core.methods.v1', 'action:files.copy.input.v1', 'query:ai.ocr.v1'];
-    expect(closestMethods('query:core.stauts.v1', known)).toEqual(['query:core.status.v1']);
-    expect(closestMethods('action:file.copy.input.v1', known)).toEqual(['action:files.copy.input.v1']);
-    expect(closestMethods('query:totally.different.v1', known)).toEqual([]);
+    expect(closestNames('query:core.stauts.v1', known, { key: shortMethodName })).toEqual(['query:core.status.v1']);
+    expect(closestNames('action:file.copy.input.v1', known, { key: shortMethodName })).toEqual(['action:files.copy.input.v1']);
+    expect(closestNames('query:totally.different.v1', known, { key: shortMethodName })).toEqual([]);
+    expect(closestNames('files.hash_tre', ['files.copy', 'files.hash_tree', 'core.count'])).toEqual(['files.hash_tree']);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { errorAsJson, exitCodeFor, formatError, markFromDaemon } from '../../src/cli/exit-codes.js';
 import { rewriteJsonInputShorthand } from '../../src/cli/index.js';
-import { colorEnabled, formatDuration, formatTable, formatValue, makeColors } from '../../src/cli/output.js';
+import { shortIds } from '../../src/cli/commands/jobs.js';
+import { colorEnabled, formatDuration, formatRecords, formatTable, formatValue, makeColors } from '../../src/cli/output.js';
 import { ErrorCode, SpacedriveError, toWireError } from '../../src/errors/index.js';
 
 const plain = makeColors(false);
@@ -12,8 +13,37 @@ describe('human output', () => {
     expect(formatValue({ a: 1, nested: { long_key: 'x', k: null }, tags: ['p', 'q'] }, plain)).toBe(
       'a:    1\nnested:\n  long_key: x\n  k:        -\ntags: p, q',
     );
-    expect(formatValue([{ id: 1, name: 'one' }, { id: 22, name: 'two' }], plain)).toBe('id  name\n1   one\n22  two');
+    expect(formatValue([{ id: 1, name: 'one' }, { id: 22, name: 'two' }], plain)).toBe('ID  NAME\n1   one\n22  two');
     expect(formatValue([], plain)).toBe('(none)');
+  });
+
+  it('shows records with nested fields as one row each, leaving out what is long, nested or never set', () => {
+    const hash = 'ab'.repeat(32);
+    const records = [
+      { id: 'e1', name: 'one.pdf', size: 10, meta: { total: 1 }, hash, gone: null },
+      { id: 'e2', name: 'two.pdf', size: 20, meta: { total: 2 }, hash, gone: null },
+    ];
+    expect(formatValue(records, plain)).toBe(
+      'ID  NAME     SIZE\ne1  one.pdf  10\ne2  two.pdf  20\n(3 more fields: meta, hash, gone; --wide or --json shows them)',
+    );
+    expect(formatValue(records, plain, 0, { wide: true }).split('\n')[1]).toBe(`e1  one.pdf  10    {"total":1}  ${hash}  -`);
+    // A method's preferred columns come first, and may be nested values.
+    expect(formatValue(records, plain, 0, { columns: ['name', 'meta'] }).split('\n')[1]).toBe('one.pdf  {"total":1}');
+    // Fitted to a width: what is the same in every row goes first, then from the right.
+    expect(formatRecords([{ id: 'e1', kind: 'receipt', name: 'one.pdf' }, { id: 'e2', kind: 'receipt', name: 'two.pdf' }], plain, { width: 12 }).split('\n')[0]).toBe('ID  NAME');
+  });
+
+  it('shortens job ids to the shortest prefix no other shown id has, 8 characters at least', () => {
+    const a = '01a24ed2-698e-7435-8815-188883f3f3bb';
+    const b = '01a24ed2-698f-7000-8000-000000000000';
+    const c = '01a30000-0000-7000-8000-000000000000';
+    const short = shortIds([a, b, c]);
+    expect(short.get(a)).toBe('01a24ed2-698e');
+    expect(short.get(b)).toBe('01a24ed2-698f');
+    expect(short.get(c)).toBe('01a30000');
+    // Never ending on the '-' between groups.
+    expect(shortIds([a, '01a24ed2-798e-7435-8815-188883f3f3bb']).get(a)).toBe('01a24ed2-6');
+    expect(shortIds([a]).get(a)).toBe('01a24ed2');
   });
 
   it('aligns table columns and cuts lines to a width', () => {

@@ -126,7 +126,7 @@ describe('sandbox: short calls on the main thread', () => {
     expect(await s.call('info', {}, { chain: [] })).toEqual({ ok: true, result: { id: 'echo', version: '1.0.0', abi_version: 1 } });
     const err = await rejectionOf(s.call('fail', {}, { chain: [] }));
     expect(err.code).toBe('NOT_FOUND');
-    expect(err.message).toContain("extension 'echo', export 'fail'");
+    expect(err.message).toBe("extension 'echo': no such receipt");
     await s.call('log', {}, { chain: [] });
     expect(bridge.logs.map((l) => l.message)).toContain('hello from echo');
     expect(s.stats()).toMatchObject({ calls: 4, inline: 4, replaced: 0 });

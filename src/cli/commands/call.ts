@@ -5,11 +5,10 @@
  */
 import type { Command } from 'commander';
 import type { KnownQueries } from '../../client/types.js';
-import { ErrorCode, SpacedriveError, hasErrorCode } from '../../errors/index.js';
+import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import { expandMethodName, parseMethod, type OperationKind } from '../../registry/index.js';
 import type { JsonSchema } from '../../schema/index.js';
 import type { Cli, CommandContext } from '../context.js';
-import { markFromDaemon } from '../exit-codes.js';
 import { describeFlags } from '../flags.js';
 import { buildPayload, INPUT_FLAGS_HELP, withInputOptions, type InputOptions } from '../input.js';
 import { formatTable } from '../output.js';
@@ -17,6 +16,7 @@ import { formatTable } from '../output.js';
 type MethodInfo = KnownQueries['query:core.methods.v1']['output']['methods'][number];
 
 interface CallOptions extends InputOptions {
+  wide?: boolean;
   library?: string;
   timeout?: string;
   help?: boolean;
@@ -48,28 +48,13 @@ export function resolveMethodName(kind: OperationKind, name: string): string {
   return method;
 }
 
-/** Edit distance between two strings (Levenshtein), for "did you mean". */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** Registered methods whose short name is within a few edits of the one asked for (best first, at most 3). */
-export function closestMethods(method: string, known: readonly string[]): string[] {
-  const wanted = shortMethodName(method);
-  const limit = Math.max(2, Math.floor(wanted.length / 4));
-  return known
-    .map((m) => ({ m, d: distance(wanted, shortMethodName(m)) }))
-    .filter((x) => x.d <= limit)
-    .sort((x, y) => x.d - y.d)
-    .slice(0, 3)
-    .map((x) => x.m);
-}
+/**
+ * Columns shown first (and, when present, alone) for the records a method lists, where the
+ * generic choice would not pick the ones people look for. `--wide` shows every field.
+ */
+const PREFERRED_COLUMNS: Record<string, readonly string[]> = {
+  'query:vdfs.list_entries.v1': ['id', 'name', 'entry_type', 'size', 'created_at', 'metadata'],
+};
 
 function parseTimeout(value: string): number {
   const n = Number(value);
@@ -123,6 +108,7 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
     .argument('[method]', `method name, short (${kind === 'query' ? 'core.status, finance:classify_receipt' : 'files.copy, finance:process_email'}) or full`)
     .argument('[fields...]', 'input fields as flags: --some-field value (see below)');
   withInputOptions(command)
+    .option('--wide', 'lists of records: every field as a column (by default only the useful ones, fitted to the terminal)')
     .option('--library <id>', 'library to run a library-scoped method against (default: the default library)')
     .option('--timeout <ms>', 'give up (error TIMEOUT, exit code 1) when no answer comes within this many milliseconds')
     .option('-h, --help', "show this help; after a method name, that method's input flags")
@@ -144,7 +130,6 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
           ctx.out(methodHelp(command, kind, info, ctx));
           return;
         }
-        let suggestions: string[] = [];
         const payload = await buildPayload(
           ctx,
           async () => {
@@ -157,25 +142,16 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
               });
             }
             // Not in the catalogue: sent anyway, so the daemon's own UNKNOWN_METHOD answer (with
-            // its hints, e.g. which extension is missing) reaches the user, with near names added.
-            const { methods } = await ctx.query<{ methods: MethodInfo[] }>('query:core.methods.v1', { kind });
-            suggestions = closestMethods(method, methods.map((m) => m.method));
+            // its hints: which extension is missing or disabled, the names a few keystrokes away)
+            // reaches the user.
             return undefined;
           },
           fields,
           opts,
         );
         const call = { ...(opts.library !== undefined ? { libraryId: opts.library } : {}), ...(opts.timeout !== undefined ? { timeoutMs: parseTimeout(opts.timeout) } : {}) };
-        let result: unknown;
-        try {
-          result = kind === 'query' ? await ctx.query(method, payload, call) : await ctx.action(method, payload, call);
-        } catch (err) {
-          if (suggestions.length === 0 || !hasErrorCode(err, ErrorCode.UNKNOWN_METHOD)) throw err;
-          const names = suggestions.map((m) => `${shortMethodName(m)} (${m})`).join(', ');
-          const e = err as SpacedriveError;
-          throw markFromDaemon(new SpacedriveError(e.code, `${e.message}; did you mean ${names}?`, { ...(e.details ?? {}), suggestions }));
-        }
-        ctx.print(result);
+        const result = kind === 'query' ? await ctx.query(method, payload, call) : await ctx.action(method, payload, call);
+        ctx.print(result, null, { wide: opts.wide === true, ...(PREFERRED_COLUMNS[method] ? { columns: PREFERRED_COLUMNS[method] } : {}) });
       }),
     );
 }

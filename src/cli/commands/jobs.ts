@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { CoreEvent } from '../../events/index.js';
 import type { WireJobStatus, WireJobSummary, WireJobType } from '../../jobs/operations.js';
+import { closestNames } from '../../registry/closest-names.js';
 import type { Cli, CommandContext } from '../context.js';
 import { describeFlags, flagsToPayload, validatePayload } from '../flags.js';
 import { formatTable, formatValue, type Colors } from '../output.js';
@@ -50,18 +51,56 @@ function bytes(n: number | null): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-/** "3/10 items, 1.2 MiB/4.0 MiB" from whatever counters the job reports. */
-function counters(p: WireJobSummary['progress']): string {
+/** A counter as reported: events and old records may leave it out (undefined) or say it is unknown (null). */
+function known(n: number | null | undefined): n is number {
+  return typeof n === 'number' && Number.isFinite(n);
+}
+
+/**
+ * "3/10 items, 1.2 MiB/4.0 MiB" from whatever counters the job reports; a part it does not know
+ * is left out ("3 items" without a total, nothing without a count), never shown as "?".
+ */
+function counters(p: Partial<WireJobSummary['progress']>): string {
   const parts: string[] = [];
-  if (p.items_done !== null || p.items_total !== null) parts.push(`${p.items_done ?? 0}/${p.items_total ?? '?'} items`);
-  if (p.bytes_done !== null || p.bytes_total !== null) parts.push(`${bytes(p.bytes_done ?? 0)}/${bytes(p.bytes_total)}`);
+  if (known(p.items_done) && known(p.items_total)) parts.push(`${p.items_done}/${p.items_total} items`);
+  else if (known(p.items_done)) parts.push(`${p.items_done} items`);
+  else if (known(p.items_total)) parts.push(`${p.items_total} items to do`);
+  if (known(p.bytes_done) && known(p.bytes_total)) parts.push(`${bytes(p.bytes_done)}/${bytes(p.bytes_total)}`);
+  else if (known(p.bytes_done)) parts.push(bytes(p.bytes_done));
+  else if (known(p.bytes_total)) parts.push(`${bytes(p.bytes_total)} to do`);
   return parts.join(', ');
+}
+
+/** The shortest prefix of a job id people type: 8 characters at least, never ending on a '-'. */
+const SHORT_ID_MIN = 8;
+
+/**
+ * Each id's shortest prefix (of at least {@link SHORT_ID_MIN} characters) that no other id in
+ * `ids` starts with. Job ids are UUIDv7, whose first 8 characters change only once a minute,
+ * so jobs dispatched together need more. The daemon accepts any prefix only one job has.
+ */
+export function shortIds(ids: Iterable<string>): Map<string, string> {
+  const sorted = [...new Set(ids)].sort();
+  const common = (a: string | undefined, b: string | undefined): number => {
+    if (a === undefined || b === undefined) return 0;
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
+  };
+  const out = new Map<string, string>();
+  sorted.forEach((id, i) => {
+    let len = Math.max(SHORT_ID_MIN, common(id, sorted[i - 1]) + 1, common(id, sorted[i + 1]) + 1);
+    if (id[len - 1] === '-') len++;
+    out.set(id, id.slice(0, Math.min(len, id.length)));
+  });
+  return out;
 }
 
 function humanList(r: { jobs: WireJobSummary[]; next_cursor: string | null }, c: Colors): string {
   if (r.jobs.length === 0) return c.dim('no jobs');
+  const short = shortIds(r.jobs.map((j) => j.job_id));
   const rows = r.jobs.map((j) => [
-    j.job_id,
+    short.get(j.job_id)!,
     j.job_type,
     statusColor(j.status, c),
     percent(j.progress.fraction),
@@ -131,8 +170,10 @@ function eventLine(e: CoreEvent): string {
  * Follows job events until the job `jobId` ends (or forever for all jobs). Returns the exit
  * code: 0 completed, 1 failed or cancelled; for a paused job it keeps watching.
  */
-async function watch(ctx: CommandContext, jobId: string | undefined): Promise<number> {
+async function watch(ctx: CommandContext, jobIdOrPrefix: string | undefined): Promise<number> {
   const client = await ctx.client();
+  // A short id is resolved by the daemon first: events name jobs by their full id.
+  const jobId = jobIdOrPrefix === undefined ? undefined : (await ctx.query<WireJobStatus>('query:jobs.get_status.v1', { job_id: jobIdOrPrefix })).job_id;
   const sub = client.subscribe(['job:*'], jobId ? { job_id: jobId } : undefined);
   await sub.ready;
   const tty = ctx.io.stderr.isTTY === true && !ctx.json;
@@ -142,15 +183,38 @@ async function watch(ctx: CommandContext, jobId: string | undefined): Promise<nu
         cliProgress.Presets.shades_classic,
       )
     : null;
-  const barOf = new Map<string, cliProgress.SingleBar>();
-  const update = (id: string, type: string, status: string, fraction: number | null, detail: string) => {
+  interface Shown {
+    bar: cliProgress.SingleBar;
+    payload: { id: string; type: string; status: string; detail: string };
+  }
+  const shown = new Map<string, Shown>();
+  /**
+   * Draws a job's bar. Events other than progress carry no counters: the detail last shown is
+   * kept then, and the final render of an ended job comes from its status (real counts).
+   */
+  const update = (id: string, type: string, status: string, fraction: number | null, detail: string | null) => {
     if (!bars) return;
-    let bar = barOf.get(id);
-    const payload = { id: id.slice(0, 8), type, status, detail };
-    if (!bar) {
-      bar = bars.create(100, Math.floor((fraction ?? 0) * 100), payload);
-      barOf.set(id, bar);
-    } else bar.update(fraction === null ? bar.getProgress() * 100 : Math.floor(fraction * 100), payload);
+    let entry = shown.get(id);
+    if (!entry) {
+      const payload = { id, type, status, detail: detail ?? '' };
+      entry = { bar: bars.create(100, Math.floor((fraction ?? 0) * 100), payload), payload };
+      shown.set(id, entry);
+      // A new job can make other jobs' short ids ambiguous: redraw them all.
+      const short = shortIds(shown.keys());
+      for (const [jid, e] of shown) {
+        e.payload.id = short.get(jid)!;
+        e.bar.update(e.payload);
+      }
+      return;
+    }
+    entry.payload.type = type;
+    entry.payload.status = status;
+    if (detail !== null) entry.payload.detail = detail;
+    entry.bar.update(fraction === null ? entry.bar.getProgress() * 100 : Math.floor(fraction * 100), entry.payload);
+  };
+  const finalRender = (st: WireJobStatus) => {
+    const fraction = st.status === 'completed' ? 1 : st.progress.fraction;
+    update(st.job_id, st.job_type, st.status, fraction, counters(st.progress));
   };
   const emit = (e: CoreEvent) => {
     if (ctx.json) ctx.out(JSON.stringify(e));
@@ -161,7 +225,11 @@ async function watch(ctx: CommandContext, jobId: string | undefined): Promise<nu
       const st = await ctx.query<WireJobStatus>('query:jobs.get_status.v1', { job_id: jobId });
       update(st.job_id, st.job_type, st.status, st.progress.fraction, counters(st.progress));
       if (!bars && !ctx.json) ctx.out(`${st.job_id} ${st.job_type} ${st.status} ${percent(st.progress.fraction)}`);
-      if (TERMINAL.has(st.status)) return finalCode(ctx, st);
+      if (TERMINAL.has(st.status)) {
+        finalRender(st);
+        bars?.stop();
+        return finalCode(ctx, st);
+      }
     } else {
       const running = await ctx.query<{ jobs: WireJobSummary[] }>('query:jobs.list.v1', { status: ['running', 'queued', 'paused', 'waiting_retry'], limit: 100 });
       for (const j of running.jobs) update(j.job_id, j.job_type, j.status, j.progress.fraction, counters(j.progress));
@@ -169,8 +237,15 @@ async function watch(ctx: CommandContext, jobId: string | undefined): Promise<nu
     for await (const e of sub) {
       const p = e.payload as Record<string, any>;
       emit(e);
-      update(p.job_id, p.job_type, e.type === 'job:progress' ? 'running' : e.type.slice(4), typeof p.fraction === 'number' ? p.fraction : e.type === 'job:completed' ? 1 : null, counters(p as WireJobSummary['progress']));
-      if (jobId && ['job:completed', 'job:failed', 'job:cancelled'].includes(e.type)) {
+      const ended = ['job:completed', 'job:failed', 'job:cancelled'].includes(e.type);
+      if (ended && bars) {
+        // The event carries no counters; the job's status has the real ones.
+        finalRender(await ctx.query<WireJobStatus>('query:jobs.get_status.v1', { job_id: p.job_id }));
+      } else {
+        const progress = e.type === 'job:progress' ? counters(p as WireJobSummary['progress']) : null;
+        update(p.job_id, p.job_type, e.type === 'job:progress' ? 'running' : e.type.slice(4), typeof p.fraction === 'number' ? p.fraction : null, progress);
+      }
+      if (jobId && ended) {
         bars?.stop();
         const st = await ctx.query<WireJobStatus>('query:jobs.get_status.v1', { job_id: jobId });
         return finalCode(ctx, st);
@@ -310,7 +385,11 @@ export function registerJobsCommand(program: Command, cli: Cli): void {
         const { types } = await ctx.query<{ types: WireJobType[] }>('query:jobs.types.v1', {});
         const info = types.find((t) => t.job_type === jobType);
         if (opts.help) {
-          if (!info) throw new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${jobType}'`, { job_type: jobType });
+          if (!info) {
+            const suggestions = closestNames(jobType, types.map((t) => t.job_type));
+            const didYouMean = suggestions.length > 0 ? `; did you mean ${suggestions.join(' or ')}?` : "; 'spacedrive jobs types' lists them";
+            throw new SpacedriveError(ErrorCode.UNKNOWN_JOB_TYPE, `unknown job type '${jobType}'${didYouMean}`, { job_type: jobType, suggestions });
+          }
           const rows = describeFlags(info.params_schema).map((f) => [f.flag, f.type, f.required ? 'yes' : '', f.description]);
           ctx.out(`${ctx.colors.bold(info.job_type)} (owner ${info.owner}, ${info.resumable ? 'resumable' : 'not resumable'})\n${info.description}\n\n${formatTable(['FLAG', 'TYPE', 'REQUIRED', 'DESCRIPTION'], rows, ctx.colors)}`);
           return;

@@ -1344,7 +1344,9 @@ class Sandbox implements ExtensionSandbox {
       } catch {
         // Plain text: the whole of it is the message.
       }
-      return new SpacedriveError(code, `extension '${this.id}', export '${exp}': ${message}`, details);
+      // The extension's own words about a call it refused: the export that said them is an
+      // internal name (kept in details); traps below keep it in the message, for bug reports.
+      return new SpacedriveError(code, `extension '${this.id}': ${message}`, details);
     }
     let cause = err.cause;
     if (err.guestReason !== undefined) {

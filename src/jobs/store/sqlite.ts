@@ -266,6 +266,8 @@ export class SqliteJobStore implements JobStore {
       completeClaimed: db.prepare(`${COMPLETE} WHERE seq = ? AND id = ? AND status = 'running' AND worker_id = ? AND run_id = ?`),
       transitionOf: db.prepare('SELECT type, attempts, run_at FROM jobs WHERE id = ?'),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      // A range over the unique index on id: every id that starts with the prefix, and no other.
+      idsByPrefix: db.prepare('SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?').pluck(),
       liveByDedupe: db.prepare(`SELECT * FROM jobs WHERE type = ? AND dedupe_key = ? AND status IN ('queued','running','paused','waiting_retry')`),
       // Whether a type has any queued or waiting job, due or not (see #typesWithoutWork).
       hasWaitingOfType: db.prepare(`SELECT 1 FROM jobs INDEXED BY jobs_runnable_by_type WHERE type = ? AND status IN ('queued','waiting_retry') LIMIT 1`),
@@ -731,6 +733,12 @@ export class SqliteJobStore implements JobStore {
   get(jobId: string): Promise<JobRecord | null> {
     const row = this.#row(jobId);
     return Promise.resolve(row ? toRecord(row) : null);
+  }
+
+  findIdsByPrefix(prefix: string, limit: number): Promise<string[]> {
+    if (prefix === '') return Promise.resolve([]);
+    // U+FFFF sorts after every character an id is made of, so [prefix, prefix + U+FFFF) holds exactly the ids with that prefix.
+    return Promise.resolve(this.#stmts.idsByPrefix.all(prefix, `${prefix}\uffff`, limit) as string[]);
   }
 
   list(filter: ListFilter): Promise<JobPage> {

@@ -263,6 +263,8 @@ export interface JobStore {
   /** failed or cancelled → queued with a fresh attempt count, from its checkpoint or (`fromScratch`) from nothing. */
   retry(jobId: string, opts: { fromScratch: boolean; now: number }): Promise<JobRecord>;
   get(jobId: string): Promise<JobRecord | null>;
+  /** Ids that start with `prefix`, in id order, at most `limit` (for short ids typed by people). */
+  findIdsByPrefix(prefix: string, limit: number): Promise<string[]>;
   list(filter: ListFilter): Promise<JobPage>;
   appendLogs(entries: Array<{ jobId: string; time: number; level: JobLogEntry['level']; message: string }>): Promise<void>;
   logs(jobId: string, opts?: { afterSeq?: number; limit?: number }): Promise<JobLogEntry[]>;
