@@ -186,10 +186,7 @@ export function isStorageFailure(err: unknown): boolean {
  */
 export function asSpacedriveError(err: unknown): SpacedriveError | undefined {
   if (err instanceof SpacedriveError) return err;
-  if (!isSpacedriveError(err)) {
-    const storage = storageFailure(err);
-    return storage;
-  }
+  if (!isSpacedriveError(err)) return storageFailure(err);
   const e = err as { code: string; message: string; details?: Record<string, unknown> };
   return new SpacedriveError(e.code, e.message, e.details);
 }

@@ -38,17 +38,14 @@ export function logLinesDropped(): number {
  */
 export class LogFileStream extends Writable {
   readonly #fd: number;
-  readonly #write: (fd: number, data: Buffer) => number;
   /** Lines dropped since the last one that was written. */
   dropped = 0;
   /** Whether a dropped line was cut short, so the next write must start on a new line. */
   #midLine = false;
 
-  /** `write` is `fs.writeSync` but for tests. */
-  constructor(fd: number, write: (fd: number, data: Buffer) => number = writeSync) {
+  constructor(fd: number) {
     super({ decodeStrings: true });
     this.#fd = fd;
-    this.#write = write;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -91,7 +88,7 @@ export class LogFileStream extends Writable {
     let busyWaits = 0;
     while (off < data.length) {
       try {
-        off += this.#write(this.#fd, data.subarray(off));
+        off += writeSync(this.#fd, data.subarray(off));
       } catch (err) {
         // A non-blocking pipe that is full for now (the reader is slow): wait for it, a while.
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN' && busyWaits++ < MAX_BUSY_WAITS) {

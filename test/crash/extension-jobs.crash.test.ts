@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { REPO_ROOT, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TEST_EXT = join(REPO_ROOT, 'build', 'extensions', 'test-ext');
 const KILLS = 6;
@@ -182,13 +183,10 @@ describe('extension jobs survive kill -9 of the daemon', () => {
     expect(killsMidRun).toBeGreaterThanOrEqual(1);
 
     // Every job finishes.
-    const deadline = Date.now() + 120_000;
-    let finals: Status[] = [];
-    while (Date.now() < deadline) {
-      finals = await watch();
-      if (finals.every((s) => s.status === 'completed' || s.status === 'failed')) break;
-      await sleep(50);
-    }
+    const finals = await waitFor(async () => {
+      const all = await watch();
+      return all.every((s) => s.status === 'completed' || s.status === 'failed') ? all : null;
+    }, 'every job to finish', 120_000);
     expect(finals.map((s) => s.status)).toEqual(allIds.map(() => 'completed'));
 
     for (let i = 0; i < extIds.length; i++) {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Status = { status: string; runs: number; state: { done: number; phase: string } | null; output: Record<string, number> | null };
 type Entry = { path: string; content_hash: string; size: number };
@@ -59,11 +60,10 @@ describe('locations.index survives kill -9 of the daemon', () => {
       client = await daemon.client();
     }
 
-    let s = await status();
-    for (let i = 0; i < 6000 && !['completed', 'failed', 'cancelled'].includes(s.status); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      s = await status();
-    }
+    const s = await waitFor(async () => {
+      const st = await status();
+      return ['completed', 'failed', 'cancelled'].includes(st.status) ? st : null;
+    }, 'the indexing job to finish', 120_000);
     expect(s.status).toBe('completed');
     expect(s.runs).toBe(KILLS + 1);
     const out = s.output!;

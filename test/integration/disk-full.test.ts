@@ -12,6 +12,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteJobStore } from '../../src/jobs/store/index.js';
+import { loadOptions, type PartialOptions } from '../../src/config/index.js';
+import { Core } from '../../src/core/index.js';
 import { createLogger, LogFileStream } from '../../src/logging/index.js';
 import { makeTempDir, runCli } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
@@ -94,6 +96,45 @@ describe.skipIf(!isRoot)('a full disk (tmpfs mounted by the test)', () => {
     store = new SqliteJobStore({ path });
     expect((await store.list({ limit: 100 })).jobs.map((j) => j.id).sort()).toEqual([...acked].sort());
     await store.close();
+  });
+
+  it('a job whose end cannot be recorded on a full disk is recorded once space returns, without a restart', { timeout: 120_000 }, async () => {
+    const dataDir = mountTmpfs('core', 24);
+    // The daemon's log lines, kept in memory (the disk is full).
+    const logLines: string[] = [];
+    const logger = createLogger({ level: 'warn', format: 'json', destination: { write: (line: string) => void logLines.push(line) } });
+    const core = await Core.create(loadOptions({ overrides: { dataDir, extensions: { autoload: false } } as PartialOptions, env: {} }), { logger });
+    try {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      core.jobs.types.register('test', {
+        type: 'test:until_released',
+        version: 1,
+        resumable: true,
+        description: 'runs until the test releases it',
+        paramsSchema: { type: 'object' },
+        run: async () => {
+          await released;
+          return { status: 'completed', output: { done: true } };
+        },
+      });
+      const { jobId } = await core.jobs.dispatch('test:until_released', {});
+      await waitFor(async () => (await core.jobs.get(jobId)).status === 'running', 'the job to run');
+      // The job database's WAL is young (it only grows until its first checkpoint): recording
+      // the job's end needs space the disk no longer has.
+      const filler = fill(dataDir);
+      release();
+      // (Worded "recording the end of a job failed" before, "could not record the end of a job" now.)
+      const finishFailed = await waitFor(() => logLines.find((l) => /record(ing)? the end of a job/.test(l)), 'the end of the job to fail to be recorded', 30_000);
+      expect(finishFailed).toContain('STORAGE_FULL');
+      expect((await core.jobs.get(jobId)).status).toBe('running');
+      rmSync(filler);
+      // Before: the job stayed `running` until the daemon was restarted.
+      await waitFor(async () => (await core.jobs.get(jobId)).status === 'completed', 'the job to be recorded completed', 30_000);
+      expect((await core.jobs.get(jobId)).output).toEqual({ done: true });
+    } finally {
+      await core.close();
+    }
   });
 
   it('the logger drops the lines it cannot write, never throws, and says how many once it can write again', () => {
