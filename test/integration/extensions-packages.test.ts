@@ -67,6 +67,8 @@ describe('extension packages', () => {
       max_job_types: host.defaults.maxJobTypes,
       max_schema_bytes: host.defaults.maxSchemaBytes,
       max_registration_bytes: host.defaults.maxRegistrationBytes,
+      job_progress_timeout_ms: host.defaults.jobProgressTimeoutMs,
+      max_state_bytes: host.defaults.maxStateBytes,
     });
     // The manifest path itself is accepted too.
     await expect(readPackage(join(dir, 'p', 'manifest.json'), host)).resolves.toMatchObject({ manifest: { id: 'demo' } });
