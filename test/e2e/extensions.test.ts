@@ -3,13 +3,13 @@
  * (build/extensions/hello, build/extensions/test-ext) and modules compiled from .wat here.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { REPO_ROOT, makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
+import { wasmPackage } from '../helpers/packages.js';
 
 const HELLO = join(REPO_ROOT, 'build', 'extensions', 'hello');
 const TEST_EXT = join(REPO_ROOT, 'build', 'extensions', 'test-ext');
@@ -25,27 +25,14 @@ async function compileWatText(text: string): Promise<Uint8Array> {
 }
 
 /** Writes a package directory for `wasm` under id `id`. */
+/** A package for a test module: the defaults these tests share under `manifest`'s fields. */
 function writePackage(root: string, id: string, wasm: Uint8Array, manifest: Record<string, unknown> = {}): string {
-  const dir = join(root, id);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${id}.wasm`), wasm);
-  writeFileSync(
-    join(dir, 'manifest.json'),
-    JSON.stringify({
-      id,
-      name: id,
-      version: '1.0.0',
-      description: `${id} (test package)`,
-      author: 'tests',
-      module: `${id}.wasm`,
-      sha256: createHash('sha256').update(wasm).digest('hex'),
-      abi_version: 1,
-      limits: { instances: 1, memory_mb: 16, call_timeout_ms: 2000 },
-      ...manifest,
-    }),
-  );
-  return dir;
+  return wasmPackage(root, id, wasm, {
+    description: `${id} (test package)`,
+    author: 'tests',
+    limits: { instances: 1, memory_mb: 16, call_timeout_ms: 2000 },
+    ...manifest,
+  });
 }
 
 interface Info {

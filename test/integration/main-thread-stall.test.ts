@@ -12,14 +12,14 @@
  * The daemon logs at warn: the guest's own lines would go to the pipe this harness reads, and a
  * pipe a busy test process drains late blocks the writer, which is the harness, not the daemon.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { makeTempDir, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { compileWat } from '../helpers/wat.js';
+import { wasmPackage } from '../helpers/packages.js';
 
 /** The issue's bound: no ping may wait longer than this while a storm runs. */
 const MAX_PING_GAP_MS = 20;
@@ -41,25 +41,6 @@ const TRIALS = 5;
 const QUIET_QUERIES = 300;
 /** A config of about a megabyte: each extension.config call copies it into guest memory. */
 const BIG_CONFIG = { blob: 'x'.repeat(1 << 20) };
-
-function writePackage(root: string, id: string, wasm: Uint8Array, manifest: Record<string, unknown>): string {
-  const dir = join(root, id);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${id}.wasm`), wasm);
-  writeFileSync(
-    join(dir, 'manifest.json'),
-    JSON.stringify({
-      id,
-      name: id,
-      version: '1.0.0',
-      module: `${id}.wasm`,
-      sha256: createHash('sha256').update(wasm).digest('hex'),
-      abi_version: 1,
-      ...manifest,
-    }),
-  );
-  return dir;
-}
 
 interface PingGaps {
   /** The longest time the ping loop went without an answer while `work` ran, in ms. */
@@ -138,7 +119,7 @@ describe('no extension can hold the daemon main thread', () => {
 
   /** Installs a fresh copy of a fixture under its own id: its first call is tried on the main thread. */
   async function install(id: string, wasm: Uint8Array, manifest: Record<string, unknown>): Promise<void> {
-    const dir = writePackage(pkgs, id, wasm, { limits, ...manifest });
+    const dir = wasmPackage(pkgs, id, wasm, { limits, ...manifest });
     const info = (await caller.action('action:extensions.install.input.v1', { path: dir } as never)) as { state: string; error?: unknown };
     expect(info.state, JSON.stringify(info.error)).toBe('loaded');
   }

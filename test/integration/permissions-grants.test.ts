@@ -13,7 +13,7 @@ import { loadOptions } from '../../src/config/index.js';
 import { Core } from '../../src/core/index.js';
 import { JobTypeRegistry } from '../../src/jobs/registry.js';
 import { silentLogger } from '../../src/logging/index.js';
-import { builtExtension } from '../helpers/packages.js';
+import { builtExtension, wasmPackage } from '../helpers/packages.js';
 import { waitFor } from '../helpers/wait.js';
 import { compileWat } from '../helpers/wat.js';
 
@@ -34,23 +34,7 @@ let outDir: string;
 let outside: string;
 
 function writePackage(id: string, permissions: Record<string, unknown>): string {
-  const pkg = join(dir, 'pkgs', id);
-  mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, `${id}.wasm`), wasm);
-  writeFileSync(
-    join(pkg, 'manifest.json'),
-    JSON.stringify({
-      id,
-      name: id,
-      version: '1.0.0',
-      module: `${id}.wasm`,
-      sha256: createHash('sha256').update(wasm).digest('hex'),
-      abi_version: 1,
-      permissions,
-      limits: { instances: 1, memory_mb: 16, call_timeout_ms: 10_000 },
-    }),
-  );
-  return pkg;
+  return wasmPackage(join(dir, 'pkgs'), id, wasm, { permissions, limits: { instances: 1, memory_mb: 16, call_timeout_ms: 10_000 } });
 }
 
 async function installEscaper(permissions: Record<string, unknown> = {}, id = 'escaper'): Promise<void> {
