@@ -1,5 +1,7 @@
 /** Pieces the `core` bench section shares between its in-process and separate-process runs. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { defineOperation } from '../registry/index.js';
 
 export const NOOP = 'query:bench.noop.v1';
@@ -37,4 +39,23 @@ export function startEchoServer(path: string): Promise<Server> {
     socket.on('error', () => undefined);
   });
   return new Promise((resolve) => server.listen(path, () => resolve(server)));
+}
+
+const DAEMON_SCRIPT = fileURLToPath(new URL('./core-server.js', import.meta.url));
+
+/** Starts the bench's daemon (src/bench/core-server.ts) in its own process; resolves once it listens. */
+export function startDaemonProcess(socketPath: string, dataDir: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [DAEMON_SCRIPT, 'daemon', socketPath, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdout!.setEncoding('utf8').once('data', (d: string) => (d.startsWith('ready') ? resolve(child) : reject(new Error(d))));
+    child.once('exit', (code) => reject(new Error(`bench daemon exited with code ${code}`)));
+  });
+}
+
+/** Stops a daemon from startDaemonProcess (closing its stdin asks it to shut down). */
+export function stopDaemonProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.stdin!.end();
+  });
 }

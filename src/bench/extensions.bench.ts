@@ -24,7 +24,6 @@
  * - the peer: the Extism JavaScript host in worker mode running the same no-op (src/bench/extism-peer.ts);
  * - test-ext's load through the manager (disable → enable).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +43,7 @@ import { SpacedriveClient } from '../client/index.js';
 import { loadOptions, type PartialOptions } from '../config/index.js';
 import { Core } from '../core/index.js';
 import { silentLogger } from '../logging/index.js';
-import { NOOP, noopQuery } from './core-shared.js';
+import { NOOP, noopQuery, startDaemonProcess, stopDaemonProcess } from './core-shared.js';
 import { ExtismPool, measureExtism } from './extism-peer.js';
 import { bestRound, check, measure, measureSync, type BenchSection, type Measurement } from './harness.js';
 
@@ -55,7 +54,6 @@ const TEST_EXT_ID = 'test-ext';
 const TEST_EXT_DIR = fileURLToPath(new URL(`../../build/extensions/${TEST_EXT_ID}`, import.meta.url));
 const EXT_NOOP = `query:${TEST_EXT_ID}:noop.v1`;
 /** The bench's daemon process (also used by the `core` section). */
-const DAEMON_SCRIPT = fileURLToPath(new URL('./core-server.js', import.meta.url));
 
 const LIMITS: SandboxLimits = {
   callTimeoutMs: 10_000,
@@ -240,22 +238,6 @@ async function loadTime(bytes: Uint8Array, warm: boolean): Promise<Measurement> 
  * both sides of every ratio.
  */
 const ROUNDS = 3;
-
-/** Starts the bench's daemon (src/bench/core-server.ts) in its own process; resolves once it listens. */
-function startDaemonProcess(socketPath: string, dataDir: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DAEMON_SCRIPT, 'daemon', socketPath, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-    child.stdout!.setEncoding('utf8').once('data', (d: string) => (d.startsWith('ready') ? resolve(child) : reject(new Error(d))));
-    child.once('exit', (code) => reject(new Error(`bench daemon exited with code ${code}`)));
-  });
-}
-
-function stopDaemonProcess(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.stdin!.end();
-  });
-}
 
 /** Waits until every instance of an extension's pool is up and idle. */
 async function poolReady(core: Core, id: string): Promise<void> {

@@ -14,7 +14,6 @@
  * Rows: the gaps between ping answers (p50, p99, with the longest in the note), with no storm and
  * during the storms. Check: the longest gap during the storms, best of ROUNDS (target <= 5 ms).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,10 +21,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SpacedriveClient } from '../client/index.js';
+import { startDaemonProcess, stopDaemonProcess } from './core-shared.js';
 import { check, summarise, type BenchSection, type Measurement } from './harness.js';
 
 const STORM_WAT = fileURLToPath(new URL('../../test/fixtures/wat/host-storm.wat', import.meta.url));
-const DAEMON_SCRIPT = fileURLToPath(new URL('./core-server.js', import.meta.url));
 const STORMS = ['config_storm', 'info_storm', 'log_storm'] as const;
 const ROUNDS = 3;
 
@@ -59,21 +58,6 @@ function writePackage(root: string, id: string, wasm: Uint8Array): string {
     }),
   );
   return dir;
-}
-
-function startDaemonProcess(socketPath: string, dataDir: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DAEMON_SCRIPT, 'daemon', socketPath, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
-    child.stdout!.setEncoding('utf8').once('data', (d: string) => (d.startsWith('ready') ? resolve(child) : reject(new Error(d))));
-    child.once('exit', (code) => reject(new Error(`bench daemon exited with code ${code}`)));
-  });
-}
-
-function stopDaemonProcess(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.stdin!.end();
-  });
 }
 
 /** Gaps between ping answers (µs) while `work` runs, from its start to the first answer after its end. */

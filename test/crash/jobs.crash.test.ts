@@ -11,12 +11,13 @@
  *  - nothing runs after it completed or was cancelled.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
+import { treeDigest } from '../helpers/files.js';
 
 type Status = { job_id: string; status: string; state: { n: number } | null; output: unknown; runs: number; attempts: number };
 
@@ -26,19 +27,6 @@ function acked(file: string): number[] {
     .split('\n')
     .filter((l) => l.length > 0)
     .map(Number);
-}
-
-function treeDigest(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(root, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(root);
-  return out;
 }
 
 describe('jobs survive kill -9 of the daemon', () => {

@@ -8,8 +8,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteJobStore } from '../../src/jobs/store/index.js';
 import { loadOptions, type PartialOptions } from '../../src/config/index.js';
@@ -17,6 +17,7 @@ import { Core } from '../../src/core/index.js';
 import { createLogger, LogFileStream } from '../../src/logging/index.js';
 import { makeTempDir, runCli } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
+import { treeDigest } from '../helpers/files.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -42,19 +43,6 @@ function fill(dir: string, leaveBytes = 0): string {
     closeSync(fd);
   }
   return path;
-}
-
-function treeDigest(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[relative(root, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(root);
-  return out;
 }
 
 describe.skipIf(!isRoot)('a full disk (tmpfs mounted by the test)', () => {
