@@ -57,6 +57,16 @@ describe('SQLite job store specifics', () => {
       // The writer restarts a fully checkpointed WAL from its beginning: it does not hold every
       // commit since the store opened (each of these writes at least one page).
       for (let i = 400; i < 800; i++) await enqueue(i);
+      // A pass that starts after a commit backfills the whole WAL (nothing writes meanwhile), and
+      // the next write then starts it over. The thread starts a pass only for a commit it has not
+      // seen, so waiting for a pass after each of two more commits gives it that full pass,
+      // rather than hoping one fell between two of the writes above (each now several pages).
+      for (const i of [800, 801]) {
+        const passes = store.checkpoints.checkpoints;
+        await enqueue(i);
+        await waitFor(() => store.checkpoints.checkpoints > passes, `a checkpoint after commit ${i}`, 10_000);
+      }
+      await enqueue(802);
       const probe = new Database(path);
       const [{ log }] = probe.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>;
       probe.close();
