@@ -8,16 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, makeTempDir, runCli } from '../helpers/daemon.js';
+import { REPO_ROOT, makeTempDir, runCli, scriptEnv } from '../helpers/daemon.js';
 
 const START = join(REPO_ROOT, 'scripts', 'start.mjs');
 const DEMO = join(REPO_ROOT, 'scripts', 'demo.mjs');
-
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SPACEDRIVE_') && !k.startsWith('VITEST') && k !== 'NODE_OPTIONS') env[k] = v;
-  return { ...env, NO_COLOR: '1', SPACEDRIVE_LOG_LEVEL: 'warn' };
-}
 
 interface Started {
   child: ChildProcess;
@@ -26,7 +20,7 @@ interface Started {
 }
 
 function start(dataDir: string): Started {
-  const child = spawn(process.execPath, [START, '--data-dir', dataDir], { cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [START, '--data-dir', dataDir], { cwd: REPO_ROOT, env: scriptEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -124,7 +118,7 @@ describe('npm start and npm run demo', { timeout: 240_000 }, () => {
   });
 
   it('npm run demo runs the whole story to the end (classify, scan, kill -9, resume, list)', async () => {
-    const demo = spawn(process.execPath, [DEMO], { cwd: REPO_ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const demo = spawn(process.execPath, [DEMO], { cwd: REPO_ROOT, env: scriptEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     demo.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     demo.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -7,15 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { REPO_ROOT, makeTempDir, runCli, scriptEnv, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 const START = join(REPO_ROOT, 'scripts', 'start.mjs');
-
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SPACEDRIVE_') && !k.startsWith('VITEST') && k !== 'NODE_OPTIONS') env[k] = v;
-  return { ...env, NO_COLOR: '1', SPACEDRIVE_LOG_LEVEL: 'warn' };
-}
 
 interface Started {
   child: ChildProcess;
@@ -26,7 +20,7 @@ interface Started {
 }
 
 function start(dataDir: string, env: Record<string, string> = {}): Started {
-  const child = spawn(process.execPath, [START, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [START, '--data-dir', dataDir], { cwd: REPO_ROOT, env: { ...scriptEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const waiters: Array<{ text: string; resolve: () => void }> = [];
   const onData = (d: string): void => {

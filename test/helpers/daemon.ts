@@ -55,6 +55,11 @@ function cleanEnv(): Record<string, string> {
   return env;
 }
 
+/** The environment for a repository script run by a test (scripts/start.mjs, demo.mjs): clean, no colour, warnings and up. */
+export function scriptEnv(): Record<string, string> {
+  return { ...cleanEnv(), NO_COLOR: '1', SPACEDRIVE_LOG_LEVEL: 'warn' };
+}
+
 export function runCli(args: string[], opts: { dataDir: string; env?: Record<string, string>; input?: string }): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, '--data-dir', opts.dataDir, ...args], {
