@@ -100,6 +100,12 @@ export const ErrorCode = {
   STORAGE_FULL: 'STORAGE_FULL',
   /** The file system is mounted read-only: nothing was written. */
   STORAGE_READ_ONLY: 'STORAGE_READ_ONLY',
+  /**
+   * The shared store (PostgreSQL) cannot be reached: the connection dropped or was refused. What
+   * this node can answer from memory it still answers; it claims no jobs until the store is back,
+   * and reconnects by itself.
+   */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 
