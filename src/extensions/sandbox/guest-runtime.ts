@@ -3,14 +3,10 @@
  * instantiation of an extension's module. It instantiates the module, runs `plugin_init` and
  * handler calls, serves the host imports, and hands back plain messages (see protocol.ts).
  *
- * Two places run it: an instance's worker thread (worker-main.ts), where the host methods that
+ * Two places run it: an instance's worker thread (worker.ts), where the host methods that
  * need the main thread block the worker until the main thread answers; and the main thread's
  * metered instance for short calls (inline.ts), where they end the attempt instead ("bail": the
  * call then runs on a worker). {@link GuestIo} is the difference between the two.
- *
- * This function is handed to the worker as source text (`Function.prototype.toString`), so it
- * must not refer to anything outside its own body; types are imported with `import()` type
- * expressions only, which erase.
  */
 export function createGuestRuntime(init: import('./protocol.js').SharedInit, io: import('./protocol.js').GuestIo): import('./protocol.js').GuestRuntime {
   type WorkerError = import('./protocol.js').WorkerError;
