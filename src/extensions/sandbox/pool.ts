@@ -47,7 +47,7 @@ const WORKER_URL = import.meta.url.endsWith('.ts')
 interface WorkerHandle {
   worker: Worker;
   ends: HostEnds;
-  /** Resolves when the thread runs (and is waiting for its first message). */
+  /** Resolves when the thread has loaded its module and waits for its first message (or has exited). */
   online: Promise<void>;
 }
 
@@ -65,8 +65,10 @@ function startWorker(): WorkerHandle {
   const worker = new Worker(WORKER_URL, { workerData: channels.worker, transferList: channels.transfer, stdout: false, stderr: false });
   // Idle workers must not keep the process alive; calls in flight hold a timer that does.
   worker.unref();
+  // Not the 'online' event: that comes when the thread starts, before its module is loaded
+  // (which takes longer than the start of a thread).
   const online = new Promise<void>((resolve) => {
-    worker.once('online', () => resolve());
+    worker.once('message', () => resolve());
     worker.once('exit', () => resolve());
   });
   return { worker, ends: channels.host, online };

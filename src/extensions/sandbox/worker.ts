@@ -8,7 +8,7 @@
  * are served by the runtime right here; wire methods and the job imports cross to the main
  * thread, the worker blocking until the answer comes back (as the Extism JS SDK does).
  */
-import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { createGuestRuntime } from './guest-runtime.js';
 import { CTRL, type BridgeReply, type SharedInit, type ToWorker, type WorkerChannels, type WorkerInit } from './protocol.js';
 
@@ -55,6 +55,9 @@ function awaitInit(): WorkerInit {
     Atomics.wait(ctrl, CTRL.IN, seen);
   }
 }
+
+// Loaded (this module and what it imports): a spare is ready to take an extension at once.
+parentPort!.postMessage('loaded');
 
 const runtime = createGuestRuntime(awaitInit(), {
   flushLogs(logs) {
