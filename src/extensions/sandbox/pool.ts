@@ -39,9 +39,8 @@ const SPARE_WORKERS = 1;
  * TypeScript (under vitest), the worker comes from the build in dist/ (which the tests' global
  * setup makes): a worker thread runs JavaScript only.
  */
-const WORKER_URL = import.meta.url.endsWith('.ts')
-  ? new URL('../../../dist/extensions/sandbox/worker.js', import.meta.url)
-  : new URL('./worker.js', import.meta.url);
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const WORKER_URL = FROM_SOURCES ? new URL('../../../dist/extensions/sandbox/worker.js', import.meta.url) : new URL('./worker.js', import.meta.url);
 
 /** A started worker thread and its channels, not yet bound to an extension. */
 interface WorkerHandle {
@@ -54,13 +53,17 @@ interface WorkerHandle {
 const spares: WorkerHandle[] = [];
 let workerFileChecked = false;
 
-function startWorker(): WorkerHandle {
-  if (!workerFileChecked) {
-    if (!existsSync(fileURLToPath(WORKER_URL))) {
-      throw new SpacedriveError(ErrorCode.INTERNAL, `the sandbox worker ${fileURLToPath(WORKER_URL)} is missing: build with 'npx tsc -b tsconfig.build.json'`);
-    }
-    workerFileChecked = true;
+/** The worker file is there: else a clear error, rather than a thread that dies at its start. */
+function checkWorkerFile(): void {
+  const file = fileURLToPath(WORKER_URL);
+  if (!existsSync(file)) {
+    throw new SpacedriveError(ErrorCode.INTERNAL, `the sandbox worker ${file} is missing: build with 'npx tsc -b tsconfig.build.json'`);
   }
+  workerFileChecked = true;
+}
+
+function startWorker(): WorkerHandle {
+  if (!workerFileChecked) checkWorkerFile();
   const channels = createChannels();
   const worker = new Worker(WORKER_URL, { workerData: channels.worker, transferList: channels.transfer, stdout: false, stderr: false });
   // Idle workers must not keep the process alive; calls in flight hold a timer that does.
