@@ -8,9 +8,11 @@
  *   transport.ts     the main thread's end of each worker's link, and the host requests it serves
  *   worker.ts        the worker thread's end: blocks for calls, runs the guest, posts the answers
  *   protocol.ts      the messages between the two
- *   guest-runtime.ts the host half of the ABI around one instantiation (in a worker, or inline)
+ *   guest-runtime.ts the host half of the ABI around one instantiation (in a worker, or inline),
+ *                    with registrations.ts (what plugin_init registers) and guest-faults.ts
  *   inline.ts        the main thread's metered instance for short, self-contained calls
  *   metering.ts      the fuel counter inline.ts runs on; wasm-*.ts the module's bytes and limits
+ *   host-imports.ts  the ABI's import table, which modules are checked against at load
  *   errors.ts, limits.ts  the typed errors callers see, and the limits checked on the way in
  *
  * The call path is built for latency. The module is compiled once here and the compiled
