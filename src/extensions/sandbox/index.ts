@@ -30,7 +30,7 @@ import { SandboxErrors } from './errors.js';
 import { hostImportProblem } from './host-imports.js';
 import { InlineInstance, type InlineHost } from './inline.js';
 import { checkLimits, checkRegistrationCounts, registrationLimits } from './limits.js';
-import { Pool, type Instance } from './pool.js';
+import { Pool, startSpareWorker, type Instance } from './pool.js';
 import type { FromWorker, LogLine, SharedInit } from './protocol.js';
 import { Scheduler, type PendingCall } from './scheduler.js';
 import { HostRequests, MessagePump, type PumpSink } from './transport.js';
@@ -74,6 +74,8 @@ const INLINE_ANSWERS_PER_TURN = 64;
  */
 export async function loadSandbox(opts: LoadSandboxOptions): Promise<ExtensionSandbox> {
   checkLimits(opts.limits);
+  // The first instance's thread starts while the module compiles.
+  startSpareWorker();
   const plan = applyMemoryMaximum(opts.wasm, opts.limits.memoryMaxBytes);
   let module: WasmModule;
   try {
