@@ -131,7 +131,7 @@ function bareWorkerMain(): void {
       Atomics.add(ctrl, 1, 1);
       Atomics.notify(ctrl, 1);
     }
-    // The same bounded spin before sleeping as the sandbox's instances (worker-main.ts).
+    // The same bounded spin before sleeping as the sandbox's instances (src/extensions/sandbox/worker.ts).
     const spinUntil = performance.now() + 0.1;
     while (Atomics.load(ctrl, 0) === seen && performance.now() < spinUntil);
     Atomics.wait(ctrl, 0, seen);

@@ -3,41 +3,77 @@
  * instantiation of an extension's module. It instantiates the module, runs `plugin_init` and
  * handler calls, serves the host imports, and hands back plain messages (see protocol.ts).
  *
- * Two places run it: an instance's worker thread (worker-main.ts), where the host methods that
+ * Two places run it: an instance's worker thread (worker.ts), where the host methods that
  * need the main thread block the worker until the main thread answers; and the main thread's
  * metered instance for short calls (inline.ts), where they end the attempt instead ("bail": the
  * call then runs on a worker). {@link GuestIo} is the difference between the two.
- *
- * This function is handed to the worker as source text (`Function.prototype.toString`), so it
- * must not refer to anything outside its own body; types are imported with `import()` type
- * expressions only, which erase.
  */
-export function createGuestRuntime(init: import('./protocol.js').SharedInit, io: import('./protocol.js').GuestIo): import('./protocol.js').GuestRuntime {
-  type WorkerError = import('./protocol.js').WorkerError;
-  type LogLine = import('./protocol.js').LogLine;
-  type Registration = import('./types.js').GuestRegistration;
-  type StartResult = import('./protocol.js').StartResult;
-  type CallRequest = import('./protocol.js').CallRequest;
-  type CallResult = import('./protocol.js').CallResult;
-  type CleanupResult = import('./protocol.js').CleanupResult;
-  type Fault = { sdFault: true; code: string; cause: string; details?: Record<string, unknown> };
-  type WasmMemory = import('./wasm-types.js').WasmMemory;
-  const WebAssembly = (globalThis as unknown as { WebAssembly: import('./wasm-types.js').WasmApi }).WebAssembly;
+import { envelopeError, fault, isBail, isFault } from './guest-faults.js';
+import type { CallRequest, CallResult, CleanupResult, GuestIo, GuestRuntime, LogLine, SharedInit, StartResult, WorkerError } from './protocol.js';
+import { Registrar } from './registrations.js';
+import { wasm, type WasmInstance, type WasmMemory } from './wasm-types.js';
+
+/** What a guest may reach through sd_call without leaving its instance. */
+const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
+/** The most an import reads from guest memory, per argument (docs/extension-abi.md, "Guest pointers"). */
+const MAX_METHOD_BYTES = 1024;
+const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
+const MAX_ERROR_BYTES = 64 * 1024;
+/** Log lines one call may send (the rest are counted), and the bytes of one line. */
+const MAX_LOG_LINES = 1000;
+const MAX_LOG_LINE = 16 * 1024;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+const lenient = new TextDecoder('utf-8');
+
+/**
+ * What went wrong in a guest's call, as a WorkerError: a fault keeps its code; a trap with linear
+ * memory at (or near) `memoryMaxBytes` is reported as memory exhaustion; the wasm frames of the
+ * stack are kept for bug reports.
+ */
+function classify(e: unknown, exportName: string, memory: WasmMemory | undefined, memoryMaxBytes: number): WorkerError {
+  if (isFault(e)) {
+    const out: WorkerError = { code: e.code, cause: e.cause, export: exportName };
+    if (e.details !== undefined) out.details = e.details;
+    return out;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  const wasmStack =
+    e instanceof Error && typeof e.stack === 'string'
+      ? e.stack
+          .split('\n')
+          .map((s) => s.trim())
+          .filter((s) => s.includes('wasm://') || s.includes('wasm-function'))
+      : [];
+  const bytes = memory ? memory.buffer.byteLength : 0;
+  const max = memoryMaxBytes;
+  // A guest whose memory.grow fails usually traps next (unreachable, or a null-pointer
+  // access). A trap with memory at (or within one eighth of) its maximum is reported as memory
+  // exhaustion, which is what the extension's author needs to know.
+  const nearMax = memory !== undefined && bytes >= max - Math.max(65_536, max / 8);
+  let out: WorkerError;
+  if (e instanceof RangeError && /call stack/i.test(msg)) {
+    out = { code: 'EXTENSION_TRAPPED', cause: `stack overflow (${msg})` };
+  } else if (e instanceof RangeError) {
+    out = { code: 'EXTENSION_OUT_OF_MEMORY', cause: msg };
+  } else if (e instanceof wasm.RuntimeError) {
+    out = nearMax
+      ? { code: 'EXTENSION_OUT_OF_MEMORY', cause: `ran out of memory: trapped (${msg}) with linear memory at its maximum of ${max} bytes` }
+      : { code: 'EXTENSION_TRAPPED', cause: `trapped: ${msg}` };
+  } else if (e instanceof wasm.LinkError || e instanceof wasm.CompileError) {
+    out = { code: 'EXTENSION_INVALID', cause: msg };
+  } else {
+    out = { code: 'EXTENSION_TRAPPED', cause: `failed in the host: ${msg}` };
+  }
+  out.export = exportName;
+  if (wasmStack.length > 0) out.wasmStack = wasmStack;
+  return out;
+}
+
+/** One instance's guest side: instantiates `init.module` on start() and serves its calls. */
+export function createGuestRuntime(init: SharedInit, io: GuestIo): GuestRuntime {
   const { id } = init;
-
-  const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
-  /** The most an import reads from guest memory, per argument (docs/extension-abi.md, "Guest pointers"). */
-  const MAX_METHOD_BYTES = 1024;
-  const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
-  const MAX_ERROR_BYTES = 64 * 1024;
-  /** A registration's description, at most (characters), as a manifest's. */
-  const MAX_DESCRIPTION = 2000;
-  const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
-  const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
-
-  const enc = new TextEncoder();
-  const dec = new TextDecoder('utf-8', { fatal: true });
-  const lenient = new TextDecoder('utf-8');
   // Encoded once: a guest may ask for them in a loop, and the config may be large.
   const infoEnvelope = enc.encode(JSON.stringify({ ok: true, result: { id, version: init.version, abi_version: 1 } }));
   const configEnvelope = init.configEnvelope ?? enc.encode(JSON.stringify({ ok: true, result: init.config ?? null }));
@@ -54,28 +90,9 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   let deadline = 0;
   let callTimeoutMs = 0;
   let logs: LogLine[] = [];
-  const MAX_LOG_LINES = 1000;
-  const MAX_LOG_LINE = 16 * 1024;
   let linesThisCall = 0;
   let droppedLines = 0;
-  const registrations: Registration[] = [];
-  /** JSON bytes of every registration payload so far (limits.max_registration_bytes). */
-  let registeredBytes = 0;
-  /** Registration calls so far, refused ones included (limits.max_operations, limits.max_job_types). */
-  let operationCalls = 0;
-  let jobCalls = 0;
-  const rejected: string[] = [];
-  const operationNames = new Set<string>();
-  const jobNames = new Set<string>();
-
-  /** A host method the io cannot serve here ended the attempt (see GuestIo): passed through untouched. */
-  function isBail(e: unknown): boolean {
-    return typeof e === 'object' && e !== null && (e as { sdBail?: unknown }).sdBail === true;
-  }
-
-  function fault(code: string, cause: string, details?: Record<string, unknown>): Fault {
-    return details === undefined ? { sdFault: true, code, cause } : { sdFault: true, code, cause, details };
-  }
+  const registrar = new Registrar(id, init.registrationLimits, (name) => typeof ex[name] === 'function');
 
   /** Called when a call (or init, or cleanup) ends: reports dropped lines, resets the budget. */
   function endLogBudget(): void {
@@ -123,10 +140,6 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     return bytesToGuest(enc.encode(s));
   }
 
-  function envelopeError(code: string, message: string): string {
-    return JSON.stringify({ ok: false, error: { code, message } });
-  }
-
   /** Copies bytes into a fresh guest buffer from sd_alloc; returns it packed. */
   function bytesToGuest(bytes: Uint8Array): bigint {
     const n = bytes.length;
@@ -137,106 +150,16 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     return BigInt(p) | (BigInt(n) << 32n);
   }
 
-  function isSchema(v: unknown): boolean {
-    return v === undefined || typeof v === 'boolean' || (typeof v === 'object' && v !== null && !Array.isArray(v));
-  }
-
-  /**
-   * Refuses a registration past one of the extension's registration limits. It stops
-   * plugin_init right there (the fault ends the guest's call) rather than answering: a guest
-   * registering in a loop would otherwise go on to its last iteration, and loading fails anyway.
-   */
-  function overLimit(limit: string, value: number, why: string): never {
-    throw fault('REGISTRATION_REJECTED', why, { limit, value });
-  }
-
-  /**
-   * Whether a schema's JSON text is over `max` bytes. Measured only when the payload holding it
-   * is over `max` too: a payload that fits cannot hold a schema that does not.
-   */
-  function schemaOver(schema: unknown, payloadBytes: number, max: number): boolean {
-    return schema !== undefined && payloadBytes > max && enc.encode(JSON.stringify(schema)).length > max;
-  }
-
   function register(kind: 'operation' | 'job', payloadText: string, payloadBytes: number): string {
-    const fn = kind === 'operation' ? 'extension.register_operation' : 'extension.register_job';
-    const reject = (why: string): string => {
-      const message = `${fn}: ${why}`;
-      rejected.push(message);
-      return envelopeError('REGISTRATION_REJECTED', message);
-    };
-    if (!initializing) return envelopeError('REGISTRATION_REJECTED', `${fn}: registration is allowed only during plugin_init`);
-    // Counted as they arrive, refused or not, before anything is parsed: a guest registering in
-    // a loop is stopped at the first registration past a limit (see overLimit).
-    const limits = init.registrationLimits;
-    registeredBytes += payloadBytes;
-    if (registeredBytes > limits.maxRegistrationBytes) {
-      overLimit('max_registration_bytes', limits.maxRegistrationBytes, `${fn}: registrations take more than ${limits.maxRegistrationBytes} bytes of JSON (limits.max_registration_bytes)`);
+    if (!initializing) {
+      const fn = kind === 'operation' ? 'extension.register_operation' : 'extension.register_job';
+      return envelopeError('REGISTRATION_REJECTED', `${fn}: registration is allowed only during plugin_init`);
     }
-    const count = kind === 'operation' ? operationCalls++ : jobCalls++;
-    const most = kind === 'operation' ? limits.maxOperations : limits.maxJobTypes;
-    if (count >= most) {
-      const limit = kind === 'operation' ? 'max_operations' : 'max_job_types';
-      overLimit(limit, most, `${fn}: more than ${most} ${kind === 'operation' ? 'operations' : 'job types'} registered (limits.${limit})`);
-    }
-    let p: unknown;
-    try {
-      p = JSON.parse(payloadText);
-    } catch (e) {
-      return reject(`the payload is not valid JSON: ${(e as Error).message}`);
-    }
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return reject('expects a JSON object');
-    const o = p as Record<string, unknown>;
-    const name = o.name;
-    if (typeof name !== 'string' || name.length === 0 || name.length > 128 || !NAME_RE.test(name)) {
-      return reject(
-        `invalid name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.' (no ':'; the host adds the '${id}:' namespace)`,
-      );
-    }
-    const exportFn = o.export_fn;
-    if (typeof exportFn !== 'string' || RESERVED_EXPORTS.has(exportFn) || typeof ex[exportFn] !== 'function') {
-      return reject(`'${name}': export_fn ${JSON.stringify(exportFn)} is not a handler function exported by the module`);
-    }
-    if (o.description !== undefined && typeof o.description !== 'string') return reject(`'${name}': description must be a string`);
-    const description = (o.description as string | undefined) ?? '';
-    if (description.length > MAX_DESCRIPTION) return reject(`'${name}': description is ${description.length} characters, over the limit of ${MAX_DESCRIPTION}`);
-    for (const field of ['input_schema', 'output_schema', 'params_schema']) {
-      if (schemaOver(o[field], payloadBytes, limits.maxSchemaBytes)) {
-        return reject(`'${name}': ${field} is over the limit of ${limits.maxSchemaBytes} bytes of JSON (limits.max_schema_bytes)`);
-      }
-    }
-    if (kind === 'operation') {
-      const type = o.operation_type;
-      if (type !== 'query' && type !== 'action') return reject(`'${name}': operation_type must be "query" or "action"`);
-      const method = type === 'query' ? `query:${id}:${name}.v1` : `action:${id}:${name}.input.v1`;
-      if (o.method !== undefined && o.method !== method) {
-        return reject(`'${name}': method ${JSON.stringify(o.method)} is outside this extension's namespace (it would be '${method}')`);
-      }
-      if (operationNames.has(name)) return reject(`'${name}' is already registered`);
-      if (!isSchema(o.input_schema) || !isSchema(o.output_schema)) return reject(`'${name}': input_schema and output_schema must be JSON Schemas`);
-      operationNames.add(name);
-      const reg: Registration = { kind: 'operation', operationType: type, name, method, exportFn, description };
-      if (o.input_schema !== undefined) reg.inputSchema = o.input_schema;
-      if (o.output_schema !== undefined) reg.outputSchema = o.output_schema;
-      registrations.push(reg);
-      return JSON.stringify({ ok: true, result: { method } });
-    }
-    const jobType = `${id}:${name}`;
-    if (o.job_name !== undefined && o.job_name !== jobType) {
-      return reject(`'${name}': job_name ${JSON.stringify(o.job_name)} is outside this extension's namespace (it would be '${jobType}')`);
-    }
-    if (jobNames.has(name)) return reject(`job '${name}' is already registered`);
-    if (o.resumable !== undefined && typeof o.resumable !== 'boolean') return reject(`'${name}': resumable must be a boolean`);
-    if (!isSchema(o.params_schema)) return reject(`'${name}': params_schema must be a JSON Schema`);
-    jobNames.add(name);
-    const reg: Registration = { kind: 'job', name, jobType, exportFn, resumable: (o.resumable as boolean | undefined) ?? true, description };
-    if (o.params_schema !== undefined) reg.paramsSchema = o.params_schema;
-    registrations.push(reg);
-    return JSON.stringify({ ok: true, result: { job_type: jobType } });
+    return registrar.register(kind, payloadText, payloadBytes);
   }
 
-  // The imports of host-imports.ts's table, with its signatures (this function cannot import it:
-  // see the top); loadSandbox refuses any other import before these are called.
+  // The imports of host-imports.ts's table, with its signatures; loadSandbox refuses any other
+  // import before these are called.
   const host = {
     sd_call(mp: number, ml: number, pp: number, pl: number): bigint {
       io.hostWork((ml >>> 0) + (pl >>> 0));
@@ -328,44 +251,8 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     },
   };
 
-  function classify(e: unknown, exportName: string): WorkerError {
-    if (typeof e === 'object' && e !== null && (e as Fault).sdFault === true) {
-      const f = e as Fault;
-      const out: WorkerError = { code: f.code, cause: f.cause, export: exportName };
-      if (f.details !== undefined) out.details = f.details;
-      return out;
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    const wasmStack =
-      e instanceof Error && typeof e.stack === 'string'
-        ? e.stack
-            .split('\n')
-            .map((s) => s.trim())
-            .filter((s) => s.includes('wasm://') || s.includes('wasm-function'))
-        : [];
-    const bytes = memory ? memory.buffer.byteLength : 0;
-    const max = init.memoryMaxBytes;
-    // A guest whose memory.grow fails usually traps next (unreachable, or a null-pointer
-    // access). A trap with memory at (or within one eighth of) its maximum is reported as memory
-    // exhaustion, which is what the extension's author needs to know.
-    const nearMax = memory !== undefined && bytes >= max - Math.max(65_536, max / 8);
-    let out: WorkerError;
-    if (e instanceof RangeError && /call stack/i.test(msg)) {
-      out = { code: 'EXTENSION_TRAPPED', cause: `stack overflow (${msg})` };
-    } else if (e instanceof RangeError) {
-      out = { code: 'EXTENSION_OUT_OF_MEMORY', cause: msg };
-    } else if (e instanceof WebAssembly.RuntimeError) {
-      out = nearMax
-        ? { code: 'EXTENSION_OUT_OF_MEMORY', cause: `ran out of memory: trapped (${msg}) with linear memory at its maximum of ${max} bytes` }
-        : { code: 'EXTENSION_TRAPPED', cause: `trapped: ${msg}` };
-    } else if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) {
-      out = { code: 'EXTENSION_INVALID', cause: msg };
-    } else {
-      out = { code: 'EXTENSION_TRAPPED', cause: `failed in the host: ${msg}` };
-    }
-    out.export = exportName;
-    if (wasmStack.length > 0) out.wasmStack = wasmStack;
-    return out;
+  function classifyHere(e: unknown, exportName: string): WorkerError {
+    return classify(e, exportName, memory, init.memoryMaxBytes);
   }
 
   /** Attaches what the guest passed to sd_error before it trapped, if anything. */
@@ -389,14 +276,14 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     }
     if (init.importedMemory) {
       const m = init.importedMemory;
-      memory = new WebAssembly.Memory({ initial: m.initialPages, maximum: m.maxPages, shared: m.shared });
+      memory = new wasm.Memory({ initial: m.initialPages, maximum: m.maxPages, shared: m.shared });
       (imports[m.module] ??= {})[m.name] = memory;
     }
-    let instance: import('./wasm-types.js').WasmInstance;
+    let instance: WasmInstance;
     try {
-      instance = new WebAssembly.Instance(init.module, imports);
+      instance = new wasm.Instance(init.module, imports);
     } catch (e) {
-      return fail(classify(e, '(instantiate)'));
+      return fail(classifyHere(e, '(instantiate)'));
     }
     ex = instance.exports as typeof ex;
     if (typeof ex.sd_abi_version !== 'function') {
@@ -410,7 +297,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     try {
       version = (ex.sd_abi_version as () => number)();
     } catch (e) {
-      return fail(classify(e, 'sd_abi_version'));
+      return fail(classifyHere(e, 'sd_abi_version'));
     }
     if (!init.supportedAbi.includes(version as number)) {
       return fail({
@@ -423,7 +310,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       return fail({ code: 'EXTENSION_INVALID', export: '(imports)', cause: init.refusedImports.map((u) => u.why).join('; ') });
     }
     if (memory === undefined) {
-      if (!(ex.memory instanceof WebAssembly.Memory)) {
+      if (!(ex.memory instanceof wasm.Memory)) {
         return fail({ code: 'EXTENSION_INVALID', export: 'memory', cause: "does not export its linear memory as 'memory'" });
       }
       memory = ex.memory as WasmMemory;
@@ -441,11 +328,11 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     } catch (e) {
       initializing = false;
       if (isBail(e)) throw e;
-      return fail(withReason(classify(e, 'plugin_init')));
+      return fail(withReason(classifyHere(e, 'plugin_init')));
     }
     initializing = false;
-    if (rejected.length > 0) {
-      return fail({ code: 'REGISTRATION_REJECTED', export: 'plugin_init', cause: rejected.join('; ') });
+    if (registrar.rejected.length > 0) {
+      return fail({ code: 'REGISTRATION_REJECTED', export: 'plugin_init', cause: registrar.rejected.join('; ') });
     }
     if (r !== 0) {
       const why = guestError !== null ? `: ${guestError}` : '';
@@ -453,7 +340,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     }
     guestError = null;
     endLogBudget();
-    return { t: 'ready', registrations, logs: takeLogs() };
+    return { t: 'ready', registrations: registrar.registrations, logs: takeLogs() };
   }
 
   function call(m: CallRequest): CallResult {
@@ -511,7 +398,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       if (isBail(e)) throw e;
       poisoned = true;
       endLogBudget();
-      return { t: 'result', ok: false, error: withReason(classify(e, m.exportFn)), discard: true, logs: takeLogs() };
+      return { t: 'result', ok: false, error: withReason(classifyHere(e, m.exportFn)), discard: true, logs: takeLogs() };
     } finally {
       currentJob = null;
     }
@@ -522,7 +409,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       try {
         (ex.plugin_cleanup as () => number)();
       } catch (e) {
-        logs.push([4, `plugin_cleanup failed: ${classify(e, 'plugin_cleanup').cause}`]);
+        logs.push([4, `plugin_cleanup failed: ${classifyHere(e, 'plugin_cleanup').cause}`]);
       }
     }
     endLogBudget();

@@ -4,8 +4,7 @@
  * Messages travel on MessagePorts; wake-ups travel on a small SharedArrayBuffer of counters, so
  * that the worker can block in `Atomics.wait` (and read its port with `receiveMessageOnPort`)
  * and the main thread can wait with `Atomics.waitAsync` without a `message` event per reply.
- * The worker side (worker-main.ts) cannot import modules, so it repeats these numbers; keep
- * both in step.
+ * The main thread's end is transport.ts, the worker's end worker.ts.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { GuestRegistration } from './types.js';
