@@ -7,7 +7,9 @@
 import type { SpacedriveOptions } from '../config/index.js';
 import type { EventBus, Subscription } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
+import { defineModule, type BaseServices } from '../modules/index.js';
 import { SqliteCredentialStore, extensionOwner, type CredentialStore } from './store.js';
+import { credentialsOperations } from './operations.js';
 
 export {
   SqliteCredentialStore,
@@ -18,7 +20,7 @@ export {
   type CredentialStoreOptions,
   type CredentialSummary,
 } from './store.js';
-export { credentialsOperations, resolveOwner, DEFAULT_OWNER } from './operations.js';
+export { credentialsOperations, resolveOwner, DEFAULT_OWNER, type CredentialHandlerServices } from './operations.js';
 
 /**
  * Deletes an extension's credentials when it is uninstalled (its secrets go with it, as its files
@@ -40,3 +42,25 @@ export function purgeOnUninstall(store: CredentialStore, events: EventBus, logge
 export function makeCredentialStore(options: Pick<SpacedriveOptions, 'dataDir' | 'credentials'>, env: NodeJS.ProcessEnv = process.env): SqliteCredentialStore {
   return new SqliteCredentialStore({ dataDir: options.dataDir, keyFile: options.credentials.keyFile, key: env.SPACEDRIVE_CREDENTIALS_KEY });
 }
+
+/** Each store's subscription deleting an uninstalled extension's credentials (ended at stop). */
+const purges = new WeakMap<CredentialStore, Subscription>();
+
+/**
+ * The credentials module (`credentials`): opened on first use, it deletes an extension's secrets
+ * when the extension is uninstalled, and closes last of the capabilities (extensions and jobs may
+ * use credentials while they stop).
+ */
+export const credentialsModule = defineModule<Pick<BaseServices, 'options' | 'events' | 'logger'>, CredentialStore>()({
+  name: 'credentials',
+  dependsOn: ['options', 'events', 'logger'],
+  create: ({ options }) => makeCredentialStore(options),
+  operations: credentialsOperations,
+  start: (store, { events, logger }) => {
+    purges.set(store, purgeOnUninstall(store, events, logger.child({ capability: 'credentials' })));
+  },
+  stop: (store) => {
+    purges.get(store)?.unsubscribe();
+    store.close();
+  },
+});

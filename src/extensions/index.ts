@@ -4,8 +4,9 @@
  * job wrapper, and the `extensions.*` core operations. The sandbox (src/extensions/sandbox) runs
  * the WebAssembly; docs/extension-abi.md is the contract with the guest.
  */
-import type { CoreServices } from '../core/services.js';
-import { ExtensionManager, type JobTypeRegistryLike } from './manager.js';
+import { defineModule } from '../modules/index.js';
+import { ExtensionManager, type ExtensionHostServices, type JobTypeRegistryLike } from './manager.js';
+import { extensionsOperations, type ExtensionHandlerServices } from './operations.js';
 import { loadSandbox } from './sandbox/index.js';
 
 export * from './manifest.js';
@@ -21,6 +22,23 @@ export type { InstallPreview } from './operations.js';
  * Creates the manager core uses, with the real sandbox. `jobTypes` returns the job system's
  * type registry (`core.jobs.types`) when core has one.
  */
-export function makeExtensionManager(core: CoreServices, jobTypes?: () => JobTypeRegistryLike | undefined): ExtensionManager {
+export function makeExtensionManager(core: ExtensionHostServices, jobTypes?: () => JobTypeRegistryLike | undefined): ExtensionManager {
   return new ExtensionManager({ core, loadSandbox, ...(jobTypes ? { jobTypes } : {}) });
 }
+
+/**
+ * The extensions module (`extensions`): installed extensions, their sandboxes and grants. It loads
+ * the enabled extensions once every module is up (`ready`), since an extension's init may call
+ * any capability; the job runner (a later module) stops before the sandboxes drain and close.
+ */
+export const extensionsModule = defineModule<ExtensionHostServices & { jobTypes: JobTypeRegistryLike }, ExtensionManager, Omit<ExtensionHandlerServices, 'extensions' | 'options'>>()({
+  name: 'extensions',
+  dependsOn: ['options', 'logger', 'events', 'coreRegistry', 'runtimeRegistry', 'executor', 'execute', 'jobTypes'],
+  create: (deps) => makeExtensionManager(deps, () => deps.jobTypes),
+  operations: extensionsOperations,
+  counters: { read: (manager) => manager.counters() },
+  ready: async (manager, { options }) => {
+    if (options.extensions.autoload) await manager.loadEnabled();
+  },
+  stop: (manager) => manager.close(),
+});

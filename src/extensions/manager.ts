@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { CoreServices } from '../core/services.js';
+import type { BaseServices } from '../modules/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { JobTypeDefinition } from '../jobs/types.js';
 import type { Logger } from '../logging/index.js';
@@ -26,7 +26,8 @@ import {
   noPermissions,
   type ManifestPermissions,
 } from './manifest.js';
-import { checkCallChain, checkExtensionId, checkFilesystemAccess, extensionOfActor, reservedExtensionIds, type PathAccess } from './permissions.js';
+import type { JobAccess } from '../jobs/operations.js';
+import { checkCallChain, checkDispatchPermission, checkLibraryPermission, checkManageJob, mayManageJob, checkExtensionId, checkFilesystemAccess, extensionOfActor, reservedExtensionIds, type PathAccess } from './permissions.js';
 import type { ExtensionSandbox, GuestRegistration, ImmediateAnswer, LoadSandboxOptions, SandboxCallOptions, SandboxStats } from './sandbox/types.js';
 import { JsonFileExtensionStore, type InstalledExtension, type InstalledExtensionStore } from './store.js';
 import { RunningJobs, wasmJobDefinition } from './wasm-job.js';
@@ -81,8 +82,11 @@ export interface ExtensionInfo {
   running_jobs: number;
 }
 
+/** What the extension manager uses of core: configuration, logging, events, the registries, `execute`. */
+export type ExtensionHostServices = Pick<BaseServices, 'options' | 'logger' | 'events' | 'coreRegistry' | 'runtimeRegistry' | 'executor' | 'execute'>;
+
 export interface ExtensionManagerOptions {
-  core: CoreServices;
+  core: ExtensionHostServices;
   /** The job system's type registry, when there is one (looked up at each load). */
   jobTypes?: () => JobTypeRegistryLike | undefined;
   /** Creates sandboxes (src/extensions/sandbox's `loadSandbox`). */
@@ -198,7 +202,7 @@ interface Entry {
 }
 
 export class ExtensionManager {
-  readonly #core: CoreServices;
+  readonly #core: ExtensionHostServices;
   readonly #jobTypes: () => JobTypeRegistryLike | undefined;
   readonly #loadSandbox: (opts: LoadSandboxOptions) => Promise<ExtensionSandbox>;
   readonly #store: InstalledExtensionStore;
@@ -305,6 +309,19 @@ export class ExtensionManager {
   async permissionsOf(id: string): Promise<ManifestPermissions | undefined> {
     const e = this.#entries.get(id);
     return e ? (await this.#manifestOf(e)).permissions : undefined;
+  }
+
+  /** What extension `id` may do with jobs (an extension not installed: nothing but its own). */
+  async jobAccessOf(id: string): Promise<JobAccess> {
+    const permissions = (await this.permissionsOf(id)) ?? noPermissions();
+    return {
+      checkDispatch: (type, libraryId) => {
+        checkDispatchPermission(id, permissions, type);
+        if (libraryId !== undefined) checkLibraryPermission(id, permissions, type, libraryId);
+      },
+      mayManage: (job) => mayManageJob(id, permissions, job),
+      checkManage: (job, what) => checkManageJob(id, permissions, job, what),
+    };
   }
 
   /**

@@ -3,12 +3,25 @@
  * `library_id` (the request's, or the payload's — extensions pass it in the payload), else the
  * default library.
  */
-import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
+import { actorOf, type OperationContext as CallContext } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { JobSystem } from '../jobs/index.js';
+import type { ExtensionManager } from '../extensions/index.js';
+import type { LibraryService } from './libraries.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { decodeBase64Field } from '../schema/index.js';
 import { MAX_INLINE_CONTENT_BYTES } from './libraries.js';
 import { addLocation, dispatchIndex, getLocation, removeLocation } from './locations.js';
 import type { EntryRecord, LocationRecord } from './store.js';
+
+/** The services library handlers see as `ctx.core` (the library module declares them). */
+export interface LibraryHandlerServices {
+  libraries: LibraryService;
+  jobs: JobSystem;
+  extensions: Pick<ExtensionManager, 'checkPaths'>;
+}
+type OperationContext = CallContext<LibraryHandlerServices>;
+const defineOperation = operationsWith<LibraryHandlerServices>();
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -67,7 +80,7 @@ function toWireLocation(libraryId: string, l: LocationRecord, entries: number): 
 }
 
 /** The library of a call: the payload's `library_id` when given, else the context's (already the default when none was named). */
-export function libraryOf(input: { library_id?: string }, ctx: OperationContext): string {
+export function libraryOf(input: { library_id?: string }, ctx: CallContext<{ libraries: Pick<LibraryService, 'resolve'> }>): string {
   return ctx.core.libraries.resolve(input.library_id ?? ctx.libraryId);
 }
 

@@ -2,8 +2,17 @@
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { libraryIdProperty, libraryOf, type SidecarRecord } from '../library/index.js';
 import { decodeBase64Field } from '../schema/index.js';
-import { defineOperation } from '../registry/index.js';
-import { encodingOf } from './service.js';
+import type { OperationContext } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { LibraryService } from '../library/libraries.js';
+import { encodingOf, type SidecarService } from './service.js';
+
+/** The services sidecar handlers see as `ctx.core` (the sidecars module declares them). */
+export interface SidecarHandlerServices {
+  sidecars: SidecarService;
+  libraries: Pick<LibraryService, 'resolve'>;
+}
+const defineOperation = operationsWith<SidecarHandlerServices>();
 
 const NAME = '^[a-z0-9][a-z0-9_.:-]*$';
 
