@@ -29,12 +29,12 @@ export { credentialsOperations, resolveOwner, DEFAULT_OWNER, type CredentialHand
 export function purgeOnUninstall(store: CredentialStore, events: EventBus, logger: Logger): Subscription {
   return events.subscribe(['extension:uninstalled'], undefined, (event) => {
     const id = String((event.payload as { id?: unknown }).id ?? '');
-    try {
-      const removed = store.deleteOwner(extensionOwner(id));
-      if (removed > 0) logger.info({ extension: id, removed }, `deleted ${removed} credential(s) of uninstalled extension '${id}'`);
-    } catch (err) {
-      logger.warn({ err, extension: id }, `could not delete the credentials of uninstalled extension '${id}'`);
-    }
+    store.deleteOwner(extensionOwner(id)).then(
+      (removed) => {
+        if (removed > 0) logger.info({ extension: id, removed }, `deleted ${removed} credential(s) of uninstalled extension '${id}'`);
+      },
+      (err: unknown) => logger.warn({ err, extension: id }, `could not delete the credentials of uninstalled extension '${id}'`),
+    );
   });
 }
 

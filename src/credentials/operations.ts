@@ -92,9 +92,9 @@ export const credentialsList = defineOperation<{ owner?: string }, { owner: stri
   description: 'Names and metadata of an owner\'s credentials (never the secrets).',
   input: { type: 'object', additionalProperties: false, properties: { owner } },
   output: { type: 'object', required: ['owner', 'credentials'], properties: { owner: { type: 'string' }, credentials: { type: 'array', items: summarySchema } } },
-  handler: (input, ctx) => {
+  handler: async (input, ctx) => {
     const o = resolveOwner(ctx, input.owner);
-    return { owner: o, credentials: ctx.core.credentials.list(o) };
+    return { owner: o, credentials: await ctx.core.credentials.list(o) };
   },
 });
 

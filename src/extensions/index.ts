@@ -34,7 +34,11 @@ export function makeExtensionManager(core: ExtensionHostServices, jobTypes?: () 
 export const extensionsModule = defineModule<ExtensionHostServices & { jobTypes: JobTypeRegistryLike }, ExtensionManager, Omit<ExtensionHandlerServices, 'extensions' | 'options'>>()({
   name: 'extensions',
   dependsOn: ['options', 'logger', 'events', 'coreRegistry', 'runtimeRegistry', 'executor', 'execute', 'jobTypes'],
-  create: (deps) => makeExtensionManager(deps, () => deps.jobTypes),
+  create: async (deps) => {
+    const manager = makeExtensionManager(deps, () => deps.jobTypes);
+    await manager.open();
+    return manager;
+  },
   operations: extensionsOperations,
   counters: { read: (manager) => manager.counters() },
   ready: async (manager, { options }) => {

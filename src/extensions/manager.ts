@@ -224,7 +224,11 @@ export class ExtensionManager {
     for (const name of existsSync(this.dir) ? readdirSync(this.dir) : []) {
       if (name.startsWith('.staging-') || name.startsWith('.trash-')) rmSync(join(this.dir, name), { recursive: true, force: true });
     }
-    for (const record of this.#store.list()) {
+  }
+
+  /** Reads the installed list (once, before anything else is asked of the manager). */
+  async open(): Promise<void> {
+    for (const record of await this.#store.list()) {
       this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined });
     }
   }
@@ -387,7 +391,7 @@ export class ExtensionManager {
         );
       }
       const record = await this.#stage(pkg, opts.enabled ?? true);
-      this.#store.put(record);
+      await this.#store.put(record);
       const entry: Entry = { record, manifest: pkg.manifest, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined };
       this.#entries.set(id, entry);
       this.#logger.info({ extension: id, version: record.version, enabled: record.enabled }, `installed extension '${id}' ${record.version}`);
@@ -404,7 +408,7 @@ export class ExtensionManager {
       const e = this.#get(id);
       if (!e.record.enabled) {
         e.record = { ...e.record, enabled: true };
-        this.#store.put(e.record);
+        await this.#store.put(e.record);
       }
       if (!e.loaded) await this.#load(e).catch(() => undefined);
       return this.info(id);
@@ -417,7 +421,7 @@ export class ExtensionManager {
       const e = this.#get(id);
       if (e.record.enabled) {
         e.record = { ...e.record, enabled: false };
-        this.#store.put(e.record);
+        await this.#store.put(e.record);
       }
       await this.#unload(e, 'disabled');
       e.state = 'disabled';
@@ -431,7 +435,7 @@ export class ExtensionManager {
     return this.#withLock(id, async () => {
       const e = this.#get(id);
       await this.#unload(e, 'uninstalled');
-      this.#store.remove(id);
+      await this.#store.remove(id);
       this.#entries.delete(id);
       await rm(join(this.dir, id), { recursive: true, force: true });
       this.#logger.info({ extension: id }, `uninstalled extension '${id}'`);
@@ -468,7 +472,7 @@ export class ExtensionManager {
           this.#logger.error({ extension: id, err }, `extension '${id}' ${pkg.manifest.version} is running but could not be saved; the installed version loads at the next start`);
           throw err;
         }
-        this.#store.put(record);
+        await this.#store.put(record);
         e.record = record;
         if (record.path !== previous.path) await rm(join(this.dir, previous.path), { recursive: true, force: true });
       }

@@ -43,8 +43,8 @@ export const libraryModule = defineModule<Pick<BaseServices, 'options' | 'events
   operations: libraryOperations,
   jobTypes: (libraries) => [makeLocationsIndexJob(libraries)],
   counters: { read: (libraries) => libraries.counters() },
-  start: (libraries) => {
-    libraries.ensureDefault();
+  start: async (libraries) => {
+    await libraries.ensureDefault();
   },
   stop: (libraries) => libraries.close(),
 });

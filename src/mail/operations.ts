@@ -80,7 +80,7 @@ export const mailListAccounts = defineOperation<Record<string, never>, { account
   description: 'The configured mail accounts, by name. Passwords are never returned (has_password says whether one is stored).',
   input: { type: 'object', additionalProperties: false, properties: {} },
   output: { type: 'object', required: ['accounts'], additionalProperties: false, properties: { accounts: { type: 'array', items: accountSchema } } },
-  handler: (_input, ctx) => ({ accounts: ctx.core.mail.listAccounts() }),
+  handler: async (_input, ctx) => ({ accounts: await ctx.core.mail.listAccounts() }),
 });
 
 export const mailRemoveAccount = defineOperation<{ name: string }, { name: string; removed: true }>({

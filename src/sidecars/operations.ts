@@ -129,10 +129,10 @@ export const writeSidecar = defineOperation<WriteInput, WireSidecar>({
     },
   },
   output: sidecarSchema,
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
     const sidecars = ctx.core.sidecars;
-    const row = sidecars.write(libraryId, input.entry_id, { kind: input.kind, variant: input.variant ?? 'default', format: input.format, bytes: bytesOf(input) });
+    const row = await sidecars.write(libraryId, input.entry_id, { kind: input.kind, variant: input.variant ?? 'default', format: input.format, bytes: bytesOf(input) });
     return toWire(row, (rel) => sidecars.absolutePath(rel));
   },
 });
@@ -149,7 +149,7 @@ export const readSidecar = defineOperation<{ library_id?: string; entry_id: stri
     properties: { ...sidecarSchema.properties, encoding: { enum: ['json', 'text', 'base64'] }, json: {}, text: { type: 'string' }, data: { type: 'string', contentEncoding: 'base64' } },
   },
   handler: async (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+    const libraryId = await libraryOf(input, ctx);
     const sidecars = ctx.core.sidecars;
     const { sidecar, bytes } = await sidecars.read(libraryId, input.entry_id, input.kind, input.variant ?? 'default');
     const encoding = encodingOf(sidecar.format);
@@ -178,10 +178,10 @@ export const listSidecars = defineOperation<{ library_id?: string; entry_id?: st
     properties: { library_id: libraryIdProperty, entry_id: { type: 'string', minLength: 1 }, kind: kindProperty },
   },
   output: { type: 'object', required: ['sidecars'], properties: { sidecars: { type: 'array', items: sidecarSchema } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
     const sidecars = ctx.core.sidecars;
-    const rows = sidecars.list(libraryId, { ...(input.entry_id !== undefined ? { entryId: input.entry_id } : {}), ...(input.kind !== undefined ? { kind: input.kind } : {}) });
+    const rows = await sidecars.list(libraryId, { ...(input.entry_id !== undefined ? { entryId: input.entry_id } : {}), ...(input.kind !== undefined ? { kind: input.kind } : {}) });
     return { sidecars: rows.map((r) => toWire(r, (rel) => sidecars.absolutePath(rel))) };
   },
 });
@@ -193,9 +193,9 @@ export const deleteSidecar = defineOperation<{ library_id?: string; entry_id: st
   description: "Deletes a sidecar of an entry's content (its file too, when no library uses it).",
   input: sidecarOfEntryInput,
   output: { type: 'object', required: ['deleted', 'sidecar_id'], properties: { deleted: { const: true }, sidecar_id: { type: 'string' } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    const row = ctx.core.sidecars.delete(libraryId, input.entry_id, input.kind, input.variant ?? 'default');
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    const row = await ctx.core.sidecars.delete(libraryId, input.entry_id, input.kind, input.variant ?? 'default');
     return { deleted: true as const, sidecar_id: row.id };
   },
 });
