@@ -22,10 +22,12 @@ import { credentialsModule, type CredentialStore } from '../credentials/index.js
 import { httpModule } from '../http/index.js';
 import { mailModule, type MailService } from '../mail/index.js';
 import { coreModule } from './operations.js';
+import { openStorage, type StorageBackend } from './storage.js';
 import { VERSION } from './version.js';
 
 export type { ExecuteOptions } from '../modules/index.js';
 export { VERSION } from './version.js';
+export { openStorage, SqliteStorage, PostgresStorage, type StorageBackend } from './storage.js';
 
 /**
  * Core's modules. The order matters only between modules that do not depend on each other:
@@ -75,7 +77,8 @@ export class Core implements CoreServices {
   readonly executor: Executor;
   readonly jobTypes = new JobTypeRegistry();
   readonly counters = new Map<string, CountersReader>();
-  readonly #modules: Composition<BaseServices & { jobTypes: JobTypeRegistry }>;
+  readonly #modules: Composition<BaseServices & { jobTypes: JobTypeRegistry; storage: StorageBackend }>;
+  #storage: StorageBackend | undefined;
   #closed = false;
 
   private constructor(options: SpacedriveOptions, extra: CreateCoreOptions, modules: readonly AnyModule[]) {
@@ -99,7 +102,8 @@ export class Core implements CoreServices {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     const core = new Core(options, extra, modules);
     try {
-      await core.#modules.create(core.#baseServices());
+      core.#storage = await openStorage(options.store, options.dataDir, core.logger.child({ component: 'storage' }));
+      await core.#modules.create(core.#baseServices(core.#storage));
       core.counters.set('log', () => ({ lines_dropped: logLinesDropped() }));
       await core.#modules.start();
     } catch (err) {
@@ -131,6 +135,11 @@ export class Core implements CoreServices {
     return this.#modules.get('sidecars');
   }
 
+  /** The storage backend the modules' ports come from (`sqlite` or `postgres`). */
+  get storage(): StorageBackend | undefined {
+    return this.#storage;
+  }
+
   /** Module names in start order. */
   get moduleOrder(): string[] {
     return this.#modules.order;
@@ -150,11 +159,13 @@ export class Core implements CoreServices {
     if (this.#closed) return;
     this.#closed = true;
     await this.#modules.stop();
+    await this.#storage?.close();
   }
 
   /** The services the root provides to modules (a plain object: a module sees only what it names). */
-  #baseServices(): BaseServices & { jobTypes: JobTypeRegistry } {
+  #baseServices(storage: StorageBackend): BaseServices & { jobTypes: JobTypeRegistry; storage: StorageBackend } {
     return {
+      storage,
       version: this.version,
       startedAt: this.startedAt,
       options: this.options,

@@ -8,10 +8,15 @@ import type { SpacedriveOptions } from '../config/index.js';
 import type { EventBus, Subscription } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { defineModule, type BaseServices } from '../modules/index.js';
-import { SqliteCredentialStore, extensionOwner, type CredentialStore } from './store.js';
+import { CredentialVault, SqliteCredentialStore, extensionOwner, type CredentialRows, type CredentialStore } from './store.js';
 import { credentialsOperations } from './operations.js';
 
+export { PostgresCredentialRows, CREDENTIALS_PG_MIGRATIONS } from './postgres-rows.js';
 export {
+  CredentialVault,
+  SqliteCredentialRows,
+  type CredentialRow,
+  type CredentialRows,
   SqliteCredentialStore,
   extensionOwner,
   MAX_SECRET_BYTES,
@@ -51,10 +56,11 @@ const purges = new WeakMap<CredentialStore, Subscription>();
  * when the extension is uninstalled, and closes last of the capabilities (extensions and jobs may
  * use credentials while they stop).
  */
-export const credentialsModule = defineModule<Pick<BaseServices, 'options' | 'events' | 'logger'>, CredentialStore>()({
+export const credentialsModule = defineModule<Pick<BaseServices, 'options' | 'events' | 'logger'> & { storage: { credentialRows(): CredentialRows } }, CredentialStore>()({
   name: 'credentials',
-  dependsOn: ['options', 'events', 'logger'],
-  create: ({ options }) => makeCredentialStore(options),
+  dependsOn: ['options', 'events', 'logger', 'storage'],
+  // The key comes from the key file or the environment, never from the rows' store.
+  create: ({ options, storage }) => new CredentialVault(storage.credentialRows(), { dataDir: options.dataDir, keyFile: options.credentials.keyFile, key: process.env.SPACEDRIVE_CREDENTIALS_KEY }),
   operations: credentialsOperations,
   start: (store, { events, logger }) => {
     purges.set(store, purgeOnUninstall(store, events, logger.child({ capability: 'credentials' })));

@@ -7,10 +7,12 @@
 import { defineModule } from '../modules/index.js';
 import { ExtensionManager, type ExtensionHostServices, type JobTypeRegistryLike } from './manager.js';
 import { extensionsOperations, type ExtensionHandlerServices } from './operations.js';
+import type { InstalledExtensionStore } from './store.js';
 import { loadSandbox } from './sandbox/index.js';
 
 export * from './manifest.js';
 export * from './store.js';
+export { PostgresExtensionStore, EXTENSIONS_PG_MIGRATIONS } from './postgres-store.js';
 export * from './permissions.js';
 export * from './wasm-job.js';
 export { createHostBridge, type ExtensionBridgeOptions } from './bridge.js';
@@ -22,8 +24,8 @@ export type { InstallPreview } from './operations.js';
  * Creates the manager core uses, with the real sandbox. `jobTypes` returns the job system's
  * type registry (`core.jobs.types`) when core has one.
  */
-export function makeExtensionManager(core: ExtensionHostServices, jobTypes?: () => JobTypeRegistryLike | undefined): ExtensionManager {
-  return new ExtensionManager({ core, loadSandbox, ...(jobTypes ? { jobTypes } : {}) });
+export function makeExtensionManager(core: ExtensionHostServices, jobTypes?: () => JobTypeRegistryLike | undefined, store?: InstalledExtensionStore): ExtensionManager {
+  return new ExtensionManager({ core, loadSandbox, ...(jobTypes ? { jobTypes } : {}), ...(store ? { store } : {}) });
 }
 
 /**
@@ -31,11 +33,11 @@ export function makeExtensionManager(core: ExtensionHostServices, jobTypes?: () 
  * the enabled extensions once every module is up (`ready`), since an extension's init may call
  * any capability; the job runner (a later module) stops before the sandboxes drain and close.
  */
-export const extensionsModule = defineModule<ExtensionHostServices & { jobTypes: JobTypeRegistryLike }, ExtensionManager, Omit<ExtensionHandlerServices, 'extensions' | 'options'>>()({
+export const extensionsModule = defineModule<ExtensionHostServices & { jobTypes: JobTypeRegistryLike; storage: { installedExtensions(): InstalledExtensionStore } }, ExtensionManager, Omit<ExtensionHandlerServices, 'extensions' | 'options'>>()({
   name: 'extensions',
-  dependsOn: ['options', 'logger', 'events', 'coreRegistry', 'runtimeRegistry', 'executor', 'execute', 'jobTypes'],
+  dependsOn: ['options', 'logger', 'events', 'coreRegistry', 'runtimeRegistry', 'executor', 'execute', 'jobTypes', 'storage'],
   create: async (deps) => {
-    const manager = makeExtensionManager(deps, () => deps.jobTypes);
+    const manager = makeExtensionManager(deps, () => deps.jobTypes, deps.storage.installedExtensions());
     await manager.open();
     return manager;
   },

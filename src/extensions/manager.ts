@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { BaseServices } from '../modules/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { JobTypeDefinition } from '../jobs/types.js';
@@ -391,6 +391,7 @@ export class ExtensionManager {
         );
       }
       const record = await this.#stage(pkg, opts.enabled ?? true);
+      await this.#store.savePackage?.(record, pkg.manifest, pkg.wasm);
       await this.#store.put(record);
       const entry: Entry = { record, manifest: pkg.manifest, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined };
       this.#entries.set(id, entry);
@@ -472,6 +473,7 @@ export class ExtensionManager {
           this.#logger.error({ extension: id, err }, `extension '${id}' ${pkg.manifest.version} is running but could not be saved; the installed version loads at the next start`);
           throw err;
         }
+        await this.#store.savePackage?.(record, pkg.manifest, pkg.wasm);
         await this.#store.put(record);
         e.record = record;
         if (record.path !== previous.path) await rm(join(this.dir, previous.path), { recursive: true, force: true });
@@ -544,7 +546,31 @@ export class ExtensionManager {
   }
 
   async #readInstalled(record: InstalledExtension): Promise<ExtensionPackage> {
-    return readPackage(join(this.dir, record.path), this.#core.options.extensions);
+    const dir = join(this.dir, record.path);
+    // Installed on another node of the cluster: write the stored bytes here first (readPackage
+    // checks them against the manifest's SHA-256 as for any package).
+    if (this.#store.loadPackage && !(await stat(join(dir, MANIFEST_FILE)).catch(() => undefined))) {
+      const saved = await this.#store.loadPackage(record);
+      if (saved) {
+        const manifest = saved.manifest as { module: string };
+        const tmp = join(this.dir, `.staging-${record.id}-${randomBytes(6).toString('hex')}`);
+        await mkdir(tmp, { recursive: true, mode: 0o700 });
+        try {
+          await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(saved.manifest, null, 2)}\n`, { mode: 0o600 });
+          await writeFile(join(tmp, manifest.module), saved.module, { mode: 0o600 });
+          await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+          await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+            // Another load wrote it meanwhile.
+            if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+            await rm(tmp, { recursive: true, force: true });
+          });
+        } catch (err) {
+          await rm(tmp, { recursive: true, force: true });
+          throw err;
+        }
+      }
+    }
+    return readPackage(dir, this.#core.options.extensions);
   }
 
   /**

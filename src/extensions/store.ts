@@ -32,6 +32,14 @@ export interface InstalledExtensionStore {
   put(record: InstalledExtension): Promise<void>;
   /** Removes the record; true if there was one. Durable when it returns. */
   remove(id: string): Promise<boolean>;
+  /**
+   * Keeps an installed package's manifest and module, the module by its SHA-256, so that every
+   * node loads the same bytes (before the record naming it is put). Absent in the embedded store,
+   * whose package files are already in the data directory.
+   */
+  savePackage?(record: InstalledExtension, manifest: unknown, module: Uint8Array): Promise<void>;
+  /** The manifest and module saved for `record`, when this store keeps packages. */
+  loadPackage?(record: InstalledExtension): Promise<{ manifest: unknown; module: Uint8Array } | undefined>;
 }
 
 interface FileShape {
