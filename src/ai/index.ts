@@ -19,8 +19,10 @@ import {
   type EmbedResult,
 } from './provider.js';
 import { TesseractPool } from './tesseract-pool.js';
+import { defineModule, type BaseServices } from '../modules/index.js';
+import { aiOperations } from './operations.js';
 
-export { aiOperations } from './operations.js';
+export { aiOperations, type AiHandlerServices } from './operations.js';
 export { sniffMimeType, OCR_MIME_TYPES, type OcrMimeType, type OcrRequest, type OcrResult, type OcrPage } from './ocr.js';
 export type { ClassifyTextRequest, ClassifyTextResult, EmbedRequest, EmbedResult, Usage } from './provider.js';
 export { OCR_LANGUAGES, type OcrLanguage } from './tesseract-pool.js';
@@ -84,3 +86,13 @@ export class AiService {
 export function makeAiService(opts: AiServiceOptions): AiService {
   return new AiService(opts);
 }
+
+/** The AI module (`ai`): OCR and text models; starts nothing until first used. */
+export const aiModule = defineModule<Pick<BaseServices, 'options' | 'logger'>, AiService>()({
+  name: 'ai',
+  dependsOn: ['options', 'logger'],
+  create: ({ options, logger }) => makeAiService({ ai: options.ai, dataDir: options.dataDir, logger: logger.child({ capability: 'ai' }) }),
+  operations: aiOperations,
+  counters: { read: (ai) => ai.stats() },
+  stop: (ai) => ai.close(),
+});

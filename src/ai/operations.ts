@@ -1,8 +1,15 @@
 /** The AI capability's core operations; each handler reaches the service as `ctx.core.ai`. */
-import { defineOperation } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { AiService } from './index.js';
 import { OCR_MIME_TYPES, type OcrRequest, type OcrResult } from './ocr.js';
 import type { ClassifyTextRequest, ClassifyTextResult, EmbedRequest, EmbedResult } from './provider.js';
 import { OCR_LANGUAGES } from './tesseract-pool.js';
+
+/** The services AI handlers see as `ctx.core` (the ai module declares them). */
+export interface AiHandlerServices {
+  ai: AiService;
+}
+const defineOperation = operationsWith<AiHandlerServices>();
 
 const confidence = { type: 'number', minimum: 0, maximum: 1 };
 

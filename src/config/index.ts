@@ -58,6 +58,12 @@ export interface SpacedriveOptions {
   credentials: CredentialsOptions;
   /** Host HTTP fetch (src/http) used by extensions through `action:http.fetch.input.v1`. */
   http: HttpOptions;
+  /**
+   * Where libraries, credentials, installed extensions and mail state are kept: `sqlite` (files in
+   * the data directory, the default) or a PostgreSQL URL (`postgres://user@host:5432/db`) shared
+   * by the nodes of a cluster. Env `SPACEDRIVE_STORE`, flag `spacedrive daemon --store`.
+   */
+  store: string;
 }
 
 export interface CredentialsOptions {
@@ -286,6 +292,7 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       maxRequestBytes: 8 * 1024 * 1024,
       maxRedirects: 5,
     },
+    store: 'sqlite',
   };
 }
 
@@ -315,6 +322,7 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_AI_EMBEDDING_MODEL: (o, v) => setAiProvider(o, 'embedding_model', v),
   SPACEDRIVE_AI_TIMEOUT_MS: (o, v) => setAiProvider(o, 'timeout_ms', Number(v)),
   SPACEDRIVE_CREDENTIALS_KEY_FILE: (o, v) => (o.credentials = { ...o.credentials, keyFile: v }),
+  SPACEDRIVE_STORE: (o, v) => (o.store = v),
 };
 
 const extensionLimitsSchema = {
@@ -338,10 +346,22 @@ const extensionLimitsSchema = {
   },
 };
 
+/** `sqlite`, or a PostgreSQL URL. */
+const STORE_PATTERN = '^(sqlite|postgres(ql)?://.+)$';
+
+/** Checks a `--store` value: `sqlite` or a PostgreSQL URL; CONFIG_INVALID otherwise. */
+export function parseStore(value: string): string {
+  if (!new RegExp(STORE_PATTERN).test(value)) {
+    throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `store '${value}' is neither 'sqlite' nor a PostgreSQL URL (postgres://user@host:5432/database)`, { store: value });
+  }
+  return value;
+}
+
 const optionsSchema = {
   type: 'object',
   required: ['dataDir', 'socketPath', 'tcp', 'log', 'wire'],
   properties: {
+    store: { type: 'string', pattern: STORE_PATTERN },
     dataDir: { type: 'string', minLength: 1 },
     socketPath: { type: 'string', minLength: 1, maxLength: 107 },
     tcp: {

@@ -1,5 +1,9 @@
 /** Core's own queries: status and the method catalogue. */
-import { defineOperation } from '../registry/index.js';
+import { defineModule, operationsWith, type BaseServices } from '../modules/index.js';
+
+/** The services core's own handlers see as `ctx.core` (the core module declares them). */
+export type CoreHandlerServices = Pick<BaseServices, 'version' | 'startedAt' | 'options' | 'coreRegistry' | 'runtimeRegistry' | 'executor' | 'counters'>;
+const defineOperation = operationsWith<CoreHandlerServices>();
 
 export const coreStatus = defineOperation<Record<string, never>, {
   version: string;
@@ -98,3 +102,11 @@ export const coreMethods = defineOperation<{ filter?: string; owner?: string; ki
 });
 
 export const coreOperations = [coreStatus, coreMethods];
+
+/** Core's own module (`core`): status and the method catalogue, over the base services. */
+export const coreModule = defineModule<{}, undefined, CoreHandlerServices>()({
+  name: 'core',
+  dependsOn: [],
+  operationsUse: ['version', 'startedAt', 'options', 'coreRegistry', 'runtimeRegistry', 'executor', 'counters'],
+  operations: coreOperations,
+});

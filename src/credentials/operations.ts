@@ -4,8 +4,15 @@
  * and core code pass `owner` (default `user`).
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { defineOperation, type OperationContext } from '../registry/index.js';
-import { MAX_SECRET_BYTES, NAME_PATTERN, OWNER_PATTERN, extensionOwner, type Credential, type CredentialSummary } from './store.js';
+import type { OperationContext } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import { MAX_SECRET_BYTES, NAME_PATTERN, OWNER_PATTERN, extensionOwner, type Credential, type CredentialStore, type CredentialSummary } from './store.js';
+
+/** The services credential handlers see as `ctx.core` (the credentials module declares them). */
+export interface CredentialHandlerServices {
+  credentials: CredentialStore;
+}
+const defineOperation = operationsWith<CredentialHandlerServices>();
 
 /** Owner used when a client or core code names none. */
 export const DEFAULT_OWNER = 'user';
@@ -85,9 +92,9 @@ export const credentialsList = defineOperation<{ owner?: string }, { owner: stri
   description: 'Names and metadata of an owner\'s credentials (never the secrets).',
   input: { type: 'object', additionalProperties: false, properties: { owner } },
   output: { type: 'object', required: ['owner', 'credentials'], properties: { owner: { type: 'string' }, credentials: { type: 'array', items: summarySchema } } },
-  handler: (input, ctx) => {
+  handler: async (input, ctx) => {
     const o = resolveOwner(ctx, input.owner);
-    return { owner: o, credentials: ctx.core.credentials.list(o) };
+    return { owner: o, credentials: await ctx.core.credentials.list(o) };
   },
 });
 

@@ -1,6 +1,6 @@
 /**
- * The credentials store: named secrets per owner, encrypted at rest in `<dataDir>/credentials.db`
- * (SQLite) with AES-256-GCM, a random 96-bit nonce per secret and the owner and name as
+ * The credentials store: named secrets per owner, encrypted at rest (SQLite `<dataDir>/credentials.db`
+ * or the PostgreSQL store, behind {@link CredentialRows}) with AES-256-GCM, a random 96-bit nonce per secret and the owner and name as
  * associated data (so a ciphertext copied to another row does not decrypt). The key lives outside
  * the database: a key file (default `<dataDir>/keys/credentials.key`, mode 0600, created on first
  * use) or the `SPACEDRIVE_CREDENTIALS_KEY` environment variable.
@@ -29,28 +29,68 @@ export interface Credential {
 export type CredentialSummary = Omit<Credential, 'secret'>;
 
 /**
- * The service other core capabilities use (`core.credentials`). Every method is synchronous
- * (SQLite through better-sqlite3); bad input and a wrong key throw typed errors.
+ * The service other core capabilities use (`core.credentials`). Bad input and a wrong key are
+ * typed errors (rejections).
  *
  * @example
  * ```ts
- * core.credentials.put('mail', 'alice@example.com', 'app-password', { host: 'imap.example.com' });
- * const { secret } = core.credentials.get('mail', 'alice@example.com');
+ * await core.credentials.put('mail', 'alice@example.com', 'app-password', { host: 'imap.example.com' });
+ * const { secret } = await core.credentials.get('mail', 'alice@example.com');
  * ```
  */
 export interface CredentialStore {
   /** Stores (or replaces) `secret` under `owner`/`name`. Returns the record without the secret. */
-  put(owner: string, name: string, secret: string, metadata?: Record<string, unknown>): CredentialSummary;
+  put(owner: string, name: string, secret: string, metadata?: Record<string, unknown>): Promise<CredentialSummary>;
   /** The credential, decrypted. NOT_FOUND when there is none. */
-  get(owner: string, name: string): Credential;
+  get(owner: string, name: string): Promise<Credential>;
   /** Removes it. NOT_FOUND when there is none. */
-  delete(owner: string, name: string): { owner: string; name: string; deleted: true };
+  delete(owner: string, name: string): Promise<{ owner: string; name: string; deleted: true }>;
   /** The owner's credentials, by name, without secrets. */
-  list(owner: string): CredentialSummary[];
+  list(owner: string): Promise<CredentialSummary[]>;
   /** Deletes every credential of `owner` (an uninstalled extension's); returns how many. */
-  deleteOwner(owner: string): number;
+  deleteOwner(owner: string): Promise<number>;
   /** Closes the database. */
-  close(): void;
+  close(): Promise<void>;
+}
+
+/** One stored credential: ciphertext and its AES-GCM nonce and tag, never the plaintext or the key. */
+export interface CredentialRow {
+  owner: string;
+  name: string;
+  nonce: Buffer;
+  ciphertext: Buffer;
+  tag: Buffer;
+  /** JSON text of the metadata object. */
+  metadata: string;
+  /** ms since the epoch. */
+  created_at: number;
+  updated_at: number;
+}
+
+export type CredentialRowSummary = Pick<CredentialRow, 'owner' | 'name' | 'metadata' | 'created_at' | 'updated_at'>;
+
+/**
+ * The storage port of credentials: rows of ciphertext and one key-check blob (the key check
+ * encrypted under the key, so a wrong key is recognised before anything is read or written).
+ * The key itself is never given to it. SQLite: `<dataDir>/credentials.db`; PostgreSQL: the
+ * `credentials` tables shared by every node (./postgres-rows.ts).
+ */
+export interface CredentialRows {
+  /** Where the rows are, for messages (`credentials.db`'s path, `PostgreSQL`). */
+  readonly where: string;
+  /** Opens (creating the tables when needed) and returns the key check, if the store has one. */
+  open(): Promise<Buffer | undefined>;
+  /** Stores the key check of a new store; the first writer wins, and its blob is returned. */
+  initKeyCheck(blob: Buffer): Promise<Buffer>;
+  /** Inserts or replaces a row (keeping its created_at). */
+  upsert(row: CredentialRow): Promise<CredentialRowSummary>;
+  get(owner: string, name: string): Promise<CredentialRow | undefined>;
+  delete(owner: string, name: string): Promise<boolean>;
+  list(owner: string): Promise<CredentialRowSummary[]>;
+  deleteOwner(owner: string): Promise<number>;
+  /** True when nothing was ever stored and opening would create the store just to find it empty. */
+  neverUsed(): boolean;
+  close(): Promise<void>;
 }
 
 /** `user`, `mail`, or `ext:<extension-id>`. */
@@ -144,26 +184,6 @@ export function decrypt(key: Buffer, nonce: Buffer, ciphertext: Buffer, tag: Buf
   }
 }
 
-/** Statements prepared once per open database (preparing costs more than running them). */
-interface Statements {
-  upsert: Database.Statement;
-  get: Database.Statement;
-  delete: Database.Statement;
-  list: Database.Statement;
-  deleteOwner: Database.Statement;
-}
-
-interface Row {
-  owner: string;
-  name: string;
-  nonce: Buffer;
-  ciphertext: Buffer;
-  tag: Buffer;
-  metadata: string;
-  created_at: number;
-  updated_at: number;
-}
-
 function checkOwner(owner: string): void {
   if (typeof owner !== 'string' || !OWNER_RE.test(owner)) {
     throw new SpacedriveError(ErrorCode.INVALID_INPUT, `credential owner '${String(owner)}' is not valid: use a lower-case name such as 'user' or 'mail', or 'ext:<extension-id>'`, {
@@ -179,27 +199,21 @@ function checkName(name: string): void {
 }
 
 /**
- * SQLite-backed {@link CredentialStore}. The database and key are opened on first use, so a core
- * that never touches credentials creates neither.
+ * {@link CredentialStore} over a {@link CredentialRows} port: validation, AES-256-GCM and the key
+ * (from the environment or a key file, never from the rows' store). The rows and the key are
+ * opened on first use, so a core that never touches credentials creates neither.
  */
-export class SqliteCredentialStore implements CredentialStore {
-  readonly #dbPath: string;
+export class CredentialVault implements CredentialStore {
+  readonly #rows: CredentialRows;
   readonly #keyFile: string;
   readonly #envKey: string | undefined;
-  #db: Database.Database | undefined;
-  #stmts: Statements | undefined;
-  #key: Buffer | undefined;
+  #key: Promise<Buffer> | undefined;
   #closed = false;
 
-  constructor(o: CredentialStoreOptions) {
-    this.#dbPath = join(o.dataDir, 'credentials.db');
+  constructor(rows: CredentialRows, o: Pick<CredentialStoreOptions, 'dataDir' | 'keyFile' | 'key'>) {
+    this.#rows = rows;
     this.#keyFile = o.keyFile ?? join(o.dataDir, 'keys', 'credentials.key');
     this.#envKey = o.key !== undefined && o.key !== '' ? o.key : undefined;
-  }
-
-  /** Where the database is (for tests and `status`). */
-  get path(): string {
-    return this.#dbPath;
   }
 
   /** Where the key file is (unused when the key comes from the environment). */
@@ -207,7 +221,7 @@ export class SqliteCredentialStore implements CredentialStore {
     return this.#keyFile;
   }
 
-  put(owner: string, name: string, secret: string, metadata: Record<string, unknown> = {}): CredentialSummary {
+  async put(owner: string, name: string, secret: string, metadata: Record<string, unknown> = {}): Promise<CredentialSummary> {
     checkOwner(owner);
     checkName(name);
     if (typeof secret !== 'string') throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'the secret must be a string', { field: 'secret' });
@@ -218,25 +232,25 @@ export class SqliteCredentialStore implements CredentialStore {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'metadata must be a JSON object', { field: 'metadata' });
     }
-    const { stmts, key } = this.#open();
+    const key = await this.#open();
     const { nonce, ciphertext, tag } = encrypt(key, plaintext, aad(owner, name));
     plaintext.fill(0);
     const now = Date.now();
-    const row = stmts.upsert.get(owner, name, nonce, ciphertext, tag, JSON.stringify(metadata), now, now) as Pick<Row, 'owner' | 'name' | 'metadata' | 'created_at' | 'updated_at'>;
+    const row = await this.#rows.upsert({ owner, name, nonce, ciphertext, tag, metadata: JSON.stringify(metadata), created_at: now, updated_at: now });
     return summary(row.owner, row.name, row);
   }
 
-  get(owner: string, name: string): Credential {
+  async get(owner: string, name: string): Promise<Credential> {
     checkOwner(owner);
     checkName(name);
-    const { stmts, key } = this.#open();
-    const row = stmts.get.get(owner, name) as Omit<Row, 'owner' | 'name'> | undefined;
+    const key = await this.#open();
+    const row = await this.#rows.get(owner, name);
     if (!row) throw notFound(owner, name);
     const plaintext = decrypt(key, row.nonce, row.ciphertext, row.tag, aad(owner, name));
     if (!plaintext) {
       throw new SpacedriveError(
         ErrorCode.CREDENTIALS_CORRUPT,
-        `credential '${name}' of '${owner}' failed its integrity check: the row in ${this.#dbPath} was altered or copied from elsewhere; store it again`,
+        `credential '${name}' of '${owner}' failed its integrity check: the row in ${this.#rows.where} was altered or copied from elsewhere; store it again`,
         { owner, name },
       );
     }
@@ -248,99 +262,68 @@ export class SqliteCredentialStore implements CredentialStore {
     return credential;
   }
 
-  delete(owner: string, name: string): { owner: string; name: string; deleted: true } {
+  async delete(owner: string, name: string): Promise<{ owner: string; name: string; deleted: true }> {
     checkOwner(owner);
     checkName(name);
-    const res = this.#open().stmts.delete.run(owner, name);
-    if (res.changes === 0) throw notFound(owner, name);
+    await this.#open();
+    if (!(await this.#rows.delete(owner, name))) throw notFound(owner, name);
     return { owner, name, deleted: true };
   }
 
-  list(owner: string): CredentialSummary[] {
+  async list(owner: string): Promise<CredentialSummary[]> {
     checkOwner(owner);
-    const rows = this.#open().stmts.list.all(owner) as Row[];
-    return rows.map((r) => summary(r.owner, r.name, r));
+    await this.#open();
+    return (await this.#rows.list(owner)).map((r) => summary(r.owner, r.name, r));
   }
 
-  deleteOwner(owner: string): number {
+  async deleteOwner(owner: string): Promise<number> {
     checkOwner(owner);
     // Nothing stored yet: do not create the database and key just to find it empty.
-    if (!this.#db && !existsSync(this.#dbPath)) return 0;
-    return this.#open().stmts.deleteOwner.run(owner).changes;
+    if (this.#key === undefined && this.#rows.neverUsed()) return 0;
+    await this.#open();
+    return this.#rows.deleteOwner(owner);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#closed = true;
-    this.#db?.close();
-    this.#db = undefined;
-    this.#stmts = undefined;
-    this.#key?.fill(0);
+    const key = this.#key;
     this.#key = undefined;
+    await this.#rows.close();
+    try {
+      (await key)?.fill(0);
+    } catch {
+      // it never opened
+    }
   }
 
-  /** Opens the database and loads the key, checking that the key is the database's. */
-  #open(): { stmts: Statements; key: Buffer } {
-    if (this.#closed) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the credentials store is closed');
-    if (this.#stmts && this.#key) return { stmts: this.#stmts, key: this.#key };
-    mkdirSync(dirname(this.#dbPath), { recursive: true, mode: 0o700 });
-    const db = new Database(this.#dbPath);
-    try {
-      chmodSync(this.#dbPath, 0o600);
-      db.pragma('journal_mode = WAL');
-      db.pragma('secure_delete = ON');
-      db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-        CREATE TABLE IF NOT EXISTS credentials (
-          owner TEXT NOT NULL,
-          name TEXT NOT NULL,
-          nonce BLOB NOT NULL,
-          ciphertext BLOB NOT NULL,
-          tag BLOB NOT NULL,
-          metadata TEXT NOT NULL DEFAULT '{}',
-          created_at INTEGER NOT NULL,
-          updated_at INTEGER NOT NULL,
-          PRIMARY KEY (owner, name)
-        ) WITHOUT ROWID;
-      `);
-      const check = db.prepare("SELECT value FROM meta WHERE key = 'key_check'").get() as { value: Buffer } | undefined;
-      const key = this.#loadKey(check !== undefined);
-      if (check) {
-        const blob = check.value;
-        const plain = decrypt(key, blob.subarray(0, NONCE_BYTES), blob.subarray(NONCE_BYTES + 16), blob.subarray(NONCE_BYTES, NONCE_BYTES + 16), Buffer.from('key_check'));
-        const expected = Buffer.from(KEY_CHECK_PLAINTEXT);
-        if (!plain || plain.length !== expected.length || !timingSafeEqual(plain, expected)) {
-          throw new SpacedriveError(
-            ErrorCode.CREDENTIALS_KEY_INVALID,
-            `the credentials key (${this.#keySource()}) is not the key ${this.#dbPath} was encrypted with: restore the original key file, or move credentials.db away to start an empty store`,
-            { database: this.#dbPath, key_source: this.#keySource() },
-          );
-        }
-      } else {
-        const { nonce, ciphertext, tag } = encrypt(key, Buffer.from(KEY_CHECK_PLAINTEXT), Buffer.from('key_check'));
-        db.prepare("INSERT INTO meta (key, value) VALUES ('key_check', ?)").run(Buffer.concat([nonce, tag, ciphertext]));
-      }
-      const stmts: Statements = {
-        upsert: db.prepare(
-          `INSERT INTO credentials (owner, name, nonce, ciphertext, tag, metadata, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (owner, name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, tag = excluded.tag,
-             metadata = excluded.metadata, updated_at = excluded.updated_at
-           RETURNING owner, name, metadata, created_at, updated_at`,
-        ),
-        // Only what the caller does not already have: each column read is a value to build.
-        get: db.prepare('SELECT nonce, ciphertext, tag, metadata, created_at, updated_at FROM credentials WHERE owner = ? AND name = ?'),
-        delete: db.prepare('DELETE FROM credentials WHERE owner = ? AND name = ?'),
-        list: db.prepare('SELECT owner, name, metadata, created_at, updated_at FROM credentials WHERE owner = ? ORDER BY name'),
-        deleteOwner: db.prepare('DELETE FROM credentials WHERE owner = ?'),
-      };
-      this.#db = db;
-      this.#stmts = stmts;
-      this.#key = key;
-      return { stmts, key };
-    } catch (err) {
-      db.close();
-      throw err;
+  /** Opens the rows and loads the key (once), checking that the key is the store's. */
+  #open(): Promise<Buffer> {
+    if (this.#closed) return Promise.reject(new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the credentials store is closed'));
+    if (!this.#key) {
+      this.#key = this.#load();
+      // A failed open (wrong key, database down) is tried again by the next call.
+      this.#key.catch(() => (this.#key = undefined));
     }
+    return this.#key;
+  }
+
+  async #load(): Promise<Buffer> {
+    let check = await this.#rows.open();
+    const key = this.#loadKey(check !== undefined);
+    if (!check) {
+      const { nonce, ciphertext, tag } = encrypt(key, Buffer.from(KEY_CHECK_PLAINTEXT), Buffer.from('key_check'));
+      check = await this.#rows.initKeyCheck(Buffer.concat([nonce, tag, ciphertext]));
+    }
+    const plain = decrypt(key, check.subarray(0, NONCE_BYTES), check.subarray(NONCE_BYTES + 16), check.subarray(NONCE_BYTES, NONCE_BYTES + 16), Buffer.from('key_check'));
+    const expected = Buffer.from(KEY_CHECK_PLAINTEXT);
+    if (!plain || plain.length !== expected.length || !timingSafeEqual(plain, expected)) {
+      throw new SpacedriveError(
+        ErrorCode.CREDENTIALS_KEY_INVALID,
+        `the credentials key (${this.#keySource()}) is not the key ${this.#rows.where} was encrypted with: restore the original key file, or move the stored credentials away to start an empty store`,
+        { database: this.#rows.where, key_source: this.#keySource() },
+      );
+    }
+    return key;
   }
 
   #keySource(): string {
@@ -349,10 +332,10 @@ export class SqliteCredentialStore implements CredentialStore {
 
   /**
    * The key from the environment, else the key file. A missing key file is created only for a
-   * database that has never held a key: creating a new key for an existing store would make every
+   * store that has never held a key: creating a new key for an existing store would make every
    * secret in it unreadable without saying why.
    */
-  #loadKey(databaseHasKey: boolean): Buffer {
+  #loadKey(storeHasKey: boolean): Buffer {
     if (this.#envKey !== undefined) return parseKey(this.#envKey, 'SPACEDRIVE_CREDENTIALS_KEY');
     if (existsSync(this.#keyFile)) {
       const st = statSync(this.#keyFile);
@@ -362,11 +345,11 @@ export class SqliteCredentialStore implements CredentialStore {
       }
       return parseKey(readFileSync(this.#keyFile, 'utf8'), this.#keyFile);
     }
-    if (databaseHasKey) {
+    if (storeHasKey) {
       throw new SpacedriveError(
         ErrorCode.CREDENTIALS_KEY_INVALID,
-        `the credentials key file ${this.#keyFile} is missing but ${this.#dbPath} holds secrets encrypted with a key: restore the key file (or set SPACEDRIVE_CREDENTIALS_KEY)`,
-        { database: this.#dbPath, key_file: this.#keyFile },
+        `the credentials key file ${this.#keyFile} is missing but ${this.#rows.where} holds secrets encrypted with a key: restore the key file (or set SPACEDRIVE_CREDENTIALS_KEY)`,
+        { database: this.#rows.where, key_file: this.#keyFile },
       );
     }
     mkdirSync(dirname(this.#keyFile), { recursive: true, mode: 0o700 });
@@ -388,7 +371,130 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 }
 
-function summary(owner: string, name: string, row: Pick<Row, 'metadata' | 'created_at' | 'updated_at'>): CredentialSummary {
+/** Credential rows in `<dataDir>/credentials.db` (SQLite, WAL, secure_delete). */
+export class SqliteCredentialRows implements CredentialRows {
+  readonly where: string;
+  #db: Database.Database | undefined;
+  #stmts: Statements | undefined;
+
+  constructor(dbPath: string) {
+    this.where = dbPath;
+  }
+
+  async open(): Promise<Buffer | undefined> {
+    await this.close();
+    mkdirSync(dirname(this.where), { recursive: true, mode: 0o700 });
+    const db = new Database(this.where);
+    try {
+      chmodSync(this.where, 0o600);
+      db.pragma('journal_mode = WAL');
+      db.pragma('secure_delete = ON');
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS credentials (
+          owner TEXT NOT NULL,
+          name TEXT NOT NULL,
+          nonce BLOB NOT NULL,
+          ciphertext BLOB NOT NULL,
+          tag BLOB NOT NULL,
+          metadata TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (owner, name)
+        ) WITHOUT ROWID;
+      `);
+      this.#stmts = {
+        keyCheck: db.prepare("SELECT value FROM meta WHERE key = 'key_check'"),
+        initKeyCheck: db.prepare("INSERT INTO meta (key, value) VALUES ('key_check', ?) ON CONFLICT (key) DO NOTHING"),
+        upsert: db.prepare(
+          `INSERT INTO credentials (owner, name, nonce, ciphertext, tag, metadata, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (owner, name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, tag = excluded.tag,
+             metadata = excluded.metadata, updated_at = excluded.updated_at
+           RETURNING owner, name, metadata, created_at, updated_at`,
+        ),
+        // Only what the caller does not already have: each column read is a value to build.
+        get: db.prepare('SELECT nonce, ciphertext, tag, metadata, created_at, updated_at FROM credentials WHERE owner = ? AND name = ?'),
+        delete: db.prepare('DELETE FROM credentials WHERE owner = ? AND name = ?'),
+        list: db.prepare('SELECT owner, name, metadata, created_at, updated_at FROM credentials WHERE owner = ? ORDER BY name'),
+        deleteOwner: db.prepare('DELETE FROM credentials WHERE owner = ?'),
+      };
+      this.#db = db;
+      return (this.#stmts.keyCheck.get() as { value: Buffer } | undefined)?.value;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  async initKeyCheck(blob: Buffer): Promise<Buffer> {
+    this.#s().initKeyCheck.run(blob);
+    return (this.#s().keyCheck.get() as { value: Buffer }).value;
+  }
+
+  async upsert(r: CredentialRow): Promise<CredentialRowSummary> {
+    return this.#s().upsert.get(r.owner, r.name, r.nonce, r.ciphertext, r.tag, r.metadata, r.created_at, r.updated_at) as CredentialRowSummary;
+  }
+
+  async get(owner: string, name: string): Promise<CredentialRow | undefined> {
+    const row = this.#s().get.get(owner, name) as Omit<CredentialRow, 'owner' | 'name'> | undefined;
+    if (!row) return undefined;
+    (row as CredentialRow).owner = owner;
+    (row as CredentialRow).name = name;
+    return row as CredentialRow;
+  }
+
+  async delete(owner: string, name: string): Promise<boolean> {
+    return this.#s().delete.run(owner, name).changes > 0;
+  }
+
+  async list(owner: string): Promise<CredentialRowSummary[]> {
+    return this.#s().list.all(owner) as CredentialRowSummary[];
+  }
+
+  async deleteOwner(owner: string): Promise<number> {
+    return this.#s().deleteOwner.run(owner).changes;
+  }
+
+  neverUsed(): boolean {
+    return !this.#db && !existsSync(this.where);
+  }
+
+  async close(): Promise<void> {
+    this.#db?.close();
+    this.#db = undefined;
+    this.#stmts = undefined;
+  }
+
+  #s(): Statements {
+    if (!this.#stmts) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the credentials store is closed');
+    return this.#stmts;
+  }
+}
+
+/** Statements prepared once per open database (preparing costs more than running them). */
+interface Statements {
+  keyCheck: Database.Statement;
+  initKeyCheck: Database.Statement;
+  upsert: Database.Statement;
+  get: Database.Statement;
+  delete: Database.Statement;
+  list: Database.Statement;
+  deleteOwner: Database.Statement;
+}
+
+/** The SQLite credentials store of a data directory (`<dataDir>/credentials.db`). */
+export class SqliteCredentialStore extends CredentialVault {
+  readonly path: string;
+
+  constructor(o: CredentialStoreOptions) {
+    const path = join(o.dataDir, 'credentials.db');
+    super(new SqliteCredentialRows(path), o);
+    this.path = path;
+  }
+}
+
+function summary(owner: string, name: string, row: Pick<CredentialRow, 'metadata' | 'created_at' | 'updated_at'>): CredentialSummary {
   return {
     owner,
     name,

@@ -16,7 +16,7 @@ export interface ExecutorOptions {
    * Resolves the library a library-scoped call runs against (null: the caller named none).
    * Returns the id to use, or throws. Defaults to requiring an explicit id.
    */
-  resolveLibrary?: (libraryId: string | null) => string;
+  resolveLibrary?: (libraryId: string | null) => string | Promise<string>;
   /**
    * Why an extension that owns no operation is not loaded (installed but disabled, failed to
    * load), as a hint naming the fix; undefined when it is not installed at all.
@@ -27,7 +27,7 @@ export interface ExecutorOptions {
 export class Executor {
   readonly #core: OperationLookup;
   readonly #runtime: OperationLookup;
-  readonly #resolveLibrary: (libraryId: string | null) => string;
+  readonly #resolveLibrary: (libraryId: string | null) => string | Promise<string>;
   readonly #whyNotLoaded: (extensionId: string) => string | undefined;
 
   constructor(opts: ExecutorOptions) {
@@ -65,7 +65,7 @@ export class Executor {
       });
     }
     const input = op.validateInput(payload === undefined ? {} : payload);
-    const libraryId = op.scope === 'library' ? this.#resolveLibrary(ctx.libraryId) : ctx.libraryId;
+    const libraryId = op.scope === 'library' ? await this.#resolveLibrary(ctx.libraryId) : ctx.libraryId;
     const callCtx = libraryId === ctx.libraryId ? ctx : { ...ctx, libraryId };
     let output: unknown;
     try {

@@ -3,7 +3,7 @@
  * `sd_call` for wire methods (permission-checked, then run through `execute` with the call chain),
  * `sd_log`, and the job imports.
  */
-import type { CoreServices } from '../core/services.js';
+import type { BaseServices } from '../modules/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ManifestPermissions } from './manifest.js';
@@ -16,7 +16,7 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export interface ExtensionBridgeOptions {
   id: string;
   permissions: ManifestPermissions;
-  core: CoreServices;
+  core: Pick<BaseServices, 'executor' | 'execute'>;
   logger: Logger;
   running: RunningJobs;
   /** `limits.requests_per_minute`: host calls allowed per minute (token bucket); default unlimited. */

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import type { CoreServices } from '../core/services.js';
+import { dirname, join, relative } from 'node:path';
+import type { BaseServices } from '../modules/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { JobTypeDefinition } from '../jobs/types.js';
 import type { Logger } from '../logging/index.js';
@@ -26,7 +26,8 @@ import {
   noPermissions,
   type ManifestPermissions,
 } from './manifest.js';
-import { checkCallChain, checkExtensionId, checkFilesystemAccess, extensionOfActor, reservedExtensionIds, type PathAccess } from './permissions.js';
+import type { JobAccess } from '../jobs/operations.js';
+import { checkCallChain, checkDispatchPermission, checkLibraryPermission, checkManageJob, mayManageJob, checkExtensionId, checkFilesystemAccess, extensionOfActor, reservedExtensionIds, type PathAccess } from './permissions.js';
 import type { ExtensionSandbox, GuestRegistration, ImmediateAnswer, LoadSandboxOptions, SandboxCallOptions, SandboxStats } from './sandbox/types.js';
 import { JsonFileExtensionStore, type InstalledExtension, type InstalledExtensionStore } from './store.js';
 import { RunningJobs, wasmJobDefinition } from './wasm-job.js';
@@ -81,8 +82,11 @@ export interface ExtensionInfo {
   running_jobs: number;
 }
 
+/** What the extension manager uses of core: configuration, logging, events, the registries, `execute`. */
+export type ExtensionHostServices = Pick<BaseServices, 'options' | 'logger' | 'events' | 'coreRegistry' | 'runtimeRegistry' | 'executor' | 'execute'>;
+
 export interface ExtensionManagerOptions {
-  core: CoreServices;
+  core: ExtensionHostServices;
   /** The job system's type registry, when there is one (looked up at each load). */
   jobTypes?: () => JobTypeRegistryLike | undefined;
   /** Creates sandboxes (src/extensions/sandbox's `loadSandbox`). */
@@ -198,7 +202,7 @@ interface Entry {
 }
 
 export class ExtensionManager {
-  readonly #core: CoreServices;
+  readonly #core: ExtensionHostServices;
   readonly #jobTypes: () => JobTypeRegistryLike | undefined;
   readonly #loadSandbox: (opts: LoadSandboxOptions) => Promise<ExtensionSandbox>;
   readonly #store: InstalledExtensionStore;
@@ -220,7 +224,11 @@ export class ExtensionManager {
     for (const name of existsSync(this.dir) ? readdirSync(this.dir) : []) {
       if (name.startsWith('.staging-') || name.startsWith('.trash-')) rmSync(join(this.dir, name), { recursive: true, force: true });
     }
-    for (const record of this.#store.list()) {
+  }
+
+  /** Reads the installed list (once, before anything else is asked of the manager). */
+  async open(): Promise<void> {
+    for (const record of await this.#store.list()) {
       this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined });
     }
   }
@@ -307,6 +315,19 @@ export class ExtensionManager {
     return e ? (await this.#manifestOf(e)).permissions : undefined;
   }
 
+  /** What extension `id` may do with jobs (an extension not installed: nothing but its own). */
+  async jobAccessOf(id: string): Promise<JobAccess> {
+    const permissions = (await this.permissionsOf(id)) ?? noPermissions();
+    return {
+      checkDispatch: (type, libraryId) => {
+        checkDispatchPermission(id, permissions, type);
+        if (libraryId !== undefined) checkLibraryPermission(id, permissions, type, libraryId);
+      },
+      mayManage: (job) => mayManageJob(id, permissions, job),
+      checkManage: (job, what) => checkManageJob(id, permissions, job, what),
+    };
+  }
+
   /**
    * Throws PERMISSION_DENIED unless `actor` (a job's `dispatched_by`, or a caller: `client`,
    * `core`, `extension:<id>`) may touch these paths: people and core may; an extension only
@@ -370,7 +391,8 @@ export class ExtensionManager {
         );
       }
       const record = await this.#stage(pkg, opts.enabled ?? true);
-      this.#store.put(record);
+      await this.#store.savePackage?.(record, pkg.manifest, pkg.wasm);
+      await this.#store.put(record);
       const entry: Entry = { record, manifest: pkg.manifest, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined };
       this.#entries.set(id, entry);
       this.#logger.info({ extension: id, version: record.version, enabled: record.enabled }, `installed extension '${id}' ${record.version}`);
@@ -387,7 +409,7 @@ export class ExtensionManager {
       const e = this.#get(id);
       if (!e.record.enabled) {
         e.record = { ...e.record, enabled: true };
-        this.#store.put(e.record);
+        await this.#store.put(e.record);
       }
       if (!e.loaded) await this.#load(e).catch(() => undefined);
       return this.info(id);
@@ -400,7 +422,7 @@ export class ExtensionManager {
       const e = this.#get(id);
       if (e.record.enabled) {
         e.record = { ...e.record, enabled: false };
-        this.#store.put(e.record);
+        await this.#store.put(e.record);
       }
       await this.#unload(e, 'disabled');
       e.state = 'disabled';
@@ -414,7 +436,7 @@ export class ExtensionManager {
     return this.#withLock(id, async () => {
       const e = this.#get(id);
       await this.#unload(e, 'uninstalled');
-      this.#store.remove(id);
+      await this.#store.remove(id);
       this.#entries.delete(id);
       await rm(join(this.dir, id), { recursive: true, force: true });
       this.#logger.info({ extension: id }, `uninstalled extension '${id}'`);
@@ -451,7 +473,8 @@ export class ExtensionManager {
           this.#logger.error({ extension: id, err }, `extension '${id}' ${pkg.manifest.version} is running but could not be saved; the installed version loads at the next start`);
           throw err;
         }
-        this.#store.put(record);
+        await this.#store.savePackage?.(record, pkg.manifest, pkg.wasm);
+        await this.#store.put(record);
         e.record = record;
         if (record.path !== previous.path) await rm(join(this.dir, previous.path), { recursive: true, force: true });
       }
@@ -523,7 +546,31 @@ export class ExtensionManager {
   }
 
   async #readInstalled(record: InstalledExtension): Promise<ExtensionPackage> {
-    return readPackage(join(this.dir, record.path), this.#core.options.extensions);
+    const dir = join(this.dir, record.path);
+    // Installed on another node of the cluster: write the stored bytes here first (readPackage
+    // checks them against the manifest's SHA-256 as for any package).
+    if (this.#store.loadPackage && !(await stat(join(dir, MANIFEST_FILE)).catch(() => undefined))) {
+      const saved = await this.#store.loadPackage(record);
+      if (saved) {
+        const manifest = saved.manifest as { module: string };
+        const tmp = join(this.dir, `.staging-${record.id}-${randomBytes(6).toString('hex')}`);
+        await mkdir(tmp, { recursive: true, mode: 0o700 });
+        try {
+          await writeFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(saved.manifest, null, 2)}\n`, { mode: 0o600 });
+          await writeFile(join(tmp, manifest.module), saved.module, { mode: 0o600 });
+          await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+          await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+            // Another load wrote it meanwhile.
+            if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+            await rm(tmp, { recursive: true, force: true });
+          });
+        } catch (err) {
+          await rm(tmp, { recursive: true, force: true });
+          throw err;
+        }
+      }
+    }
+    return readPackage(dir, this.#core.options.extensions);
   }
 
   /**

@@ -1,14 +1,21 @@
 /** Core operations managing extensions (`spacedrive extensions …` is a thin layer over these). */
 import { resolve } from 'node:path';
-import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
+import { actorOf, type OperationContext as CallContext } from '../registry/index.js';
+import { operationsWith, type BaseServices } from '../modules/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { effectiveLimits, readPackage, type EffectiveLimits, type ManifestPermissions } from './manifest.js';
 import type { ExtensionInfo, ExtensionManager, ExtensionSummary } from './manager.js';
 
+/** The services extension handlers see as `ctx.core` (the extensions module declares them). */
+export interface ExtensionHandlerServices {
+  extensions: ExtensionManager;
+  options: BaseServices['options'];
+}
+type OperationContext = CallContext<ExtensionHandlerServices>;
+const defineOperation = operationsWith<ExtensionHandlerServices>();
+
 function manager(ctx: OperationContext): ExtensionManager {
-  const m = (ctx.core as { extensions?: ExtensionManager }).extensions;
-  if (!m) throw new SpacedriveError(ErrorCode.INTERNAL, 'this core was started without an extension manager');
-  return m;
+  return ctx.core.extensions;
 }
 
 const idInput = {

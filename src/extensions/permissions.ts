@@ -15,6 +15,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { parseMethod, type OperationScope } from '../registry/index.js';
 import type { FilesystemGrant, ManifestPermissions } from './manifest.js';
+import type { PathAccess } from '../files/access.js';
 
 /** Granted by `permissions.network` rather than by a call prefix. */
 export const HTTP_FETCH_METHOD = 'action:http.fetch.input.v1';
@@ -131,13 +132,7 @@ export function checkManageJob(id: string, permissions: ManifestPermissions, job
 
 // --- Paths -------------------------------------------------------------------------------------
 
-/** A path that core code is about to read or write for someone, and why (for the error). */
-export interface PathAccess {
-  path: string;
-  access: 'read' | 'write';
-  /** What names it, e.g. `files.copy source`, `core.count ack_file`. */
-  what: string;
-}
+export type { PathAccess } from '../files/access.js';
 
 const MAX_SYMLINK_HOPS = 40;
 

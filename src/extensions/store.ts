@@ -1,6 +1,6 @@
 /**
  * The installed-extensions store: which extensions are installed, which version, enabled or not.
- * Behind {@link InstalledExtensionStore} so another backing can follow; the one here is a JSON
+ * Behind {@link InstalledExtensionStore}; the embedded one here is a JSON
  * file written atomically (temp file, fsync, rename), which is enough for a record per
  * extension changed only by management commands.
  */
@@ -19,13 +19,27 @@ export interface InstalledExtension {
   sha256: string;
 }
 
+/**
+ * The storage port of installed extensions. The embedded backend keeps the records in
+ * `<dataDir>/extensions/installed.json` (the package files beside it); the PostgreSQL backend keeps
+ * them in tables shared by every node, with each package's files stored by SHA-256
+ * (./postgres-store.ts).
+ */
 export interface InstalledExtensionStore {
-  list(): InstalledExtension[];
-  get(id: string): InstalledExtension | undefined;
+  list(): Promise<InstalledExtension[]>;
+  get(id: string): Promise<InstalledExtension | undefined>;
   /** Inserts or replaces the record for `record.id`; durable when it returns. */
-  put(record: InstalledExtension): void;
+  put(record: InstalledExtension): Promise<void>;
   /** Removes the record; true if there was one. Durable when it returns. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
+  /**
+   * Keeps an installed package's manifest and module, the module by its SHA-256, so that every
+   * node loads the same bytes (before the record naming it is put). Absent in the embedded store,
+   * whose package files are already in the data directory.
+   */
+  savePackage?(record: InstalledExtension, manifest: unknown, module: Uint8Array): Promise<void>;
+  /** The manifest and module saved for `record`, when this store keeps packages. */
+  loadPackage?(record: InstalledExtension): Promise<{ manifest: unknown; module: Uint8Array } | undefined>;
 }
 
 interface FileShape {
@@ -42,23 +56,23 @@ export class JsonFileExtensionStore implements InstalledExtensionStore {
     this.#records = new Map(this.#read().map((r) => [r.id, r]));
   }
 
-  list(): InstalledExtension[] {
+  async list(): Promise<InstalledExtension[]> {
     return [...this.#records.values()].sort((a, b) => a.id.localeCompare(b.id)).map((r) => ({ ...r }));
   }
 
-  get(id: string): InstalledExtension | undefined {
+  async get(id: string): Promise<InstalledExtension | undefined> {
     const r = this.#records.get(id);
     return r ? { ...r } : undefined;
   }
 
-  put(record: InstalledExtension): void {
+  async put(record: InstalledExtension): Promise<void> {
     const next = new Map(this.#records);
     next.set(record.id, { ...record });
     this.#write(next);
     this.#records = next;
   }
 
-  remove(id: string): boolean {
+  async remove(id: string): Promise<boolean> {
     if (!this.#records.has(id)) return false;
     const next = new Map(this.#records);
     next.delete(id);

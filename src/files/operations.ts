@@ -1,8 +1,18 @@
-import { actorOf, defineOperation } from '../registry/index.js';
+import { actorOf } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { PathGuard } from './access.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { CopyRequest } from './copy.js';
+
+/** The services the files handlers see as `ctx.core` (the files module declares them). */
+export interface FilesHandlerServices {
+  /** The job system (src/jobs), which runs the `files.copy` job. */
+  jobs: { dispatch(type: string, params: unknown, opts: { libraryId: string | null; dispatchedBy: string }): Promise<{ jobId: string }> };
+  extensions: PathGuard;
+}
+const defineOperation = operationsWith<FilesHandlerServices>();
 
 export const copyInputSchema = {
   type: 'object',

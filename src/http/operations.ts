@@ -4,8 +4,17 @@
  * entries that name them (see fetch.ts); clients and core code are not restricted.
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { defineOperation, type OperationContext } from '../registry/index.js';
+import type { OperationContext } from '../registry/index.js';
+import { operationsWith, type BaseServices } from '../modules/index.js';
+import type { ExtensionManager } from '../extensions/manager.js';
 import { hostFetch, type HostFetchOptions, type HttpFetchRequest, type HttpFetchResponse } from './fetch.js';
+
+/** The services the HTTP handler sees as `ctx.core` (the http module declares them). */
+export interface HttpHandlerServices {
+  options: BaseServices['options'];
+  extensions: Pick<ExtensionManager, 'grants'>;
+}
+const defineOperation = operationsWith<HttpHandlerServices>();
 
 /**
  * What `ctx`'s caller may do: for an extension, the hosts of its `permissions.network`, its
@@ -14,7 +23,7 @@ import { hostFetch, type HostFetchOptions, type HttpFetchRequest, type HttpFetch
  * rather than being stopped); clients and core code may reach any host, within the host's `http`
  * options.
  */
-export function fetchOptionsOf(ctx: Pick<OperationContext, 'caller' | 'core' | 'signal'>): HostFetchOptions {
+export function fetchOptionsOf(ctx: Pick<OperationContext<HttpHandlerServices>, 'caller' | 'core' | 'signal'>): HostFetchOptions {
   const limits = ctx.core.options.http;
   if (ctx.caller.kind !== 'extension') return { limits, signal: ctx.signal };
   const id = ctx.caller.extensionId ?? '';

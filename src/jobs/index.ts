@@ -12,5 +12,43 @@ export { JobTypeRegistry, type RegisteredJobType } from './registry.js';
 export { Runner, jobEventBase } from './runner.js';
 export * from './store/index.js';
 export { CORE_JOB_TYPES } from './core-jobs/index.js';
-export { jobsOperations, toWireStatus, toWireSummary, type WireJobStatus, type WireJobSummary, type WireJobProgress } from './operations.js';
+export { jobsOperations, type JobHandlerServices, type JobAccess, type JobAccessPolicy, toWireStatus, toWireSummary, type WireJobStatus, type WireJobSummary, type WireJobProgress } from './operations.js';
 import './client-types.js';
+import type { PathGuard } from '../files/access.js';
+import { defineModule, type BaseServices } from '../modules/index.js';
+import { CORE_JOB_TYPES } from './core-jobs/index.js';
+import { jobsOperations, type JobAccessPolicy } from './operations.js';
+import { JobTypeRegistry } from './registry.js';
+import { JobSystem } from './system.js';
+import type { JobTypeDefinition } from './types.js';
+
+type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger'> & {
+  jobTypes: JobTypeRegistry;
+  /** Checks a job's paths and an extension caller's job grants (src/extensions). */
+  extensions: PathGuard & JobAccessPolicy;
+};
+
+/**
+ * The jobs module (`jobs`): the store and the runner over the shared job-type registry. It
+ * depends on the extensions (a job's paths are checked with its dispatcher's grants) and comes
+ * after the libraries in core's list, so the runner stops before the sandboxes and the library
+ * databases it uses close.
+ */
+export const jobsModule = defineModule<JobsDeps, JobSystem, {}, JobTypeDefinition>()({
+  name: 'jobs',
+  dependsOn: ['options', 'events', 'logger', 'jobTypes', 'extensions'],
+  create: ({ options, events, logger, jobTypes, extensions }) =>
+    new JobSystem({
+      dataDir: options.dataDir,
+      options: options.jobs,
+      events,
+      logger: logger.child({ capability: 'jobs' }),
+      types: jobTypes,
+      checkPaths: (actor, requests) => extensions.checkPaths(actor, requests),
+    }),
+  operations: jobsOperations,
+  jobTypes: () => CORE_JOB_TYPES,
+  counters: { read: (jobs) => jobs.counters() },
+  start: (jobs) => jobs.start(),
+  stop: (jobs) => jobs.close(),
+});

@@ -4,13 +4,38 @@
  * snake_case; times are ISO 8601 strings.
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
-import { checkDispatchPermission, checkLibraryPermission, checkManageJob, mayManageJob } from '../extensions/permissions.js';
-import { noPermissions, type ManifestPermissions } from '../extensions/manifest.js';
-import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
+import { actorOf, type OperationContext as CallContext } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
 import type { JsonSchema } from '../schema/index.js';
 import type { JobLogEntry } from './store/index.js';
-import type { JobView } from './system.js';
+import type { JobSystem, JobView } from './system.js';
 import type { JobStatus } from './types.js';
+
+/** The services job handlers see as `ctx.core` (the jobs module declares them). */
+export interface JobHandlerServices {
+  jobs: JobSystem;
+  /** Whoever grants extensions their permissions (src/extensions). */
+  extensions: JobAccessPolicy;
+}
+
+/** What one extension may do with jobs, from its grants (`permissions.dispatch`, `manage_jobs`, `libraries`). */
+export interface JobAccess {
+  /** Throws PERMISSION_DENIED unless it may dispatch `type` (against `libraryId`, when its params name one). */
+  checkDispatch(type: string, libraryId: string | undefined): void;
+  mayManage(job: { type: string; dispatchedBy: string }): boolean;
+  /** Throws PERMISSION_DENIED unless it may `what` (read the status of, pause, …) this job. */
+  checkManage(job: { id: string; type: string; dispatchedBy: string }, what: string): void;
+}
+
+/**
+ * How the job operations restrict extension callers; people and core are not restricted. Jobs
+ * are granted to extensions per job type, not per method (docs/extension-abi.md).
+ */
+export interface JobAccessPolicy {
+  jobAccessOf(extensionId: string): Promise<JobAccess>;
+}
+type OperationContext = CallContext<JobHandlerServices>;
+const defineOperation = operationsWith<JobHandlerServices>();
 
 const STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
 
@@ -107,10 +132,9 @@ export function toWireStatus(j: JobView): WireJobStatus {
  * The calling extension and its grants; undefined for people and core, whom the job system does
  * not restrict. Jobs are granted to extensions per job type, not per method (docs/extension-abi.md).
  */
-async function callingExtension(ctx: OperationContext): Promise<{ id: string; permissions: ManifestPermissions } | undefined> {
+async function callingExtension(ctx: OperationContext): Promise<JobAccess | undefined> {
   if (ctx.caller.kind !== 'extension') return undefined;
-  const id = ctx.caller.extensionId ?? 'unknown';
-  return { id, permissions: (await ctx.core.extensions.permissionsOf(id)) ?? noPermissions() };
+  return ctx.core.extensions.jobAccessOf(ctx.caller.extensionId ?? 'unknown');
 }
 
 /** Throws PERMISSION_DENIED when an extension calls about a job it may not observe or control. */
@@ -118,7 +142,7 @@ async function checkJobAccess(ctx: OperationContext, jobId: string, what: string
   const ext = await callingExtension(ctx);
   if (!ext) return;
   const job = await ctx.core.jobs.get(jobId);
-  checkManageJob(ext.id, ext.permissions, job, what);
+  ext.checkManage(job, what);
 }
 
 const JOB_ID_DESCRIPTION = 'The job id, or a prefix of it that only this job has (JOB_ID_AMBIGUOUS lists the candidates otherwise).';
@@ -176,10 +200,9 @@ export const jobsDispatch = defineOperation<
     const { core, caller, libraryId } = ctx;
     const ext = await callingExtension(ctx);
     if (ext) {
-      checkDispatchPermission(ext.id, ext.permissions, input.job_type);
       // A job's params may name a library (locations.index): the same grant as a call's library_id.
       const paramsLibrary = typeof input.params === 'object' && input.params !== null ? (input.params as { library_id?: unknown }).library_id : undefined;
-      if (typeof paramsLibrary === 'string') checkLibraryPermission(ext.id, ext.permissions, input.job_type, paramsLibrary);
+      ext.checkDispatch(input.job_type, typeof paramsLibrary === 'string' ? paramsLibrary : undefined);
     }
     const runAt = input.run_at === undefined ? undefined : typeof input.run_at === 'number' ? input.run_at : Date.parse(input.run_at);
     const r = await core.jobs.dispatch(input.job_type, input.params ?? {}, {
@@ -229,7 +252,7 @@ export const jobsList = defineOperation<
     });
     // An extension sees only the jobs it may observe; a page may then hold fewer than `limit`.
     const ext = await callingExtension(ctx);
-    const visible = ext ? page.jobs.filter((j) => mayManageJob(ext.id, ext.permissions, j)) : page.jobs;
+    const visible = ext ? page.jobs.filter((j) => ext.mayManage(j)) : page.jobs;
     return { jobs: visible.map(toWireSummary), next_cursor: page.nextCursor };
   },
 });

@@ -11,7 +11,7 @@ import { closestNames } from '../registry/closest-names.js';
 import { JobTypeRegistry } from './registry.js';
 import { Runner, jobEventBase } from './runner.js';
 import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
-import type { PathAccess } from '../extensions/permissions.js';
+import type { PathAccess } from '../files/access.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
 const PRUNE_EVERY_MS = 3_600_000;
@@ -60,6 +60,8 @@ export interface JobSystemOptions {
   logger: Logger;
   /** Another store implementation (default: SQLite at `<dataDir>/jobs.db`). */
   store?: JobStore;
+  /** The job-type registry to run from (default: a new one); core shares one with the extensions. */
+  types?: JobTypeRegistry;
   /**
    * Throws PERMISSION_DENIED unless `actor` (a job's `dispatched_by`) may touch these paths;
    * asked for job types that declare `touches`. Default: everyone may (no extensions).
@@ -68,7 +70,7 @@ export interface JobSystemOptions {
 }
 
 export class JobSystem {
-  readonly types = new JobTypeRegistry();
+  readonly types: JobTypeRegistry;
   readonly store: JobStore;
   readonly runner: Runner;
   readonly #options: JobsOptions;
@@ -81,6 +83,7 @@ export class JobSystem {
 
   constructor(opts: JobSystemOptions) {
     this.#options = opts.options;
+    this.types = opts.types ?? new JobTypeRegistry();
     this.#events = opts.events;
     this.#logger = opts.logger;
     this.#checkPaths = opts.checkPaths ?? (() => Promise.resolve());

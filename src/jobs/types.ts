@@ -2,7 +2,7 @@
  * The job system's contract for whoever defines job types: core (statically) and extensions
  * (at run time, through the generic WASM job wrapper).
  */
-import type { PathAccess } from '../extensions/permissions.js';
+import type { PathAccess } from '../files/access.js';
 import type { JsonSchema } from '../schema/index.js';
 
 export type JobStatus = 'queued' | 'running' | 'paused' | 'waiting_retry' | 'completed' | 'failed' | 'cancelled';

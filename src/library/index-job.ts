@@ -141,11 +141,11 @@ export function makeLocationsIndexJob(libraries: LibraryService): JobTypeDefinit
     // A single large file is hashed without progress in between.
     stallTimeoutMs: 3_600_000,
     // Reads the location's directory: its dispatcher needs read access to it.
-    touches: (params) => {
+    touches: async (params) => {
       const { library_id, location_id } = params as IndexParams;
       let location;
       try {
-        location = libraries.store(libraries.resolve(library_id)).getLocation(location_id);
+        location = await (await libraries.store(await libraries.resolve(library_id))).getLocation(location_id);
       } catch {
         // No such library: nothing is read, and the run fails saying so.
         return [];
@@ -158,9 +158,9 @@ export function makeLocationsIndexJob(libraries: LibraryService): JobTypeDefinit
 
 async function runIndex(libraries: LibraryService, ctx: JobRunContext) {
   const params = ctx.params as IndexParams;
-  const libraryId = libraries.resolve(params.library_id);
-  const store = libraries.store(libraryId);
-  const location = store.getLocation(params.location_id);
+  const libraryId = await libraries.resolve(params.library_id);
+  const store = await libraries.store(libraryId);
+  const location = await store.getLocation(params.location_id);
   if (!location) {
     return { status: 'failed' as const, error: { code: ErrorCode.NOT_FOUND, message: `location '${params.location_id}' no longer exists` }, retryable: false };
   }
@@ -228,7 +228,7 @@ async function runIndex(libraries: LibraryService, ctx: JobRunContext) {
       if (now - lastCheckpoint >= CHECKPOINT_EVERY_MS || sinceCheckpoint >= CHECKPOINT_EVERY_FILES) {
         lastCheckpoint = now;
         sinceCheckpoint = 0;
-        if (!store.getLocation(location.id)) {
+        if (!(await store.getLocation(location.id))) {
           return { status: 'failed' as const, error: { code: ErrorCode.NOT_FOUND, message: `location '${location.id}' was removed while it was being indexed` }, retryable: false };
         }
         if ((await checkpoint(rel)) !== 'continue') return { status: 'interrupted' as const, state };
@@ -242,29 +242,29 @@ async function runIndex(libraries: LibraryService, ctx: JobRunContext) {
 
   // Entries this run did not see: deleted files (checked on disk, so a file added after the
   // listing is not taken for a deleted one).
-  for (const entry of store.entriesNotSeen(location.id, scanId)) {
+  for (const entry of await store.entriesNotSeen(location.id, scanId)) {
     if (existsSync(entry.path)) continue;
-    libraries.deleteEntry(libraryId, entry.id, 'file_removed');
+    await libraries.deleteEntry(libraryId, entry.id, 'file_removed');
     c.removed++;
   }
-  store.updateLocation(location.id, { lastIndexedAt: Date.now() });
+  await store.updateLocation(location.id, { lastIndexedAt: Date.now() });
   const output = { library_id: libraryId, location_id: location.id, path: root, ...c };
   libraries.emit('location:indexed', { ...output, job_id: ctx.jobId });
   return { status: 'completed' as const, output };
 }
 
 async function indexFile(libraries: LibraryService, libraryId: string, locationId: string, scanId: string, abs: string, c: IndexCounters, signal: AbortSignal): Promise<void> {
-  const store = libraries.store(libraryId);
+  const store = await libraries.store(libraryId);
   const info = await stat(abs);
   const mtime = Math.trunc(info.mtimeMs);
-  const existing = store.getEntryByPath(abs);
+  const existing = await store.getEntryByPath(abs);
   if (existing && existing.locationId !== locationId) {
     // A path taken by an entry that is not this location's (created with that path by hand).
     c.skipped++;
     return;
   }
   if (existing && existing.size === info.size && existing.mtime === mtime && existing.contentHash !== null) {
-    if (existing.scanId !== scanId) store.updateEntry(existing.id, { scanId });
+    if (existing.scanId !== scanId) await store.updateEntry(existing.id, { scanId });
     c.unchanged++;
     return;
   }
@@ -272,26 +272,27 @@ async function indexFile(libraries: LibraryService, libraryId: string, locationI
   c.bytes_hashed += size;
   const kind = detectKind(abs, head);
   // The location may have been removed while the file was read: add nothing to a removed location.
-  if (!store.getLocation(locationId)) {
+  if (!(await store.getLocation(locationId))) {
     throw new SpacedriveError(ErrorCode.NOT_FOUND, `location '${locationId}' was removed while it was being indexed`, { location_id: locationId });
   }
   if (existing) {
     const oldKey = existing.contentHash ?? existing.id;
-    const entry = store.updateEntry(existing.id, { contentHash: hash, size, mtime, kind, scanId })!;
-    if (oldKey !== hash) libraries.releaseContentIfUnused(libraryId, oldKey);
+    const entry = (await store.updateEntry(existing.id, { contentHash: hash, size, mtime, kind, scanId }))!;
+    if (oldKey !== hash) await libraries.releaseContentIfUnused(libraryId, oldKey);
     c.updated++;
     libraries.emit('entry:updated', { library_id: libraryId, entry_id: entry.id, path: entry.path, entry_type: entry.entryType, reason: 'file_changed' });
     return;
   }
-  // Synchronous from lookup to update, so no other write interleaves; one UPDATE needs no transaction.
-  const candidate = store.entriesWithHash(locationId, hash).find((e) => e.scanId !== scanId && !existsSync(e.path));
-  const moved = candidate ? { from: candidate.path, entry: store.updateEntry(candidate.id, { path: abs, name: basename(abs), size, mtime, kind, scanId })! } : undefined;
+  // One indexing run per location at a time (its dedupe key), so no other run takes the candidate
+  // between lookup and update; one UPDATE needs no transaction.
+  const candidate = (await store.entriesWithHash(locationId, hash)).find((e) => e.scanId !== scanId && !existsSync(e.path));
+  const moved = candidate ? { from: candidate.path, entry: (await store.updateEntry(candidate.id, { path: abs, name: basename(abs), size, mtime, kind, scanId }))! } : undefined;
   if (moved) {
     c.moved++;
     libraries.emit('entry:updated', { library_id: libraryId, entry_id: moved.entry.id, path: abs, entry_type: moved.entry.entryType, reason: 'file_moved', moved_from: moved.from });
     return;
   }
-  const entry = store.insertEntry({
+  const entry = await store.insertEntry({
     id: randomUUID(),
     name: basename(abs),
     path: abs,

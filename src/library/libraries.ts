@@ -14,19 +14,13 @@ import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
 import { writeFileAtomic } from '../atomic-file/index.js';
-import { SqliteLibraryStore } from './sqlite-store.js';
-import type { EntryFilter, EntryRecord, LibraryStats, LibraryStore } from './store.js';
+import { SqliteLibraryBackend } from './sqlite-backend.js';
+import { mergeMetadata, type EntryFilter, type EntryRecord, type LibraryBackend, type LibraryCatalog, type LibraryStats, type LibraryStore } from './store.js';
 
 export interface LibraryInfo {
   id: string;
   name: string;
   createdAt: number;
-}
-
-interface LibraryIndexFile {
-  version: 1;
-  default_library_id: string | null;
-  libraries: Array<{ id: string; name: string; created_at: number }>;
 }
 
 export interface CreateEntryRequest {
@@ -51,10 +45,12 @@ export interface LibraryServiceOptions {
   dataDir: string;
   events: EventBus;
   logger: Logger;
+  /** Where the libraries are (default: SQLite files under `<dataDir>/libraries`). */
+  backend?: LibraryBackend;
 }
 
 /** Called when no entry of a library refers to a content key any more (its sidecars can go). */
-export type ContentReleasedListener = (libraryId: string, contentKey: string) => void;
+export type ContentReleasedListener = (libraryId: string, contentKey: string) => void | Promise<void>;
 
 /** Largest content returned inline by `include_content` (the wire's frame limit is larger, base64 adds a third). */
 export const MAX_INLINE_CONTENT_BYTES = 8 * 1024 * 1024;
@@ -62,115 +58,105 @@ export const MAX_INLINE_CONTENT_BYTES = 8 * 1024 * 1024;
 export class LibraryService {
   readonly dataDir: string;
   readonly #root: string;
-  readonly #indexPath: string;
+  readonly #backend: LibraryBackend;
   readonly #events: EventBus;
   readonly #logger: Logger;
-  readonly #stores = new Map<string, LibraryStore>();
   readonly #released: ContentReleasedListener[] = [];
-  #index: LibraryIndexFile;
+  /**
+   * The catalog as last read. Resolving a library id a call names is on every library-scoped
+   * call, so it is answered from here; an id not in it re-reads the catalog (another node of a
+   * cluster may have just created it) before it is NOT_FOUND.
+   */
+  #catalog: LibraryCatalog = { libraries: [], defaultId: null };
   #closed = false;
 
   constructor(opts: LibraryServiceOptions) {
     this.dataDir = opts.dataDir;
     this.#root = join(opts.dataDir, 'libraries');
-    this.#indexPath = join(this.#root, 'index.json');
     this.#events = opts.events;
     this.#logger = opts.logger;
     mkdirSync(this.#root, { recursive: true, mode: 0o700 });
-    this.#index = this.#readIndex();
+    this.#backend = opts.backend ?? new SqliteLibraryBackend(this.#root);
   }
 
-  #readIndex(): LibraryIndexFile {
-    if (!existsSync(this.#indexPath)) return { version: 1, default_library_id: null, libraries: [] };
-    try {
-      const parsed = JSON.parse(readFileSync(this.#indexPath, 'utf8')) as LibraryIndexFile;
-      if (!Array.isArray(parsed.libraries)) throw new Error('no "libraries" array');
-      return parsed;
-    } catch (err) {
-      throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `the library index ${this.#indexPath} cannot be read: ${(err as Error).message}`, { path: this.#indexPath });
-    }
-  }
-
-  #writeIndex(): void {
-    writeFileAtomic(this.#indexPath, `${JSON.stringify(this.#index, null, 2)}\n`);
-  }
-
-  /** Creates the default library when there is none (first start). */
-  ensureDefault(): string {
-    if (this.#index.default_library_id && this.#index.libraries.some((l) => l.id === this.#index.default_library_id)) {
-      return this.#index.default_library_id;
-    }
-    const first = this.#index.libraries[0];
+  /** Reads the catalog, then creates the default library when there is none (first start). */
+  async ensureDefault(): Promise<string> {
+    this.#catalog = await this.#backend.readCatalog();
+    const { defaultId, libraries } = this.#catalog;
+    if (defaultId && libraries.some((l) => l.id === defaultId)) return defaultId;
+    const first = libraries[0];
     if (first) {
-      this.#index.default_library_id = first.id;
-      this.#writeIndex();
+      this.#catalog = await this.#backend.setDefaultLibrary(first.id);
       return first.id;
     }
-    return this.create('Default', { makeDefault: true }).id;
+    try {
+      return (await this.create('Default', { makeDefault: true })).id;
+    } catch (err) {
+      // Another node of a cluster created it first.
+      if ((err as SpacedriveError).code !== ErrorCode.ALREADY_EXISTS) throw err;
+      this.#catalog = await this.#backend.readCatalog();
+      return this.resolve(null);
+    }
   }
 
-  list(): Array<LibraryInfo & { isDefault: boolean }> {
-    return this.#index.libraries.map((l) => ({ id: l.id, name: l.name, createdAt: l.created_at, isDefault: l.id === this.#index.default_library_id }));
+  async list(): Promise<Array<LibraryInfo & { isDefault: boolean }>> {
+    this.#catalog = await this.#backend.readCatalog();
+    return this.#catalog.libraries.map((l) => ({ id: l.id, name: l.name, createdAt: l.createdAt, isDefault: l.id === this.#catalog.defaultId }));
   }
 
   get defaultId(): string | null {
-    return this.#index.default_library_id;
+    return this.#catalog.defaultId;
   }
 
-  get(id: string): LibraryInfo | undefined {
-    const l = this.#index.libraries.find((x) => x.id === id);
-    return l && { id: l.id, name: l.name, createdAt: l.created_at };
+  async get(id: string): Promise<LibraryInfo | undefined> {
+    const l = (await this.#known(id)) ? this.#catalog.libraries.find((x) => x.id === id) : undefined;
+    return l && { id: l.id, name: l.name, createdAt: l.createdAt };
   }
 
   /** The library a call runs against: the named one (NOT_FOUND if unknown) or the default. */
-  resolve(id: string | null | undefined): string {
+  async resolve(id: string | null | undefined): Promise<string> {
     if (id === null || id === undefined || id === '') {
-      const def = this.#index.default_library_id;
+      const def = this.#catalog.defaultId;
       if (!def) throw new SpacedriveError(ErrorCode.LIBRARY_REQUIRED, 'there is no default library: pass library_id, or create one with `spacedrive library create <name>`');
       return def;
     }
-    if (!this.#index.libraries.some((l) => l.id === id)) {
+    if (!(await this.#known(id))) {
       throw new SpacedriveError(ErrorCode.NOT_FOUND, `library '${id}' not found; run 'spacedrive library list'`, { library_id: id });
     }
     return id;
   }
 
-  create(name: string, opts: { makeDefault?: boolean } = {}): LibraryInfo {
+  async create(name: string, opts: { makeDefault?: boolean } = {}): Promise<LibraryInfo> {
     const trimmed = name.trim();
     if (trimmed.length === 0) throw new SpacedriveError(ErrorCode.INVALID_INPUT, "invalid input: field 'name': expected a non-empty name");
-    if (this.#index.libraries.some((l) => l.name.toLowerCase() === trimmed.toLowerCase())) {
-      throw new SpacedriveError(ErrorCode.ALREADY_EXISTS, `a library named '${trimmed}' already exists`, { name: trimmed });
-    }
-    const lib = { id: randomUUID(), name: trimmed, created_at: Date.now() };
-    mkdirSync(join(this.#root, lib.id), { recursive: true, mode: 0o700 });
-    // Create the database before the library becomes visible in the index.
-    this.store(lib.id, true);
-    this.#index.libraries.push(lib);
-    if (opts.makeDefault || !this.#index.default_library_id) this.#index.default_library_id = lib.id;
-    this.#writeIndex();
+    const lib = { id: randomUUID(), name: trimmed, createdAt: Date.now() };
+    this.#catalog = await this.#backend.addLibrary(lib, opts.makeDefault ?? false);
     this.#events.emit('library:created', { library_id: lib.id, name: lib.name });
-    return { id: lib.id, name: lib.name, createdAt: lib.created_at };
+    return { ...lib };
   }
 
   /** The store of a library, opened on first use. */
-  store(libraryId: string, creating = false): LibraryStore {
+  async store(libraryId: string): Promise<LibraryStore> {
     if (this.#closed) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the library service is closed');
-    let store = this.#stores.get(libraryId);
-    if (!store) {
-      if (!creating) this.resolve(libraryId);
-      store = new SqliteLibraryStore(join(this.#root, libraryId, 'library.db'));
-      this.#stores.set(libraryId, store);
-    }
-    return store;
+    await this.resolve(libraryId);
+    return this.#backend.openStore(libraryId);
   }
 
   /** Every library's store (sidecar files can be shared between libraries with the same content). */
-  allStores(): Array<{ libraryId: string; store: LibraryStore }> {
-    return this.#index.libraries.map((l) => ({ libraryId: l.id, store: this.store(l.id) }));
+  async allStores(): Promise<Array<{ libraryId: string; store: LibraryStore }>> {
+    const out: Array<{ libraryId: string; store: LibraryStore }> = [];
+    for (const l of this.#catalog.libraries) out.push({ libraryId: l.id, store: await this.#backend.openStore(l.id) });
+    return out;
   }
 
-  stats(libraryId: string): LibraryStats {
-    return this.store(libraryId).stats();
+  async stats(libraryId: string): Promise<LibraryStats> {
+    return (await this.store(libraryId)).stats();
+  }
+
+  async #known(id: string): Promise<boolean> {
+    if (this.#catalog.libraries.some((l) => l.id === id)) return true;
+    this.#catalog = await this.#backend.readCatalog();
+    return this.#catalog.libraries.some((l) => l.id === id);
   }
 
   onContentReleased(listener: ContentReleasedListener): void {
@@ -178,10 +164,10 @@ export class LibraryService {
   }
 
   /** Runs the release listeners when no entry of the library uses `contentKey` any more. */
-  releaseContentIfUnused(libraryId: string, contentKey: string | null, storedHash?: string | null): void {
+  async releaseContentIfUnused(libraryId: string, contentKey: string | null, storedHash?: string | null): Promise<void> {
     if (!contentKey) return;
-    const store = this.store(libraryId);
-    if (store.countEntriesWithContentKey(contentKey) > 0) return;
+    const store = await this.store(libraryId);
+    if ((await store.countEntriesWithContentKey(contentKey)) > 0) return;
     if (storedHash) {
       try {
         unlinkSync(this.objectPath(libraryId, storedHash));
@@ -191,7 +177,7 @@ export class LibraryService {
     }
     for (const listener of this.#released) {
       try {
-        listener(libraryId, contentKey);
+        await listener(libraryId, contentKey);
       } catch (err) {
         this.#logger.warn({ err, libraryId, contentKey }, 'releasing derived data failed');
       }
@@ -203,9 +189,9 @@ export class LibraryService {
   }
 
   /** Creates (or, per `ifExists`, returns or replaces) an entry. */
-  createEntry(libraryId: string, req: CreateEntryRequest): CreateEntryResult {
-    const store = this.store(libraryId);
-    const existing = (req.dedupeKey !== undefined ? store.getEntryByDedupeKey(req.dedupeKey) : undefined) ?? store.getEntryByPath(req.path);
+  async createEntry(libraryId: string, req: CreateEntryRequest): Promise<CreateEntryResult> {
+    const store = await this.store(libraryId);
+    const existing = (req.dedupeKey !== undefined ? await store.getEntryByDedupeKey(req.dedupeKey) : undefined) ?? (await store.getEntryByPath(req.path));
     const ifExists = req.ifExists ?? 'error';
     if (existing && ifExists === 'error') {
       const byKey = req.dedupeKey !== undefined && existing.dedupeKey === req.dedupeKey;
@@ -224,7 +210,7 @@ export class LibraryService {
       });
     }
     // Another entry already holds the other key: replacing one would collide with it.
-    if (existing && req.path !== existing.path && store.getEntryByPath(req.path)) {
+    if (existing && req.path !== existing.path && (await store.getEntryByPath(req.path))) {
       throw new SpacedriveError(ErrorCode.ALREADY_EXISTS, `an entry with path '${req.path}' already exists`, { path: req.path });
     }
 
@@ -239,7 +225,7 @@ export class LibraryService {
     const metadata = req.metadata ?? {};
     if (existing) {
       const oldKey = existing.contentHash ?? existing.id;
-      const entry = store.updateEntry(existing.id, {
+      const entry = (await store.updateEntry(existing.id, {
         name: req.name,
         path: req.path,
         entryType: req.entryType,
@@ -248,12 +234,12 @@ export class LibraryService {
         size,
         contentStored: contentHash !== null,
         dedupeKey: req.dedupeKey ?? existing.dedupeKey,
-      })!;
-      if (oldKey !== (entry.contentHash ?? entry.id)) this.releaseContentIfUnused(libraryId, oldKey, existing.contentStored ? existing.contentHash : null);
+      }))!;
+      if (oldKey !== (entry.contentHash ?? entry.id)) await this.releaseContentIfUnused(libraryId, oldKey, existing.contentStored ? existing.contentHash : null);
       this.#events.emit('entry:updated', { library_id: libraryId, entry_id: entry.id, path: entry.path, entry_type: entry.entryType, replaced: true });
       return { entry, created: false, replaced: true };
     }
-    const entry = store.insertEntry({
+    const entry = await store.insertEntry({
       id: randomUUID(),
       name: req.name,
       path: req.path,
@@ -271,36 +257,32 @@ export class LibraryService {
     return { entry, created: true, replaced: false };
   }
 
-  getEntry(libraryId: string, entryId: string): EntryRecord {
-    const entry = this.store(libraryId).getEntry(entryId);
+  async getEntry(libraryId: string, entryId: string): Promise<EntryRecord> {
+    const entry = await (await this.store(libraryId)).getEntry(entryId);
     if (!entry) throw new SpacedriveError(ErrorCode.NOT_FOUND, `entry '${entryId}' not found in library '${libraryId}'`, { entry_id: entryId, library_id: libraryId });
     return entry;
   }
 
-  listEntries(libraryId: string, filter: EntryFilter): { entries: EntryRecord[]; nextSeq: number | null } {
-    const rows = this.store(libraryId).listEntries(filter);
+  async listEntries(libraryId: string, filter: EntryFilter): Promise<{ entries: EntryRecord[]; nextSeq: number | null }> {
+    const rows = await (await this.store(libraryId)).listEntries(filter);
     const more = rows.length > filter.limit;
     const entries = more ? rows.slice(0, filter.limit) : rows;
     return { entries, nextSeq: more ? entries[entries.length - 1]!.seq : null };
   }
 
-  updateMetadata(libraryId: string, entryId: string, metadata: Record<string, unknown>, replace: boolean): EntryRecord {
-    const store = this.store(libraryId);
-    const updated = store.transaction(() => {
-      const entry = this.getEntry(libraryId, entryId);
-      const next = replace ? metadata : mergeMetadata(entry.metadata, metadata);
-      return store.updateEntry(entryId, { metadata: next })!;
-    });
+  async updateMetadata(libraryId: string, entryId: string, metadata: Record<string, unknown>, replace: boolean): Promise<EntryRecord> {
+    const updated = await (await this.store(libraryId)).updateEntryMetadata(entryId, metadata, replace);
+    if (!updated) throw new SpacedriveError(ErrorCode.NOT_FOUND, `entry '${entryId}' not found in library '${libraryId}'`, { entry_id: entryId, library_id: libraryId });
     this.#events.emit('entry:updated', { library_id: libraryId, entry_id: entryId, path: updated.path, entry_type: updated.entryType });
     return updated;
   }
 
   /** Deletes an entry, its stored content and its sidecars when no other entry shares them. */
-  deleteEntry(libraryId: string, entryId: string, reason: 'deleted' | 'file_removed' | 'location_removed' = 'deleted'): EntryRecord {
-    const store = this.store(libraryId);
-    const entry = this.getEntry(libraryId, entryId);
-    store.deleteEntry(entryId);
-    this.releaseContentIfUnused(libraryId, entry.contentHash ?? entry.id, entry.contentStored ? entry.contentHash : null);
+  async deleteEntry(libraryId: string, entryId: string, reason: 'deleted' | 'file_removed' | 'location_removed' = 'deleted'): Promise<EntryRecord> {
+    const store = await this.store(libraryId);
+    const entry = await this.getEntry(libraryId, entryId);
+    await store.deleteEntry(entryId);
+    await this.releaseContentIfUnused(libraryId, entry.contentHash ?? entry.id, entry.contentStored ? entry.contentHash : null);
     this.#events.emit('entry:deleted', { library_id: libraryId, entry_id: entryId, path: entry.path, entry_type: entry.entryType, reason });
     return entry;
   }
@@ -339,22 +321,13 @@ export class LibraryService {
   }
 
   counters(): Record<string, number> {
-    return { count: this.#index.libraries.length, open: this.#stores.size };
+    return { count: this.#catalog.libraries.length, ...(this.#backend instanceof SqliteLibraryBackend ? { open: this.#backend.openCount } : {}) };
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#closed = true;
-    for (const store of this.#stores.values()) store.close();
-    this.#stores.clear();
+    await this.#backend.close();
   }
 }
 
-/** Top-level merge: fields in `patch` replace those in `base`; a field set to null is removed. */
-export function mergeMetadata(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return out;
-}
+export { mergeMetadata } from './store.js';

@@ -27,8 +27,8 @@ export async function addLocation(libraries: LibraryService, libraryId: string, 
   }
   const info = await stat(path);
   if (!info.isDirectory()) throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: field 'path': ${path} is not a directory`, { path });
-  const store = libraries.store(libraryId);
-  for (const other of store.listLocations()) {
+  const store = await libraries.store(libraryId);
+  for (const other of await store.listLocations()) {
     if (other.path === path) throw new SpacedriveError(ErrorCode.ALREADY_EXISTS, `${path} is already location '${other.name}' (${other.id})`, { location_id: other.id, path });
     if (inside(path, other.path)) {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, `${path} is inside location '${other.name}' (${other.path}), which already indexes it`, { location_id: other.id, path });
@@ -40,8 +40,8 @@ export async function addLocation(libraries: LibraryService, libraryId: string, 
   return store.insertLocation({ id: randomUUID(), path, name: name?.trim() || basename(path) || path, createdAt: Date.now(), lastIndexedAt: null, lastJobId: null });
 }
 
-export function getLocation(libraries: LibraryService, libraryId: string, locationId: string): LocationRecord {
-  const location = libraries.store(libraryId).getLocation(locationId);
+export async function getLocation(libraries: LibraryService, libraryId: string, locationId: string): Promise<LocationRecord> {
+  const location = await (await libraries.store(libraryId)).getLocation(locationId);
   if (!location) throw new SpacedriveError(ErrorCode.NOT_FOUND, `location '${locationId}' not found in library '${libraryId}'`, { location_id: locationId, library_id: libraryId });
   return location;
 }
@@ -49,7 +49,7 @@ export function getLocation(libraries: LibraryService, libraryId: string, locati
 /** Dispatches the indexing job (one live job per location: a second request returns the running one). */
 export async function dispatchIndex(jobs: JobSystem, libraries: LibraryService, libraryId: string, locationId: string, dispatchedBy: string): Promise<{ jobId: string; deduplicated: boolean }> {
   const r = await jobs.dispatch(INDEX_JOB_TYPE, { library_id: libraryId, location_id: locationId }, { libraryId, dispatchedBy, dedupeKey: `${libraryId}:${locationId}` });
-  libraries.store(libraryId).updateLocation(locationId, { lastJobId: r.jobId });
+  await (await libraries.store(libraryId)).updateLocation(locationId, { lastJobId: r.jobId });
   return r;
 }
 
@@ -59,10 +59,10 @@ export async function dispatchIndex(jobs: JobSystem, libraries: LibraryService, 
  * without a location.
  */
 export async function removeLocation(jobs: JobSystem, libraries: LibraryService, libraryId: string, locationId: string, keepEntries: boolean): Promise<{ location: LocationRecord; removedEntries: number }> {
-  const location = getLocation(libraries, libraryId, locationId);
-  const store = libraries.store(libraryId);
+  const location = await getLocation(libraries, libraryId, locationId);
+  const store = await libraries.store(libraryId);
   // Deleted first, so a running index job that checks its location stops adding entries.
-  store.deleteLocation(locationId);
+  await store.deleteLocation(locationId);
   if (location.lastJobId) {
     try {
       const job = await jobs.get(location.lastJobId);
@@ -74,12 +74,12 @@ export async function removeLocation(jobs: JobSystem, libraries: LibraryService,
   let removed = 0;
   const batch = 500;
   for (;;) {
-    const rows = store.listEntries({ locationId, limit: batch });
+    const rows = await store.listEntries({ locationId, limit: batch });
     if (rows.length === 0) break;
     for (const entry of rows.slice(0, batch)) {
-      if (keepEntries) store.updateEntry(entry.id, { locationId: null, scanId: null });
+      if (keepEntries) await store.updateEntry(entry.id, { locationId: null, scanId: null });
       else {
-        libraries.deleteEntry(libraryId, entry.id, 'location_removed');
+        await libraries.deleteEntry(libraryId, entry.id, 'location_removed');
         removed++;
       }
     }

@@ -3,12 +3,25 @@
  * `library_id` (the request's, or the payload's — extensions pass it in the payload), else the
  * default library.
  */
-import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
+import { actorOf, type OperationContext as CallContext } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { JobSystem } from '../jobs/index.js';
+import type { ExtensionManager } from '../extensions/index.js';
+import type { LibraryService } from './libraries.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { decodeBase64Field } from '../schema/index.js';
 import { MAX_INLINE_CONTENT_BYTES } from './libraries.js';
 import { addLocation, dispatchIndex, getLocation, removeLocation } from './locations.js';
 import type { EntryRecord, LocationRecord } from './store.js';
+
+/** The services library handlers see as `ctx.core` (the library module declares them). */
+export interface LibraryHandlerServices {
+  libraries: LibraryService;
+  jobs: JobSystem;
+  extensions: Pick<ExtensionManager, 'checkPaths'>;
+}
+type OperationContext = CallContext<LibraryHandlerServices>;
+const defineOperation = operationsWith<LibraryHandlerServices>();
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -67,7 +80,7 @@ function toWireLocation(libraryId: string, l: LocationRecord, entries: number): 
 }
 
 /** The library of a call: the payload's `library_id` when given, else the context's (already the default when none was named). */
-export function libraryOf(input: { library_id?: string }, ctx: OperationContext): string {
+export function libraryOf(input: { library_id?: string }, ctx: CallContext<{ libraries: Pick<LibraryService, 'resolve'> }>): Promise<string> {
   return ctx.core.libraries.resolve(input.library_id ?? ctx.libraryId);
 }
 
@@ -142,8 +155,8 @@ export const librariesCreate = defineOperation<{ name: string; make_default?: bo
     },
   },
   output: librarySchema,
-  handler: (input, { core }) => {
-    const lib = core.libraries.create(input.name, { makeDefault: input.make_default ?? false });
+  handler: async (input, { core }) => {
+    const lib = await core.libraries.create(input.name, { makeDefault: input.make_default ?? false });
     return { id: lib.id, name: lib.name, created_at: iso(lib.createdAt)!, is_default: core.libraries.defaultId === lib.id };
   },
 });
@@ -159,8 +172,8 @@ export const librariesList = defineOperation<Record<string, never>, { libraries:
     required: ['libraries', 'default_library_id'],
     properties: { libraries: { type: 'array', items: librarySchema }, default_library_id: { type: ['string', 'null'] } },
   },
-  handler: (_input, { core }) => ({
-    libraries: core.libraries.list().map((l) => ({ id: l.id, name: l.name, created_at: iso(l.createdAt)!, is_default: l.isDefault })),
+  handler: async (_input, { core }) => ({
+    libraries: (await core.libraries.list()).map((l) => ({ id: l.id, name: l.name, created_at: iso(l.createdAt)!, is_default: l.isDefault })),
     default_library_id: core.libraries.defaultId,
   }),
 });
@@ -187,10 +200,10 @@ export const librariesInfo = defineOperation<{ library_id?: string }, Record<str
       database_bytes: { type: 'integer' },
     },
   },
-  handler: (input, ctx) => {
-    const id = ctx.core.libraries.resolve(input.library_id ?? ctx.libraryId);
-    const lib = ctx.core.libraries.get(id)!;
-    const s = ctx.core.libraries.stats(id);
+  handler: async (input, ctx) => {
+    const id = await ctx.core.libraries.resolve(input.library_id ?? ctx.libraryId);
+    const lib = (await ctx.core.libraries.get(id))!;
+    const s = await ctx.core.libraries.stats(id);
     return {
       id,
       name: lib.name,
@@ -239,9 +252,9 @@ export const createEntry = defineOperation<CreateEntryInput, WireEntry & { creat
     },
   },
   output: { ...entrySchema, required: [...entrySchema.required, 'created', 'replaced'], properties: { ...entrySchema.properties, created: { type: 'boolean' }, replaced: { type: 'boolean' } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    const result = ctx.core.libraries.createEntry(libraryId, {
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    const result = await ctx.core.libraries.createEntry(libraryId, {
       name: input.name,
       path: input.path,
       entryType: input.entry_type,
@@ -270,9 +283,9 @@ export const getEntry = defineOperation<{ library_id?: string; entry_id: string;
     },
   },
   output: entrySchema,
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    const entry = ctx.core.libraries.getEntry(libraryId, input.entry_id);
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    const entry = await ctx.core.libraries.getEntry(libraryId, input.entry_id);
     const wire = toWireEntry(libraryId, entry);
     if (input.include_content) {
       const data = ctx.core.libraries.readContent(libraryId, entry);
@@ -333,9 +346,9 @@ export const listEntries = defineOperation<ListEntriesInput, { entries: WireEntr
     required: ['entries', 'next_cursor'],
     properties: { entries: { type: 'array', items: entrySchema }, next_cursor: { type: ['string', 'null'] } },
   },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    const page = ctx.core.libraries.listEntries(libraryId, {
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    const page = await ctx.core.libraries.listEntries(libraryId, {
       limit: input.limit ?? 100,
       ...(input.cursor !== undefined ? { afterSeq: decodeCursor(input.cursor) } : {}),
       ...(input.entry_type !== undefined ? { entryType: input.entry_type } : {}),
@@ -365,9 +378,9 @@ export const updateMetadata = defineOperation<{ library_id?: string; entry_id: s
     },
   },
   output: entrySchema,
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    return toWireEntry(libraryId, ctx.core.libraries.updateMetadata(libraryId, input.entry_id, input.metadata, input.replace ?? false));
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    return toWireEntry(libraryId, await ctx.core.libraries.updateMetadata(libraryId, input.entry_id, input.metadata, input.replace ?? false));
   },
 });
 
@@ -383,9 +396,9 @@ export const deleteEntry = defineOperation<{ library_id?: string; entry_id: stri
     properties: { library_id: libraryIdProperty, entry_id: { type: 'string', minLength: 1 } },
   },
   output: { type: 'object', required: ['deleted', 'entry_id'], properties: { deleted: { const: true }, entry_id: { type: 'string' } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    ctx.core.libraries.deleteEntry(libraryId, input.entry_id);
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    await ctx.core.libraries.deleteEntry(libraryId, input.entry_id);
     return { deleted: true as const, entry_id: input.entry_id };
   },
 });
@@ -407,7 +420,7 @@ export const locationsAdd = defineOperation<{ library_id?: string; path: string;
   },
   output: { type: 'object', required: ['location', 'job_id'], properties: { location: locationSchema, job_id: { type: 'string' } } },
   handler: async (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+    const libraryId = await libraryOf(input, ctx);
     // Checked before anything is recorded; the index job checks it again when it runs.
     await ctx.core.extensions.checkPaths(actorOf(ctx.caller), [{ path: input.path, access: 'read', what: 'locations.add path' }]);
     const location = await addLocation(ctx.core.libraries, libraryId, input.path, input.name);
@@ -423,10 +436,11 @@ export const locationsList = defineOperation<{ library_id?: string }, { location
   description: 'The locations of the library, with their entry counts and when they were last indexed.',
   input: { type: 'object', additionalProperties: false, properties: { library_id: libraryIdProperty } },
   output: { type: 'object', required: ['locations'], properties: { locations: { type: 'array', items: locationSchema } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    const store = ctx.core.libraries.store(libraryId);
-    return { locations: store.listLocations().map((l) => toWireLocation(libraryId, l, store.countLocationEntries(l.id))) };
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    const store = await ctx.core.libraries.store(libraryId);
+    const locations = await store.listLocations();
+    return { locations: await Promise.all(locations.map(async (l) => toWireLocation(libraryId, l, await store.countLocationEntries(l.id)))) };
   },
 });
 
@@ -443,8 +457,8 @@ export const locationsRescan = defineOperation<{ library_id?: string; location_i
   },
   output: { type: 'object', required: ['job_id', 'deduplicated'], properties: { job_id: { type: 'string' }, deduplicated: { type: 'boolean' } } },
   handler: async (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    getLocation(ctx.core.libraries, libraryId, input.location_id);
+    const libraryId = await libraryOf(input, ctx);
+    await getLocation(ctx.core.libraries, libraryId, input.location_id);
     const r = await dispatchIndex(ctx.core.jobs, ctx.core.libraries, libraryId, input.location_id, dispatchedBy(ctx));
     return { job_id: r.jobId, deduplicated: r.deduplicated };
   },
@@ -467,7 +481,7 @@ export const locationsRemove = defineOperation<{ library_id?: string; location_i
   },
   output: { type: 'object', required: ['location', 'removed_entries'], properties: { location: locationSchema, removed_entries: { type: 'integer' } } },
   handler: async (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+    const libraryId = await libraryOf(input, ctx);
     const r = await removeLocation(ctx.core.jobs, ctx.core.libraries, libraryId, input.location_id, input.keep_entries ?? false);
     return { location: toWireLocation(libraryId, r.location, 0), removed_entries: r.removedEntries };
   },

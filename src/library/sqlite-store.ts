@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { applyMigrations } from '../sqlite/index.js';
 import { LIBRARY_MIGRATIONS } from './migrations.js';
+import { mergeMetadata } from './store.js';
 import type {
   EntryFilter,
   EntryPatch,
@@ -127,7 +128,8 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-export class SqliteLibraryStore implements LibraryStore {
+/** The synchronous database behind {@link SqliteLibraryStore}. */
+class SqliteLibraryDb {
   readonly #db: Database.Database;
   readonly #path: string;
   /** Prepared statements by SQL text: preparing costs more than running most of these queries. */
@@ -151,8 +153,12 @@ export class SqliteLibraryStore implements LibraryStore {
     return stmt;
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+  updateEntryMetadata(id: string, metadata: Record<string, unknown>, replace: boolean): EntryRecord | undefined {
+    return this.#db.transaction(() => {
+      const entry = this.getEntry(id);
+      if (!entry) return undefined;
+      return this.updateEntry(id, { metadata: replace ? metadata : mergeMetadata(entry.metadata, metadata) });
+    })();
   }
 
   insertEntry(e: NewEntry): EntryRecord {
@@ -382,5 +388,99 @@ export class SqliteLibraryStore implements LibraryStore {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+}
+
+/**
+ * {@link LibraryStore} on one SQLite file. Each call runs synchronously on the embedded driver and
+ * answers as a promise, as the port requires.
+ */
+export class SqliteLibraryStore implements LibraryStore {
+  readonly #db: SqliteLibraryDb;
+
+  constructor(path: string) {
+    this.#db = new SqliteLibraryDb(path);
+  }
+
+  async insertEntry(entry: NewEntry): Promise<EntryRecord> {
+    return this.#db.insertEntry(entry);
+  }
+  async getEntry(id: string): Promise<EntryRecord | undefined> {
+    return this.#db.getEntry(id);
+  }
+  async getEntryByPath(path: string): Promise<EntryRecord | undefined> {
+    return this.#db.getEntryByPath(path);
+  }
+  async getEntryByDedupeKey(key: string): Promise<EntryRecord | undefined> {
+    return this.#db.getEntryByDedupeKey(key);
+  }
+  async listEntries(filter: EntryFilter): Promise<EntryRecord[]> {
+    return this.#db.listEntries(filter);
+  }
+  async updateEntry(id: string, patch: EntryPatch): Promise<EntryRecord | undefined> {
+    return this.#db.updateEntry(id, patch);
+  }
+  async updateEntryMetadata(id: string, metadata: Record<string, unknown>, replace: boolean): Promise<EntryRecord | undefined> {
+    return this.#db.updateEntryMetadata(id, metadata, replace);
+  }
+  async deleteEntry(id: string): Promise<boolean> {
+    return this.#db.deleteEntry(id);
+  }
+  async countEntriesWithContentKey(key: string, exceptId?: string): Promise<number> {
+    return this.#db.countEntriesWithContentKey(key, exceptId);
+  }
+  async entriesWithHash(locationId: string, contentHash: string): Promise<EntryRecord[]> {
+    return this.#db.entriesWithHash(locationId, contentHash);
+  }
+  async entriesNotSeen(locationId: string, scanId: string): Promise<EntryRecord[]> {
+    return this.#db.entriesNotSeen(locationId, scanId);
+  }
+  async countLocationEntries(locationId: string): Promise<number> {
+    return this.#db.countLocationEntries(locationId);
+  }
+  async insertLocation(location: LocationRecord): Promise<LocationRecord> {
+    return this.#db.insertLocation(location);
+  }
+  async getLocation(id: string): Promise<LocationRecord | undefined> {
+    return this.#db.getLocation(id);
+  }
+  async listLocations(): Promise<LocationRecord[]> {
+    return this.#db.listLocations();
+  }
+  async updateLocation(id: string, patch: Partial<Omit<LocationRecord, 'id'>>): Promise<LocationRecord | undefined> {
+    return this.#db.updateLocation(id, patch);
+  }
+  async deleteLocation(id: string): Promise<boolean> {
+    return this.#db.deleteLocation(id);
+  }
+  async getSidecar(contentKey: string, kind: string, variant: string): Promise<SidecarRecord | undefined> {
+    return this.#db.getSidecar(contentKey, kind, variant);
+  }
+  async getSidecarById(id: string): Promise<SidecarRecord | undefined> {
+    return this.#db.getSidecarById(id);
+  }
+  async listSidecars(filter: SidecarFilter): Promise<SidecarRecord[]> {
+    return this.#db.listSidecars(filter);
+  }
+  async upsertSidecar(row: SidecarRecord, commitFile: () => void): Promise<{ previous: SidecarRecord | undefined; current: SidecarRecord }> {
+    return this.#db.upsertSidecar(row, commitFile);
+  }
+  async refreshSidecarFile(path: string, checksum: string, size: number, updatedAt: number): Promise<number> {
+    return this.#db.refreshSidecarFile(path, checksum, size, updatedAt);
+  }
+  async countSidecarPath(path: string): Promise<number> {
+    return this.#db.countSidecarPath(path);
+  }
+  async deleteSidecar(id: string): Promise<boolean> {
+    return this.#db.deleteSidecar(id);
+  }
+  async deleteSidecarsOfContent(contentKey: string): Promise<SidecarRecord[]> {
+    return this.#db.deleteSidecarsOfContent(contentKey);
+  }
+  async stats(): Promise<LibraryStats> {
+    return this.#db.stats();
+  }
+  async close(): Promise<void> {
+    this.#db.close();
   }
 }

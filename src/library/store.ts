@@ -3,12 +3,43 @@
  * index), behind an interface with no driver types. {@link SqliteLibraryStore} implements it on
  * `<dataDir>/libraries/<id>/library.db`.
  *
- * Trade-off: the interface is synchronous. A sidecar replace must move its file into place and
- * update its index row in one step that no reader can split ({@link LibraryStore.upsertSidecar}
- * runs the file move inside the row's transaction), and the move detection of the indexing job
- * reads and writes in one transaction; an embedded synchronous driver gives both directly. A
- * networked implementation would wrap these in its own transactions behind the same shapes.
+ * The interface is asynchronous (a port): the SQLite implementation answers from an embedded
+ * driver, the PostgreSQL one (./postgres-store.ts) over the network. Nothing takes a callback
+ * that runs store calls inside a transaction; what must be atomic is one operation
+ * ({@link LibraryStore.updateEntryMetadata}, {@link LibraryStore.upsertSidecar} with its file
+ * move, {@link LibraryStore.deleteSidecarsOfContent}).
  */
+
+/** A library as the catalog holds it. */
+export interface LibraryRecord {
+  id: string;
+  name: string;
+  /** ms since the epoch. */
+  createdAt: number;
+}
+
+export interface LibraryCatalog {
+  libraries: LibraryRecord[];
+  defaultId: string | null;
+}
+
+/**
+ * Where libraries live: the catalog (which libraries exist, which is the default) and one
+ * {@link LibraryStore} per library. SQLite: `libraries/index.json` and a database file per
+ * library; PostgreSQL: tables shared by every node, rows keyed by library id.
+ */
+export interface LibraryBackend {
+  readCatalog(): Promise<LibraryCatalog>;
+  /**
+   * Adds a library (its store is ready before it is listed); the default when `makeDefault` or
+   * when there is none. ALREADY_EXISTS when another library has this name (any case).
+   */
+  addLibrary(library: LibraryRecord, makeDefault: boolean): Promise<LibraryCatalog>;
+  setDefaultLibrary(id: string): Promise<LibraryCatalog>;
+  /** The store of a library in the catalog (opened once; closed by {@link close}). */
+  openStore(libraryId: string): Promise<LibraryStore>;
+  close(): Promise<void>;
+}
 
 /** An entry as stored. Times are ms since the epoch. */
 export interface EntryRecord {
@@ -97,46 +128,60 @@ export interface LibraryStats {
 }
 
 export interface LibraryStore {
-  insertEntry(entry: NewEntry): EntryRecord;
-  getEntry(id: string): EntryRecord | undefined;
-  getEntryByPath(path: string): EntryRecord | undefined;
-  getEntryByDedupeKey(key: string): EntryRecord | undefined;
+  insertEntry(entry: NewEntry): Promise<EntryRecord>;
+  getEntry(id: string): Promise<EntryRecord | undefined>;
+  getEntryByPath(path: string): Promise<EntryRecord | undefined>;
+  getEntryByDedupeKey(key: string): Promise<EntryRecord | undefined>;
   /** Entries in insertion order after `afterSeq`; one more than `limit` tells whether a next page exists. */
-  listEntries(filter: EntryFilter): EntryRecord[];
-  updateEntry(id: string, patch: EntryPatch): EntryRecord | undefined;
-  deleteEntry(id: string): boolean;
+  listEntries(filter: EntryFilter): Promise<EntryRecord[]>;
+  updateEntry(id: string, patch: EntryPatch): Promise<EntryRecord | undefined>;
+  /**
+   * Replaces an entry's metadata (`replace`) or merges `metadata` into it ({@link mergeMetadata}:
+   * a field set to null is removed), reading and writing in one transaction so that two merges
+   * never lose each other's fields. Undefined when there is no such entry.
+   */
+  updateEntryMetadata(id: string, metadata: Record<string, unknown>, replace: boolean): Promise<EntryRecord | undefined>;
+  deleteEntry(id: string): Promise<boolean>;
   /** Entries (other than `exceptId`) whose content key — content hash, else id — is `key`. */
-  countEntriesWithContentKey(key: string, exceptId?: string): number;
+  countEntriesWithContentKey(key: string, exceptId?: string): Promise<number>;
   /** Entries of a location with this content hash (candidates for a move). */
-  entriesWithHash(locationId: string, contentHash: string): EntryRecord[];
+  entriesWithHash(locationId: string, contentHash: string): Promise<EntryRecord[]>;
   /** Entries of a location that the indexing run `scanId` has not seen. */
-  entriesNotSeen(locationId: string, scanId: string): EntryRecord[];
-  countLocationEntries(locationId: string): number;
+  entriesNotSeen(locationId: string, scanId: string): Promise<EntryRecord[]>;
+  countLocationEntries(locationId: string): Promise<number>;
 
-  insertLocation(location: LocationRecord): LocationRecord;
-  getLocation(id: string): LocationRecord | undefined;
-  listLocations(): LocationRecord[];
-  updateLocation(id: string, patch: Partial<Omit<LocationRecord, 'id'>>): LocationRecord | undefined;
-  deleteLocation(id: string): boolean;
+  insertLocation(location: LocationRecord): Promise<LocationRecord>;
+  getLocation(id: string): Promise<LocationRecord | undefined>;
+  listLocations(): Promise<LocationRecord[]>;
+  updateLocation(id: string, patch: Partial<Omit<LocationRecord, 'id'>>): Promise<LocationRecord | undefined>;
+  deleteLocation(id: string): Promise<boolean>;
 
-  getSidecar(contentKey: string, kind: string, variant: string): SidecarRecord | undefined;
-  getSidecarById(id: string): SidecarRecord | undefined;
-  listSidecars(filter: SidecarFilter): SidecarRecord[];
+  getSidecar(contentKey: string, kind: string, variant: string): Promise<SidecarRecord | undefined>;
+  getSidecarById(id: string): Promise<SidecarRecord | undefined>;
+  listSidecars(filter: SidecarFilter): Promise<SidecarRecord[]>;
   /**
    * Inserts or replaces the sidecar row for (contentKey, kind, variant) and, inside the same
-   * transaction, runs `commitFile` (which moves the new file into place): either both happen or
-   * neither. Returns the row it replaced, if any.
+   * transaction, runs `commitFile` (which moves the new file into place: a rename, no store
+   * call): either both happen or neither. Returns the row it replaced, if any.
    */
-  upsertSidecar(row: SidecarRecord, commitFile: () => void): { previous: SidecarRecord | undefined; current: SidecarRecord };
+  upsertSidecar(row: SidecarRecord, commitFile: () => void): Promise<{ previous: SidecarRecord | undefined; current: SidecarRecord }>;
   /** Updates checksum/size of every row pointing at `path` (another library replaced the shared file). */
-  refreshSidecarFile(path: string, checksum: string, size: number, updatedAt: number): number;
-  countSidecarPath(path: string): number;
-  deleteSidecar(id: string): boolean;
-  /** Deletes the sidecar rows of a content key; returns them. */
-  deleteSidecarsOfContent(contentKey: string): SidecarRecord[];
+  refreshSidecarFile(path: string, checksum: string, size: number, updatedAt: number): Promise<number>;
+  countSidecarPath(path: string): Promise<number>;
+  deleteSidecar(id: string): Promise<boolean>;
+  /** Deletes the sidecar rows of a content key (in one transaction); returns them. */
+  deleteSidecarsOfContent(contentKey: string): Promise<SidecarRecord[]>;
 
-  stats(): LibraryStats;
-  /** Runs `fn` in one transaction. */
-  transaction<T>(fn: () => T): T;
-  close(): void;
+  stats(): Promise<LibraryStats>;
+  close(): Promise<void>;
+}
+
+/** Top-level merge: fields in `patch` replace those in `base`; a field set to null is removed. */
+export function mergeMetadata(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }

@@ -72,7 +72,7 @@ export async function listMaildir(folder: string): Promise<Map<string, MaildirEn
 /** Lists the folder and gives UIDs to new files. */
 export async function syncMaildir(store: MailStore, account: string, folder: string): Promise<{ entries: Map<string, MaildirEntry>; uids: MaildirUids }> {
   const entries = await listMaildir(folder);
-  return { entries, uids: store.assignMaildirUids(account, [...entries.keys()], compareDelivery) };
+  return { entries, uids: await store.assignMaildirUids(account, [...entries.keys()], compareDelivery) };
 }
 
 /** How long a directory's mtime must be unchanged before a listing of it is trusted as final. */

@@ -2,9 +2,19 @@
  * The mail capability's operations: plain JSON in and out (attachments and raw messages as
  * base64), so clients, the CLI and extensions in the sandbox call them the same way.
  */
-import { actorOf, defineOperation } from '../registry/index.js';
+import { actorOf } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { ExtensionManager } from '../extensions/manager.js';
+import type { MailService } from './service.js';
 import { ACCOUNT_NAME_PATTERN, DEFAULT_FETCH_LIMIT, DEFAULT_MAX_BYTES, MAX_FETCH_LIMIT, MAX_UID } from './service.js';
 import type { AddAccountInput, FetchSinceInput, FetchSinceResult, MailAccount, MailboxStatus } from './types.js';
+
+/** The services mail handlers see as `ctx.core` (the mail module declares them). */
+export interface MailHandlerServices {
+  mail: MailService;
+  extensions: Pick<ExtensionManager, 'checkPaths'>;
+}
+const defineOperation = operationsWith<MailHandlerServices>();
 
 const accountName = { type: 'string', pattern: ACCOUNT_NAME_PATTERN, description: 'The account\'s name (e.g. `gmail`, `work`, an address).' };
 const time = { type: 'string', format: 'date-time' };
@@ -70,7 +80,7 @@ export const mailListAccounts = defineOperation<Record<string, never>, { account
   description: 'The configured mail accounts, by name. Passwords are never returned (has_password says whether one is stored).',
   input: { type: 'object', additionalProperties: false, properties: {} },
   output: { type: 'object', required: ['accounts'], additionalProperties: false, properties: { accounts: { type: 'array', items: accountSchema } } },
-  handler: (_input, ctx) => ({ accounts: ctx.core.mail.listAccounts() }),
+  handler: async (_input, ctx) => ({ accounts: await ctx.core.mail.listAccounts() }),
 });
 
 export const mailRemoveAccount = defineOperation<{ name: string }, { name: string; removed: true }>({

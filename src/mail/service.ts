@@ -11,7 +11,7 @@ import type { Logger } from '../logging/index.js';
 import { withImap, type ImapTarget, type ImapTimeouts } from './imap.js';
 import { MaildirListings, checkMaildir, listMaildir, maildirFolder, readMaildirMessage } from './maildir.js';
 import { parseMessage } from './message.js';
-import { MailStore, type StoredAccount } from './store.js';
+import { SqliteMailStore, type MailStore, type StoredAccount } from './store.js';
 import type { AddAccountInput, FetchSinceInput, FetchSinceResult, MailAccount, MailboxStatus, MailMessage } from './types.js';
 
 /** Credentials owner of every mail account's password. */
@@ -36,6 +36,8 @@ export interface MailServiceOptions {
    * default 4. Gmail allows 15 per account, shared with the user's other mail clients.
    */
   maxConnectionsPerAccount?: number;
+  /** Where accounts and Maildir UIDs are kept (default: SQLite `<dataDir>/mail.db`). */
+  store?: MailStore;
 }
 
 const DEFAULT_TIMEOUTS: ImapTimeouts = { connectMs: 15_000, greetingMs: 15_000, socketMs: 60_000 };
@@ -117,7 +119,7 @@ export class MailService {
   #failures = 0;
 
   constructor(o: MailServiceOptions) {
-    this.store = new MailStore(o.dataDir);
+    this.store = o.store ?? new SqliteMailStore(o.dataDir);
     this.#listings = new MaildirListings(this.store);
     this.#credentials = o.credentials;
     this.#logger = o.logger;
@@ -153,41 +155,41 @@ export class MailService {
       }
       row = { name: input.name, kind: 'maildir', host: null, port: null, secure: null, username: null, mailbox, path: input.path };
     }
-    const existing = this.store.getAccount(input.name);
+    const existing = await this.store.getAccount(input.name);
     if (existing && !input.replace) {
       throw new SpacedriveError(ErrorCode.ALREADY_EXISTS, `mail account '${input.name}' already exists; remove it first or add it again with replace`, { account: input.name });
     }
     if (input.verify) await this.#status(row, input.password, signal);
     if (row.kind === 'imap') {
-      this.#credentials.put(CREDENTIALS_OWNER, row.name, input.password!, { kind: 'imap', host: row.host, port: row.port, username: row.username });
+      await this.#credentials.put(CREDENTIALS_OWNER, row.name, input.password!, { kind: 'imap', host: row.host, port: row.port, username: row.username });
     } else if (existing?.kind === 'imap') {
-      this.#deletePassword(row.name);
+      await this.#deletePassword(row.name);
     }
-    const saved = this.store.putAccount(row, input.replace === true);
+    const saved = await this.store.putAccount(row, input.replace === true);
     this.#listings.forget(row.name);
     this.#logger.info({ account: saved.name, kind: saved.kind }, existing ? 'mail account replaced' : 'mail account added');
     return this.#present(saved, row.kind === 'imap');
   }
 
   /** Every account, by name; never a password. */
-  listAccounts(): MailAccount[] {
-    const rows = this.store.listAccounts();
+  async listAccounts(): Promise<MailAccount[]> {
+    const rows = await this.store.listAccounts();
     if (rows.length === 0) return [];
-    const withPassword = rows.some((r) => r.kind === 'imap') ? new Set(this.#credentials.list(CREDENTIALS_OWNER).map((c) => c.name)) : new Set<string>();
+    const withPassword = rows.some((r) => r.kind === 'imap') ? new Set((await this.#credentials.list(CREDENTIALS_OWNER)).map((c) => c.name)) : new Set<string>();
     return rows.map((r) => this.#present(r, withPassword.has(r.name)));
   }
 
   /** One account; NOT_FOUND when there is none. */
-  getAccount(name: string): MailAccount {
-    const row = this.#account(name);
-    return this.#present(row, row.kind === 'imap' && this.#credentials.list(CREDENTIALS_OWNER).some((c) => c.name === name));
+  async getAccount(name: string): Promise<MailAccount> {
+    const row = await this.#account(name);
+    return this.#present(row, row.kind === 'imap' && (await this.#credentials.list(CREDENTIALS_OWNER)).some((c) => c.name === name));
   }
 
   /** Removes the account, its password and its Maildir UIDs. NOT_FOUND when there is none. */
-  removeAccount(name: string): { name: string; removed: true } {
-    const row = this.#account(name);
-    if (row.kind === 'imap') this.#deletePassword(name);
-    this.store.removeAccount(name);
+  async removeAccount(name: string): Promise<{ name: string; removed: true }> {
+    const row = await this.#account(name);
+    if (row.kind === 'imap') await this.#deletePassword(name);
+    await this.store.removeAccount(name);
     this.#listings.forget(name);
     this.#logger.info({ account: name }, 'mail account removed');
     return { name, removed: true };
@@ -195,13 +197,13 @@ export class MailService {
 
   /** Connects (or scans the Maildir) and returns the mailbox's status. */
   async testAccount(name: string, signal?: AbortSignal): Promise<MailboxStatus> {
-    const row = this.#account(name);
-    return this.#status(row, row.kind === 'imap' ? this.#password(row.name) : undefined, signal);
+    const row = await this.#account(name);
+    return this.#status(row, row.kind === 'imap' ? await this.#password(row.name) : undefined, signal);
   }
 
   /** Messages with a UID strictly above `last_uid`, ascending, parsed. */
   async fetchSince(input: FetchSinceInput, signal?: AbortSignal): Promise<FetchSinceResult> {
-    const row = this.#account(input.account);
+    const row = await this.#account(input.account);
     const lastUid = parseLastUid(input.last_uid);
     const limit = input.limit ?? DEFAULT_FETCH_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FETCH_LIMIT) throw invalid(`field 'limit': expected an integer from 1 to ${MAX_FETCH_LIMIT}`, 'limit');
@@ -226,14 +228,14 @@ export class MailService {
     return { fetches: this.#fetches, messages_fetched: this.#messages, fetch_failures: this.#failures, imap_connections: this.#gate.active, maildir_scans: this.#listings.scans };
   }
 
-  close(): void {
-    this.store.close();
+  async close(): Promise<void> {
+    await this.store.close();
   }
 
-  #account(name: string): StoredAccount {
-    const row = this.store.getAccount(name);
+  async #account(name: string): Promise<StoredAccount> {
+    const row = await this.store.getAccount(name);
     if (!row) {
-      const known = this.store.listAccounts().map((a) => a.name);
+      const known = (await this.store.listAccounts()).map((a) => a.name);
       throw new SpacedriveError(
         ErrorCode.NOT_FOUND,
         `mail account '${name}' not found; ${known.length > 0 ? `configured: ${known.join(', ')}` : "none is configured (add one with 'spacedrive mail add-account')"}`,
@@ -243,9 +245,9 @@ export class MailService {
     return row;
   }
 
-  #password(name: string): string {
+  async #password(name: string): Promise<string> {
     try {
-      return this.#credentials.get(CREDENTIALS_OWNER, name).secret;
+      return (await this.#credentials.get(CREDENTIALS_OWNER, name)).secret;
     } catch (err) {
       if (!hasErrorCode(err, ErrorCode.NOT_FOUND)) throw err;
       throw new SpacedriveError(ErrorCode.MAIL_AUTH_FAILED, `mail account '${name}' has no password in the credentials store; add the account again with replace to set one`, {
@@ -254,9 +256,9 @@ export class MailService {
     }
   }
 
-  #deletePassword(name: string): void {
+  async #deletePassword(name: string): Promise<void> {
     try {
-      this.#credentials.delete(CREDENTIALS_OWNER, name);
+      await this.#credentials.delete(CREDENTIALS_OWNER, name);
     } catch (err) {
       if (!hasErrorCode(err, ErrorCode.NOT_FOUND)) throw err;
     }
@@ -285,7 +287,7 @@ export class MailService {
       const folder = maildirFolder(r.path!, r.mailbox);
       await checkMaildir(folder, r.name);
       // A candidate account being verified has no UIDs yet: report what it would start with.
-      const stored = this.store.getAccount(r.name);
+      const stored = await this.store.getAccount(r.name);
       if (!stored || stored.path !== r.path || stored.mailbox !== r.mailbox) {
         const count = (await listMaildir(folder)).size;
         return { account: r.name, kind: 'maildir', mailbox: r.mailbox, uidvalidity: 0, uidnext: count + 1, messages: count, elapsed_ms: Math.round(performance.now() - started) };
@@ -332,7 +334,8 @@ export class MailService {
   }
 
   async #fetchImap(r: StoredAccount, lastUid: number, limit: number, budget: number, includeRaw: boolean, signal?: AbortSignal): Promise<FetchSinceResult> {
-    return withImap(this.#target(r, this.#password(r.name)), this.#timeouts, this.#logger, signal, async (client: ImapFlow, step) => {
+    const password = await this.#password(r.name);
+    return withImap(this.#target(r, password), this.#timeouts, this.#logger, signal, async (client: ImapFlow, step) => {
       step(`opening mailbox '${r.mailbox}'`);
       // Read-only (EXAMINE): fetching must not mark messages \Seen in the user's mailbox.
       const mailbox = await client.mailboxOpen(r.mailbox, { readOnly: true }).catch((err) => {

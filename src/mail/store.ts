@@ -32,11 +32,37 @@ export interface MaildirUids {
   uids: Map<string, number>;
 }
 
+/**
+ * The storage port of the mail capability: accounts and the Maildir UIDs. SQLite:
+ * `<dataDir>/mail.db`; PostgreSQL: the `mail_*` tables shared by every node.
+ */
+export interface MailStore {
+  /** Where the state is, for messages. */
+  readonly path: string;
+  getAccount(name: string): Promise<StoredAccount | undefined>;
+  listAccounts(): Promise<StoredAccount[]>;
+  /**
+   * Inserts the account, or replaces it when `replace` is set (ALREADY_EXISTS otherwise), in one
+   * transaction. A replaced Maildir account keeps its UIDs only when it still reads the same folder.
+   */
+  putAccount(account: Omit<StoredAccount, 'created_at' | 'updated_at'>, replace: boolean): Promise<StoredAccount>;
+  /** Removes the account and its Maildir UIDs; false when there was none. */
+  removeAccount(name: string): Promise<boolean>;
+  /**
+   * Gives UIDs to the keys that have none yet, ordered by `order` (delivery order, a pure
+   * comparison), and forgets keys whose files are gone (their UIDs are never reused: `uidnext`
+   * only grows). One transaction, so concurrent fetches of the same account agree.
+   */
+  assignMaildirUids(account: string, presentKeys: readonly string[], order: (a: string, b: string) => number): Promise<MaildirUids>;
+  close(): Promise<void>;
+}
+
 interface AccountRow extends Omit<StoredAccount, 'secure'> {
   secure: number | null;
 }
 
-export class MailStore {
+/** The synchronous database behind {@link SqliteMailStore}. */
+class SqliteMailDb {
   readonly path: string;
   #db: Database.Database | undefined;
   #closed = false;
@@ -185,4 +211,35 @@ export class MailStore {
 
 function fromRow(row: AccountRow): StoredAccount {
   return { ...row, secure: row.secure === null ? null : row.secure === 1 };
+}
+
+/** {@link MailStore} on `<dataDir>/mail.db`, opened on first use. */
+export class SqliteMailStore implements MailStore {
+  readonly #db: SqliteMailDb;
+
+  constructor(dataDir: string) {
+    this.#db = new SqliteMailDb(dataDir);
+  }
+
+  get path(): string {
+    return this.#db.path;
+  }
+  async getAccount(name: string): Promise<StoredAccount | undefined> {
+    return this.#db.getAccount(name);
+  }
+  async listAccounts(): Promise<StoredAccount[]> {
+    return this.#db.listAccounts();
+  }
+  async putAccount(account: Omit<StoredAccount, 'created_at' | 'updated_at'>, replace: boolean): Promise<StoredAccount> {
+    return this.#db.putAccount(account, replace);
+  }
+  async removeAccount(name: string): Promise<boolean> {
+    return this.#db.removeAccount(name);
+  }
+  async assignMaildirUids(account: string, presentKeys: readonly string[], order: (a: string, b: string) => number): Promise<MaildirUids> {
+    return this.#db.assignMaildirUids(account, presentKeys, order);
+  }
+  async close(): Promise<void> {
+    this.#db.close();
+  }
 }

@@ -1,5 +1,4 @@
 import type { JsonSchema, Validator } from '../schema/index.js';
-import type { CoreServices } from '../core/services.js';
 
 export type OperationKind = 'query' | 'action';
 /** `core` operations need no library; `library` operations run against one library. */
@@ -17,8 +16,12 @@ export interface Caller {
   chain: readonly string[];
 }
 
-export interface OperationContext {
-  core: CoreServices;
+/**
+ * A call as a handler sees it. `core` holds the services the handler may use: for a core
+ * operation, exactly those its module declared (src/modules binds them); `S` types them.
+ */
+export interface OperationContext<S = unknown> {
+  core: S;
   /** The library the call runs against (resolved to the default for library-scoped calls). */
   libraryId: string | null;
   caller: Caller;
@@ -27,14 +30,14 @@ export interface OperationContext {
 }
 
 /** One statically declared (or runtime-registered) query or action. */
-export interface OperationDeclaration<I = any, O = any> {
+export interface OperationDeclaration<I = any, O = any, S = any> {
   method: string;
   kind: OperationKind;
   scope: OperationScope;
   description: string;
   input: JsonSchema;
   output: JsonSchema;
-  handler: (input: I, ctx: OperationContext) => O | Promise<O>;
+  handler: (input: I, ctx: OperationContext<S>) => O | Promise<O>;
 }
 
 export interface RegisteredOperation<I = any, O = any> extends OperationDeclaration<I, O> {

@@ -5,12 +5,24 @@
  */
 import type { EventBus } from '../events/index.js';
 import type { LibraryService } from '../library/index.js';
+import { defineModule, type BaseServices } from '../modules/index.js';
 import { SidecarService } from './service.js';
+import { sidecarOperations } from './operations.js';
 import './client-types.js';
 
 export { SidecarService, TEXT_FORMATS, contentKeyOf, encodingOf, type SidecarEncoding, type WriteSidecarRequest, type ReadSidecarResult } from './service.js';
-export { sidecarOperations, type WireSidecar } from './operations.js';
+export { sidecarOperations, type WireSidecar, type SidecarHandlerServices } from './operations.js';
 
 export function makeSidecarService(opts: { dataDir: string; libraries: LibraryService; events: EventBus }): SidecarService {
   return new SidecarService(opts);
 }
+
+/** The sidecars module (`sidecars`): derived data of entries' content, indexed in each library. */
+export const sidecarsModule = defineModule<Pick<BaseServices, 'options' | 'events'> & { libraries: LibraryService }, SidecarService>()({
+  name: 'sidecars',
+  dependsOn: ['options', 'events', 'libraries'],
+  create: ({ options, libraries, events }) => makeSidecarService({ dataDir: options.dataDir, libraries, events }),
+  operations: sidecarOperations,
+  // Shown with the libraries' counts as `libraries_sidecars_*`.
+  counters: { group: 'libraries_sidecars', read: (sidecars) => sidecars.counters() },
+});

@@ -2,8 +2,17 @@
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { libraryIdProperty, libraryOf, type SidecarRecord } from '../library/index.js';
 import { decodeBase64Field } from '../schema/index.js';
-import { defineOperation } from '../registry/index.js';
-import { encodingOf } from './service.js';
+import type { OperationContext } from '../registry/index.js';
+import { operationsWith } from '../modules/index.js';
+import type { LibraryService } from '../library/libraries.js';
+import { encodingOf, type SidecarService } from './service.js';
+
+/** The services sidecar handlers see as `ctx.core` (the sidecars module declares them). */
+export interface SidecarHandlerServices {
+  sidecars: SidecarService;
+  libraries: Pick<LibraryService, 'resolve'>;
+}
+const defineOperation = operationsWith<SidecarHandlerServices>();
 
 const NAME = '^[a-z0-9][a-z0-9_.:-]*$';
 
@@ -120,10 +129,10 @@ export const writeSidecar = defineOperation<WriteInput, WireSidecar>({
     },
   },
   output: sidecarSchema,
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
     const sidecars = ctx.core.sidecars;
-    const row = sidecars.write(libraryId, input.entry_id, { kind: input.kind, variant: input.variant ?? 'default', format: input.format, bytes: bytesOf(input) });
+    const row = await sidecars.write(libraryId, input.entry_id, { kind: input.kind, variant: input.variant ?? 'default', format: input.format, bytes: bytesOf(input) });
     return toWire(row, (rel) => sidecars.absolutePath(rel));
   },
 });
@@ -140,7 +149,7 @@ export const readSidecar = defineOperation<{ library_id?: string; entry_id: stri
     properties: { ...sidecarSchema.properties, encoding: { enum: ['json', 'text', 'base64'] }, json: {}, text: { type: 'string' }, data: { type: 'string', contentEncoding: 'base64' } },
   },
   handler: async (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+    const libraryId = await libraryOf(input, ctx);
     const sidecars = ctx.core.sidecars;
     const { sidecar, bytes } = await sidecars.read(libraryId, input.entry_id, input.kind, input.variant ?? 'default');
     const encoding = encodingOf(sidecar.format);
@@ -169,10 +178,10 @@ export const listSidecars = defineOperation<{ library_id?: string; entry_id?: st
     properties: { library_id: libraryIdProperty, entry_id: { type: 'string', minLength: 1 }, kind: kindProperty },
   },
   output: { type: 'object', required: ['sidecars'], properties: { sidecars: { type: 'array', items: sidecarSchema } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
     const sidecars = ctx.core.sidecars;
-    const rows = sidecars.list(libraryId, { ...(input.entry_id !== undefined ? { entryId: input.entry_id } : {}), ...(input.kind !== undefined ? { kind: input.kind } : {}) });
+    const rows = await sidecars.list(libraryId, { ...(input.entry_id !== undefined ? { entryId: input.entry_id } : {}), ...(input.kind !== undefined ? { kind: input.kind } : {}) });
     return { sidecars: rows.map((r) => toWire(r, (rel) => sidecars.absolutePath(rel))) };
   },
 });
@@ -184,9 +193,9 @@ export const deleteSidecar = defineOperation<{ library_id?: string; entry_id: st
   description: "Deletes a sidecar of an entry's content (its file too, when no library uses it).",
   input: sidecarOfEntryInput,
   output: { type: 'object', required: ['deleted', 'sidecar_id'], properties: { deleted: { const: true }, sidecar_id: { type: 'string' } } },
-  handler: (input, ctx) => {
-    const libraryId = libraryOf(input, ctx);
-    const row = ctx.core.sidecars.delete(libraryId, input.entry_id, input.kind, input.variant ?? 'default');
+  handler: async (input, ctx) => {
+    const libraryId = await libraryOf(input, ctx);
+    const row = await ctx.core.sidecars.delete(libraryId, input.entry_id, input.kind, input.variant ?? 'default');
     return { deleted: true as const, sidecar_id: row.id };
   },
 });

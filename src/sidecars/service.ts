@@ -10,7 +10,7 @@
  *
  * Replacing a sidecar is atomic: the new bytes go to a fsynced temporary file in the same
  * directory, then the index row is updated and the file renamed over the old one inside one
- * database transaction, in one synchronous step no reader in the daemon can split. A reader
+ * database transaction (the store's `upsertSidecar` runs the rename before it commits). A reader
  * that opened the old file keeps reading the old complete bytes; readers check what they read
  * against the row's checksum read *after* the bytes, and read again if a replace landed
  * in between, so they return either the old or the new content, whole and verified. Bytes that
@@ -79,16 +79,17 @@ export class SidecarService {
     return join(this.#dataDir, relative);
   }
 
-  write(libraryId: string, entryId: string, req: WriteSidecarRequest): SidecarRecord {
-    const entry = this.#libraries.getEntry(libraryId, entryId);
+  async write(libraryId: string, entryId: string, req: WriteSidecarRequest): Promise<SidecarRecord> {
+    const entry = await this.#libraries.getEntry(libraryId, entryId);
     const key = contentKeyOf(entry);
     const rel = this.relativePath(key, req.kind, req.variant, req.format);
     const checksum = createHash('sha256').update(req.bytes).digest('hex');
     const now = Date.now();
+    const store = await this.#libraries.store(libraryId);
     const staged = stageFile(this.absolutePath(rel), req.bytes);
     let result;
     try {
-      result = this.#libraries.store(libraryId).upsertSidecar(
+      result = await store.upsertSidecar(
         { id: randomUUID(), contentKey: key, kind: req.kind, variant: req.variant, format: req.format, path: rel, checksum, size: req.bytes.length, createdAt: now, updatedAt: now },
         () => staged.commit(),
       );
@@ -97,17 +98,17 @@ export class SidecarService {
       throw err;
     }
     // Other libraries with the same content share this file: their rows follow it.
-    for (const { libraryId: other, store } of this.#libraries.allStores()) {
-      if (other !== libraryId) store.refreshSidecarFile(rel, checksum, req.bytes.length, now);
+    for (const { libraryId: other, store: otherStore } of await this.#libraries.allStores()) {
+      if (other !== libraryId) await otherStore.refreshSidecarFile(rel, checksum, req.bytes.length, now);
     }
-    if (result.previous && result.previous.path !== rel) this.#unlinkIfUnused(result.previous.path);
+    if (result.previous && result.previous.path !== rel) await this.#unlinkIfUnused(result.previous.path);
     this.#written++;
     this.#events.emit('sidecar:written', { library_id: libraryId, entry_id: entryId, sidecar_id: result.current.id, kind: req.kind, variant: req.variant, format: req.format });
     return result.current;
   }
 
-  #find(libraryId: string, key: string, kind: string, variant: string, entryId: string): SidecarRecord {
-    const row = this.#libraries.store(libraryId).getSidecar(key, kind, variant);
+  async #find(libraryId: string, key: string, kind: string, variant: string, entryId: string): Promise<SidecarRecord> {
+    const row = await (await this.#libraries.store(libraryId)).getSidecar(key, kind, variant);
     if (!row) {
       throw new SpacedriveError(ErrorCode.NOT_FOUND, `entry '${entryId}' has no sidecar of kind '${kind}', variant '${variant}'`, { entry_id: entryId, kind, variant });
     }
@@ -115,9 +116,9 @@ export class SidecarService {
   }
 
   async read(libraryId: string, entryId: string, kind: string, variant: string): Promise<ReadSidecarResult> {
-    const entry = this.#libraries.getEntry(libraryId, entryId);
+    const entry = await this.#libraries.getEntry(libraryId, entryId);
     const key = contentKeyOf(entry);
-    let row = this.#find(libraryId, key, kind, variant, entryId);
+    let row = await this.#find(libraryId, key, kind, variant, entryId);
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       let bytes: Buffer | undefined;
       try {
@@ -125,7 +126,7 @@ export class SidecarService {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
-      const current = this.#find(libraryId, key, kind, variant, entryId);
+      const current = await this.#find(libraryId, key, kind, variant, entryId);
       if (bytes) {
         const actual = createHash('sha256').update(bytes).digest('hex');
         if (actual === current.checksum) {
@@ -155,27 +156,27 @@ export class SidecarService {
     throw new SpacedriveError(ErrorCode.OVERLOADED, `sidecar ${kind}/${variant} of entry '${entryId}' was replaced ${READ_ATTEMPTS} times while being read; try again`, { entry_id: entryId });
   }
 
-  list(libraryId: string, filter: { entryId?: string; kind?: string }): SidecarRecord[] {
-    const contentKey = filter.entryId !== undefined ? contentKeyOf(this.#libraries.getEntry(libraryId, filter.entryId)) : undefined;
-    return this.#libraries.store(libraryId).listSidecars({ ...(contentKey !== undefined ? { contentKey } : {}), ...(filter.kind !== undefined ? { kind: filter.kind } : {}) });
+  async list(libraryId: string, filter: { entryId?: string; kind?: string }): Promise<SidecarRecord[]> {
+    const contentKey = filter.entryId !== undefined ? contentKeyOf(await this.#libraries.getEntry(libraryId, filter.entryId)) : undefined;
+    return (await this.#libraries.store(libraryId)).listSidecars({ ...(contentKey !== undefined ? { contentKey } : {}), ...(filter.kind !== undefined ? { kind: filter.kind } : {}) });
   }
 
-  delete(libraryId: string, entryId: string, kind: string, variant: string): SidecarRecord {
-    const entry = this.#libraries.getEntry(libraryId, entryId);
-    const row = this.#find(libraryId, contentKeyOf(entry), kind, variant, entryId);
-    this.#libraries.store(libraryId).deleteSidecar(row.id);
-    this.#unlinkIfUnused(row.path);
+  async delete(libraryId: string, entryId: string, kind: string, variant: string): Promise<SidecarRecord> {
+    const entry = await this.#libraries.getEntry(libraryId, entryId);
+    const row = await this.#find(libraryId, contentKeyOf(entry), kind, variant, entryId);
+    await (await this.#libraries.store(libraryId)).deleteSidecar(row.id);
+    await this.#unlinkIfUnused(row.path);
     this.#events.emit('sidecar:deleted', { library_id: libraryId, entry_id: entryId, sidecar_id: row.id, kind, variant });
     return row;
   }
 
   /** Drops a content key's sidecars from a library (its last entry went) and their files when no library uses them. */
-  removeForContent(libraryId: string, key: string): void {
-    for (const row of this.#libraries.store(libraryId).deleteSidecarsOfContent(key)) this.#unlinkIfUnused(row.path);
+  async removeForContent(libraryId: string, key: string): Promise<void> {
+    for (const row of await (await this.#libraries.store(libraryId)).deleteSidecarsOfContent(key)) await this.#unlinkIfUnused(row.path);
   }
 
-  #unlinkIfUnused(rel: string): void {
-    if (this.#libraries.allStores().some(({ store }) => store.countSidecarPath(rel) > 0)) return;
+  async #unlinkIfUnused(rel: string): Promise<void> {
+    for (const { store } of await this.#libraries.allStores()) if ((await store.countSidecarPath(rel)) > 0) return;
     const abs = this.absolutePath(rel);
     try {
       unlinkSync(abs);

@@ -12,7 +12,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Core } from '../core/index.js';
+import type { BaseServices } from '../modules/index.js';
+
+/** What the wire server uses of core: events to stream, `execute`, its options and version. */
+export type WireCore = Pick<BaseServices, 'events' | 'executor' | 'options' | 'version'>;
 import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { EventFilter, CoreEvent, Subscription } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
@@ -40,7 +43,7 @@ const utf8 = new TextDecoder('utf-8');
 const CLIENT_CALLER: Caller = Object.freeze({ kind: 'client', chain: Object.freeze([]) as readonly string[] });
 
 export interface WireServerOptions {
-  core: Core;
+  core: WireCore;
   logger: Logger;
   /** Called after a Shutdown request has been answered. */
   onShutdownRequest?: () => void;
@@ -54,7 +57,7 @@ export interface ListenTcpOptions {
 
 /** Connections plus their shared settings. One per daemon. */
 export class WireServer {
-  readonly core: Core;
+  readonly core: WireCore;
   readonly logger: Logger;
   readonly maxFrameBytes: number;
   readonly maxDepth: number;

@@ -131,56 +131,56 @@ describe('credentials key handling (real SQLite files)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a wrong key fails clearly and changes nothing; the right key reads again', () => {
+  it('a wrong key fails clearly and changes nothing; the right key reads again', async () => {
     const a = new SqliteCredentialStore({ dataDir: dir });
-    a.put('user', 'k', 'v1');
-    a.close();
+    await a.put('user', 'k', 'v1');
+    await a.close();
     const keyFile = join(dir, 'keys', 'credentials.key');
     const original = readFileSync(keyFile, 'utf8');
 
     const wrong = new SqliteCredentialStore({ dataDir: dir, key: randomBytes(32).toString('base64') });
-    expect(() => wrong.get('user', 'k')).toThrow(expect.objectContaining({ code: 'CREDENTIALS_KEY_INVALID', message: expect.stringContaining('is not the key') }));
+    await expect(wrong.get('user', 'k')).rejects.toMatchObject({ code: 'CREDENTIALS_KEY_INVALID', message: expect.stringContaining('is not the key') });
     // Writing with the wrong key is refused too, so the store never mixes two keys.
-    expect(() => wrong.put('user', 'k2', 'x')).toThrow(expect.objectContaining({ code: 'CREDENTIALS_KEY_INVALID' }));
-    wrong.close();
+    await expect(wrong.put('user', 'k2', 'x')).rejects.toMatchObject({ code: 'CREDENTIALS_KEY_INVALID' });
+    await wrong.close();
 
     // A malformed key file.
     writeFileSync(keyFile, 'not a key\n');
     const malformed = new SqliteCredentialStore({ dataDir: dir });
-    expect(() => malformed.list('user')).toThrow(expect.objectContaining({ code: 'CREDENTIALS_KEY_INVALID', message: expect.stringContaining('not a 256-bit key') }));
-    malformed.close();
+    await expect(malformed.list('user')).rejects.toMatchObject({ code: 'CREDENTIALS_KEY_INVALID', message: expect.stringContaining('not a 256-bit key') });
+    await malformed.close();
 
     // A missing key file is not silently replaced for a store that holds secrets.
     unlinkSync(keyFile);
     const missing = new SqliteCredentialStore({ dataDir: dir });
-    expect(() => missing.get('user', 'k')).toThrow(expect.objectContaining({ code: 'CREDENTIALS_KEY_INVALID', message: expect.stringContaining('is missing') }));
-    missing.close();
+    await expect(missing.get('user', 'k')).rejects.toMatchObject({ code: 'CREDENTIALS_KEY_INVALID', message: expect.stringContaining('is missing') });
+    await missing.close();
     expect(existsSync(keyFile)).toBe(false);
 
     writeFileSync(keyFile, original, { mode: 0o600 });
     const right = new SqliteCredentialStore({ dataDir: dir });
-    expect(right.get('user', 'k').secret).toBe('v1');
-    expect(right.list('user').map((c) => c.name)).toEqual(['k']);
-    right.close();
+    expect((await right.get('user', 'k')).secret).toBe('v1');
+    expect((await right.list('user')).map((c) => c.name)).toEqual(['k']);
+    await right.close();
   });
 
-  it('a key given in the environment (hex) or in another key file works and is never written to the data dir', () => {
+  it('a key given in the environment (hex) or in another key file works and is never written to the data dir', async () => {
     const hex = randomBytes(32).toString('hex');
     const s = new SqliteCredentialStore({ dataDir: dir, key: hex });
-    s.put('user', 'k', 'v');
-    s.close();
+    await s.put('user', 'k', 'v');
+    await s.close();
     expect(existsSync(join(dir, 'keys'))).toBe(false);
     const again = new SqliteCredentialStore({ dataDir: dir, key: hex });
-    expect(again.get('user', 'k').secret).toBe('v');
-    again.close();
+    expect((await again.get('user', 'k')).secret).toBe('v');
+    await again.close();
 
     const elsewhere = makeTempDir('sd-key-');
     try {
       const keyFile = join(elsewhere, 'my.key');
       const dir2 = join(dir, 'second');
       const t = new SqliteCredentialStore({ dataDir: dir2, keyFile });
-      t.put('user', 'k', 'v');
-      t.close();
+      await t.put('user', 'k', 'v');
+      await t.close();
       expect(statSync(keyFile).mode & 0o777).toBe(0o600);
       expect(existsSync(join(dir2, 'keys'))).toBe(false);
     } finally {
@@ -188,19 +188,19 @@ describe('credentials key handling (real SQLite files)', () => {
     }
   });
 
-  it('detects a ciphertext moved to another name (owner and name are authenticated)', () => {
+  it('detects a ciphertext moved to another name (owner and name are authenticated)', async () => {
     const s = new SqliteCredentialStore({ dataDir: dir });
-    s.put('user', 'a', 'secret-a');
-    s.put('user', 'b', 'secret-b');
-    s.close();
+    await s.put('user', 'a', 'secret-a');
+    await s.put('user', 'b', 'secret-b');
+    await s.close();
     const db = new Database(join(dir, 'credentials.db'));
     const rowA = db.prepare("SELECT nonce, ciphertext, tag FROM credentials WHERE name = 'a'").get() as { nonce: Buffer; ciphertext: Buffer; tag: Buffer };
     db.prepare("UPDATE credentials SET nonce = ?, ciphertext = ?, tag = ? WHERE name = 'b'").run(rowA.nonce, rowA.ciphertext, rowA.tag);
-    db.close();
+    await db.close();
     const t = new SqliteCredentialStore({ dataDir: dir });
-    expect(t.get('user', 'a').secret).toBe('secret-a');
-    expect(() => t.get('user', 'b')).toThrow(expect.objectContaining({ code: 'CREDENTIALS_CORRUPT' }));
-    t.close();
+    expect((await t.get('user', 'a')).secret).toBe('secret-a');
+    await expect(t.get('user', 'b')).rejects.toMatchObject({ code: 'CREDENTIALS_CORRUPT' });
+    await t.close();
   });
 
   it('scopes an extension caller to its own owner and refuses another', () => {

@@ -128,20 +128,20 @@ describe('installed-extensions store', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('persists records atomically across instances', () => {
+  it('persists records atomically across instances', async () => {
     const file = join(dir, 'extensions', 'installed.json');
     const a = new JsonFileExtensionStore(file);
     const rec = { id: 'hello', version: '0.1.0', enabled: true, installed_at: new Date().toISOString(), path: 'hello/0.1.0', sha256: 'ab'.repeat(32) };
-    a.put(rec);
-    a.put({ ...rec, id: 'other', enabled: false });
+    await a.put(rec);
+    await a.put({ ...rec, id: 'other', enabled: false });
     const b = new JsonFileExtensionStore(file);
-    expect(b.list().map((r) => [r.id, r.enabled])).toEqual([
+    expect((await b.list()).map((r) => [r.id, r.enabled])).toEqual([
       ['hello', true],
       ['other', false],
     ]);
-    expect(b.remove('hello')).toBe(true);
-    expect(b.remove('hello')).toBe(false);
-    expect(new JsonFileExtensionStore(file).get('hello')).toBeUndefined();
+    expect(await b.remove('hello')).toBe(true);
+    expect(await b.remove('hello')).toBe(false);
+    expect(await new JsonFileExtensionStore(file).get('hello')).toBeUndefined();
     writeFileSync(file, 'garbage');
     expect(() => new JsonFileExtensionStore(file)).toThrow(/not valid JSON/);
   });

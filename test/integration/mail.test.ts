@@ -201,7 +201,7 @@ describe('mail (in-process, real dovecot)', () => {
     expect(accounts[1]).toMatchObject({ name: 'local', kind: 'maildir', path: dovecot.maildir, has_password: false });
     expect(JSON.stringify(accounts)).not.toContain(dovecot.password);
     expect(readFileSync(join(dataDir, 'mail.db')).includes(Buffer.from(dovecot.password))).toBe(false);
-    expect(core.credentials.get('mail', 'dove').secret).toBe(dovecot.password);
+    expect((await core.credentials.get('mail', 'dove')).secret).toBe(dovecot.password);
   });
 
   it('a wrong password is MAIL_AUTH_FAILED; with verify nothing is saved', async () => {
@@ -210,7 +210,7 @@ describe('mail (in-process, real dovecot)', () => {
     expect(err.code).toBe('MAIL_AUTH_FAILED');
     expect(err.message).toContain(`refused the login of '${dovecot.user}'`);
     expect(await codeOf(core.execute('query:mail.test_account.v1', { name: 'bad' }))).toBe('NOT_FOUND');
-    expect(core.credentials.list('mail').map((c) => c.name)).not.toContain('bad');
+    expect((await core.credentials.list('mail')).map((c) => c.name)).not.toContain('bad');
     await core.execute('action:mail.add_account.input.v1', bad);
     expect(await codeOf(fetch({ account: 'bad' }))).toBe('MAIL_AUTH_FAILED');
     expect(await codeOf(core.execute('query:mail.test_account.v1', { name: 'bad' }))).toBe('MAIL_AUTH_FAILED');
@@ -218,7 +218,7 @@ describe('mail (in-process, real dovecot)', () => {
     await core.execute('action:mail.add_account.input.v1', { ...bad, password: dovecot.password, replace: true });
     expect((await fetch({ account: 'bad', limit: 1 })).messages).toHaveLength(1);
     await core.execute('action:mail.remove_account.input.v1', { name: 'bad' });
-    expect(core.credentials.list('mail').map((c) => c.name)).not.toContain('bad');
+    expect((await core.credentials.list('mail')).map((c) => c.name)).not.toContain('bad');
   });
 
   it('typed errors: unknown account, unreachable server, missing mailbox, duplicate name, bad input', async () => {

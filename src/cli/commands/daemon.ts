@@ -3,6 +3,7 @@
  * (a background daemon with a pid file and a log file in the data directory).
  */
 import type { Command } from 'commander';
+import { parseStore } from '../../config/index.js';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { Cli } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -25,7 +26,13 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
   daemon
     .command('run', { isDefault: true })
     .description('Run the daemon in the foreground until SIGTERM or SIGINT (what `spacedrive daemon` and `npm start` do).')
-    .action(cli.action(async (ctx) => (await daemonModule()).runDaemonForeground(ctx.options())));
+    .option('--store <store>', "where libraries, credentials, extensions and mail state live: 'sqlite' (default) or a postgres:// URL shared by a cluster")
+    .action(
+      cli.action(async (ctx, opts: { store?: string }) => {
+        const options = opts.store !== undefined ? { ...ctx.options(), store: parseStore(opts.store) } : ctx.options();
+        return (await daemonModule()).runDaemonForeground(options);
+      }),
+    );
 
   daemon
     .command('start')
