@@ -80,7 +80,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   if (!isLoopback(host) && !options.http.allowNonLoopback) {
     throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `http.listen ${options.http.listen} is not a loopback address; set http.allowNonLoopback to serve beyond this machine`);
   }
-  const security = new HttpSecurity(opts.token, host, options.http.allowedHosts);
+  const security = new HttpSecurity(opts.token, host, options.http.allowedHosts, options.http.allowedOrigins);
   const schema = new LiveSchema(() => buildGraphQLSchema(core.executor.list(), dispatcher, core.events, logger), core.events, logger);
 
   const graphqlHttp = new GraphQLOverHttp(schema);
