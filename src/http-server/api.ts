@@ -184,6 +184,8 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
         wake?.();
       });
       let seq = 0;
+      // A client that goes away ends the wait at once, and with it the subscription.
+      stream.onAbort(() => wake?.());
       try {
         await stream.writeSSE({ event: 'ready', data: JSON.stringify({ types }) });
         while (!stream.aborted && !stream.closed) {

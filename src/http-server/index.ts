@@ -64,6 +64,8 @@ function isLoopback(host: string): boolean {
 }
 
 const NO_PARAMS = new URLSearchParams();
+/** How long calls in flight may take to answer when the HTTP listener closes. */
+const CLOSE_GRACE_MS = 2_000;
 
 type Env = { Variables: { libraryId: string | null; auth: Authentication } };
 
@@ -197,10 +199,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       await disposeWs.dispose();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      });
+      // Stop accepting; let calls in flight answer (bounded, like the wire's grace), then close
+      // what is left (event streams, idle keep-alive connections).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + CLOSE_GRACE_MS;
+      while (dispatcher.state.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
