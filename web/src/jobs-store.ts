@@ -87,6 +87,15 @@ class JobsStore {
         const page: { jobs: JobSummary[]; next_cursor: string | null } = await api(q);
         rows.push(...page.jobs);
         cursor = page.next_cursor;
+        // The first load shows each page as it arrives: the newest jobs are on screen at once.
+        if (!this.loaded) {
+          for (const j of page.jobs) {
+            if (this.rows.has(j.job_id)) continue;
+            this.rows.set(j.job_id, { ...j, rate: null, rateUnit: null, etaSeconds: null });
+            this.order.push(j.job_id);
+          }
+          this.#changed();
+        }
       } while (cursor && rows.length < MAX_LOADED_JOBS);
       this.truncated = cursor !== null;
       // Rows changed by events during the load keep the newer of the two.

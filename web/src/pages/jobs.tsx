@@ -133,7 +133,7 @@ export function JobsPage() {
             ))}
           </select>
         </label>
-        <span class="count" role="status" aria-live="polite" data-count={rows.length}>
+        <span class="count" role="status" aria-live="polite" data-count={rows.length} data-loaded={jobsStore.loaded && !jobsStore.loading}>
           {jobsStore.loading && !jobsStore.loaded ? 'loading…' : `${rows.length.toLocaleString()} job${rows.length === 1 ? '' : 's'}`}
           {jobsStore.truncated ? ' (the newest only)' : ''}
         </span>

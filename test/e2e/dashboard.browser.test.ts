@@ -1,0 +1,218 @@
+/**
+ * The web dashboard in headless Chromium (playwright-core driving Debian's chromium) against a
+ * real daemon started with --http: log in with the token, install an extension after its
+ * permissions are shown, dispatch a job from the form generated from its params schema and
+ * watch its bar move (over the event stream, with no polling) to completed, pause and resume a
+ * job, disable the extension, call finance:classify_receipt from the methods explorer with a PDF
+ * and see its total. A screenshot of each page is written under test-artifacts/dashboard/.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { artifactPath, launchChromium, startHttpDaemon, type HttpDaemon, type TestBrowser } from '../helpers/browser.js';
+import { REPO_ROOT } from '../helpers/daemon.js';
+import { installExtensions, sampleReceipts, SAMPLES } from './finance-helpers.js';
+
+const HELLO = join(REPO_ROOT, 'build', 'extensions', 'hello');
+
+describe('web dashboard in headless Chromium', () => {
+  let h: HttpDaemon;
+  let browser: TestBrowser;
+  let page: Page;
+
+  beforeAll(async () => {
+    h = await startHttpDaemon();
+    await installExtensions(h.daemon, ['finance']);
+    browser = await launchChromium();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    page.setDefaultTimeout(15_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await h?.daemon.stop();
+  });
+
+  /** The attribute's values seen until `done` holds, sampled as the page changes it. */
+  async function watchAttribute(selector: string, attribute: string, done: (value: string | null) => boolean, timeoutMs = 20_000): Promise<string[]> {
+    const seen: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await page.locator(selector).first().getAttribute(attribute);
+      if (v !== null && seen[seen.length - 1] !== v) seen.push(v);
+      if (done(v)) return seen;
+      if (Date.now() > deadline) throw new Error(`timed out watching ${selector}[${attribute}]; seen: ${seen.join(', ')}`);
+      await page.waitForTimeout(20);
+    }
+  }
+
+  it('refuses a wrong token and logs in with the one `spacedrive daemon token` prints', async () => {
+    await page.goto(`${h.url}/`);
+    await page.getByLabel('Token').fill('not-the-token-0123456789');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('not the daemon');
+    await page.screenshot({ path: artifactPath('login.png') });
+
+    await page.getByLabel('Token').fill(h.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.locator('[data-events="open"]').waitFor();
+    // The session is an HttpOnly cookie: the page's script cannot read it.
+    expect(await page.evaluate<string>('document.cookie')).not.toContain('sd_session');
+    const cookies = await browser.context.cookies(h.url);
+    expect(cookies.find((c) => c.name === 'sd_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+  });
+
+  it('installs an extension from its package files once its permissions are confirmed', async () => {
+    await page.getByRole('link', { name: 'Extensions' }).click();
+    await page.getByRole('heading', { name: 'Extensions', level: 1 }).waitFor();
+    await page.locator('[data-extension="finance"]').waitFor();
+    await page.locator('#package-files').setInputFiles([join(HELLO, 'manifest.json'), join(HELLO, 'hello.wasm')]);
+
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('heading', { name: /Install Hello \(hello\) 0\.1\.0/ }).waitFor();
+    // Each grant in words, as the CLI's confirmation lists them.
+    await expect(dialog.locator('[data-grant="libraries"]').textContent()).resolves.toContain('May read and change every library.');
+    await expect(dialog.locator('[data-grant="network"]').textContent()).resolves.toContain('No network access.');
+    await expect(dialog.textContent()).resolves.toContain('16 MiB of memory per instance');
+    await page.screenshot({ path: artifactPath('extensions-confirm.png') });
+    // Nothing is installed before the answer.
+    expect((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout).not.toContain('"hello"');
+
+    await dialog.getByRole('button', { name: 'Install with these permissions' }).click();
+    await page.locator('[data-extension="hello"][data-state="loaded"]').waitFor();
+    await expect(page.getByRole('status').filter({ hasText: 'Installed hello' }).count()).resolves.toBe(1);
+    const card = page.locator('[data-extension="hello"]');
+    await card.getByText('Permissions').click();
+    await expect(card.locator('[data-grant="call"]').textContent()).resolves.toContain('Calls only its own methods.');
+    await expect(card.getByRole('table').textContent()).resolves.toMatch(/calls\d+/);
+    await page.screenshot({ path: artifactPath('extensions.png'), fullPage: true });
+  });
+
+  it('dispatches a job from the form its params schema generates, pauses and resumes it, and shows it completed with its log', async () => {
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('button', { name: 'Dispatch a job' }).click();
+    await page.getByLabel('Job type').selectOption('hello:countdown');
+    await page.locator('#param-from').fill('15');
+    await page.locator('#param-delay_ms').fill('150');
+    await page.getByRole('button', { name: 'Dispatch', exact: true }).click();
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{8,}/);
+    const jobId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+
+    const progress = page.locator('section[data-job-id] progress.bar');
+    const moving = await watchAttribute('section[data-job-id] progress.bar', 'data-fraction', (v) => Number(v) >= 0.2);
+    expect(moving.length).toBeGreaterThanOrEqual(2);
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('#job-title [data-status="paused"]').waitFor();
+    const pausedAt = Number(await progress.getAttribute('data-fraction'));
+    await page.waitForTimeout(500);
+    expect(Number(await progress.getAttribute('data-fraction'))).toBe(pausedAt);
+    await expect(page.getByRole('button', { name: 'Resume' }).isEnabled()).resolves.toBe(true);
+    await page.screenshot({ path: artifactPath('job-paused.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Resume' }).click();
+    const after = await watchAttribute('#job-title .badge', 'data-status', (v) => v === 'completed');
+    expect(after).toContain('completed');
+    expect(Number(await progress.getAttribute('data-fraction'))).toBe(1);
+    // The log came live, with the resume from its checkpoint; the checkpoint is shown.
+    await page.getByLabel('job log').getByText(/resuming countdown at/).waitFor();
+    await expect(page.getByLabel('params').textContent()).resolves.toContain('"from": 15');
+    await expect(page.getByLabel('last checkpoint').textContent()).resolves.toContain('remaining');
+    await page.screenshot({ path: artifactPath('job.png'), fullPage: true });
+
+    const client = await h.daemon.client();
+    expect((await client.query('query:jobs.get_status.v1', { job_id: jobId })).status).toBe('completed');
+  });
+
+  it("updates the jobs list from the event stream: a job dispatched elsewhere appears and its bar moves to completed without the list being read again", async () => {
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.locator('select[name="type"]').selectOption('hello:countdown');
+    await page.locator('[data-count="1"]').waitFor();
+    const listReads: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (/\/v1\/jobs(\?|$)/.test(new URL(r.url()).pathname + new URL(r.url()).search)) listReads.push(r.url());
+    };
+    page.on('request', onRequest);
+    try {
+      // Dispatched over the Unix socket, not by this page.
+      const client = await h.daemon.client();
+      const { job_id: jobId } = await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 12, delay_ms: 120 } });
+      await page.locator('[data-count="2"]').waitFor();
+      const row = `[role="row"]:has(a[aria-label^="job ${jobId}"])`;
+      const seen = await watchAttribute(`${row} progress.bar`, 'data-fraction', (v) => v === '1');
+      expect(seen.filter((v) => v !== '' && Number(v) > 0 && Number(v) < 1).length).toBeGreaterThanOrEqual(1);
+      await page.locator(`${row} [data-status="completed"]`).waitFor();
+    } finally {
+      page.off('request', onRequest);
+    }
+    expect(listReads).toEqual([]);
+    await page.locator('select[name="type"]').selectOption('');
+    await page.screenshot({ path: artifactPath('jobs.png') });
+  });
+
+  it('disables an extension', async () => {
+    await page.getByRole('link', { name: 'Extensions' }).click();
+    const card = page.locator('[data-extension="hello"]');
+    await card.getByRole('button', { name: 'Disable' }).click();
+    await page.locator('[data-extension="hello"][data-state="disabled"]').waitFor();
+    await card.getByRole('button', { name: 'Enable' }).waitFor();
+    const listed = JSON.parse((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout) as { extensions: Array<{ id: string; state: string }> };
+    expect(listed.extensions.find((e) => e.id === 'hello')?.state).toBe('disabled');
+    await page.screenshot({ path: artifactPath('extensions-disabled.png'), fullPage: true });
+  });
+
+  it('calls finance:classify_receipt from the methods explorer with a PDF and shows the total, the CLI command and a GraphQL query that works', async () => {
+    const receipt = sampleReceipts.find((r) => r.format === 'pdf-text')!;
+    const pdf = join(SAMPLES, 'receipts', receipt.file);
+    await page.getByRole('link', { name: 'Methods' }).click();
+    await page.getByLabel('Filter methods').fill('classify_receipt');
+    await page.getByRole('link', { name: 'query:finance:classify_receipt.v1' }).click();
+    await page.getByRole('heading', { name: 'query:finance:classify_receipt.v1' }).waitFor();
+    await page.locator('#in-pdf').setInputFiles(pdf);
+    await page.getByRole('button', { name: 'Run query' }).click();
+    const result = page.getByRole('region', { name: 'Result' });
+    await result.locator('[data-ok="true"], pre').first().waitFor();
+    await expect(result.textContent()).resolves.toContain(`"total": ${receipt.total}`);
+    await expect(result.getAttribute('data-ok')).resolves.toBe('true');
+
+    const cli = await page.getByLabel('CLI command', { exact: true }).textContent();
+    expect(cli).toBe(`spacedrive query finance:classify_receipt --pdf ${basename(pdf)}`);
+    const graphql = (await page.getByLabel('GraphQL', { exact: true }).textContent())!;
+    expect(graphql).toContain(`finance_classifyReceipt(pdf: "<base64 of ${basename(pdf)}>")`);
+    await page.screenshot({ path: artifactPath('methods.png'), fullPage: true });
+
+    // The document shown is one the daemon's GraphQL endpoint answers with the same total.
+    const query = graphql.replace(`<base64 of ${basename(pdf)}>`, readFileSync(pdf).toString('base64'));
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.token}` },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await res.json()) as { data?: { finance_classifyReceipt?: { _json?: { total?: number } } }; errors?: unknown };
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    expect(body.data?.finance_classifyReceipt?._json?.total).toBe(receipt.total);
+  });
+
+  it('shows the overview with the jobs of the last hour and the libraries, in light and dark, from the keyboard', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.locator('[data-testid="daemon-version"]').filter({ hasText: /^v\d/ }).waitFor();
+    await expect(page.locator('#chart-desc').textContent()).resolves.toMatch(/^2 completed and 0 failed in the last hour/);
+    await expect(page.locator('svg rect.ok').count()).resolves.toBeGreaterThanOrEqual(1);
+    await page.getByRole('table', { name: 'Libraries' }).waitFor();
+    await page.screenshot({ path: artifactPath('overview.png'), fullPage: true });
+
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate<string | undefined>('document.activeElement?.textContent')).resolves.toBe('Skip to content');
+    await page.getByRole('button', { name: /Colour theme/ }).focus();
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await expect(page.evaluate<string | undefined>('document.documentElement.dataset.theme')).resolves.toBe('dark');
+    const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+    expect(bg).toBe('rgb(18, 20, 25)');
+    await page.screenshot({ path: artifactPath('overview-dark.png'), fullPage: true });
+  });
+});
