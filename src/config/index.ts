@@ -83,6 +83,16 @@ export interface HttpOptions {
   maxRequestBytes: number;
   /** Redirects followed (each checked against the caller's allowed hosts). Default 5. */
   maxRedirects: number;
+  /**
+   * The daemon's own HTTP API, GraphQL and dashboard (src/http-server, docs/http-api.md):
+   * `HOST:PORT` to listen on, e.g. `127.0.0.1:7780` (port 0 picks a free one). Default `null`
+   * (off). Flag `--http` of `spacedrive daemon`, env `SPACEDRIVE_HTTP_LISTEN`.
+   */
+  listen: string | null;
+  /** `Host` names accepted besides loopback ones (DNS rebinding check). Default `[]`. */
+  allowedHosts: string[];
+  /** Allow `listen` on an address that is not loopback. Default `false`. */
+  allowNonLoopback: boolean;
 }
 
 /**
@@ -285,6 +295,9 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       maxResponseBytes: 16 * 1024 * 1024,
       maxRequestBytes: 8 * 1024 * 1024,
       maxRedirects: 5,
+      listen: null,
+      allowedHosts: [],
+      allowNonLoopback: false,
     },
   };
 }
@@ -314,6 +327,7 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_AI_MODEL: (o, v) => setAiProvider(o, 'model', v),
   SPACEDRIVE_AI_EMBEDDING_MODEL: (o, v) => setAiProvider(o, 'embedding_model', v),
   SPACEDRIVE_AI_TIMEOUT_MS: (o, v) => setAiProvider(o, 'timeout_ms', Number(v)),
+  SPACEDRIVE_HTTP_LISTEN: (o, v) => (o.http = { ...o.http, listen: v }),
   SPACEDRIVE_CREDENTIALS_KEY_FILE: (o, v) => (o.credentials = { ...o.credentials, keyFile: v }),
 };
 
@@ -416,6 +430,9 @@ const optionsSchema = {
         maxResponseBytes: { type: 'integer', minimum: 1 },
         maxRequestBytes: { type: 'integer', minimum: 0 },
         maxRedirects: { type: 'integer', minimum: 0, maximum: 20 },
+        listen: { anyOf: [{ type: 'null' }, { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' }] },
+        allowedHosts: { type: 'array', items: { type: 'string', minLength: 1 } },
+        allowNonLoopback: { type: 'boolean' },
       },
     },
     ai: {

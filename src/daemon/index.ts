@@ -12,7 +12,10 @@ import type { SpacedriveOptions } from '../config/index.js';
 import { Core, type CreateCoreOptions } from '../core/index.js';
 import { ErrorCode, SpacedriveError, hasErrorCode } from '../errors/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
+import { Dispatcher } from '../dispatch/index.js';
+import type { RunningHttpServer } from '../http-server/index.js';
 import { WireServer, bindUnixSocket, type BoundUnixSocket } from '../wire/index.js';
+import { readOrCreateApiToken } from './api-token.js';
 import { isAlive, isDaemonProcess, livePid, logFilePath, readPidFile, removePidFile, waitForExit, writePidFile } from './pid-file.js';
 
 export { pidFilePath, logFilePath, readPidFile } from './pid-file.js';
@@ -28,6 +31,8 @@ export interface RunningDaemon {
   socketPath: string;
   /** The TCP port actually bound (options.tcp.port 0 picks a free one), or null. */
   tcpPort: number | null;
+  /** The HTTP API's base URL (`http://127.0.0.1:7780`) when `http.listen` is set, else null. */
+  httpUrl: string | null;
   /** Graceful shutdown; idempotent; resolves when everything is released. */
   close(): Promise<void>;
   /** Resolves once the daemon has shut down, whoever asked (close(), a Shutdown request, a signal). */
@@ -115,6 +120,8 @@ export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonO
       closing = (async () => {
         logger.info('daemon shutting down');
         try {
+          dispatcher.close();
+          await http?.close();
           await server.close(opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
         } finally {
           await core.close();
@@ -128,9 +135,14 @@ export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonO
     return closing;
   };
 
+  // One dispatcher for every transport (src/dispatch): the wire and HTTP/GraphQL alike.
+  const dispatcher = new Dispatcher({ core, logger });
+  core.counters.set('dispatch', () => dispatcher.counters());
+  let http: RunningHttpServer | null = null;
   const server = new WireServer({
     core,
     logger,
+    dispatcher,
     // After the reply has been flushed; setImmediate lets the write go out first.
     onShutdownRequest: () => setImmediate(() => void close()),
   });
@@ -148,12 +160,23 @@ export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonO
       throw err;
     }
   }
+  if (options.http.listen) {
+    try {
+      const { startHttpServer } = await import('../http-server/index.js');
+      http = await startHttpServer({ dispatcher, logger, options, token: readOrCreateApiToken(options).token });
+    } catch (err) {
+      await server.close(0);
+      await core.close();
+      rmSync(options.socketPath, { force: true });
+      throw err;
+    }
+  }
   writePidFile(options.dataDir);
   logger.info(
-    { socket: options.socketPath, tcpPort, version: core.version, dataDir: options.dataDir },
+    { socket: options.socketPath, tcpPort, httpUrl: http?.url ?? null, version: core.version, dataDir: options.dataDir },
     'daemon listening',
   );
-  return { core, socketPath: options.socketPath, tcpPort, close, closed };
+  return { core, socketPath: options.socketPath, tcpPort, httpUrl: http?.url ?? null, close, closed };
 }
 
 /**
@@ -214,6 +237,7 @@ function backgroundEnv(options: SpacedriveOptions): NodeJS.ProcessEnv {
     SPACEDRIVE_LOG_FORMAT: 'json',
     SPACEDRIVE_MAX_FRAME_BYTES: String(options.wire.maxFrameBytes),
   };
+  if (options.http.listen) env.SPACEDRIVE_HTTP_LISTEN = options.http.listen;
   if (options.tcp) {
     env.SPACEDRIVE_TCP_HOST = options.tcp.host;
     env.SPACEDRIVE_TCP_PORT = String(options.tcp.port);

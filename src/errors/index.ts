@@ -233,3 +233,55 @@ export const errors = {
     new SpacedriveError(ErrorCode.PERMISSION_DENIED, message, details),
   internal: (message: string, cause?: unknown) => new SpacedriveError(ErrorCode.INTERNAL, message, undefined, { cause }),
 };
+
+/**
+ * The HTTP status of a typed error, for the HTTP API (src/http-server); the one place codes map to
+ * statuses (docs/http-api.md has the table). Codes not named here (OPERATION_FAILED, INTERNAL,
+ * EXTENSION_TRAPPED, …) are 500.
+ */
+const HTTP_STATUS: Readonly<Record<string, number>> = {
+  [ErrorCode.INVALID_INPUT]: 400,
+  [ErrorCode.PROTOCOL_ERROR]: 400,
+  [ErrorCode.USAGE]: 400,
+  [ErrorCode.LIBRARY_REQUIRED]: 400,
+  [ErrorCode.CONFIG_INVALID]: 400,
+  [ErrorCode.EXTENSION_INVALID]: 400,
+  [ErrorCode.ABI_UNSUPPORTED]: 400,
+  [ErrorCode.REGISTRATION_REJECTED]: 400,
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.PERMISSION_DENIED]: 403,
+  [ErrorCode.UNKNOWN_METHOD]: 404,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.EXTENSION_NOT_FOUND]: 404,
+  [ErrorCode.JOB_NOT_FOUND]: 404,
+  [ErrorCode.UNKNOWN_JOB_TYPE]: 404,
+  [ErrorCode.ALREADY_EXISTS]: 409,
+  [ErrorCode.INVALID_JOB_STATE]: 409,
+  [ErrorCode.IDEMPOTENCY_KEY_CONFLICT]: 409,
+  [ErrorCode.JOB_ID_AMBIGUOUS]: 409,
+  [ErrorCode.FRAME_TOO_LARGE]: 413,
+  [ErrorCode.HTTP_TOO_LARGE]: 413,
+  [ErrorCode.JOB_STATE_TOO_LARGE]: 413,
+  [ErrorCode.EXTENSION_ERROR]: 422,
+  [ErrorCode.AI_INVALID_ANSWER]: 422,
+  [ErrorCode.RATE_LIMITED]: 429,
+  // The client went away (nginx's "client closed request"); nobody reads this answer.
+  [ErrorCode.CANCELLED]: 499,
+  [ErrorCode.AI_PROVIDER_ERROR]: 502,
+  [ErrorCode.HTTP_FAILED]: 502,
+  [ErrorCode.MAIL_UNREACHABLE]: 502,
+  [ErrorCode.MAIL_SERVER_ERROR]: 502,
+  [ErrorCode.MAIL_AUTH_FAILED]: 502,
+  [ErrorCode.OVERLOADED]: 503,
+  [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.STORE_UNAVAILABLE]: 503,
+  [ErrorCode.AI_PROVIDER_NOT_CONFIGURED]: 503,
+  [ErrorCode.TIMEOUT]: 504,
+  [ErrorCode.EXTENSION_TIMEOUT]: 504,
+  [ErrorCode.STORAGE_FULL]: 507,
+  [ErrorCode.STORAGE_READ_ONLY]: 507,
+};
+
+export function httpStatusOf(code: string): number {
+  return HTTP_STATUS[code] ?? 500;
+}

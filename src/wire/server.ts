@@ -16,7 +16,8 @@ import type { Core } from '../core/index.js';
 import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { EventFilter, CoreEvent, Subscription } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Caller, OperationContext, OperationKind } from '../registry/index.js';
+import { Dispatcher } from '../dispatch/index.js';
+import type { OperationKind } from '../registry/index.js';
 import { FrameSplitter, parseFrame, topLevelNumberToken, type FrameSink } from './framing.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 
@@ -37,13 +38,13 @@ type IdJson = string;
 const NULL_ID: IdJson = 'null';
 const utf8 = new TextDecoder('utf-8');
 
-const CLIENT_CALLER: Caller = Object.freeze({ kind: 'client', chain: Object.freeze([]) as readonly string[] });
-
 export interface WireServerOptions {
   core: Core;
   logger: Logger;
   /** Called after a Shutdown request has been answered. */
   onShutdownRequest?: () => void;
+  /** The daemon's dispatcher, shared with the other transports; one of its own when absent. */
+  dispatcher?: Dispatcher;
 }
 
 export interface ListenTcpOptions {
@@ -56,6 +57,7 @@ export interface ListenTcpOptions {
 export class WireServer {
   readonly core: Core;
   readonly logger: Logger;
+  readonly dispatcher: Dispatcher;
   readonly maxFrameBytes: number;
   readonly maxDepth: number;
   readonly idleTimeoutMs: number;
@@ -72,6 +74,7 @@ export class WireServer {
   constructor(opts: WireServerOptions) {
     this.core = opts.core;
     this.logger = opts.logger;
+    this.dispatcher = opts.dispatcher ?? new Dispatcher({ core: opts.core, logger: opts.logger });
     const w = opts.core.options.wire;
     this.maxFrameBytes = w.maxFrameBytes;
     this.maxDepth = w.maxJsonDepth;
@@ -225,7 +228,6 @@ export class Connection implements FrameSink {
   readonly #socket: Socket;
   readonly #splitter: FrameSplitter;
   readonly #abort = new AbortController();
-  readonly #ctx: OperationContext;
   #authenticated: boolean;
   /** TCP: auth requests are checked against the token (on the Unix socket they are a no-op). */
   readonly #needsAuth: boolean;
@@ -249,7 +251,6 @@ export class Connection implements FrameSink {
     // Every call in flight on this connection listens to its signal (up to the in-flight limit),
     // which is no leak: lift Node's default warning threshold of 10 listeners.
     setMaxListeners(0, this.#abort.signal);
-    this.#ctx = { core: server.core, libraryId: null, caller: CLIENT_CALLER, signal: this.#abort.signal };
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => server.logger.debug({ err }, 'connection error'));
@@ -422,17 +423,16 @@ export class Connection implements FrameSink {
       return;
     }
     this.#inFlight++;
-    const ctx = libraryId ? { ...this.#ctx, libraryId } : this.#ctx;
     // `payload: null` means no payload, like an absent one (and like `library_id: null`).
-    void this.#run(id, method, req.payload ?? undefined, ctx, kind);
+    void this.#run(id, method, req.payload ?? undefined, libraryId || null, kind);
   }
 
-  async #run(id: IdJson, method: string, payload: unknown, ctx: OperationContext, kind: OperationKind): Promise<void> {
+  async #run(id: IdJson, method: string, payload: unknown, libraryId: string | null, kind: OperationKind): Promise<void> {
     try {
-      const result = await this.#server.core.executor.execute(method, payload, ctx, kind);
+      const result = await this.#server.dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'wire', signal: this.#abort.signal });
       this.#replyResult(id, result);
     } catch (err) {
-      if (!hasCode(err)) this.#server.logger.error({ err, method }, 'operation threw a non-Spacedrive error');
+      // Non-Spacedrive errors were logged by the dispatcher's logging middleware.
       this.#reply(id, false, toWireError(err));
     } finally {
       this.#inFlight--;
@@ -592,8 +592,4 @@ function idJsonOf(id: unknown, frame: Buffer): IdJson | undefined {
   if (Number.isSafeInteger(id)) return String(id);
   const token = topLevelNumberToken(utf8.decode(frame), 'id');
   return token !== undefined && token.length <= MAX_ID_LENGTH ? token : undefined;
-}
-
-function hasCode(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string';
 }

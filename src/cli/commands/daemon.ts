@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
+import type { SpacedriveOptions } from '../../config/index.js';
 import type { Cli } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, formatValue } from '../output.js';
@@ -17,6 +18,15 @@ function parseTimeout(value: string): number {
   return n;
 }
 
+/** The options with `--http` applied (it wins over the config file and the environment). */
+function withHttp(options: SpacedriveOptions, listen: string | undefined): SpacedriveOptions {
+  if (listen === undefined) return options;
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(listen)) {
+    throw new SpacedriveError(ErrorCode.USAGE, `--http: expected HOST:PORT such as 127.0.0.1:7780, got '${listen}'`);
+  }
+  return { ...options, http: { ...options.http, listen } };
+}
+
 export function registerDaemonCommands(program: Command, cli: Cli): void {
   const daemon = program
     .command('daemon')
@@ -25,15 +35,17 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
   daemon
     .command('run', { isDefault: true })
     .description('Run the daemon in the foreground until SIGTERM or SIGINT (what `spacedrive daemon` and `npm start` do).')
-    .action(cli.action(async (ctx) => (await daemonModule()).runDaemonForeground(ctx.options())));
+    .option('--http <host:port>', 'also serve the HTTP API, GraphQL and the dashboard there (loopback, e.g. 127.0.0.1:7780; see `spacedrive daemon token`)')
+    .action(cli.action(async (ctx, opts: { http?: string }) => (await daemonModule()).runDaemonForeground(withHttp(ctx.options(), opts.http))));
 
   daemon
     .command('start')
     .description('Start the daemon in the background; returns once it answers (log: <data-dir>/daemon.log).')
     .option('--timeout <ms>', 'how long to wait for it to answer', '15000')
+    .option('--http <host:port>', 'also serve the HTTP API, GraphQL and the dashboard there')
     .action(
-      cli.action(async (ctx, opts: { timeout: string }) => {
-        const started = await (await daemonModule()).startDaemonInBackground(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
+      cli.action(async (ctx, opts: { timeout: string; http?: string }) => {
+        const started = await (await daemonModule()).startDaemonInBackground(withHttp(ctx.options(), opts.http), { timeoutMs: parseTimeout(opts.timeout) });
         const result = { ...started, socketPath: ctx.options().socketPath, dataDir: ctx.options().dataDir };
         ctx.print(result, (r: typeof result, c) =>
           r.alreadyRunning
@@ -53,6 +65,18 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
         ctx.print(stopped, (r: typeof stopped, c) =>
           r.wasRunning ? `${c.dim('●')} daemon stopped${r.pid !== undefined ? ` (pid ${r.pid})` : ''}` : `${c.dim('●')} no daemon was running`,
         );
+      }),
+    );
+
+  daemon
+    .command('token')
+    .description('Print the token of the TCP and HTTP listeners (tcp.token, else <data-dir>/keys/api.token, created when missing).')
+    .action(
+      cli.action(async (ctx) => {
+        const { readOrCreateApiToken } = await import('../../daemon/api-token.js');
+        const t = readOrCreateApiToken(ctx.options());
+        const result = { token: t.token, source: t.source };
+        ctx.print(result, (r: typeof result) => r.token);
       }),
     );
 

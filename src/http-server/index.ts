@@ -1,0 +1,211 @@
+/**
+ * The daemon's HTTP listener (docs/http-api.md): the `/v1` API, GraphQL at `/graphql` (HTTP and
+ * WebSocket) and the dashboard's files, on loopback, behind the checks of ./security.ts. Hono on
+ * @hono/node-server (measured against Fastify on a no-op route: see src/bench/http.bench.ts), with
+ * graphql-yoga for GraphQL over HTTP and graphql-ws on `ws` for the WebSocket.
+ *
+ * Everything that runs an operation goes through the daemon's dispatcher (src/dispatch), like the
+ * wire, so both give the same results and errors.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { serve } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { SpacedriveOptions } from '../config/index.js';
+import type { Dispatcher } from '../dispatch/index.js';
+import { ErrorCode, SpacedriveError, httpStatusOf, toWireError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import { mountApi } from './api.js';
+import { LiveSchema, buildGraphQLSchema, type GraphQLContext } from './graphql.js';
+import { CSRF_HEADER, HttpSecurity, SESSION_COOKIE, SESSION_IDLE_MS, type Authentication } from './security.js';
+import { DEFAULT_WEB_ROOT, SECURITY_HEADERS, serveDashboard } from './static.js';
+
+export { graphqlFieldName, buildGraphQLSchema } from './graphql.js';
+export { HttpSecurity } from './security.js';
+
+export interface HttpServerOptions {
+  dispatcher: Dispatcher;
+  logger: Logger;
+  options: SpacedriveOptions;
+  /** The token of `Authorization: Bearer` and `POST /v1/login` (src/daemon/api-token.ts). */
+  token: string;
+  /** Where the dashboard's files are (default `dist/web/`). */
+  webRoot?: string;
+}
+
+export interface RunningHttpServer {
+  /** `http://HOST:PORT` with the port actually bound. */
+  url: string;
+  port: number;
+  /** The GraphQL schema served now (rebuilt after extension changes). */
+  schema: LiveSchema;
+  close(): Promise<void>;
+}
+
+/** Splits `HOST:PORT` (IPv6 in brackets). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(\[([0-9a-fA-F:.]+)\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `http.listen: expected HOST:PORT such as 127.0.0.1:7780, got '${listen}'`);
+  return { host: m[2] ?? m[1]!, port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * graphql-yoga is imported by a name the compiler does not follow: its typings pull in the DOM
+ * library (@whatwg-node/fetch), which changes the global fetch types under the whole project.
+ * This is the part of its API used here.
+ */
+const YOGA: string = 'graphql-yoga';
+interface Yoga {
+  fetch(request: Request, serverContext: Record<string, unknown>): Response | Promise<Response>;
+}
+
+type Env = { Variables: { libraryId: string | null; auth: Authentication } };
+
+function errorResponse(c: Context, err: unknown): Response {
+  const error = toWireError(err);
+  const status = httpStatusOf(error.code);
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (error.code === ErrorCode.OVERLOADED || error.code === ErrorCode.SHUTTING_DOWN) headers['retry-after'] = '1';
+  if (status === 401) headers['www-authenticate'] = 'Bearer realm="spacedrive"';
+  return c.body(JSON.stringify({ error }), status as 400, headers);
+}
+
+/** Starts listening; CONFIG_INVALID for a non-loopback address unless `http.allowNonLoopback`. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const { dispatcher, logger, options } = opts;
+  const core = dispatcher.core;
+  const { host, port } = parseListen(options.http.listen ?? '');
+  if (!isLoopback(host) && !options.http.allowNonLoopback) {
+    throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `http.listen ${options.http.listen} is not a loopback address; set http.allowNonLoopback to serve beyond this machine`);
+  }
+  const security = new HttpSecurity(opts.token, host, options.http.allowedHosts);
+  const schema = new LiveSchema(() => buildGraphQLSchema(core.executor.list(), dispatcher, core.events, logger), core.events, logger);
+
+  const { createYoga } = (await import(YOGA)) as { createYoga: (options: Record<string, unknown>) => Yoga };
+  const yoga = createYoga({
+    schema: () => schema.get(),
+    graphqlEndpoint: '/graphql',
+    // GraphiQL loads its page from a CDN: no, the dashboard has its own explorer.
+    graphiql: false,
+    landingPage: false,
+    logging: false,
+    context: ({ request }: { request: Request }): GraphQLContext => ({ signal: request.signal }),
+  });
+
+  const app = new Hono<Env>();
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => errorResponse(c, new SpacedriveError(ErrorCode.NOT_FOUND, `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
+
+  // Every request: Host and Origin first (DNS rebinding, cross-site), then who is calling.
+  app.use('*', async (c, next) => {
+    security.checkOrigin(c.req.header('host'), c.req.header('origin'));
+    c.set('auth', security.authenticate(c.req.header('authorization'), getCookie(c, SESSION_COOKIE)));
+    await next();
+  });
+
+  // Public: the login flow.
+  app.post('/v1/login', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'the body must be JSON: {"token": "…"}');
+    }
+    const { id, session } = security.login((body as { token?: unknown } | null)?.token);
+    setCookie(c, SESSION_COOKIE, id, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: Math.floor(SESSION_IDLE_MS / 1000) });
+    return c.json({ authenticated: true, csrf_token: session.csrfToken });
+  });
+  app.get('/v1/session', (c) => {
+    const auth = c.get('auth');
+    return c.json({ authenticated: auth !== null, csrf_token: auth?.kind === 'session' ? auth.session.csrfToken : null });
+  });
+  app.post('/v1/logout', (c) => {
+    const auth = c.get('auth');
+    if (auth?.kind === 'session') security.logout(auth.id);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.json({ authenticated: false });
+  });
+
+  // Everything else under /v1 and /graphql needs credentials (and the CSRF token for cookie writes).
+  const guard = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
+    security.requireAuth(c.get('auth'), c.req.method, c.req.header(CSRF_HEADER));
+    await next();
+  };
+  app.use('/v1/*', guard);
+  app.use('/graphql', guard);
+
+  mountApi(app as unknown as Hono<{ Variables: { libraryId: string | null } }>, { dispatcher, maxJsonDepth: options.wire.maxJsonDepth });
+  app.on(['GET', 'POST'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
+  app.all('/v1/*', (c) => errorResponse(c, new SpacedriveError(ErrorCode.NOT_FOUND, `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET /v1/openapi.json`)));
+  const dashboard = serveDashboard(opts.webRoot ?? DEFAULT_WEB_ROOT);
+  app.all('*', (c) => dashboard(c));
+
+  // GraphQL over WebSocket (graphql-transport-ws): the same checks at the upgrade, and a socket
+  // without cookie or bearer must send the token in connectionParams.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.wire.maxFrameBytes });
+  const preAuthenticated = new WeakSet<IncomingMessage>();
+  const disposeWs = useServer<{ token?: string }>(
+    {
+      schema: () => schema.get(),
+      context: () => ({}),
+      onConnect: (ctx) => preAuthenticated.has(ctx.extra.request) || security.checkToken(ctx.connectionParams?.token),
+    },
+    wss,
+  );
+
+  const server = serve({ fetch: app.fetch, hostname: host, port }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
+    server.once('listening', () => resolve());
+    server.once('error', reject);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  security.port = bound;
+  server.keepAliveTimeout = 65_000;
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: number, err: unknown): void => {
+      const body = JSON.stringify({ error: toWireError(err) });
+      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    };
+    try {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/graphql') return refuse(404, new SpacedriveError(ErrorCode.NOT_FOUND, 'WebSocket only at /graphql'));
+      security.checkOrigin(req.headers.host, req.headers.origin);
+      const cookie = /(?:^|;\s*)sd_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      const auth = security.authenticate(req.headers.authorization, cookie);
+      if (auth !== null) preAuthenticated.add(req);
+    } catch (err) {
+      return refuse(httpStatusOf(toWireError(err).code), err);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  logger.info({ url }, 'http listening');
+  return {
+    url,
+    port: bound,
+    schema,
+    close: async () => {
+      schema.close();
+      await disposeWs.dispose();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      });
+    },
+  };
+}
+
+export { SECURITY_HEADERS };
