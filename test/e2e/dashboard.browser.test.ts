@@ -34,6 +34,9 @@ describe('web dashboard in headless Chromium', () => {
     await h?.daemon.stop();
   });
 
+  /** A link of the main navigation. */
+  const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
   /** The attribute's values seen until `done` holds, sampled as the page changes it. */
   async function watchAttribute(selector: string, attribute: string, done: (value: string | null) => boolean, timeoutMs = 20_000): Promise<string[]> {
     const seen: string[] = [];
@@ -65,7 +68,7 @@ describe('web dashboard in headless Chromium', () => {
   });
 
   it('installs an extension from its package files once its permissions are confirmed', async () => {
-    await page.getByRole('link', { name: 'Extensions' }).click();
+    await nav('Extensions').click();
     await page.getByRole('heading', { name: 'Extensions', level: 1 }).waitFor();
     await page.locator('[data-extension="finance"]').waitFor();
     await page.locator('#package-files').setInputFiles([join(HELLO, 'manifest.json'), join(HELLO, 'hello.wasm')]);
@@ -91,7 +94,7 @@ describe('web dashboard in headless Chromium', () => {
   });
 
   it('dispatches a job from the form its params schema generates, pauses and resumes it, and shows it completed with its log', async () => {
-    await page.getByRole('link', { name: 'Jobs' }).click();
+    await nav('Jobs').click();
     await page.getByRole('button', { name: 'Dispatch a job' }).click();
     await page.getByLabel('Job type').selectOption('hello:countdown');
     await page.locator('#param-from').fill('15');
@@ -127,7 +130,7 @@ describe('web dashboard in headless Chromium', () => {
   });
 
   it("updates the jobs list from the event stream: a job dispatched elsewhere appears and its bar moves to completed without the list being read again", async () => {
-    await page.getByRole('link', { name: 'Jobs' }).click();
+    await nav('Jobs').click();
     await page.locator('select[name="type"]').selectOption('hello:countdown');
     await page.locator('[data-count="1"]').waitFor();
     const listReads: string[] = [];
@@ -153,7 +156,7 @@ describe('web dashboard in headless Chromium', () => {
   });
 
   it('disables an extension', async () => {
-    await page.getByRole('link', { name: 'Extensions' }).click();
+    await nav('Extensions').click();
     const card = page.locator('[data-extension="hello"]');
     await card.getByRole('button', { name: 'Disable' }).click();
     await page.locator('[data-extension="hello"][data-state="disabled"]').waitFor();
@@ -166,7 +169,7 @@ describe('web dashboard in headless Chromium', () => {
   it('calls finance:classify_receipt from the methods explorer with a PDF and shows the total, the CLI command and a GraphQL query that works', async () => {
     const receipt = sampleReceipts.find((r) => r.format === 'pdf-text')!;
     const pdf = join(SAMPLES, 'receipts', receipt.file);
-    await page.getByRole('link', { name: 'Methods' }).click();
+    await nav('Methods').click();
     await page.getByLabel('Filter methods').fill('classify_receipt');
     await page.getByRole('link', { name: 'query:finance:classify_receipt.v1' }).click();
     await page.getByRole('heading', { name: 'query:finance:classify_receipt.v1' }).waitFor();
@@ -196,7 +199,7 @@ describe('web dashboard in headless Chromium', () => {
   });
 
   it('shows the overview with the jobs of the last hour and the libraries, in light and dark, from the keyboard', async () => {
-    await page.getByRole('link', { name: 'Overview' }).click();
+    await nav('Overview').click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     await page.locator('[data-testid="daemon-version"]').filter({ hasText: /^v\d/ }).waitFor();
     await expect(page.locator('#chart-desc').textContent()).resolves.toMatch(/^2 completed and 0 failed in the last hour/);
@@ -204,9 +207,19 @@ describe('web dashboard in headless Chromium', () => {
     await page.getByRole('table', { name: 'Libraries' }).waitFor();
     await page.screenshot({ path: artifactPath('overview.png'), fullPage: true });
 
-    // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
+    // Keyboard: after a load the first Tab reaches the skip link, which moves focus to the page's content.
+    await page.reload();
+    await page.locator('[data-testid="daemon-version"]').filter({ hasText: /^v\d/ }).waitFor();
     await page.keyboard.press('Tab');
     await expect(page.evaluate<string | undefined>('document.activeElement?.textContent')).resolves.toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    await expect(page.evaluate<string | undefined>('document.activeElement?.id')).resolves.toBe('main');
+    // A link followed from the keyboard opens its page with the focus on that page's content.
+    await nav('Jobs').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+    await expect(page.evaluate<string | undefined>('document.activeElement?.id')).resolves.toBe('main');
+    await nav('Overview').click();
     await page.getByRole('button', { name: /Colour theme/ }).focus();
     await page.keyboard.press('Enter');
     await page.keyboard.press('Enter');

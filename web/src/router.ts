@@ -12,6 +12,8 @@ export function navigate(path: string, replace = false): void {
   else history.pushState(null, '', path);
   for (const l of listeners) l();
   window.scrollTo(0, 0);
+  // As a page load would: focus goes to the new page's content, not the link left behind.
+  requestAnimationFrame(() => document.getElementById('main')?.focus({ preventScroll: true }));
 }
 
 window.addEventListener('popstate', () => {
