@@ -40,6 +40,28 @@ export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }
 
+/**
+ * Each id's shortest prefix (at least 8 characters, never ending on '-') that no other id starts
+ * with, as `spacedrive jobs list` prints them: job ids are UUIDv7, whose first 8 characters change
+ * once a minute, so jobs dispatched together need more. The daemon accepts any such prefix.
+ */
+export function shortIds(ids: string[]): Map<string, string> {
+  const sorted = [...new Set(ids)].sort();
+  const common = (a: string | undefined, b: string | undefined): number => {
+    if (a === undefined || b === undefined) return 0;
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
+  };
+  const out = new Map<string, string>();
+  sorted.forEach((id, i) => {
+    let len = Math.max(8, common(id, sorted[i - 1]) + 1, common(id, sorted[i + 1]) + 1);
+    if (id[len - 1] === '-') len++;
+    out.set(id, id.slice(0, Math.min(len, id.length)));
+  });
+  return out;
+}
+
 export function pretty(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? 'null';
 }

@@ -89,6 +89,7 @@ class JobsStore {
         cursor = page.next_cursor;
         // The first load shows each page as it arrives: the newest jobs are on screen at once.
         if (!this.loaded) {
+          if (rows.length === page.jobs.length) performance.mark('jobs:first-page');
           for (const j of page.jobs) {
             if (this.rows.has(j.job_id)) continue;
             this.rows.set(j.job_id, { ...j, rate: null, rateUnit: null, etaSeconds: null });
@@ -114,6 +115,7 @@ class JobsStore {
       for (const j of this.rows.values()) {
         if (j.finished_at && (j.status === 'completed' || j.status === 'failed')) this.finished.push({ at: Date.parse(j.finished_at), ok: j.status === 'completed' });
       }
+      if (!this.loaded) performance.mark('jobs:loaded');
       this.loaded = true;
     } catch (err) {
       this.error = (err as Error).message;

@@ -138,7 +138,7 @@ export function JobPage({ jobId }: { jobId: string }) {
         </p>
       ) : null}
       <ProgressBar row={view} />
-      <p class="dim">{progress.message ?? ''}</p>
+      <p class="dim">{status === 'completed' ? '' : (progress.message ?? '')}</p>
       <dl class="facts">
         <dt>Id</dt>
         <dd class="mono">{job.job_id}</dd>
@@ -150,7 +150,7 @@ export function JobPage({ jobId }: { jobId: string }) {
         </dd>
         <dt>Rate / ETA</dt>
         <dd>
-          {formatRate(live?.rate ?? null, live?.rateUnit ?? null)} / {live?.etaSeconds != null ? formatDuration(live.etaSeconds) : '—'}
+          {formatRate(live?.rate ?? null, live?.rateUnit ?? null)} / {live?.etaSeconds != null && !['completed', 'failed', 'cancelled'].includes(status) ? formatDuration(live.etaSeconds) : '—'}
         </dd>
         <dt>Items</dt>
         <dd>{progress.items_total !== null ? `${progress.items_done ?? 0} of ${progress.items_total}` : '—'}</dd>

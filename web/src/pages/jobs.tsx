@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, JOB_STATUSES, type JobStatus, type JobType } from '../api.js';
-import { formatDuration, formatRate, formatTime, shortId } from '../format.js';
+import { formatDuration, formatRate, formatTime, shortId, shortIds } from '../format.js';
 import { jobsStore, ownerOf, type JobRow } from '../jobs-store.js';
 import { linkClick, navigate } from '../router.js';
 import { hasFields, SchemaForm, type Payload } from '../schema-form.js';
@@ -42,14 +42,16 @@ export function StatusBadge({ status, requested }: { status: string; requested?:
   );
 }
 
-const COLUMNS: Column<JobRow>[] = [
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+const columns = (short: Map<string, string>): Column<JobRow>[] => [
   {
     key: 'id',
     header: 'Job',
-    width: '6.5rem',
+    width: '8rem',
     cell: (j) => (
-      <a href={`/jobs/${j.job_id}`} onClick={linkClick} class="mono" aria-label={`job ${j.job_id}, ${j.job_type}, ${j.status}`}>
-        {shortId(j.job_id)}
+      <a href={`/jobs/${j.job_id}`} onClick={linkClick} class="mono" title={j.job_id} aria-label={`job ${j.job_id}, ${j.job_type}, ${j.status}`}>
+        {short.get(j.job_id) ?? shortId(j.job_id)}
       </a>
     ),
   },
@@ -58,7 +60,7 @@ const COLUMNS: Column<JobRow>[] = [
   { key: 'status', header: 'Status', width: '8.5rem', cell: (j) => <StatusBadge status={j.status} requested={j.requested} /> },
   { key: 'progress', header: 'Progress', width: 'minmax(8rem, 1fr)', cell: (j) => <ProgressBar row={j} /> },
   { key: 'rate', header: 'Rate', width: '6.5rem', cell: (j) => formatRate(j.rate, j.rateUnit) },
-  { key: 'eta', header: 'ETA', width: '5.5rem', cell: (j) => (j.etaSeconds === null ? '—' : formatDuration(j.etaSeconds)) },
+  { key: 'eta', header: 'ETA', width: '5.5rem', cell: (j) => (j.etaSeconds === null || TERMINAL.has(j.status) ? '—' : formatDuration(j.etaSeconds)) },
   {
     key: 'waiting',
     header: 'Waiting for',
@@ -78,6 +80,8 @@ export function JobsPage() {
 
   const version = jobsStore.version;
   const all = useMemo(() => jobsStore.order.map((id) => jobsStore.rows.get(id)!).filter(Boolean), [version]);
+  const short = useMemo(() => shortIds(jobsStore.order), [jobsStore.order.length]);
+  const cols = useMemo(() => columns(short), [short]);
   const types = useMemo(() => [...new Set(all.map((j) => j.job_type))].sort(), [all.length, version]);
   const owners = useMemo(() => [...new Set(all.map((j) => ownerOf(j.job_type)))].sort(), [types]);
   const rows = useMemo(
@@ -143,7 +147,7 @@ export function JobsPage() {
           Could not load the jobs: {jobsStore.error}
         </p>
       ) : null}
-      <VirtualTable label="Jobs" rows={rows} rowKey={(j) => j.job_id} columns={COLUMNS} empty={jobsStore.loaded ? 'No jobs match.' : 'Loading…'} />
+      <VirtualTable label="Jobs" rows={rows} rowKey={(j) => j.job_id} columns={cols} empty={jobsStore.loaded ? 'No jobs match.' : 'Loading…'} />
     </section>
   );
 }
