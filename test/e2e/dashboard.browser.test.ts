@@ -34,6 +34,12 @@ describe('web dashboard in headless Chromium', () => {
     await h?.daemon.stop();
   });
 
+  /** The whole page, from its top (a sticky header would be drawn where the page was scrolled to). */
+  async function screenshot(name: string): Promise<void> {
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: artifactPath(name), fullPage: true });
+  }
+
   /** A link of the main navigation. */
   const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 
@@ -55,7 +61,7 @@ describe('web dashboard in headless Chromium', () => {
     await page.getByLabel('Token').fill('not-the-token-0123456789');
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('not the daemon');
-    await page.screenshot({ path: artifactPath('login.png') });
+    await screenshot('login.png');
 
     await page.getByLabel('Token').fill(h.token);
     await page.getByRole('button', { name: 'Log in' }).click();
@@ -79,7 +85,7 @@ describe('web dashboard in headless Chromium', () => {
     await expect(dialog.locator('[data-grant="libraries"]').textContent()).resolves.toContain('May read and change every library.');
     await expect(dialog.locator('[data-grant="network"]').textContent()).resolves.toContain('No network access.');
     await expect(dialog.textContent()).resolves.toContain('16 MiB of memory per instance');
-    await page.screenshot({ path: artifactPath('extensions-confirm.png') });
+    await screenshot('extensions-confirm.png');
     // Nothing is installed before the answer.
     expect((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout).not.toContain('"hello"');
 
@@ -90,7 +96,7 @@ describe('web dashboard in headless Chromium', () => {
     await card.getByText('Permissions').click();
     await expect(card.locator('[data-grant="call"]').textContent()).resolves.toContain('Calls only its own methods.');
     await expect(card.getByRole('table').textContent()).resolves.toMatch(/calls\d+/);
-    await page.screenshot({ path: artifactPath('extensions.png'), fullPage: true });
+    await screenshot('extensions.png');
   });
 
   it('dispatches a job from the form its params schema generates, pauses and resumes it, and shows it completed with its log', async () => {
@@ -113,7 +119,7 @@ describe('web dashboard in headless Chromium', () => {
     await page.waitForTimeout(500);
     expect(Number(await progress.getAttribute('data-fraction'))).toBe(pausedAt);
     await expect(page.getByRole('button', { name: 'Resume' }).isEnabled()).resolves.toBe(true);
-    await page.screenshot({ path: artifactPath('job-paused.png'), fullPage: true });
+    await screenshot('job-paused.png');
 
     await page.getByRole('button', { name: 'Resume' }).click();
     const after = await watchAttribute('#job-title .badge', 'data-status', (v) => v === 'completed');
@@ -123,7 +129,7 @@ describe('web dashboard in headless Chromium', () => {
     await page.getByLabel('job log').getByText(/resuming countdown at/).waitFor();
     await expect(page.getByLabel('params').textContent()).resolves.toContain('"from": 15');
     await expect(page.getByLabel('last checkpoint').textContent()).resolves.toContain('remaining');
-    await page.screenshot({ path: artifactPath('job.png'), fullPage: true });
+    await screenshot('job.png');
 
     const client = await h.daemon.client();
     expect((await client.query('query:jobs.get_status.v1', { job_id: jobId })).status).toBe('completed');
@@ -152,7 +158,7 @@ describe('web dashboard in headless Chromium', () => {
     }
     expect(listReads).toEqual([]);
     await page.locator('select[name="type"]').selectOption('');
-    await page.screenshot({ path: artifactPath('jobs.png') });
+    await screenshot('jobs.png');
   });
 
   it('disables an extension', async () => {
@@ -163,7 +169,7 @@ describe('web dashboard in headless Chromium', () => {
     await card.getByRole('button', { name: 'Enable' }).waitFor();
     const listed = JSON.parse((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout) as { extensions: Array<{ id: string; state: string }> };
     expect(listed.extensions.find((e) => e.id === 'hello')?.state).toBe('disabled');
-    await page.screenshot({ path: artifactPath('extensions-disabled.png'), fullPage: true });
+    await screenshot('extensions-disabled.png');
   });
 
   it('calls finance:classify_receipt from the methods explorer with a PDF and shows the total, the CLI command and a GraphQL query that works', async () => {
@@ -184,7 +190,7 @@ describe('web dashboard in headless Chromium', () => {
     expect(cli).toBe(`spacedrive query finance:classify_receipt --pdf ${basename(pdf)}`);
     const graphql = (await page.getByLabel('GraphQL', { exact: true }).textContent())!;
     expect(graphql).toContain(`finance_classifyReceipt(pdf: "<base64 of ${basename(pdf)}>")`);
-    await page.screenshot({ path: artifactPath('methods.png'), fullPage: true });
+    await screenshot('methods.png');
 
     // The document shown is one the daemon's GraphQL endpoint answers with the same total.
     const query = graphql.replace(`<base64 of ${basename(pdf)}>`, readFileSync(pdf).toString('base64'));
@@ -205,7 +211,7 @@ describe('web dashboard in headless Chromium', () => {
     await expect(page.locator('#chart-desc').textContent()).resolves.toMatch(/^2 completed and 0 failed in the last hour/);
     await expect(page.locator('svg rect.ok').count()).resolves.toBeGreaterThanOrEqual(1);
     await page.getByRole('table', { name: 'Libraries' }).waitFor();
-    await page.screenshot({ path: artifactPath('overview.png'), fullPage: true });
+    await screenshot('overview.png');
 
     // Keyboard: after a load the first Tab reaches the skip link, which moves focus to the page's content.
     await page.reload();
@@ -226,6 +232,6 @@ describe('web dashboard in headless Chromium', () => {
     await expect(page.evaluate<string | undefined>('document.documentElement.dataset.theme')).resolves.toBe('dark');
     const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     expect(bg).toBe('rgb(18, 20, 25)');
-    await page.screenshot({ path: artifactPath('overview-dark.png'), fullPage: true });
+    await screenshot('overview-dark.png');
   });
 });

@@ -321,6 +321,9 @@ function Counters({ x }: { x: ExtensionInfo }) {
     ['operations / job types', `${Array.isArray(x.operations) ? x.operations.length : x.operations} / ${Array.isArray(x.job_types) ? x.job_types.length : x.job_types}`],
     ['loaded', x.loaded_at ? `${formatTime(x.loaded_at)}${x.load_ms !== null ? ` in ${x.load_ms} ms` : ''}` : '—'],
   ];
+  // Counters the daemon adds later (errors, memory in use …) show up without a change here.
+  const known = new Set(['calls', 'inline', 'instances', 'busy', 'queued', 'replaced']);
+  for (const [k, v] of Object.entries((s ?? {}) as Record<string, unknown>)) if (!known.has(k) && typeof v === 'number') rows.push([k.replace(/_/g, ' '), /bytes$/.test(k) ? formatBytes(v) : String(v)]);
   if (extra && typeof extra === 'object') for (const [k, v] of Object.entries(extra)) if (typeof v === 'number' || typeof v === 'string') rows.push([k.replace(/_/g, ' '), String(v)]);
   return (
     <table class="table counters" aria-label={`${x.id} counters`}>
