@@ -5,85 +5,12 @@
  * to copy.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, callMethod, type JsonSchema, type MethodInfo } from '../api.js';
+import { api, ApiError, callMethod, type MethodInfo } from '../api.js';
 import { onEvent } from '../events.js';
 import { pretty } from '../format.js';
 import { linkClick, navigate } from '../router.js';
-import { hasFields, isBinaryField, SchemaForm, type Payload } from '../schema-form.js';
-
-/** `query:finance:classify_receipt.v1` → `finance:classify_receipt`; a version above 1 stays (`files.copy.v2`). */
-export function cliName(method: string): string {
-  const m = /^(query|action):(.+?)(\.input)?\.v(\d+)$/.exec(method);
-  if (!m) return method;
-  return m[4] === '1' ? m[2]! : `${m[2]}.v${m[4]}`;
-}
-
-/** The GraphQL field of a method (docs/http-api.md#graphql): `finance_classifyReceipt`, `jobs_getStatus`, `core_status_v2`. */
-export function graphqlField(method: string): string {
-  const m = /^(query|action):(.+?)(\.input)?\.v(\d+)$/.exec(method);
-  if (!m) return method;
-  const body = m[2]!;
-  const colon = body.indexOf(':');
-  const [ext, rest] = colon >= 0 ? [body.slice(0, colon).replace(/-/g, '_'), body.slice(colon + 1)] : [null, body];
-  const parts = rest.split('.');
-  const name = parts.pop()!;
-  const camel = name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-  const prefix = [ext, ...parts].filter((p): p is string => p !== null && p !== '').join('_');
-  return `${prefix ? `${prefix}_` : ''}${camel}${m[4] === '1' ? '' : `_v${m[4]}`}`;
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The call as a command line: scalars and lists of scalars as `--field value`, binary fields as
- * the chosen file (the CLI reads a path for them), anything nested as `--json-input`.
- */
-export function cliCommand(m: MethodInfo, payload: Payload, files: Record<string, string>, libraryId: string): string {
-  const head = `spacedrive ${m.kind} ${cliName(m.method)}`;
-  const lib = libraryId ? ` --library ${shellQuote(libraryId)}` : '';
-  const props = m.input_schema.properties ?? {};
-  const entries = Object.entries(payload);
-  const flat = entries.every(([k, v]) => files[k] !== undefined || ['string', 'number', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every((x) => ['string', 'number'].includes(typeof x))));
-  if (!flat) {
-    const shown = Object.fromEntries(entries.map(([k, v]) => [k, files[k] !== undefined ? `<base64 of ${files[k]}>` : v]));
-    return `${head} --json-input ${shellQuote(JSON.stringify(shown))}${lib}`;
-  }
-  const flags = entries.map(([k, v]) => {
-    const flag = `--${k.replace(/_/g, '-')}`;
-    if (files[k] !== undefined || (props[k] && isBinaryField(k, props[k]!) && typeof v === 'string' && files[k])) return `${flag} ${shellQuote(files[k]!)}`;
-    if (typeof v === 'boolean') return v ? flag : `${flag}=false`;
-    if (Array.isArray(v)) return `${flag} ${shellQuote(v.join(','))}`;
-    return `${flag} ${shellQuote(String(v))}`;
-  });
-  return [head, ...flags].join(' ') + lib;
-}
-
-function graphqlValue(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (Array.isArray(v)) return `[${v.map(graphqlValue).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}: ${graphqlValue(x)}`).join(', ')}}`;
-  return JSON.stringify(v);
-}
-
-function representableArgs(schema: JsonSchema): boolean {
-  return (schema.type === 'object' || schema.properties !== undefined) && Object.keys(schema.properties ?? {}).length > 0;
-}
-
-/** The call as a GraphQL document: arguments are the input's properties, the result its `_json`. */
-export function graphqlDocument(m: MethodInfo, payload: Payload, files: Record<string, string>): string {
-  const op = m.kind === 'query' ? 'query' : 'mutation';
-  const value = (k: string, v: unknown) => (files[k] !== undefined ? `"<base64 of ${files[k]}>"` : graphqlValue(v));
-  const args = representableArgs(m.input_schema)
-    ? Object.entries(payload).map(([k, v]) => `${k}: ${value(k, v)}`)
-    : Object.keys(payload).length > 0
-      ? [`input: ${graphqlValue(payload)}`]
-      : [];
-  const out = m.output_schema;
-  const selection = (out.type === 'object' || out.properties) && Object.keys(out.properties ?? {}).length > 0 ? ' { _json }' : '';
-  return `${op} {\n  ${graphqlField(m.method)}${args.length ? `(${args.join(', ')})` : ''}${selection}\n}`;
-}
+import { hasFields, SchemaForm, type Payload } from '../schema-form.js';
+import { cliCommand, graphqlDocument } from '../call-syntax.js';
 
 function CopyBox({ label, text }: { label: string; text: string }) {
   const [copied, setCopied] = useState(false);
@@ -261,7 +188,7 @@ function MethodCall({ method }: { method: MethodInfo }) {
         </div>
       ) : null}
       <CopyBox label="CLI command" text={cliCommand(method, payload, files, libraryId)} />
-      <CopyBox label="GraphQL" text={graphqlDocument(method, payload, files)} />
+      <CopyBox label="GraphQL" text={graphqlDocument(method, payload, files, libraryId)} />
       <p class="dim">
         <a
           href="/methods"
