@@ -31,7 +31,6 @@ function initialTheme(): Theme {
 
 function ThemeSwitch() {
   const [theme, setTheme] = useState<Theme>(initialTheme);
-  useEffect(() => applyTheme(theme), [theme]);
   const next: Record<Theme, Theme> = { system: 'light', light: 'dark', dark: 'system' };
   return (
     <button
@@ -43,6 +42,7 @@ function ThemeSwitch() {
         const t = next[theme];
         if (t === 'system') localStorage.removeItem('sd-theme');
         else localStorage.setItem('sd-theme', t);
+        applyTheme(t);
         setTheme(t);
       }}
     >
