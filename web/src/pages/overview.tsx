@@ -28,45 +28,42 @@ export function buckets(finished: Array<{ at: number; ok: boolean }>, now: numbe
 
 function Chart({ data }: { data: Array<{ ok: number; failed: number }> }) {
   const width = 600;
-  const height = 140;
-  const pad = 24;
+  const height = 120;
   const max = Math.max(1, ...data.map((d) => d.ok + d.failed));
-  const bw = (width - pad) / data.length;
-  const y = (v: number) => ((height - pad) * v) / max;
+  const bw = width / data.length;
+  const y = (v: number) => (height * v) / max;
   const total = data.reduce((s, d) => s + d.ok, 0);
   const failed = data.reduce((s, d) => s + d.failed, 0);
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="none">
-        <title id="chart-title">Jobs finished per minute, last hour</title>
-        <desc id="chart-desc">
-          {total} completed and {failed} failed in the last hour; the busiest minute had {max} finished.
-        </desc>
-        <line x1={pad} y1={height - pad} x2={width} y2={height - pad} class="axis" />
-        <text x={2} y={12} class="tick">
+      <div class="chart-plot">
+        <span class="tick tick-max" aria-hidden="true">
           {max}
-        </text>
-        <text x={2} y={height - pad} class="tick">
-          0
-        </text>
-        <text x={pad} y={height - 6} class="tick">
-          −60 min
-        </text>
-        <text x={width - 30} y={height - 6} class="tick">
-          now
-        </text>
-        {data.map((d, i) => {
-          const x = pad + i * bw;
-          const hOk = y(d.ok);
-          const hFail = y(d.failed);
-          return (
-            <g key={i}>
-              {d.ok > 0 ? <rect class="ok" x={x + 0.5} width={Math.max(1, bw - 1)} y={height - pad - hOk} height={hOk} /> : null}
-              {d.failed > 0 ? <rect class="failed" x={x + 0.5} width={Math.max(1, bw - 1)} y={height - pad - hOk - hFail} height={hFail} /> : null}
-            </g>
-          );
-        })}
-      </svg>
+        </span>
+        <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="none">
+          <title id="chart-title">Jobs finished per minute, last hour</title>
+          <desc id="chart-desc">
+            {total} completed and {failed} failed in the last hour; the busiest minute had {max} finished.
+          </desc>
+          <line x1={0} y1={height} x2={width} y2={height} class="axis" vector-effect="non-scaling-stroke" />
+          {data.map((d, i) => {
+            const x = i * bw;
+            const hOk = y(d.ok);
+            const hFail = y(d.failed);
+            return (
+              <g key={i}>
+                {d.ok > 0 ? <rect class="ok" x={x + 0.5} width={Math.max(1, bw - 1)} y={height - hOk} height={hOk} /> : null}
+                {d.failed > 0 ? <rect class="failed" x={x + 0.5} width={Math.max(1, bw - 1)} y={height - hOk - hFail} height={hFail} /> : null}
+              </g>
+            );
+          })}
+        </svg>
+      </div>
+      <div class="chart-axis" aria-hidden="true">
+        <span>−60 min</span>
+        <span>−30 min</span>
+        <span>now</span>
+      </div>
       <figcaption>
         <span class="legend ok">completed</span> <span class="legend failed">failed</span> per minute
       </figcaption>
@@ -148,7 +145,7 @@ export function OverviewPage() {
         </div>
         <div class="stat">
           <span class="stat-label">Throughput</span>
-          <span class="stat-value">{(hour.ok / 60).toFixed(1)}/min</span>
+          <span class="stat-value">{hour.ok >= 60 ? `${(hour.ok / 60).toFixed(1)}/min` : `${hour.ok}/hour`}</span>
           <span class="dim">
             {lastMinute.ok} in the last minute, {hour.ok} in the hour
           </span>
@@ -201,6 +198,8 @@ export function OverviewPage() {
         <div>
           <h2>Daemon counters</h2>
           {status ? (
+            <details>
+              <summary>{Object.keys(status.counts).length} counters: calls, jobs, extensions, libraries, mail …</summary>
             <table class="table counters" aria-label="Daemon counters">
               <tbody>
                 {Object.entries(status.counts)
@@ -213,6 +212,7 @@ export function OverviewPage() {
                   ))}
               </tbody>
             </table>
+            </details>
           ) : (
             <p>Loading…</p>
           )}
