@@ -46,6 +46,7 @@ class JobsStore {
   #missing = new Set<string>();
   #missingTimer: ReturnType<typeof setTimeout> | null = null;
   #started = false;
+  #touchedDuringLoad = false;
 
   subscribe(listener: () => void): () => void {
     this.#listeners.add(listener);
@@ -64,11 +65,7 @@ class JobsStore {
 
   /** Subscribes to events first, then loads: an event racing the load is applied to the loaded row. */
   start(): void {
-    if (this.#started) {
-      // A new session (logged out and in again): what happened meanwhile is not in the rows.
-      void this.reload();
-      return;
-    }
+    if (this.#started) return;
     this.#started = true;
     onEvent((e) => this.#apply(e));
     onReconnect(() => void this.reload());
@@ -77,6 +74,7 @@ class JobsStore {
 
   async reload(): Promise<void> {
     this.loading = true;
+    this.#touchedDuringLoad = false;
     this.error = null;
     this.#changed();
     try {
@@ -99,6 +97,13 @@ class JobsStore {
         }
       } while (cursor && rows.length < MAX_LOADED_JOBS);
       this.truncated = cursor !== null;
+      if (!this.loaded && !this.#touchedDuringLoad) {
+        // The first load put every row in place as it came and no event changed one meanwhile.
+        this.#finishedFromRows();
+        performance.mark('jobs:loaded');
+        this.loaded = true;
+        return;
+      }
       // Rows changed by events during the load keep the newer of the two.
       const next = new Map<string, JobRow>();
       for (const j of rows) {
@@ -111,10 +116,7 @@ class JobsStore {
       this.rows.clear();
       for (const [k, v] of next) this.rows.set(k, v);
       this.order = [...added, ...rows.map((j) => j.job_id)];
-      this.finished = [];
-      for (const j of this.rows.values()) {
-        if (j.finished_at && (j.status === 'completed' || j.status === 'failed')) this.finished.push({ at: Date.parse(j.finished_at), ok: j.status === 'completed' });
-      }
+      this.#finishedFromRows();
       if (!this.loaded) performance.mark('jobs:loaded');
       this.loaded = true;
     } catch (err) {
@@ -122,6 +124,13 @@ class JobsStore {
     } finally {
       this.loading = false;
       this.#changed();
+    }
+  }
+
+  #finishedFromRows(): void {
+    this.finished = [];
+    for (const j of this.rows.values()) {
+      if (j.finished_at && (j.status === 'completed' || j.status === 'failed')) this.finished.push({ at: Date.parse(j.finished_at), ok: j.status === 'completed' });
     }
   }
 
@@ -136,6 +145,7 @@ class JobsStore {
   }
 
   #upsert(j: JobSummary): void {
+    if (this.loading) this.#touchedDuringLoad = true;
     const known = this.rows.get(j.job_id);
     if (!known) this.order.unshift(j.job_id);
     const summary: JobSummary = {
@@ -172,6 +182,7 @@ class JobsStore {
 
   #apply(e: DaemonEvent): void {
     if (!e.type.startsWith('job:')) return;
+    if (this.loading) this.#touchedDuringLoad = true;
     const p = e.payload;
     const id = typeof p.job_id === 'string' ? p.job_id : null;
     if (!id) return;

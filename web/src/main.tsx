@@ -4,7 +4,7 @@
  * One event stream and one job store serve every page for the life of the session.
  */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, getSession, logout, onUnauthorized } from './api.js';
 import { connectEvents, disconnectEvents, eventsState, onEventsState } from './events.js';
 import { jobsStore } from './jobs-store.js';
@@ -104,6 +104,9 @@ function App() {
   };
 
   useEffect(() => {
+    // The jobs are read at once, beside the session check: with a session they are on their way
+    // by the time the page knows it has one; without, the read is refused and the login shows.
+    jobsStore.start();
     void check();
     return onUnauthorized(() => {
       disconnectEvents();
@@ -111,10 +114,15 @@ function App() {
     });
   }, []);
 
+  // After a login (not the first check), the jobs are read again: the first read was refused, or
+  // happened in an earlier session.
+  const wasOut = useRef(false);
   useEffect(() => {
+    if (session === 'out') wasOut.current = true;
     if (session !== 'in') return;
     connectEvents();
-    jobsStore.start();
+    if (wasOut.current) void jobsStore.reload();
+    wasOut.current = false;
   }, [session]);
 
   if (session === 'checking') return <p class="center">Connecting to the daemon…</p>;
