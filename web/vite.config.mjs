@@ -22,9 +22,18 @@ export default defineConfig({
     assetsInlineLimit: 0,
   },
   server: {
-    proxy: {
-      '/v1': { target: daemon, changeOrigin: false },
-      '/graphql': { target: daemon, ws: true },
-    },
+    // The daemon accepts only its own Host and Origin (against DNS rebinding and cross-site
+    // writes): the proxied requests say they are for it.
+    proxy: Object.fromEntries(
+      ['/v1', '/graphql'].map((path) => [
+        path,
+        {
+          target: daemon,
+          changeOrigin: true,
+          ws: path === '/graphql',
+          configure: (proxy) => proxy.on('proxyReq', (req) => req.getHeader('origin') && req.setHeader('origin', daemon)),
+        },
+      ]),
+    ),
   },
 });

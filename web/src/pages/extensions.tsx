@@ -8,6 +8,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type ExtensionInfo, type ExtensionLimits, type InstallPreview, type ManifestPermissions } from '../api.js';
 import { onEvent } from '../events.js';
 import { formatBytes, formatTime } from '../format.js';
+import { linkClick } from '../router.js';
 import { toBase64 } from '../schema-form.js';
 
 type Listed = ExtensionInfo & { info?: ExtensionInfo };
@@ -300,6 +301,28 @@ export function ExtensionsPage() {
               <summary>Limits</summary>
               {x.limits ? <LimitList limits={x.limits} /> : <p class="dim">unknown</p>}
             </details>
+            {Array.isArray(x.operations) && Array.isArray(x.job_types) ? (
+              <details>
+                <summary>
+                  Methods and job types ({x.operations.length} / {x.job_types.length})
+                </summary>
+                <ul class="plain">
+                  {(x.operations as Array<{ method: string; description: string }>).map((o) => (
+                    <li key={o.method}>
+                      <a href={`/methods/${encodeURIComponent(o.method)}`} onClick={linkClick} class="mono">
+                        {o.method}
+                      </a>{' '}
+                      <span class="dim">{o.description}</span>
+                    </li>
+                  ))}
+                  {(x.job_types as Array<{ job_type: string; resumable: boolean; description: string }>).map((j) => (
+                    <li key={j.job_type}>
+                      <span class="mono">{j.job_type}</span> <span class="badge">job{j.resumable ? ', resumable' : ''}</span> <span class="dim">{j.description}</span>
+                    </li>
+                  ))}
+                </ul>
+              </details>
+            ) : null}
             <Counters x={x} />
           </article>
         ))}
