@@ -4,12 +4,17 @@
  * their entry counts.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, callMethod, type DaemonStatus, type Library, type LibraryInfo } from '../api.js';
+import { api, ApiError, callMethod, type DaemonStatus, type Library, type LibraryInfo } from '../api.js';
 import { onEvent } from '../events.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { jobsStore } from '../jobs-store.js';
 import { linkClick } from '../router.js';
 import { useStore } from '../use-store.js';
+
+interface Cluster {
+  store: string;
+  nodes: Array<{ node_id: string; host: string; pid: number; version: string; started_at: string; heartbeat_at: string; jobs_running: number; draining: boolean; self: boolean; lost: boolean }>;
+}
 
 const MINUTE = 60_000;
 const BUCKETS = 60;
@@ -77,6 +82,7 @@ export function OverviewPage() {
   const [libraries, setLibraries] = useState<Array<Library & Partial<LibraryInfo>> | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
+  const [cluster, setCluster] = useState<Cluster | null>(null);
 
   useEffect(() => {
     const loadStatus = () =>
@@ -97,8 +103,18 @@ export function OverviewPage() {
         setProblem((err as Error).message);
       }
     };
+    // The daemons sharing this one's job store (query:cluster.nodes.v1); a daemon without the
+    // method has no cluster view.
+    const loadCluster = () =>
+      callMethod<Cluster>('query:cluster.nodes.v1', 'query', {})
+        .then(setCluster)
+        .catch((err) => {
+          if (!(err instanceof ApiError && err.code === 'UNKNOWN_METHOD')) setProblem((err as Error).message);
+          setCluster(null);
+        });
     void loadStatus();
     void loadLibraries();
+    void loadCluster();
     // Counts follow the events (a job finishing, a library or extension changing), read at most once a second.
     let timer: ReturnType<typeof setTimeout> | null = null;
     const off = onEvent((e) => {
@@ -109,8 +125,13 @@ export function OverviewPage() {
         if (e.type.startsWith('library:') || e.type.startsWith('location:') || e.type.startsWith('entry:')) void loadLibraries();
       }, 1000);
     });
-    // The clock moves the chart's window and the uptime; it reads nothing from the daemon.
-    const tick = setInterval(() => setNow(Date.now()), 10_000);
+    // The clock moves the chart's window and the uptime. Nodes' heartbeats have no event, so the
+    // cluster's list is the one thing read again on a timer.
+    let ticks = 0;
+    const tick = setInterval(() => {
+      setNow(Date.now());
+      if (++ticks % 3 === 0) void loadCluster();
+    }, 5_000);
     return () => {
       off();
       clearInterval(tick);
@@ -162,6 +183,42 @@ export function OverviewPage() {
       </div>
       <h2>Jobs finished, last hour</h2>
       <Chart data={data} />
+      {cluster && (cluster.nodes.length > 1 || cluster.store !== 'sqlite') ? (
+        <>
+          <h2>Cluster ({cluster.store})</h2>
+          <table class="table" aria-label="Cluster nodes">
+            <thead>
+              <tr>
+                <th scope="col">Node</th>
+                <th scope="col">Host</th>
+                <th scope="col">Version</th>
+                <th scope="col">State</th>
+                <th scope="col">Jobs running</th>
+                <th scope="col">Last heartbeat</th>
+              </tr>
+            </thead>
+            <tbody>
+              {cluster.nodes.map((n) => (
+                <tr key={n.node_id} data-node={n.node_id}>
+                  <td class="mono">
+                    {n.node_id}
+                    {n.self ? <span class="dim"> (this one)</span> : null}
+                  </td>
+                  <td>
+                    {n.host} <span class="dim">pid {n.pid}</span>
+                  </td>
+                  <td>{n.version}</td>
+                  <td>
+                    <span class={`badge ${n.lost ? 'status-failed' : n.draining ? 'status-paused' : 'status-completed'}`}>{n.lost ? 'lost' : n.draining ? 'draining' : 'up'}</span>
+                  </td>
+                  <td>{n.jobs_running}</td>
+                  <td>{formatDuration((now - Date.parse(n.heartbeat_at)) / 1000)} ago</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      ) : null}
       <div class="columns">
         <div>
           <h2>Libraries</h2>
