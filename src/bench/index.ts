@@ -13,6 +13,7 @@ type SectionModule = { run: () => Promise<BenchSection> };
 /** name -> module path, in the order they run. */
 const SECTIONS: Record<string, string> = {
   core: './core.bench.js',
+  http: './http.bench.js',
   ai: './ai.bench.js',
   extensions: './extensions.bench.js',
   library: './library.bench.js',

@@ -11,7 +11,7 @@ import type { Dispatcher } from '../dispatch/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { CoreEvent, EventFilter } from '../events/index.js';
 import { expandMethodName, type OperationKind } from '../registry/index.js';
-import { parseFrame } from '../wire/framing.js';
+import { clientGone, readJson } from './node-request.js';
 import { buildOpenApi } from './openapi.js';
 
 /** Most files, and bytes in all, of a package uploaded to `POST /v1/extensions/install`. */
@@ -23,9 +23,15 @@ const SSE_PING_MS = 15_000;
 /** Pages `GET /v1/jobs?owner=` reads at most to fill one answer. */
 const MAX_OWNER_PAGES = 20;
 
+export interface BodyLimits {
+  maxBytes: number;
+  maxDepth: number;
+}
+
 export interface ApiDeps {
   dispatcher: Dispatcher;
-  maxJsonDepth: number;
+  /** The wire's frame size and JSON depth limits, applied to request bodies too. */
+  limits: BodyLimits;
 }
 
 type Env = { Variables: { libraryId: string | null } };
@@ -35,15 +41,8 @@ function libraryOf(c: Context): string | null {
   return c.req.header('x-library-id') ?? c.req.query('library_id') ?? null;
 }
 
-/** The JSON body (empty: undefined), read with the wire's depth limit so that both refuse the same. */
-async function jsonBody(c: Context, maxDepth: number): Promise<unknown> {
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
-  if (bytes.length === 0) return undefined;
-  return parseFrame(bytes, maxDepth);
-}
-
-async function objectBody(c: Context, maxDepth: number): Promise<Record<string, unknown>> {
-  const body = await jsonBody(c, maxDepth);
+async function objectBody(c: Context, limits: BodyLimits): Promise<Record<string, unknown>> {
+  const body = await readJson(c, limits);
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'the body must be a JSON object');
   return body as Record<string, unknown>;
@@ -63,12 +62,12 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
   const { dispatcher } = deps;
   const core = dispatcher.core;
   const call = (c: Context, method: string, payload: unknown, kind?: OperationKind, libraryId: string | null = libraryOf(c)): Promise<unknown> =>
-    dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'http', signal: c.req.raw.signal });
+    dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'http', signal: clientGone(c) });
 
   for (const kind of ['query', 'action'] as const) {
     app.post(`/v1/${kind}/:method`, async (c) => {
       const method = expandMethodName(kind, c.req.param('method'));
-      const payload = await jsonBody(c, deps.maxJsonDepth);
+      const payload = await readJson(c, deps.limits);
       return json(c, await call(c, method, payload ?? undefined, kind));
     });
   }
@@ -130,7 +129,7 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
     ),
   );
   app.post('/v1/jobs', async (c) => {
-    const { type, library_id: bodyLibrary, ...rest } = await objectBody(c, deps.maxJsonDepth);
+    const { type, library_id: bodyLibrary, ...rest } = await objectBody(c, deps.limits);
     if (bodyLibrary !== undefined && bodyLibrary !== null && typeof bodyLibrary !== 'string') {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, "invalid input: field 'library_id': expected a string");
     }
@@ -139,7 +138,7 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
   });
   for (const control of ['pause', 'resume', 'cancel', 'retry'] as const) {
     app.post(`/v1/jobs/:id/${control}`, async (c) => {
-      const body = await objectBody(c, deps.maxJsonDepth);
+      const body = await objectBody(c, deps.limits);
       return json(c, await call(c, `action:jobs.${control}.input.v1`, { ...body, job_id: c.req.param('id') }, 'action'));
     });
   }
@@ -162,7 +161,7 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
   });
   app.get('/v1/extensions/:id', async (c) => json(c, await call(c, 'query:extensions.info.v1', { id: c.req.param('id') })));
   app.post('/v1/extensions/install', async (c) => {
-    const upload = await readPackageUpload(c, deps.maxJsonDepth);
+    const upload = await readPackageUpload(c, deps.limits);
     const dir = await mkdtemp(join(tmpdir(), 'sd-upload-'));
     try {
       for (const [path, bytes] of upload.files) {
@@ -245,7 +244,7 @@ function flag(value: unknown, name: string): boolean | undefined {
 }
 
 /** The package files of an install request, multipart (one `file` part per file) or JSON (`files` as base64). */
-async function readPackageUpload(c: Context, maxDepth: number): Promise<PackageUpload> {
+async function readPackageUpload(c: Context, limits: BodyLimits): Promise<PackageUpload> {
   const files: Array<[string, Uint8Array]> = [];
   let total = 0;
   const add = (name: string, bytes: Uint8Array): void => {
@@ -258,6 +257,9 @@ async function readPackageUpload(c: Context, maxDepth: number): Promise<PackageU
   let enabled: unknown;
   let dryRun: unknown;
   if (type.startsWith('multipart/form-data')) {
+    if (Number(c.req.header('content-length')) > MAX_PACKAGE_BYTES + 1024 * 1024) {
+      throw new SpacedriveError(ErrorCode.HTTP_TOO_LARGE, `a package is at most ${MAX_PACKAGE_BYTES} bytes`, { limit: MAX_PACKAGE_BYTES });
+    }
     const form = await c.req.formData();
     for (const [field, value] of form.entries()) {
       if (field === 'file' && typeof value !== 'string') add(value.name, new Uint8Array(await value.arrayBuffer()));
@@ -266,7 +268,7 @@ async function readPackageUpload(c: Context, maxDepth: number): Promise<PackageU
       else throw new SpacedriveError(ErrorCode.INVALID_INPUT, `invalid input: unexpected form field '${field}' (expected file, enabled, dry_run)`);
     }
   } else {
-    const body = await objectBody(c, maxDepth);
+    const body = await objectBody(c, { ...limits, maxBytes: Math.ceil((MAX_PACKAGE_BYTES * 4) / 3) + 64 * 1024 });
     const given = body.files;
     if (typeof given !== 'object' || given === null || Array.isArray(given)) {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, "invalid input: field 'files': expected an object of file name → base64 contents");

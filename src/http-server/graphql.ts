@@ -7,6 +7,11 @@
  * `extensions.code`.
  */
 import {
+  execute,
+  parse,
+  validate,
+  type DocumentNode,
+  getOperationAST,
   GraphQLBoolean,
   GraphQLError,
   GraphQLFloat,
@@ -414,5 +419,92 @@ export class LiveSchema {
 
   close(): void {
     this.#unsubscribe();
+  }
+}
+
+/** Parsed and validated documents kept per schema (most recent queries; a client repeats the same few). */
+const MAX_CACHED_DOCUMENTS = 500;
+
+export interface GraphQLHttpRequest {
+  method: string;
+  /** `query`, `variables`, `operationName` of a GET (variables as JSON text). */
+  searchParams: URLSearchParams;
+  /** The parsed JSON body of a POST. */
+  body: unknown;
+  signal?: AbortSignal | undefined;
+}
+
+export interface GraphQLHttpResponse {
+  status: number;
+  body: string;
+}
+
+/**
+ * GraphQL over HTTP (the GraphQL-over-HTTP spec's `application/json` form): a POST with
+ * `{query, variables?, operationName?}` or a GET with them as query parameters (queries only),
+ * executed by graphql-js against the live schema. Parsing and validation are cached per schema by
+ * query text, so a repeated query costs only its execution.
+ */
+export class GraphQLOverHttp {
+  readonly #schema: LiveSchema;
+  #cacheFor: GraphQLSchema | null = null;
+  readonly #documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+
+  constructor(schema: LiveSchema) {
+    this.#schema = schema;
+  }
+
+  #document(schema: GraphQLSchema, query: string): DocumentNode | readonly GraphQLError[] {
+    if (this.#cacheFor !== schema) {
+      this.#documents.clear();
+      this.#cacheFor = schema;
+    }
+    let doc = this.#documents.get(query);
+    if (doc === undefined) {
+      try {
+        const parsed = parse(query, { maxTokens: 10_000 });
+        const problems = validate(schema, parsed);
+        doc = problems.length > 0 ? problems : parsed;
+      } catch (err) {
+        doc = [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+      }
+      if (this.#documents.size >= MAX_CACHED_DOCUMENTS) this.#documents.delete(this.#documents.keys().next().value!);
+      this.#documents.set(query, doc);
+    }
+    return doc;
+  }
+
+  async handle(req: GraphQLHttpRequest): Promise<GraphQLHttpResponse> {
+    const fail = (status: number, message: string, code = 'INVALID_INPUT'): GraphQLHttpResponse => ({ status, body: JSON.stringify({ errors: [{ message, extensions: { code } }] }) });
+    let query: unknown;
+    let variables: unknown;
+    let operationName: unknown;
+    if (req.method === 'GET') {
+      query = req.searchParams.get('query');
+      operationName = req.searchParams.get('operationName');
+      const v = req.searchParams.get('variables');
+      try {
+        variables = v ? JSON.parse(v) : undefined;
+      } catch {
+        return fail(400, 'the `variables` parameter is not JSON');
+      }
+    } else {
+      if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) return fail(400, 'the body must be a JSON object {"query": …, "variables": …}');
+      ({ query, variables, operationName } = req.body as Record<string, unknown>);
+    }
+    if (typeof query !== 'string' || query.length === 0) return fail(400, 'the request has no `query` string');
+    if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return fail(400, '`variables` must be an object');
+    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return fail(400, '`operationName` must be a string');
+    const schema = this.#schema.get();
+    const doc = this.#document(schema, query);
+    if (Array.isArray(doc)) return { status: 400, body: JSON.stringify({ errors: doc }) };
+    const document = doc as DocumentNode;
+    const operation = getOperationAST(document, (operationName as string | null | undefined) ?? undefined);
+    if (!operation) return fail(400, operationName ? `no operation named '${operationName}'` : 'the document has several operations: give `operationName`');
+    if (operation.operation === 'subscription') return fail(400, 'subscriptions are served over the WebSocket at /graphql (graphql-transport-ws)');
+    if (operation.operation === 'mutation' && req.method === 'GET') return fail(405, 'a mutation must be sent with POST', 'PROTOCOL_ERROR');
+    const context: GraphQLContext = { signal: req.signal };
+    const result = await execute({ schema, document, variableValues: (variables as Record<string, unknown> | null | undefined) ?? undefined, operationName: (operationName as string | null | undefined) ?? undefined, contextValue: context });
+    return { status: 200, body: JSON.stringify(result) };
   }
 }

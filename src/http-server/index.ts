@@ -1,8 +1,10 @@
 /**
  * The daemon's HTTP listener (docs/http-api.md): the `/v1` API, GraphQL at `/graphql` (HTTP and
  * WebSocket) and the dashboard's files, on loopback, behind the checks of ./security.ts. Hono on
- * @hono/node-server (measured against Fastify on a no-op route: see src/bench/http.bench.ts), with
- * graphql-yoga for GraphQL over HTTP and graphql-ws on `ws` for the WebSocket.
+ * @hono/node-server (measured against Fastify on a no-op route: see src/bench/http.bench.ts);
+ * GraphQL is graphql-js, over HTTP by ./graphql.ts's GraphQLOverHttp and over WebSocket by
+ * graphql-ws on `ws`. (graphql-yoga was measured in its place and cost several times the whole
+ * HTTP API path per request; see docs/http-api.md.)
  *
  * Everything that runs an operation goes through the daemon's dispatcher (src/dispatch), like the
  * wire, so both give the same results and errors.
@@ -20,7 +22,8 @@ import type { Dispatcher } from '../dispatch/index.js';
 import { ErrorCode, SpacedriveError, httpStatusOf, toWireError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { mountApi } from './api.js';
-import { LiveSchema, buildGraphQLSchema, type GraphQLContext } from './graphql.js';
+import { GraphQLOverHttp, LiveSchema, buildGraphQLSchema } from './graphql.js';
+import { clientGone, readJson } from './node-request.js';
 import { CSRF_HEADER, HttpSecurity, SESSION_COOKIE, SESSION_IDLE_MS, type Authentication } from './security.js';
 import { DEFAULT_WEB_ROOT, SECURITY_HEADERS, serveDashboard } from './static.js';
 
@@ -58,15 +61,7 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/**
- * graphql-yoga is imported by a name the compiler does not follow: its typings pull in the DOM
- * library (@whatwg-node/fetch), which changes the global fetch types under the whole project.
- * This is the part of its API used here.
- */
-const YOGA: string = 'graphql-yoga';
-interface Yoga {
-  fetch(request: Request, serverContext: Record<string, unknown>): Response | Promise<Response>;
-}
+const NO_PARAMS = new URLSearchParams();
 
 type Env = { Variables: { libraryId: string | null; auth: Authentication } };
 
@@ -90,16 +85,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const security = new HttpSecurity(opts.token, host, options.http.allowedHosts);
   const schema = new LiveSchema(() => buildGraphQLSchema(core.executor.list(), dispatcher, core.events, logger), core.events, logger);
 
-  const { createYoga } = (await import(YOGA)) as { createYoga: (options: Record<string, unknown>) => Yoga };
-  const yoga = createYoga({
-    schema: () => schema.get(),
-    graphqlEndpoint: '/graphql',
-    // GraphiQL loads its page from a CDN: no, the dashboard has its own explorer.
-    graphiql: false,
-    landingPage: false,
-    logging: false,
-    context: ({ request }: { request: Request }): GraphQLContext => ({ signal: request.signal }),
-  });
+  const graphqlHttp = new GraphQLOverHttp(schema);
 
   const app = new Hono<Env>();
   app.onError((err, c) => errorResponse(c, err));
@@ -108,7 +94,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // Every request: Host and Origin first (DNS rebinding, cross-site), then who is calling.
   app.use('*', async (c, next) => {
     security.checkOrigin(c.req.header('host'), c.req.header('origin'));
-    c.set('auth', security.authenticate(c.req.header('authorization'), getCookie(c, SESSION_COOKIE)));
+    const authorization = c.req.header('authorization');
+    c.set('auth', security.authenticate(authorization, authorization === undefined ? getCookie(c, SESSION_COOKIE) : undefined));
     await next();
   });
 
@@ -143,8 +130,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.use('/v1/*', guard);
   app.use('/graphql', guard);
 
-  mountApi(app as unknown as Hono<{ Variables: { libraryId: string | null } }>, { dispatcher, maxJsonDepth: options.wire.maxJsonDepth });
-  app.on(['GET', 'POST'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
+  const limits = { maxBytes: options.wire.maxFrameBytes, maxDepth: options.wire.maxJsonDepth };
+  mountApi(app as unknown as Hono<{ Variables: { libraryId: string | null } }>, { dispatcher, limits });
+  app.on(['GET', 'POST'], '/graphql', async (c) => {
+    const body = c.req.method === 'POST' ? await readJson(c, limits) : undefined;
+    const res = await graphqlHttp.handle({ method: c.req.method, searchParams: c.req.method === 'GET' ? new URL(c.req.url).searchParams : NO_PARAMS, body, signal: clientGone(c) });
+    return c.body(res.body, res.status as 200, { 'content-type': 'application/json; charset=utf-8' });
+  });
   app.all('/v1/*', (c) => errorResponse(c, new SpacedriveError(ErrorCode.NOT_FOUND, `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET /v1/openapi.json`)));
   const dashboard = serveDashboard(opts.webRoot ?? DEFAULT_WEB_ROOT);
   app.all('*', (c) => dashboard(c));
