@@ -25,15 +25,20 @@ export const EVENT_TYPES = [
   'job:paused',
   'job:resumed',
   'job:cancelled',
-  'job:log',
   'extension:installed',
   'extension:loaded',
   'extension:failed',
   'extension:reloaded',
   'extension:unloaded',
   'extension:uninstalled',
+  'extension:enabled',
+  'extension:disabled',
   'library:created',
+  'location:indexed',
 ];
+
+/** What the page subscribes to: jobs, extensions (their lists and the methods), libraries and their indexing (entry counts). */
+const SUBSCRIBED = 'job:*,extension:*,library:*,location:*';
 
 const listeners = new Set<Listener>();
 const reconnectListeners = new Set<() => void>();
@@ -66,7 +71,7 @@ function deliver(name: string, raw: string): void {
 export function connectEvents(): void {
   if (source) return;
   setState('connecting');
-  source = new EventSource('/v1/events', { withCredentials: true });
+  source = new EventSource(`/v1/events?types=${encodeURIComponent(SUBSCRIBED)}`, { withCredentials: true });
   source.onopen = () => {
     setState('open');
     if (opened) for (const l of reconnectListeners) l();
