@@ -248,4 +248,36 @@ describe('web dashboard in headless Chromium', () => {
     expect(bg).toBe('rgb(18, 20, 25)');
     await screenshot('overview-dark.png');
   });
+  it('keeps only the rows in view in the DOM for a long list, which scrolls to its end from the keyboard', async () => {
+    const client = await h.daemon.client();
+    const runAt = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
+    const ids: string[] = [];
+    for (let i = 0; i < 400; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, (_, k) =>
+          client.action('action:jobs.dispatch.input.v1', { job_type: 'files.copy', params: { sources: [`/nonexistent/${i + k}`], destination: '/nonexistent/out' }, run_at: runAt }),
+        ),
+      );
+      ids.push(...batch.map((r) => r.job_id));
+    }
+    await nav('Jobs').click();
+    await page.locator('select[name="type"]').selectOption('files.copy');
+    await page.locator('[data-count="400"]').waitFor();
+    const table = page.getByRole('table', { name: 'Jobs' });
+    await expect(table.getAttribute('aria-rowcount')).resolves.toBe('401');
+    const rendered = await table.locator('[role="row"]').count();
+    expect(rendered).toBeGreaterThan(5);
+    expect(rendered).toBeLessThan(60);
+    // Waiting jobs say what for.
+    await expect(table.locator('[role="row"][aria-rowindex="2"] .vt-waiting').textContent()).resolves.toMatch(/^run_at /);
+
+    // The oldest of them is last; End in the focused table scrolls there and draws it.
+    const oldest = (await client.query('query:jobs.get_status.v1', { job_id: ids[0]! })).job_id;
+    await expect(page.locator(`a[aria-label^="job ${oldest}"]`).count()).resolves.toBe(0);
+    await table.locator('.vt-body').focus();
+    await page.keyboard.press('End');
+    await page.locator(`a[aria-label^="job ${oldest}"]`).waitFor();
+    expect(await table.locator('[role="row"]').count()).toBeLessThan(60);
+    await screenshot('jobs-many.png');
+  });
 });

@@ -176,8 +176,29 @@ class JobsStore {
       this.#missingTimer = null;
       const ids = [...this.#missing];
       this.#missing.clear();
-      for (const id of ids) void this.refresh(id);
+      // A few jobs are read one by one; a burst (a script dispatching hundreds) from the newest
+      // pages of the list, which hold them, in a request per 1,000.
+      if (ids.length <= 8) for (const id of ids) void this.refresh(id);
+      else void this.#refreshNewest(new Set(ids));
     }, 50);
+  }
+
+  async #refreshNewest(wanted: Set<string>): Promise<void> {
+    let cursor: string | null = null;
+    try {
+      for (let pages = 0; pages < 10 && wanted.size > 0; pages++) {
+        const q: string = `/v1/jobs?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const page: { jobs: JobSummary[]; next_cursor: string | null } = await api(q);
+        for (const j of [...page.jobs].reverse()) {
+          if (!wanted.delete(j.job_id)) continue;
+          this.#upsert(j);
+        }
+        cursor = page.next_cursor;
+        if (!cursor) break;
+      }
+    } catch {
+      // The next event or reload brings them.
+    }
   }
 
   #apply(e: DaemonEvent): void {
