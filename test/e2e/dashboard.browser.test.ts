@@ -269,7 +269,8 @@ describe('web dashboard in headless Chromium', () => {
     expect(rendered).toBeGreaterThan(5);
     expect(rendered).toBeLessThan(60);
     // Waiting jobs say what for.
-    await expect(table.locator('[role="row"][aria-rowindex="2"] .vt-waiting').textContent()).resolves.toMatch(/^run_at /);
+    await expect(table.locator('[role="row"][aria-rowindex="2"] .vt-waiting').textContent()).resolves.toMatch(/^start at /);
+    await expect(table.locator('[role="row"][aria-rowindex="2"] .vt-waiting span').getAttribute('title')).resolves.toBe(`run_at ${runAt}`);
 
     // The oldest of them is last; End in the focused table scrolls there and draws it.
     const oldest = (await client.query('query:jobs.get_status.v1', { job_id: ids[0]! })).job_id;

@@ -10,7 +10,7 @@ import { formatDuration, formatRate, formatTime, pretty } from '../format.js';
 import { jobsStore, ownerOf } from '../jobs-store.js';
 import { linkClick } from '../router.js';
 import { useStore } from '../use-store.js';
-import { ProgressBar, StatusBadge } from './jobs.js';
+import { ProgressBar, StatusBadge, waitingWords } from './jobs.js';
 
 type Control = 'pause' | 'resume' | 'cancel' | 'retry';
 
@@ -155,7 +155,7 @@ export function JobPage({ jobId }: { jobId: string }) {
         <dt>Items</dt>
         <dd>{progress.items_total !== null ? `${progress.items_done ?? 0} of ${progress.items_total}` : '—'}</dd>
         <dt>Waiting for</dt>
-        <dd>{job.waiting_for ?? '—'}</dd>
+        <dd title={job.waiting_for ?? ''}>{job.waiting_for ? waitingWords(job.waiting_for) : '—'}</dd>
         <dt>Priority</dt>
         <dd>{job.priority}</dd>
         <dt>Library</dt>

@@ -44,11 +44,18 @@ export function StatusBadge({ status, requested }: { status: string; requested?:
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
+/** The daemon's `run_at <ISO time>` / `retry <ISO time>` in the reader's time; other reasons as they are. */
+export function waitingWords(waitingFor: string): string {
+  const m = /^(run_at|retry) (\d{4}-\d\d-\d\dT[\d:.]+Z)$/.exec(waitingFor);
+  if (!m) return waitingFor;
+  return `${m[1] === 'retry' ? 'retry at' : 'start at'} ${formatTime(m[2]!)}`;
+}
+
 const columns = (short: Map<string, string>): Column<JobRow>[] => [
   {
     key: 'id',
     header: 'Job',
-    width: '8rem',
+    width: '10.5rem',
     cell: (j) => (
       <a href={`/jobs/${j.job_id}`} onClick={linkClick} class="mono" title={j.job_id} aria-label={`job ${j.job_id}, ${j.job_type}, ${j.status}`}>
         {short.get(j.job_id) ?? shortId(j.job_id)}
@@ -65,7 +72,7 @@ const columns = (short: Map<string, string>): Column<JobRow>[] => [
     key: 'waiting',
     header: 'Waiting for',
     width: 'minmax(6rem, 1fr)',
-    cell: (j) => <span title={j.waiting_for ?? j.error?.message ?? ''}>{j.waiting_for ?? (j.error ? `${j.error.code}` : '—')}</span>,
+    cell: (j) => <span title={j.waiting_for ?? j.error?.message ?? ''}>{j.waiting_for ? waitingWords(j.waiting_for) : j.error ? `${j.error.code}` : '—'}</span>,
   },
   { key: 'created', header: 'Created', width: '10.5rem', cell: (j) => <span class="dim">{formatTime(j.created_at)}</span> },
 ];
