@@ -29,6 +29,16 @@ export function formatTime(iso: string | null): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
 }
 
+/** For narrow columns: the time alone today, else the date and the time to the minute. */
+export function formatShortTime(iso: string | null): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString();
+  return `${d.toLocaleDateString()} ${d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`;
+}
+
 export function formatRate(rate: number | null, unit: 'items' | 'bytes' | 'fraction' | null): string {
   if (rate === null || unit === null) return '—';
   if (unit === 'bytes') return `${formatBytes(Math.round(rate))}/s`;

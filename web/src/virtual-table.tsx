@@ -69,19 +69,11 @@ export function VirtualTable<T>({ label, rows, rowKey, columns, rowHeight = 40, 
     );
   }
 
+  // The header scrolls with the body (sticky at its top), so both have the same width, with or
+  // without a scrollbar.
   return (
     <div role="table" aria-label={label} aria-rowcount={rows.length + 1} class="vt" data-rows={rows.length}>
-      <div role="rowgroup">
-        <div role="row" class="vt-head" aria-rowindex={1} style={{ gridTemplateColumns: grid }}>
-          {columns.map((c) => (
-            <div role="columnheader" class={`vt-cell vt-${c.key}`} key={c.key}>
-              {c.header}
-            </div>
-          ))}
-        </div>
-      </div>
       <div
-        role="rowgroup"
         class="vt-body"
         ref={scroller}
         tabIndex={0}
@@ -89,13 +81,24 @@ export function VirtualTable<T>({ label, rows, rowKey, columns, rowHeight = 40, 
         style={{ height: `${viewport}px` }}
         onScroll={(e) => setScrollTop((e.currentTarget as HTMLDivElement).scrollTop)}
       >
-        {rows.length === 0 ? (
-          <div class="vt-empty">{empty ?? 'Nothing to show.'}</div>
-        ) : (
-          <div class="vt-spacer" style={{ height: `${rows.length * rowHeight}px` }}>
-            {visible}
+        <div role="rowgroup" class="vt-headgroup">
+          <div role="row" class="vt-head" aria-rowindex={1} style={{ gridTemplateColumns: grid }}>
+            {columns.map((c) => (
+              <div role="columnheader" class={`vt-cell vt-${c.key}`} key={c.key}>
+                {c.header}
+              </div>
+            ))}
           </div>
-        )}
+        </div>
+        <div role="rowgroup">
+          {rows.length === 0 ? (
+            <div class="vt-empty">{empty ?? 'Nothing to show.'}</div>
+          ) : (
+            <div class="vt-spacer" style={{ height: `${rows.length * rowHeight}px` }}>
+              {visible}
+            </div>
+          )}
+        </div>
       </div>
     </div>
   );

@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, JOB_STATUSES, type JobStatus, type JobType } from '../api.js';
-import { formatDuration, formatRate, formatTime, shortId, shortIds } from '../format.js';
+import { formatDuration, formatRate, formatShortTime, formatTime, shortId, shortIds } from '../format.js';
 import { jobsStore, ownerOf, type JobRow } from '../jobs-store.js';
 import { linkClick, navigate } from '../router.js';
 import { hasFields, SchemaForm, type Payload } from '../schema-form.js';
@@ -48,7 +48,7 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 export function waitingWords(waitingFor: string): string {
   const m = /^(run_at|retry) (\d{4}-\d\d-\d\dT[\d:.]+Z)$/.exec(waitingFor);
   if (!m) return waitingFor;
-  return `${m[1] === 'retry' ? 'retry at' : 'start at'} ${formatTime(m[2]!)}`;
+  return `${m[1] === 'retry' ? 'retry at' : 'start at'} ${formatShortTime(m[2]!)}`;
 }
 
 const columns = (short: Map<string, string>): Column<JobRow>[] => [
@@ -71,10 +71,10 @@ const columns = (short: Map<string, string>): Column<JobRow>[] => [
   {
     key: 'waiting',
     header: 'Waiting for',
-    width: 'minmax(6rem, 1fr)',
+    width: 'minmax(9rem, 1.3fr)',
     cell: (j) => <span title={j.waiting_for ?? j.error?.message ?? ''}>{j.waiting_for ? waitingWords(j.waiting_for) : j.error ? `${j.error.code}` : '—'}</span>,
   },
-  { key: 'created', header: 'Created', width: '10.5rem', cell: (j) => <span class="dim">{formatTime(j.created_at)}</span> },
+  { key: 'created', header: 'Created', width: '8.5rem', cell: (j) => <span class="dim" title={formatTime(j.created_at)}>{formatShortTime(j.created_at)}</span> },
 ];
 
 export function JobsPage() {
