@@ -10,6 +10,9 @@
  * (`extensions reload --from`) when the installed module differs from the built one, and
  * enabled when disabled.
  *
+ * - The daemon serves the HTTP API and the web dashboard on loopback (docs/http-api.md): on
+ *   `http.listen` when configured (config.json or SPACEDRIVE_HTTP_LISTEN), else 127.0.0.1:7780, or
+ *   a free loopback port when 7780 is taken; the banner prints its URL and the token command.
  * - A daemon already running on the data directory is used as it is: the extensions are put in
  *   place through it, the commands are printed with a note that it runs elsewhere, and this
  *   exits 0 without starting a second one (which could only fail with DAEMON_ALREADY_RUNNING).
@@ -23,6 +26,7 @@
  *   npm start -- --data-dir /tmp/sd
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -49,6 +53,25 @@ const args = process.argv.slice(2);
 const dataDir = dataDirArg(args);
 const options = loadOptions({ overrides: dataDir ? { dataDir } : {} });
 const say = (line = '') => process.stderr.write(`${line}\n`);
+
+const DEFAULT_HTTP_PORT = 7780;
+
+/** A loopback port that is free now: `port` when it is, else one the system picks. */
+function freePort(port) {
+  return new Promise((resolvePort) => {
+    const probe = createServer();
+    probe.once('error', () => (port === 0 ? resolvePort(0) : freePort(0).then(resolvePort)));
+    probe.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      const bound = probe.address().port;
+      probe.close(() => resolvePort(bound));
+    });
+  });
+}
+
+/** Where the daemon started here serves HTTP: the configured `http.listen`, else 127.0.0.1:7780 or a free port. */
+async function httpListen() {
+  return options.http.listen ?? `127.0.0.1:${await freePort(DEFAULT_HTTP_PORT)}`;
+}
 
 /** A client of the daemon answering on the data directory's socket and its pid, or null when none answers. */
 async function daemonAnswering() {
@@ -112,7 +135,7 @@ function sh(word) {
 }
 
 /** The commands to try; `elsewhere` is the pid of a daemon this script did not start. */
-function banner(elsewhere) {
+function banner(elsewhere, listen) {
   const rel = (p) => sh(relative(process.cwd(), join(ROOT, p)) || '.');
   const sd = `node ${rel('bin/spacedrive.js')}${dataDir ? ` --data-dir ${sh(dataDir)}` : ''}`;
   const receipt = rel('samples/receipts/blue-bottle-2025-03-14.pdf');
@@ -123,6 +146,9 @@ function banner(elsewhere) {
     `Spacedrive is running with the ${EXTENSIONS.join(', ').replace(/, ([^,]*)$/, ' and $1')} extensions${elsewhere ? ` (the daemon that was already running, pid ${elsewhere})` : ''}.`,
     `Data directory: ${options.dataDir}`,
     '',
+    ...(listen
+      ? [`Dashboard: http://${listen}/  (log in with the token that \`${sd} daemon token\` prints)`, '']
+      : ['This daemon was started without --http: no dashboard (start it with `spacedrive daemon --http 127.0.0.1:7780`).', '']),
     'Try, in another terminal (`spacedrive` is bin/spacedrive.js; `npm link` puts it on your PATH):',
     '',
     '  # classify a receipt (a text PDF; then a scanned one, read by OCR)',
@@ -157,7 +183,7 @@ async function useRunningDaemon({ client, pid }) {
   say(`[start] a daemon is already running on ${options.dataDir} (pid ${pid}); using it rather than starting another`);
   const ok = await ensureExtensions(client);
   await client.close();
-  say(banner(pid));
+  say(banner(pid, options.http.listen));
   process.exit(ok ? 0 : 1);
 }
 
@@ -165,7 +191,8 @@ const running = await daemonAnswering();
 if (running) await useRunningDaemon(running);
 
 // A process group of its own: only this script signals the daemon (see the header).
-const daemon = spawn(process.execPath, [BIN, ...args, 'daemon'], { stdio: ['ignore', 'inherit', 'inherit'], cwd: ROOT, detached: true });
+const listen = await httpListen();
+const daemon = spawn(process.execPath, [BIN, ...args, 'daemon', '--http', listen], { stdio: ['ignore', 'inherit', 'inherit'], cwd: ROOT, detached: true });
 let daemonExit = null;
 const exited = new Promise((resolveExit) => {
   daemon.on('exit', (code, signal) => {
@@ -228,7 +255,7 @@ try {
   if (answering) {
     if (!(await ensureExtensions(answering.client))) process.exitCode = 1;
     await answering.client.close();
-    say(banner());
+    say(banner(undefined, listen));
   }
 } catch (err) {
   say(`[start] ${err.message}; stopping it`);

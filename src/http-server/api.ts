@@ -10,8 +10,8 @@ import { streamSSE } from 'hono/streaming';
 import type { Dispatcher } from '../dispatch/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { CoreEvent, EventFilter } from '../events/index.js';
-import { expandMethodName, type OperationKind } from '../registry/index.js';
-import { clientGone, readJson } from './node-request.js';
+import type { OperationKind } from '../registry/index.js';
+import { connectionSignal, incomingOf, readJson, type BodyLimits } from './node-request.js';
 import { buildOpenApi } from './openapi.js';
 
 /** Most files, and bytes in all, of a package uploaded to `POST /v1/extensions/install`. */
@@ -22,11 +22,6 @@ const MAX_SSE_BACKLOG = 10_000;
 const SSE_PING_MS = 15_000;
 /** Pages `GET /v1/jobs?owner=` reads at most to fill one answer. */
 const MAX_OWNER_PAGES = 20;
-
-export interface BodyLimits {
-  maxBytes: number;
-  maxDepth: number;
-}
 
 export interface ApiDeps {
   dispatcher: Dispatcher;
@@ -42,7 +37,7 @@ function libraryOf(c: Context): string | null {
 }
 
 async function objectBody(c: Context, limits: BodyLimits): Promise<Record<string, unknown>> {
-  const body = await readJson(c, limits);
+  const body = await readJson(incomingOf(c), limits);
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new SpacedriveError(ErrorCode.INVALID_INPUT, 'the body must be a JSON object');
   return body as Record<string, unknown>;
@@ -62,15 +57,9 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
   const { dispatcher } = deps;
   const core = dispatcher.core;
   const call = (c: Context, method: string, payload: unknown, kind?: OperationKind, libraryId: string | null = libraryOf(c)): Promise<unknown> =>
-    dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'http', signal: clientGone(c) });
+    dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'http', signal: connectionSignal(incomingOf(c)) });
 
-  for (const kind of ['query', 'action'] as const) {
-    app.post(`/v1/${kind}/:method`, async (c) => {
-      const method = expandMethodName(kind, c.req.param('method'));
-      const payload = await readJson(c, deps.limits);
-      return json(c, await call(c, method, payload ?? undefined, kind));
-    });
-  }
+  // `POST /v1/query/:method` and `POST /v1/action/:method` are served before Hono by ./rpc.ts.
 
   app.get('/v1/methods', async (c) =>
     json(

@@ -12,7 +12,8 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import { useServer } from 'graphql-ws/use/ws';
@@ -23,7 +24,8 @@ import { ErrorCode, SpacedriveError, httpStatusOf, toWireError } from '../errors
 import type { Logger } from '../logging/index.js';
 import { mountApi } from './api.js';
 import { GraphQLOverHttp, LiveSchema, buildGraphQLSchema } from './graphql.js';
-import { clientGone, readJson } from './node-request.js';
+import { connectionSignal, incomingOf, readJson } from './node-request.js';
+import { errorReply, handleRpc, sessionCookie } from './rpc.js';
 import { CSRF_HEADER, HttpSecurity, SESSION_COOKIE, SESSION_IDLE_MS, type Authentication } from './security.js';
 import { DEFAULT_WEB_ROOT, SECURITY_HEADERS, serveDashboard } from './static.js';
 
@@ -66,12 +68,8 @@ const NO_PARAMS = new URLSearchParams();
 type Env = { Variables: { libraryId: string | null; auth: Authentication } };
 
 function errorResponse(c: Context, err: unknown): Response {
-  const error = toWireError(err);
-  const status = httpStatusOf(error.code);
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-  if (error.code === ErrorCode.OVERLOADED || error.code === ErrorCode.SHUTTING_DOWN) headers['retry-after'] = '1';
-  if (status === 401) headers['www-authenticate'] = 'Bearer realm="spacedrive"';
-  return c.body(JSON.stringify({ error }), status as 400, headers);
+  const reply = errorReply(err);
+  return c.body(reply.body, reply.status as 400, reply.headers);
 }
 
 /** Starts listening; CONFIG_INVALID for a non-loopback address unless `http.allowNonLoopback`. */
@@ -133,8 +131,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const limits = { maxBytes: options.wire.maxFrameBytes, maxDepth: options.wire.maxJsonDepth };
   mountApi(app as unknown as Hono<{ Variables: { libraryId: string | null } }>, { dispatcher, limits });
   app.on(['GET', 'POST'], '/graphql', async (c) => {
-    const body = c.req.method === 'POST' ? await readJson(c, limits) : undefined;
-    const res = await graphqlHttp.handle({ method: c.req.method, searchParams: c.req.method === 'GET' ? new URL(c.req.url).searchParams : NO_PARAMS, body, signal: clientGone(c) });
+    const body = c.req.method === 'POST' ? await readJson(incomingOf(c), limits) : undefined;
+    const res = await graphqlHttp.handle({ method: c.req.method, searchParams: c.req.method === 'GET' ? new URL(c.req.url).searchParams : NO_PARAMS, body, signal: connectionSignal(incomingOf(c)) });
     return c.body(res.body, res.status as 200, { 'content-type': 'application/json; charset=utf-8' });
   });
   app.all('/v1/*', (c) => errorResponse(c, new SpacedriveError(ErrorCode.NOT_FOUND, `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET /v1/openapi.json`)));
@@ -154,12 +152,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     wss,
   );
 
-  const server = serve({ fetch: app.fetch, hostname: host, port }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    if (server.listening) return resolve();
-    server.once('listening', () => resolve());
-    server.once('error', reject);
+  const honoListener = getRequestListener(app.fetch);
+  const rpc = { dispatcher, security, limits };
+  const server: Server = createServer((req, res) => {
+    if (!handleRpc(req, res, rpc)) void honoListener(req, res);
   });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error({ err }, 'http listener error'));
   const bound = (server.address() as AddressInfo).port;
   security.port = bound;
   server.keepAliveTimeout = 65_000;
@@ -172,7 +177,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     try {
       if (new URL(req.url ?? '/', 'http://x').pathname !== '/graphql') return refuse(404, new SpacedriveError(ErrorCode.NOT_FOUND, 'WebSocket only at /graphql'));
       security.checkOrigin(req.headers.host, req.headers.origin);
-      const cookie = /(?:^|;\s*)sd_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      const cookie = sessionCookie(req.headers.cookie);
       const auth = security.authenticate(req.headers.authorization, cookie);
       if (auth !== null) preAuthenticated.add(req);
     } catch (err) {

@@ -1,37 +1,34 @@
 /**
- * Reading a request the cheap way on @hono/node-server: from Node's IncomingMessage rather than
- * through `c.req.raw`, which builds a whole WHATWG Request (body stream and abort signal) on first
- * use and costs more than the rest of a no-op call (src/bench/http.bench.ts measured it).
+ * Requests read from Node's IncomingMessage rather than through Hono's `c.req.raw`, which builds a
+ * whole WHATWG Request (body stream, abort signal) on first use and costs more than the rest of a
+ * no-op call (src/bench/http.bench.ts measured it).
  */
 import { setMaxListeners } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context } from 'hono';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { parseFrame } from '../wire/framing.js';
 
-interface NodeBindings {
-  incoming?: IncomingMessage;
-  outgoing?: ServerResponse;
+export interface BodyLimits {
+  /** Largest body in bytes (the wire's frame limit). */
+  maxBytes: number;
+  /** Deepest JSON nesting (the wire's). */
+  maxDepth: number;
 }
 
-function bindings(c: Context): NodeBindings {
-  return (c.env ?? {}) as NodeBindings;
+/** Node's request behind a Hono context (@hono/node-server puts it in `c.env.incoming`). */
+export function incomingOf(c: Context): IncomingMessage {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) throw new SpacedriveError(ErrorCode.INTERNAL, 'the HTTP API runs on @hono/node-server only');
+  return incoming;
 }
 
-/** The body's bytes, refused with FRAME_TOO_LARGE past `maxBytes` (the wire's frame limit). */
-export function readBody(c: Context, maxBytes: number): Promise<Buffer> {
-  const incoming = bindings(c).incoming;
+/** The body's bytes, refused with FRAME_TOO_LARGE past `maxBytes`. */
+export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const tooLarge = (): SpacedriveError =>
     new SpacedriveError(ErrorCode.FRAME_TOO_LARGE, `the request body is larger than the limit of ${maxBytes} bytes`, { limit: maxBytes });
-  if (!incoming) {
-    return c.req.arrayBuffer().then((ab) => {
-      if (ab.byteLength > maxBytes) throw tooLarge();
-      return Buffer.from(ab);
-    });
-  }
-  const declared = Number(incoming.headers['content-length']);
-  if (declared > maxBytes) return Promise.reject(tooLarge());
+  if (Number(incoming.headers['content-length']) > maxBytes) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -49,9 +46,9 @@ export function readBody(c: Context, maxBytes: number): Promise<Buffer> {
   });
 }
 
-/** The JSON body (empty: undefined), read with the wire's depth limit so that both refuse the same. */
-export async function readJson(c: Context, limits: { maxBytes: number; maxDepth: number }): Promise<unknown> {
-  const bytes = await readBody(c, limits.maxBytes);
+/** The JSON body (empty: undefined), read with the wire's limits so that both refuse the same. */
+export async function readJson(incoming: IncomingMessage, limits: BodyLimits): Promise<unknown> {
+  const bytes = await readBody(incoming, limits.maxBytes);
   if (bytes.length === 0) return undefined;
   return parseFrame(bytes, limits.maxDepth);
 }
@@ -62,9 +59,8 @@ const connectionSignals = new WeakMap<Socket, AbortSignal>();
  * Aborted when the client's connection closes, as the wire's per-connection signal: one per
  * keep-alive connection, not per request, since a client that goes away closes its connection.
  */
-export function clientGone(c: Context): AbortSignal | undefined {
-  const socket = bindings(c).incoming?.socket;
-  if (!socket) return undefined;
+export function connectionSignal(incoming: IncomingMessage): AbortSignal {
+  const socket = incoming.socket;
   let signal = connectionSignals.get(socket);
   if (!signal) {
     const controller = new AbortController();

@@ -89,6 +89,13 @@ describe('npm start when a daemon is already running or gets killed', { timeout:
     const s = start(dataDir);
     running.push(s);
     await s.printed('Ctrl-C stops the daemon');
+    // The dashboard's URL is printed and answers, with the token that `daemon token` prints.
+    const url = /Dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(s.output())?.[1];
+    expect(url, s.output()).toBeDefined();
+    expect(s.output()).toContain('daemon token');
+    const token = (await runCli(['daemon', 'token'], { dataDir })).stdout.trim();
+    const status = await fetch(`${url}/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+    expect(status.status).toBe(200);
     const pid = Number.parseInt(readFileSync(join(dataDir, 'daemon.pid'), 'utf8'), 10);
     process.kill(pid, 'SIGKILL');
     const { code } = await s.exit;
