@@ -3,10 +3,10 @@
  * The set-up before `npm start`, `npm test`, `npm run bench` and `npm run demo`: each step does
  * only what is missing or changed, and says what it did and how long it took.
  *
- *   node scripts/prepare.mjs start   dependencies, TypeScript, the product extensions
+ *   node scripts/prepare.mjs start   dependencies, TypeScript, the product extensions, the web dashboard
  *   node scripts/prepare.mjs demo    the same as start
- *   node scripts/prepare.mjs bench   dependencies, TypeScript, every extension (fixtures and the Extism peer)
- *   node scripts/prepare.mjs test    dependencies, test services, TypeScript, every extension, typecheck
+ *   node scripts/prepare.mjs bench   dependencies, TypeScript, every extension (fixtures and the Extism peer), the web dashboard
+ *   node scripts/prepare.mjs test    dependencies, test services, TypeScript, every extension, the web dashboard, typecheck
  *
  * Steps:
  * - dependencies: `npm ci` when node_modules does not hold what package-lock.json pins
@@ -16,7 +16,10 @@
  *   changed it only compares file times and hashes and compiles nothing;
  * - extensions: scripts/build-extensions.mjs, which rebuilds a module only when what it is
  *   built from changed (by content); `start` builds only those extensions/product.json lists;
- * - typecheck: `tsc -b tsconfig.typecheck.json`, incremental as well (build/typecheck.tsbuildinfo).
+ * - web: scripts/build-web.mjs, the dashboard (web/) into dist/web/ with Vite, only when web/'s
+ *   files changed (by content; a few seconds when they did, a hash of web/ when not);
+ * - typecheck: `tsc -b tsconfig.typecheck.json`, incremental as well (build/typecheck.tsbuildinfo),
+ *   and the dashboard's sources (`tsc -p web/tsconfig.json`, build/web-typecheck.tsbuildinfo).
  *
  * TypeScript and the extensions are built at the same time: tsc uses one core and the
  * extension builds run two compilers, so on a two-core machine the first build takes about as
@@ -36,10 +39,10 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** The steps each purpose runs, in order; steps in one inner list run at the same time. */
 export const STEPS = {
-  start: [['dependencies'], ['typescript', 'product extensions']],
-  demo: [['dependencies'], ['typescript', 'product extensions']],
-  bench: [['dependencies'], ['typescript', 'extensions']],
-  test: [['dependencies'], ['test services'], ['typescript', 'extensions'], ['typecheck']],
+  start: [['dependencies'], ['typescript', 'product extensions', 'web']],
+  demo: [['dependencies'], ['typescript', 'product extensions', 'web']],
+  bench: [['dependencies'], ['typescript', 'extensions', 'web']],
+  test: [['dependencies'], ['test services'], ['typescript', 'extensions', 'web'], ['typecheck']],
 };
 
 const say = (line) => process.stderr.write(`${line}\n`);
@@ -101,7 +104,19 @@ const RUN_STEP = {
   typescript: () => typescriptProject('tsconfig.build.json'),
   'product extensions': (running) => extensions(true, running.typescript),
   extensions: (running) => extensions(false, running.typescript),
-  typecheck: () => typescriptProject('tsconfig.typecheck.json'),
+  async web() {
+    const { buildWeb } = await import('./build-web.mjs');
+    try {
+      const { built } = await buildWeb();
+      return built ? 'built dist/web' : 'up to date';
+    } catch (err) {
+      throw new StepFailed(String(err?.message ?? err));
+    }
+  },
+  async typecheck() {
+    const results = [await typescriptProject('tsconfig.typecheck.json'), await typescriptProject(join('web', 'tsconfig.json'))];
+    return results.every((r) => r === 'up to date') ? 'up to date' : 'compiled';
+  },
 };
 
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;

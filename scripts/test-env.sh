@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system packages and services the tests need are present: dovecot (the mail
-# tests run a real IMAP server, test/helpers/dovecot.ts), PostgreSQL (multi-node job store tests)
+# tests run a real IMAP server, test/helpers/dovecot.ts), Chromium (the dashboard's browser tests,
+# test/e2e/dashboard.browser.test.ts, drive Debian's chromium with playwright-core), PostgreSQL (multi-node job store tests)
 # and Redis (the BullMQ benchmark peer), started when they are installed but down.
 #
 # Run by `npm test`'s pretest (scripts/prepare.mjs test), so the README's test command needs
@@ -11,6 +12,7 @@ set -euo pipefail
 
 need_apt=()
 if [ ! -x /usr/sbin/dovecot ]; then need_apt+=(dovecot-core dovecot-imapd); fi
+if [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -22,7 +24,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
       as_root=(sudo -n)
     else
-      echo "[setup] the tests need ${need_apt[*]} (the mail tests run a real IMAP server); install them with:" >&2
+      echo "[setup] the tests need ${need_apt[*]} (the mail tests run a real IMAP server, the dashboard tests a real browser); install them with:" >&2
       echo "[setup]   sudo apt-get install -y ${need_apt[*]}" >&2
       echo "[setup] then run npm test again" >&2
       exit 1

@@ -22,6 +22,7 @@ const SECTIONS: Record<string, string> = {
   mail: './mail.bench.js',
   finance: './finance.bench.js',
   stall: './stall.bench.js',
+  dashboard: './dashboard.bench.js',
 };
 
 async function main(): Promise<void> {

@@ -62,6 +62,7 @@ describe("npm test's set-up and CI", () => {
     expect(output).toMatch(/^\[setup\] test services: .+ \(\d+\.\d s\)$/m);
     expect(output).toMatch(/^\[setup\] typescript: up to date \(\d+\.\d s\)$/m);
     expect(output).toMatch(/^\[setup\] extensions: up to date: [\w, -]+ \(\d+\.\d s\)$/m);
+    expect(output).toMatch(/^\[setup\] web: up to date \(\d+\.\d s\)$/m);
     expect(output).toMatch(/^\[setup\] typecheck: up to date \(\d+\.\d s\)$/m);
     expect(output).not.toMatch(/built /);
     // What the mail tests need is there now (test/helpers/dovecot.ts).
@@ -73,6 +74,7 @@ describe("npm test's set-up and CI", () => {
     expect(code, output).toBe(0);
     expect(output).toMatch(/^\[setup\] typescript: up to date \(\d+\.\d s\)$/m);
     expect(output).toContain(`[setup] product extensions: up to date: ${[...PRODUCT].sort().join(', ')} (`);
+    expect(output).toMatch(/^\[setup\] web: up to date \(\d+\.\d s\)$/m);
     expect(output).not.toMatch(/test services|typecheck/);
   });
 });

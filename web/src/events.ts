@@ -1,0 +1,109 @@
+/**
+ * The daemon's event stream (`GET /v1/events`, Server-Sent Events): one EventSource per page,
+ * shared by every view. Each SSE event is named by the event type (`job:progress`, …; the list
+ * is the wire's, docs/wire-protocol.md#event-types) and its data is the event
+ * `{type, time, payload}`. The browser reconnects by itself after a drop; {@link onReconnect}
+ * lets views reload what they may have missed meanwhile.
+ */
+
+export interface DaemonEvent {
+  type: string;
+  time: number;
+  payload: Record<string, unknown>;
+}
+
+type Listener = (event: DaemonEvent) => void;
+
+/** Every type the daemon emits that the dashboard shows (EventSource needs names to listen to). */
+export const EVENT_TYPES = [
+  'job:queued',
+  'job:started',
+  'job:progress',
+  'job:completed',
+  'job:failed',
+  'job:retrying',
+  'job:paused',
+  'job:resumed',
+  'job:cancelled',
+  'extension:installed',
+  'extension:loaded',
+  'extension:failed',
+  'extension:reloaded',
+  'extension:unloaded',
+  'extension:uninstalled',
+  'extension:enabled',
+  'extension:disabled',
+  'library:created',
+  'location:indexed',
+];
+
+/** What the page subscribes to: jobs, extensions (their lists and the methods), libraries and their indexing (entry counts). */
+const SUBSCRIBED = 'job:*,extension:*,library:*,location:*';
+
+const listeners = new Set<Listener>();
+const reconnectListeners = new Set<() => void>();
+let source: EventSource | null = null;
+let opened = false;
+let connectionState: 'connecting' | 'open' | 'closed' = 'closed';
+const stateListeners = new Set<(s: typeof connectionState) => void>();
+
+function setState(s: typeof connectionState): void {
+  connectionState = s;
+  for (const l of stateListeners) l(s);
+}
+
+function deliver(name: string, raw: string): void {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return;
+  }
+  const d = data as Partial<DaemonEvent> & Record<string, unknown>;
+  // The data is the event {type,time,payload}; a bare payload is accepted too.
+  const event: DaemonEvent =
+    d && typeof d === 'object' && d.payload && typeof d.payload === 'object'
+      ? { type: typeof d.type === 'string' ? d.type : name, time: typeof d.time === 'number' ? d.time : Date.now(), payload: d.payload as Record<string, unknown> }
+      : { type: name, time: Date.now(), payload: d as Record<string, unknown> };
+  for (const l of listeners) l(event);
+}
+
+export function connectEvents(): void {
+  if (source) return;
+  setState('connecting');
+  source = new EventSource(`/v1/events?types=${encodeURIComponent(SUBSCRIBED)}`, { withCredentials: true });
+  source.onopen = () => {
+    setState('open');
+    if (opened) for (const l of reconnectListeners) l();
+    opened = true;
+  };
+  source.onerror = () => setState(source?.readyState === EventSource.CLOSED ? 'closed' : 'connecting');
+  source.onmessage = (m) => deliver('message', m.data as string);
+  for (const type of EVENT_TYPES) source.addEventListener(type, (m) => deliver(type, (m as MessageEvent).data as string));
+}
+
+export function disconnectEvents(): void {
+  source?.close();
+  source = null;
+  opened = false;
+  setState('closed');
+}
+
+export function onEvent(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function onReconnect(listener: () => void): () => void {
+  reconnectListeners.add(listener);
+  return () => reconnectListeners.delete(listener);
+}
+
+export function eventsState(): typeof connectionState {
+  return connectionState;
+}
+
+export function onEventsState(listener: (s: typeof connectionState) => void): () => void {
+  stateListeners.add(listener);
+  return () => stateListeners.delete(listener);
+}

@@ -1,0 +1,174 @@
+/**
+ * The dashboard's shell: asks the daemon whether this browser has a session (`GET /v1/session`),
+ * shows the login form when not, else the navigation, the theme switch and the current page.
+ * One event stream and one job store serve every page for the life of the session.
+ */
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, getSession, logout, onUnauthorized } from './api.js';
+import { connectEvents, disconnectEvents, eventsState, onEventsState } from './events.js';
+import { jobsStore } from './jobs-store.js';
+import { linkClick, navigate, usePath } from './router.js';
+import { LoginPage } from './pages/login.js';
+import { JobsPage } from './pages/jobs.js';
+import { JobPage } from './pages/job.js';
+import { ExtensionsPage } from './pages/extensions.js';
+import { MethodsPage } from './pages/methods.js';
+import { OverviewPage } from './pages/overview.js';
+import './styles.css';
+
+type Theme = 'light' | 'dark' | 'system';
+
+function applyTheme(theme: Theme): void {
+  if (theme === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+}
+
+function initialTheme(): Theme {
+  const t = localStorage.getItem('sd-theme');
+  return t === 'light' || t === 'dark' ? t : 'system';
+}
+
+function ThemeSwitch() {
+  const [theme, setTheme] = useState<Theme>(initialTheme);
+  const next: Record<Theme, Theme> = { system: 'light', light: 'dark', dark: 'system' };
+  return (
+    <button
+      type="button"
+      class="ghost"
+      aria-label={`Colour theme: ${theme}. Switch to ${next[theme]}`}
+      title="Switch between light, dark and the system's theme"
+      onClick={() => {
+        const t = next[theme];
+        if (t === 'system') localStorage.removeItem('sd-theme');
+        else localStorage.setItem('sd-theme', t);
+        applyTheme(t);
+        setTheme(t);
+      }}
+    >
+      {theme === 'dark' ? '☾ dark' : theme === 'light' ? '☀ light' : '◐ system'}
+    </button>
+  );
+}
+
+function LiveIndicator() {
+  const [state, setState] = useState(eventsState());
+  useEffect(() => onEventsState(setState), []);
+  return (
+    <span class={`live live-${state}`} role="status" aria-live="polite" data-events={state}>
+      {state === 'open' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'}
+    </span>
+  );
+}
+
+const NAV = [
+  { href: '/', label: 'Overview' },
+  { href: '/jobs', label: 'Jobs' },
+  { href: '/extensions', label: 'Extensions' },
+  { href: '/methods', label: 'Methods' },
+];
+
+function Page({ path }: { path: string }) {
+  if (path === '/' || path === '') return <OverviewPage />;
+  if (path === '/jobs') return <JobsPage />;
+  if (path.startsWith('/jobs/')) return <JobPage jobId={decodeURIComponent(path.slice('/jobs/'.length))} />;
+  if (path === '/extensions') return <ExtensionsPage />;
+  if (path === '/methods' || path.startsWith('/methods/')) return <MethodsPage selected={path.length > '/methods/'.length ? decodeURIComponent(path.slice('/methods/'.length)) : null} />;
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>
+        No page at <code>{path}</code>.{' '}
+        <a href="/" onClick={linkClick}>
+          Back to the overview
+        </a>
+      </p>
+    </section>
+  );
+}
+
+function App() {
+  const path = usePath();
+  const [session, setSession] = useState<'checking' | 'in' | 'out'>('checking');
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const check = async () => {
+    try {
+      const s = await getSession();
+      setSession(s.authenticated ? 'in' : 'out');
+      setProblem(null);
+    } catch (err) {
+      setSession('out');
+      setProblem(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+
+  useEffect(() => {
+    // The jobs are read at once, beside the session check: with a session they are on their way
+    // by the time the page knows it has one; without, the read is refused and the login shows.
+    jobsStore.start();
+    void check();
+    return onUnauthorized(() => {
+      disconnectEvents();
+      setSession('out');
+    });
+  }, []);
+
+  // After a login (not the first check), the jobs are read again: the first read was refused, or
+  // happened in an earlier session.
+  const wasOut = useRef(false);
+  useEffect(() => {
+    if (session === 'out') wasOut.current = true;
+    if (session !== 'in') return;
+    connectEvents();
+    if (wasOut.current) void jobsStore.reload();
+    wasOut.current = false;
+  }, [session]);
+
+  if (session === 'checking') return <p class="center">Connecting to the daemon…</p>;
+  if (session === 'out') return <LoginPage problem={problem} onLoggedIn={() => void check()} />;
+
+  const current = NAV.find((n) => (n.href === '/' ? path === '/' : path.startsWith(n.href)));
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">Spacedrive</span>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.href}>
+                <a href={n.href} onClick={linkClick} aria-current={current === n ? 'page' : undefined}>
+                  {n.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span class="spacer" />
+        <LiveIndicator />
+        <ThemeSwitch />
+        <button
+          type="button"
+          class="ghost"
+          onClick={async () => {
+            await logout().catch(() => undefined);
+            disconnectEvents();
+            setSession('out');
+            navigate('/', true);
+          }}
+        >
+          Log out
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page path={path} />
+      </main>
+    </>
+  );
+}
+
+applyTheme(initialTheme());
+render(<App />, document.getElementById('app')!);
