@@ -23,7 +23,19 @@ export class OperationOptions {
     public inputSchema: string | null = null,
     /** JSON Schema the host validates the output against; `null` accepts any JSON. */
     public outputSchema: string | null = null,
+    /** Registered with `"library_scoped": true` (see `libraryScoped()`). */
+    public isLibraryScoped: bool = false,
   ) {}
+
+  /**
+   * Declares the operation library-scoped: the host validates the caller's library (the default
+   * library when none is named) and runs the handler in it, so `vdfs()` without an id uses it.
+   * Without it, a call that names a library is refused.
+   */
+  libraryScoped(): OperationOptions {
+    this.isLibraryScoped = true;
+    return this;
+  }
 
   /**
    * Options whose schemas are those of `I` and `O` (`schemaOf`): the host validates input and
@@ -160,6 +172,7 @@ export class ExtensionContext {
       if (input !== null) payload += ',"input_schema":' + input;
       const output = opts.outputSchema;
       if (output !== null) payload += ',"output_schema":' + output;
+      if (opts.isLibraryScoped) payload += ',"library_scoped":true';
     }
     return this.registered(callRaw("extension.register_operation", payload + "}"), "method");
   }

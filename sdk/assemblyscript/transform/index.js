@@ -152,6 +152,8 @@ class SchemaBuilder {
 }
 
 function nullable(schema) {
+  // Anything (`{}`) and a type list that has null already admit null.
+  if (Object.keys(schema).length === 0 || (Array.isArray(schema.type) && schema.type.includes('null'))) return schema;
   if (typeof schema.type === 'string' && !(NESTED in schema)) return { ...schema, type: [schema.type, 'null'] };
   return { anyOf: [schema, { type: 'null' }] };
 }
