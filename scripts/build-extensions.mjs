@@ -70,6 +70,8 @@ const SDK_FLAGS = [
   '-O3',
   '--runtime', 'incremental',
   '--transform', 'json-as',
+  // JSON Schemas of @json classes for schemaOf<T>() (sdk/assemblyscript/transform/index.js)
+  '--transform', './sdk/assemblyscript/transform/index.js',
   '--use', 'abort=~lib/spacedrive-sdk/assembly/abort/sdkAbort',
   '--disableWarning', // json-as's own sources raise portability warnings (AS201) we cannot fix
 ];
@@ -249,7 +251,7 @@ async function buildExtension(id, force, abiCheck) {
   const outDir = join(BUILD_DIR, 'extensions', id);
   const wasmPath = join(outDir, `${id}.wasm`);
   const manifestPath = join(outDir, 'manifest.json');
-  const inputs = inputsHash([join(EXTENSIONS_DIR, id), join(SDK_DIR, 'assembly'), THIS_SCRIPT]);
+  const inputs = inputsHash([join(EXTENSIONS_DIR, id), join(SDK_DIR, 'assembly'), join(SDK_DIR, 'transform'), THIS_SCRIPT]);
   if (!force && upToDate(id, inputs, wasmPath, manifestPath)) return { id, skipped: true };
   const template = readManifestTemplate(id);
   mkdirSync(outDir, { recursive: true });

@@ -18,6 +18,7 @@ import type { PingResult } from '../wire/protocol.js';
 import type { ActionInput, ActionOutput, CallOptions, ClientOptions, QueryInput, QueryOutput, SpacedriveClientApi } from './types.js';
 
 export * from './types.js';
+export type {} from './core-types.js';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;

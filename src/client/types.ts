@@ -30,10 +30,27 @@ export interface KnownActions {
   };
 }
 
-export type QueryInput<M extends string> = M extends keyof KnownQueries ? KnownQueries[M]['input'] : unknown;
-export type QueryOutput<M extends string> = M extends keyof KnownQueries ? KnownQueries[M]['output'] : unknown;
-export type ActionInput<M extends string> = M extends keyof KnownActions ? KnownActions[M]['input'] : unknown;
-export type ActionOutput<M extends string> = M extends keyof KnownActions ? KnownActions[M]['output'] : unknown;
+/**
+ * Types of the methods of a running daemon, core and extensions, generated from the JSON Schemas
+ * of its registry by `spacedrive types generate --out spacedrive-methods.d.ts`: the generated file
+ * augments this interface (`declare module 'spacedrive-extensions/client' { interface MethodTypes
+ * { 'query:finance:classify_receipt.v1': { input: …; output: … } } }`). The hand-written
+ * `KnownQueries` / `KnownActions` win for core methods that have both; a method in neither is
+ * typed `unknown`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface MethodTypes {}
+
+type Generated<M extends string, Part extends 'input' | 'output'> = M extends keyof MethodTypes
+  ? MethodTypes[M] extends { [P in Part]: infer T }
+    ? T
+    : unknown
+  : unknown;
+
+export type QueryInput<M extends string> = M extends keyof KnownQueries ? KnownQueries[M]['input'] : Generated<M, 'input'>;
+export type QueryOutput<M extends string> = M extends keyof KnownQueries ? KnownQueries[M]['output'] : Generated<M, 'output'>;
+export type ActionInput<M extends string> = M extends keyof KnownActions ? KnownActions[M]['input'] : Generated<M, 'input'>;
+export type ActionOutput<M extends string> = M extends keyof KnownActions ? KnownActions[M]['output'] : Generated<M, 'output'>;
 
 export interface ClientOptions {
   /** Unix socket path (default: `<dataDir>/daemon.sock` from the options object). */

@@ -12,6 +12,7 @@ import type { BaseServices } from '../modules/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { JobTypeDefinition } from '../jobs/types.js';
 import type { Logger } from '../logging/index.js';
+import type { JsonSchema } from '../schema/index.js';
 import { extensionMethod, type OperationDeclaration } from '../registry/index.js';
 import { createHostBridge } from './bridge.js';
 import {
@@ -704,6 +705,29 @@ export class ExtensionManager {
     return typed;
   }
 
+  /**
+   * Warns, once per load, about registrations without schemas: the host accepts any input for
+   * them and `spacedrive types generate` can only type them `unknown`. Loading goes on (modules
+   * built before schemas were derived keep working); the SDKs always send them
+   * (docs/extension-abi.md, "Schemas").
+   */
+  #warnUntyped(id: string, registrations: readonly GuestRegistration[]): void {
+    const untyped: string[] = [];
+    for (const reg of registrations) {
+      if (reg.kind === 'operation') {
+        const missing = [reg.inputSchema === undefined ? 'input_schema' : '', reg.outputSchema === undefined ? 'output_schema' : ''].filter(Boolean);
+        if (missing.length > 0) untyped.push(`${reg.method} (no ${missing.join(', ')})`);
+      } else if (reg.paramsSchema === undefined) {
+        untyped.push(`job ${reg.jobType} (no params_schema)`);
+      }
+    }
+    if (untyped.length === 0) return;
+    this.#logger.warn(
+      { extension: id, untyped },
+      `extension '${id}' registers ${untyped.length} operation(s) or job type(s) without schemas, which accept any JSON and are typed unknown for clients: ${untyped.slice(0, 5).join('; ')}${untyped.length > 5 ? '; …' : ''}`,
+    );
+  }
+
   /** Checks the guest's registrations and turns them into operations and job-type definitions. */
   #declarations(
     id: string,
@@ -753,6 +777,8 @@ export class ExtensionManager {
             resumable: reg.resumable,
             description: reg.description,
             paramsSchema: (reg.paramsSchema ?? true) as JobTypeDefinition['paramsSchema'],
+            ...(reg.stateSchema !== undefined ? { stateSchema: reg.stateSchema as JsonSchema } : {}),
+            ...(reg.outputSchema !== undefined ? { outputSchema: reg.outputSchema as JsonSchema } : {}),
             maxConcurrency: version.limits.concurrent_jobs,
             call: (fn, input, opts) => version.call(fn, input, opts),
             callNow: (fn, input, opts) => version.callNow(fn, input, opts),
@@ -764,6 +790,7 @@ export class ExtensionManager {
         );
       }
     }
+    this.#warnUntyped(id, registrations);
     return { operations, jobs };
   }
 

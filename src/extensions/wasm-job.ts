@@ -7,7 +7,7 @@
  */
 import { ErrorCode, SpacedriveError, toWireError } from '../errors/index.js';
 import type { Interrupt, JobOutcome, JobRunContext, JobTypeDefinition, ProgressReport } from '../jobs/types.js';
-import type { JsonSchema } from '../schema/index.js';
+import { compileSchema, type JsonSchema, type Validator } from '../schema/index.js';
 import { CallCanceller, type ImmediateAnswer, type SandboxCallOptions } from './sandbox/types.js';
 
 /** One job inside a handler call: its context, what stops its call, and why the run failed if the host failed it. */
@@ -16,7 +16,9 @@ interface RunningJob {
   readonly canceller: CallCanceller;
   /** Largest `state` (JSON bytes) its reports may carry. */
   readonly maxStateBytes: number;
-  /** Set when the host stopped the call to fail the attempt (a checkpoint over its limit). */
+  /** Checks the state of a report against the type's `state_schema`; null without one. */
+  readonly validateState: Validator | null;
+  /** Set when the host stopped the call to fail the attempt (a checkpoint over its limit or not fitting its schema). */
   failure: SpacedriveError | null;
 }
 
@@ -67,11 +69,11 @@ export class RunningJobs {
     if (!job) return -1;
     const progress = toProgressReport(report);
     if (progress.state !== undefined) {
-      const tooLarge = stateTooLarge(job.ctx.jobType, progress.state, job.maxStateBytes);
-      if (tooLarge) {
-        job.failure = tooLarge;
+      const refused = stateTooLarge(job.ctx.jobType, progress.state, job.maxStateBytes) ?? notFitting(job.validateState, progress.state);
+      if (refused) {
+        job.failure = refused;
         job.canceller.cancel();
-        throw tooLarge;
+        throw refused;
       }
     }
     return answer(job.ctx, await job.ctx.progress(progress), this.#unloading !== null);
@@ -87,6 +89,17 @@ export class RunningJobs {
     const job = this.#byId.get(jobId);
     if (!job) return -1;
     return answer(job.ctx, job.ctx.interrupt(), this.#unloading !== null);
+  }
+}
+
+/** The error of `validate` (EXTENSION_BAD_RESULT) when `value` does not fit its schema, else null. */
+function notFitting(validate: Validator | null, value: unknown): SpacedriveError | null {
+  if (validate === null) return null;
+  try {
+    validate(value);
+    return null;
+  } catch (err) {
+    return err instanceof SpacedriveError ? err : new SpacedriveError(ErrorCode.EXTENSION_BAD_RESULT, String(err));
   }
 }
 
@@ -174,6 +187,10 @@ export interface WasmJobOptions {
   resumable: boolean;
   description: string;
   paramsSchema: JsonSchema;
+  /** The checkpoint state's schema (`state_schema`): a report or returned state that does not fit fails the attempt. */
+  stateSchema?: JsonSchema;
+  /** The output's schema (`output_schema`): a completion whose output does not fit fails the job. */
+  outputSchema?: JsonSchema;
   maxConcurrency: number;
   /** Calls the job handler export on the extension's sandbox (tracked by the manager). */
   call: (exportFn: string, input: unknown, opts: SandboxCallOptions) => Promise<unknown>;
@@ -196,27 +213,39 @@ const EMPTY_CHAIN: readonly string[] = Object.freeze([]);
 
 /** Builds the job-type definition the job system runs for an extension's job type. */
 export function wasmJobDefinition(o: WasmJobOptions): JobTypeDefinition {
+  const checks: SchemaChecks = {
+    state: o.stateSchema === undefined ? null : compileSchema(o.stateSchema, { code: ErrorCode.EXTENSION_BAD_RESULT, what: `state of extension '${o.extensionId}' job '${o.jobType}'` }),
+    output: o.outputSchema === undefined ? null : compileSchema(o.outputSchema, { code: ErrorCode.EXTENSION_BAD_RESULT, what: `output of extension '${o.extensionId}' job '${o.jobType}'` }),
+  };
   return {
     type: o.jobType,
     version: 1,
     resumable: o.resumable,
     description: o.description,
     paramsSchema: o.paramsSchema,
+    ...(o.stateSchema !== undefined ? { stateSchema: o.stateSchema } : {}),
+    ...(o.outputSchema !== undefined ? { outputSchema: o.outputSchema } : {}),
     maxConcurrency: o.maxConcurrency,
     // The manifest's concurrent_jobs bounds the extension's jobs of all its types together.
     ownerMaxConcurrency: o.maxConcurrency,
     // The sandbox's no-progress clock stops the handler (EXTENSION_TIMEOUT, naming the cause);
     // the job system's stall clock is only a backstop behind it.
     stallTimeoutMs: o.progressTimeoutMs + STALL_MARGIN_MS,
-    run: (ctx) => runWasmJob(o, ctx),
+    run: (ctx) => runWasmJob(o, checks, ctx),
   };
 }
 
-async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOutcome> {
+/** The compiled state and output schemas of a job type (null: none declared). */
+interface SchemaChecks {
+  state: Validator | null;
+  output: Validator | null;
+}
+
+async function runWasmJob(o: WasmJobOptions, checks: SchemaChecks, ctx: JobRunContext): Promise<JobOutcome> {
   if (o.running.unloading !== null) return requeued(o, o.running.unloading);
   const input = { job_id: ctx.jobId, job_type: ctx.jobType, params: ctx.params ?? null, state: ctx.state ?? null, attempt: ctx.attempt };
   const canceller = new CallCanceller();
-  const job: RunningJob = { ctx, canceller, maxStateBytes: o.maxStateBytes, failure: null };
+  const job: RunningJob = { ctx, canceller, maxStateBytes: o.maxStateBytes, validateState: checks.state, failure: null };
   o.running.add(job);
   // A short handler is answered at once by the main thread's instance: no interrupt can arrive
   // while it runs, so none of the machinery below is needed for it.
@@ -229,7 +258,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
   }
   if (now !== undefined) {
     o.running.delete(job);
-    return now.ok ? outcomeOf(o, ctx, now.value) : failedAttempt(now.error);
+    return now.ok ? outcomeOf(o, checks, ctx, now.value) : failedAttempt(now.error);
   }
 
   // A cancel stops the call at once: the job ends with its last acknowledged checkpoint, and a
@@ -251,7 +280,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
   ctx.waiting(true);
   try {
     const result = await o.call(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.progressTimeoutMs, canceller, onStart: () => ctx.waiting(false) });
-    return outcomeOf(o, ctx, result);
+    return outcomeOf(o, checks, ctx, result);
   } catch (err) {
     if (job.failure) return { status: 'failed', error: { code: job.failure.code, message: job.failure.message }, retryable: true };
     if (canceller.cancelled) {
@@ -280,12 +309,19 @@ function requeued(o: WasmJobOptions, unloading: string, state?: unknown): JobOut
 }
 
 /** The job's outcome from what its handler returned. */
-function outcomeOf(o: WasmJobOptions, ctx: JobRunContext, result: unknown): JobOutcome {
+function outcomeOf(o: WasmJobOptions, checks: SchemaChecks, ctx: JobRunContext, result: unknown): JobOutcome {
   const outcome = toJobOutcome(o.extensionId, o.jobType, result);
   if (outcome.status === 'interrupted' && outcome.state !== undefined) {
     // The returned state becomes the checkpoint: it is held to the same limit as a report's.
     const tooLarge = stateTooLarge(o.jobType, outcome.state, o.maxStateBytes);
     if (tooLarge) return { status: 'failed', error: { code: tooLarge.code, message: tooLarge.message }, retryable: true };
+    // A checkpoint its own schema refuses would be resumed from: the extension's bug, not retried.
+    const unfit = notFitting(checks.state, outcome.state);
+    if (unfit) return { status: 'failed', error: { code: unfit.code, message: unfit.message }, retryable: false };
+  }
+  if (outcome.status === 'completed') {
+    const unfit = notFitting(checks.output, outcome.output ?? null);
+    if (unfit) return { status: 'failed', error: { code: unfit.code, message: unfit.message }, retryable: false };
   }
   const unloading = o.running.unloading;
   if (outcome.status === 'interrupted' && unloading !== null && !ctx.stopping) {

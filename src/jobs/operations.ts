@@ -305,6 +305,10 @@ export interface WireJobType {
   resumable: boolean;
   description: string;
   params_schema: JsonSchema;
+  /** Schema of the checkpoint state, when the type declares one. */
+  state_schema?: JsonSchema;
+  /** Schema of the output, when the type declares one. */
+  output_schema?: JsonSchema;
   max_concurrency: number | null;
   max_attempts: number | null;
   stall_timeout_ms: number | null;
@@ -328,6 +332,8 @@ export const jobsTypes = defineOperation<{ owner?: string }, { types: WireJobTyp
         resumable: t.resumable,
         description: t.description,
         params_schema: t.paramsSchema,
+        ...(t.stateSchema !== undefined ? { state_schema: t.stateSchema } : {}),
+        ...(t.outputSchema !== undefined ? { output_schema: t.outputSchema } : {}),
         max_concurrency: t.maxConcurrency ?? null,
         max_attempts: t.maxAttempts ?? null,
         stall_timeout_ms: t.stallTimeoutMs ?? null,

@@ -77,6 +77,10 @@ export interface JobTypeDefinition {
   resumable: boolean;
   description: string;
   paramsSchema: JsonSchema;
+  /** Schema of the checkpoint state (documentation for clients; extension jobs are held to it). */
+  stateSchema?: JsonSchema;
+  /** Schema of the output of a completed job (as above). */
+  outputSchema?: JsonSchema;
   /** Jobs of this type running at once (bounded by the global limit). */
   maxConcurrency?: number;
   /**

@@ -73,12 +73,12 @@ describe('extension jobs survive kill -9 of the daemon', () => {
     d = await startTestDaemon({ env: { SPACEDRIVE_JOBS_MAX_CONCURRENT: '8' } });
     const daemon = d;
     let client: SpacedriveClient = await daemon.client();
-    const installed = (await client.action('action:extensions.install.input.v1', { path: TEST_EXT } as never)) as { id: string; state: string };
+    const installed = (await client.action('action:extensions.install.input.v1', { path: TEST_EXT })) as { id: string; state: string };
     expect(installed).toMatchObject({ id: 'test-ext', state: 'loaded' });
 
-    const status = (id: string) => client.query('query:jobs.get_status.v1', { job_id: id } as never) as Promise<Status>;
+    const status = (id: string) => client.query('query:jobs.get_status.v1', { job_id: id }) as Promise<Status>;
     const dispatch = async (job_type: string, params: unknown) =>
-      ((await client.action('action:jobs.dispatch.input.v1', { job_type, params } as never)) as { job_id: string }).job_id;
+      ((await client.action('action:jobs.dispatch.input.v1', { job_type, params })) as { job_id: string }).job_id;
     const until = async (id: string, ok: (s: Status) => boolean, what: string, timeoutMs = 60_000): Promise<Status> => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -105,7 +105,7 @@ describe('extension jobs survive kill -9 of the daemon', () => {
     expect(doneStatus.output).toEqual({ n: 5, to: 5, resumed: false });
     const cancelled = await dispatch('test-ext:counter', { to: 1_000_000, delay_ms: 5 });
     await until(cancelled, (s) => (s.state?.n ?? 0) >= 3, 'three checkpoints');
-    await client.action('action:jobs.cancel.input.v1', { job_id: cancelled } as never);
+    await client.action('action:jobs.cancel.input.v1', { job_id: cancelled });
     const cancelledStatus = await until(cancelled, (s) => s.status === 'cancelled', 'cancellation');
     const cancelledState = cancelledStatus.state!.n;
     const cancelledAcks = acked(cancelled);

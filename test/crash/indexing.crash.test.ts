@@ -41,8 +41,8 @@ describe('locations.index survives kill -9 of the daemon', () => {
       expected.set(path, { hash: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
     }
     let client: SpacedriveClient = await daemon.client();
-    const added = (await client.action('action:locations.add.input.v1' as never, { path: root } as never)) as { job_id: string; location: { id: string } };
-    const status = () => client.query('query:jobs.get_status.v1' as never, { job_id: added.job_id } as never) as Promise<Status>;
+    const added = (await client.action('action:locations.add.input.v1', { path: root })) as { job_id: string; location: { id: string } };
+    const status = () => client.query('query:jobs.get_status.v1', { job_id: added.job_id }) as Promise<Status>;
 
     const killedAt: number[] = [];
     for (let k = 0; k < KILLS; k++) {
@@ -77,7 +77,7 @@ describe('locations.index survives kill -9 of the daemon', () => {
     const entries: Entry[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await client.query('query:vdfs.list_entries.v1' as never, { location_id: added.location.id, limit: 1000, ...(cursor ? { cursor } : {}) } as never)) as { entries: Entry[]; next_cursor: string | null };
+      const page = (await client.query('query:vdfs.list_entries.v1', { location_id: added.location.id, limit: 1000, ...(cursor ? { cursor } : {}) })) as { entries: Entry[]; next_cursor: string | null };
       entries.push(...page.entries);
       cursor = page.next_cursor;
     } while (cursor);
@@ -93,7 +93,7 @@ describe('locations.index survives kill -9 of the daemon', () => {
     const one = entries[FILES >> 1]!;
     expect(createHash('sha256').update(readFileSync(one.path)).digest('hex')).toBe(one.content_hash);
     expect(killedAt.every((n, i) => i === 0 || n > killedAt[i - 1]!)).toBe(true);
-    const info = (await client.query('query:libraries.info.v1' as never, {} as never)) as { entries: number };
+    const info = (await client.query('query:libraries.info.v1', {})) as { entries: number };
     expect(info.entries).toBe(FILES);
   });
 });

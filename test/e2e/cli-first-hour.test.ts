@@ -292,7 +292,7 @@ describe('the CLI in the first hour', () => {
       const help = await d.cli(['jobs', 'dispatch', 'files.hash_tre', '--help']);
       expect(help.stderr).toContain('did you mean files.hash_tree?');
       const client = await d.client();
-      const err = await client.query('query:core.stauts.v1' as never, {} as never).then(
+      const err = await client.query('query:core.stauts.v1', {}).then(
         () => undefined,
         (e: unknown) => e as { code: string; details: { suggestions: string[] } },
       );

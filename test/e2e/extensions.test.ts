@@ -56,12 +56,12 @@ describe('extensions in a real daemon', () => {
   let pkgs: string;
   let relayWasm: Uint8Array;
 
-  const info = (id: string) => client.query('query:extensions.info.v1', { id } as never) as Promise<Info>;
+  const info = (id: string) => client.query('query:extensions.info.v1', { id }) as Promise<Info>;
   const relay = (from: string, chain: Array<{ m: string }>, last: { m: string; p: unknown }) => {
     // Builds {"m":…,"p":{"m":…,"p":…}} from the inside out; key order matters to the relay module.
     let payload: unknown = { m: last.m, p: last.p };
     for (let i = chain.length - 1; i >= 0; i--) payload = { m: chain[i]!.m, p: payload };
-    return client.query(`query:${from}:relay.v1`, payload as never) as Promise<any>;
+    return client.query(`query:${from}:relay.v1`, payload) as Promise<any>;
   };
 
   beforeAll(async () => {
@@ -88,7 +88,7 @@ describe('extensions in a real daemon', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("not installing 'hello' without confirmation");
     expect(refused.stderr).toContain('--yes');
-    expect((await client.query('query:extensions.list.v1', {} as never)) as unknown).toEqual({ extensions: [] });
+    expect((await client.query('query:extensions.list.v1', {})) as unknown).toEqual({ extensions: [] });
 
     const hello = await d.cli(['extensions', 'install', HELLO, '--yes']);
     expect(hello.stderr).toBe('');
@@ -117,18 +117,18 @@ describe('extensions in a real daemon', () => {
     expect(shown.stdout).toContain('permissions granted:');
     expect(shown.stdout).toContain('limits in effect:');
     expect(shown.stdout).toContain('memory 16 MiB');
-    const status = (await client.query('query:core.status.v1', {} as never)) as { counts: Record<string, number> };
+    const status = (await client.query('query:core.status.v1', {})) as { counts: Record<string, number> };
     expect(status.counts).toMatchObject({ extensions_installed: 2, extensions_loaded: 2, extensions_failed: 0 });
   });
 
   it('serves extension queries over the wire, from the CLI and from another extension, and lists them with their owner', async () => {
-    await expect(client.query('query:hello:greet.v1', { name: 'Ada' } as never)).resolves.toEqual({ greeting: 'Hello, Ada!' });
-    await expect(client.query('query:hello:greet.v1', { name: '' } as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(client.query('query:hello:greet.v1', { name: 'Ada' })).resolves.toEqual({ greeting: 'Hello, Ada!' });
+    await expect(client.query('query:hello:greet.v1', { name: '' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     const cli = await d.cli(['query', 'hello:greet', '--name', 'Ada']);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain('Hello, Ada!');
-    await expect(client.query('query:test-ext:greet_via_hello.v1', { name: 'Bob' } as never)).resolves.toMatchObject({ greeting: 'Hello, Bob!' });
-    await expect(client.query('query:test-ext:core_status.v1', {} as never)).resolves.toMatchObject({ core_pid: d.pid });
+    await expect(client.query('query:test-ext:greet_via_hello.v1', { name: 'Bob' })).resolves.toMatchObject({ greeting: 'Hello, Bob!' });
+    await expect(client.query('query:test-ext:core_status.v1', {})).resolves.toMatchObject({ core_pid: d.pid });
 
     const { methods } = (await client.query('query:core.methods.v1', { owner: 'hello' })) as { methods: Array<{ method: string; owner: string }> };
     expect(methods.map((m) => m.method)).toEqual(['query:hello:greet.v1']);
@@ -218,8 +218,8 @@ describe('extensions in a real daemon', () => {
     const stream = async () => {
       while (!stop) {
         try {
-          await client.query('query:test-ext:sleep.v1', { ms: 50 } as never);
-          await client.query('query:test-ext:echo.v1', { n: done } as never);
+          await client.query('query:test-ext:sleep.v1', { ms: 50 });
+          await client.query('query:test-ext:echo.v1', { n: done });
           done++;
         } catch (err) {
           failures.push(err);
@@ -245,17 +245,17 @@ describe('extensions in a real daemon', () => {
     const wrong = await d.cli(['extensions', 'reload', 'test-ext', '--from', HELLO]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("is extension 'hello', not 'test-ext'");
-    await expect(client.query('query:test-ext:echo.v1', { ok: 1 } as never)).resolves.toEqual({ ok: 1 });
+    await expect(client.query('query:test-ext:echo.v1', { ok: 1 })).resolves.toEqual({ ok: 1 });
   });
 
   it('disable removes its methods, enable brings them back, uninstall removes its files', async () => {
     const off = await d.cli(['extensions', 'disable', 'relay-d']);
     expect(off.code).toBe(0);
-    await expect(client.query('query:relay-d:relay.v1', { m: 'query:core.status.v1', p: {} } as never)).rejects.toMatchObject({ code: 'UNKNOWN_METHOD' });
+    await expect(client.query('query:relay-d:relay.v1', { m: 'query:core.status.v1', p: {} })).rejects.toMatchObject({ code: 'UNKNOWN_METHOD' });
     expect(await info('relay-d')).toMatchObject({ state: 'disabled', enabled: false, operations: [], stats: null });
     const on = await d.cli(['extensions', 'enable', 'relay-d']);
     expect(on.code).toBe(0);
-    await expect(client.query('query:relay-d:relay.v1', { m: 'query:core.status.v1', p: {} } as never)).resolves.toMatchObject({ ok: true });
+    await expect(client.query('query:relay-d:relay.v1', { m: 'query:core.status.v1', p: {} })).resolves.toMatchObject({ ok: true });
     const gone = await d.cli(['extensions', 'uninstall', 'relay-d']);
     expect(gone.code).toBe(0);
     expect(existsSync(join(d.dataDir, 'extensions', 'relay-d'))).toBe(false);
@@ -275,7 +275,7 @@ describe('extensions in a real daemon', () => {
     await d.cli(['extensions', 'disable', 'relay-c']);
     await d.restart();
     client = await d.client();
-    const { extensions } = (await client.query('query:extensions.list.v1', {} as never)) as { extensions: Array<{ id: string; state: string }> };
+    const { extensions } = (await client.query('query:extensions.list.v1', {})) as { extensions: Array<{ id: string; state: string }> };
     expect(Object.fromEntries(extensions.map((e) => [e.id, e.state]))).toEqual({
       broken: 'failed',
       hello: 'loaded',
@@ -286,8 +286,8 @@ describe('extensions in a real daemon', () => {
     });
     expect((await info('broken')).error?.message).toContain('broken');
     expect(d.logs()).toContain("extension 'broken' failed to load");
-    await expect(client.query('query:hello:greet.v1', { name: 'again' } as never)).resolves.toEqual({ greeting: 'Hello, again!' });
-    await expect(client.query('query:test-ext:greet_via_hello.v1', { name: 'again' } as never)).resolves.toMatchObject({ greeting: 'Hello, again!' });
+    await expect(client.query('query:hello:greet.v1', { name: 'again' })).resolves.toEqual({ greeting: 'Hello, again!' });
+    await expect(client.query('query:test-ext:greet_via_hello.v1', { name: 'again' })).resolves.toMatchObject({ greeting: 'Hello, again!' });
   });
 
   it('a package changed on disk after install fails its checksum at the next start', async () => {
@@ -299,7 +299,7 @@ describe('extensions in a real daemon', () => {
     await d.restart();
     client = await d.client();
     expect(await info('relay-a')).toMatchObject({ state: 'failed', error: { code: 'EXTENSION_INVALID', message: expect.stringContaining('SHA-256') } });
-    await expect(client.query('query:hello:greet.v1', { name: 'x' } as never)).resolves.toEqual({ greeting: 'Hello, x!' });
+    await expect(client.query('query:hello:greet.v1', { name: 'x' })).resolves.toEqual({ greeting: 'Hello, x!' });
     // Reinstalling the good package through reload --from repairs it.
     const repaired = await d.cli(['extensions', 'reload', 'relay-a', '--from', join(pkgs, 'relay-a')]);
     expect(repaired.code).toBe(0);
@@ -308,7 +308,7 @@ describe('extensions in a real daemon', () => {
 
   it('an extension job survives kill -9 of the daemon and resumes from its checkpoint', async () => {
     const STEPS = 4000;
-    const status = (id: string) => client.query('query:jobs.get_status.v1', { job_id: id } as never) as Promise<{ status: string; state: { done?: number } | null; output: any; runs: number }>;
+    const status = (id: string) => client.query('query:jobs.get_status.v1', { job_id: id }) as Promise<{ status: string; state: { done?: number } | null; output: any; runs: number }>;
     const until = async (id: string, ok: (s: Awaited<ReturnType<typeof status>>) => boolean, timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -318,7 +318,7 @@ describe('extensions in a real daemon', () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     };
-    const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'test-ext:steps', params: { steps: STEPS } } as never)) as { job_id: string };
+    const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'test-ext:steps', params: { steps: STEPS } })) as { job_id: string };
     const before = await until(job_id, (s) => (s.state?.done ?? 0) >= 20);
     await d.kill('SIGKILL');
     await d.restart();
@@ -333,26 +333,26 @@ describe('extensions in a real daemon', () => {
 
   it('a job of a disabled extension waits, visibly, across a restart, and runs once it is enabled', async () => {
     await d.cli(['extensions', 'disable', 'hello']);
-    await expect(client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 } } as never)).rejects.toMatchObject({
+    await expect(client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 } })).rejects.toMatchObject({
       code: 'UNKNOWN_JOB_TYPE',
     });
     await d.cli(['extensions', 'enable', 'hello']);
     // Delayed, then paused at once (a queued job pauses without running), so that it is still
     // waiting when the extension goes away however long the CLI below takes to start.
     const runAt = new Date(Date.now() + 5000).toISOString();
-    const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 }, run_at: runAt } as never)) as { job_id: string };
-    await client.action('action:jobs.pause.input.v1', { job_id } as never);
+    const { job_id } = (await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 3 }, run_at: runAt })) as { job_id: string };
+    await client.action('action:jobs.pause.input.v1', { job_id });
     await d.cli(['extensions', 'disable', 'hello']);
     await d.restart();
     client = await d.client();
-    await client.action('action:jobs.resume.input.v1', { job_id } as never);
-    const waiting = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as { status: string; waiting_for: string | null };
+    await client.action('action:jobs.resume.input.v1', { job_id });
+    const waiting = (await client.query('query:jobs.get_status.v1', { job_id })) as { status: string; waiting_for: string | null };
     expect(waiting.status).toBe('queued');
     expect(waiting.waiting_for).toContain('hello:countdown');
     const enabled = await d.cli(['extensions', 'enable', 'hello']);
     expect(enabled.code).toBe(0);
     const last = await waitFor(async () => {
-      const st = (await client.query('query:jobs.get_status.v1', { job_id } as never)) as { status: string; output: unknown };
+      const st = (await client.query('query:jobs.get_status.v1', { job_id })) as { status: string; output: unknown };
       return ['completed', 'failed', 'cancelled'].includes(st.status) ? st : null;
     }, 'the job to finish', 30_000);
     expect(last).toMatchObject({ status: 'completed', output: { counted: 3 } });
@@ -412,7 +412,7 @@ describe('hostile extensions in a real daemon', () => {
     const loop = async () => {
       while (!stop) {
         try {
-          const r = (await client.query('query:hello:greet.v1', { name: `n${healthyOk}` } as never)) as { greeting: string };
+          const r = (await client.query('query:hello:greet.v1', { name: `n${healthyOk}` })) as { greeting: string };
           if (!r.greeting.startsWith('Hello, n')) throw new Error(`unexpected ${JSON.stringify(r)}`);
           healthyOk++;
         } catch (err) {
@@ -440,7 +440,7 @@ describe('hostile extensions in a real daemon', () => {
     expect(methods).toEqual([]);
     if (fixture.startsWith('hijack')) {
       // Core's and other namespaces are untouched.
-      await expect(client.query('query:core.status.v1', {} as never)).resolves.toMatchObject({ pid: d.pid });
+      await expect(client.query('query:core.status.v1', {})).resolves.toMatchObject({ pid: d.pid });
     }
   });
 
@@ -448,22 +448,22 @@ describe('hostile extensions in a real daemon', () => {
     const installed = await d.cli(['extensions', 'install', join(pkgs, fixture), '--yes']);
     expect([0, 1]).toContain(installed.code); // bad-output is installed once for both of its queries
     const method = `query:${fixture}:${query}.v1`;
-    const err = await client.query(method, {} as never).then(
+    const err = await client.query(method, {}).then(
       (v) => ({ resolved: v }),
       (e: { code: string; message: string }) => e,
     );
     expect(err).toMatchObject({ code, message: expect.stringContaining(fixture) });
     expect((err as { message: string }).message).toContain(method);
     // The broken instance was replaced: the next call runs (and fails the same way) rather than hanging.
-    await expect(client.query(method, {} as never)).rejects.toMatchObject({ code });
-    const info = (await client.query('query:extensions.info.v1', { id: fixture } as never)) as Info & { stats: { replaced: number } };
+    await expect(client.query(method, {})).rejects.toMatchObject({ code });
+    const info = (await client.query('query:extensions.info.v1', { id: fixture })) as Info & { stats: { replaced: number } };
     expect(info.state).toBe('loaded');
     expect(info.stats.replaced).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses a registration outside plugin_init', async () => {
     await d.cli(['extensions', 'install', join(pkgs, 'register-late'), '--yes']);
-    const answer = await client.query('query:register-late:late.v1', {} as never);
+    const answer = await client.query('query:register-late:late.v1', {});
     expect(answer).toMatchObject({ ok: false, error: { code: 'REGISTRATION_REJECTED' } });
     const { methods } = (await client.query('query:core.methods.v1', { owner: 'register-late' })) as { methods: Array<{ method: string }> };
     expect(methods.map((m) => m.method)).toEqual(['query:register-late:late.v1']);
@@ -473,24 +473,24 @@ describe('hostile extensions in a real daemon', () => {
     await d.cli(['extensions', 'install', join(pkgs, 'guest-codes'), '--yes']);
     const method = 'query:guest-codes:fail_as.v1';
     for (const code of ['SHUTTING_DOWN', 'INTERNAL', 'CONNECTION_CLOSED', 'DAEMON_NOT_RUNNING']) {
-      await expect(client.query(method, { code, message: 'going away' } as never)).rejects.toMatchObject({
+      await expect(client.query(method, { code, message: 'going away' })).rejects.toMatchObject({
         code: 'EXTENSION_ERROR',
         message: expect.stringContaining('going away'),
         details: { extension: 'guest-codes', guest_code: code },
       });
     }
-    await expect(client.query(method, { code: 'NOT_FOUND', message: 'no such receipt' } as never)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(client.query(method, { code: 'NOT_FOUND', message: 'no such receipt' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     // The client is still connected and the daemon still serving: nothing the guest said was believed.
-    await expect(client.query('query:core.status.v1', {} as never)).resolves.toMatchObject({ pid: d.pid });
+    await expect(client.query('query:core.status.v1', {})).resolves.toMatchObject({ pid: d.pid });
   });
 
   it('the healthy extension kept serving throughout, and the daemon reports every failure', async () => {
     expect(healthyFailures).toEqual([]);
     expect(healthyOk).toBeGreaterThan(20);
-    const { extensions } = (await client.query('query:extensions.list.v1', {} as never)) as { extensions: Array<{ id: string; state: string }> };
+    const { extensions } = (await client.query('query:extensions.list.v1', {})) as { extensions: Array<{ id: string; state: string }> };
     const failed = extensions.filter((e) => e.state === 'failed').map((e) => e.id).sort();
     expect(failed).toEqual(AT_LOAD.map(([f]) => f).sort());
-    const status = (await client.query('query:core.status.v1', {} as never)) as { counts: Record<string, number> };
+    const status = (await client.query('query:core.status.v1', {})) as { counts: Record<string, number> };
     expect(status.counts.extensions_failed).toBe(AT_LOAD.length);
   });
 });

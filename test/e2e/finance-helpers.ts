@@ -69,7 +69,7 @@ export interface JobStatus {
 }
 
 export function jobStatus(client: SpacedriveClient, jobId: string): Promise<JobStatus> {
-  return client.query('query:jobs.get_status.v1', { job_id: jobId } as never) as Promise<JobStatus>;
+  return client.query('query:jobs.get_status.v1', { job_id: jobId }) as Promise<JobStatus>;
 }
 
 /** Polls the job until `done(status)` holds; fails after `timeoutMs` with the last status. */

@@ -19,8 +19,8 @@ const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 describe('libraries, entries and locations over the wire and the CLI', () => {
   let d: TestDaemon;
   let client: SpacedriveClient;
-  const q = <T = any>(method: string, payload: unknown = {}, libraryId?: string) => client.query(method as never, payload as never, libraryId ? { libraryId } : {}) as Promise<T>;
-  const a = <T = any>(method: string, payload: unknown = {}, libraryId?: string) => client.action(method as never, payload as never, libraryId ? { libraryId } : {}) as Promise<T>;
+  const q = <T = any>(method: string, payload: unknown = {}, libraryId?: string) => client.query(method, payload, libraryId ? { libraryId } : {}) as Promise<T>;
+  const a = <T = any>(method: string, payload: unknown = {}, libraryId?: string) => client.action(method, payload, libraryId ? { libraryId } : {}) as Promise<T>;
   const waitJob = (id: string): Promise<Job> =>
     waitFor(async () => {
       const j = await q<Job>('query:jobs.get_status.v1', { job_id: id });

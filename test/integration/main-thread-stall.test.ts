@@ -114,20 +114,20 @@ describe('no extension can hold the daemon main thread', () => {
   let pkgs: string;
   let hostStorm: Uint8Array;
   let initStorm: Uint8Array;
-  const stats = async (id: string) => ((await caller.query('query:extensions.info.v1', { id } as never)) as { stats: Stats }).stats;
+  const stats = async (id: string) => ((await caller.query('query:extensions.info.v1', { id })) as { stats: Stats }).stats;
   const limits = { instances: 1, memory_mb: 16, call_timeout_ms: 10_000 };
 
   /** Installs a fresh copy of a fixture under its own id: its first call is tried on the main thread. */
   async function install(id: string, wasm: Uint8Array, manifest: Record<string, unknown>): Promise<void> {
     const dir = wasmPackage(pkgs, id, wasm, { limits, ...manifest });
-    const info = (await caller.action('action:extensions.install.input.v1', { path: dir } as never)) as { state: string; error?: unknown };
+    const info = (await caller.action('action:extensions.install.input.v1', { path: dir })) as { state: string; error?: unknown };
     expect(info.state, JSON.stringify(info.error)).toBe('loaded');
   }
 
   /** Ping gaps while the daemon serves QUIET_QUERIES core queries one after another. */
   function quietWindow(): Promise<PingGaps> {
     return pingGapsDuring(pinger, async () => {
-      for (let i = 0; i < QUIET_QUERIES; i++) await caller.query('query:core.status.v1', {} as never);
+      for (let i = 0; i < QUIET_QUERIES; i++) await caller.query('query:core.status.v1', {});
     });
   }
 
@@ -171,13 +171,13 @@ describe('no extension can hold the daemon main thread', () => {
         const id = `${storm.replace('_', '-')}-${n}`;
         await install(id, hostStorm, { config: BIG_CONFIG });
         const method = `query:${id}:${storm}.v1`;
-        const first = await pingGapsDuring(pinger, () => settled(caller.query(method, {} as never)));
-        const next = await pingGapsDuring(pinger, () => settled(caller.query(method, {} as never)));
+        const first = await pingGapsDuring(pinger, () => settled(caller.query(method, {})));
+        const next = await pingGapsDuring(pinger, () => settled(caller.query(method, {})));
         // The first attempt on the main thread was given up and the export moved to the workers:
         // neither call was answered there...
         expect(await stats(id)).toMatchObject({ calls: 2, inline: 0 });
         // ...while a short export of the same extension still is.
-        await caller.query(`query:${id}:noop.v1`, {} as never);
+        await caller.query(`query:${id}:noop.v1`, {});
         expect(await stats(id)).toMatchObject({ calls: 3, inline: 1 });
         return [first, next];
       });
@@ -188,14 +188,14 @@ describe('no extension can hold the daemon main thread', () => {
     await expectNoStall(ctx.skip, async (n) => {
       const id = `init-storm-${n}`;
       await install(id, initStorm, {});
-      const noop = () => settled(caller.query(`query:${id}:noop.v1`, {} as never));
+      const noop = () => settled(caller.query(`query:${id}:noop.v1`, {}));
       const first = await pingGapsDuring(pinger, noop);
       // A call that traps discards whatever instance ran it; the calls after it must not make
       // one on the main thread again. (The traps themselves are outside the windows: a worker
       // that trapped is replaced by a new thread, which is the pool's own cost.)
       const afterTraps: PingGaps[] = [];
       for (let i = 0; i < 3; i++) {
-        expect(await settled(caller.query(`query:${id}:trap.v1`, {} as never))).toEqual({ error: 'EXTENSION_TRAPPED' });
+        expect(await settled(caller.query(`query:${id}:trap.v1`, {}))).toEqual({ error: 'EXTENSION_TRAPPED' });
         afterTraps.push(await pingGapsDuring(pinger, noop));
       }
       // Its plugin_init was given up on the main thread, for good: nothing of it runs there.

@@ -24,8 +24,8 @@ function walk(dir: string): string[] {
 describe('sidecars over the wire and the CLI', () => {
   let d: TestDaemon;
   let client: SpacedriveClient;
-  const q = <T = any>(method: string, payload: unknown = {}) => client.query(method as never, payload as never) as Promise<T>;
-  const a = <T = any>(method: string, payload: unknown = {}) => client.action(method as never, payload as never) as Promise<T>;
+  const q = <T = any>(method: string, payload: unknown = {}) => client.query(method, payload) as Promise<T>;
+  const a = <T = any>(method: string, payload: unknown = {}) => client.action(method, payload) as Promise<T>;
   const entry = async (path: string, content?: Buffer) =>
     (await a<{ id: string; content_hash: string | null }>('action:vdfs.create_entry.input.v1', { name: path, path, entry_type: 'File', ...(content ? { content: content.toString('base64') } : {}) }));
 
@@ -102,7 +102,7 @@ describe('sidecars over the wire and the CLI', () => {
     const seen = new Set<string>();
     const wireReader = async (c: SpacedriveClient) => {
       while (!stop) {
-        const r = (await c.query('query:vdfs.read_sidecar.v1' as never, { entry_id: e.id, kind: 'thumb' } as never)) as Read;
+        const r = (await c.query('query:vdfs.read_sidecar.v1', { entry_id: e.id, kind: 'thumb' })) as Read;
         const bytes = Buffer.from(r.data!, 'base64');
         expect(bytes.length).toBe(512 * 1024);
         expect(sha(bytes)).toBe(r.checksum);
@@ -163,14 +163,14 @@ describe('sidecars over the wire and the CLI', () => {
     // Shared across libraries too: deleting in one library keeps the other's file.
     const other = await a<{ id: string }>('action:libraries.create.input.v1', { name: 'Other' });
     const x1 = await entry('cross/1', bytes);
-    const x2 = (await client.action('action:vdfs.create_entry.input.v1' as never, { name: 'c', path: 'cross/2', entry_type: 'File', content: bytes.toString('base64') } as never, { libraryId: other.id })) as { id: string };
+    const x2 = (await client.action('action:vdfs.create_entry.input.v1', { name: 'c', path: 'cross/2', entry_type: 'File', content: bytes.toString('base64') }, { libraryId: other.id })) as { id: string };
     const w1 = await a<Sidecar>('action:vdfs.write_sidecar.input.v1', { entry_id: x1.id, kind: 'ocr', format: 'txt', text: 'one' });
-    await client.action('action:vdfs.write_sidecar.input.v1' as never, { entry_id: x2.id, kind: 'ocr', format: 'txt', text: 'two' } as never, { libraryId: other.id });
+    await client.action('action:vdfs.write_sidecar.input.v1', { entry_id: x2.id, kind: 'ocr', format: 'txt', text: 'two' }, { libraryId: other.id });
     // Same content, same derived-data file: both libraries read the latest, verified.
     expect((await q<Read>('query:vdfs.read_sidecar.v1', { entry_id: x1.id, kind: 'ocr' })).text).toBe('two');
     await a('action:vdfs.delete_entry.input.v1', { entry_id: x1.id });
     expect(existsSync(w1.path)).toBe(true);
-    const r2 = (await client.query('query:vdfs.read_sidecar.v1' as never, { entry_id: x2.id, kind: 'ocr' } as never, { libraryId: other.id })) as Read;
+    const r2 = (await client.query('query:vdfs.read_sidecar.v1', { entry_id: x2.id, kind: 'ocr' }, { libraryId: other.id })) as Read;
     expect(r2.text).toBe('two');
   });
 

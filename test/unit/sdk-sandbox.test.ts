@@ -75,8 +75,8 @@ describe('SDK modules in the sandbox', () => {
       expect.objectContaining({ kind: 'operation', operationType: 'query', method: 'query:hello:greet.v1', exportFn: 'greet' }),
       expect.objectContaining({ kind: 'job', jobType: 'hello:countdown', exportFn: 'countdown', resumable: true }),
     ]);
-    // 15 queries, 2 actions, the steps job and the benchmarks' no-op job.
-    expect(testExt.registrations.length).toBe(20);
+    // 17 queries and actions, and the steps, no-op, counter and typed jobs.
+    expect(testExt.registrations.length).toBe(21);
     expect(testExt.registrations).toContainEqual(expect.objectContaining({ kind: 'job', jobType: 'test-ext:noop_job' }));
   });
 

@@ -1,25 +1,17 @@
 /**
- * Classifying a receipt: text from the host's OCR (`query:ai.ocr.v1`, which reads a PDF's text
+ * Classifying a receipt: text from the host's OCR (`ai().ocrBase64`, which reads a PDF's text
  * layer or recognises a scan or photo), parsed here (receipt.ts), then — when the daemon has a
- * text model configured — refined by `query:ai.classify_text.v1` with a JSON Schema, so the
- * model's answer has the receipt's shape. Without a model (AI_PROVIDER_NOT_CONFIGURED) the
- * parser's result stands; a model that fails or answers without a total does not replace it.
+ * text model configured — refined by `ai().classifyText` with the schema of `ModelReceipt`, so
+ * the model's answer has the receipt's shape (the host checks it). Without a model
+ * (AI_PROVIDER_NOT_CONFIGURED) the parser's result stands; a model that fails or answers without
+ * a total does not replace it.
  */
-import { CallError, ai, callRaw, log, quote } from "spacedrive-sdk";
-import { fieldsOf, num, rawElements, str } from "./json";
+import { CallError, OcrOptions, ai, log, schemaOf } from "spacedrive-sdk";
+import { ModelReceipt } from "./types";
 import { LineItem, Receipt, parseReceipt, round2 } from "./receipt";
 
-const OCR = "query:ai.ocr.v1";
-
-/** The JSON Schema the model's answer must follow. */
-export const MODEL_SCHEMA =
-  '{"type":"object","required":["merchant","date","total","currency","items"],"additionalProperties":false,"properties":{' +
-  '"merchant":{"type":"string","description":"Store or company name"},' +
-  '"date":{"type":"string","description":"Purchase date, YYYY-MM-DD"},' +
-  '"total":{"type":"number","description":"Amount paid, tax included"},' +
-  '"currency":{"type":"string","description":"ISO 4217 code, e.g. USD"},' +
-  '"items":{"type":"array","items":{"type":"object","required":["description","quantity","unit_price","amount"],"properties":{' +
-  '"description":{"type":"string"},"quantity":{"type":"number"},"unit_price":{"type":"number"},"amount":{"type":"number"}}}}}}';
+/** The JSON Schema the model's answer must follow: the class the answer is read into. */
+const MODEL_SCHEMA = schemaOf<ModelReceipt>();
 
 const MODEL_PROMPT =
   "Extract the receipt data from this text: the merchant's name, the purchase date (YYYY-MM-DD), " +
@@ -33,25 +25,23 @@ export class OcrText {
 }
 
 /**
- * OCRs a document whose bytes are given as a raw JSON string (base64, as received: it is passed
- * on without being decoded). `mimeType` may be "" to let the host sniff the format.
- *
- * A raw call rather than `ai().ocr(bytes)`: a scanned receipt is megabytes of base64 that would
- * otherwise be decoded into guest memory only to be encoded again for the host.
+ * OCRs a document given as base64 (as received: passed on without being decoded). `mimeType`
+ * may be "" to let the host sniff the format.
  */
-export function ocr(dataJson: string, mimeType: string): OcrText {
-  let payload = '{"data":' + dataJson;
-  if (mimeType.length > 0) payload += ',"mime_type":' + quote(mimeType);
-  payload += "}";
+export function ocr(base64: string, mimeType: string): OcrText {
+  let opts: OcrOptions | null = null;
+  if (mimeType.length > 0) {
+    opts = new OcrOptions();
+    opts.mimeType = mimeType;
+  }
   const out = new OcrText();
-  const r = callRaw(OCR, payload);
+  const r = ai().ocrBase64(base64, opts);
   if (!r.ok) {
     out.error = r.error;
     return out;
   }
-  const f = fieldsOf(r.value);
-  out.text = str(f, "text");
-  const c = num(f, "confidence");
+  out.text = r.value.text;
+  const c = r.value.confidence;
   out.confidence = isNaN(c) ? 1 : c;
   return out;
 }
@@ -74,34 +64,29 @@ export function classifyText(text: string, ocrConfidence: f64, useModel: bool): 
     }
     return parsed;
   }
-  const result = fieldsOf(r.value.resultJson);
-  const total = num(result, "total");
-  if (isNaN(total) || total <= 0) {
+  const answer = r.value.resultAs<ModelReceipt>();
+  if (isNaN(answer.total) || answer.total <= 0) {
     log.warn("finance: the text model answered without a total; keeping the parser's result");
     return parsed;
   }
   const refined = new Receipt();
   refined.source = "model";
   refined.model = r.value.model;
-  refined.total = round2(total);
-  refined.merchant = str(result, "merchant");
-  if (refined.merchant.length == 0) refined.merchant = parsed.merchant;
-  const date = str(result, "date");
+  refined.total = round2(answer.total);
+  refined.merchant = answer.merchant.length > 0 ? answer.merchant : parsed.merchant;
+  const date = answer.date;
   refined.date = date.length == 10 && date.charCodeAt(4) == 0x2d ? date : parsed.date;
-  const currency = str(result, "currency").trim().toUpperCase();
+  const currency = answer.currency.trim().toUpperCase();
   refined.currency = currency.length == 3 ? currency : parsed.currency;
   refined.subtotal = parsed.subtotal;
   refined.tax = parsed.tax;
-  const items = rawElements(result.get("items"));
-  for (let i = 0; i < items.length; i++) {
-    const f = fieldsOf(items[i]);
+  for (let i = 0; i < answer.items.length; i++) {
+    const given = answer.items[i];
     const item = new LineItem();
-    item.description = str(f, "description");
-    const q = num(f, "quantity");
-    item.quantity = isNaN(q) || q <= 0 ? 1 : q;
-    item.amount = num(f, "amount");
-    const unit = num(f, "unit_price");
-    item.unitPrice = isNaN(unit) && !isNaN(item.amount) ? round2(item.amount / item.quantity) : unit;
+    item.description = given.description;
+    item.quantity = isNaN(given.quantity) || given.quantity <= 0 ? 1 : given.quantity;
+    item.amount = given.amount;
+    item.unitPrice = isNaN(given.unit_price) && !isNaN(item.amount) ? round2(item.amount / item.quantity) : given.unit_price;
     if (item.description.length > 0 && !isNaN(item.amount)) refined.items.push(item);
   }
   if (refined.items.length == 0) refined.items = parsed.items;

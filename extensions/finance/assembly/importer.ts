@@ -9,41 +9,64 @@
  * completes it. Used by `action:finance:import_receipts` and the `finance:email_scan` job
  * (a job cannot call its own extension's action through the host: that is a call cycle).
  */
-import { CallError, EntryFilter, callRaw, log, quote, RawFields, vdfs } from "spacedrive-sdk";
-import { fieldsOf, has, num, rawElements, str, strOrNull } from "./json";
+import { JSON } from "json-as";
+import { CallError, EntryFilter, JsonObject, NewEntry, callQuery, log, rawFields, vdfs, Vdfs } from "spacedrive-sdk";
 import { classifyText, ocr, receiptMimeType } from "./classify";
+import { AttachmentInput, EmailInput, FetchSince, FetchSinceResult, MailMessage } from "./types";
 
 export const ENTRY_TYPE = "FinancialDocument";
 export const SIDECAR_KIND = "finance.receipt";
 
-/** An email to import, read from an import_receipts input or a fetched mail message. */
+/** An email to import, from an import_receipts input or a fetched mail message. */
 export class Email {
-  /** Message-ID (or another stable id, e.g. `<account>-<uid>`). */
+  /** Message-ID (or another stable id, e.g. `<account>-<uidvalidity>-<uid>`). */
   id: string = "";
   subject: string = "";
   from: string = "";
   date: string = "";
-  /** Raw JSON string (base64 of the RFC 822 message), or null. */
-  rawJson: string | null = null;
-  /** An already classified receipt (raw JSON object), or null. */
+  /** Base64 of the RFC 822 message, stored as the entry's content; null when not given. */
+  raw: string | null = null;
+  /** An already classified receipt (JSON object text), or null. */
   receiptJson: string | null = null;
-  /** Raw JSON objects `{filename, content_type, data}`. */
-  attachments: string[] = [];
+  attachments: AttachmentInput[] = [];
   text: string = "";
-  /** Extra metadata fields, as `"key":value` JSON pairs (account, uid). */
-  extraMetadata: string[] = [];
+  /** Where it came from, recorded in the metadata ("" / -1: not known). */
+  account: string = "";
+  uid: i64 = -1;
 
-  static fromFields(f: RawFields): Email {
-    const e = new Email();
-    e.id = str(f, "id");
-    e.subject = str(f, "subject");
-    e.from = str(f, "from");
-    e.date = str(f, "date");
-    if (has(f, "raw")) e.rawJson = f.get("raw");
-    if (has(f, "receipt")) e.receiptJson = f.get("receipt");
-    e.attachments = rawElements(f.get("attachments"));
-    e.text = str(f, "text");
-    return e;
+  static fromInput(e: EmailInput): Email {
+    const email = new Email();
+    email.id = e.id;
+    email.subject = e.subject;
+    email.from = e.from;
+    email.date = e.date;
+    email.raw = e.raw;
+    const receipt = e.receipt;
+    if (receipt !== null) email.receiptJson = receipt.toString();
+    email.attachments = e.attachments;
+    email.text = e.text;
+    return email;
+  }
+
+  /** An email from a fetched message: id = its Message-ID (or account, UIDVALIDITY and UID). */
+  static fromMessage(m: MailMessage, account: string, uidvalidity: i64): Email {
+    const email = new Email();
+    email.id = m.message_id.length > 0 ? m.message_id : account + "-" + uidvalidity.toString() + "-" + m.uid.toString();
+    email.subject = m.subject;
+    email.from = m.from;
+    email.date = m.date;
+    email.raw = m.raw;
+    email.text = m.text;
+    for (let i = 0; i < m.attachments.length; i++) {
+      const a = new AttachmentInput();
+      a.filename = m.attachments[i].filename;
+      a.content_type = m.attachments[i].content_type;
+      a.data = m.attachments[i].data;
+      email.attachments.push(a);
+    }
+    email.account = account;
+    email.uid = m.uid;
+    return email;
   }
 }
 
@@ -80,75 +103,49 @@ export function receiptPath(id: string): string {
   return "receipts/" + out + ".eml";
 }
 
-/** Adds `library_id` to a JSON object payload when one is given. */
-function withLibrary(payload: string, libraryId: string): string {
-  if (libraryId.length == 0) return payload;
-  return payload.substring(0, payload.length - 1) + ',"library_id":' + quote(libraryId) + "}";
+/** The library to use: the one named, else the call's (the host's default for a library-scoped call). */
+export function library(libraryId: string): Vdfs {
+  return vdfs(libraryId.length > 0 ? libraryId : null);
 }
 
-/** The id and metadata of the entry at `path`, if there is one. */
-class Lookup {
-  found: bool = false;
-  entryId: string = "";
-  metadataJson: string = "{}";
-  error: CallError | null = null;
+/** The `job_id` a metadata object records, or "". */
+function jobIdOf(metadataJson: string): string {
+  const f = rawFields(metadataJson);
+  return f === null ? "" : f.string("job_id");
 }
 
-function library(libraryId: string): string | null {
-  return libraryId.length > 0 ? libraryId : null;
-}
-
-function findEntry(path: string, libraryId: string): Lookup {
-  const out = new Lookup();
-  const filter = new EntryFilter();
-  filter.pathPrefix = path;
-  filter.limit = 5;
-  const r = vdfs(library(libraryId)).listEntries(filter);
-  if (!r.ok) {
-    out.error = r.error;
-    return out;
-  }
-  const entries = r.value.entries;
-  for (let i = 0; i < entries.length; i++) {
-    if (entries[i].path == path) {
-      out.found = true;
-      out.entryId = entries[i].id;
-      out.metadataJson = entries[i].metadataJson;
-      return out;
-    }
-  }
-  return out;
-}
-
-function hasReceiptSidecar(entryId: string, libraryId: string): bool {
-  const r = vdfs(library(libraryId)).listSidecars(entryId, SIDECAR_KIND);
-  return r.ok && r.value.length > 0;
-}
-
-/** Finds the email's receipt: given, in an attachment, or in the body. */
+/** Finds the email's receipt: given, in an attachment, or in the body. "" when there is none. */
 function findReceipt(email: Email, useModel: bool, out: ImportOutcome): string {
   const given = email.receiptJson;
   if (given !== null) return given;
   for (let i = 0; i < email.attachments.length; i++) {
-    const a = fieldsOf(email.attachments[i]);
-    const filename = str(a, "filename");
-    const mime = receiptMimeType(str(a, "content_type"), filename);
-    const data = a.get("data");
-    if (mime.length == 0 || data === null) continue;
-    const text = ocr(data, mime);
+    const a = email.attachments[i];
+    const mime = receiptMimeType(a.content_type, a.filename);
+    if (mime.length == 0 || a.data.length == 0) continue;
+    const text = ocr(a.data, mime);
     if (text.error !== null) {
-      out.warnings.push("attachment '" + filename + "' of " + email.id + " could not be read: " + text.error!.message);
+      out.warnings.push("attachment '" + a.filename + "' of " + email.id + " could not be read: " + text.error!.message);
       continue;
     }
     const receipt = classifyText(text.text, text.confidence, useModel);
-    if (receipt.found) return receipt.toJson();
+    if (receipt.found) return JSON.stringify(receipt.toOutput());
   }
   if (email.text.length > 0) {
     const receipt = classifyText(email.text, 1.0, useModel);
     // A body is a receipt only when it reads as one: a total and who was paid.
-    if (receipt.found && receipt.merchant.length > 0) return receipt.toJson();
+    if (receipt.found && receipt.merchant.length > 0) return JSON.stringify(receipt.toOutput());
   }
   return "";
+}
+
+/** A number field of a JSON object (a given receipt's total), NaN when absent or not a number. */
+function numberField(json: string, key: string): f64 {
+  const f = rawFields(json);
+  if (f === null) return NaN;
+  const v = f.get(key);
+  if (v === null || v.length == 0) return NaN;
+  const c = v.charCodeAt(0);
+  return (c >= 0x30 && c <= 0x39) || c == 0x2d ? F64.parseFloat(v) : NaN;
 }
 
 /**
@@ -158,20 +155,28 @@ function findReceipt(email: Email, useModel: bool, out: ImportOutcome): string {
 export function importEmail(email: Email, libraryId: string, jobId: string, useModel: bool): ImportOutcome {
   const out = new ImportOutcome();
   const path = receiptPath(email.id);
+  const lib = library(libraryId);
 
-  const existing = findEntry(path, libraryId);
-  if (existing.error !== null) {
+  const filter = new EntryFilter();
+  filter.pathPrefix = path;
+  filter.limit = 5;
+  const listed = lib.listEntries(filter);
+  if (!listed.ok) {
     out.status = "failed";
-    out.error = existing.error;
+    out.error = listed.error;
     return out;
   }
-  if (existing.found) {
-    out.entryId = existing.entryId;
-    out.existingJobId = str(fieldsOf(existing.metadataJson), "job_id");
-    if (hasReceiptSidecar(out.entryId, libraryId)) {
+  const entries = listed.value.entries;
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i].path != path) continue;
+    out.entryId = entries[i].id;
+    out.existingJobId = jobIdOf(entries[i].metadataJson);
+    const sidecars = lib.listSidecars(out.entryId, SIDECAR_KIND);
+    if (sidecars.ok && sidecars.value.length > 0) {
       out.status = "existing";
       return out;
     }
+    break;
   }
 
   const receipt = findReceipt(email, useModel, out);
@@ -179,49 +184,45 @@ export function importEmail(email: Email, libraryId: string, jobId: string, useM
     out.status = "no_receipt";
     return out;
   }
-  const rf = fieldsOf(receipt);
+  const rf = rawFields(receipt);
   out.receiptJson = receipt;
-  out.merchant = str(rf, "merchant");
+  out.merchant = rf === null ? "" : rf.string("merchant");
   if (out.merchant.length == 0) out.merchant = senderName(email.from);
-  out.total = num(rf, "total");
-  out.currency = str(rf, "currency");
-
-  const meta = new Array<string>();
-  meta.push('"merchant":' + strOrNull(out.merchant));
-  meta.push('"total":' + (isNaN(out.total) ? "null" : rf.getOr("total", "null")));
-  meta.push('"currency":' + strOrNull(out.currency));
-  meta.push('"date":' + strOrNull(str(rf, "date")));
-  meta.push('"email_id":' + quote(email.id));
-  meta.push('"subject":' + quote(email.subject));
-  if (email.from.length > 0) meta.push('"from":' + quote(email.from));
-  if (email.date.length > 0) meta.push('"email_date":' + quote(email.date));
-  meta.push('"source":' + strOrNull(str(rf, "source")));
-  if (jobId.length > 0) meta.push('"job_id":' + quote(jobId));
-  for (let i = 0; i < email.extraMetadata.length; i++) meta.push(email.extraMetadata[i]);
+  out.total = numberField(receipt, "total");
+  out.currency = rf === null ? "" : rf.string("currency");
 
   let entryId = out.entryId;
   if (entryId.length == 0) {
-    const subject = email.subject.length > 0 ? email.subject : email.id;
-    let payload = '{"name":' + quote("Receipt: " + subject) + ',"path":' + quote(path) + ',"entry_type":"' + ENTRY_TYPE + '"' +
-      ',"metadata":{' + meta.join(",") + '},"if_exists":"return"';
-    const raw = email.rawJson;
-    if (raw !== null) payload += ',"content":' + raw;
-    payload += "}";
-    // Raw call rather than vdfs().createEntry(…withContent(bytes)): the message arrives as base64
-    // and goes on as base64, instead of being decoded into guest memory and encoded again.
-    const created = callRaw("action:vdfs.create_entry.input.v1", withLibrary(payload, libraryId));
+    const meta = new JsonObject()
+      .stringOrNull("merchant", out.merchant)
+      .number("total", out.total)
+      .stringOrNull("currency", out.currency)
+      .stringOrNull("date", rf === null ? "" : rf.string("date"))
+      .string("email_id", email.id)
+      .string("subject", email.subject)
+      .stringIfAny("from", email.from)
+      .stringIfAny("email_date", email.date)
+      .stringOrNull("source", rf === null ? "" : rf.string("source"))
+      .stringIfAny("job_id", jobId)
+      .stringIfAny("account", email.account);
+    if (email.uid >= 0) meta.integer("uid", email.uid);
+    const entry = new NewEntry("Receipt: " + (email.subject.length > 0 ? email.subject : email.id), path, ENTRY_TYPE)
+      .withMetadataJson(meta.toString())
+      .onExisting("return");
+    const raw = email.raw;
+    if (raw !== null) entry.withContentBase64(raw);
+    const created = lib.createEntry(entry);
     if (!created.ok) {
       out.status = "failed";
       out.error = created.error;
       return out;
     }
-    const cf = fieldsOf(created.value);
-    entryId = str(cf, "id");
-    if (cf.getOr("created", "false") != "true") out.existingJobId = str(fieldsOf(cf.get("metadata")), "job_id");
+    entryId = created.value.id;
+    if (!created.value.created) out.existingJobId = jobIdOf(created.value.metadataJson);
   }
   out.entryId = entryId;
 
-  const sidecar = vdfs(library(libraryId)).writeSidecarRawJson(entryId, SIDECAR_KIND, receipt);
+  const sidecar = lib.writeSidecarRawJson(entryId, SIDECAR_KIND, receipt);
   if (!sidecar.ok) {
     out.status = "failed";
     out.error = sidecar.error;
@@ -251,36 +252,23 @@ export class Fetched {
   error: CallError | null = null;
 }
 
-/**
- * The email with UID `uidJson` (a JSON integer) of `account`, fetched through
- * `query:mail.fetch_since.v1`, as the scan job would see it.
- */
-export function fetchByUid(account: string, uidJson: string): Fetched {
+/** The email with UID `uid` of `account`, fetched through `query:mail.fetch_since.v1`, as the scan job would see it. */
+export function fetchByUid(account: string, uid: i64): Fetched {
   const out = new Fetched();
-  const uid = I64.parseInt(uidJson);
-  const r = callRaw("query:mail.fetch_since.v1", '{"account":' + quote(account) + ',"last_uid":' + (uid - 1).toString() + ',"limit":1,"include_raw":true}');
+  const ask = new FetchSince();
+  ask.account = account;
+  ask.last_uid = uid - 1;
+  ask.limit = 1;
+  const r = callQuery<FetchSince, FetchSinceResult>("query:mail.fetch_since.v1", ask);
   if (!r.ok) {
     out.error = r.error;
     return out;
   }
-  const f = fieldsOf(r.value);
-  const messages = rawElements(f.get("messages"));
-  const m = messages.length > 0 ? fieldsOf(messages[0]) : new RawFields();
-  if (messages.length == 0 || m.getOr("uid", "") != uid.toString()) {
+  const messages = r.value.messages;
+  if (messages.length == 0 || messages[0].uid != uid) {
     out.error = new CallError("NOT_FOUND", "message UID " + uid.toString() + " not found in mail account '" + account + "'");
     return out;
   }
-  out.email = emailOfMessage(m, account, f.getOr("uidvalidity", "0"));
+  out.email = Email.fromMessage(messages[0], account, r.value.uidvalidity);
   return out;
-}
-
-/** An email from a fetched mail message: id = its Message-ID (or account, UIDVALIDITY and UID). */
-export function emailOfMessage(m: RawFields, account: string, uidvalidity: string): Email {
-  const email = Email.fromFields(m);
-  const uid = m.getOr("uid", "0");
-  const messageId = str(m, "message_id");
-  email.id = messageId.length > 0 ? messageId : account + "-" + uidvalidity + "-" + uid;
-  email.extraMetadata.push('"account":' + quote(account));
-  email.extraMetadata.push('"uid":' + uid);
-  return email;
 }

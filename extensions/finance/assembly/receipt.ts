@@ -7,8 +7,8 @@
  * so every rule looks for a shape (a money amount at the end of a line, a word on the line)
  * rather than an exact layout.
  */
-import { quote } from "spacedrive-sdk";
-import { money, ratio, strOrNull } from "./json";
+import { JSON } from "json-as";
+import { LineItemOutput, ReceiptOutput } from "./types";
 
 /** One line item: `2 x Cappuccino 9.00`. */
 export class LineItem {
@@ -17,9 +17,13 @@ export class LineItem {
   unitPrice: f64 = NaN;
   amount: f64 = NaN;
 
-  toJson(): string {
-    return '{"description":' + quote(this.description) + ',"quantity":' + money(this.quantity) +
-      ',"unit_price":' + money(this.unitPrice) + ',"amount":' + money(this.amount) + "}";
+  toOutput(): LineItemOutput {
+    const out = new LineItemOutput();
+    out.description = this.description;
+    out.quantity = round2(this.quantity);
+    out.unit_price = boxed(this.unitPrice);
+    out.amount = boxed(this.amount);
+    return out;
   }
 }
 
@@ -45,20 +49,38 @@ export class Receipt {
     return !isNaN(this.total) && this.total > 0;
   }
 
-  /** The JSON object the operations return (and the `finance.receipt` sidecar holds). */
-  toJson(text: string | null = null): string {
-    const items = new Array<string>();
-    for (let i = 0; i < this.items.length; i++) items.push(this.items[i].toJson());
-    let out = '{"merchant":' + strOrNull(this.merchant) + ',"date":' + strOrNull(this.date) +
-      ',"total":' + money(this.total) + ',"currency":' + strOrNull(this.currency) +
-      ',"items":[' + items.join(",") + "]";
-    if (!isNaN(this.subtotal)) out += ',"subtotal":' + money(this.subtotal);
-    if (!isNaN(this.tax)) out += ',"tax":' + money(this.tax);
-    out += ',"confidence":' + ratio(this.confidence) + ',"source":' + quote(this.source);
-    if (this.model.length > 0) out += ',"model":' + quote(this.model);
-    if (text !== null) out += ',"text":' + quote(text);
-    return out + "}";
+  /** What the operations return (and the `finance.receipt` sidecar holds), with the text read when given. */
+  toOutput(text: string | null = null): ReceiptOutput {
+    const out = new ReceiptOutput();
+    out.merchant = orNull(this.merchant);
+    out.date = orNull(this.date);
+    out.total = boxed(this.total);
+    out.currency = orNull(this.currency);
+    for (let i = 0; i < this.items.length; i++) out.items.push(this.items[i].toOutput());
+    out.subtotal = boxed(this.subtotal);
+    out.tax = boxed(this.tax);
+    out.confidence = ratio(this.confidence);
+    out.source = this.source;
+    out.model = orNull(this.model);
+    out.text = text;
+    return out;
   }
+}
+
+/** An amount rounded to cents, or null when not found. */
+function boxed(value: f64): JSON.Box<f64> | null {
+  if (isNaN(value) || !isFinite(value)) return null;
+  return new JSON.Box<f64>(round2(value));
+}
+
+/** A confidence in 0..1, to three decimals. */
+function ratio(value: f64): f64 {
+  if (isNaN(value) || !isFinite(value)) return 0;
+  return Math.max(0.0, Math.min(1.0, Math.round(value * 1000) / 1000));
+}
+
+function orNull(value: string): string | null {
+  return value.length == 0 ? null : value;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,151 +2,108 @@
  * Job `finance:email_scan`: fetches a mail account's messages in UID order through
  * `query:mail.fetch_since.v1` and imports the receipts found (importer.ts).
  *
- * Resumable: after EVERY message the job reports progress with its state
- * `{last_uid, processed, imported, already_imported, uidvalidity}` — durable when the report
- * returns — so a pause, a cancel and retry, or a daemon killed mid-scan resumes right after the
- * last message reported. A message being processed when the daemon died is processed again; its
- * entry is found by path, so it is never imported twice.
+ * Resumable: after EVERY message the job reports progress with its state (`ScanState`) — durable
+ * when the report returns — so a pause, a cancel and retry, or a daemon killed mid-scan resumes
+ * right after the last message reported. A message being processed when the daemon died is
+ * processed again; its entry is found by path, so it is never imported twice.
  *
  * Where a scan of an account ended is also kept in the library (an entry
  * `finance/sync/<account>` of type `FinanceMailCursor`), so the next scan of the account starts
  * there and imports only new mail; `rescan: true` starts from the first message again.
  */
-import { EntryFilter, Interrupt, JobContext, NewEntry, Progress, callRaw, handOver, log, quote, vdfs } from "spacedrive-sdk";
-import { fieldsOf, num, rawElements, str } from "./json";
-import { emailOfMessage, importEmail, logWarnings, senderName } from "./importer";
+import { JSON } from "json-as";
+import { EntryFilter, Interrupt, JobContext, NewEntry, Progress, callQuery, log } from "spacedrive-sdk";
+import { Email, importEmail, library, logWarnings, senderName } from "./importer";
+import { CursorMetadata, FetchSince, FetchSinceResult, ScanOutput, ScanParams, ScanState } from "./types";
 
 const CURSOR_TYPE = "FinanceMailCursor";
-const DEFAULT_BATCH = 10;
 /**
  * Raw bytes per fetch. A batch arrives twice in the guest (the raw message and its decoded
  * attachments, both base64, as UTF-16 strings), so 4 MiB of mail is ~20 MB of guest memory.
  */
-const MAX_BATCH_BYTES = 4 * 1024 * 1024;
-
-/** The job's checkpoint. */
-class ScanState {
-  lastUid: i64 = 0;
-  processed: i64 = 0;
-  imported: i64 = 0;
-  alreadyImported: i64 = 0;
-  uidvalidity: i64 = 0;
-
-  toJson(): string {
-    return '{"last_uid":' + this.lastUid.toString() + ',"processed":' + this.processed.toString() + ',"imported":' + this.imported.toString() +
-      ',"already_imported":' + this.alreadyImported.toString() + ',"uidvalidity":' + this.uidvalidity.toString() + "}";
-  }
-
-  static fromJson(json: string): ScanState {
-    const f = fieldsOf(json);
-    const s = new ScanState();
-    s.lastUid = intOr(num(f, "last_uid"), 0);
-    s.processed = intOr(num(f, "processed"), 0);
-    s.imported = intOr(num(f, "imported"), 0);
-    s.alreadyImported = intOr(num(f, "already_imported"), 0);
-    s.uidvalidity = intOr(num(f, "uidvalidity"), 0);
-    return s;
-  }
-}
-
-/** The answer to a pause or cancel, with the state as raw JSON. */
-function interrupted(state: ScanState): i64 {
-  return handOver('{"status":"interrupted","state":' + state.toJson() + "}");
-}
-
-function intOr(v: f64, fallback: i64): i64 {
-  return isNaN(v) ? fallback : <i64>v;
-}
-
-function library(libraryId: string): string | null {
-  return libraryId.length > 0 ? libraryId : null;
-}
+const MAX_BATCH_BYTES: i64 = 4 * 1024 * 1024;
 
 function cursorPath(account: string): string {
   return "finance/sync/" + account;
 }
 
-/** Where the last scan of `account` ended: [last_uid, uidvalidity], or [0, 0]. */
-function readCursor(account: string, libraryId: string): i64[] {
+/** Where the last scan of `account` ended (last_uid and uidvalidity 0 when it never ran). */
+function readCursor(account: string, libraryId: string): CursorMetadata {
   const path = cursorPath(account);
   const filter = new EntryFilter();
   filter.pathPrefix = path;
   filter.entryType = CURSOR_TYPE;
   filter.limit = 5;
-  const r = vdfs(library(libraryId)).listEntries(filter);
-  if (!r.ok) return [0, 0];
-  const entries = r.value.entries;
-  for (let i = 0; i < entries.length; i++) {
-    if (entries[i].path != path) continue;
-    const m = fieldsOf(entries[i].metadataJson);
-    return [intOr(num(m, "last_uid"), 0), intOr(num(m, "uidvalidity"), 0)];
+  const r = library(libraryId).listEntries(filter);
+  if (r.ok) {
+    const entries = r.value.entries;
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i].path == path) return entries[i].metadataAs<CursorMetadata>();
+    }
   }
-  return [0, 0];
+  return new CursorMetadata();
 }
 
 function writeCursor(account: string, libraryId: string, state: ScanState): void {
-  const entry = new NewEntry("Mail sync: " + account, cursorPath(account), CURSOR_TYPE)
-    .withMetadataJson('{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"uidvalidity":' + state.uidvalidity.toString() + "}")
-    .onExisting("replace");
-  const r = vdfs(library(libraryId)).createEntry(entry);
+  const cursor = new CursorMetadata();
+  cursor.account = account;
+  cursor.last_uid = state.last_uid;
+  cursor.uidvalidity = state.uidvalidity;
+  const entry = new NewEntry("Mail sync: " + account, cursorPath(account), CURSOR_TYPE).withMetadata<CursorMetadata>(cursor).onExisting("replace");
+  const r = library(libraryId).createEntry(entry);
   if (!r.ok) log.warn("finance: could not record where the scan of '" + account + "' ended: " + r.error!.message);
 }
 
 /** Job export `execute_email_scan`. */
 export function runEmailScan(job: JobContext): i64 {
-  const params = fieldsOf(job.paramsJson());
-  const account = str(params, "provider");
-  const libraryId = str(params, "library_id");
-  const rescan = params.getOr("rescan", "false") == "true";
-  const useModel = params.getOr("use_model", "true") != "false";
-  let batch = intOr(num(params, "batch_size"), DEFAULT_BATCH);
-  if (batch < 1) batch = DEFAULT_BATCH;
+  const params = job.params<ScanParams>();
+  const account = params.provider;
+  const libraryId = params.library_id;
 
-  let state: ScanState;
-  if (job.hasState()) {
-    state = ScanState.fromJson(job.stateJson());
-    log.info("finance: resuming the scan of '" + account + "' after UID " + state.lastUid.toString() + " (" + state.processed.toString() + " messages done)");
+  let state = job.state<ScanState>();
+  if (state !== null) {
+    log.info("finance: resuming the scan of '" + account + "' after UID " + state.last_uid.toString() + " (" + state.processed.toString() + " messages done)");
   } else {
     state = new ScanState();
-    if (!rescan) {
+    if (!params.rescan) {
       const cursor = readCursor(account, libraryId);
-      state.lastUid = cursor[0];
-      state.uidvalidity = cursor[1];
-      if (state.lastUid > 0) log.info("finance: scanning '" + account + "' for mail after UID " + state.lastUid.toString() + " (where the last scan ended)");
+      state.last_uid = cursor.last_uid;
+      state.uidvalidity = cursor.uidvalidity;
+      if (state.last_uid > 0) log.info("finance: scanning '" + account + "' for mail after UID " + state.last_uid.toString() + " (where the last scan ended)");
     }
   }
+  const s = state!;
 
+  const ask = new FetchSince();
+  ask.account = account;
+  ask.limit = params.batch_size;
+  ask.max_bytes = MAX_BATCH_BYTES;
   while (true) {
-    if (job.checkInterrupt() != Interrupt.Continue) return interrupted(state);
-    const fetched = callRaw(
-      "query:mail.fetch_since.v1",
-      '{"account":' + quote(account) + ',"last_uid":' + state.lastUid.toString() + ',"limit":' + batch.toString() + ',"max_bytes":' + MAX_BATCH_BYTES.toString() + ',"include_raw":true}',
-    );
+    if (job.checkInterrupt() != Interrupt.Continue) return job.interrupted<ScanState>(s);
+    ask.last_uid = s.last_uid;
+    const fetched = callQuery<FetchSince, FetchSinceResult>("query:mail.fetch_since.v1", ask);
     if (!fetched.ok) {
       const code = fetched.error!.code;
       // A missing account or bad input will not fix itself; a network or server problem might.
       const retryable = code != "NOT_FOUND" && code != "INVALID_INPUT" && code != "PERMISSION_DENIED" && code != "MAIL_AUTH_FAILED";
       return job.failed("fetching mail from '" + account + "' failed: " + fetched.error!.message, retryable, code);
     }
-    const f = fieldsOf(fetched.value);
-    const uidvalidity = intOr(num(f, "uidvalidity"), 0);
-    if (state.uidvalidity != 0 && uidvalidity != 0 && uidvalidity != state.uidvalidity) {
+    const batch = fetched.value;
+    if (s.uidvalidity != 0 && batch.uidvalidity != 0 && batch.uidvalidity != s.uidvalidity) {
       // The server renumbered the mailbox: old UIDs mean nothing. Start over; entries are found
       // by Message-ID, so nothing is imported twice.
-      log.warn("finance: UIDVALIDITY of '" + account + "' changed (" + state.uidvalidity.toString() + " → " + uidvalidity.toString() + "); scanning from the start");
-      state.uidvalidity = uidvalidity;
-      state.lastUid = 0;
+      log.warn("finance: UIDVALIDITY of '" + account + "' changed (" + s.uidvalidity.toString() + " → " + batch.uidvalidity.toString() + "); scanning from the start");
+      s.uidvalidity = batch.uidvalidity;
+      s.last_uid = 0;
       continue;
     }
-    state.uidvalidity = uidvalidity;
-    const messages = rawElements(f.get("messages"));
-    const available = intOr(num(f, "available"), <i64>messages.length);
+    s.uidvalidity = batch.uidvalidity;
+    const messages = batch.messages;
 
     for (let i = 0; i < messages.length; i++) {
-      if (job.checkInterrupt() != Interrupt.Continue) return interrupted(state);
-      const m = fieldsOf(messages[i]);
-      const uid = intOr(num(m, "uid"), 0);
-      const email = emailOfMessage(m, account, uidvalidity.toString());
+      if (job.checkInterrupt() != Interrupt.Continue) return job.interrupted<ScanState>(s);
+      const uid = messages[i].uid;
+      const email = Email.fromMessage(messages[i], account, batch.uidvalidity);
       if (email.attachments.length > 0) {
         // OCR of a long scan can take a while; a report (the checkpoint unchanged) starts a fresh
         // time-limit period, so only one document's OCR has to fit in it, not the previous
@@ -154,10 +111,10 @@ export function runEmailScan(job: JobContext): i64 {
         const beat = new Progress();
         beat.message = "UID " + uid.toString() + ": reading " + email.attachments.length.toString() + " attachment(s)";
         const answer = job.report(beat);
-        if (answer == Interrupt.Pause || answer == Interrupt.Cancel) return interrupted(state);
+        if (answer == Interrupt.Pause || answer == Interrupt.Cancel) return job.interrupted<ScanState>(s);
       }
 
-      const outcome = importEmail(email, libraryId, job.jobId, useModel);
+      const outcome = importEmail(email, libraryId, job.jobId, params.use_model);
       logWarnings(outcome);
       if (outcome.status == "failed") {
         // Not checkpointed past this message: the retry imports it.
@@ -165,36 +122,39 @@ export function runEmailScan(job: JobContext): i64 {
       }
       let line = "UID " + uid.toString() + ": ";
       if (outcome.status == "imported" || (outcome.status == "existing" && outcome.existingJobId == job.jobId)) {
-        state.imported++;
+        s.imported++;
         const who = outcome.merchant.length > 0 ? outcome.merchant : senderName(email.from);
         line += "imported " + who + (isNaN(outcome.total) ? "" : " " + outcome.total.toString() + (outcome.currency.length > 0 ? " " + outcome.currency : ""));
       } else if (outcome.status == "existing") {
-        state.alreadyImported++;
+        s.already_imported++;
         line += "already imported";
       } else {
         line += "no receipt";
       }
-      state.lastUid = uid;
-      state.processed++;
+      s.last_uid = uid;
+      s.processed++;
 
-      const remaining = available - <i64>(i + 1);
+      const remaining = batch.available - <i64>(i + 1);
       const p = new Progress();
-      p.itemsDone = state.processed;
-      p.itemsTotal = state.processed + (remaining > 0 ? remaining : 0);
+      p.itemsDone = s.processed;
+      p.itemsTotal = s.processed + (remaining > 0 ? remaining : 0);
       p.fraction = p.itemsTotal > 0 ? <f64>p.itemsDone / <f64>p.itemsTotal : 1;
-      p.stateJson = state.toJson();
+      p.stateJson = JSON.stringify<ScanState>(s);
       p.message = line;
       if (outcome.warnings.length > 0) p.warning = outcome.warnings.join("; ");
       const next = job.report(p);
-      if (next == Interrupt.Pause || next == Interrupt.Cancel) return interrupted(state);
+      if (next == Interrupt.Pause || next == Interrupt.Cancel) return job.interrupted<ScanState>(s);
     }
 
-    if (f.getOr("has_more", "false") != "true" || messages.length == 0) break;
+    if (!batch.has_more || messages.length == 0) break;
   }
 
-  writeCursor(account, libraryId, state);
-  return job.completeJson(
-    '{"processed":' + state.processed.toString() + ',"imported":' + state.imported.toString() + ',"already_imported":' + state.alreadyImported.toString() +
-      ',"last_uid":' + state.lastUid.toString() + ',"account":' + quote(account) + "}",
-  );
+  writeCursor(account, libraryId, s);
+  const out = new ScanOutput();
+  out.processed = s.processed;
+  out.imported = s.imported;
+  out.already_imported = s.already_imported;
+  out.last_uid = s.last_uid;
+  out.account = account;
+  return job.complete<ScanOutput>(out);
 }

@@ -12,8 +12,14 @@ import { ExtensionContext, JobContext, JobOptions, Interrupt, OperationOptions, 
 // Every module exports the ABI marker and the allocator.
 export { sd_abi_version, sd_alloc, sd_free } from "spacedrive-sdk";
 
+// The types are the schemas: the SDK's transform derives each class's JSON Schema from its fields
+// (`@describe` and `@schema` add what a type cannot say), and `OperationOptions.typed` /
+// `JobOptions.typed` register them, so the host validates exactly what these classes read.
+
 @json
 class GreetInput {
+  @describe("Who to greet")
+  @schema('{"minLength":1,"maxLength":200}')
   name: string = "";
 }
 
@@ -24,8 +30,12 @@ class GreetOutput {
 
 @json
 class CountdownParams {
+  @describe("Number to count down from")
+  @schema('{"minimum":0,"maximum":1000000}')
   from: i32 = 0;
   @optional
+  @describe("Pause between steps, in milliseconds")
+  @schema('{"minimum":0,"maximum":60000}')
   delay_ms: i32 = 0;
 }
 
@@ -39,20 +49,11 @@ class CountdownOutput {
   counted: i32 = 0;
 }
 
-const GREET_INPUT =
-  '{"type":"object","required":["name"],"additionalProperties":false,' +
-  '"properties":{"name":{"type":"string","minLength":1,"maxLength":200,"description":"Who to greet"}}}';
-const GREET_OUTPUT = '{"type":"object","required":["greeting"],"properties":{"greeting":{"type":"string"}}}';
-const COUNTDOWN_PARAMS =
-  '{"type":"object","required":["from"],"additionalProperties":false,"properties":{' +
-  '"from":{"type":"integer","minimum":0,"maximum":1000000,"description":"Number to count down from"},' +
-  '"delay_ms":{"type":"integer","minimum":0,"maximum":60000,"description":"Pause between steps, in milliseconds"}}}';
-
 /** Registers the query and the job. */
 export function plugin_init(): i32 {
   const ctx = new ExtensionContext();
-  ctx.registerQuery("greet", "greet", new OperationOptions("Greets someone by name", GREET_INPUT, GREET_OUTPUT));
-  ctx.registerJob("countdown", "countdown", true, new JobOptions("Counts down to zero, one checkpoint per step", COUNTDOWN_PARAMS));
+  ctx.registerQuery("greet", "greet", OperationOptions.typed<GreetInput, GreetOutput>("Greets someone by name"));
+  ctx.registerJob("countdown", "countdown", true, JobOptions.typed<CountdownParams, CountdownState, CountdownOutput>("Counts down to zero, one checkpoint per step"));
   return ctx.initStatus();
 }
 

@@ -8,7 +8,8 @@
  * Jobs: test-ext:steps (resumable; progress + state + interrupt checks, optional failures),
  * test-ext:noop_job (resumable; completes at once: the floor of an extension job, for benchmarks),
  * test-ext:counter (resumable; logs `acked <job_id> <n>` after each acknowledged checkpoint, for
- * the crash tests).
+ * the crash tests), test-ext:typed_job (params, state and output schemas derived from its classes;
+ * `break_state` / `break_output` make it report what they do not allow).
  */
 import { JSON } from "json-as";
 import {
@@ -238,6 +239,7 @@ export function plugin_init(): i32 {
   ctx.registerJob("steps", "steps", true, new JobOptions("Counts steps with a checkpoint per step", STEPS_SCHEMA));
   ctx.registerJob("noop_job", "noop_job", true, new JobOptions("Completes at once with {} (benchmarks)", ANY_OBJECT));
   ctx.registerJob("counter", "counter", true, new JobOptions("Counts to `to`, checkpointing {n} and logging each acknowledged value", COUNTER_SCHEMA));
+  ctx.registerJob("typed_job", "typed_job", true, JobOptions.typed<TypedJobParams, TypedJobState, TypedJobOutput>("Checkpoints {step} once and completes with {steps}; schemas from its classes"));
   return ctx.initStatus();
 }
 
@@ -501,4 +503,45 @@ export function counter(ptr: i32, len: i32): i64 {
   out.to = params.to;
   out.resumed = saved !== null;
   return job.complete<CounterOutput>(out);
+}
+
+@json
+class TypedJobParams {
+  @optional break_state: bool = false;
+  @optional break_output: bool = false;
+}
+
+@json
+class TypedJobState {
+  @schema('{"minimum":1}')
+  step: i32 = 0;
+}
+
+@json
+class TypedJobOutput {
+  steps: i32 = 0;
+}
+
+/**
+ * Job `test-ext:typed_job`: registered with `JobOptions.typed`, so the host holds its reports and
+ * its output to the schemas of the classes above; `break_state` reports `{"step":"one"}` and
+ * `break_output` completes with `{"steps":"one"}`, which the host must refuse.
+ */
+export function typed_job(ptr: i32, len: i32): i64 {
+  const job = JobContext.fromParams(ptr, len);
+  const params = job.params<TypedJobParams>();
+  if (params.break_state) {
+    const p = new Progress();
+    p.fraction = 0.5;
+    p.stateJson = '{"step":"one"}';
+    job.report(p);
+  } else {
+    const state = new TypedJobState();
+    state.step = 1;
+    job.reportProgress<TypedJobState>(0.5, state);
+  }
+  if (params.break_output) return job.completeJson('{"steps":"one"}');
+  const out = new TypedJobOutput();
+  out.steps = 1;
+  return job.complete<TypedJobOutput>(out);
 }

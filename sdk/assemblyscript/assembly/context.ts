@@ -11,6 +11,7 @@ import { CallResult, callQuery, callAction, callRaw } from "./call";
 import { Jobs } from "./jobs";
 import { Logger, log } from "./log";
 import { rawFields, quote } from "./raw-json";
+import { schemaOf } from "./schema";
 import { E_CONFIG, E_INFO, E_NO_INPUT, E_REGISTRATION } from "./messages";
 
 /** Description and JSON Schemas (as JSON text) of a query or action. */
@@ -22,7 +23,30 @@ export class OperationOptions {
     public inputSchema: string | null = null,
     /** JSON Schema the host validates the output against; `null` accepts any JSON. */
     public outputSchema: string | null = null,
+    /** Registered with `"library_scoped": true` (see `libraryScoped()`). */
+    public isLibraryScoped: bool = false,
   ) {}
+
+  /**
+   * Declares the operation library-scoped: the host validates the caller's library (the default
+   * library when none is named) and runs the handler in it, so `vdfs()` without an id uses it.
+   * Without it, a call that names a library is refused.
+   */
+  libraryScoped(): OperationOptions {
+    this.isLibraryScoped = true;
+    return this;
+  }
+
+  /**
+   * Options whose schemas are those of `I` and `O` (`schemaOf`): the host validates input and
+   * output against what the handler's types say, and `spacedrive types generate` types the
+   * method for clients from them.
+   *
+   * @example `ctx.registerQuery("greet", "greet", OperationOptions.typed<GreetInput, GreetOutput>("Greets someone by name"));`
+   */
+  static typed<I, O>(description: string = ""): OperationOptions {
+    return new OperationOptions(description, schemaOf<I>(), schemaOf<O>());
+  }
 }
 
 /** Description and params JSON Schema (as JSON text) of a job type. */
@@ -32,7 +56,20 @@ export class JobOptions {
     public description: string = "",
     /** JSON Schema the params are validated against at dispatch; `null` accepts any JSON. */
     public paramsSchema: string | null = null,
+    /** JSON Schema of the checkpoint state the job reports; the host refuses a report that does not fit. */
+    public stateSchema: string | null = null,
+    /** JSON Schema of the job's output; the host refuses a completion that does not fit. */
+    public outputSchema: string | null = null,
   ) {}
+
+  /**
+   * Options whose params, state and output schemas are those of `P`, `S` and `O` (`schemaOf`).
+   *
+   * @example `ctx.registerJob("countdown", "countdown", true, JobOptions.typed<CountdownParams, CountdownState, CountdownOutput>("Counts down"));`
+   */
+  static typed<P, S, O>(description: string = ""): JobOptions {
+    return new JobOptions(description, schemaOf<P>(), schemaOf<S>(), schemaOf<O>());
+  }
 }
 
 /** The extension's identity, from `extension.info`. */
@@ -114,6 +151,10 @@ export class ExtensionContext {
       payload += ',"description":' + quote(opts.description);
       const schema = opts.paramsSchema;
       if (schema !== null) payload += ',"params_schema":' + schema;
+      const state = opts.stateSchema;
+      if (state !== null) payload += ',"state_schema":' + state;
+      const output = opts.outputSchema;
+      if (output !== null) payload += ',"output_schema":' + output;
     }
     return this.registered(callRaw("extension.register_job", payload + "}"), "job_type");
   }
@@ -131,6 +172,7 @@ export class ExtensionContext {
       if (input !== null) payload += ',"input_schema":' + input;
       const output = opts.outputSchema;
       if (output !== null) payload += ',"output_schema":' + output;
+      if (opts.isLibraryScoped) payload += ',"library_scoped":true';
     }
     return this.registered(callRaw("extension.register_operation", payload + "}"), "method");
   }

@@ -19,6 +19,8 @@ export { JobContext, Interrupt, Jobs, DispatchOptions, Progress } from "./jobs";
 export { Logger, LogLevel, log } from "./log";
 export { RawFields, rawFields, decodeJsonString, quote } from "./raw-json";
 export { sdkAbort } from "./abort";
+export { schemaOf } from "./schema";
+export { JsonObject, JsonArray } from "./json-builder";
 export { Vdfs, vdfs, Entry, NewEntry, EntryFilter, EntryPage, Sidecar, SidecarContent } from "./capabilities/vdfs";
 export { Ai, ai, OcrOptions, OcrResult, OcrPage, Classification, Embeddings } from "./capabilities/ai";
 export { Http, http, HttpRequest, HttpResponse } from "./capabilities/http";

@@ -15,6 +15,7 @@ import { registerLibraryCommands } from './library.js';
 import { registerMailCommands } from './mail.js';
 import { registerMethodsCommand } from './methods.js';
 import { registerStatusCommand } from './status.js';
+import { registerTypesCommand } from './types.js';
 
 /** Adds a group of commands to the program; `cli.action(…)` wraps their handlers. */
 export type CommandGroup = (program: Command, cli: Cli) => void;
@@ -30,4 +31,5 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerLibraryCommands,
   registerCredentialsCommand,
   registerMailCommands,
+  registerTypesCommand,
 ];

@@ -99,7 +99,7 @@ export class Registrar {
     if (o.description !== undefined && typeof o.description !== 'string') return reject(`'${name}': description must be a string`);
     const description = (o.description as string | undefined) ?? '';
     if (description.length > MAX_DESCRIPTION) return reject(`'${name}': description is ${description.length} characters, over the limit of ${MAX_DESCRIPTION}`);
-    for (const field of ['input_schema', 'output_schema', 'params_schema']) {
+    for (const field of ['input_schema', 'output_schema', 'params_schema', 'state_schema']) {
       if (schemaOver(o[field], payloadBytes, limits.maxSchemaBytes)) {
         return reject(`'${name}': ${field} is over the limit of ${limits.maxSchemaBytes} bytes of JSON (limits.max_schema_bytes)`);
       }
@@ -126,10 +126,14 @@ export class Registrar {
     }
     if (this.#jobNames.has(name)) return reject(`job '${name}' is already registered`);
     if (o.resumable !== undefined && typeof o.resumable !== 'boolean') return reject(`'${name}': resumable must be a boolean`);
-    if (!isSchema(o.params_schema)) return reject(`'${name}': params_schema must be a JSON Schema`);
+    if (!isSchema(o.params_schema) || !isSchema(o.state_schema) || !isSchema(o.output_schema)) {
+      return reject(`'${name}': params_schema, state_schema and output_schema must be JSON Schemas`);
+    }
     this.#jobNames.add(name);
     const reg: GuestRegistration = { kind: 'job', name, jobType, exportFn, resumable: (o.resumable as boolean | undefined) ?? true, description };
     if (o.params_schema !== undefined) reg.paramsSchema = o.params_schema;
+    if (o.state_schema !== undefined) reg.stateSchema = o.state_schema;
+    if (o.output_schema !== undefined) reg.outputSchema = o.output_schema;
     this.registrations.push(reg);
     return JSON.stringify({ ok: true, result: { job_type: jobType } });
   }

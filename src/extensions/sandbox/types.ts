@@ -59,6 +59,10 @@ export type GuestRegistration =
       resumable: boolean;
       description: string;
       paramsSchema?: unknown;
+      /** Schema of the checkpoint state its reports carry (`state_schema`). */
+      stateSchema?: unknown;
+      /** Schema of its output (`output_schema`). */
+      outputSchema?: unknown;
     };
 
 /** Served on the main thread for guest requests the worker cannot answer itself. */

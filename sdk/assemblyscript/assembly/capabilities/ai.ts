@@ -75,7 +75,19 @@ function bad<T>(method: string): CallResult<T> {
 export class Ai {
   /** Text of a PNG, JPEG or PDF, offline (Tesseract; a PDF's text layer where it has one). */
   ocr(bytes: Uint8Array, opts: OcrOptions | null = null): CallResult<OcrResult> {
-    const b = new ObjectBuilder().bytes("data", bytes);
+    return this.ocrPayload(new ObjectBuilder().bytes("data", bytes), opts);
+  }
+
+  /**
+   * `ocr` of a document given as base64 text, as it arrived in an input (a `contentEncoding:
+   * base64` field): passed on as it is, without decoding it into guest memory only to encode it
+   * again. A scanned receipt is megabytes of base64.
+   */
+  ocrBase64(base64: string, opts: OcrOptions | null = null): CallResult<OcrResult> {
+    return this.ocrPayload(new ObjectBuilder().str("data", base64), opts);
+  }
+
+  private ocrPayload(b: ObjectBuilder, opts: OcrOptions | null): CallResult<OcrResult> {
     if (opts !== null) {
       b.str("mime_type", opts.mimeType).str("language", opts.language);
       const pages = opts.pages;

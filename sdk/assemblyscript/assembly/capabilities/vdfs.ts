@@ -81,6 +81,8 @@ export class Entry {
 export class NewEntry {
   metadataJson: string | null = null;
   content: Uint8Array | null = null;
+  /** The content as base64 text (`withContentBase64`); used when `content` is null. */
+  contentBase64: string | null = null;
   dedupeKey: string | null = null;
   /** `error` (default), `return` or `replace`: what to do when the path or dedupe key exists. */
   ifExists: string | null = null;
@@ -107,6 +109,15 @@ export class NewEntry {
   /** The entry's bytes (stored content-addressed). */
   withContent(bytes: Uint8Array): NewEntry {
     this.content = bytes;
+    return this;
+  }
+
+  /**
+   * The entry's bytes as base64 text, as received in an input: handed to the host as they are,
+   * without a decode and re-encode in the guest.
+   */
+  withContentBase64(base64: string): NewEntry {
+    this.contentBase64 = base64;
     return this;
   }
 
@@ -236,6 +247,7 @@ export class Vdfs {
       .str("entry_type", entry.entryType)
       .raw("metadata", entry.metadataJson)
       .bytes("content", entry.content)
+      .str("content", entry.content === null ? entry.contentBase64 : null)
       .str("dedupe_key", entry.dedupeKey)
       .str("if_exists", entry.ifExists);
     return entryResult(M_CREATE_ENTRY, b.toString());
