@@ -6,7 +6,6 @@
 //! sidecar is missing (a crash between the two writes) is completed.
 
 use crate::classify::{classify_text, receipt_mime_type};
-use crate::receipt::Receipt;
 use spacedrive_sdk::prelude::*;
 
 pub const ENTRY_TYPE: &str = "FinancialDocument";
@@ -181,15 +180,17 @@ pub fn import_email(ctx: &ExtensionContext, email: &Email, library: Option<&str>
             return Ok(out);
         }
     };
-    let parsed: Receipt = serde_json::from_value(receipt.clone()).unwrap_or_default();
-    out.merchant = parsed.merchant.clone().filter(|m| !m.is_empty()).or_else(|| email.from.as_deref().map(sender_name).filter(|s| !s.is_empty()));
+    // A given receipt is any object with a total (classify_receipt's output, or less): read its
+    // fields one by one rather than as a whole Receipt.
+    let text = |k: &str| receipt[k].as_str().filter(|v| !v.is_empty()).map(|v| v.to_string());
+    out.merchant = text("merchant").or_else(|| email.from.as_deref().map(sender_name).filter(|s| !s.is_empty()));
     out.total = receipt["total"].as_f64();
-    out.currency = parsed.currency.clone();
+    out.currency = text("currency");
     let mut meta = json!({
         "merchant": out.merchant,
         "total": receipt["total"],
         "currency": out.currency,
-        "date": parsed.date,
+        "date": text("date"),
         "email_id": id,
         "subject": email.subject.clone().unwrap_or_default(),
         "source": receipt.get("source").cloned().unwrap_or(Value::Null),

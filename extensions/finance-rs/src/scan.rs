@@ -106,14 +106,15 @@ pub fn run(ctx: &ExtensionContext, params: ScanParams, mut state: EmailScanState
         if ctx.interrupt_requested() != Control::Continue {
             return Ok(ctx.interrupted(&state));
         }
-        let fetched: Value = ctx
-            .call_query("mail.fetch_since", json!({ "account": account, "last_uid": state.last_uid, "limit": batch, "max_bytes": MAX_BATCH_BYTES, "include_raw": true }))
-            .map_err(|e| {
-                // A missing account or bad input will not fix itself (failed for good: INVALID_INPUT).
-                let lasting = matches!(e.code.as_str(), "NOT_FOUND" | "INVALID_INPUT" | "PERMISSION_DENIED" | "MAIL_AUTH_FAILED");
-                let code = if lasting { "INVALID_INPUT".to_string() } else { e.code.clone() };
-                Error::new(code, format!("fetching mail from '{}' failed: {}", account, e.message))
-            })?;
+        let fetched: Value = match ctx.call_query("mail.fetch_since", json!({ "account": account, "last_uid": state.last_uid, "limit": batch, "max_bytes": MAX_BATCH_BYTES, "include_raw": true })) {
+            Ok(v) => v,
+            Err(e) => {
+                // A missing account or bad input will not fix itself; a network or server problem might.
+                let retryable = !matches!(e.code.as_str(), "NOT_FOUND" | "INVALID_INPUT" | "PERMISSION_DENIED" | "MAIL_AUTH_FAILED");
+                let message = format!("fetching mail from '{}' failed: {}", account, e.message);
+                return Ok(ctx.job_failed(Error::new(e.code, message), retryable));
+            }
+        };
         let uidvalidity = fetched["uidvalidity"].as_i64().unwrap_or(0);
         if state.uidvalidity != 0 && uidvalidity != 0 && uidvalidity != state.uidvalidity {
             log_warn!("finance: UIDVALIDITY of '{}' changed ({} → {}); scanning from the start", account, state.uidvalidity, uidvalidity);
