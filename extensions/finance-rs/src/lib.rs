@@ -177,16 +177,17 @@ fn import_receipts_handler(ctx: &ExtensionContext, input: ImportInput) -> Result
     let library = input.library_id.as_deref();
     let mut out = ImportOutput { imported_ids: vec![], skipped_ids: vec![], results: vec![] };
     for (i, given) in input.emails.iter().enumerate() {
+        let mut extra: Vec<(&str, Value)> = input.account.as_deref().map(|a| vec![("account", json!(a))]).unwrap_or_default();
         let email = match (&given.id, given.uid) {
             (None, Some(uid)) => {
-                // A reference: fetch the message from the account.
+                // A reference: fetch the message from the account (its UID recorded, as a scan does).
                 let account = input.account.as_deref().ok_or_else(|| Error::invalid_input(format!("invalid input: field 'emails[{}].uid': an email given by UID needs 'account'", i)))?;
+                extra.push(("uid", json!(uid)));
                 fetch_by_uid(ctx, account, uid)?
             }
             (Some(_), _) => given.clone(),
             (None, None) => return Err(Error::invalid_input(format!("invalid input: field 'emails[{}]': give id and subject, or uid", i))),
         };
-        let extra: Vec<(&str, Value)> = input.account.as_deref().map(|a| vec![("account", json!(a))]).unwrap_or_default();
         let id = email.id.clone().unwrap_or_default();
         // Entries made before this one stay (a retry finds them); say which email failed.
         let o = import_email(ctx, &email, library, None, input.use_model, &extra).map_err(|e| e.context(format!("importing email {:?} failed", id)))?;
