@@ -8,7 +8,7 @@
  * `next` promise (only metrics awaits), and the operation context is one small object per call.
  */
 import { ErrorCode, SpacedriveError, hasErrorCode } from '../errors/index.js';
-import type { CoreServices } from '../core/services.js';
+import type { BaseServices } from '../modules/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Caller, OperationContext, OperationKind } from '../registry/index.js';
 
@@ -120,6 +120,9 @@ export function metrics(state: DispatcherState): Middleware {
   };
 }
 
+/** What the dispatcher and the transports on it use of core. */
+export type DispatchCore = Pick<BaseServices, 'events' | 'executor' | 'options' | 'version'>;
+
 /** The counts the built-in middleware keep. */
 export interface DispatcherState {
   closing: boolean;
@@ -129,7 +132,7 @@ export interface DispatcherState {
 }
 
 export interface DispatcherOptions {
-  core: CoreServices;
+  core: DispatchCore;
   logger: Logger;
   /** Calls in flight across all transports (default 4096). */
   maxInFlight?: number;
@@ -138,7 +141,7 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher {
-  readonly core: CoreServices;
+  readonly core: DispatchCore;
   readonly state: DispatcherState = {
     closing: false,
     inFlight: 0,

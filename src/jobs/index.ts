@@ -17,7 +17,7 @@ import './client-types.js';
 import type { PathGuard } from '../files/access.js';
 import { defineModule, type BaseServices } from '../modules/index.js';
 import { CORE_JOB_TYPES } from './core-jobs/index.js';
-import { jobsOperations, type JobAccessPolicy } from './operations.js';
+import { jobsOperations, type JobAccessPolicy, type JobHandlerServices } from './operations.js';
 import { JobTypeRegistry } from './registry.js';
 import { JobSystem } from './system.js';
 import type { JobTypeDefinition } from './types.js';
@@ -34,9 +34,10 @@ type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger'> & {
  * after the libraries in core's list, so the runner stops before the sandboxes and the library
  * databases it uses close.
  */
-export const jobsModule = defineModule<JobsDeps, JobSystem, {}, JobTypeDefinition>()({
+export const jobsModule = defineModule<JobsDeps, JobSystem, Pick<JobHandlerServices, 'libraries'>, JobTypeDefinition>()({
   name: 'jobs',
   dependsOn: ['options', 'events', 'logger', 'jobTypes', 'extensions'],
+  operationsUse: ['libraries'],
   create: ({ options, events, logger, jobTypes, extensions }) =>
     new JobSystem({
       dataDir: options.dataDir,

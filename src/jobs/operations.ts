@@ -16,6 +16,8 @@ export interface JobHandlerServices {
   jobs: JobSystem;
   /** Whoever grants extensions their permissions (src/extensions). */
   extensions: JobAccessPolicy;
+  /** A dispatch's library must exist (src/library): a job keeps the library it was dispatched with. */
+  libraries: { resolve(id: string | null | undefined): Promise<string> };
 }
 
 /** What one extension may do with jobs, from its grants (`permissions.dispatch`, `manage_jobs`, `libraries`). */
@@ -204,6 +206,9 @@ export const jobsDispatch = defineOperation<
       const paramsLibrary = typeof input.params === 'object' && input.params !== null ? (input.params as { library_id?: unknown }).library_id : undefined;
       ext.checkDispatch(input.job_type, typeof paramsLibrary === 'string' ? paramsLibrary : undefined);
     }
+    // A job keeps the library it is dispatched with (its runs and resumes get it): one that does
+    // not exist is refused now, not found missing by the job later.
+    if (libraryId !== null && libraryId !== undefined) await core.libraries.resolve(libraryId);
     const runAt = input.run_at === undefined ? undefined : typeof input.run_at === 'number' ? input.run_at : Date.parse(input.run_at);
     const r = await core.jobs.dispatch(input.job_type, input.params ?? {}, {
       ...(input.priority !== undefined ? { priority: input.priority } : {}),

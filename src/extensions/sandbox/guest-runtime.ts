@@ -14,7 +14,7 @@ import { Registrar } from './registrations.js';
 import { wasm, type WasmInstance, type WasmMemory } from './wasm-types.js';
 
 /** What a guest may reach through sd_call without leaving its instance. */
-const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
+const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.context, extension.sleep';
 /** The most an import reads from guest memory, per argument (docs/extension-abi.md, "Guest pointers"). */
 const MAX_METHOD_BYTES = 1024;
 const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -171,7 +171,8 @@ export function createGuestRuntime(init: SharedInit, io: GuestIo): GuestRuntime 
         return bytesToGuest(method === 'extension.info' ? infoEnvelope : configEnvelope);
       }
       const payloadText = text(pp, pl, 'sd_call payload', MAX_PAYLOAD_BYTES);
-      if (!method.startsWith('extension.')) {
+      // extension.context is the calling call's context, which the main thread keeps (HostBridge).
+      if (!method.startsWith('extension.') || method === 'extension.context') {
         // A wire method: the main thread parses the payload (it needs the value anyway), so
         // the text crosses as a string, the cheapest thing to post.
         if (logs.length > 0) io.flushLogs(takeLogs());

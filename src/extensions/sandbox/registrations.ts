@@ -12,7 +12,11 @@ import type { GuestRegistration, RegistrationLimits } from './types.js';
 const MAX_DESCRIPTION = 2000;
 /** Exports with a meaning in the ABI, which cannot be handlers. */
 const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+// EXTENSION_NAME_PATTERN of src/registry/method-names.ts: dotted parts of letters, digits, '_'
+// and '-', none looking like a version ('v2').
+const NAME_RE = /^(?!v\d+(?:\.|$))[A-Za-z_][A-Za-z0-9_-]*(?:\.(?!v\d+(?:\.|$))[A-Za-z0-9_-]+)*$/;
+/** A method as the design writes it in a registration: `query:<id>:<name>.vN`, `action:<id>:<name>.input.vN`. */
+const METHOD_RE = /^(query|action):([^:]*):(.+?)(\.input)?\.v(\d+)$/;
 
 const enc = new TextEncoder();
 
@@ -86,11 +90,48 @@ export class Registrar {
     }
     if (typeof p !== 'object' || p === null || Array.isArray(p)) return reject('expects a JSON object');
     const o = p as Record<string, unknown>;
-    const name = o.name;
+    // The name is `name`, or derived from the design's `method` (operations: the full method,
+    // whose `.vN` is the version) or `job_name` (jobs: `<id>:<name>` or the bare name). When both
+    // are given they must agree.
+    let name: unknown = o.name;
+    let version = 1;
+    let derivedType: 'query' | 'action' | undefined;
+    if (kind === 'operation' && o.method !== undefined) {
+      const m = typeof o.method === 'string' ? METHOD_RE.exec(o.method) : null;
+      const forms = `query:${id}:<name>.vN or action:${id}:<name>.input.vN`;
+      if (m && m[2] !== id) return reject(`method ${JSON.stringify(o.method)} is outside this extension's namespace '${id}:' (its methods are ${forms})`);
+      if (!m || (m[1] === 'query') !== (m[4] === undefined)) {
+        const coreForm = typeof o.method === 'string' && /^(query|action):[^:]*$/.test(o.method);
+        return reject(`method ${JSON.stringify(o.method)} ${coreForm ? "is outside this extension's namespace (that is core's form)" : 'is not a method name'}; its methods are ${forms}`);
+      }
+      if (name !== undefined && name !== m[3]) return reject(`name ${JSON.stringify(name)} does not match method ${JSON.stringify(o.method)}`);
+      name = m[3];
+      version = Number(m[5]);
+      derivedType = m[1] as 'query' | 'action';
+    } else if (kind === 'job' && o.job_name !== undefined) {
+      const jn = o.job_name;
+      const colon = typeof jn === 'string' ? jn.indexOf(':') : -1;
+      if (typeof jn !== 'string') return reject(`job_name ${JSON.stringify(jn)} must be a string`);
+      if (colon >= 0 && jn.slice(0, colon) !== id) return reject(`job_name ${JSON.stringify(jn)} is outside this extension's namespace (its job types are '${id}:<name>')`);
+      const bare = colon >= 0 ? jn.slice(colon + 1) : jn;
+      if (name !== undefined && name !== bare) return reject(`name ${JSON.stringify(name)} does not match job_name ${JSON.stringify(jn)}`);
+      name = bare;
+    }
     if (typeof name !== 'string' || name.length === 0 || name.length > 128 || !NAME_RE.test(name)) {
       return reject(
-        `invalid name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.' (no ':'; the host adds the '${id}:' namespace)`,
+        `invalid name ${JSON.stringify(name)}: use letters, digits, '_', '-' and dot-separated parts, none of them a version like 'v2' (no ':'; the host adds the '${id}:' namespace)`,
       );
+    }
+    if (o.version !== undefined) {
+      if (kind !== 'operation' || typeof o.version !== 'number' || !Number.isInteger(o.version) || o.version < 1 || o.version > 1_000_000) {
+        return reject(`'${name}': version must be a whole number from 1${kind === 'job' ? ' (and only operations have one)' : ''}`);
+      }
+      if (o.method !== undefined && o.version !== version) return reject(`'${name}': version ${o.version} does not match method ${JSON.stringify(o.method)}`);
+      version = o.version;
+    }
+    if (version < 1) return reject(`'${name}': versions start at 1 (.v1)`);
+    if (o.library_scoped !== undefined && (kind !== 'operation' || typeof o.library_scoped !== 'boolean')) {
+      return reject(`'${name}': library_scoped must be a boolean${kind === 'job' ? ' (and only operations have it: a job runs against the library it was dispatched with)' : ''}`);
     }
     const exportFn = o.export_fn;
     if (typeof exportFn !== 'string' || RESERVED_EXPORTS.has(exportFn) || !this.isFunction(exportFn)) {
@@ -105,25 +146,24 @@ export class Registrar {
       }
     }
     if (kind === 'operation') {
-      const type = o.operation_type;
+      const type = o.operation_type ?? derivedType;
       if (type !== 'query' && type !== 'action') return reject(`'${name}': operation_type must be "query" or "action"`);
-      const method = type === 'query' ? `query:${id}:${name}.v1` : `action:${id}:${name}.input.v1`;
-      if (o.method !== undefined && o.method !== method) {
-        return reject(`'${name}': method ${JSON.stringify(o.method)} is outside this extension's namespace (it would be '${method}')`);
-      }
-      if (this.#operationNames.has(name)) return reject(`'${name}' is already registered`);
+      if (derivedType !== undefined && type !== derivedType) return reject(`'${name}': operation_type "${String(type)}" does not match method ${JSON.stringify(o.method)}`);
+      const method = type === 'query' ? `query:${id}:${name}.v${version}` : `action:${id}:${name}.input.v${version}`;
+      // Queries and actions share one set of names; each version is its own method.
+      const key = `${name}.v${version}`;
+      if (this.#operationNames.has(key)) return reject(`'${name}' is already registered${version === 1 ? '' : ` in version ${version}`}`);
       if (!isSchema(o.input_schema) || !isSchema(o.output_schema)) return reject(`'${name}': input_schema and output_schema must be JSON Schemas`);
-      this.#operationNames.add(name);
+      this.#operationNames.add(key);
       const reg: GuestRegistration = { kind: 'operation', operationType: type, name, method, exportFn, description };
+      if (version !== 1) reg.version = version;
+      if (o.library_scoped === true) reg.libraryScoped = true;
       if (o.input_schema !== undefined) reg.inputSchema = o.input_schema;
       if (o.output_schema !== undefined) reg.outputSchema = o.output_schema;
       this.registrations.push(reg);
       return JSON.stringify({ ok: true, result: { method } });
     }
     const jobType = `${id}:${name}`;
-    if (o.job_name !== undefined && o.job_name !== jobType) {
-      return reject(`'${name}': job_name ${JSON.stringify(o.job_name)} is outside this extension's namespace (it would be '${jobType}')`);
-    }
     if (this.#jobNames.has(name)) return reject(`job '${name}' is already registered`);
     if (o.resumable !== undefined && typeof o.resumable !== 'boolean') return reject(`'${name}': resumable must be a boolean`);
     if (!isSchema(o.params_schema) || !isSchema(o.state_schema) || !isSchema(o.output_schema)) {

@@ -14,7 +14,7 @@
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { ErrorCode, toWireError } from '../../errors/index.js';
 import { CTRL, REPLY_BUFFER_BYTES, type CompactFromWorker, type FromWorker, type LogLine, type ToWorker, type WorkerChannels } from './protocol.js';
-import type { HostBridge } from './types.js';
+import type { CallContext, HostBridge } from './types.js';
 import { waitAsync } from './wasm-types.js';
 
 /**
@@ -269,7 +269,7 @@ export class MessagePump<L extends PumpedLink> {
 
 /** The call a host request belongs to: the oldest in flight on the worker that asks. */
 export interface RequestingCall {
-  opts: { chain: readonly string[]; jobId?: string | undefined };
+  opts: { chain: readonly string[]; jobId?: string | undefined; context?: CallContext | undefined };
 }
 
 /**
@@ -336,7 +336,8 @@ export class HostRequests<L extends WorkerLink, C extends RequestingCall> {
     const chain = pc ? [...pc.opts.chain, this.id] : [this.id];
     let pending: Promise<unknown>;
     try {
-      pending = this.bridge.call(method, payload, chain);
+      // The guest's wire calls run in its call's context: its library and job (library context).
+      pending = this.bridge.call(method, payload, chain, pc ? { ...(pc.opts.context ?? { libraryId: null, method: null }), ...(pc.opts.jobId !== undefined ? { jobId: pc.opts.jobId } : {}) } : undefined);
     } catch (e) {
       pending = Promise.reject(e);
     }
