@@ -23,6 +23,7 @@ const SECTIONS: Record<string, string> = {
   finance: './finance.bench.js',
   stall: './stall.bench.js',
   dashboard: './dashboard.bench.js',
+  storage: './storage.bench.js',
 };
 
 async function main(): Promise<void> {

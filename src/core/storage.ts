@@ -11,8 +11,8 @@ import { PostgresCredentialRows } from '../credentials/postgres-rows.js';
 import { JsonFileExtensionStore, type InstalledExtensionStore } from '../extensions/store.js';
 import { PostgresExtensionStore } from '../extensions/postgres-store.js';
 import { SqliteLibraryBackend } from '../library/sqlite-backend.js';
-import { PostgresLibraryBackend } from '../library/postgres-backend.js';
-import type { LibraryBackend } from '../library/store.js';
+import { PostgresLibraryBackend, PostgresSidecarBlobs } from '../library/postgres-backend.js';
+import type { LibraryBackend, SidecarBlobStore } from '../library/store.js';
 import { SqliteMailStore, type MailStore } from '../mail/store.js';
 import { PostgresMailStore } from '../mail/postgres-store.js';
 import { openPostgres, redactUrl, type PostgresDatabase } from '../storage/postgres/index.js';
@@ -23,6 +23,8 @@ export interface StorageBackend {
   /** Where, for status and logs (a PostgreSQL URL without its password). */
   readonly location: string;
   libraries(): LibraryBackend;
+  /** Sidecar bytes by SHA-256 in the shared store; undefined: files in the data directory. */
+  sidecarBlobs(): SidecarBlobStore | undefined;
   credentialRows(): CredentialRows;
   installedExtensions(): InstalledExtensionStore;
   mail(): MailStore;
@@ -41,6 +43,9 @@ export class SqliteStorage implements StorageBackend {
 
   libraries(): LibraryBackend {
     return new SqliteLibraryBackend(join(this.dataDir, 'libraries'));
+  }
+  sidecarBlobs(): undefined {
+    return undefined;
   }
   credentialRows(): CredentialRows {
     return new SqliteCredentialRows(join(this.dataDir, 'credentials.db'));
@@ -96,6 +101,9 @@ export class PostgresStorage implements StorageBackend {
 
   libraries(): LibraryBackend {
     return this.#libraries;
+  }
+  sidecarBlobs(): SidecarBlobStore {
+    return new PostgresSidecarBlobs(this.db);
   }
   credentialRows(): CredentialRows {
     return this.#credentials;

@@ -20,7 +20,7 @@ import './client-types.js';
 export * from './store.js';
 export { SqliteLibraryStore } from './sqlite-store.js';
 export { SqliteLibraryBackend } from './sqlite-backend.js';
-export { PostgresLibraryBackend, PostgresLibraryStore, LIBRARY_PG_MIGRATIONS } from './postgres-backend.js';
+export { PostgresLibraryBackend, PostgresLibraryStore, PostgresSidecarBlobs, LIBRARY_PG_MIGRATIONS } from './postgres-backend.js';
 export { LibraryService, mergeMetadata, MAX_INLINE_CONTENT_BYTES, type CreateEntryRequest, type CreateEntryResult, type LibraryInfo, type ContentReleasedListener } from './libraries.js';
 export { stageFile, writeFileAtomic, type StagedFile } from '../atomic-file/index.js';
 export { detectKind } from './kind.js';

@@ -8,12 +8,11 @@
  *   libraries/<id>/objects/<hh>/<sha256>      entry content, content-addressed
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
-import { writeFileAtomic } from '../atomic-file/index.js';
 import { SqliteLibraryBackend } from './sqlite-backend.js';
 import { mergeMetadata, type EntryFilter, type EntryRecord, type LibraryBackend, type LibraryCatalog, type LibraryStats, type LibraryStore } from './store.js';
 
@@ -168,13 +167,7 @@ export class LibraryService {
     if (!contentKey) return;
     const store = await this.store(libraryId);
     if ((await store.countEntriesWithContentKey(contentKey)) > 0) return;
-    if (storedHash) {
-      try {
-        unlinkSync(this.objectPath(libraryId, storedHash));
-      } catch {
-        // already gone
-      }
-    }
+    if (storedHash) await store.deleteObject(storedHash);
     for (const listener of this.#released) {
       try {
         await listener(libraryId, contentKey);
@@ -182,10 +175,6 @@ export class LibraryService {
         this.#logger.warn({ err, libraryId, contentKey }, 'releasing derived data failed');
       }
     }
-  }
-
-  objectPath(libraryId: string, hash: string): string {
-    return join(this.#root, libraryId, 'objects', hash.slice(0, 2), hash);
   }
 
   /** Creates (or, per `ifExists`, returns or replaces) an entry. */
@@ -219,8 +208,7 @@ export class LibraryService {
     if (req.content) {
       contentHash = createHash('sha256').update(req.content).digest('hex');
       size = req.content.length;
-      const target = this.objectPath(libraryId, contentHash);
-      if (!existsSync(target)) writeFileAtomic(target, req.content);
+      await store.putObject(contentHash, req.content);
     }
     const metadata = req.metadata ?? {};
     if (existing) {
@@ -288,7 +276,7 @@ export class LibraryService {
   }
 
   /** The content bytes of an entry: from the object store, or the file on disk for indexed entries. */
-  readContent(libraryId: string, entry: EntryRecord): Buffer | null {
+  async readContent(libraryId: string, entry: EntryRecord): Promise<Buffer | null> {
     if (entry.contentHash === null) return null;
     if (entry.size !== null && entry.size > MAX_INLINE_CONTENT_BYTES) {
       throw new SpacedriveError(ErrorCode.INVALID_INPUT, `entry content is ${entry.size} bytes, more than the ${MAX_INLINE_CONTENT_BYTES} bytes returned inline; read the file instead`, {
@@ -296,10 +284,11 @@ export class LibraryService {
         size: entry.size,
       });
     }
-    const file = entry.contentStored ? this.objectPath(libraryId, entry.contentHash) : entry.path;
     let data: Buffer;
     try {
-      data = readFileSync(file);
+      const stored = entry.contentStored ? await (await this.store(libraryId)).getObject(entry.contentHash) : readFileSync(entry.path);
+      if (!stored) throw Object.assign(new Error('not stored'), { code: 'ENOENT' });
+      data = stored;
     } catch (err) {
       throw new SpacedriveError(ErrorCode.NOT_FOUND, `the content of entry '${entry.id}' is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, { entry_id: entry.id });
     }

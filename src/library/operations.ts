@@ -288,7 +288,7 @@ export const getEntry = defineOperation<{ library_id?: string; entry_id: string;
     const entry = await ctx.core.libraries.getEntry(libraryId, input.entry_id);
     const wire = toWireEntry(libraryId, entry);
     if (input.include_content) {
-      const data = ctx.core.libraries.readContent(libraryId, entry);
+      const data = await ctx.core.libraries.readContent(libraryId, entry);
       if (data) wire.content = data.toString('base64');
     }
     return wire;

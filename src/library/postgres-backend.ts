@@ -9,7 +9,7 @@
  */
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { migratePostgres, type PostgresDatabase, type PostgresMigration, type SqlExecutor } from '../storage/postgres/index.js';
-import { mergeMetadata } from './store.js';
+import { mergeMetadata, type SidecarBlobStore } from './store.js';
 import type {
   EntryFilter,
   EntryPatch,
@@ -95,6 +95,24 @@ export const LIBRARY_PG_MIGRATIONS: readonly PostgresMigration[] = [
         UNIQUE (library_id, content_key, kind, variant)
       );
       CREATE INDEX library_sidecars_path ON library_sidecars (library_id, path);
+    `,
+  },
+  {
+    version: 2,
+    name: 'content_addressed_blobs',
+    // Entry content per library, and sidecar bytes shared by every library, both by SHA-256.
+    sql: `
+      CREATE TABLE library_objects (
+        library_id  TEXT NOT NULL REFERENCES libraries (id),
+        sha256      TEXT NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        bytes       BYTEA NOT NULL,
+        PRIMARY KEY (library_id, sha256)
+      );
+      CREATE TABLE sidecar_blobs (
+        sha256  TEXT PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+        bytes   BYTEA NOT NULL
+      );
+      CREATE INDEX library_sidecars_checksum ON library_sidecars (checksum);
     `,
   },
 ];
@@ -475,6 +493,19 @@ export class PostgresLibraryStore implements LibraryStore {
     return rows.map(toSidecar).sort((a, b) => (a.kind === b.kind ? (a.variant < b.variant ? -1 : 1) : a.kind < b.kind ? -1 : 1));
   }
 
+  async putObject(hash: string, bytes: Uint8Array): Promise<void> {
+    await this.#db.execute('INSERT INTO library_objects (library_id, sha256, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [this.#lib, hash, toBuffer(bytes)]);
+  }
+
+  async getObject(hash: string): Promise<Buffer | undefined> {
+    const [row] = await this.#db.query<{ bytes: Buffer }>('SELECT bytes FROM library_objects WHERE library_id = $1 AND sha256 = $2', [this.#lib, hash]);
+    return row?.bytes;
+  }
+
+  async deleteObject(hash: string): Promise<void> {
+    await this.#db.execute('DELETE FROM library_objects WHERE library_id = $1 AND sha256 = $2', [this.#lib, hash]);
+  }
+
   async stats(): Promise<LibraryStats> {
     const [r] = await this.#db.query<{ entries: number; entry_bytes: number; locations: number; sidecars: number; sidecar_bytes: number; database_bytes: number }>(
       `SELECT
@@ -483,7 +514,7 @@ export class PostgresLibraryStore implements LibraryStore {
          (SELECT count(*) FROM library_locations WHERE library_id = $1) AS locations,
          (SELECT count(*) FROM library_sidecars WHERE library_id = $1) AS sidecars,
          (SELECT coalesce(sum(size), 0)::bigint FROM library_sidecars WHERE library_id = $1) AS sidecar_bytes,
-         (SELECT pg_total_relation_size('library_entries') + pg_total_relation_size('library_locations') + pg_total_relation_size('library_sidecars'))::bigint AS database_bytes`,
+         (SELECT pg_total_relation_size('library_entries') + pg_total_relation_size('library_locations') + pg_total_relation_size('library_sidecars') + pg_total_relation_size('library_objects'))::bigint AS database_bytes`,
       [this.#lib],
     );
     return { entries: r!.entries, locations: r!.locations, sidecars: r!.sidecars, entryBytes: r!.entry_bytes, sidecarBytes: r!.sidecar_bytes, databaseBytes: r!.database_bytes };
@@ -529,5 +560,31 @@ export class PostgresLibraryStore implements LibraryStore {
     } catch (err) {
       throw uniqueViolation(err, `an entry with path '${patch.path ?? ''}' (or its dedupe key)`);
     }
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Sidecar bytes by SHA-256 in `sidecar_blobs`, shared by every library and node. */
+export class PostgresSidecarBlobs implements SidecarBlobStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  async put(sha256: string, bytes: Uint8Array): Promise<void> {
+    await this.#db.execute('INSERT INTO sidecar_blobs (sha256, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING', [sha256, toBuffer(bytes)]);
+  }
+
+  async get(sha256: string): Promise<Buffer | undefined> {
+    const [row] = await this.#db.query<{ bytes: Buffer }>('SELECT bytes FROM sidecar_blobs WHERE sha256 = $1', [sha256]);
+    return row?.bytes;
+  }
+
+  async release(sha256: string): Promise<void> {
+    await this.#db.execute('DELETE FROM sidecar_blobs WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM library_sidecars WHERE checksum = $1)', [sha256]);
   }
 }

@@ -3,7 +3,10 @@
  * NORMAL` (a commit is in the WAL file before it returns, so it survives `kill -9` of the daemon),
  * numbered migrations from ./migrations.ts.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file/index.js';
 import Database from 'better-sqlite3';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { applyMigrations } from '../sqlite/index.js';
@@ -397,9 +400,32 @@ class SqliteLibraryDb {
  */
 export class SqliteLibraryStore implements LibraryStore {
   readonly #db: SqliteLibraryDb;
+  /** Entry content: `objects/<hh>/<sha256>` beside the database. */
+  readonly #objects: string;
 
   constructor(path: string) {
     this.#db = new SqliteLibraryDb(path);
+    this.#objects = join(dirname(path), 'objects');
+  }
+
+  #objectPath(hash: string): string {
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new SpacedriveError(ErrorCode.INVALID_INPUT, `'${hash}' is not a SHA-256`);
+    return join(this.#objects, hash.slice(0, 2), hash);
+  }
+  async putObject(hash: string, bytes: Uint8Array): Promise<void> {
+    const target = this.#objectPath(hash);
+    if (!existsSync(target)) writeFileAtomic(target, bytes);
+  }
+  async getObject(hash: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.#objectPath(hash));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+  async deleteObject(hash: string): Promise<void> {
+    await rm(this.#objectPath(hash), { force: true });
   }
 
   async insertEntry(entry: NewEntry): Promise<EntryRecord> {

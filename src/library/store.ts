@@ -172,8 +172,26 @@ export interface LibraryStore {
   /** Deletes the sidecar rows of a content key (in one transaction); returns them. */
   deleteSidecarsOfContent(contentKey: string): Promise<SidecarRecord[]>;
 
+  /** Keeps entry content under its SHA-256 (`hash`); a second put of the same hash changes nothing. */
+  putObject(hash: string, bytes: Uint8Array): Promise<void>;
+  /** The content stored under `hash`, or undefined. */
+  getObject(hash: string): Promise<Buffer | undefined>;
+  deleteObject(hash: string): Promise<void>;
+
   stats(): Promise<LibraryStats>;
   close(): Promise<void>;
+}
+
+/**
+ * Sidecar bytes by SHA-256, shared by every library (PostgreSQL backend; the embedded backend
+ * keeps sidecars as files in the data directory instead).
+ */
+export interface SidecarBlobStore {
+  /** Stores bytes under their SHA-256; a second put of the same bytes changes nothing. */
+  put(sha256: string, bytes: Uint8Array): Promise<void>;
+  get(sha256: string): Promise<Buffer | undefined>;
+  /** Deletes the bytes unless a sidecar row of some library still refers to them. */
+  release(sha256: string): Promise<void>;
 }
 
 /** Top-level merge: fields in `patch` replace those in `base`; a field set to null is removed. */

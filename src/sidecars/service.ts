@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { EventBus } from '../events/index.js';
 import { stageFile } from '../atomic-file/index.js';
-import type { EntryRecord, LibraryService, SidecarRecord } from '../library/index.js';
+import type { EntryRecord, LibraryService, SidecarBlobStore, SidecarRecord } from '../library/index.js';
 
 /** Formats read back as text (`text`), as JSON (`json`); anything else comes back as base64 `data`. */
 export const TEXT_FORMATS: ReadonlySet<string> = new Set(['txt', 'md', 'csv', 'tsv', 'html', 'xml', 'svg', 'yaml', 'yml', 'log']);
@@ -58,12 +58,15 @@ export class SidecarService {
   readonly #dataDir: string;
   readonly #libraries: LibraryService;
   readonly #events: EventBus;
+  /** Where the bytes are when they are not files in the data directory (the PostgreSQL backend). */
+  readonly #blobs: SidecarBlobStore | undefined;
   #written = 0;
   #read = 0;
   #corrupt = 0;
 
-  constructor(opts: { dataDir: string; libraries: LibraryService; events: EventBus }) {
+  constructor(opts: { dataDir: string; libraries: LibraryService; events: EventBus; blobs?: SidecarBlobStore }) {
     this.#dataDir = opts.dataDir;
+    this.#blobs = opts.blobs;
     this.#libraries = opts.libraries;
     this.#events = opts.events;
     // An entry's derived data goes with the last entry that used its content.
@@ -86,22 +89,29 @@ export class SidecarService {
     const checksum = createHash('sha256').update(req.bytes).digest('hex');
     const now = Date.now();
     const store = await this.#libraries.store(libraryId);
-    const staged = stageFile(this.absolutePath(rel), req.bytes);
+    const row = { id: randomUUID(), contentKey: key, kind: req.kind, variant: req.variant, format: req.format, path: rel, checksum, size: req.bytes.length, createdAt: now, updatedAt: now };
     let result;
-    try {
-      result = await store.upsertSidecar(
-        { id: randomUUID(), contentKey: key, kind: req.kind, variant: req.variant, format: req.format, path: rel, checksum, size: req.bytes.length, createdAt: now, updatedAt: now },
-        () => staged.commit(),
-      );
-    } catch (err) {
-      staged.discard();
-      throw err;
+    if (this.#blobs) {
+      // The row first, then the bytes by their SHA-256: bytes a row names are never released, and
+      // a reader in between finds none for the new checksum and reads again (see read).
+      result = await store.upsertSidecar(row, () => undefined);
+      await this.#blobs.put(checksum, req.bytes);
+    } else {
+      const staged = stageFile(this.absolutePath(rel), req.bytes);
+      try {
+        result = await store.upsertSidecar(row, () => staged.commit());
+      } catch (err) {
+        staged.discard();
+        throw err;
+      }
     }
     // Other libraries with the same content share this file: their rows follow it.
     for (const { libraryId: other, store: otherStore } of await this.#libraries.allStores()) {
       if (other !== libraryId) await otherStore.refreshSidecarFile(rel, checksum, req.bytes.length, now);
     }
-    if (result.previous && result.previous.path !== rel) await this.#unlinkIfUnused(result.previous.path);
+    if (result.previous && this.#blobs) {
+      if (result.previous.checksum !== checksum) await this.#blobs.release(result.previous.checksum);
+    } else if (result.previous && result.previous.path !== rel) await this.#unlinkIfUnused(result.previous.path);
     this.#written++;
     this.#events.emit('sidecar:written', { library_id: libraryId, entry_id: entryId, sidecar_id: result.current.id, kind: req.kind, variant: req.variant, format: req.format });
     return result.current;
@@ -121,10 +131,14 @@ export class SidecarService {
     let row = await this.#find(libraryId, key, kind, variant, entryId);
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       let bytes: Buffer | undefined;
-      try {
-        bytes = await readFile(this.absolutePath(row.path));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (this.#blobs) {
+        bytes = await this.#blobs.get(row.checksum);
+      } else {
+        try {
+          bytes = await readFile(this.absolutePath(row.path));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
       }
       const current = await this.#find(libraryId, key, kind, variant, entryId);
       if (bytes) {
@@ -165,14 +179,20 @@ export class SidecarService {
     const entry = await this.#libraries.getEntry(libraryId, entryId);
     const row = await this.#find(libraryId, contentKeyOf(entry), kind, variant, entryId);
     await (await this.#libraries.store(libraryId)).deleteSidecar(row.id);
-    await this.#unlinkIfUnused(row.path);
+    await this.#release(row);
     this.#events.emit('sidecar:deleted', { library_id: libraryId, entry_id: entryId, sidecar_id: row.id, kind, variant });
     return row;
   }
 
   /** Drops a content key's sidecars from a library (its last entry went) and their files when no library uses them. */
   async removeForContent(libraryId: string, key: string): Promise<void> {
-    for (const row of await (await this.#libraries.store(libraryId)).deleteSidecarsOfContent(key)) await this.#unlinkIfUnused(row.path);
+    for (const row of await (await this.#libraries.store(libraryId)).deleteSidecarsOfContent(key)) await this.#release(row);
+  }
+
+  /** Drops a deleted row's bytes unless another row still uses them. */
+  async #release(row: SidecarRecord): Promise<void> {
+    if (this.#blobs) await this.#blobs.release(row.checksum);
+    else await this.#unlinkIfUnused(row.path);
   }
 
   async #unlinkIfUnused(rel: string): Promise<void> {

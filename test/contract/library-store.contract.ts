@@ -2,7 +2,7 @@
  * The library storage contract: every LibraryBackend (SQLite files, PostgreSQL tables) must pass
  * this suite unchanged — the catalog, entries, locations and the sidecar index of a library.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LibraryBackend, LibraryStore, NewEntry, SidecarRecord } from '../../src/library/store.js';
 
@@ -170,6 +170,18 @@ export function libraryBackendContract(name: string, factory: LibraryBackendFact
       const stats = await store.stats();
       expect(stats).toMatchObject({ sidecars: 0, entries: 0, locations: 0 });
       expect(stats.databaseBytes).toBeGreaterThan(0);
+    });
+
+    it('keeps entry content by SHA-256: idempotent put, get, delete', async () => {
+      const bytes = Buffer.from('receipt bytes');
+      const hash = createHash('sha256').update(bytes).digest('hex');
+      expect(await store.getObject(hash)).toBeUndefined();
+      await store.putObject(hash, bytes);
+      await store.putObject(hash, bytes);
+      expect((await store.getObject(hash))!.equals(bytes)).toBe(true);
+      await store.deleteObject(hash);
+      await store.deleteObject(hash);
+      expect(await store.getObject(hash)).toBeUndefined();
     });
 
     it('keeps what it wrote across a reopen', async () => {

@@ -61,6 +61,23 @@ describe('PostgreSQL storage backend shared by two cores', () => {
     expect(listed.entries.map((e) => e.metadata)).toEqual([{ total: 12, paid: true }]);
   });
 
+  it('entry content and sidecars written on one node are read, verified, on the other (bytes in the database)', async () => {
+    const { id: entryId } = (await a.execute('action:vdfs.create_entry.input.v1', { name: 'scan.txt', path: 'scans/scan.txt', entry_type: 'File', content: Buffer.from('scanned').toString('base64') })) as { id: string };
+    const got = (await b.execute('query:vdfs.get_entry.v1', { entry_id: entryId, include_content: true })) as { content: string };
+    expect(Buffer.from(got.content, 'base64').toString()).toBe('scanned');
+    await a.execute('action:vdfs.write_sidecar.input.v1', { entry_id: entryId, kind: 'ocr', format: 'txt', text: 'first' });
+    await b.execute('action:vdfs.write_sidecar.input.v1', { entry_id: entryId, kind: 'ocr', format: 'txt', text: 'second' });
+    await expect(a.execute('query:vdfs.read_sidecar.v1', { entry_id: entryId, kind: 'ocr' })).resolves.toMatchObject({ text: 'second' });
+    await a.execute('action:vdfs.delete_sidecar.input.v1', { entry_id: entryId, kind: 'ocr' });
+    await expect(b.execute('query:vdfs.read_sidecar.v1', { entry_id: entryId, kind: 'ocr' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // No sidecar file in either data directory: the bytes were in the database, and are gone with the row.
+    expect(existsSync(join(root, 'node-a', 'sidecars'))).toBe(false);
+    expect(existsSync(join(root, 'node-b', 'sidecars'))).toBe(false);
+    const db = (a.storage as unknown as { db: { query(sql: string): Promise<unknown[]> } }).db;
+    await expect(db.query('SELECT sha256 FROM sidecar_blobs')).resolves.toEqual([]);
+    await expect(db.query('SELECT sha256 FROM library_objects')).resolves.toHaveLength(1);
+  });
+
   it('a credential stored on one node is decrypted on the other (shared key, ciphertext in the database)', async () => {
     await a.execute('action:credentials.store.input.v1', { name: 'api', secret: 's3cret' });
     await expect(b.execute('query:credentials.get.v1', { name: 'api' })).resolves.toMatchObject({ secret: 's3cret' });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadOptions } from '../../src/config/index.js';
+import { loadOptions, parseStore } from '../../src/config/index.js';
 import { Core, CORE_MODULES } from '../../src/core/index.js';
 import { silentLogger } from '../../src/logging/index.js';
 import { Composition, defineModule, operationsWith, orderModules, type AnyModule } from '../../src/modules/index.js';
@@ -129,6 +129,27 @@ describe('core as composed modules', () => {
       expect(Object.keys(status.counts).some((k) => k.startsWith('libraries_sidecars_'))).toBe(true);
     } finally {
       await core.close();
+    }
+  });
+});
+
+describe('the store option', () => {
+  it('is sqlite by default, takes a PostgreSQL URL from the environment, and refuses anything else', () => {
+    const dataDir = join(tmpdir(), 'sd-store-option');
+    expect(loadOptions({ overrides: { dataDir }, env: {} }).store).toBe('sqlite');
+    expect(loadOptions({ overrides: { dataDir }, env: { SPACEDRIVE_STORE: 'postgres://postgres@127.0.0.1:5432/test' } }).store).toBe('postgres://postgres@127.0.0.1:5432/test');
+    expect(() => loadOptions({ overrides: { dataDir }, env: { SPACEDRIVE_STORE: 'mysql://x' } })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(parseStore('postgresql://db.example/sd')).toBe('postgresql://db.example/sd');
+    expect(() => parseStore('sqlite3')).toThrow(/neither 'sqlite' nor a PostgreSQL URL/);
+  });
+
+  it('a core whose PostgreSQL store cannot be reached fails to start with STORE_UNAVAILABLE and leaves nothing running', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sd-store-down-'));
+    try {
+      // Port 9 (discard) on loopback: nothing listens there.
+      await expect(Core.create(loadOptions({ overrides: { dataDir, store: 'postgres://postgres@127.0.0.1:9/none' }, env: {} }), { logger })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
