@@ -170,6 +170,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const bound = (server.address() as AddressInfo).port;
   security.port = bound;
   server.keepAliveTimeout = 65_000;
+  // The wire's bound on simultaneous connections, for this listener too.
+  server.maxConnections = options.wire.maxConnections;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, err: unknown): void => {
