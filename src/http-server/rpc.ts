@@ -86,8 +86,9 @@ async function run(req: IncomingMessage, res: ServerResponse, deps: RpcDeps, kin
       res.destroy();
       return;
     }
-    // A refused body is not read: close the connection after the answer rather than drain it.
-    if (!req.readableEnded) reply.headers.connection = 'close';
+    // An unread body is drained by Node after the answer so the client can read it; one far over
+    // the limit is not worth reading: the connection closes instead.
+    if (!req.readableEnded && Number(req.headers['content-length'] ?? Infinity) > 4 * deps.limits.maxBytes) reply.headers.connection = 'close';
     res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) }).end(reply.body);
   }
 }
