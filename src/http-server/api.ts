@@ -20,8 +20,6 @@ export const MAX_PACKAGE_BYTES = 64 * 1024 * 1024;
 /** Events an SSE stream may have waiting to be written before it is closed as too slow. */
 const MAX_SSE_BACKLOG = 10_000;
 const SSE_PING_MS = 15_000;
-/** Pages `GET /v1/jobs?owner=` reads at most to fill one answer. */
-const MAX_OWNER_PAGES = 20;
 
 export interface ApiDeps {
   dispatcher: Dispatcher;
@@ -81,30 +79,11 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
     const payload: Record<string, unknown> = {
       ...(statuses && statuses.length > 0 ? { status: statuses.length === 1 ? statuses[0] : statuses } : {}),
       ...(c.req.query('type') ? { job_type: c.req.query('type') } : {}),
+      ...(c.req.query('owner') ? { owner: c.req.query('owner') } : {}),
       ...(c.req.query('limit') !== undefined ? { limit: intParam(c.req.query('limit')) } : {}),
       ...(c.req.query('cursor') ? { cursor: c.req.query('cursor') } : {}),
     };
-    const owner = c.req.query('owner');
-    if (!owner || payload.job_type !== undefined) return json(c, await call(c, 'query:jobs.list.v1', payload));
-    // By owner: the owner's job types, then pages of jobs kept by type. The store filters by one
-    // type only, so an owner with several types reads whole pages and keeps its own jobs; an
-    // answer may then hold fewer or more jobs than `limit`, and `next_cursor` goes on from there.
-    const types = ((await call(c, 'query:jobs.types.v1', { owner })) as { types: Array<{ job_type: string }> }).types.map((t) => t.job_type);
-    if (types.length === 0) return json(c, { jobs: [], next_cursor: null });
-    if (types.length === 1) return json(c, await call(c, 'query:jobs.list.v1', { ...payload, job_type: types[0] }));
-    const wanted = new Set(types);
-    const limit = typeof payload.limit === 'number' ? payload.limit : 50;
-    const jobs: Array<{ job_type: string }> = [];
-    let cursor = payload.cursor as string | undefined;
-    let next: string | null = null;
-    for (let page = 0; page < MAX_OWNER_PAGES; page++) {
-      const r = (await call(c, 'query:jobs.list.v1', { ...payload, ...(cursor ? { cursor } : {}) })) as { jobs: Array<{ job_type: string }>; next_cursor: string | null };
-      jobs.push(...r.jobs.filter((j) => wanted.has(j.job_type)));
-      next = r.next_cursor;
-      if (next === null || jobs.length >= limit) break;
-      cursor = next;
-    }
-    return json(c, { jobs, next_cursor: next });
+    return json(c, await call(c, 'query:jobs.list.v1', payload));
   });
   app.get('/v1/jobs/:id', async (c) => json(c, await call(c, 'query:jobs.get_status.v1', { job_id: c.req.param('id') })));
   app.get('/v1/jobs/:id/logs', async (c) =>

@@ -74,14 +74,20 @@ function errorResponse(c: Context, err: unknown): Response {
   return c.body(reply.body, reply.status as 400, reply.headers);
 }
 
-/** Starts listening; CONFIG_INVALID for a non-loopback address unless `http.allowNonLoopback`. */
-export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const { dispatcher, logger, options } = opts;
-  const core = dispatcher.core;
+/** `http.listen` as host and port; CONFIG_INVALID when malformed, or not loopback unless `http.allowNonLoopback`. */
+export function checkListen(options: SpacedriveOptions): { host: string; port: number } {
   const { host, port } = parseListen(options.http.listen ?? '');
   if (!isLoopback(host) && !options.http.allowNonLoopback) {
     throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `http.listen ${options.http.listen} is not a loopback address; set http.allowNonLoopback to serve beyond this machine`);
   }
+  return { host, port };
+}
+
+/** Starts listening (see {@link checkListen} for what is refused). */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const { dispatcher, logger, options } = opts;
+  const core = dispatcher.core;
+  const { host, port } = checkListen(options);
   const security = new HttpSecurity(opts.token, host, options.http.allowedHosts, options.http.allowedOrigins);
   const schema = new LiveSchema(() => buildGraphQLSchema(core.executor.list(), dispatcher, core.events, logger), core.events, logger);
 
@@ -170,6 +176,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const bound = (server.address() as AddressInfo).port;
   security.port = bound;
   server.keepAliveTimeout = 65_000;
+  // The wire's bound on simultaneous connections, for this listener too.
+  server.maxConnections = options.wire.maxConnections;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, err: unknown): void => {

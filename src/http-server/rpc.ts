@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from '../dispatch/index.js';
-import { ErrorCode, httpStatusOf, toWireError } from '../errors/index.js';
+import { ErrorCode, SpacedriveError, httpStatusOf, toWireError } from '../errors/index.js';
 import { expandMethodName, type OperationKind } from '../registry/index.js';
 import { connectionSignal, readJson, type BodyLimits } from './node-request.js';
 import { CSRF_HEADER, SESSION_COOKIE, type HttpSecurity } from './security.js';
@@ -30,6 +30,14 @@ export function sessionCookie(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const m = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(header);
   return m?.[1];
+}
+
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new SpacedriveError(ErrorCode.PROTOCOL_ERROR, `the method in the path is not valid percent-encoding: '${segment}'`);
+  }
 }
 
 export interface RpcDeps {
@@ -58,7 +66,7 @@ async function run(req: IncomingMessage, res: ServerResponse, deps: RpcDeps, kin
     const auth = security.authenticate(h.authorization, h.authorization === undefined ? sessionCookie(h.cookie) : undefined);
     security.requireAuth(auth, 'POST', h[CSRF_HEADER] as string | undefined);
     const q = url.indexOf('?');
-    const name = decodeURIComponent(url.slice(kind === 'query' ? 10 : 11, q < 0 ? undefined : q));
+    const name = decodePath(url.slice(kind === 'query' ? 10 : 11, q < 0 ? undefined : q));
     const header = h['x-library-id'];
     const libraryId = typeof header === 'string' ? header : q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get('library_id');
     const payload = await readJson(req, deps.limits);
@@ -78,8 +86,9 @@ async function run(req: IncomingMessage, res: ServerResponse, deps: RpcDeps, kin
       res.destroy();
       return;
     }
-    // A refused body is not read: close the connection after the answer rather than drain it.
-    if (!req.readableEnded) reply.headers.connection = 'close';
+    // An unread body is drained by Node after the answer so the client can read it; one far over
+    // the limit is not worth reading: the connection closes instead.
+    if (!req.readableEnded && Number(req.headers['content-length'] ?? Infinity) > 4 * deps.limits.maxBytes) reply.headers.connection = 'close';
     res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) }).end(reply.body);
   }
 }
