@@ -2,8 +2,8 @@
  * The daemon's event stream (`GET /v1/events`, Server-Sent Events): one EventSource per page,
  * shared by every view. Each SSE event is named by the event type (`job:progress`, …; the list
  * is the wire's, docs/wire-protocol.md#event-types) and its data is the event
- * `{type, time, payload}`. The browser reconnects by itself after a drop; {@link onReconnect}
- * lets views reload what they may have missed meanwhile.
+ * `{type, time, payload}`. The browser reconnects by itself after a drop; {@link onReady}
+ * lets views read what they show once the subscription is in place, and again after a drop.
  */
 
 export interface DaemonEvent {
@@ -41,9 +41,8 @@ export const EVENT_TYPES = [
 const SUBSCRIBED = 'job:*,extension:*,library:*,location:*';
 
 const listeners = new Set<Listener>();
-const reconnectListeners = new Set<() => void>();
+const readyListeners = new Set<() => void>();
 let source: EventSource | null = null;
-let opened = false;
 let connectionState: 'connecting' | 'open' | 'closed' = 'closed';
 const stateListeners = new Set<(s: typeof connectionState) => void>();
 
@@ -68,24 +67,33 @@ function deliver(name: string, raw: string): void {
   for (const l of listeners) l(event);
 }
 
+/**
+ * Opens the stream unless one is open. The daemon's first message, `ready`, says the
+ * subscription is in place: what is read after it misses no event, so {@link onReady}
+ * listeners (the job store) read then — at the first connection and after every reconnection.
+ */
 export function connectEvents(): void {
-  if (source) return;
+  if (source && source.readyState !== EventSource.CLOSED) return;
   setState('connecting');
-  source = new EventSource(`/v1/events?types=${encodeURIComponent(SUBSCRIBED)}`, { withCredentials: true });
-  source.onopen = () => {
-    setState('open');
-    if (opened) for (const l of reconnectListeners) l();
-    opened = true;
+  const s = new EventSource(`/v1/events?types=${encodeURIComponent(SUBSCRIBED)}`, { withCredentials: true });
+  source = s;
+  s.onerror = () => {
+    if (source !== s) return;
+    // Closed for good (refused: no session); else the browser reconnects by itself.
+    setState(s.readyState === EventSource.CLOSED ? 'closed' : 'connecting');
   };
-  source.onerror = () => setState(source?.readyState === EventSource.CLOSED ? 'closed' : 'connecting');
-  source.onmessage = (m) => deliver('message', m.data as string);
-  for (const type of EVENT_TYPES) source.addEventListener(type, (m) => deliver(type, (m as MessageEvent).data as string));
+  s.addEventListener('ready', () => {
+    if (source !== s) return;
+    setState('open');
+    for (const l of readyListeners) l();
+  });
+  s.onmessage = (m) => deliver('message', m.data as string);
+  for (const type of EVENT_TYPES) s.addEventListener(type, (m) => deliver(type, (m as MessageEvent).data as string));
 }
 
 export function disconnectEvents(): void {
   source?.close();
   source = null;
-  opened = false;
   setState('closed');
 }
 
@@ -94,9 +102,10 @@ export function onEvent(listener: Listener): () => void {
   return () => listeners.delete(listener);
 }
 
-export function onReconnect(listener: () => void): () => void {
-  reconnectListeners.add(listener);
-  return () => reconnectListeners.delete(listener);
+/** Called each time a stream's subscription is in place (its `ready` message). */
+export function onReady(listener: () => void): () => void {
+  readyListeners.add(listener);
+  return () => readyListeners.delete(listener);
 }
 
 export function eventsState(): typeof connectionState {

@@ -5,7 +5,7 @@
  * Views subscribe and re-render at most once per animation frame, however many events arrive.
  */
 import { api, type JobProgress, type JobStatus, type JobSummary } from './api.js';
-import { onEvent, onReconnect, type DaemonEvent } from './events.js';
+import { onEvent, onReady, type DaemonEvent } from './events.js';
 
 export interface JobRow extends JobSummary {
   /** Units per second of the job's own measure (items, else bytes, else fraction), smoothed. */
@@ -63,16 +63,25 @@ class JobsStore {
     this.#frame = typeof requestAnimationFrame === 'function' ? requestAnimationFrame(flush) : (setTimeout(flush, 16) as unknown as number);
   }
 
-  /** Subscribes to events first, then loads: an event racing the load is applied to the loaded row. */
+  /**
+   * Subscribes first, then reads: each time the event stream says its subscription is in place
+   * (at first, and after a reconnection or a new login) the jobs are read, and events arriving
+   * meanwhile are applied to the rows read (the newer of the two wins).
+   */
   start(): void {
     if (this.#started) return;
     this.#started = true;
     onEvent((e) => this.#apply(e));
-    onReconnect(() => void this.reload());
-    void this.reload();
+    onReady(() => void this.reload());
   }
 
+  #again = false;
+
   async reload(): Promise<void> {
+    if (this.loading) {
+      this.#again = true;
+      return;
+    }
     this.loading = true;
     this.#touchedDuringLoad = false;
     this.error = null;
@@ -124,6 +133,10 @@ class JobsStore {
     } finally {
       this.loading = false;
       this.#changed();
+      if (this.#again) {
+        this.#again = false;
+        void this.reload();
+      }
     }
   }
 

@@ -4,7 +4,7 @@
  * One event stream and one job store serve every page for the life of the session.
  */
 import { render } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getSession, logout, onUnauthorized } from './api.js';
 import { connectEvents, disconnectEvents, eventsState, onEventsState } from './events.js';
 import { jobsStore } from './jobs-store.js';
@@ -104,9 +104,11 @@ function App() {
   };
 
   useEffect(() => {
-    // The jobs are read at once, beside the session check: with a session they are on their way
-    // by the time the page knows it has one; without, the read is refused and the login shows.
+    // The event stream opens beside the session check, and the jobs are read as soon as it is
+    // subscribed: with a session they are on their way by the time the page knows it has one;
+    // without, the stream is refused and opens again after the login.
     jobsStore.start();
+    connectEvents();
     void check();
     return onUnauthorized(() => {
       disconnectEvents();
@@ -114,15 +116,10 @@ function App() {
     });
   }, []);
 
-  // After a login (not the first check), the jobs are read again: the first read was refused, or
-  // happened in an earlier session.
-  const wasOut = useRef(false);
+  // After a login the stream opens again (it was refused, or closed at logout); its `ready`
+  // makes the job store read the jobs of this session.
   useEffect(() => {
-    if (session === 'out') wasOut.current = true;
-    if (session !== 'in') return;
-    connectEvents();
-    if (wasOut.current) void jobsStore.reload();
-    wasOut.current = false;
+    if (session === 'in') connectEvents();
   }, [session]);
 
   if (session === 'checking') return <p class="center">Connecting to the daemon…</p>;
