@@ -41,6 +41,27 @@ export interface KnownActions {
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface MethodTypes {}
 
+/**
+ * Types of the job types of a running daemon (params, checkpoint state, output), generated with
+ * `MethodTypes` by `spacedrive types generate`: `JobParams<'finance:email_scan'>` is what
+ * `action:jobs.dispatch.input.v1` takes as `params` for that type.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface JobTypes {}
+
+type JobPart<T extends string, Part extends 'params' | 'state' | 'output'> = T extends keyof JobTypes
+  ? JobTypes[T] extends { [P in Part]: infer X }
+    ? X
+    : unknown
+  : unknown;
+
+/** The params of job type `T` (from `spacedrive types generate`; `unknown` when not generated). */
+export type JobParams<T extends string> = JobPart<T, 'params'>;
+/** The checkpoint state of job type `T`, as `query:jobs.get_status.v1` shows it. */
+export type JobState<T extends string> = JobPart<T, 'state'>;
+/** The output of a completed job of type `T`. */
+export type JobOutput<T extends string> = JobPart<T, 'output'>;
+
 type Generated<M extends string, Part extends 'input' | 'output'> = M extends keyof MethodTypes
   ? MethodTypes[M] extends { [P in Part]: infer T }
     ? T

@@ -14,7 +14,7 @@ import { installExtensions } from './finance-helpers.js';
 
 const TSC = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
-const GOOD = `import { SpacedriveClient } from 'spacedrive-extensions/client';
+const GOOD = `import { SpacedriveClient, type JobOutput, type JobParams } from 'spacedrive-extensions/client';
 
 export async function main(socketPath: string): Promise<string> {
   const client = await SpacedriveClient.connect({ socketPath });
@@ -28,8 +28,13 @@ export async function main(socketPath: string): Promise<string> {
   // Core methods come typed with the client entry itself.
   const status = await client.query('query:jobs.get_status.v1', { job_id: 'x' });
   const state: string = status.status;
+  // Job types too: params, state and output from their schemas.
+  const params: JobParams<'finance:email_scan'> = { provider: 'gmail', batch_size: 20 };
+  await client.action('action:jobs.dispatch.input.v1', { job_type: 'finance:email_scan', params });
+  const scanned = status.output as JobOutput<'finance:email_scan'>;
+  const found: number = scanned.imported;
   await client.close();
-  return [total, source, items.length, ids.join(','), greeting, state].join(' ');
+  return [total, source, items.length, ids.join(','), greeting, state, found].join(' ');
 }
 `;
 
@@ -41,8 +46,10 @@ const BAD_LINES = [
   "await client.action('action:finance:import_receipts.input.v1', { emails: 'all of them' });",
   "await client.action('action:finance:import_receipts.input.v1', { account: 'x' });",
   "await client.query('query:hello:greet.v1', { nom: 'Ada' });",
+  "const params: JobParams<'finance:email_scan'> = { provider: 'gmail', batch_size: 'many' };",
+  "const countdown: JobParams<'hello:countdown'> = { delay_ms: 10 };",
 ];
-const BAD = `import { SpacedriveClient } from 'spacedrive-extensions/client';
+const BAD = `import { SpacedriveClient, type JobParams } from 'spacedrive-extensions/client';
 
 export async function main(socketPath: string): Promise<void> {
   const client = await SpacedriveClient.connect({ socketPath });
@@ -86,18 +93,20 @@ describe('spacedrive types generate', { timeout: 120_000 }, () => {
     const out = join(dir, 'gen', 'spacedrive-methods.d.ts');
     const r = await d.cli(['--json', 'types', 'generate', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ out, methods: expect.any(Number) });
+    expect(JSON.parse(r.stdout)).toMatchObject({ out, methods: expect.any(Number), job_types: expect.any(Number) });
     const generated = readFileSync(out, 'utf8');
     expect(generated).toContain("declare module \"spacedrive-extensions/client\"");
     expect(generated).toContain('"query:finance:classify_receipt.v1": {');
     expect(generated).toContain('"query:core.status.v1": {');
+    expect(generated).toContain('interface JobTypes {');
+    expect(generated).toContain('"finance:email_scan": {');
 
     const good = join(dir, 'good');
     project(good, { 'main.ts': GOOD, 'spacedrive-methods.d.ts': generated });
     const bad = join(dir, 'bad');
     project(bad, { 'main.ts': BAD, 'spacedrive-methods.d.ts': generated });
     const [goodErrors, badErrors] = await Promise.all([typeCheck(good), typeCheck(bad)]);
-    expect(goodErrors).toEqual([]);
+    expect(goodErrors, goodErrors.join('\n')).toEqual([]);
     const badLines = new Set(badErrors.map((e) => Number(/main\.ts\((\d+),/.exec(e)?.[1])));
     expect([...badLines].sort((a, b) => a - b), badErrors.join('\n')).toEqual(BAD_LINES.map((_, i) => FIRST_BAD_LINE + i));
   });

@@ -85,6 +85,15 @@ describe('generateMethodTypes', () => {
     expect(generateMethodTypes([...methods].reverse(), { module: 'client' })).toBe(text);
   });
 
+  it('types job types too: params, state and output', () => {
+    const text = generateMethodTypes([], {
+      module: 'client',
+      jobTypes: [{ job_type: 'hello:countdown', owner: 'hello', params_schema: { type: 'object', additionalProperties: false, required: ['from'], properties: { from: { type: 'integer' } } } }],
+    });
+    expect(text).toContain('  interface JobTypes {\n    /** (job type, extension hello) */\n    "hello:countdown": {\n      params: {\n        from: number;\n      };\n      state: unknown;\n      output: unknown;\n    };\n  }');
+    expect(generateMethodTypes([], { module: 'client' })).not.toContain('JobTypes');
+  });
+
   it('type-checks a program that uses the methods as their schemas say, and rejects one that does not', () => {
     const client = [
       'export interface MethodTypes {}',

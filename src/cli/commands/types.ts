@@ -11,13 +11,14 @@ import { DEFAULT_CLIENT_MODULE, generateMethodTypes } from '../../typegen/index.
 import type { Cli } from '../context.js';
 
 type Methods = KnownQueries['query:core.methods.v1']['output'];
+type JobTypesResult = KnownQueries['query:jobs.types.v1']['output'];
 
 export function registerTypesCommand(program: Command, cli: Cli): void {
   const types = program.command('types').description('TypeScript types for the typed client, from the schemas of the running daemon.');
   types
     .command('generate')
     .description(
-      "Write a declaration file typing every registered method (core and extensions) for the client: with it in your program, client.query('query:finance:classify_receipt.v1', …) checks its input and types its output.",
+      "Write a declaration file typing every registered method and job type (core and extensions) for the client: with it in your program, client.query('query:finance:classify_receipt.v1', …) checks its input and types its output, and JobParams<'finance:email_scan'> is that job's params.",
     )
     .option('-o, --out <file>', 'write the declarations to this file (default: stdout)')
     .option('--owner <owner>', "only methods of this owner: 'core' or an extension id")
@@ -31,16 +32,18 @@ Examples:
     )
     .action(
       cli.action(async (ctx, opts: { out?: string; owner?: string; module: string }) => {
-        const result = await ctx.query<Methods>('query:core.methods.v1', opts.owner ? { owner: opts.owner } : {});
-        const text = generateMethodTypes(result.methods, { module: opts.module });
+        const filter = opts.owner ? { owner: opts.owner } : {};
+        const result = await ctx.query<Methods>('query:core.methods.v1', filter);
+        const { types: jobTypes } = await ctx.query<JobTypesResult>('query:jobs.types.v1', filter);
+        const text = generateMethodTypes(result.methods, { module: opts.module, jobTypes });
         if (!opts.out) {
           ctx.io.stdout.write(text);
           return;
         }
         const target = resolve(ctx.io.cwd, opts.out);
         writeFileAtomic(target, text);
-        const summary = { out: target, methods: result.methods.length };
-        ctx.print(summary, (s: typeof summary) => `wrote types of ${s.methods} methods to ${s.out}`);
+        const summary = { out: target, methods: result.methods.length, job_types: jobTypes.length };
+        ctx.print(summary, (s: typeof summary) => `wrote types of ${s.methods} methods and ${s.job_types} job types to ${s.out}`);
       }),
     );
 }
