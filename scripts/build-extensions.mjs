@@ -361,7 +361,9 @@ async function buildRustExtension(id, force, abiCheck) {
   const outDir = join(BUILD_DIR, 'extensions', id);
   const wasmPath = join(outDir, `${id}.wasm`);
   const manifestPath = join(outDir, 'manifest.json');
-  const inputs = inputsHash([join(EXTENSIONS_DIR, id), RUST_SDK_DIR, THIS_SCRIPT]) + `-${toolchain.version.replace(/\s+/g, '_')}`;
+  // The SDK's crates and cargo settings, not its README.
+  const sdk = ['spacedrive-sdk', 'spacedrive-sdk-macros', 'Cargo.toml', '.cargo'].map((p) => join(RUST_SDK_DIR, p));
+  const inputs = inputsHash([join(EXTENSIONS_DIR, id), ...sdk, THIS_SCRIPT]) + `-${toolchain.version.replace(/\s+/g, '_')}`;
   if (!force && upToDate(id, inputs, wasmPath, manifestPath)) return { id, skipped: true };
   const template = readManifestTemplate(id);
   mkdirSync(outDir, { recursive: true });
