@@ -14,6 +14,7 @@ import type { JobTypeDefinition } from '../jobs/types.js';
 import type { Logger } from '../logging/index.js';
 import { extensionMethod, type OperationDeclaration } from '../registry/index.js';
 import { createHostBridge } from './bridge.js';
+import { instrumentBridge, observeCall, type ExtensionHostHooks } from './instrument.js';
 import {
   MANIFEST_FILE,
   effectiveLimits,
@@ -206,6 +207,7 @@ export class ExtensionManager {
   readonly #entries = new Map<string, Entry>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #closed = false;
+  #hooks: ExtensionHostHooks | undefined;
   /** Directory holding installed packages (`<id>/<version>/`) and the installed list. */
   readonly dir: string;
 
@@ -223,6 +225,14 @@ export class ExtensionManager {
     for (const record of this.#store.list()) {
       this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined });
     }
+  }
+
+  /**
+   * Hooks around the host bridge of every extension loaded from now on (an in-process host's
+   * instrumentation: the test harness in src/testing). Undefined removes them.
+   */
+  setHostHooks(hooks: ExtensionHostHooks | undefined): void {
+    this.#hooks = hooks;
   }
 
   /** Counters for `query:core.status.v1` (`extensions_installed`, …). */
@@ -591,7 +601,12 @@ export class ExtensionManager {
         version: pkg.manifest.version,
         wasm: pkg.wasm,
         limits: sandboxLimits(limits, host),
-        bridge: createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running, requestsPerMinute: limits.requests_per_minute }),
+        bridge: instrumentBridge(
+          id,
+          createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running, requestsPerMinute: limits.requests_per_minute }),
+          this.#core.events,
+          () => this.#hooks,
+        ),
         config: pkg.manifest.config,
         logger,
         inline: host.inlineCalls,
@@ -688,7 +703,9 @@ export class ExtensionManager {
           // Synchronous up to the sandbox call: a handler looked up before a reload swap runs on the version it came from.
           handler: (input, ctx) => {
             checkCallChain(id, method, ctx.caller.chain, host.maxCallDepth);
-            return version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) }).catch((err: unknown) => {
+            const events = this.#core.events;
+            const call = () => version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+            return (events.wants('extension:call') ? observeCall(events, { id, export: exportFn, method }, call) : call()).catch((err: unknown) => {
               throw namingMethod(err, id, method);
             });
           },
@@ -707,8 +724,9 @@ export class ExtensionManager {
             description: reg.description,
             paramsSchema: (reg.paramsSchema ?? true) as JobTypeDefinition['paramsSchema'],
             maxConcurrency: version.limits.concurrent_jobs,
-            call: (fn, input, opts) => version.call(fn, input, opts),
-            callNow: (fn, input, opts) => version.callNow(fn, input, opts),
+            call: (fn, input, opts) => observeCall(this.#core.events, { id, export: fn, ...(opts.jobId ? { job_id: opts.jobId } : {}) }, () => version.call(fn, input, opts)),
+            // Observed job runs go through call(), which reports them.
+            callNow: (fn, input, opts) => (this.#core.events.wants('extension:call') ? undefined : version.callNow(fn, input, opts)),
             running: version.running,
             progressTimeoutMs: version.limits.job_progress_timeout_ms,
             maxStateBytes: version.limits.max_state_bytes,
