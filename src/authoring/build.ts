@@ -5,6 +5,7 @@
  * and runs `plugin_init` in the real sandbox to report what the module registers.
  */
 import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -16,7 +17,7 @@ import type { GuestRegistration } from '../extensions/sandbox/types.js';
 import { silentLogger } from '../logging/index.js';
 import { abiProblems } from './abi-check.js';
 import { readProject, type ExtensionProject } from './project.js';
-import { asPackagesDir, ascEntry, jsonAsTransform } from './toolchain.js';
+import { asPackagesDir, ascModule, jsonAsTransform } from './toolchain.js';
 
 /** The ABI version this host builds and loads. */
 export const ABI_VERSION = 1;
@@ -77,11 +78,27 @@ function compileFailed(project: ExtensionProject, tool: string, output: string):
   return new SpacedriveError(ErrorCode.EXTENSION_INVALID, `${tool} failed for ${project.manifest.id}:\n${output.trim()}`, { project: project.dir, stage: 'compile', output });
 }
 
+interface AscApi {
+  main(argv: string[], options: { stdout: { write(s: string): void }; stderr: { write(s: string): void } }): Promise<{ error: Error | null }>;
+}
+let ascApi: Promise<AscApi> | undefined;
+
+/**
+ * asc runs in this process (its JavaScript API), not as a child: the compiler and the json-as
+ * transform stay loaded and warm between builds, which is most of a rebuild's time in
+ * `extension dev` (measured in src/bench/authoring.bench.ts).
+ */
 async function compileAssemblyScript(project: ExtensionProject, optimize: 'release' | 'dev', outFile: string): Promise<void> {
   const packages = asPackagesDir(project.dir);
-  const args = [ascEntry(), 'src/index.ts', ...ascFlags(optimize), '--path', relative(project.dir, packages), '--outFile', relative(project.dir, outFile)];
-  const { code, output } = await run(process.execPath, args, project.dir, { ...process.env, ...ASC_ENV });
-  if (code !== 0 || !existsSync(outFile)) throw compileFailed(project, 'asc', output);
+  // json-as reads its mode from the environment.
+  for (const [k, v] of Object.entries(ASC_ENV)) process.env[k] = v;
+  ascApi ??= import(pathToFileURL(ascModule()).href) as Promise<AscApi>;
+  const asc = await ascApi;
+  let output = '';
+  const sink = { write: (s: string) => void (output += s) };
+  const args = ['src/index.ts', '--baseDir', project.dir, ...ascFlags(optimize), '--path', packages, '--outFile', relative(project.dir, outFile)];
+  const { error } = await asc.main(args, { stdout: sink, stderr: sink });
+  if (error || !existsSync(outFile)) throw compileFailed(project, 'asc', output || String(error?.message));
 }
 
 /** The crate name cargo names its output after (`[package] name`, dashes as underscores). */

@@ -10,3 +10,6 @@ export * from './build.js';
 export * from './test-runner.js';
 export { abiProblems, REQUIRED_EXPORTS } from './abi-check.js';
 export { PACKAGE_ROOT, AS_SDK_DIR } from './toolchain.js';
+export * from './pack.js';
+export * from './sdext.js';
+export * from './dev.js';

@@ -32,7 +32,7 @@ function writeConfig(projectDir: string): string {
   ];
   writeFileSync(
     path,
-    `// Written by 'spacedrive extension test' on every run; edits are lost.\nexport default {\n  root: ${JSON.stringify(projectDir)},\n  resolve: { alias: [\n${alias
+    `// Written by 'spacedrive extension test' on every run; edits are lost.\nexport default {\n  root: ${JSON.stringify(projectDir)},\n  cacheDir: ${JSON.stringify(join(dir, 'vite'))},\n  resolve: { alias: [\n${alias
       .map((a) => `    { find: new RegExp(${JSON.stringify(a.find)}), replacement: ${JSON.stringify(a.replacement)} },`)
       .join('\n')}\n  ] },\n  test: { include: ['test/**/*.test.ts'], testTimeout: 30000, hookTimeout: 60000, pool: 'forks' },\n};\n`,
   );

@@ -44,10 +44,10 @@ function missing(what: string, name: string): SpacedriveError {
   );
 }
 
-/** The asc command line entry (node script). */
-export function ascEntry(): string {
+/** The compiler's JavaScript API (`assemblyscript/asc`), by path. */
+export function ascModule(): string {
   const dir = packageDir('assemblyscript');
-  const entry = dir && join(dir, 'bin', 'asc.js');
+  const entry = dir && join(dir, 'dist', 'asc.js');
   if (!entry || !existsSync(entry)) throw missing('building AssemblyScript', 'assemblyscript');
   return entry;
 }

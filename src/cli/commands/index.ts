@@ -9,6 +9,7 @@ import { registerCallCommands } from './call.js';
 import { registerConfigCommands } from './config.js';
 import { registerCredentialsCommand } from './credentials.js';
 import { registerDaemonCommands } from './daemon.js';
+import { registerExtensionDevCommand } from './extension-dev.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
 import { registerLibraryCommands } from './library.js';
@@ -26,6 +27,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerCallCommands,
   registerConfigCommands,
   registerExtensionsCommand,
+  registerExtensionDevCommand,
   registerJobsCommand,
   registerLibraryCommands,
   registerCredentialsCommand,
