@@ -69,7 +69,7 @@ export class DevSession {
 
   /** Builds and deploys once, then watches. Resolves with the first cycle. */
   async start(): Promise<DevCycle> {
-    const first = await this.#cycle(['start'], performance.now());
+    // Watching first: an edit made during the first build triggers the next one.
     this.#watcher = watch(this.project.dir, { recursive: true }, (_event, file) => {
       if (this.#closed || !file) return;
       const rel = relative(this.project.dir, `${this.project.dir}/${file.toString()}`);
@@ -78,7 +78,12 @@ export class DevSession {
       if (!this.#pending.includes(rel)) this.#pending.push(rel);
       this.#schedule();
     });
-    return first;
+    const first = this.#cycle(['start'], performance.now());
+    this.#running = first.then(() => undefined);
+    const cycle = await first;
+    this.#running = null;
+    if (this.#pending.length > 0) this.#schedule();
+    return cycle;
   }
 
   #schedule(): void {
