@@ -21,6 +21,7 @@ const SECTIONS: Record<string, string> = {
   mail: './mail.bench.js',
   finance: './finance.bench.js',
   stall: './stall.bench.js',
+  authoring: './authoring.bench.js',
 };
 
 async function main(): Promise<void> {
