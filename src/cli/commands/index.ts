@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Cli } from '../context.js';
 import { registerCallCommands } from './call.js';
+import { registerCompletionCommand } from './completion.js';
 import { registerConfigCommands } from './config.js';
 import { registerCredentialsCommand } from './credentials.js';
 import { registerDaemonCommands } from './daemon.js';
@@ -32,4 +33,6 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerLibraryCommands,
   registerCredentialsCommand,
   registerMailCommands,
+  // Last: it reads the tree the groups above built.
+  registerCompletionCommand,
 ];
