@@ -13,3 +13,4 @@ export { PACKAGE_ROOT, AS_SDK_DIR } from './toolchain.js';
 export * from './pack.js';
 export * from './sdext.js';
 export * from './dev.js';
+export * from './conformance.js';

@@ -45,7 +45,7 @@ describe('shell completion', () => {
     expect(zsh.startsWith('#compdef spacedrive')).toBe(true);
     expect(zsh).toContain('bashcompinit');
     const fish = fishScript(p);
-    expect(fish).toContain("complete -c spacedrive -n '__fish_seen_subcommand_from extension; and not __fish_seen_subcommand_from new build test dev pack' -a new");
+    expect(fish).toContain("complete -c spacedrive -n '__fish_seen_subcommand_from extension; and not __fish_seen_subcommand_from new build test dev pack conformance' -a new");
     expect(fish).toMatch(/-l lang -x -a 'assemblyscript rust'/);
   });
 });

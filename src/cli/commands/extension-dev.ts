@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { buildProject, DevSession, newProject, packProject, runProjectTests, type BuildResult, type DevCycle } from '../../authoring/index.js';
+import { buildProject, DevSession, newProject, packProject, runConformance, runProjectTests, type BuildResult, type DevCycle } from '../../authoring/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError } from '../../errors/index.js';
 import type { ExtensionInfo } from '../../extensions/manager.js';
 import type { InstallPreview } from '../../extensions/operations.js';
@@ -243,6 +243,24 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
         const r = await packProject(resolve(ctx.io.cwd, dir), { ...(opts.out ? { out: resolve(ctx.io.cwd, opts.out) } : {}), build: opts.build !== false });
         const { build: _build, ...summary } = r;
         ctx.print(summary, (s: typeof summary, col) => `${col.green('packed')} ${s.id} ${s.version}: ${s.path} (${kib(s.bytes)}: ${s.files.join(', ')})\ninstall it with: spacedrive extensions install ${s.path}`);
+      }),
+    );
+
+  group
+    .command('conformance')
+    .description('Check a module built by any SDK (any language) against ABI v1 in the real host: registration, input/output, errors, host calls, logging, job progress, pause and resume, crash and resume. The contract is conformance/README.md; conformance/reference.wat passes it.')
+    .argument('<module>', 'the module: a .wasm file (or .wat, compiled with wabt)')
+    .action(
+      cli.action(async (ctx, modulePath: string) => {
+        const report = await runConformance(resolve(ctx.io.cwd, modulePath));
+        ctx.print(report, (r: typeof report, c) =>
+          [
+            ...r.checks.map((ch) => `${ch.ok ? c.green('✓') : c.red('✗')} ${ch.name}${ch.ok ? c.dim(` — ${ch.detail}`) : `\n    ${c.red(ch.detail)}`}`),
+            '',
+            r.ok ? c.green(`conformant: ${r.checks.length} checks passed`) : c.red(`not conformant: ${r.checks.filter((ch) => !ch.ok).length} of ${r.checks.length} checks failed`),
+          ].join('\n'),
+        );
+        return report.ok ? 0 : 1;
       }),
     );
 }
