@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the system packages and services the tests need are present: dovecot (the mail
-# tests run a real IMAP server, test/helpers/dovecot.ts), PostgreSQL (multi-node job store tests)
+# tests run a real IMAP server, test/helpers/dovecot.ts), clang and lld (the C extension example), PostgreSQL (multi-node job store tests)
 # and Redis (the BullMQ benchmark peer), started when they are installed but down.
 #
 # Run by `npm test`'s pretest (scripts/prepare.mjs test), so the README's test command needs
@@ -11,6 +11,8 @@ set -euo pipefail
 
 need_apt=()
 if [ ! -x /usr/sbin/dovecot ]; then need_apt+=(dovecot-core dovecot-imapd); fi
+# The conformance test builds the C example (examples/c-hello) with clang and wasm-ld.
+if ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1; then need_apt+=(clang lld); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
