@@ -1,7 +1,7 @@
 /**
  * What the host tells about an extension while it runs, for authors: every call into it
- * (`extension:call`), every host call it makes (`extension:host_call`) and every line it logs
- * (`extension:log`), as events on the bus (`spacedrive extension dev` subscribes to them over the
+ * (`guest:call`), every host call it makes (`guest:host_call`) and every line it logs
+ * (`guest:log`), as events on the bus (`spacedrive extension dev` subscribes to them over the
  * wire), and hooks an in-process host can set around the bridge (the test harness in
  * src/testing records host calls, answers faked methods and holds or "crashes" jobs at their
  * checkpoints through them). Nothing is emitted unless someone subscribed.
@@ -33,14 +33,14 @@ export function instrumentBridge(id: string, bridge: HostBridge, events: EventBu
       const h = hooks();
       const started = performance.now();
       const result = h?.call ? h.call(id, method, payload, (p) => bridge.call(method, p, chain)) : bridge.call(method, payload, chain);
-      if (!events.wants('extension:host_call')) return result;
+      if (!events.wants('guest:host_call')) return result;
       return result.then(
         (value) => {
-          events.emit('extension:host_call', { id, method, ms: Math.round((performance.now() - started) * 10) / 10, ok: true });
+          events.emit('guest:host_call', { id, method, ms: Math.round((performance.now() - started) * 10) / 10, ok: true });
           return value;
         },
         (err: unknown) => {
-          events.emit('extension:host_call', { id, method, ms: Math.round((performance.now() - started) * 10) / 10, ok: false, error: toWireError(err).code });
+          events.emit('guest:host_call', { id, method, ms: Math.round((performance.now() - started) * 10) / 10, ok: false, error: toWireError(err).code });
           throw err;
         },
       );
@@ -48,7 +48,7 @@ export function instrumentBridge(id: string, bridge: HostBridge, events: EventBu
     log(level, message, jobId) {
       bridge.log(level, message, jobId);
       hooks()?.log?.(id, levelName(level), message, jobId);
-      if (events.wants('extension:log')) events.emit('extension:log', { id, level: levelName(level), message, job_id: jobId ?? null });
+      if (events.wants('guest:log')) events.emit('guest:log', { id, level: levelName(level), message, job_id: jobId ?? null });
     },
     jobProgress(jobId, report) {
       const h = hooks();
@@ -60,12 +60,12 @@ export function instrumentBridge(id: string, bridge: HostBridge, events: EventBu
   };
 }
 
-/** Emits `extension:call` when `call` settles: a call into the extension (an operation or a job handler run). */
+/** Emits `guest:call` when `call` settles: a call into the extension (an operation or a job handler run). */
 export function observeCall<T>(events: EventBus, fields: { id: string; export: string; method?: string; job_id?: string }, call: () => Promise<T>): Promise<T> {
-  if (!events.wants('extension:call')) return call();
+  if (!events.wants('guest:call')) return call();
   const started = performance.now();
   const done = (ok: boolean, err?: unknown) =>
-    events.emit('extension:call', { ...fields, ms: Math.round((performance.now() - started) * 10) / 10, ok, ...(ok ? {} : { error: toWireError(err).code, message: toWireError(err).message }) });
+    events.emit('guest:call', { ...fields, ms: Math.round((performance.now() - started) * 10) / 10, ok, ...(ok ? {} : { error: toWireError(err).code, message: toWireError(err).message }) });
   return call().then(
     (value) => {
       done(true);

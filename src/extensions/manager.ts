@@ -705,7 +705,7 @@ export class ExtensionManager {
             checkCallChain(id, method, ctx.caller.chain, host.maxCallDepth);
             const events = this.#core.events;
             const call = () => version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-            return (events.wants('extension:call') ? observeCall(events, { id, export: exportFn, method }, call) : call()).catch((err: unknown) => {
+            return (events.wants('guest:call') ? observeCall(events, { id, export: exportFn, method }, call) : call()).catch((err: unknown) => {
               throw namingMethod(err, id, method);
             });
           },
@@ -726,7 +726,7 @@ export class ExtensionManager {
             maxConcurrency: version.limits.concurrent_jobs,
             call: (fn, input, opts) => observeCall(this.#core.events, { id, export: fn, ...(opts.jobId ? { job_id: opts.jobId } : {}) }, () => version.call(fn, input, opts)),
             // Observed job runs go through call(), which reports them.
-            callNow: (fn, input, opts) => (this.#core.events.wants('extension:call') ? undefined : version.callNow(fn, input, opts)),
+            callNow: (fn, input, opts) => (this.#core.events.wants('guest:call') ? undefined : version.callNow(fn, input, opts)),
             running: version.running,
             progressTimeoutMs: version.limits.job_progress_timeout_ms,
             maxStateBytes: version.limits.max_state_bytes,

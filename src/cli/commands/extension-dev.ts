@@ -65,13 +65,13 @@ function untilSignal(): Promise<string> {
 function describeEvent(type: string, p: Record<string, unknown>, c: Colors): string | undefined {
   const ms = typeof p.ms === 'number' ? c.dim(` ${p.ms} ms`) : '';
   switch (type) {
-    case 'extension:call': {
+    case 'guest:call': {
       const what = p.method ?? (p.job_id ? `job ${String(p.job_id).slice(0, 8)} (${p.export})` : p.export);
       return `${c.cyan('→')} ${what}${ms} ${p.ok ? c.green('ok') : c.red(`${p.error}: ${p.message}`)}`;
     }
-    case 'extension:host_call':
+    case 'guest:host_call':
       return `  ${c.magenta('host')} ${p.method}${ms} ${p.ok ? c.green('ok') : c.red(String(p.error))}`;
-    case 'extension:log':
+    case 'guest:log':
       return `  ${c.dim('log')} ${p.level === 'error' ? c.red(String(p.level)) : p.level === 'warn' ? c.yellow(String(p.level)) : String(p.level)} ${p.message}${p.job_id ? c.dim(` [job ${String(p.job_id).slice(0, 8)}]`) : ''}`;
     case 'extension:failed':
       return c.red(`extension failed to load: ${p.code}: ${p.message}`);
@@ -207,7 +207,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
         }
         let stopEvents = () => undefined as void;
         if (!opts.quiet) {
-          const extEvents = client.subscribe(['extension:call', 'extension:log', 'extension:host_call', 'extension:failed'], { id });
+          const extEvents = client.subscribe(['guest:call', 'guest:log', 'guest:host_call', 'extension:failed'], { id });
           const jobEvents = client.subscribe(['job:started', 'job:progress', 'job:completed', 'job:failed', 'job:paused', 'job:cancelled', 'job:retrying']);
           await Promise.all([extEvents.ready, jobEvents.ready]);
           const pump = async (it: AsyncIterableIterator<{ type: string; payload: Record<string, unknown> }>, jobs: boolean) => {
