@@ -6,7 +6,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { buildProject, DevSession, newProject, packProject, runConformance, runProjectTests, type BuildResult, type DevCycle } from '../../authoring/index.js';
+import type { BuildResult, DevCycle } from '../../authoring/index.js';
+
+/**
+ * The authoring code (compilers, the in-process host of the harness) loads only when one of these
+ * commands runs: every other command of the CLI starts without it.
+ */
+const authoring = () => import('../../authoring/index.js');
 import { ErrorCode, SpacedriveError, asSpacedriveError } from '../../errors/index.js';
 import type { ExtensionInfo } from '../../extensions/manager.js';
 import type { InstallPreview } from '../../extensions/operations.js';
@@ -126,6 +132,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
     .option('--dir <dir>', 'where to create it (default ./<id>; must be missing or empty)')
     .action(
       cli.action(async (ctx, id: string, opts: { lang: 'assemblyscript' | 'rust'; dir?: string }) => {
+        const { newProject } = await authoring();
         const result = newProject({ id, language: opts.lang, dir: resolve(ctx.io.cwd, opts.dir ?? id) });
         ctx.print(result, (r: typeof result, c) =>
           [`created ${c.bold(id)} in ${r.dir}`, ...r.files.map((f) => `  ${f}`), '', 'next:', `  cd ${r.dir}`, '  spacedrive extension test', '  spacedrive extension dev'].join('\n'),
@@ -140,6 +147,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
     .option('--dev', 'fast, unoptimised build')
     .action(
       cli.action(async (ctx, dir: string, opts: { dev?: boolean }) => {
+        const { buildProject } = await authoring();
         const b = await buildProject(resolve(ctx.io.cwd, dir), { optimize: opts.dev ? 'dev' : 'release' });
         ctx.print(buildSummary(b), (_s, c) =>
           [
@@ -160,6 +168,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
     .argument('[filters...]', 'only test files whose path contains one of these')
     .action(
       cli.action(async (ctx, dir: string, filters: string[]) => {
+        const { buildProject, runProjectTests } = await authoring();
         const projectDir = resolve(ctx.io.cwd, dir);
         const b = await buildProject(projectDir, { optimize: 'dev', listRegistrations: false });
         ctx.note(`built ${b.id} ${b.version} (${kib(b.bytes)}, dev build)`);
@@ -175,6 +184,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
     .option('--quiet', 'print only builds and reloads, not calls, logs and jobs')
     .action(
       cli.action(async (ctx, dir: string, opts: { yes?: boolean; quiet?: boolean }) => {
+        const { DevSession } = await authoring();
         const c = ctx.colors;
         const client = await ctx.client();
         let id = '';
@@ -240,6 +250,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
     .option('--no-build', 'pack build/ as it is')
     .action(
       cli.action(async (ctx, dir: string, opts: { out?: string; build?: boolean }) => {
+        const { packProject } = await authoring();
         const r = await packProject(resolve(ctx.io.cwd, dir), { ...(opts.out ? { out: resolve(ctx.io.cwd, opts.out) } : {}), build: opts.build !== false });
         const { build: _build, ...summary } = r;
         ctx.print(summary, (s: typeof summary, col) => `${col.green('packed')} ${s.id} ${s.version}: ${s.path} (${kib(s.bytes)}: ${s.files.join(', ')})\ninstall it with: spacedrive extensions install ${s.path}`);
@@ -252,6 +263,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
     .argument('<module>', 'the module: a .wasm file (or .wat, compiled with wabt)')
     .action(
       cli.action(async (ctx, modulePath: string) => {
+        const { runConformance } = await authoring();
         const report = await runConformance(resolve(ctx.io.cwd, modulePath));
         ctx.print(report, (r: typeof report, c) =>
           [

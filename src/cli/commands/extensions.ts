@@ -6,7 +6,6 @@
 import { createInterface } from 'node:readline/promises';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { MAX_SDEXT_BYTES, unpackSdext } from '../../authoring/sdext.js';
 import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
 import type { ExtensionInfo, ExtensionSummary } from '../../extensions/manager.js';
@@ -105,8 +104,6 @@ export async function confirmInstall(ctx: CommandContext, preview: InstallPrevie
   return confirm(ctx, `Install '${preview.id}' with these permissions? [y/N] `);
 }
 
-/** Largest package downloaded from a URL. */
-const MAX_DOWNLOAD_BYTES = MAX_SDEXT_BYTES;
 
 /**
  * The package `source` names, as a directory the daemon can install from: a directory as is; a
@@ -114,6 +111,8 @@ const MAX_DOWNLOAD_BYTES = MAX_SDEXT_BYTES;
  * its checksums were verified. `cleanup` removes what was unpacked.
  */
 async function openPackage(ctx: CommandContext, source: string): Promise<{ dir: string; cleanup: () => void }> {
+  // Loaded here: only installs of a .sdext need the archive code.
+  const { MAX_SDEXT_BYTES: MAX_DOWNLOAD_BYTES, unpackSdext } = await import('../../authoring/sdext.js');
   if (/^https?:\/\//i.test(source)) {
     if (!/^https:\/\//i.test(source) && !ctx.io.env.SPACEDRIVE_ALLOW_HTTP_PACKAGES) {
       throw new SpacedriveError(ErrorCode.USAGE, `refusing to download an extension over plain http: ${source} (use https)`, { url: source });
