@@ -6,6 +6,11 @@
  *     -> build/extensions/<id>/<id>.wasm + build/extensions/<id>/manifest.json (module + sha256 filled in)
  *   extensions/bench-extism/assembly/index.ts
  *     -> build/bench/extism-noop.wasm (the Extism peer of the benchmark; no manifest)
+ *   extensions/<id>/Cargo.toml (a Rust extension, sdk/rust) + extensions/<id>/manifest.json
+ *     -> build/extensions/<id>/<id>.wasm + build/extensions/<id>/manifest.json, built by Debian's
+ *        cargo and rustc (/usr/bin, with libstd-rust-dev-wasm32 and lld) offline from the crates
+ *        Debian packages in /usr/share/cargo/registry; skipped, with a message saying what to
+ *        install, when that toolchain is missing (scripts/test-env.sh installs it for npm test)
  *
  * Each module is compiled by asc with the incremental runtime (the stub runtime never frees
  * memory), the json-as transform, and the SDK's abort handler, then checked: it must import only
@@ -97,11 +102,11 @@ export function productExtensionIds(extensionsDir = EXTENSIONS_DIR) {
   return list;
 }
 
-/** Every file under `dir` (recursively, sorted), skipping node_modules and build output. */
+/** Every file under `dir` (recursively, sorted), skipping node_modules and build output (Rust's too). */
 function filesUnder(dir) {
   const files = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (entry.name === 'node_modules' || entry.name === 'build') continue;
+    if (entry.name === 'node_modules' || entry.name === 'build' || entry.name === 'target' || entry.name === 'Cargo.lock') continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) files.push(...filesUnder(path));
     else if (entry.isFile()) files.push(path);
@@ -290,6 +295,91 @@ async function buildExtismPeer(force) {
   return { id: EXTISM_PEER, skipped: false, bytes: statSync(wasmPath).size };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rust extensions (sdk/rust)
+
+const RUST_SDK_DIR = join(ROOT, 'sdk', 'rust');
+const RUST_TARGET_DIR = join(BUILD_DIR, 'rust-target');
+/** Debian's toolchain, not a rustup one earlier on PATH (which has no wasm32 standard library here). */
+const CARGO = process.env.SPACEDRIVE_CARGO ?? '/usr/bin/cargo';
+const RUSTC = process.env.SPACEDRIVE_RUSTC ?? '/usr/bin/rustc';
+const CRATE_REGISTRY = process.env.SPACEDRIVE_CRATE_REGISTRY ?? '/usr/share/cargo/registry';
+/** The Debian packages a Rust extension builds with (scripts/test-env.sh installs them). */
+export const RUST_PACKAGES = [
+  'rustc', 'cargo', 'libstd-rust-dev-wasm32', 'lld',
+  'librust-serde-dev', 'librust-serde-derive-dev', 'librust-serde-json-dev', 'librust-syn-dev', 'librust-quote-dev', 'librust-proc-macro2-dev',
+];
+/** Offline, from Debian's crates: nothing comes from crates.io (the same as sdk/rust/.cargo/config.toml). */
+const CARGO_CONFIG = [
+  '--config', 'source.crates-io.replace-with="debian"',
+  '--config', `source.debian.directory="${CRATE_REGISTRY}"`,
+  '--config', 'net.offline=true',
+];
+
+function isRustExtension(id) {
+  return existsSync(join(EXTENSIONS_DIR, id, 'Cargo.toml'));
+}
+
+let rustToolchain;
+/**
+ * `{version}` of the toolchain, or `{missing}` saying what is not there. Checked once: cargo,
+ * rustc, the wasm32 standard library, the linker and the crates the SDK needs.
+ */
+async function findRustToolchain() {
+  return (rustToolchain ??= (async () => {
+    const install = `install them with: apt-get install ${RUST_PACKAGES.join(' ')} (npm test does, through scripts/test-env.sh)`;
+    if (!existsSync(CARGO) || !existsSync(RUSTC)) return { missing: `the Rust toolchain (${CARGO}, ${RUSTC}) is not installed; ${install}` };
+    const version = await runCommand(RUSTC, ['--version', '--print', 'sysroot']);
+    if (version.code !== 0) return { missing: `${RUSTC} does not run: ${version.output.trim()}` };
+    const [rustcVersion, sysroot] = version.output.trim().split('\n');
+    if (!existsSync(join(sysroot ?? '/usr', 'lib', 'rustlib', 'wasm32-unknown-unknown', 'lib'))) return { missing: `the wasm32 standard library for ${rustcVersion} is not installed (libstd-rust-dev-wasm32); ${install}` };
+    if (!existsSync('/usr/bin/rust-lld') && !existsSync('/usr/bin/lld')) return { missing: `the linker rust-lld is not installed (lld); ${install}` };
+    const crates = ['serde', 'serde_derive', 'serde_json', 'syn', 'quote', 'proc-macro2'];
+    const present = existsSync(CRATE_REGISTRY) ? readdirSync(CRATE_REGISTRY) : [];
+    const absent = crates.filter((c) => !present.some((d) => d.startsWith(`${c}-`) && /^\d/.test(d.slice(c.length + 1))));
+    if (absent.length > 0) return { missing: `the crates ${absent.join(', ')} are not in ${CRATE_REGISTRY}; ${install}` };
+    return { version: rustcVersion };
+  })());
+}
+
+function runCommand(command, args, opts = {}) {
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => resolvePromise({ code: 127, output: `${output}${err.message}\n` }));
+    child.on('close', (code) => resolvePromise({ code, output }));
+  });
+}
+
+async function buildRustExtension(id, force, abiCheck) {
+  const toolchain = await findRustToolchain();
+  if (toolchain.missing) return { id, skipped: true, notBuilt: `skipped ${id} (Rust): ${toolchain.missing}` };
+  const outDir = join(BUILD_DIR, 'extensions', id);
+  const wasmPath = join(outDir, `${id}.wasm`);
+  const manifestPath = join(outDir, 'manifest.json');
+  const inputs = inputsHash([join(EXTENSIONS_DIR, id), RUST_SDK_DIR, THIS_SCRIPT]) + `-${toolchain.version.replace(/\s+/g, '_')}`;
+  if (!force && upToDate(id, inputs, wasmPath, manifestPath)) return { id, skipped: true };
+  const template = readManifestTemplate(id);
+  mkdirSync(outDir, { recursive: true });
+  const env = { ...process.env, PATH: `/usr/bin:${process.env.PATH ?? ''}`, RUSTC, CARGO_TARGET_DIR: RUST_TARGET_DIR, CARGO_TERM_COLOR: 'never' };
+  delete env.RUSTUP_TOOLCHAIN;
+  const { code, output } = await runCommand(CARGO, ['build', '--release', '--target', 'wasm32-unknown-unknown', '--quiet', ...CARGO_CONFIG], { cwd: join(EXTENSIONS_DIR, id), env });
+  // The crate's name is the id with '-' as '_' (cargo's rule for the library's file name).
+  const built = join(RUST_TARGET_DIR, 'wasm32-unknown-unknown', 'release', `${id.replace(/-/g, '_')}.wasm`);
+  if (code !== 0 || !existsSync(built)) throw new Error(`extensions/${id}: cargo build failed\n${output}`);
+  const bytes = readFileSync(built);
+  const problems = (await abiCheck())(bytes);
+  if (problems.length > 0) throw new Error(`extensions/${id}: the module ${problems.join('; ')}`);
+  writeAtomic(wasmPath, bytes);
+  const moduleHash = createHash('sha256').update(bytes).digest('hex');
+  const manifest = { ...template, module: `${id}.wasm`, sha256: moduleHash, abi_version: ABI_VERSION };
+  writeAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  recordBuilt(id, inputs, moduleHash);
+  return { id, skipped: false, bytes: bytes.length };
+}
+
 /** Runs `tasks` with at most `limit` at a time (the machine's cores are shared). */
 async function runLimited(tasks, limit) {
   const results = [];
@@ -320,13 +410,13 @@ export async function buildExtensions({ product = false, only, force = false, ab
   }
   linkSdkPackage();
   let ids = readdirSync(EXTENSIONS_DIR, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(EXTENSIONS_DIR, d.name, 'assembly', 'index.ts')))
+    .filter((d) => d.isDirectory() && (existsSync(join(EXTENSIONS_DIR, d.name, 'assembly', 'index.ts')) || isRustExtension(d.name)))
     .map((d) => d.name);
   if (product) {
     const listed = productExtensionIds();
     const unknown = listed.filter((id) => !ids.includes(id));
     if (unknown.length > 0) {
-      return unknown.map((id) => ({ id, ok: false, error: `extensions/product.json lists ${id}, but extensions/${id}/assembly/index.ts does not exist`, ms: 0 }));
+      return unknown.map((id) => ({ id, ok: false, error: `extensions/product.json lists ${id}, but neither extensions/${id}/assembly/index.ts nor extensions/${id}/Cargo.toml exists`, ms: 0 }));
     }
     ids = listed;
   }
@@ -340,6 +430,8 @@ export async function buildExtensions({ product = false, only, force = false, ab
       tasks.push({ id, run: () => buildExtismPeer(force) });
     } else if (!EXTENSION_ID.test(id)) {
       tasks.push({ id, run: async () => { throw new Error(`extensions/${id}: folder name is not a valid extension id (${EXTENSION_ID})`); } });
+    } else if (isRustExtension(id)) {
+      tasks.push({ id, run: () => buildRustExtension(id, force, check) });
     } else {
       tasks.push({ id, run: () => buildExtension(id, force, check) });
     }
@@ -354,12 +446,14 @@ export function reportBuild(results, ms, write = (line) => console.log(line)) {
     if (!r.ok) {
       failed++;
       write(`build-extensions: ${r.error}`);
+    } else if (r.notBuilt) {
+      write(`build-extensions: ${r.notBuilt}`);
     } else if (!r.skipped) {
       write(`build-extensions: built ${r.id} (${r.bytes} bytes, ${(r.ms / 1000).toFixed(1)} s)`);
     }
   }
   const built = results.filter((r) => r.ok && !r.skipped).length;
-  const upToDateIds = results.filter((r) => r.ok && r.skipped).map((r) => r.id);
+  const upToDateIds = results.filter((r) => r.ok && r.skipped && !r.notBuilt).map((r) => r.id);
   write(`build-extensions: ${built} built, ${upToDateIds.length} up to date${upToDateIds.length > 0 ? ` (${upToDateIds.join(', ')})` : ''}, ${failed} failed (${Math.round(ms)} ms)`);
   return failed;
 }

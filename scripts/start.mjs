@@ -85,7 +85,11 @@ async function ensureExtensions(client) {
 async function ensureExtension(client, id) {
   const pkg = join(ROOT, 'build', 'extensions', id);
   const manifestPath = join(pkg, 'manifest.json');
-  if (!existsSync(manifestPath)) return `${id}: not built (run npm run build)`;
+  if (!existsSync(manifestPath)) {
+    // A Rust extension is skipped by the build when Debian's Rust toolchain is missing.
+    if (existsSync(join(ROOT, 'extensions', id, 'Cargo.toml'))) return `${id}: not built (a Rust extension: it needs Debian's Rust toolchain, see sdk/rust/README.md)`;
+    return `${id}: not built (run npm run build)`;
+  }
   const built = JSON.parse(readFileSync(manifestPath, 'utf8'));
   const { extensions } = await client.query('query:extensions.list.v1', {});
   const listed = extensions.find((e) => e.id === id);

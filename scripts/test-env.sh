@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the system packages and services the tests need are present: dovecot (the mail
-# tests run a real IMAP server, test/helpers/dovecot.ts), clang and lld (the C extension example), PostgreSQL (multi-node job store tests)
+# tests run a real IMAP server, test/helpers/dovecot.ts), Debian's Rust toolchain and crates
+# (the Rust extensions are built from source), clang and lld (the C extension example),
+# PostgreSQL (multi-node job store tests)
 # and Redis (the BullMQ benchmark peer), started when they are installed but down.
 #
 # Run by `npm test`'s pretest (scripts/prepare.mjs test), so the README's test command needs
@@ -11,12 +13,22 @@ set -euo pipefail
 
 need_apt=()
 if [ ! -x /usr/sbin/dovecot ]; then need_apt+=(dovecot-core dovecot-imapd); fi
+# The Rust extensions (sdk/rust, extensions/finance-rs, extensions/hello-rs) build offline with
+# Debian's toolchain and packaged crates (scripts/build-extensions.mjs, RUST_PACKAGES).
+rust_packages=(rustc cargo libstd-rust-dev-wasm32 lld librust-serde-dev librust-serde-derive-dev librust-serde-json-dev librust-syn-dev librust-quote-dev librust-proc-macro2-dev)
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${rust_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then need_apt+=("$p"); fi
+  done
+elif [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then
+  need_apt+=("${rust_packages[@]}")
+fi
 # The conformance test builds the C example (examples/c-hello) with clang and wasm-ld.
 if ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1; then need_apt+=(clang lld); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] the mail tests need dovecot (its IMAP server at /usr/sbin/dovecot); install it with your package manager, then run npm test again" >&2
+    echo "[setup] the tests need ${need_apt[*]} (dovecot for the mail tests, Debian's Rust toolchain and crates for the Rust extensions, clang for the C example); install them with your package manager, then run npm test again" >&2
     exit 1
   fi
   as_root=()
@@ -24,7 +36,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
       as_root=(sudo -n)
     else
-      echo "[setup] the tests need ${need_apt[*]} (the mail tests run a real IMAP server); install them with:" >&2
+      echo "[setup] the tests need ${need_apt[*]} (the mail tests run a real IMAP server; the Rust extensions build with Debian's toolchain); install them with:" >&2
       echo "[setup]   sudo apt-get install -y ${need_apt[*]}" >&2
       echo "[setup] then run npm test again" >&2
       exit 1

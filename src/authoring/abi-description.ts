@@ -40,16 +40,42 @@ const EXPORT_DOCS: Record<string, { kind: 'memory' | 'function'; signature?: { p
 export const HOST_METHODS: Record<string, { when: string; input: unknown; output: unknown; summary: string }> = {
   'extension.register_operation': {
     when: 'plugin_init only',
-    input: obj(
-      { name: NAME, export_fn: { type: 'string' }, operation_type: { enum: ['query', 'action'] }, description: { type: 'string', maxLength: 2000 }, input_schema: jsonSchema, output_schema: jsonSchema, method: { type: 'string', description: 'optional; must equal the method the host forms' }, library_scoped: { type: 'boolean', description: 'the call\'s library is validated and passed to the extension (see extension.context)' } },
-      ['name', 'export_fn', 'operation_type'],
-    ),
-    output: obj({ method: { type: 'string', description: 'query:<id>:<name>.v1 or action:<id>:<name>.input.v1' } }, ['method']),
+    input: {
+      ...obj(
+        {
+          name: NAME,
+          method: { type: 'string', description: "the design's form instead of name: query:<id>:<name>.vN or action:<id>:<name>.input.vN, in the extension's own namespace; with name, they must agree" },
+          version: { type: 'integer', minimum: 1, default: 1, description: 'the version (.vN) when given by name' },
+          export_fn: { type: 'string' },
+          operation_type: { enum: ['query', 'action'] },
+          description: { type: 'string', maxLength: 2000 },
+          input_schema: jsonSchema,
+          output_schema: jsonSchema,
+          library_scoped: { type: 'boolean', default: false, description: "the call's library is validated and passed to the extension (see extension.context)" },
+        },
+        ['export_fn', 'operation_type'],
+      ),
+      anyOf: [{ required: ['name'] }, { required: ['method'] }],
+    },
+    output: obj({ method: { type: 'string', description: 'query:<id>:<name>.vN or action:<id>:<name>.input.vN' } }, ['method']),
     summary: 'Registers a query or an action served by export_fn.',
   },
   'extension.register_job': {
     when: 'plugin_init only',
-    input: obj({ name: NAME, export_fn: { type: 'string' }, resumable: { type: 'boolean', default: true }, description: { type: 'string', maxLength: 2000 }, params_schema: jsonSchema, job_name: { type: 'string', description: 'optional; must equal the job type the host forms' } }, ['name', 'export_fn']),
+    input: {
+      ...obj(
+        {
+          name: NAME,
+          job_name: { type: 'string', description: "the design's form instead of name: <id>:<name> or <name>" },
+          export_fn: { type: 'string' },
+          resumable: { type: 'boolean', default: true },
+          description: { type: 'string', maxLength: 2000 },
+          params_schema: jsonSchema,
+        },
+        ['export_fn'],
+      ),
+      anyOf: [{ required: ['name'] }, { required: ['job_name'] }],
+    },
     output: obj({ job_type: { type: 'string', description: '<id>:<name>' } }, ['job_type']),
     summary: 'Registers a job type run by export_fn.',
   },
@@ -57,7 +83,7 @@ export const HOST_METHODS: Record<string, { when: string; input: unknown; output
   'extension.info': { when: 'any time', input: obj({}), output: obj({ id: { type: 'string' }, version: { type: 'string' }, abi_version: { type: 'integer' } }, ['id', 'version', 'abi_version']), summary: 'Who the extension is.' },
   'extension.sleep': { when: 'any time', input: obj({ ms: { type: 'integer', minimum: 0 } }, ['ms']), output: obj({}), summary: "Blocks this instance (never the daemon) for ms milliseconds; past the call's deadline it fails at once with EXTENSION_TIMEOUT." },
   'extension.context': {
-    when: 'inside a call',
+    when: 'in a handler',
     input: obj({}),
     output: obj({ library_id: { type: ['string', 'null'] }, method: { type: ['string', 'null'] }, job_id: { type: ['string', 'null'] } }, ['library_id', 'method', 'job_id']),
     summary: "The running call's context: its library (library-scoped operations and jobs dispatched with one), the method called, the job run.",

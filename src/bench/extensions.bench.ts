@@ -23,8 +23,13 @@
  *   pipelined, beside the core no-op query on the same socket;
  * - the peer: the Extism JavaScript host in worker mode running the same no-op (src/bench/extism-peer.ts);
  * - test-ext's load through the manager (disable → enable).
+ *
+ * Rust beside AssemblyScript: hello-rs (extensions/hello-rs, the Rust SDK) installed in the same
+ * two cores; its `noop` query (serde decodes the input, encodes `{}`) through `execute` against
+ * test-ext's, on a worker and on the main thread (target: within 1.2×), and the size of the
+ * modules the build makes (hello-rs and finance-rs against test-ext and finance).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -53,6 +58,11 @@ const INPUT = { id: 42, name: 'receipt.pdf', tags: ['finance', 'q3'] };
 const TEST_EXT_ID = 'test-ext';
 const TEST_EXT_DIR = fileURLToPath(new URL(`../../build/extensions/${TEST_EXT_ID}`, import.meta.url));
 const EXT_NOOP = `query:${TEST_EXT_ID}:noop.v1`;
+/** The Rust SDK's example, as `npm run build` builds it (needs Debian's Rust toolchain). */
+const RUST_EXT_ID = 'hello-rs';
+const RUST_EXT_DIR = fileURLToPath(new URL(`../../build/extensions/${RUST_EXT_ID}`, import.meta.url));
+const RUST_NOOP = `query:${RUST_EXT_ID}:noop.v1`;
+const builtModuleBytes = (id: string): number => statSync(fileURLToPath(new URL(`../../build/extensions/${id}/${id}.wasm`, import.meta.url))).size;
 /** The bench's daemon process (also used by the `core` section). */
 
 const LIMITS: SandboxLimits = {
@@ -309,6 +319,11 @@ export async function run(): Promise<BenchSection> {
     });
     releasers.push(() => inlineCore.close());
     if ((await inlineCore.extensions.install(TEST_EXT_DIR)).state !== 'loaded') throw new Error('test-ext did not load in the second core');
+    if (!existsSync(join(RUST_EXT_DIR, 'manifest.json'))) throw new Error(`${RUST_EXT_ID} is not built: npm run build builds it when Debian's Rust toolchain is installed (sdk/rust/README.md)`);
+    for (const c of [core, inlineCore]) {
+      const rs = await c.extensions.install(RUST_EXT_DIR);
+      if (rs.state !== 'loaded') throw new Error(`${RUST_EXT_ID} did not load: ${JSON.stringify(rs.error)}`);
+    }
 
     // The same, installed in a daemon in its own process, called over its Unix socket.
     const socketPath = join(dir, 'd.sock');
@@ -326,11 +341,14 @@ export async function run(): Promise<BenchSection> {
     while (sandbox.stats().instances < LIMITS.instances || sandbox.stats().busy > 0) await new Promise((r) => setTimeout(r, 5));
     await poolReady(core, TEST_EXT_ID);
     await poolReady(inlineCore, TEST_EXT_ID);
+    await poolReady(core, RUST_EXT_ID);
+    await poolReady(inlineCore, RUST_EXT_ID);
     await Promise.all(Array.from({ length: 4 }, () => sandbox.call('echo', INPUT, { chain: [] })));
 
     const keys = [
       'raw', 'rtt', 'one', 'inlineOne', 'many', 'inWorker', 'crossing',
       'rawNoop', 'coreExec', 'extOne', 'extInlineOne', 'extMany', 'extismOne', 'extismMany', 'sockCore', 'sockOne', 'sockSixteen',
+      'rustOne', 'rustInlineOne',
     ] as const;
     const rounds = Object.fromEntries(keys.map((k) => [k, [] as Measurement[]])) as Record<(typeof keys)[number], Measurement[]>;
     for (let r = 0; r < ROUNDS; r++) {
@@ -354,6 +372,10 @@ export async function run(): Promise<BenchSection> {
       rounds.extOne.push(await measure('test-ext noop query via execute, on a worker, 1 in flight', () => core.execute(EXT_NOOP, {}), { ops: 30_000 }));
       rounds.extInlineOne.push(
         await measure('test-ext noop query via execute, on the main thread (default), 1 in flight', () => inlineCore.execute(EXT_NOOP, {}), { ops: 30_000 }),
+      );
+      rounds.rustOne.push(await measure('hello-rs (Rust) noop query via execute, on a worker, 1 in flight', () => core.execute(RUST_NOOP, {}), { ops: 30_000 }));
+      rounds.rustInlineOne.push(
+        await measure('hello-rs (Rust) noop query via execute, on the main thread (default), 1 in flight', () => inlineCore.execute(RUST_NOOP, {}), { ops: 30_000 }),
       );
       rounds.extMany.push(
         await measure(`test-ext noop query via execute, on workers, 64 in flight (${instances} instances)`, () => core.execute(EXT_NOOP, {}), {
@@ -391,6 +413,9 @@ export async function run(): Promise<BenchSection> {
     const sockCore = bestRound(rounds.sockCore);
     const sockOne = bestRound(rounds.sockOne);
     const sockSixteen = bestRound(rounds.sockSixteen, 'throughput');
+    const rustOne = bestRound(rounds.rustOne);
+    const rustInlineOne = bestRound(rounds.rustInlineOne);
+    const kib = (id: string) => builtModuleBytes(id) / 1024;
     const loadCold = await loadTime(bytes, false);
     const loadWarm = await loadTime(bytes, true);
     const loadManager = await managerLoadTime(core);
@@ -400,6 +425,7 @@ export async function run(): Promise<BenchSection> {
       rows: [
         raw, rtt, one, inlineOne, many, inWorker, crossing, loadCold, loadWarm,
         rawNoop, coreExec, extOne, extInlineOne, extMany, sockCore, sockOne, sockSixteen, extismOne, extismMany, loadManager,
+        rustOne, rustInlineOne,
       ],
       checks: [
         check('sandbox call on a worker p50 / (thread round trip p50 + raw call p50)', one.p50Us / (rtt.p50Us + raw.p50Us), '<=', 1.5),
@@ -413,6 +439,11 @@ export async function run(): Promise<BenchSection> {
         check(`test-ext noop via execute ops/s / Extism ops/s, 64 in flight on ${instances} instances each`, extMany.opsPerSec / extismMany.opsPerSec, '>=', 5),
         check('test-ext noop queries/s via execute, 64 in flight', extMany.opsPerSec, '>=', 50_000),
         check('test-ext load through the manager p50, ms', loadManager.p50Us / 1000, '<=', 100),
+        check('Rust noop (hello-rs) / AssemblyScript noop (test-ext) via execute p50, on a worker', rustOne.p50Us / extOne.p50Us, '<=', 1.2),
+        check('Rust noop (hello-rs) / AssemblyScript noop (test-ext) via execute p50, on the main thread', rustInlineOne.p50Us / extInlineOne.p50Us, '<=', 1.2),
+        // Sizes are reported, not judged: a Rust module carries serde and its allocator.
+        check(`module size KiB: hello-rs (Rust) ${kib('hello-rs').toFixed(0)} / test-ext (AssemblyScript) ${kib('test-ext').toFixed(0)}`, kib('hello-rs') / kib('test-ext'), '<=', 4),
+        check(`module size KiB: finance-rs (Rust) ${kib('finance-rs').toFixed(0)} / finance (AssemblyScript) ${kib('finance').toFixed(0)}`, kib('finance-rs') / kib('finance'), '<=', 4),
       ],
     };
   } finally {

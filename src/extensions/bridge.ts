@@ -12,6 +12,7 @@ import type { HostBridge } from './sandbox/types.js';
 import type { RunningJobs } from './wasm-job.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+const DISPATCH = 'action:jobs.dispatch.input.v1';
 
 export interface ExtensionBridgeOptions {
   id: string;
@@ -26,23 +27,34 @@ export interface ExtensionBridgeOptions {
 export function createHostBridge(o: ExtensionBridgeOptions): HostBridge {
   const limiter = o.requestsPerMinute !== undefined ? new RateLimiter(o.id, o.requestsPerMinute) : undefined;
   return {
-    call(method, payload, chain) {
+    call(method, payload, chain, context) {
       // The sandbox passes the chain including the calling extension, which must be this one.
       if (chain[chain.length - 1] !== o.id) {
         return Promise.reject(
           new SpacedriveError(ErrorCode.INTERNAL, `call chain ${JSON.stringify(chain)} does not end with the calling extension '${o.id}'`),
         );
       }
+      if (method === 'extension.context') {
+        return Promise.resolve({ library_id: context?.libraryId ?? null, method: context?.method ?? null, job_id: context?.jobId ?? null });
+      }
+      const scope = o.core.executor.lookup(method)?.scope;
+      const named = typeof payload === 'object' && payload !== null ? (payload as { library_id?: unknown }).library_id : undefined;
+      // Without a library of its own, a call takes the library of the call making it (docs/extension-abi.md,
+      // "Library context"), where it has a use for one: a library-scoped method (vdfs.*, a library-scoped
+      // extension method) and a job dispatch (the job keeps it). permissions.libraries must grant it
+      // like a library the guest names itself.
+      const inherited = typeof named !== 'string' && context?.libraryId != null && (scope === 'library' || method === DISPATCH) ? context.libraryId : undefined;
       try {
-        checkCallPermission(o.id, o.permissions, method, payload, o.core.executor.lookup(method)?.scope);
+        if (inherited === undefined) checkCallPermission(o.id, o.permissions, method, payload, scope);
+        else checkCallPermission(o.id, o.permissions, method, { ...(payload as object), library_id: inherited }, scope);
         limiter?.take(method);
       } catch (err) {
         return Promise.reject(err);
       }
-      const libraryId = typeof payload === 'object' && payload !== null ? (payload as { library_id?: unknown }).library_id : undefined;
+      const libraryId = typeof named === 'string' ? named : inherited;
       return o.core.execute(method, payload, {
         caller: { kind: 'extension', extensionId: o.id, chain: [...chain] },
-        ...(typeof libraryId === 'string' ? { libraryId } : {}),
+        ...(libraryId !== undefined ? { libraryId } : {}),
       });
     },
     log(level, message, jobId) {

@@ -73,7 +73,7 @@ export interface ExtensionInfo {
   /** Limits in effect: the manifest's, filled from host defaults, bounded by host ceilings. */
   limits: EffectiveLimits;
   config: unknown;
-  operations: Array<{ method: string; kind: 'query' | 'action'; export_fn: string; description: string }>;
+  operations: Array<{ method: string; kind: 'query' | 'action'; export_fn: string; description: string; library_scoped: boolean }>;
   job_types: Array<{ job_type: string; export_fn: string; resumable: boolean; description: string }>;
   stats: SandboxStats | null;
   /** Milliseconds the last load took (compile, instantiate, init), when loaded. */
@@ -349,7 +349,9 @@ export class ExtensionManager {
       permissions: manifest.permissions,
       limits: e.loaded?.limits ?? effectiveLimits(manifest, this.#core.options.extensions, false).limits,
       config: manifest.config,
-      operations: regs.flatMap((r) => (r.kind === 'operation' ? [{ method: r.method, kind: r.operationType, export_fn: r.exportFn, description: r.description }] : [])),
+      operations: regs.flatMap((r) =>
+        r.kind === 'operation' ? [{ method: r.method, kind: r.operationType, export_fn: r.exportFn, description: r.description, library_scoped: r.libraryScoped === true }] : [],
+      ),
       job_types: regs.flatMap((r) => (r.kind === 'job' ? [{ job_type: r.jobType, export_fn: r.exportFn, resumable: r.resumable, description: r.description }] : [])),
       stats: e.loaded ? e.loaded.sandbox.stats() : null,
       load_ms: e.loaded ? e.loaded.loadMs : null,
@@ -687,24 +689,35 @@ export class ExtensionManager {
     };
     for (const reg of registrations) {
       if (reg.kind === 'operation') {
-        const expected = extensionMethod(reg.operationType, id, reg.name);
+        const expected = extensionMethod(reg.operationType, id, reg.name, reg.version ?? 1);
         if (reg.method !== expected) reject(`may only register in its own namespace: '${reg.method}' is not '${expected}'`, { method: reg.method });
         if (seen.has(reg.method)) reject(`registers '${reg.method}' twice`, { method: reg.method });
         seen.add(reg.method);
         const method = reg.method;
         const exportFn = reg.exportFn;
+        const libraryScoped = reg.libraryScoped === true;
         operations.push({
           method,
           kind: reg.operationType,
-          scope: 'core',
+          // A library-scoped operation gets the caller's library, checked and defaulted by execute;
+          // any other refuses a call that names one rather than dropping it (docs/extension-abi.md).
+          scope: libraryScoped ? 'library' : 'core',
           description: reg.description,
           input: (reg.inputSchema ?? true) as OperationDeclaration['input'],
           output: (reg.outputSchema ?? true) as OperationDeclaration['output'],
           // Synchronous up to the sandbox call: a handler looked up before a reload swap runs on the version it came from.
           handler: (input, ctx) => {
+            if (!libraryScoped && ctx.libraryId !== null && ctx.libraryId !== undefined) {
+              throw new SpacedriveError(
+                ErrorCode.INVALID_INPUT,
+                `${method} does not take a library (extension '${id}' registered it without library_scoped); call it without --library / library_id`,
+                { method, extension: id, library_id: ctx.libraryId },
+              );
+            }
             checkCallChain(id, method, ctx.caller.chain, host.maxCallDepth);
+            const context = { libraryId: ctx.libraryId ?? null, method };
             const events = this.#core.events;
-            const call = () => version.call(exportFn, input, { chain: ctx.caller.chain, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+            const call = () => version.call(exportFn, input, { chain: ctx.caller.chain, context, ...(ctx.signal ? { signal: ctx.signal } : {}) });
             return (events.wants('guest:call') ? observeCall(events, { id, export: exportFn, method }, call) : call()).catch((err: unknown) => {
               throw namingMethod(err, id, method);
             });

@@ -222,7 +222,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
   // while it runs, so none of the machinery below is needed for it.
   let now: ImmediateAnswer | undefined;
   try {
-    now = o.callNow?.(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.progressTimeoutMs });
+    now = o.callNow?.(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, context: { libraryId: ctx.libraryId ?? null, method: null }, timeoutMs: o.progressTimeoutMs });
   } catch (err) {
     o.running.delete(job);
     return failedAttempt(err);
@@ -250,7 +250,7 @@ async function runWasmJob(o: WasmJobOptions, ctx: JobRunContext): Promise<JobOut
   // job waits: its stall clock stands still.
   ctx.waiting(true);
   try {
-    const result = await o.call(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, timeoutMs: o.progressTimeoutMs, canceller, onStart: () => ctx.waiting(false) });
+    const result = await o.call(o.exportFn, input, { chain: EMPTY_CHAIN, jobId: ctx.jobId, context: { libraryId: ctx.libraryId ?? null, method: null }, timeoutMs: o.progressTimeoutMs, canceller, onStart: () => ctx.waiting(false) });
     return outcomeOf(o, ctx, result);
   } catch (err) {
     if (job.failure) return { status: 'failed', error: { code: job.failure.code, message: job.failure.message }, retryable: true };

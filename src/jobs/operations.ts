@@ -181,6 +181,9 @@ export const jobsDispatch = defineOperation<
       const paramsLibrary = typeof input.params === 'object' && input.params !== null ? (input.params as { library_id?: unknown }).library_id : undefined;
       if (typeof paramsLibrary === 'string') checkLibraryPermission(ext.id, ext.permissions, input.job_type, paramsLibrary);
     }
+    // A job keeps the library it is dispatched with (its runs and resumes get it): one that does
+    // not exist is refused now, not found missing by the job later.
+    if (libraryId !== null && libraryId !== undefined) core.libraries.resolve(libraryId);
     const runAt = input.run_at === undefined ? undefined : typeof input.run_at === 'number' ? input.run_at : Date.parse(input.run_at);
     const r = await core.jobs.dispatch(input.job_type, input.params ?? {}, {
       ...(input.priority !== undefined ? { priority: input.priority } : {}),

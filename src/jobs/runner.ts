@@ -671,6 +671,7 @@ class RunContext implements JobRunContext {
   readonly params: unknown;
   readonly state: unknown;
   readonly attempt: number;
+  readonly libraryId: string | null;
   readonly #exec: Execution;
   readonly #host: ContextHost;
 
@@ -680,6 +681,7 @@ class RunContext implements JobRunContext {
     this.params = exec.record.params;
     this.state = exec.record.state;
     this.attempt = attempt;
+    this.libraryId = exec.record.libraryId ?? null;
     this.#exec = exec;
     this.#host = host;
   }

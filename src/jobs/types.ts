@@ -32,6 +32,8 @@ export interface JobRunContext {
   /** Last checkpointed state, `null` on a first run. */
   readonly state: unknown;
   readonly attempt: number;
+  /** The library the job was dispatched with (null: none), the same on every run and resume. */
+  readonly libraryId?: string | null;
   /** Aborted when the job is asked to pause or cancel, stalls, or the daemon stops. */
   readonly signal: AbortSignal;
   /** Whether the run was asked to stop, as `signal.aborted` says, without making the signal. */

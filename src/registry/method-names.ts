@@ -9,10 +9,19 @@ import type { OperationKind } from './types.js';
 const NAME = '[a-z][a-z0-9_]*';
 const DOMAIN_NAME = `${NAME}(?:\\.${NAME})+`; // files.copy, core.status, vdfs.create_entry
 export const EXTENSION_ID_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+/**
+ * An extension's operation or job name, as docs/extension-abi.md has it: letters, digits, `_`
+ * and `-` in dot-separated parts (`classify_receipt`, `receipts.import`), never `:`, at most 128
+ * characters. A part may not look like a version (`v2`): `finance:receipts.v2` is version 2 of
+ * `receipts`, never a name. The sandbox's guest runtime checks the same (it cannot import this).
+ */
+const EXT_PART = '(?!v\\d+(?:\\.|$))[A-Za-z_][A-Za-z0-9_-]*';
+const EXT_NAME = `${EXT_PART}(?:\\.(?!v\\d+(?:\\.|$))[A-Za-z0-9_-]+)*`;
+export const EXTENSION_NAME_PATTERN = new RegExp(`^(?=.{1,128}$)${EXT_NAME}$`);
 const CORE_QUERY = new RegExp(`^query:(${DOMAIN_NAME})\\.v(\\d+)$`);
 const CORE_ACTION = new RegExp(`^action:(${DOMAIN_NAME})\\.input\\.v(\\d+)$`);
-const EXT_QUERY = new RegExp(`^query:([a-z][a-z0-9_-]*):(${NAME})\\.v(\\d+)$`);
-const EXT_ACTION = new RegExp(`^action:([a-z][a-z0-9_-]*):(${NAME})\\.input\\.v(\\d+)$`);
+const EXT_QUERY = new RegExp(`^query:([a-z][a-z0-9_-]*):(${EXT_NAME})\\.v(\\d+)$`);
+const EXT_ACTION = new RegExp(`^action:([a-z][a-z0-9_-]*):(${EXT_NAME})\\.input\\.v(\\d+)$`);
 
 export interface ParsedMethod {
   kind: OperationKind;

@@ -50,6 +50,13 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       expect(await store.get('nope')).toBeNull();
     });
 
+    it('hands a claimed job the library it was dispatched with (its runs and resumes get it)', async () => {
+      await store.enqueue(job({ libraryId: 'lib1' }));
+      expect(await claimOne()).toMatchObject({ libraryId: 'lib1' });
+      await store.enqueue(job());
+      expect((await claimOne())!.libraryId ?? null).toBeNull();
+    });
+
     it('finds ids by prefix, in id order, up to a limit, and nothing for a prefix no id has', async () => {
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push((await store.enqueue(job())).job.id);

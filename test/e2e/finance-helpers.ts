@@ -10,6 +10,13 @@ import { REPO_ROOT, type CliResult, type TestDaemon } from '../helpers/daemon.js
 
 export const SAMPLES = join(REPO_ROOT, 'samples');
 
+/**
+ * The finance extensions the end-to-end tests run against: the AssemblyScript one and the
+ * design's example in Rust (extensions/finance-rs, sdk/rust), which must behave the same.
+ */
+export const FINANCE_EXTENSIONS = ['finance', 'finance-rs'] as const;
+export type FinanceExtension = (typeof FINANCE_EXTENSIONS)[number];
+
 export interface SampleReceipt {
   id: string;
   file: string;
@@ -33,6 +40,14 @@ export const sampleReceipts = (JSON.parse(readFileSync(join(SAMPLES, 'receipts',
 export const sampleMessages = (JSON.parse(readFileSync(join(SAMPLES, 'mail', 'index.json'), 'utf8')) as { messages: SampleMessage[] }).messages;
 /** Paths of the sample messages in mailbox order (the first gets UID 1). */
 export const sampleMessageFiles = sampleMessages.map((m) => join(SAMPLES, 'mail', m.file));
+/**
+ * The sample receipts a test classifies with `ext`: all of them with finance; one of each format
+ * with finance-rs (the same parser rules; the OCR of the rest would only add minutes).
+ */
+export function receiptsFor(ext: FinanceExtension): SampleReceipt[] {
+  if (ext === 'finance') return sampleReceipts;
+  return sampleReceipts.filter((r, i) => sampleReceipts.findIndex((x) => x.format === r.format) === i);
+}
 /** Messages that carry a receipt: what a scan must import. */
 export const receiptMessages = sampleMessages.filter((m) => m.receipts.length > 0);
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpacedriveClient } from '../../src/client/index.js';
 import { startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { installExtensions } from './finance-helpers.js';
+import { FINANCE_EXTENSIONS, installExtensions } from './finance-helpers.js';
 
 interface Layout {
   name: string;
@@ -128,15 +128,18 @@ describe('finance parser: receipts of other layouts, without currency signs, wit
   let client: SpacedriveClient;
   beforeAll(async () => {
     d = await startTestDaemon();
-    await installExtensions(d, ['finance']);
+    await installExtensions(d, [...FINANCE_EXTENSIONS]);
     client = await d.client();
   });
   afterAll(async () => {
     await d?.stop();
   });
 
+  // Both finance extensions (AssemblyScript and Rust) must read every layout alike.
+  for (const ext of FINANCE_EXTENSIONS) {
+  describe(ext, () => {
   async function classify(text: string): Promise<{ merchant: string | null; date: string | null; total: number | null; currency: string | null }> {
-    return (await client.query('query:finance:classify_receipt.v1', { text, use_model: false })) as never;
+    return (await client.query(`query:${ext}:classify_receipt.v1` as 'query:finance:classify_receipt.v1', { text, use_model: false })) as never;
   }
 
   for (const layout of LAYOUTS) {
@@ -164,4 +167,6 @@ describe('finance parser: receipts of other layouts, without currency signs, wit
     const out = await classify(lines('Market Stall', '03/04/2025', 'Total 9.00'));
     expect(out).toMatchObject({ currency: null, date: '2025-03-04', total: 9 });
   });
+  });
+  }
 });

@@ -58,13 +58,13 @@ describe('npm start and npm run demo', { timeout: 240_000 }, () => {
     }
   });
 
-  it('starts the daemon with finance, expenses and hello installed, prints commands that work, and stops on SIGINT', async () => {
+  it('starts the daemon with finance, finance-rs, expenses and hello installed, prints commands that work, and stops on SIGINT', async () => {
     const dataDir = makeTempDir('sd-start-');
     dirs.push(dataDir);
     const s = start(dataDir);
     running.push(s);
     await waitForOutput(s, 'Ctrl-C stops the daemon');
-    for (const id of ['finance', 'expenses', 'hello']) expect(s.output()).toMatch(new RegExp(`\\[start\\] ${id} 0\\.1\\.0: installed`));
+    for (const id of ['finance', 'finance-rs', 'expenses', 'hello']) expect(s.output()).toMatch(new RegExp(`\\[start\\] ${id} 0\\.1\\.0: installed`));
     expect(s.output()).toContain(`Data directory: ${dataDir}`);
 
     // The printed commands, run as printed (with this data dir): classify, add the account, scan, list.

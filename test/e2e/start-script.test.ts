@@ -71,7 +71,7 @@ describe('npm start when a daemon is already running or gets killed', { timeout:
     const out = s.output();
     expect(code, out).toBe(0);
     expect(out).toContain(`[start] a daemon is already running on ${daemon.dataDir} (pid ${daemon.pid}); using it rather than starting another`);
-    for (const id of ['finance', 'expenses', 'hello']) expect(out).toMatch(new RegExp(`\\[start\\] ${id} 0\\.1\\.0: installed`));
+    for (const id of ['finance', 'finance-rs', 'expenses', 'hello']) expect(out).toMatch(new RegExp(`\\[start\\] ${id} 0\\.1\\.0: installed`));
     expect(out).toContain(`(the daemon that was already running, pid ${daemon.pid})`);
     expect(out).toContain('daemon stop` stops it');
     expect(out).not.toContain('DAEMON_ALREADY_RUNNING');

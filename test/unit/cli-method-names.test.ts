@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveMethodName, shortMethodName } from '../../src/cli/commands/call.js';
 import { closestNames } from '../../src/registry/closest-names.js';
+import { EXTENSION_NAME_PATTERN, parseMethod } from '../../src/registry/method-names.js';
 
 describe('method names on the command line', () => {
   it('expands short names for their kind', () => {
@@ -32,5 +33,18 @@ describe('method names on the command line', () => {
     expect(closestNames('action:file.copy.input.v1', known, { key: shortMethodName })).toEqual(['action:files.copy.input.v1']);
     expect(closestNames('query:totally.different.v1', known, { key: shortMethodName })).toEqual([]);
     expect(closestNames('files.hash_tre', ['files.copy', 'files.hash_tree', 'core.count'])).toEqual(['files.hash_tree']);
+  });
+
+  it('parses dotted extension names and any version (docs/extension-abi.md)', () => {
+    expect(parseMethod('query:finance:classify_receipt.v2')).toEqual({ kind: 'query', namespace: 'finance', name: 'classify_receipt', version: 2 });
+    expect(parseMethod('action:finance:receipts.import.input.v1')).toEqual({ kind: 'action', namespace: 'finance', name: 'receipts.import', version: 1 });
+    expect(parseMethod('action:x:foo.input.input.v3')).toEqual({ kind: 'action', namespace: 'x', name: 'foo.input', version: 3 });
+    expect(parseMethod('query:x:Foo-bar.baz_2.v1')).toEqual({ kind: 'query', namespace: 'x', name: 'Foo-bar.baz_2', version: 1 });
+    // A part that looks like a version is never part of a name: `x:foo.v2` is version 2 of `foo`.
+    expect(parseMethod('query:x:foo.v2.v1')).toBeUndefined();
+    expect(resolveMethodName('query', 'finance:receipts.summary.v2')).toBe('query:finance:receipts.summary.v2');
+    expect(shortMethodName('action:finance:receipts.import.input.v3')).toBe('finance:receipts.import.v3');
+    for (const good of ['a', 'receipts.import', 'vx', 'v2x', 'a.b-c.d_e', 'x'.repeat(128)]) expect(EXTENSION_NAME_PATTERN.test(good), good).toBe(true);
+    for (const bad of ['', 'v2', 'foo.v2', 'x:y', 'a..b', '.a', 'a.', 'a b', 'x'.repeat(129)]) expect(EXTENSION_NAME_PATTERN.test(bad), bad).toBe(false);
   });
 });

@@ -105,7 +105,7 @@ function registerCall(program: Command, cli: Cli, kind: OperationKind): void {
         : 'Run an action (a method that changes something) on the daemon and print its result.',
     )
     .usage('[options] <method> [--field value …] [--json-input JSON | --input FILE]')
-    .argument('[method]', `method name, short (${kind === 'query' ? 'core.status, finance:classify_receipt' : 'files.copy, finance:process_email'}) or full`)
+    .argument('[method]', `method name, short (${kind === 'query' ? 'core.status, finance:classify_receipt' : 'files.copy, finance:import_receipts'}) or full`)
     .argument('[fields...]', 'input fields as flags: --some-field value (see below)');
   withInputOptions(command)
     .option('--wide', 'lists of records: every field as a column (by default only the useful ones, fitted to the terminal)')

@@ -25,7 +25,7 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   const WebAssembly = (globalThis as unknown as { WebAssembly: import('./wasm-types.js').WasmApi }).WebAssembly;
   const { id } = init;
 
-  const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.sleep';
+  const HOST_METHODS = 'extension.register_operation, extension.register_job, extension.config, extension.info, extension.context, extension.sleep';
   /** The most an import reads from guest memory, per argument (docs/extension-abi.md, "Guest pointers"). */
   const MAX_METHOD_BYTES = 1024;
   const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -33,7 +33,11 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
   /** A registration's description, at most (characters), as a manifest's. */
   const MAX_DESCRIPTION = 2000;
   const RESERVED_EXPORTS = new Set(['memory', 'sd_abi_version', 'sd_alloc', 'sd_free', 'plugin_init', 'plugin_cleanup']);
-  const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+  // EXTENSION_NAME_PATTERN of src/registry/method-names.ts (this function cannot import it): dotted
+  // parts of letters, digits, '_' and '-', none looking like a version ('v2').
+  const NAME_RE = /^(?!v\d+(?:\.|$))[A-Za-z_][A-Za-z0-9_-]*(?:\.(?!v\d+(?:\.|$))[A-Za-z0-9_-]+)*$/;
+  /** A method as the design writes it in a registration: `query:<id>:<name>.vN`, `action:<id>:<name>.input.vN`. */
+  const METHOD_RE = /^(query|action):([^:]*):(.+?)(\.input)?\.v(\d+)$/;
 
   const enc = new TextEncoder();
   const dec = new TextDecoder('utf-8', { fatal: true });
@@ -187,11 +191,48 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
     }
     if (typeof p !== 'object' || p === null || Array.isArray(p)) return reject('expects a JSON object');
     const o = p as Record<string, unknown>;
-    const name = o.name;
+    // The name is `name`, or derived from the design's `method` (operations: the full method,
+    // whose `.vN` is the version) or `job_name` (jobs: `<id>:<name>` or the bare name). When both
+    // are given they must agree.
+    let name: unknown = o.name;
+    let version = 1;
+    let derivedType: 'query' | 'action' | undefined;
+    if (kind === 'operation' && o.method !== undefined) {
+      const m = typeof o.method === 'string' ? METHOD_RE.exec(o.method) : null;
+      const forms = `query:${id}:<name>.vN or action:${id}:<name>.input.vN`;
+      if (m && m[2] !== id) return reject(`method ${JSON.stringify(o.method)} is outside this extension's namespace '${id}:' (its methods are ${forms})`);
+      if (!m || (m[1] === 'query') !== (m[4] === undefined)) {
+        const coreForm = typeof o.method === 'string' && /^(query|action):[^:]*$/.test(o.method);
+        return reject(`method ${JSON.stringify(o.method)} ${coreForm ? "is outside this extension's namespace (that is core's form)" : 'is not a method name'}; its methods are ${forms}`);
+      }
+      if (name !== undefined && name !== m[3]) return reject(`name ${JSON.stringify(name)} does not match method ${JSON.stringify(o.method)}`);
+      name = m[3];
+      version = Number(m[5]);
+      derivedType = m[1] as 'query' | 'action';
+    } else if (kind === 'job' && o.job_name !== undefined) {
+      const jn = o.job_name;
+      const colon = typeof jn === 'string' ? jn.indexOf(':') : -1;
+      if (typeof jn !== 'string') return reject(`job_name ${JSON.stringify(jn)} must be a string`);
+      if (colon >= 0 && jn.slice(0, colon) !== id) return reject(`job_name ${JSON.stringify(jn)} is outside this extension's namespace (its job types are '${id}:<name>')`);
+      const bare = colon >= 0 ? jn.slice(colon + 1) : jn;
+      if (name !== undefined && name !== bare) return reject(`name ${JSON.stringify(name)} does not match job_name ${JSON.stringify(jn)}`);
+      name = bare;
+    }
     if (typeof name !== 'string' || name.length === 0 || name.length > 128 || !NAME_RE.test(name)) {
       return reject(
-        `invalid name ${JSON.stringify(name)}: use letters, digits, '_', '-' and '.' (no ':'; the host adds the '${id}:' namespace)`,
+        `invalid name ${JSON.stringify(name)}: use letters, digits, '_', '-' and dot-separated parts, none of them a version like 'v2' (no ':'; the host adds the '${id}:' namespace)`,
       );
+    }
+    if (o.version !== undefined) {
+      if (kind !== 'operation' || typeof o.version !== 'number' || !Number.isInteger(o.version) || o.version < 1 || o.version > 1_000_000) {
+        return reject(`'${name}': version must be a whole number from 1${kind === 'job' ? ' (and only operations have one)' : ''}`);
+      }
+      if (o.method !== undefined && o.version !== version) return reject(`'${name}': version ${o.version} does not match method ${JSON.stringify(o.method)}`);
+      version = o.version;
+    }
+    if (version < 1) return reject(`'${name}': versions start at 1 (.v1)`);
+    if (o.library_scoped !== undefined && (kind !== 'operation' || typeof o.library_scoped !== 'boolean')) {
+      return reject(`'${name}': library_scoped must be a boolean${kind === 'job' ? ' (and only operations have it: a job runs against the library it was dispatched with)' : ''}`);
     }
     const exportFn = o.export_fn;
     if (typeof exportFn !== 'string' || RESERVED_EXPORTS.has(exportFn) || typeof ex[exportFn] !== 'function') {
@@ -206,25 +247,24 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
       }
     }
     if (kind === 'operation') {
-      const type = o.operation_type;
+      const type = o.operation_type ?? derivedType;
       if (type !== 'query' && type !== 'action') return reject(`'${name}': operation_type must be "query" or "action"`);
-      const method = type === 'query' ? `query:${id}:${name}.v1` : `action:${id}:${name}.input.v1`;
-      if (o.method !== undefined && o.method !== method) {
-        return reject(`'${name}': method ${JSON.stringify(o.method)} is outside this extension's namespace (it would be '${method}')`);
-      }
-      if (operationNames.has(name)) return reject(`'${name}' is already registered`);
+      if (derivedType !== undefined && type !== derivedType) return reject(`'${name}': operation_type "${String(type)}" does not match method ${JSON.stringify(o.method)}`);
+      const method = type === 'query' ? `query:${id}:${name}.v${version}` : `action:${id}:${name}.input.v${version}`;
+      // Queries and actions share one set of names; each version is its own method.
+      const key = `${name}.v${version}`;
+      if (operationNames.has(key)) return reject(`'${name}' is already registered${version === 1 ? '' : ` in version ${version}`}`);
       if (!isSchema(o.input_schema) || !isSchema(o.output_schema)) return reject(`'${name}': input_schema and output_schema must be JSON Schemas`);
-      operationNames.add(name);
+      operationNames.add(key);
       const reg: Registration = { kind: 'operation', operationType: type, name, method, exportFn, description };
+      if (version !== 1) reg.version = version;
+      if (o.library_scoped === true) reg.libraryScoped = true;
       if (o.input_schema !== undefined) reg.inputSchema = o.input_schema;
       if (o.output_schema !== undefined) reg.outputSchema = o.output_schema;
       registrations.push(reg);
       return JSON.stringify({ ok: true, result: { method } });
     }
     const jobType = `${id}:${name}`;
-    if (o.job_name !== undefined && o.job_name !== jobType) {
-      return reject(`'${name}': job_name ${JSON.stringify(o.job_name)} is outside this extension's namespace (it would be '${jobType}')`);
-    }
     if (jobNames.has(name)) return reject(`job '${name}' is already registered`);
     if (o.resumable !== undefined && typeof o.resumable !== 'boolean') return reject(`'${name}': resumable must be a boolean`);
     if (!isSchema(o.params_schema)) return reject(`'${name}': params_schema must be a JSON Schema`);
@@ -248,7 +288,8 @@ export function createGuestRuntime(init: import('./protocol.js').SharedInit, io:
         return bytesToGuest(method === 'extension.info' ? infoEnvelope : configEnvelope);
       }
       const payloadText = text(pp, pl, 'sd_call payload', MAX_PAYLOAD_BYTES);
-      if (!method.startsWith('extension.')) {
+      // extension.context is the calling call's context, which the main thread keeps (HostBridge).
+      if (!method.startsWith('extension.') || method === 'extension.context') {
         // A wire method: the main thread parses the payload (it needs the value anyway), so
         // the text crosses as a string, the cheapest thing to post.
         if (logs.length > 0) io.flushLogs(takeLogs());

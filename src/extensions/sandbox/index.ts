@@ -1268,7 +1268,7 @@ class Sandbox implements ExtensionSandbox {
       const chain = pc ? [...pc.opts.chain, this.id] : [this.id];
       let pending: Promise<unknown>;
       try {
-        pending = this.bridge.call(msg.method, payload, chain);
+        pending = this.bridge.call(msg.method, payload, chain, pc ? { ...(pc.opts.context ?? { libraryId: null, method: null }), ...(pc.opts.jobId !== undefined ? { jobId: pc.opts.jobId } : {}) } : undefined);
       } catch (e) {
         pending = Promise.reject(e);
       }

@@ -43,8 +43,12 @@ export type GuestRegistration =
       operationType: 'query' | 'action';
       /** Short name (`classify_receipt`); the method is formed from the extension id. */
       name: string;
+      /** Version (`.vN` of the method) when it is not 1. */
+      version?: number;
       /** Full method name formed by the host. */
       method: string;
+      /** Takes the caller's library (`library_scoped`): see docs/extension-abi.md, "Library context". */
+      libraryScoped?: boolean;
       exportFn: string;
       description: string;
       inputSchema?: unknown;
@@ -67,7 +71,7 @@ export interface HostBridge {
    * `sd_call` for wire methods. `chain` is the extension call chain including the calling
    * extension (outermost first). Permission checks happen here (in the manager).
    */
-  call(method: string, payload: unknown, chain: readonly string[]): Promise<unknown>;
+  call(method: string, payload: unknown, chain: readonly string[], context?: CallContext): Promise<unknown>;
   /** A guest's log line; `jobId` when the call that logged it runs a job (the line goes to its log too). */
   log(level: number, message: string, jobId?: string): void;
   /** `sd_job_progress`: durable before it resolves. Returns 0 continue, 1 pause, 2 cancel. */
@@ -76,9 +80,23 @@ export interface HostBridge {
   jobInterrupt(jobId: string): number;
 }
 
+/**
+ * What a call is about, beyond its input: the library it runs against and the method it serves
+ * (null for a job handler). The guest reads it with the host method `extension.context`, and the
+ * bridge uses it as the default library of the guest's own calls.
+ */
+export interface CallContext {
+  libraryId: string | null;
+  method: string | null;
+  /** Set by the sandbox from SandboxCallOptions.jobId when it hands the context to the bridge. */
+  jobId?: string;
+}
+
 export interface SandboxCallOptions {
   /** Call chain of the caller (extension ids, outermost first); the sandbox appends its own id. */
   chain: readonly string[];
+  /** The call's library and method, handed back to the bridge with the guest's host calls. */
+  context?: CallContext;
   /** Set when the call runs a job handler, so sd_job_* imports reach that job. */
   jobId?: string;
   timeoutMs?: number;

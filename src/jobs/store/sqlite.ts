@@ -366,7 +366,7 @@ export class SqliteJobStore implements JobStore {
     return this.#preparedFor(
       this.#runnableByLimit,
       limit,
-      () => `SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id FROM jobs INDEXED BY jobs_runnable_by_type
+      () => `SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id, library_id FROM jobs INDEXED BY jobs_runnable_by_type
         WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`,
     );
   }
@@ -500,7 +500,7 @@ export class SqliteJobStore implements JobStore {
       // The best candidates of each type with room (at most its room, and at most its group's
       // cap), merged into claim order: taking them in that order while the caps allow gives the
       // first `limit` runnable jobs the slots and caps allow.
-      type Candidate = Pick<Row, 'seq' | 'type' | 'priority' | 'run_at' | 'id' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'>;
+      type Candidate = Pick<Row, 'seq' | 'type' | 'priority' | 'run_at' | 'id' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id' | 'library_id'>;
       const groupOf = new Map<string, { left: number }>();
       for (const g of req.groups ?? []) {
         const cap = { left: g.limit };
@@ -548,6 +548,7 @@ export class SqliteJobStore implements JobStore {
           maxAttempts: c.max_attempts,
           runs,
           runId,
+          libraryId: c.library_id,
         });
       }
       return claimed;

@@ -106,6 +106,8 @@ export interface ClaimedJob {
   runs: number;
   /** The run's id within its lease. */
   runId: number;
+  /** The library the job was dispatched with (null: none); handed to every run (JobRunContext). */
+  libraryId?: string | null;
 }
 
 /** A job's status after a run ended or a control took effect: what events and logs need. */
