@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { loadOptions, type ExtensionHostOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { effectiveLimits, sandboxLimits, validateManifest, type ExtensionManifest } from '../extensions/manifest.js';
@@ -109,17 +109,38 @@ function crateName(project: ExtensionProject): string {
   return pkg[1]!.replace(/-/g, '_');
 }
 
-async function compileRust(project: ExtensionProject, optimize: 'release' | 'dev', outFile: string): Promise<void> {
+/**
+ * Debian's toolchain when it is installed (it has the wasm32 standard library; a rustup cargo
+ * earlier on PATH may not), as scripts/build-extensions.mjs builds the repository's Rust
+ * extensions; SPACEDRIVE_CARGO / SPACEDRIVE_RUSTC choose others.
+ */
+function rustTools(): { cargo: string; env: NodeJS.ProcessEnv } {
+  const debian = existsSync('/usr/bin/cargo') && existsSync('/usr/bin/rustc');
+  const cargo = process.env.SPACEDRIVE_CARGO ?? (debian ? '/usr/bin/cargo' : 'cargo');
+  const env: NodeJS.ProcessEnv = { ...process.env, CARGO_TERM_COLOR: 'never' };
+  const rustc = process.env.SPACEDRIVE_RUSTC ?? (debian ? '/usr/bin/rustc' : undefined);
+  if (rustc) {
+    env.RUSTC = rustc;
+    delete env.RUSTUP_TOOLCHAIN;
+  }
+  return { cargo, env };
+}
+
+/** Always a release build: a debug wasm build is many times larger and slower, and compiles little faster. */
+async function compileRust(project: ExtensionProject, _optimize: 'release' | 'dev', outFile: string): Promise<void> {
   const target = 'wasm32-unknown-unknown';
-  const args = ['build', '--target', target, ...(optimize === 'release' ? ['--release'] : []), '--manifest-path', join(project.dir, 'Cargo.toml')];
+  const { cargo, env } = rustTools();
+  const args = ['build', '--release', '--target', target, '--manifest-path', join(project.dir, 'Cargo.toml')];
   let result;
   try {
-    result = await run('cargo', args, project.dir, process.env);
+    result = await run(cargo, args, project.dir, env);
   } catch (err) {
-    throw new SpacedriveError(ErrorCode.EXTENSION_INVALID, `cannot run cargo (install Rust with the ${target} target): ${(err as Error).message}`, { project: project.dir, stage: 'compile' });
+    throw new SpacedriveError(ErrorCode.EXTENSION_INVALID, `cannot run ${cargo} (install Rust with the ${target} target; on Debian: apt-get install rustc cargo libstd-rust-dev-wasm32 lld): ${(err as Error).message}`, { project: project.dir, stage: 'compile' });
   }
   if (result.code !== 0) throw compileFailed(project, 'cargo', result.output);
-  const built = join(project.dir, 'target', target, optimize === 'release' ? 'release' : 'debug', `${crateName(project)}.wasm`);
+  // CARGO_TARGET_DIR shares compiled dependencies between projects (and with the repository's build).
+  const targetDir = env.CARGO_TARGET_DIR ? resolve(project.dir, env.CARGO_TARGET_DIR) : join(project.dir, 'target');
+  const built = join(targetDir, target, 'release', `${crateName(project)}.wasm`);
   if (!existsSync(built)) throw compileFailed(project, 'cargo', `${result.output}\n(no ${relative(project.dir, built)})`);
   writeFileSync(outFile, readFileSync(built));
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import { EXTENSION_ID_PATTERN, type ProjectLanguage } from './project.js';
-import { AS_SDK_DIR, PACKAGE_ROOT, toolVersion } from './toolchain.js';
+import { AS_SDK_DIR, PACKAGE_ROOT, RUST_SDK_DIR, toolVersion } from './toolchain.js';
 
 export interface NewProjectOptions {
   id: string;
@@ -238,15 +238,16 @@ it('continues from its last checkpoint after the daemon crashed', async () => {
 `;
 }
 
-function readme(id: string): string {
+function readme(id: string, language: ProjectLanguage): string {
+  const rust = language === 'rust';
   return `# ${title(id)}
 
-A Spacedrive extension (ABI v1, AssemblyScript), made by \`spacedrive extension new ${id}\`.
+A Spacedrive extension (ABI v1, ${rust ? 'Rust' : 'AssemblyScript'}), made by \`spacedrive extension new ${id}${rust ? ' --lang rust' : ''}\`.
 
 | What | Name | Input → output |
 | --- | --- | --- |
 | query | \`query:${id}:greet.v1\` | \`{name}\` → \`{greeting}\` |
-| action | \`action:${id}:note.v1\` | \`{text}\` → \`{words, job_id}\` (logs the note, dispatches a count) |
+| action | \`action:${id}:note.input.v1\` | \`{text}\` → \`{words, job_id}\` (logs the note, dispatches a count) |
 | job | \`${id}:count\` | \`{to, delay_ms?}\` → \`{counted}\`, checkpoint \`{done}\` per step |
 
 ## Develop
@@ -261,7 +262,7 @@ spacedrive query ${id}:greet --name Ada
 spacedrive jobs dispatch ${id}:count --to 10 --delay-ms 500 --follow
 \`\`\`
 
-Sources are in \`src/index.ts\` (the SDK: \`spacedrive-sdk\`; typed JSON: \`json-as\`), tests in
+Sources are in ${rust ? "\`src/lib.rs\` (the SDK: the \`spacedrive-sdk\` crate; Cargo.toml)" : "\`src/index.ts\` (the SDK: \`spacedrive-sdk\`; typed JSON: \`json-as\`)"}, tests in
 \`test/\` (the harness: \`spacedrive-extensions/testing\`), permissions and limits in
 \`manifest.json\` (the build writes \`module\` and \`sha256\` into \`build/manifest.json\`).
 `;
@@ -295,7 +296,153 @@ function packageJson(id: string): string {
   )}\n`;
 }
 
-const GITIGNORE = `node_modules/\nbuild/\n.spacedrive/\n*.sdext\n`;
+const GITIGNORE = `node_modules/\nbuild/\n.spacedrive/\ntarget/\n*.sdext\n`;
+
+/** Debian's packaged crates (librust-*-dev): where this machine builds Rust offline from. */
+export const DEBIAN_CRATE_REGISTRY = '/usr/share/cargo/registry';
+
+function cargoToml(id: string, rustSdkDir: string): string {
+  return `[package]
+name = "${id}"
+version = "0.1.0"
+edition = "2021"
+description = "Spacedrive extension ${id}"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+path = "src/lib.rs"
+
+[dependencies]
+# The SDK of the spacedrive installation this project was made with.
+spacedrive-sdk = { path = "${join(rustSdkDir, 'spacedrive-sdk')}" }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+
+[profile.release]
+opt-level = "s"
+lto = true
+panic = "abort"
+codegen-units = 1
+strip = "debuginfo"
+`;
+}
+
+/** Offline builds from Debian's crates, when this machine has them (as sdk/rust/.cargo/config.toml). */
+function cargoConfig(): string {
+  return `# Written by spacedrive extension new: crates come from Debian's packages (offline), as the
+# SDK builds in its repository. Delete this file to use crates.io instead.
+[source.crates-io]
+replace-with = "debian"
+
+[source.debian]
+directory = "${DEBIAN_CRATE_REGISTRY}"
+
+[net]
+offline = true
+`;
+}
+
+function rustSource(id: string): string {
+  return `//! ${id}: a query, an action and a resumable job (spacedrive-sdk, Rust).
+//!
+//! - query:${id}:greet.v1     {name} -> {greeting}
+//! - action:${id}:note.v1     {text} -> {words, job_id}: logs the note and starts a count of its words
+//! - job ${id}:count          {to, delay_ms?} -> {counted}: one checkpoint {done} per step; a pause,
+//!                            a cancel, a reload or a crash of the daemon resumes from the last one
+
+use spacedrive_sdk::prelude::*;
+
+#[extension]
+fn plugin_init() -> i32 {
+    let ctx = ExtensionContext::new(None);
+    ctx.register_query("greet", "greet").ok();
+    ctx.register_action("note", "note").ok();
+    ctx.register_job(JobRegistration { name: "count", export_fn: "count", resumable: true }).ok();
+    0
+}
+
+/// Who to greet.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GreetInput {
+    /// Who to greet
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct GreetOutput {
+    pub greeting: String,
+}
+
+#[query(description = "Greets someone by name")]
+fn greet(_ctx: &ExtensionContext, input: GreetInput) -> Result<GreetOutput> {
+    Ok(GreetOutput { greeting: format!("Hello, {}!", input.name) })
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteInput {
+    /// The note
+    #[schema(min_length = 1, max_length = 10000)]
+    pub text: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct NoteOutput {
+    pub words: u32,
+    pub job_id: String,
+}
+
+#[action(description = "Logs a note and counts its words in a job")]
+fn note(ctx: &ExtensionContext, input: NoteInput) -> Result<NoteOutput> {
+    log_info!("note: {}", input.text);
+    let words = input.text.split(' ').filter(|w| !w.is_empty()).count() as u32;
+    // Its own job types need no permission; another extension's or core's need permissions.dispatch.
+    let job = ctx.jobs().dispatch("${id}:count", json!({ "to": words }))?;
+    Ok(NoteOutput { words, job_id: job.job_id })
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountParams {
+    /// Count up to this number
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub to: u32,
+    /// Pause between steps, in milliseconds
+    #[serde(default)]
+    #[schema(maximum = 60000)]
+    pub delay_ms: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct CountState {
+    pub done: Option<u32>,
+}
+
+/// Counts up, checkpointing each step: a pause, a crash or a retry resumes where it was.
+#[job(description = "Counts up, one checkpoint per step")]
+fn count(ctx: &ExtensionContext, params: CountParams) -> Result<u64> {
+    let saved: CountState = ctx.get_job_state()?;
+    let mut done = saved.done.unwrap_or(0);
+    if saved.done.is_some() {
+        log_info!("resuming at {}", done);
+    }
+    while done < params.to {
+        if let Some(ms) = params.delay_ms.filter(|ms| *ms > 0) {
+            spacedrive_sdk::call("extension.sleep", &json!({ "ms": ms }))?;
+        }
+        done += 1;
+        let state = json!({ "done": done });
+        if ctx.report_progress(done as f32 / params.to as f32, &state)? != Control::Continue {
+            return Ok(ctx.interrupted(&state));
+        }
+    }
+    Ok(ctx.complete(&json!({ "counted": params.to })))
+}
+`;
+}
 
 /** Creates the project; ALREADY_EXISTS when the directory holds anything. */
 export function newProject(o: NewProjectOptions): NewProjectResult {
@@ -309,7 +456,7 @@ export function newProject(o: NewProjectOptions): NewProjectResult {
   }
   const files: Record<string, string> = {
     'manifest.json': manifest(o.id),
-    'README.md': readme(o.id),
+    'README.md': readme(o.id, language),
     '.gitignore': GITIGNORE,
   };
   if (language === 'assemblyscript') {
@@ -317,7 +464,16 @@ export function newProject(o: NewProjectOptions): NewProjectResult {
     files[`test/${o.id}.test.ts`] = testSource(o.id);
     files['package.json'] = packageJson(o.id);
   } else {
-    throw new SpacedriveError(ErrorCode.USAGE, `--lang rust needs the Rust SDK (sdk/rust), which this installation does not have yet`, { language });
+    const rustSdk = o.rustSdkDir ?? RUST_SDK_DIR;
+    if (!existsSync(join(rustSdk, 'spacedrive-sdk', 'Cargo.toml'))) {
+      throw new SpacedriveError(ErrorCode.USAGE, `--lang rust needs the Rust SDK (${rustSdk}), which this installation does not have`, { language });
+    }
+    files['Cargo.toml'] = cargoToml(o.id, rustSdk);
+    files['src/lib.rs'] = rustSource(o.id);
+    if (existsSync(DEBIAN_CRATE_REGISTRY)) files['.cargo/config.toml'] = cargoConfig();
+    // The tests are the same: the harness does not care which language built the module.
+    files[`test/${o.id}.test.ts`] = testSource(o.id);
+    files['package.json'] = packageJson(o.id);
   }
   for (const [name, text] of Object.entries(files)) {
     const path = join(dir, name);

@@ -13,6 +13,8 @@ import { ErrorCode, SpacedriveError } from '../errors/index.js';
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The AssemblyScript SDK shipped with this package. */
 export const AS_SDK_DIR = join(PACKAGE_ROOT, 'sdk', 'assemblyscript');
+/** The Rust SDK shipped with this package (crates spacedrive-sdk and spacedrive-sdk-macros). */
+export const RUST_SDK_DIR = join(PACKAGE_ROOT, 'sdk', 'rust');
 
 const require = createRequire(join(PACKAGE_ROOT, 'package.json'));
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { BIN, REPO_ROOT, makeTempDir, runCli, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('extension author loop (outside the repository)', () => {
@@ -96,4 +96,46 @@ describe('extension author loop (outside the repository)', () => {
       await client.action('action:jobs.cancel.input.v1' as never, { job_id: jobId } as never).catch(() => undefined);
     }
   }, 300_000);
+});
+
+/** Debian's Rust toolchain with the wasm32 standard library (scripts/test-env.sh installs it). */
+const RUST = existsSync('/usr/bin/cargo') && existsSync('/usr/lib/rustlib/wasm32-unknown-unknown');
+
+describe.skipIf(!RUST)('extension author loop in Rust', () => {
+  const work = makeTempDir('sd-author-rs-');
+  const project = join(work, 'greeter_rs');
+  let daemon: TestDaemon;
+
+  beforeAll(async () => {
+    daemon = await startTestDaemon({ env: { SPACEDRIVE_LOG_LEVEL: 'warn' } });
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('new --lang rust → test → build → pack → install → call → job', async () => {
+    // The repository's build compiled the SDK's dependencies for the same profile already.
+    const env = { ...daemon.env, CARGO_TARGET_DIR: join(REPO_ROOT, 'build', 'rust-target') };
+    const cli = (args: string[]) => runCli(args, { dataDir: daemon.dataDir, env });
+    const created = await cli(['extension', 'new', 'greeter_rs', '--lang', 'rust', '--dir', project]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(readFileSync(join(project, 'Cargo.toml'), 'utf8')).toMatch(/spacedrive-sdk = \{ path = ".*sdk\/rust\/spacedrive-sdk" \}/);
+
+    const tested = await cli(['extension', 'test', project]);
+    expect(tested.code, tested.stdout + tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/Tests\s+5 passed/);
+
+    const packed = await cli(['--json', 'extension', 'pack', project]);
+    expect(packed.code, packed.stderr).toBe(0);
+    const installed = await cli(['extensions', 'install', JSON.parse(packed.stdout).path, '--yes']);
+    expect(installed.code, installed.stderr).toBe(0);
+
+    const client = await daemon.client();
+    expect(await client.query('query:greeter_rs:greet.v1' as never, { name: 'Ada' } as never)).toEqual({ greeting: 'Hello, Ada!' });
+    const job = await cli(['jobs', 'dispatch', 'greeter_rs:count', '--to', '3', '--follow', '--json']);
+    expect(job.code, job.stderr).toBe(0);
+    expect(job.stdout).toContain('"output":{"counted":3}');
+  }, 600_000);
 });

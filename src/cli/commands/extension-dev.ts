@@ -171,7 +171,7 @@ export function registerExtensionDevCommand(program: Command, cli: Cli): void {
         const { buildProject, runProjectTests } = await authoring();
         const projectDir = resolve(ctx.io.cwd, dir);
         const b = await buildProject(projectDir, { optimize: 'dev', listRegistrations: false });
-        ctx.note(`built ${b.id} ${b.version} (${kib(b.bytes)}, dev build)`);
+        ctx.note(`built ${b.id} ${b.version} (${kib(b.bytes)}, ${b.language === 'rust' ? 'cargo --release' : 'dev build'})`);
         return runProjectTests(projectDir, { filters, stdout: ctx.io.stdout, stderr: ctx.io.stderr, env: ctx.io.env });
       }),
     );
