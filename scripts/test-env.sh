@@ -2,7 +2,8 @@
 # Makes sure the system packages and services the tests need are present: dovecot (the mail
 # tests run a real IMAP server, test/helpers/dovecot.ts), Chromium (the dashboard's browser tests,
 # test/e2e/dashboard.browser.test.ts, drive Debian's chromium with playwright-core), Debian's Rust
-# toolchain and crates (the Rust extensions are built from source), PostgreSQL (multi-node tests)
+# toolchain and crates (the Rust extensions are built from source), clang and lld (the C extension
+# example), PostgreSQL (multi-node tests)
 # and Redis (the BullMQ benchmark peer), started when they are installed but down.
 #
 # Run by `npm test`'s pretest (scripts/prepare.mjs test), so the README's test command needs
@@ -24,10 +25,12 @@ if command -v dpkg-query >/dev/null 2>&1; then
 elif [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then
   need_apt+=("${rust_packages[@]}")
 fi
+# The conformance test builds the C example (examples/c-hello) with clang and wasm-ld.
+if ! command -v clang >/dev/null 2>&1 || ! command -v wasm-ld >/dev/null 2>&1; then need_apt+=(clang lld); fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] the tests need ${need_apt[*]} (dovecot for the mail tests, Debian's Rust toolchain and crates for the Rust extensions); install them with your package manager, then run npm test again" >&2
+    echo "[setup] the tests need ${need_apt[*]} (dovecot for the mail tests, Debian's Rust toolchain and crates for the Rust extensions, clang for the C example); install them with your package manager, then run npm test again" >&2
     exit 1
   fi
   as_root=()

@@ -24,6 +24,7 @@ const SECTIONS: Record<string, string> = {
   stall: './stall.bench.js',
   dashboard: './dashboard.bench.js',
   storage: './storage.bench.js',
+  authoring: './authoring.bench.js',
 };
 
 async function main(): Promise<void> {

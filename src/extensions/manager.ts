@@ -15,6 +15,7 @@ import type { Logger } from '../logging/index.js';
 import type { JsonSchema } from '../schema/index.js';
 import { extensionMethod, type OperationDeclaration } from '../registry/index.js';
 import { createHostBridge } from './bridge.js';
+import { instrumentBridge, observeCall, type ExtensionHostHooks } from './instrument.js';
 import {
   MANIFEST_FILE,
   effectiveLimits,
@@ -211,6 +212,7 @@ export class ExtensionManager {
   readonly #entries = new Map<string, Entry>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #closed = false;
+  #hooks: ExtensionHostHooks | undefined;
   /** Directory holding installed packages (`<id>/<version>/`) and the installed list. */
   readonly dir: string;
 
@@ -232,6 +234,14 @@ export class ExtensionManager {
     for (const record of await this.#store.list()) {
       this.#entries.set(record.id, { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined });
     }
+  }
+
+  /**
+   * Hooks around the host bridge of every extension loaded from now on (an in-process host's
+   * instrumentation: the test harness in src/testing). Undefined removes them.
+   */
+  setHostHooks(hooks: ExtensionHostHooks | undefined): void {
+    this.#hooks = hooks;
   }
 
   /** Counters for `query:core.status.v1` (`extensions_installed`, …). */
@@ -641,7 +651,12 @@ export class ExtensionManager {
         version: pkg.manifest.version,
         wasm: pkg.wasm,
         limits: sandboxLimits(limits, host),
-        bridge: createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running, requestsPerMinute: limits.requests_per_minute }),
+        bridge: instrumentBridge(
+          id,
+          createHostBridge({ id, permissions: pkg.manifest.permissions, core: this.#core, logger: logger.child({ source: 'guest' }), running, requestsPerMinute: limits.requests_per_minute }),
+          this.#core.events,
+          () => this.#hooks,
+        ),
         config: pkg.manifest.config,
         logger,
         inline: host.inlineCalls,
@@ -772,7 +787,9 @@ export class ExtensionManager {
             }
             checkCallChain(id, method, ctx.caller.chain, host.maxCallDepth);
             const context = { libraryId: ctx.libraryId ?? null, method };
-            return version.call(exportFn, input, { chain: ctx.caller.chain, context, ...(ctx.signal ? { signal: ctx.signal } : {}) }).catch((err: unknown) => {
+            const events = this.#core.events;
+            const call = () => version.call(exportFn, input, { chain: ctx.caller.chain, context, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+            return (events.wants('guest:call') ? observeCall(events, { id, export: exportFn, method }, call) : call()).catch((err: unknown) => {
               throw namingMethod(err, id, method);
             });
           },
@@ -793,8 +810,9 @@ export class ExtensionManager {
             ...(reg.stateSchema !== undefined ? { stateSchema: reg.stateSchema as JsonSchema } : {}),
             ...(reg.outputSchema !== undefined ? { outputSchema: reg.outputSchema as JsonSchema } : {}),
             maxConcurrency: version.limits.concurrent_jobs,
-            call: (fn, input, opts) => version.call(fn, input, opts),
-            callNow: (fn, input, opts) => version.callNow(fn, input, opts),
+            call: (fn, input, opts) => observeCall(this.#core.events, { id, export: fn, ...(opts.jobId ? { job_id: opts.jobId } : {}) }, () => version.call(fn, input, opts)),
+            // Observed job runs go through call(), which reports them.
+            callNow: (fn, input, opts) => (this.#core.events.wants('guest:call') ? undefined : version.callNow(fn, input, opts)),
             running: version.running,
             progressTimeoutMs: version.limits.job_progress_timeout_ms,
             maxStateBytes: version.limits.max_state_bytes,

@@ -183,9 +183,10 @@ describe('help and version', () => {
         location: ['add', 'list', 'rescan', 'remove'],
         credentials: ['set', 'get', 'list', 'delete'],
         mail: ['add-account', 'accounts', 'remove-account', 'test', 'fetch'],
+        extension: ['new', 'build', 'test', 'dev', 'pack', 'conformance'],
       };
       const everyGroupCommand = Object.entries(groups).flatMap(([group, subs]) => [[group], ...subs.map((sub) => [group, sub])]);
-      for (const cmd of [['daemon'], ['daemon', 'start'], ['daemon', 'stop'], ['daemon', 'status'], ['status'], ['methods'], ['query'], ['action'], ['config'], ['config', 'show'], ['config', 'path'], ...everyGroupCommand]) {
+      for (const cmd of [['daemon'], ['daemon', 'start'], ['daemon', 'stop'], ['daemon', 'status'], ['status'], ['methods'], ['query'], ['action'], ['config'], ['config', 'show'], ['config', 'path'], ['completion'], ...everyGroupCommand]) {
         const r = await runCli([...cmd, '--help'], { dataDir });
         expect(r.code, `${cmd.join(' ')}: ${r.stderr}`).toBe(0);
         expect(r.stdout, cmd.join(' ')).toContain(`Usage: spacedrive ${cmd.join(' ')}`);
@@ -201,5 +202,5 @@ describe('help and version', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -4,6 +4,7 @@
  * and limits the package asks for, and asks to confirm (on a terminal; `--yes` for scripts).
  */
 import { createInterface } from 'node:readline/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
@@ -83,6 +84,58 @@ function printInfo(ctx: CommandContext, info: ExtensionInfo, done: string): numb
   return 0;
 }
 
+/**
+ * Shows what a package asks for and asks to confirm (on a terminal; false without asking
+ * otherwise, with a USAGE error telling to pass --yes).
+ */
+export async function confirmInstall(ctx: CommandContext, preview: InstallPreview): Promise<boolean> {
+  const interactive = (ctx.io.stdin as { isTTY?: boolean }).isTTY === true;
+  if (!interactive) {
+    throw new SpacedriveError(
+      ErrorCode.USAGE,
+      `not installing '${preview.id}' without confirmation: standard input is not a terminal; review its permissions and pass --yes`,
+      { id: preview.id, permissions: preview.permissions },
+    );
+  }
+  const c = ctx.colors;
+  ctx.note(`${c.bold(preview.name)} (${preview.id}) ${preview.version}${preview.author ? ` by ${preview.author}` : ''}`);
+  if (preview.description) ctx.note(`  ${preview.description}`);
+  ctx.note(describeRequest(preview, c));
+  return confirm(ctx, `Install '${preview.id}' with these permissions? [y/N] `);
+}
+
+
+/**
+ * The package `source` names, as a directory the daemon can install from: a directory as is; a
+ * .sdext file (or one downloaded from an https URL) unpacked into a temporary directory after
+ * its checksums were verified. `cleanup` removes what was unpacked.
+ */
+async function openPackage(ctx: CommandContext, source: string): Promise<{ dir: string; cleanup: () => void }> {
+  // Loaded here: only installs of a .sdext need the archive code.
+  const { MAX_SDEXT_BYTES: MAX_DOWNLOAD_BYTES, unpackSdext } = await import('../../authoring/sdext.js');
+  if (/^https?:\/\//i.test(source)) {
+    if (!/^https:\/\//i.test(source) && !ctx.io.env.SPACEDRIVE_ALLOW_HTTP_PACKAGES) {
+      throw new SpacedriveError(ErrorCode.USAGE, `refusing to download an extension over plain http: ${source} (use https)`, { url: source });
+    }
+    let response: Response;
+    try {
+      response = await fetch(source, { redirect: 'follow', signal: AbortSignal.timeout(120_000) });
+    } catch (err) {
+      throw new SpacedriveError(ErrorCode.HTTP_FAILED, `cannot download ${source}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, { url: source });
+    }
+    if (!response.ok) throw new SpacedriveError(ErrorCode.HTTP_FAILED, `cannot download ${source}: HTTP ${response.status}`, { url: source, status: response.status });
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    if (declared > MAX_DOWNLOAD_BYTES) throw new SpacedriveError(ErrorCode.HTTP_TOO_LARGE, `${source} is ${declared} bytes, over the ${MAX_DOWNLOAD_BYTES}-byte limit`, { url: source });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (bytes.length > MAX_DOWNLOAD_BYTES) throw new SpacedriveError(ErrorCode.HTTP_TOO_LARGE, `${source} is over the ${MAX_DOWNLOAD_BYTES}-byte limit`, { url: source });
+    return unpackSdext(new URL(source).pathname.split('/').pop() || source, bytes);
+  }
+  const abs = resolve(ctx.io.cwd, source);
+  const st = await stat(abs).catch(() => undefined);
+  if (st?.isFile() && !abs.endsWith('manifest.json')) return unpackSdext(abs);
+  return { dir: abs, cleanup: () => undefined };
+}
+
 async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
   const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr });
   try {
@@ -94,38 +147,28 @@ async function confirm(ctx: CommandContext, question: string): Promise<boolean> 
 }
 
 export function registerExtensionsCommand(program: Command, cli: Cli): void {
-  const group = program.command('extensions').description('Install and manage WebAssembly extensions.');
+  const group = program.command('extensions').description("Install and manage WebAssembly extensions. (Write one with 'spacedrive extension new|build|test|dev|pack'.)");
 
   group
     .command('install')
-    .description('Validate an extension package (a directory with manifest.json and its module), show the permissions and limits it asks for, and install it.')
-    .argument('<path>', 'package directory')
+    .description('Validate an extension package (a .sdext file, an https URL of one, or a directory with manifest.json and its module), show the permissions and limits it asks for, and install it.')
+    .argument('<package>', 'a .sdext file, an https:// URL of one, or a package directory')
     .option('-y, --yes', 'do not ask for confirmation (scripts)')
     .option('--disabled', 'install without enabling or loading it')
     .action(
-      cli.action(async (ctx, path: string, opts: { yes?: boolean; disabled?: boolean }) => {
-        const abs = resolve(ctx.io.cwd, path);
-        const preview = await ctx.action<InstallPreview>('action:extensions.install.input.v1', { path: abs, dry_run: true });
-        if (!opts.yes) {
-          const interactive = (ctx.io.stdin as { isTTY?: boolean }).isTTY === true;
-          if (!interactive) {
-            throw new SpacedriveError(
-              ErrorCode.USAGE,
-              `not installing '${preview.id}' without confirmation: standard input is not a terminal; review its permissions and pass --yes`,
-              { id: preview.id, permissions: preview.permissions },
-            );
-          }
-          const c = ctx.colors;
-          ctx.note(`${c.bold(preview.name)} (${preview.id}) ${preview.version}${preview.author ? ` by ${preview.author}` : ''}`);
-          if (preview.description) ctx.note(`  ${preview.description}`);
-          ctx.note(describeRequest(preview, c));
-          if (!(await confirm(ctx, `Install '${preview.id}' with these permissions? [y/N] `))) {
+      cli.action(async (ctx, source: string, opts: { yes?: boolean; disabled?: boolean }) => {
+        const pkg = await openPackage(ctx, source);
+        try {
+          const preview = await ctx.action<InstallPreview>('action:extensions.install.input.v1', { path: pkg.dir, dry_run: true });
+          if (!opts.yes && !(await confirmInstall(ctx, preview))) {
             ctx.note('not installed');
             return 1;
           }
+          const info = await ctx.action<ExtensionInfo>('action:extensions.install.input.v1', { path: pkg.dir, enabled: !opts.disabled });
+          return printInfo(ctx, info, `installed ${info.id} ${info.version}`);
+        } finally {
+          pkg.cleanup();
         }
-        const info = await ctx.action<ExtensionInfo>('action:extensions.install.input.v1', { path: abs, enabled: !opts.disabled });
-        return printInfo(ctx, info, `installed ${info.id} ${info.version}`);
       }),
     );
 

@@ -6,9 +6,11 @@
 import type { Command } from 'commander';
 import type { Cli } from '../context.js';
 import { registerCallCommands } from './call.js';
+import { registerCompletionCommand } from './completion.js';
 import { registerConfigCommands } from './config.js';
 import { registerCredentialsCommand } from './credentials.js';
 import { registerDaemonCommands } from './daemon.js';
+import { registerExtensionDevCommand } from './extension-dev.js';
 import { registerExtensionsCommand } from './extensions.js';
 import { registerJobsCommand } from './jobs.js';
 import { registerLibraryCommands } from './library.js';
@@ -27,9 +29,12 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerCallCommands,
   registerConfigCommands,
   registerExtensionsCommand,
+  registerExtensionDevCommand,
   registerJobsCommand,
   registerLibraryCommands,
   registerCredentialsCommand,
   registerMailCommands,
   registerTypesCommand,
+  // Last: it reads the tree the groups above built.
+  registerCompletionCommand,
 ];
