@@ -100,4 +100,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX jobs_idempotency ON jobs (dispatched_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: '0005_affinity_node',
+    // Params: none. A job naming paths local to one node (a copy, an index of a location, an ack
+    // file) records that node, and only that node claims it. The SQLite store has one node (its
+    // data directory), so this matters when the data directory moves to another machine; the
+    // PostgreSQL store has the same column for a cluster.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN affinity_node TEXT;
+    `,
+  },
 ];

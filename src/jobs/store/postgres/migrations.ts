@@ -1,0 +1,102 @@
+/**
+ * Numbered migrations of the PostgreSQL job store (component `jobs` in spacedrive_migrations),
+ * applied by migratePostgres under its advisory lock, so that nodes starting together apply each
+ * once. Never edit a migration that has shipped: add the next number.
+ */
+import type { PostgresMigration } from '../../../storage/postgres/index.js';
+
+/** The channel a `queued` job is announced on (payload: its type); see the trigger below. */
+export const RUNNABLE_CHANNEL = 'sd_jobs_runnable';
+
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
+  {
+    version: 1,
+    name: '0001_jobs_nodes',
+    // Times are milliseconds since the epoch (BIGINT) from the writing node's clock, as in the
+    // SQLite store: lease expiry compares them across nodes, so nodes keep their clocks in sync.
+    // params/state/output are `json` (kept as written, like the SQLite text; jsonb would refuse
+    // a \u0000 in an extension's state); progress, errors and warnings are `jsonb`, merged and
+    // appended to in place by checkpoints. `id` sorts bytewise (COLLATE "C") so a short-id
+    // prefix is one index range.
+    sql: `
+      CREATE TABLE jobs (
+        seq              BIGSERIAL PRIMARY KEY,
+        id               TEXT COLLATE "C" NOT NULL UNIQUE,
+        type             TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('queued','running','paused','waiting_retry','completed','failed','cancelled')),
+        priority         INTEGER NOT NULL DEFAULT 0,
+        params           JSON NOT NULL,
+        state            JSON,
+        progress         JSONB NOT NULL,
+        output           JSON,
+        last_error       JSONB,
+        errors           JSONB NOT NULL DEFAULT '[]',
+        warnings         JSONB NOT NULL DEFAULT '[]',
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        max_attempts     INTEGER NOT NULL,
+        runs             INTEGER NOT NULL DEFAULT 0,
+        run_at           BIGINT NOT NULL,
+        dedupe_key       TEXT,
+        idempotency_key  TEXT,
+        idempotency_fingerprint TEXT,
+        library_id       TEXT,
+        dispatched_by    TEXT NOT NULL,
+        affinity_node    TEXT,
+        requested        TEXT CHECK (requested IN ('pause','cancel')),
+        lease_owner      TEXT,
+        run_id           INTEGER NOT NULL DEFAULT 0,
+        lease_expires_at BIGINT,
+        created_at       BIGINT NOT NULL,
+        updated_at       BIGINT NOT NULL,
+        started_at       BIGINT,
+        finished_at      BIGINT,
+        checkpoint_at    BIGINT
+      );
+      -- The claim: runnable jobs of one type by priority, then run_at, then age.
+      CREATE INDEX jobs_runnable_by_type ON jobs (type, priority DESC, run_at, seq) WHERE status IN ('queued','waiting_retry');
+      -- Recovery of expired leases, and a node's own running jobs.
+      CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE status = 'running';
+      CREATE INDEX jobs_running_owner ON jobs (lease_owner) WHERE status = 'running';
+      -- Cluster-wide concurrency limits count running jobs per type.
+      CREATE INDEX jobs_running_type ON jobs (type) WHERE status = 'running';
+      CREATE UNIQUE INDEX jobs_dedupe ON jobs (type, dedupe_key)
+        WHERE dedupe_key IS NOT NULL AND status IN ('queued','running','paused','waiting_retry');
+      CREATE UNIQUE INDEX jobs_idempotency ON jobs (dispatched_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      CREATE INDEX jobs_finished ON jobs (finished_at) WHERE status IN ('completed','failed','cancelled');
+
+      CREATE TABLE job_logs (
+        seq     BIGSERIAL PRIMARY KEY,
+        job_id  TEXT COLLATE "C" NOT NULL,
+        time    BIGINT NOT NULL,
+        level   TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX job_logs_job ON job_logs (job_id, seq);
+
+      -- The daemons of the cluster: one row per node (a data directory), rewritten by each start.
+      CREATE TABLE nodes (
+        id           TEXT PRIMARY KEY,
+        worker_id    TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        version      TEXT NOT NULL,
+        started_at   BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        draining     BOOLEAN NOT NULL DEFAULT false
+      );
+
+      -- Every job that becomes queued is announced to every node (NOTIFY is sent at commit and
+      -- folds identical payloads of one transaction into one), whoever wrote it: a dispatch, a
+      -- resume or retry, a recovery, a run handed back.
+      CREATE FUNCTION jobs_announce_runnable() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('${RUNNABLE_CHANNEL}', NEW.type);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER jobs_runnable_insert AFTER INSERT ON jobs
+        FOR EACH ROW WHEN (NEW.status = 'queued') EXECUTE FUNCTION jobs_announce_runnable();
+      CREATE TRIGGER jobs_runnable_update AFTER UPDATE OF status ON jobs
+        FOR EACH ROW WHEN (NEW.status = 'queued' AND OLD.status IS DISTINCT FROM 'queued') EXECUTE FUNCTION jobs_announce_runnable();
+    `,
+  },
+];
