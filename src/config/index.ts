@@ -58,6 +58,12 @@ export interface SpacedriveOptions {
   credentials: CredentialsOptions;
   /** Host HTTP fetch (src/http) used by extensions through `action:http.fetch.input.v1`. */
   http: HttpOptions;
+  /**
+   * Where the daemon keeps its shared state. `sqlite` (default): embedded SQLite files in the
+   * data directory, one daemon. A `postgres://…` URL: PostgreSQL, which several daemons (a
+   * cluster, one data directory each) share. Env `SPACEDRIVE_STORE`, flag `daemon --store`.
+   */
+  store: string;
 }
 
 export interface CredentialsOptions {
@@ -158,6 +164,16 @@ export interface JobsOptions {
   shutdownGraceMs: number;
   /** Finished jobs (completed, failed, cancelled) and their logs are deleted this long after they finished. Default 7 days; 0 keeps them forever. */
   retentionMs: number;
+  /**
+   * How long a running job's lease lasts without renewal. With a shared store (a cluster), a
+   * node that dies or loses the database loses its jobs' leases this long after its last
+   * heartbeat, and another node takes them over. Default 30000 ms.
+   */
+  leaseMs: number;
+  /** How often a node renews its leases and its row in `nodes`, and looks for expired leases. Default 5000 ms (under leaseMs / 2). */
+  heartbeatMs: number;
+  /** With a shared store: how often a node looks for runnable jobs when no notification came (LISTEN/NOTIFY is the fast path). Default 2000 ms. */
+  pollIntervalMs: number;
 }
 
 export interface ExtensionLimitOptions {
@@ -272,6 +288,9 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       synchronous: 'NORMAL',
       shutdownGraceMs: 5000,
       retentionMs: 7 * 24 * 3_600_000,
+      leaseMs: 30_000,
+      heartbeatMs: 5_000,
+      pollIntervalMs: 2_000,
     },
     ai: {
       provider: null,
@@ -286,6 +305,7 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       maxRequestBytes: 8 * 1024 * 1024,
       maxRedirects: 5,
     },
+    store: 'sqlite',
   };
 }
 
@@ -315,6 +335,7 @@ export const ENV: Record<string, (o: PartialOptions, v: string) => void> = {
   SPACEDRIVE_AI_EMBEDDING_MODEL: (o, v) => setAiProvider(o, 'embedding_model', v),
   SPACEDRIVE_AI_TIMEOUT_MS: (o, v) => setAiProvider(o, 'timeout_ms', Number(v)),
   SPACEDRIVE_CREDENTIALS_KEY_FILE: (o, v) => (o.credentials = { ...o.credentials, keyFile: v }),
+  SPACEDRIVE_STORE: (o, v) => (o.store = v),
 };
 
 const extensionLimitsSchema = {
@@ -401,8 +422,12 @@ const optionsSchema = {
         synchronous: { enum: ['NORMAL', 'FULL'] },
         shutdownGraceMs: { type: 'integer', minimum: 0 },
         retentionMs: { type: 'integer', minimum: 0 },
+        leaseMs: { type: 'integer', minimum: 100 },
+        heartbeatMs: { type: 'integer', minimum: 10 },
+        pollIntervalMs: { type: 'integer', minimum: 10 },
       },
     },
+    store: { type: 'string', pattern: '^(sqlite|postgres(ql)?://.+)$' },
     credentials: {
       type: 'object',
       properties: { keyFile: { type: ['string', 'null'], minLength: 1 } },

@@ -73,6 +73,8 @@ export class Core implements CoreServices {
     this.jobs = new JobSystem({
       dataDir: options.dataDir,
       options: options.jobs,
+      storeUrl: options.store,
+      version: VERSION,
       events: this.events,
       logger: this.logger.child({ capability: 'jobs' }),
       // Paths a job touches are checked with its dispatcher's grants (the manager is made below).

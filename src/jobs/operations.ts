@@ -9,6 +9,7 @@ import { noPermissions, type ManifestPermissions } from '../extensions/manifest.
 import { actorOf, defineOperation, type OperationContext } from '../registry/index.js';
 import type { JsonSchema } from '../schema/index.js';
 import type { JobLogEntry } from './store/index.js';
+import { clusterNodes } from './cluster/operations.js';
 import type { JobView } from './system.js';
 import type { JobStatus } from './types.js';
 
@@ -57,6 +58,10 @@ export interface WireJobStatus extends WireJobSummary {
   dedupe_key: string | null;
   library_id: string | null;
   dispatched_by: string;
+  /** The node that must run the job (it names that node's local paths), or null. */
+  affinity_node: string | null;
+  /** The worker (`<node>/<pid>-…`) holding the running job's lease, or null. */
+  lease_owner: string | null;
   checkpoint_at: string | null;
 }
 
@@ -99,6 +104,8 @@ export function toWireStatus(j: JobView): WireJobStatus {
     dedupe_key: j.dedupeKey,
     library_id: j.libraryId,
     dispatched_by: j.dispatchedBy,
+    affinity_node: j.affinityNode,
+    lease_owner: j.status === 'running' ? j.workerId : null,
     checkpoint_at: iso(j.checkpointAt),
   };
 }
@@ -352,7 +359,7 @@ export const jobsRetry = defineOperation<{ job_id: string; from_scratch?: boolea
   },
 });
 
-export const jobsOperations = [jobsDispatch, jobsList, jobsGetStatus, jobsLogs, jobsTypes, jobsPause, jobsResume, jobsCancel, jobsRetry];
+export const jobsOperations = [jobsDispatch, jobsList, jobsGetStatus, jobsLogs, jobsTypes, jobsPause, jobsResume, jobsCancel, jobsRetry, clusterNodes];
 
 /** Kept for callers that want to refuse a bad status name before calling list. */
 export function parseStatus(value: string): JobStatus {

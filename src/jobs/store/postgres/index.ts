@@ -186,15 +186,22 @@ export class PostgresJobStore implements JobStore {
    */
   readonly #tails = new Map<string, Promise<unknown>>();
 
-  private constructor(opts: PostgresJobStoreOptions) {
+  /** Opens the store without touching the database; call {@link migrate} before the first use (or use {@link open}). */
+  constructor(opts: PostgresJobStoreOptions) {
     this.#db = opts.db;
     this.#ownsDatabase = opts.ownsDatabase ?? false;
   }
 
-  /** Applies the job store's migrations (under the shared advisory lock) and opens the store. */
+  /** Applies the job store's migrations (under the shared advisory lock, so nodes starting together apply each once). */
+  async migrate(): Promise<void> {
+    await migratePostgres(this.#db, 'jobs', POSTGRES_MIGRATIONS);
+  }
+
+  /** Migrates and opens the store. */
   static async open(opts: PostgresJobStoreOptions): Promise<PostgresJobStore> {
-    await migratePostgres(opts.db, 'jobs', POSTGRES_MIGRATIONS);
-    return new PostgresJobStore(opts);
+    const store = new PostgresJobStore(opts);
+    await store.migrate();
+    return store;
   }
 
   /** The database, for the cluster's node table and notifications (same connection pool). */
