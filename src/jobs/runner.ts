@@ -353,13 +353,30 @@ export class Runner {
     // A warning's log line goes in the checkpoint's transaction: a crash keeps both or neither.
     const warning = report.warning !== undefined ? String(report.warning) : undefined;
     const asked = exec.lastActivity;
-    const res = await this.#store.checkpoint(exec.lease, {
-      progress,
-      state: report.state,
-      ...(warning !== undefined ? { warning, log: { level: 'warn', message: warning.slice(0, MAX_LOG_LINE) } } : {}),
-      now: asked,
-      leaseMs: this.#opts.leaseMs,
-    });
+    let res: Awaited<ReturnType<JobStore['checkpoint']>>;
+    try {
+      res = await this.#store.checkpoint(exec.lease, {
+        progress,
+        state: report.state,
+        ...(warning !== undefined ? { warning, log: { level: 'warn', message: warning.slice(0, MAX_LOG_LINE) } } : {}),
+        now: asked,
+        leaseMs: this.#opts.leaseMs,
+      });
+    } catch (err) {
+      if (asSpacedriveError(err)?.code !== ErrorCode.STORE_UNAVAILABLE || exec.detached) throw err;
+      // The shared store is unreachable: not the job's failure (no attempt spent). The run
+      // stops; the job goes back to the queue from its last acknowledged checkpoint — at once
+      // if the store answers again, else when its lease expires and another node recovers it.
+      this.#detach(exec, 'the shared store became unreachable');
+      this.#logger.warn({ job_id: exec.record.id }, 'job run stopped: the shared store is unreachable; the job continues from its last checkpoint');
+      void this.#store.finish(exec.lease, { kind: 'interrupted' }, Date.now()).then(
+        (updated) => {
+          if (updated) this.jobTransition(updated, undefined, 'the shared store was unreachable for a moment');
+        },
+        () => undefined,
+      );
+      return 'cancel';
+    }
     if (exec.detached) return 'cancel';
     if (!res.owned) {
       this.#detach(exec, 'it no longer owns the job');
