@@ -213,6 +213,7 @@ function backgroundEnv(options: SpacedriveOptions): NodeJS.ProcessEnv {
     // A log file is read by tools, not people at a terminal.
     SPACEDRIVE_LOG_FORMAT: 'json',
     SPACEDRIVE_MAX_FRAME_BYTES: String(options.wire.maxFrameBytes),
+    SPACEDRIVE_STORE: options.store,
   };
   if (options.tcp) {
     env.SPACEDRIVE_TCP_HOST = options.tcp.host;

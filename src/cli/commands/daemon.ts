@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
-import type { Cli } from '../context.js';
+import { loadOptions, type SpacedriveOptions } from '../../config/index.js';
+import { flagsToOverrides, type Cli, type CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, formatValue } from '../output.js';
 
@@ -17,6 +18,14 @@ function parseTimeout(value: string): number {
   return n;
 }
 
+const STORE_FLAG = ['--store <store>', "where shared state lives: 'sqlite' (default, this data directory) or a postgres://… URL (a cluster: every daemon started on that database is a node)"] as const;
+
+/** The options with `--store` on top (validated like the config field `store`). */
+function withStore(ctx: CommandContext, store: string | undefined): SpacedriveOptions {
+  if (store === undefined) return ctx.options();
+  return loadOptions({ overrides: { ...flagsToOverrides(ctx.flags), store }, env: ctx.io.env });
+}
+
 export function registerDaemonCommands(program: Command, cli: Cli): void {
   const daemon = program
     .command('daemon')
@@ -25,15 +34,17 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
   daemon
     .command('run', { isDefault: true })
     .description('Run the daemon in the foreground until SIGTERM or SIGINT (what `spacedrive daemon` and `npm start` do).')
-    .action(cli.action(async (ctx) => (await daemonModule()).runDaemonForeground(ctx.options())));
+    .option(...STORE_FLAG)
+    .action(cli.action(async (ctx, opts: { store?: string }) => (await daemonModule()).runDaemonForeground(withStore(ctx, opts.store))));
 
   daemon
     .command('start')
     .description('Start the daemon in the background; returns once it answers (log: <data-dir>/daemon.log).')
     .option('--timeout <ms>', 'how long to wait for it to answer', '15000')
+    .option(...STORE_FLAG)
     .action(
-      cli.action(async (ctx, opts: { timeout: string }) => {
-        const started = await (await daemonModule()).startDaemonInBackground(ctx.options(), { timeoutMs: parseTimeout(opts.timeout) });
+      cli.action(async (ctx, opts: { timeout: string; store?: string }) => {
+        const started = await (await daemonModule()).startDaemonInBackground(withStore(ctx, opts.store), { timeoutMs: parseTimeout(opts.timeout) });
         const result = { ...started, socketPath: ctx.options().socketPath, dataDir: ctx.options().dataDir };
         ctx.print(result, (r: typeof result, c) =>
           r.alreadyRunning

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Cli } from '../context.js';
 import { registerCallCommands } from './call.js';
+import { registerClusterCommands } from './cluster.js';
 import { registerConfigCommands } from './config.js';
 import { registerCredentialsCommand } from './credentials.js';
 import { registerDaemonCommands } from './daemon.js';
@@ -27,6 +28,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerConfigCommands,
   registerExtensionsCommand,
   registerJobsCommand,
+  registerClusterCommands,
   registerLibraryCommands,
   registerCredentialsCommand,
   registerMailCommands,
