@@ -105,6 +105,10 @@ export class Core implements CoreServices {
     core.onClose(() => core.libraries.close());
     core.counters.set('libraries', () => ({ ...core.libraries.counters(), ...prefixed('sidecars', core.sidecars.counters()) }));
     core.onClose(() => core.extensions.close());
+    // In a cluster, an extension installed, enabled, disabled, reloaded or uninstalled on another
+    // node is loaded or unloaded here from the shared store.
+    const stopHearing = core.jobs.bus.onExtensionChange((change) => void core.extensions.refreshFromStore(change.extensionId));
+    core.onClose(stopHearing);
     core.counters.set('extensions', () => core.extensions.counters());
     core.onClose(() => core.jobs.close());
     await core.jobs.start();

@@ -48,7 +48,8 @@ export interface ClusterNodeInfo {
   lost: boolean;
 }
 
-export type ExtensionChangeKind = 'installed' | 'enabled' | 'disabled' | 'reloaded' | 'uninstalled' | 'updated';
+export type ExtensionChangeKind = 'installed' | 'enabled' | 'disabled' | 'reloaded' | 'uninstalled';
+const EXTENSION_EVENTS: readonly ExtensionChangeKind[] = ['installed', 'enabled', 'disabled', 'reloaded', 'uninstalled'];
 
 export interface ExtensionChange {
   extensionId: string;
@@ -90,6 +91,7 @@ export class ClusterNode implements ClusterBus {
   readonly #unlisten: Array<() => Promise<void>> = [];
   readonly #extensionListeners = new Set<(change: ExtensionChange) => void>();
   #relay: Subscription | null = null;
+  #extensionRelay: Subscription | null = null;
   /** Set while re-emitting an event from another node, so that it is not relayed back. */
   #relaying = false;
   #outbox: Array<[string, Record<string, unknown>]> = [];
@@ -119,6 +121,12 @@ export class ClusterNode implements ClusterBus {
     this.#unlisten.push(await this.#db.listen(EVENTS_CHANNEL, (payload) => this.#onEvents(payload)));
     this.#unlisten.push(await this.#db.listen(EXTENSIONS_CHANNEL, (payload) => this.#onExtension(payload)));
     this.#relay = this.#events.subscribe(['job:*'], undefined, (event) => this.#queueRelay(event));
+    // Extension changes made here are announced to the other nodes (whose managers reload from
+    // the shared store); changes heard from elsewhere are applied without an event, so no echo.
+    this.#extensionRelay = this.#events.subscribe(EXTENSION_EVENTS.map((c) => `extension:${c}`), undefined, (event) => {
+      const id = (event.payload as { id?: unknown }).id;
+      if (typeof id === 'string') void this.announceExtensionChange(id, event.type.slice('extension:'.length) as ExtensionChangeKind).catch(() => undefined);
+    });
     this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#opts.options.heartbeatMs);
     this.#heartbeatTimer.unref();
   }
@@ -312,6 +320,7 @@ export class ClusterNode implements ClusterBus {
     this.#stopped = true;
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
     this.#relay?.unsubscribe();
+    this.#extensionRelay?.unsubscribe();
     for (const u of this.#unlisten.splice(0)) await u().catch(() => undefined);
     await this.#db.execute('DELETE FROM nodes WHERE id = $1 AND worker_id = $2', [this.nodeId, this.#runner.workerId]).catch(() => undefined);
   }
