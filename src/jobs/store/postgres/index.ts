@@ -172,6 +172,16 @@ const CANDIDATES = `SELECT c.* FROM unnest($1::text[], $2::int[]) AS s(type, roo
 const MARK_RUNNING = `UPDATE jobs SET status = 'running', lease_owner = $1, run_id = run_id + 1, runs = runs + 1, lease_expires_at = $2,
   started_at = COALESCE(started_at, $3), updated_at = $3, requested = NULL`;
 
+/** Batches of checkpoints being written at once (each one commit), and the most per batch. */
+const MAX_CHECKPOINT_FLUSHES = 4;
+const MAX_CHECKPOINT_BATCH = 500;
+
+interface PendingCheckpoint {
+  entry: { lease: Lease; progress: string | null; hasState: boolean; state: string | null; warning: string | null; leaseUntil: number; now: number };
+  resolve: (requested: ControlRequest | null | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
 type Candidate = Pick<Row, 'seq' | 'id' | 'type' | 'priority' | 'run_at' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'>;
 
 export class PostgresJobStore implements JobStore {
@@ -185,6 +195,8 @@ export class PostgresJobStore implements JobStore {
    * connections at once otherwise). Writes of different jobs run in parallel.
    */
   readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #pendingCheckpoints: PendingCheckpoint[] = [];
+  #checkpointFlushes = 0;
 
   /** Opens the store without touching the database; call {@link migrate} before the first use (or use {@link open}). */
   constructor(opts: PostgresJobStoreOptions) {
@@ -428,22 +440,83 @@ export class PostgresJobStore implements JobStore {
   async #checkpoint(lease: Lease, cp: Checkpoint): Promise<CheckpointResult> {
     const progress = cp.progress ? JSON.stringify(Object.fromEntries(Object.entries(cp.progress).filter(([, v]) => v !== undefined))) : null;
     const hasState = cp.state !== undefined;
-    const update = `UPDATE jobs SET
-        progress = CASE WHEN $4::jsonb IS NULL THEN progress ELSE progress || $4::jsonb END,
-        state = CASE WHEN $5 THEN $6::json ELSE state END,
-        warnings = CASE WHEN $7::text IS NULL OR jsonb_array_length(warnings) >= ${MAX_WARNINGS} THEN warnings ELSE warnings || jsonb_build_array($7::text) END,
-        lease_expires_at = $8, updated_at = $9, checkpoint_at = $9
-      WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND run_id = $3 RETURNING id, requested`;
-    const args: unknown[] = [lease.jobId, lease.workerId, lease.runId, progress, hasState, hasState ? toJson(cp.state) : null, cp.warning ?? null, cp.now + cp.leaseMs, cp.now];
-    const rows = cp.log
-      ? await this.#db.query<{ requested: ControlRequest | null }>(
-          `WITH u AS (${update}), l AS (INSERT INTO job_logs (job_id, time, level, message) SELECT id, $9, $10, $11 FROM u) SELECT requested FROM u`,
-          [...args, cp.log.level, cp.log.message],
-        )
-      : await this.#db.query<{ requested: ControlRequest | null }>(update, args);
-    if (rows.length > 0) return { owned: true, requested: rows[0]!.requested };
+    const state = hasState ? toJson(cp.state) : null;
+    if (!cp.log) {
+      const requested = await this.#batchCheckpoint({ lease, progress, hasState, state, warning: cp.warning ?? null, leaseUntil: cp.now + cp.leaseMs, now: cp.now });
+      if (requested !== undefined) return { owned: true, requested };
+    } else {
+      // With a log line (a warning): the checkpoint and its line in one statement.
+      const rows = await this.#db.query<{ requested: ControlRequest | null }>(
+        `WITH u AS (UPDATE jobs SET
+            progress = CASE WHEN $4::jsonb IS NULL THEN progress ELSE progress || $4::jsonb END,
+            state = CASE WHEN $5 THEN $6::json ELSE state END,
+            warnings = CASE WHEN $7::text IS NULL OR jsonb_array_length(warnings) >= ${MAX_WARNINGS} THEN warnings ELSE warnings || jsonb_build_array($7::text) END,
+            lease_expires_at = $8, updated_at = $9, checkpoint_at = $9
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND run_id = $3 RETURNING id, requested),
+         l AS (INSERT INTO job_logs (job_id, time, level, message) SELECT id, $9, $10, $11 FROM u) SELECT requested FROM u`,
+        [lease.jobId, lease.workerId, lease.runId, progress, hasState, state, cp.warning ?? null, cp.now + cp.leaseMs, cp.now, cp.log.level, cp.log.message],
+      );
+      if (rows.length > 0) return { owned: true, requested: rows[0]!.requested };
+    }
     const [cur] = await this.#db.query<{ requested: ControlRequest | null }>('SELECT requested FROM jobs WHERE id = $1', [lease.jobId]);
     return { owned: false, requested: cur?.requested ?? null };
+  }
+
+  /**
+   * Group commit: checkpoints of different jobs made while a batch is being written go out
+   * together as one UPDATE (one commit, one WAL flush) when it returns; a few batches may be in
+   * flight at once. One job has at most one checkpoint in flight (#inOrder), so a batch names
+   * each job once. Resolves with the job's pending request, or undefined when the run no longer
+   * owns the job.
+   */
+  #batchCheckpoint(entry: PendingCheckpoint['entry']): Promise<ControlRequest | null | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#pendingCheckpoints.push({ entry, resolve, reject });
+      this.#flushCheckpoints();
+    });
+  }
+
+  #flushCheckpoints(): void {
+    if (this.#checkpointFlushes >= MAX_CHECKPOINT_FLUSHES || this.#pendingCheckpoints.length === 0) return;
+    const batch = this.#pendingCheckpoints.splice(0, MAX_CHECKPOINT_BATCH);
+    this.#checkpointFlushes++;
+    const e = batch.map((b) => b.entry);
+    this.#db
+      .query<{ id: string; requested: ControlRequest | null }>(
+        `UPDATE jobs SET
+            progress = CASE WHEN b.progress IS NULL THEN jobs.progress ELSE jobs.progress || b.progress END,
+            state = CASE WHEN b.has_state THEN b.state::json ELSE jobs.state END,
+            warnings = CASE WHEN b.warning IS NULL OR jsonb_array_length(jobs.warnings) >= ${MAX_WARNINGS} THEN jobs.warnings ELSE jobs.warnings || jsonb_build_array(b.warning) END,
+            lease_expires_at = b.lease_until, updated_at = b.now, checkpoint_at = b.now
+          FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::bool[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+            AS b(id, owner, run, progress, has_state, state, warning, lease_until, now)
+          WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.lease_owner = b.owner AND jobs.run_id = b.run
+          RETURNING jobs.id, jobs.requested`,
+        [
+          e.map((x) => x.lease.jobId),
+          e.map((x) => x.lease.workerId),
+          e.map((x) => x.lease.runId),
+          e.map((x) => x.progress),
+          e.map((x) => x.hasState),
+          e.map((x) => x.state),
+          e.map((x) => x.warning),
+          e.map((x) => x.leaseUntil),
+          e.map((x) => x.now),
+        ],
+      )
+      .then(
+        (rows) => {
+          const owned = new Map(rows.map((r) => [r.id, r.requested]));
+          for (const b of batch) b.resolve(owned.has(b.entry.lease.jobId) ? owned.get(b.entry.lease.jobId)! : undefined);
+        },
+        (err: unknown) => {
+          for (const b of batch) b.reject(err);
+        },
+      )
+      .finally(() => {
+        this.#checkpointFlushes--;
+        this.#flushCheckpoints();
+      });
   }
 
   async heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<string[]> {

@@ -1,0 +1,16 @@
+import pg from 'pg';
+import { openPostgres } from '../dist/storage/postgres/index.js';
+import { PostgresJobStore } from '../dist/jobs/store/postgres/index.js';
+const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' }); await admin.connect();
+const name = 'sd_cpbench_' + process.pid; await admin.query(`CREATE DATABASE ${name}`);
+const db = openPostgres({ url: `postgres://postgres@127.0.0.1:5432/${name}`, poolSize: Number(process.argv[3] ?? 10) });
+const store = await PostgresJobStore.open({ db });
+const JOBS = Number(process.argv[2] ?? 32), PER = 200;
+for (let i = 0; i < JOBS; i++) await store.enqueue({ type: 'b', params: {}, maxAttempts: 1 });
+const claimed = await store.claim({ workerId: 'w', now: Date.now(), limit: JOBS, slots: { b: JOBS }, leaseMs: 60000 });
+const blob = 'x'.repeat(1000);
+const t0 = performance.now();
+await Promise.all(claimed.map(async (c) => { for (let i = 0; i < PER; i++) await store.checkpoint({ jobId: c.id, workerId: 'w', runId: c.runId }, { state: { blob, n: i }, progress: { fraction: i / PER }, now: Date.now(), leaseMs: 60000 }); }));
+const s = (performance.now() - t0) / 1000;
+console.log(`${JOBS} jobs x ${PER}: ${(JOBS * PER / s).toFixed(0)} checkpoints/s`);
+await store.close(); await db.close(); await admin.query(`DROP DATABASE ${name} WITH (FORCE)`); await admin.end();
