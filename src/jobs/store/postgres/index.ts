@@ -91,8 +91,6 @@ const EMPTY_PROGRESS_JSON = JSON.stringify(EMPTY_PROGRESS);
 const ALL_STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
 const MAX_WARNINGS = 1000;
 const MAX_ERRORS = 100;
-/** The advisory lock under which claims count running jobs against cluster-wide limits. */
-const LIMITS_LOCK_KEY = 0x5d_0002;
 const UNIQUE_VIOLATION = '23505';
 
 /** JSON text for a `json` parameter (never let the driver turn an array into a PostgreSQL array). */
@@ -156,30 +154,73 @@ const SAVE = `UPDATE jobs SET status = $2, state = $3::json, progress = $4::json
   errors = $7::jsonb, attempts = $8, run_at = $9, requested = $10, lease_owner = $11, lease_expires_at = $12,
   updated_at = $13, finished_at = $14, checkpoint_at = $15 WHERE id = $1 RETURNING *`;
 
-const CLAIM_COLUMNS = 'seq, id, type, priority, run_at, params, state, attempts, max_attempts, runs, run_id';
+/** Batches of one kind being written at once (each one statement, one commit), and the most per batch. */
+const MAX_FLUSHES = 4;
+const MAX_BATCH = 500;
 
 /**
- * The best runnable jobs of each type with room, each type one seek of jobs_runnable_by_type
- * (LATERAL with its own LIMIT), rows locked and skipped if another node holds them.
+ * Group commit: writes of one kind made while earlier batches are being written go out together
+ * as one statement (one commit, one WAL flush) when a batch slot frees; up to MAX_FLUSHES batches
+ * are in flight at once. Under load most writes share a commit; alone, a write goes out at once.
+ * A batch that fails rejects every write in it.
  */
-const CANDIDATES = `SELECT c.* FROM unnest($1::text[], $2::int[]) AS s(type, room)
-  CROSS JOIN LATERAL (
-    SELECT ${CLAIM_COLUMNS} FROM jobs j
-    WHERE j.type = s.type AND j.status IN ('queued','waiting_retry') AND j.run_at <= $3 AND (j.affinity_node IS NULL OR j.affinity_node = $4)
-    ORDER BY j.priority DESC, j.run_at, j.seq LIMIT s.room FOR UPDATE SKIP LOCKED
-  ) c`;
+class Batcher<E, R> {
+  #pending: Array<{ entry: E; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  #flushes = 0;
+  constructor(private readonly write: (entries: E[]) => Promise<R[]>) {}
 
-const MARK_RUNNING = `UPDATE jobs SET status = 'running', lease_owner = $1, run_id = run_id + 1, runs = runs + 1, lease_expires_at = $2,
-  started_at = COALESCE(started_at, $3), updated_at = $3, requested = NULL`;
+  add(entry: E): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ entry, resolve, reject });
+      this.#flush();
+    });
+  }
 
-/** Batches of checkpoints being written at once (each one commit), and the most per batch. */
-const MAX_CHECKPOINT_FLUSHES = 4;
-const MAX_CHECKPOINT_BATCH = 500;
+  #flush(): void {
+    if (this.#flushes >= MAX_FLUSHES || this.#pending.length === 0) return;
+    const batch = this.#pending.splice(0, MAX_BATCH);
+    this.#flushes++;
+    this.write(batch.map((b) => b.entry))
+      .then(
+        (results) => batch.forEach((b, i) => b.resolve(results[i]!)),
+        (err: unknown) => batch.forEach((b) => b.reject(err)),
+      )
+      .finally(() => {
+        this.#flushes--;
+        this.#flush();
+      });
+  }
+}
 
-interface PendingCheckpoint {
-  entry: { lease: Lease; progress: string | null; hasState: boolean; state: string | null; warning: string | null; leaseUntil: number; now: number };
-  resolve: (requested: ControlRequest | null | undefined) => void;
-  reject: (err: unknown) => void;
+interface CheckpointEntry {
+  lease: Lease;
+  progress: string | null;
+  hasState: boolean;
+  state: string | null;
+  warning: string | null;
+  leaseUntil: number;
+  now: number;
+}
+
+interface InsertEntry {
+  id: string;
+  type: string;
+  priority: number;
+  params: string;
+  maxAttempts: number;
+  runAt: number;
+  libraryId: string | null;
+  dispatchedBy: string;
+  now: number;
+  affinityNode: string | null;
+  log: { level: string; message: string } | null;
+}
+
+interface CompletionEntry {
+  lease: Lease;
+  output: string | null;
+  now: number;
+  log: { level: string; message: string } | null;
 }
 
 type Candidate = Pick<Row, 'seq' | 'id' | 'type' | 'priority' | 'run_at' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'>;
@@ -195,8 +236,6 @@ export class PostgresJobStore implements JobStore {
    * connections at once otherwise). Writes of different jobs run in parallel.
    */
   readonly #tails = new Map<string, Promise<unknown>>();
-  readonly #pendingCheckpoints: PendingCheckpoint[] = [];
-  #checkpointFlushes = 0;
 
   /** Opens the store without touching the database; call {@link migrate} before the first use (or use {@link open}). */
   constructor(opts: PostgresJobStoreOptions) {
@@ -296,7 +335,21 @@ export class PostgresJobStore implements JobStore {
       const insert = `INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, dedupe_key, library_id, dispatched_by, created_at, updated_at,
         idempotency_key, idempotency_fingerprint, affinity_node) VALUES ($1, $2, 'queued', $3, $4::json, $5::jsonb, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) RETURNING id`;
       try {
-        if (job.log) {
+        if (idempotencyKey === null && dedupeKey === null) {
+          await this.#inserts.add({
+            id,
+            type: job.type,
+            priority,
+            params: JSON.stringify(params),
+            maxAttempts: job.maxAttempts,
+            runAt,
+            libraryId: job.libraryId ?? null,
+            dispatchedBy,
+            now,
+            affinityNode: job.affinityNode ?? null,
+            log: job.log ? { level: job.log.level, message: job.log.message } : null,
+          });
+        } else if (job.log) {
           // The job and its first log line in one statement (one commit).
           await this.#db.execute(`WITH j AS (${insert}) INSERT INTO job_logs (job_id, time, level, message) SELECT id, $11, $15, $16 FROM j`, [...args, job.log.level, job.log.message]);
         } else {
@@ -343,81 +396,25 @@ export class PostgresJobStore implements JobStore {
 
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     this.#open();
-    const types: string[] = [];
-    const rooms: number[] = [];
-    for (const [type, room] of Object.entries(req.slots)) {
-      const most = Math.min(room, req.limit);
-      if (most > 0) {
-        types.push(type);
-        rooms.push(most);
-      }
-    }
-    if (types.length === 0) return [];
-    const groups = req.groups ?? [];
+    const slots: Record<string, number> = {};
+    for (const [type, room] of Object.entries(req.slots)) if (Math.min(room, req.limit) > 0) slots[type] = room;
+    if (Object.keys(slots).length === 0) return [];
     const limits = req.limits;
     const limited = limits !== undefined && (Object.keys(limits.types).length > 0 || limits.groups.length > 0);
-    const leaseUntil = req.now + req.leaseMs;
-    if (!limited && groups.length === 0) {
-      // The common case in one statement: lock the best candidates, take the first `limit` of
-      // them in claim order, mark them running.
-      const rows = await this.#db.query<Candidate>(
-        `WITH cand AS (${CANDIDATES}), chosen AS (SELECT seq FROM cand ORDER BY priority DESC, run_at, seq LIMIT $5)
-         UPDATE jobs SET status = 'running', lease_owner = $6, run_id = run_id + 1, runs = runs + 1, lease_expires_at = $7,
-           started_at = COALESCE(started_at, $8), updated_at = $8, requested = NULL
-         FROM chosen WHERE jobs.seq = chosen.seq
-         RETURNING ${CLAIM_COLUMNS.split(', ').map((c) => `jobs.${c}`).join(', ')}`,
-        [types, rooms, req.now, req.nodeId ?? null, req.limit, req.workerId, leaseUntil, req.now],
-      );
-      rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
-      return rows.map(claimed);
-    }
-    return this.#db.transaction(async (tx) => {
-      const caps = groups.map((g) => ({ left: g.limit, types: g.types }));
-      const roomOf = new Map(types.map((t, i) => [t, rooms[i]!]));
-      if (limited) {
-        // Cluster-wide limits: count what runs anywhere, with every other claim of limited types
-        // waiting on the lock until this transaction commits its own claims.
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [LIMITS_LOCK_KEY]);
-        const counted = new Set<string>([...Object.keys(limits!.types), ...limits!.groups.flatMap((g) => g.types)]);
-        const running = new Map<string, number>();
-        if (counted.size > 0) {
-          const rows = await tx.query<{ type: string; n: number }>(`SELECT type, count(*)::int AS n FROM jobs WHERE status = 'running' AND type = ANY($1) GROUP BY type`, [[...counted]]);
-          for (const r of rows) running.set(r.type, r.n);
-        }
-        for (const [type, max] of Object.entries(limits!.types)) {
-          if (roomOf.has(type)) roomOf.set(type, Math.min(roomOf.get(type)!, max - (running.get(type) ?? 0)));
-        }
-        for (const g of limits!.groups) {
-          const used = g.types.reduce((n, t) => n + (running.get(t) ?? 0), 0);
-          caps.push({ left: g.limit - used, types: g.types });
-        }
-      }
-      const askTypes: string[] = [];
-      const askRooms: number[] = [];
-      for (const [t, r] of roomOf) {
-        const capLeft = Math.min(...caps.filter((c) => c.types.includes(t)).map((c) => c.left), Infinity);
-        const most = Math.min(r, capLeft);
-        if (most > 0) {
-          askTypes.push(t);
-          askRooms.push(most);
-        }
-      }
-      if (askTypes.length === 0) return [];
-      const candidates = await tx.query<Candidate>(CANDIDATES, [askTypes, askRooms, req.now, req.nodeId ?? null]);
-      candidates.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
-      const chosen: Candidate[] = [];
-      for (const c of candidates) {
-        if (chosen.length >= req.limit) break;
-        const mine = caps.filter((cap) => cap.types.includes(c.type));
-        if (mine.some((cap) => cap.left <= 0)) continue;
-        for (const cap of mine) cap.left--;
-        chosen.push(c);
-      }
-      if (chosen.length === 0) return [];
-      await tx.execute(`${MARK_RUNNING} WHERE seq = ANY($4)`, [req.workerId, leaseUntil, req.now, chosen.map((c) => c.seq)]);
-      // Rows locked but not chosen are released at COMMIT, unchanged.
-      return chosen.map((c) => claimed({ ...c, run_id: c.run_id + 1, runs: c.runs + 1 }));
-    });
+    // One round trip: sd_claim_jobs (migration 2) counts against cluster-wide limits under an
+    // advisory lock, locks the candidates with SKIP LOCKED and marks the chosen running.
+    const rows = await this.#db.query<Candidate>('SELECT * FROM sd_claim_jobs($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb)', [
+      req.workerId,
+      req.nodeId ?? null,
+      req.now,
+      req.now + req.leaseMs,
+      req.limit,
+      JSON.stringify(slots),
+      JSON.stringify(req.groups ?? []),
+      limited ? JSON.stringify(limits) : null,
+    ]);
+    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+    return rows.map(claimed);
   }
 
   /** Runs `fn` after every earlier write of `jobId` settled (see #tails). */
@@ -442,7 +439,7 @@ export class PostgresJobStore implements JobStore {
     const hasState = cp.state !== undefined;
     const state = hasState ? toJson(cp.state) : null;
     if (!cp.log) {
-      const requested = await this.#batchCheckpoint({ lease, progress, hasState, state, warning: cp.warning ?? null, leaseUntil: cp.now + cp.leaseMs, now: cp.now });
+      const requested = await this.#checkpoints.add({ lease, progress, hasState, state, warning: cp.warning ?? null, leaseUntil: cp.now + cp.leaseMs, now: cp.now });
       if (requested !== undefined) return { owned: true, requested };
     } else {
       // With a log line (a warning): the checkpoint and its line in one statement.
@@ -462,62 +459,88 @@ export class PostgresJobStore implements JobStore {
     return { owned: false, requested: cur?.requested ?? null };
   }
 
-  /**
-   * Group commit: checkpoints of different jobs made while a batch is being written go out
-   * together as one UPDATE (one commit, one WAL flush) when it returns; a few batches may be in
-   * flight at once. One job has at most one checkpoint in flight (#inOrder), so a batch names
-   * each job once. Resolves with the job's pending request, or undefined when the run no longer
-   * owns the job.
-   */
-  #batchCheckpoint(entry: PendingCheckpoint['entry']): Promise<ControlRequest | null | undefined> {
-    return new Promise((resolve, reject) => {
-      this.#pendingCheckpoints.push({ entry, resolve, reject });
-      this.#flushCheckpoints();
-    });
-  }
+  /** Checkpoints of different jobs, one UPDATE per batch; resolves with the job's pending request, or undefined when the run no longer owns it. */
+  readonly #checkpoints = new Batcher<CheckpointEntry, ControlRequest | null | undefined>(async (e) => {
+    const rows = await this.#db.query<{ id: string; requested: ControlRequest | null }>(
+      `UPDATE jobs SET
+          progress = CASE WHEN b.progress IS NULL THEN jobs.progress ELSE jobs.progress || b.progress END,
+          state = CASE WHEN b.has_state THEN b.state::json ELSE jobs.state END,
+          warnings = CASE WHEN b.warning IS NULL OR jsonb_array_length(jobs.warnings) >= ${MAX_WARNINGS} THEN jobs.warnings ELSE jobs.warnings || jsonb_build_array(b.warning) END,
+          lease_expires_at = b.lease_until, updated_at = b.now, checkpoint_at = b.now
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::bool[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+          AS b(id, owner, run, progress, has_state, state, warning, lease_until, now)
+        WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.lease_owner = b.owner AND jobs.run_id = b.run
+        RETURNING jobs.id, jobs.requested`,
+      [
+        e.map((x) => x.lease.jobId),
+        e.map((x) => x.lease.workerId),
+        e.map((x) => x.lease.runId),
+        e.map((x) => x.progress),
+        e.map((x) => x.hasState),
+        e.map((x) => x.state),
+        e.map((x) => x.warning),
+        e.map((x) => x.leaseUntil),
+        e.map((x) => x.now),
+      ],
+    );
+    const owned = new Map(rows.map((r) => [r.id, r.requested]));
+    return e.map((x) => (owned.has(x.lease.jobId) ? owned.get(x.lease.jobId)! : undefined));
+  });
 
-  #flushCheckpoints(): void {
-    if (this.#checkpointFlushes >= MAX_CHECKPOINT_FLUSHES || this.#pendingCheckpoints.length === 0) return;
-    const batch = this.#pendingCheckpoints.splice(0, MAX_CHECKPOINT_BATCH);
-    this.#checkpointFlushes++;
-    const e = batch.map((b) => b.entry);
-    this.#db
-      .query<{ id: string; requested: ControlRequest | null }>(
-        `UPDATE jobs SET
-            progress = CASE WHEN b.progress IS NULL THEN jobs.progress ELSE jobs.progress || b.progress END,
-            state = CASE WHEN b.has_state THEN b.state::json ELSE jobs.state END,
-            warnings = CASE WHEN b.warning IS NULL OR jsonb_array_length(jobs.warnings) >= ${MAX_WARNINGS} THEN jobs.warnings ELSE jobs.warnings || jsonb_build_array(b.warning) END,
-            lease_expires_at = b.lease_until, updated_at = b.now, checkpoint_at = b.now
-          FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::bool[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
-            AS b(id, owner, run, progress, has_state, state, warning, lease_until, now)
+  /** New jobs without keys, one INSERT per batch (with their first log lines, in the same statement). */
+  readonly #inserts = new Batcher<InsertEntry, void>(async (e) => {
+    const logs = e.filter((x) => x.log !== null);
+    await this.#db.execute(
+      `WITH j AS (INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, library_id, dispatched_by, created_at, updated_at, affinity_node)
+          SELECT id, type, 'queued', priority, params::json, $11::jsonb, max_attempts, run_at, library_id, dispatched_by, created_at, created_at, affinity_node
+          FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+            AS t(id, type, priority, params, max_attempts, run_at, library_id, dispatched_by, created_at, affinity_node)
+          RETURNING id)
+       INSERT INTO job_logs (job_id, time, level, message) SELECT * FROM unnest($12::text[], $13::bigint[], $14::text[], $15::text[])`,
+      [
+        e.map((x) => x.id),
+        e.map((x) => x.type),
+        e.map((x) => x.priority),
+        e.map((x) => x.params),
+        e.map((x) => x.maxAttempts),
+        e.map((x) => x.runAt),
+        e.map((x) => x.libraryId),
+        e.map((x) => x.dispatchedBy),
+        e.map((x) => x.now),
+        e.map((x) => x.affinityNode),
+        EMPTY_PROGRESS_JSON,
+        logs.map((x) => x.id),
+        logs.map((x) => x.now),
+        logs.map((x) => x.log!.level),
+        logs.map((x) => x.log!.message),
+      ],
+    );
+    return e.map(() => undefined);
+  });
+
+  /** Completions, one UPDATE per batch (with their log lines); each resolves with what the transition needs, or null when its run no longer owned the job. */
+  readonly #completions = new Batcher<CompletionEntry, { type: string; attempts: number; run_at: number } | null>(async (e) => {
+    const rows = await this.#db.query<{ id: string; type: string; attempts: number; run_at: number }>(
+      `WITH u AS (UPDATE jobs SET status = 'completed', output = b.output::json, progress = jsonb_set(jobs.progress, '{fraction}', '1'), finished_at = b.now, updated_at = b.now,
+            last_error = NULL, requested = NULL, lease_owner = NULL, lease_expires_at = NULL
+          FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[]) AS b(id, owner, run, output, now, level, message)
           WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.lease_owner = b.owner AND jobs.run_id = b.run
-          RETURNING jobs.id, jobs.requested`,
-        [
-          e.map((x) => x.lease.jobId),
-          e.map((x) => x.lease.workerId),
-          e.map((x) => x.lease.runId),
-          e.map((x) => x.progress),
-          e.map((x) => x.hasState),
-          e.map((x) => x.state),
-          e.map((x) => x.warning),
-          e.map((x) => x.leaseUntil),
-          e.map((x) => x.now),
-        ],
-      )
-      .then(
-        (rows) => {
-          const owned = new Map(rows.map((r) => [r.id, r.requested]));
-          for (const b of batch) b.resolve(owned.has(b.entry.lease.jobId) ? owned.get(b.entry.lease.jobId)! : undefined);
-        },
-        (err: unknown) => {
-          for (const b of batch) b.reject(err);
-        },
-      )
-      .finally(() => {
-        this.#checkpointFlushes--;
-        this.#flushCheckpoints();
-      });
-  }
+          RETURNING jobs.id, jobs.type, jobs.attempts, jobs.run_at, b.now, b.level, b.message),
+       l AS (INSERT INTO job_logs (job_id, time, level, message) SELECT id, now, level, message FROM u WHERE level IS NOT NULL)
+       SELECT id, type, attempts, run_at FROM u`,
+      [
+        e.map((x) => x.lease.jobId),
+        e.map((x) => x.lease.workerId),
+        e.map((x) => x.lease.runId),
+        e.map((x) => x.output),
+        e.map((x) => x.now),
+        e.map((x) => x.log?.level ?? null),
+        e.map((x) => x.log?.message ?? null),
+      ],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return e.map((x) => byId.get(x.lease.jobId) ?? null);
+  });
 
   async heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<string[]> {
     this.#open();
@@ -538,17 +561,7 @@ export class PostgresJobStore implements JobStore {
   async #finish(lease: Lease, outcome: FinishOutcome, now: number): Promise<JobTransition | null> {
     if (outcome.kind === 'completed') {
       const output = toJson(outcome.output);
-      const update = `UPDATE jobs SET status = 'completed', output = $4::json, progress = jsonb_set(progress, '{fraction}', '1'), finished_at = $5, updated_at = $5,
-          last_error = NULL, requested = NULL, lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND run_id = $3 RETURNING id, type, attempts, run_at`;
-      const args: unknown[] = [lease.jobId, lease.workerId, lease.runId, output, now];
-      const rows = outcome.log
-        ? await this.#db.query<{ type: string; attempts: number; run_at: number }>(
-            `WITH u AS (${update}), l AS (INSERT INTO job_logs (job_id, time, level, message) SELECT id, $5, $6, $7 FROM u) SELECT type, attempts, run_at FROM u`,
-            [...args, outcome.log.level, outcome.log.message],
-          )
-        : await this.#db.query<{ type: string; attempts: number; run_at: number }>(update, args);
-      const r = rows[0];
+      const r = await this.#completions.add({ lease, output, now, log: outcome.log ? { level: outcome.log.level, message: outcome.log.message } : null });
       if (!r) return null;
       return { id: lease.jobId, type: r.type, status: 'completed', output: output === null ? null : JSON.parse(output), lastError: null, attempts: r.attempts, runAt: r.run_at };
     }

@@ -101,4 +101,81 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         FOR EACH ROW WHEN (NEW.status = 'queued' AND OLD.status IS DISTINCT FROM 'queued') EXECUTE FUNCTION jobs_announce_runnable();
     `,
   },
+  {
+    version: 2,
+    name: '0002_claim_function',
+    // A claim in one round trip, whatever it asks: the per-type rooms, the worker's own group
+    // caps and — for limits that hold across the cluster — the jobs running on every node,
+    // counted under a transaction-scoped advisory lock (so two nodes cannot both take the last
+    // slot), then the best runnable jobs of each type locked with FOR UPDATE SKIP LOCKED, taken
+    // in claim order while the caps allow, and marked running under the caller's lease.
+    //   p_slots:  {"type": room, …}   p_groups: [{"limit": n, "types": […]}, …]
+    //   p_limits: null, or {"types": {"type": max, …}, "groups": [{"limit": n, "types": […]}, …]}
+    sql: `
+      CREATE FUNCTION sd_claim_jobs(p_worker TEXT, p_node TEXT, p_now BIGINT, p_lease_until BIGINT, p_limit INT, p_slots JSONB, p_groups JSONB, p_limits JSONB)
+      RETURNS TABLE (seq BIGINT, id TEXT, type TEXT, priority INT, run_at BIGINT, params JSON, state JSON, attempts INT, max_attempts INT, runs INT, run_id INT)
+      LANGUAGE plpgsql AS $$
+      #variable_conflict use_column
+      DECLARE
+        rooms JSONB := '{}'::jsonb;
+        caps JSONB := coalesce(p_groups, '[]'::jsonb);
+        counts JSONB := '{}'::jsonb;
+        t TEXT;
+        r INT;
+        g JSONB;
+        used INT;
+        k INT;
+        ok BOOLEAN;
+        left_total INT := p_limit;
+        chosen BIGINT[] := '{}';
+        c RECORD;
+      BEGIN
+        FOR t, r IN SELECT key, value::int FROM jsonb_each_text(p_slots) LOOP
+          rooms := rooms || jsonb_build_object(t, least(r, p_limit));
+        END LOOP;
+        IF p_limits IS NOT NULL THEN
+          PERFORM pg_advisory_xact_lock(${0x5d_0002});
+          SELECT coalesce(jsonb_object_agg(x.type, x.n), '{}'::jsonb) INTO counts
+            FROM (SELECT j.type, count(*)::int AS n FROM jobs j WHERE j.status = 'running' AND j.type IN (SELECT jsonb_object_keys(p_slots)) GROUP BY j.type) x;
+          FOR t, r IN SELECT key, value::int FROM jsonb_each_text(coalesce(p_limits->'types', '{}'::jsonb)) LOOP
+            IF rooms ? t THEN
+              rooms := jsonb_set(rooms, ARRAY[t], to_jsonb(least((rooms->>t)::int, r - coalesce((counts->>t)::int, 0))));
+            END IF;
+          END LOOP;
+          FOR g IN SELECT value FROM jsonb_array_elements(coalesce(p_limits->'groups', '[]'::jsonb)) LOOP
+            SELECT coalesce(sum(coalesce((counts->>x)::int, 0)), 0)::int INTO used FROM jsonb_array_elements_text(g->'types') AS x;
+            caps := caps || jsonb_build_array(jsonb_build_object('limit', (g->>'limit')::int - used, 'types', g->'types'));
+          END LOOP;
+        END IF;
+        FOR c IN
+          SELECT cand.seq, cand.type FROM jsonb_each_text(rooms) AS rm(type, room)
+          CROSS JOIN LATERAL (
+            SELECT j.seq, j.type, j.priority, j.run_at FROM jobs j
+            WHERE j.type = rm.type AND j.status IN ('queued','waiting_retry') AND j.run_at <= p_now AND (j.affinity_node IS NULL OR j.affinity_node = p_node)
+            ORDER BY j.priority DESC, j.run_at, j.seq LIMIT greatest(rm.room::int, 0) FOR UPDATE SKIP LOCKED
+          ) cand
+          ORDER BY cand.priority DESC, cand.run_at, cand.seq
+        LOOP
+          EXIT WHEN left_total <= 0;
+          ok := true;
+          FOR k IN 0 .. jsonb_array_length(caps) - 1 LOOP
+            IF (caps->k->'types') ? c.type AND (caps->k->>'limit')::int <= 0 THEN ok := false; END IF;
+          END LOOP;
+          CONTINUE WHEN NOT ok;
+          FOR k IN 0 .. jsonb_array_length(caps) - 1 LOOP
+            IF (caps->k->'types') ? c.type THEN
+              caps := jsonb_set(caps, ARRAY[k::text, 'limit'], to_jsonb((caps->k->>'limit')::int - 1));
+            END IF;
+          END LOOP;
+          chosen := chosen || c.seq;
+          left_total := left_total - 1;
+        END LOOP;
+        RETURN QUERY
+          UPDATE jobs SET status = 'running', lease_owner = p_worker, run_id = jobs.run_id + 1, runs = jobs.runs + 1, lease_expires_at = p_lease_until,
+            started_at = COALESCE(jobs.started_at, p_now), updated_at = p_now, requested = NULL
+          WHERE jobs.seq = ANY(chosen)
+          RETURNING jobs.seq, jobs.id::text, jobs.type, jobs.priority, jobs.run_at, jobs.params, jobs.state, jobs.attempts, jobs.max_attempts, jobs.runs, jobs.run_id;
+      END $$;
+    `,
+  },
 ];
