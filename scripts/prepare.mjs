@@ -5,6 +5,7 @@
  *
  *   node scripts/prepare.mjs start   dependencies, TypeScript, the product extensions
  *   node scripts/prepare.mjs demo    the same as start
+ *   node scripts/prepare.mjs cluster dependencies, PostgreSQL running, TypeScript (npm run cluster)
  *   node scripts/prepare.mjs bench   dependencies, TypeScript, every extension (fixtures and the Extism peer)
  *   node scripts/prepare.mjs test    dependencies, test services, TypeScript, every extension, typecheck
  *
@@ -38,6 +39,7 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 export const STEPS = {
   start: [['dependencies'], ['typescript', 'product extensions']],
   demo: [['dependencies'], ['typescript', 'product extensions']],
+  cluster: [['dependencies'], ['test services'], ['typescript']],
   bench: [['dependencies'], ['typescript', 'extensions']],
   test: [['dependencies'], ['test services'], ['typescript', 'extensions'], ['typecheck']],
 };
