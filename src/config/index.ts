@@ -525,8 +525,17 @@ export function loadOptions(input: LoadOptionsInput = {}): SpacedriveOptions {
   if (options.tcp && !('host' in options.tcp)) (options.tcp as { host: string }).host = '127.0.0.1';
   if (options.ai.provider) options.ai.provider = { ...options.ai.provider, timeout_ms: options.ai.provider.timeout_ms ?? AI_PROVIDER_TIMEOUT_MS };
   try {
-    return validateOptions(options);
+    const valid = validateOptions(options);
+    if (valid.jobs.heartbeatMs * 2 > valid.jobs.leaseMs) {
+      // A lease must outlive a missed heartbeat, or a live node's jobs would be taken over.
+      throw new SpacedriveError(
+        ErrorCode.CONFIG_INVALID,
+        `invalid configuration: jobs.heartbeatMs (${valid.jobs.heartbeatMs}) must be at most half of jobs.leaseMs (${valid.jobs.leaseMs})`,
+      );
+    }
+    return valid;
   } catch (err) {
+    if (err instanceof SpacedriveError && err.message.includes('jobs.heartbeatMs')) throw err;
     if (options.socketPath.length > 107) {
       throw new SpacedriveError(
         ErrorCode.CONFIG_INVALID,

@@ -510,9 +510,9 @@ export class Runner {
       const finishing = this.#store.finish(exec.lease, finishOutcome, now);
       // The run is over: free its slot now, so the next claim joins the same group commit as
       // this finish (queued after it, so the store sees this job leave before others start).
-      // A shared store commits them apart: there the claim waits for the finish, or it would
-      // count this job as still running against a cluster-wide limit and take nothing.
-      if (!this.#store.shared) this.#releaseSlot(exec);
+      // A shared store commits them apart: there, for a type under a cluster-wide limit, the
+      // claim waits for the finish, or it would count this job as still running and take nothing.
+      if (!this.#store.shared || (exec.def.maxConcurrency === undefined && exec.def.ownerMaxConcurrency === undefined)) this.#releaseSlot(exec);
       try {
         this.#afterFinish(exec, await finishing, requeued);
       } catch (err) {
