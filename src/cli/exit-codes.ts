@@ -1,7 +1,8 @@
 /**
  * Exit codes and how an error becomes one. The CLI tells apart: the daemon answered with an
  * error (1), the command line or its input was wrong (2), no daemon to talk to (3), a full or
- * read-only disk (74, EX_IOERR from sysexits.h), and a bug (70, EX_SOFTWARE).
+ * read-only disk (74, EX_IOERR from sysexits.h), a storage backend that cannot be reached (69,
+ * EX_UNAVAILABLE), and a bug (70, EX_SOFTWARE).
  */
 import { ErrorCode, asSpacedriveError, toWireError, type WireError } from '../errors/index.js';
 
@@ -13,6 +14,8 @@ export const ExitCode = {
   USAGE: 2,
   /** No daemon listens on the data directory's socket. */
   DAEMON_NOT_RUNNING: 3,
+  /** The storage backend (PostgreSQL) cannot be reached: STORE_UNAVAILABLE, the daemon's or this command's. */
+  STORE_UNAVAILABLE: 69,
   /** A bug in the CLI or the daemon. */
   INTERNAL: 70,
   /** The disk is full or read-only (STORAGE_FULL, STORAGE_READ_ONLY), the daemon's or this command's. */
@@ -27,6 +30,7 @@ Exit codes:
   1   operation error: the daemon answered with an error (unknown method, invalid input, failure)
   2   usage error: unknown command or flag, a bad value, bad input caught before sending
   3   daemon not running (start it with 'spacedrive daemon start', or 'npm start' in the foreground)
+  69  the storage backend cannot be reached (is PostgreSQL up? the daemon reconnects by itself)
   70  internal error (a bug; please report it)
   74  the disk is full or read-only (free some space; running jobs continue by themselves)`;
 
@@ -45,6 +49,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (e.code === ErrorCode.DAEMON_NOT_RUNNING) return ExitCode.DAEMON_NOT_RUNNING;
   // Whoever hit it: the fix is on the machine (free space), not in the command.
   if (e.code === ErrorCode.STORAGE_FULL || e.code === ErrorCode.STORAGE_READ_ONLY) return ExitCode.STORAGE;
+  if (e.code === ErrorCode.STORE_UNAVAILABLE) return ExitCode.STORE_UNAVAILABLE;
   if (typeof err === 'object' && err !== null && answeredByDaemon.has(err)) return ExitCode.OPERATION_FAILED;
   if (e.code === ErrorCode.INTERNAL) return ExitCode.INTERNAL;
   // A connection that broke mid-request, a timeout, a start that failed: the operation did not succeed.

@@ -98,6 +98,11 @@ describe('errors and exit codes', () => {
     expect(exitCodeFor(Object.assign(new Error('other'), { code: 'EIO' }))).toBe(70);
   });
 
+  it('a storage backend that cannot be reached is exit code 69 whoever hit it, not a bug', () => {
+    expect(exitCodeFor(new SpacedriveError(ErrorCode.STORE_UNAVAILABLE, 'connect ECONNREFUSED'))).toBe(69);
+    expect(exitCodeFor(markFromDaemon(new SpacedriveError(ErrorCode.STORE_UNAVAILABLE, 'the job store is unavailable')))).toBe(69);
+  });
+
   it('prints the code, the message, each problem and a hint', () => {
     const err = new SpacedriveError(ErrorCode.INVALID_INPUT, 'invalid input: two problems', {
       problems: [

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SqliteJobStore } from '../../src/jobs/store/index.js';
 import { uuidv7 } from '../../src/jobs/store/sqlite.js';
+import { applyMigrations } from '../../src/sqlite/index.js';
 import { jobStoreContract } from '../contract/job-store.contract.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -24,6 +25,31 @@ jobStoreContract('SQLite', {
 });
 
 describe('SQLite job store specifics', () => {
+  it('keeps the log lines of a database made before log rows lost AUTOINCREMENT, and their seqs keep rising', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'sd-jobstore-'));
+    try {
+      const path = join(d, 'jobs.db');
+      const db = new Database(path);
+      applyMigrations(db, MIGRATIONS.filter((m) => m.version < 5), 'job store');
+      const insert = db.prepare('INSERT INTO job_logs (job_id, time, level, message) VALUES (?, ?, ?, ?)');
+      insert.run('job-a', 1, 'info', 'first');
+      insert.run('job-b', 2, 'info', 'newest, pruned below');
+      db.close();
+      const store = new SqliteJobStore({ path });
+      expect((await store.logs('job-a')).map((l) => [l.seq, l.message])).toEqual([[1, 'first']]);
+      const raw = new Database(path);
+      raw.prepare('DELETE FROM job_logs WHERE job_id = ?').run('job-b');
+      raw.close();
+      await store.appendLogs([{ jobId: 'job-a', time: 3, level: 'info', message: 'second' }]);
+      const lines = await store.logs('job-a', { afterSeq: 1 });
+      expect(lines.map((l) => l.message)).toEqual(['second']);
+      expect(lines[0]!.seq).toBeGreaterThan(1);
+      await store.close();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('uses WAL with the configured synchronous level and records its migrations', async () => {
     const d = mkdtempSync(join(tmpdir(), 'sd-jobstore-'));
     try {

@@ -102,7 +102,30 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
-    name: '0005_affinity_node',
+    name: '0005_log_rows_without_autoincrement',
+    // Params: none. Every job writes at least three log lines (queued, started, completed), and
+    // with AUTOINCREMENT each of them also rewrote the sqlite_sequence row: about a fifth of a
+    // no-op job's CPU time. A plain INTEGER PRIMARY KEY still gives each new row a seq above every
+    // row in the table, so a job's own lines keep increasing seqs and `after_seq` stays exact; a
+    // seq may be reused only after the newest rows were pruned with their job, and lines are only
+    // ever read per job.
+    sql: `
+      CREATE TABLE job_logs_next (
+        seq     INTEGER PRIMARY KEY,
+        job_id  TEXT NOT NULL,
+        time    INTEGER NOT NULL,
+        level   TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      INSERT INTO job_logs_next (seq, job_id, time, level, message) SELECT seq, job_id, time, level, message FROM job_logs;
+      DROP TABLE job_logs;
+      ALTER TABLE job_logs_next RENAME TO job_logs;
+      CREATE INDEX job_logs_job ON job_logs (job_id, seq);
+    `,
+  },
+  {
+    version: 6,
+    name: '0006_affinity_node',
     // Params: none. A job naming paths local to one node (a copy, an index of a location, an ack
     // file) records that node, and only that node claims it. The SQLite store has one node (its
     // data directory), so this matters when the data directory moves to another machine; the
