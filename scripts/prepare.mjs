@@ -5,6 +5,7 @@
  *
  *   node scripts/prepare.mjs start   dependencies, TypeScript, the product extensions, the web dashboard
  *   node scripts/prepare.mjs demo    the same as start
+ *   node scripts/prepare.mjs cluster dependencies, PostgreSQL running, TypeScript (npm run cluster)
  *   node scripts/prepare.mjs bench   dependencies, TypeScript, every extension (fixtures and the Extism peer), the web dashboard
  *   node scripts/prepare.mjs test    dependencies, test services, TypeScript, every extension, the web dashboard, typecheck
  *
@@ -41,6 +42,7 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 export const STEPS = {
   start: [['dependencies'], ['typescript', 'product extensions', 'web']],
   demo: [['dependencies'], ['typescript', 'product extensions', 'web']],
+  cluster: [['dependencies'], ['test services'], ['typescript']],
   bench: [['dependencies'], ['typescript', 'extensions', 'web']],
   test: [['dependencies'], ['test services'], ['typescript', 'extensions', 'web'], ['typecheck']],
 };

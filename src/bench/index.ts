@@ -18,6 +18,7 @@ const SECTIONS: Record<string, string> = {
   extensions: './extensions.bench.js',
   library: './library.bench.js',
   jobs: './jobs.bench.js',
+  cluster: './cluster.bench.js',
   capabilities: './capabilities.bench.js',
   mail: './mail.bench.js',
   finance: './finance.bench.js',

@@ -59,9 +59,9 @@ export interface SpacedriveOptions {
   /** Host HTTP fetch (src/http) used by extensions through `action:http.fetch.input.v1`. */
   http: HttpOptions;
   /**
-   * Where libraries, credentials, installed extensions and mail state are kept: `sqlite` (files in
-   * the data directory, the default) or a PostgreSQL URL (`postgres://user@host:5432/db`) shared
-   * by the nodes of a cluster. Env `SPACEDRIVE_STORE`, flag `spacedrive daemon --store`.
+   * Where the daemon keeps its shared state. `sqlite` (default): embedded SQLite files in the
+   * data directory, one daemon. A `postgres://…` URL: PostgreSQL, which several daemons (a
+   * cluster, one data directory each) share. Env `SPACEDRIVE_STORE`, flag `daemon --store`.
    */
   store: string;
 }
@@ -179,6 +179,16 @@ export interface JobsOptions {
   shutdownGraceMs: number;
   /** Finished jobs (completed, failed, cancelled) and their logs are deleted this long after they finished. Default 7 days; 0 keeps them forever. */
   retentionMs: number;
+  /**
+   * How long a running job's lease lasts without renewal. With a shared store (a cluster), a
+   * node that dies or loses the database loses its jobs' leases this long after its last
+   * heartbeat, and another node takes them over. Default 30000 ms.
+   */
+  leaseMs: number;
+  /** How often a node renews its leases and its row in `nodes`, and looks for expired leases. Default 5000 ms (under leaseMs / 2). */
+  heartbeatMs: number;
+  /** With a shared store: how often a node looks for runnable jobs when no notification came (LISTEN/NOTIFY is the fast path). Default 2000 ms. */
+  pollIntervalMs: number;
 }
 
 export interface ExtensionLimitOptions {
@@ -293,6 +303,9 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       synchronous: 'NORMAL',
       shutdownGraceMs: 5000,
       retentionMs: 7 * 24 * 3_600_000,
+      leaseMs: 30_000,
+      heartbeatMs: 5_000,
+      pollIntervalMs: 2_000,
     },
     ai: {
       provider: null,
@@ -441,6 +454,9 @@ const optionsSchema = {
         synchronous: { enum: ['NORMAL', 'FULL'] },
         shutdownGraceMs: { type: 'integer', minimum: 0 },
         retentionMs: { type: 'integer', minimum: 0 },
+        leaseMs: { type: 'integer', minimum: 100 },
+        heartbeatMs: { type: 'integer', minimum: 10 },
+        pollIntervalMs: { type: 'integer', minimum: 10 },
       },
     },
     credentials: {
@@ -544,8 +560,17 @@ export function loadOptions(input: LoadOptionsInput = {}): SpacedriveOptions {
   if (options.tcp && !('host' in options.tcp)) (options.tcp as { host: string }).host = '127.0.0.1';
   if (options.ai.provider) options.ai.provider = { ...options.ai.provider, timeout_ms: options.ai.provider.timeout_ms ?? AI_PROVIDER_TIMEOUT_MS };
   try {
-    return validateOptions(options);
+    const valid = validateOptions(options);
+    if (valid.jobs.heartbeatMs * 2 > valid.jobs.leaseMs) {
+      // A lease must outlive a missed heartbeat, or a live node's jobs would be taken over.
+      throw new SpacedriveError(
+        ErrorCode.CONFIG_INVALID,
+        `invalid configuration: jobs.heartbeatMs (${valid.jobs.heartbeatMs}) must be at most half of jobs.leaseMs (${valid.jobs.leaseMs})`,
+      );
+    }
+    return valid;
   } catch (err) {
+    if (err instanceof SpacedriveError && err.message.includes('jobs.heartbeatMs')) throw err;
     if (options.socketPath.length > 107) {
       throw new SpacedriveError(
         ErrorCode.CONFIG_INVALID,

@@ -238,6 +238,7 @@ function backgroundEnv(options: SpacedriveOptions): NodeJS.ProcessEnv {
     // A log file is read by tools, not people at a terminal.
     SPACEDRIVE_LOG_FORMAT: 'json',
     SPACEDRIVE_MAX_FRAME_BYTES: String(options.wire.maxFrameBytes),
+    SPACEDRIVE_STORE: options.store,
   };
   if (options.http.listen) env.SPACEDRIVE_HTTP_LISTEN = options.http.listen;
   if (options.tcp) {

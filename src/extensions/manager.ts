@@ -425,6 +425,7 @@ export class ExtensionManager {
         await this.#store.put(e.record);
       }
       if (!e.loaded) await this.#load(e).catch(() => undefined);
+      this.#core.events.emit('extension:enabled', { id, version: e.record.version });
       return this.info(id);
     });
   }
@@ -440,7 +441,42 @@ export class ExtensionManager {
       await this.#unload(e, 'disabled');
       e.state = 'disabled';
       e.error = undefined;
+      this.#core.events.emit('extension:disabled', { id, version: e.record.version });
       return this.info(id);
+    });
+  }
+
+  /**
+   * Brings extension `id` in line with what the installed-extension store says now, after
+   * another node of the cluster installed, enabled, disabled, reloaded or uninstalled it
+   * (ClusterBus.onExtensionChange): loaded from the stored package when enabled and new or
+   * changed, unloaded when disabled, dropped when gone. Emits no extension event (the change
+   * was announced where it was made).
+   */
+  async refreshFromStore(id: string): Promise<void> {
+    if (this.#closed) return;
+    await this.#withLock(id, async () => {
+      const record = await this.#store.get(id);
+      const e = this.#entries.get(id);
+      if (!record) {
+        if (!e) return;
+        await this.#unload(e, 'uninstalled on another node');
+        this.#entries.delete(id);
+        this.#logger.info({ extension: id }, `extension '${id}' was uninstalled on another node; unloaded here`);
+        return;
+      }
+      const changed = !e || e.record.path !== record.path || e.record.version !== record.version || e.record.sha256 !== record.sha256;
+      const entry: Entry = e ?? { record, manifest: undefined, state: record.enabled ? 'enabled' : 'disabled', error: undefined, loaded: undefined };
+      entry.record = record;
+      this.#entries.set(id, entry);
+      if (!record.enabled) {
+        if (entry.loaded) await this.#unload(entry, 'disabled on another node');
+        entry.state = 'disabled';
+        entry.error = undefined;
+      } else if (changed || !entry.loaded) {
+        await this.#load(entry).catch(() => undefined);
+      }
+      this.#logger.info({ extension: id, version: record.version, enabled: record.enabled }, `extension '${id}' changed on another node; now ${entry.state} here`);
     });
   }
 

@@ -4,6 +4,7 @@
  */
 import type { WireJobStatus, WireJobSummary, WireJobType } from './operations.js';
 import type { JobStatus } from './types.js';
+import type { WireClusterNode } from './cluster/operations.js';
 
 declare module '../client/types.js' {
   interface KnownQueries {
@@ -20,6 +21,7 @@ declare module '../client/types.js' {
       input: { owner?: string };
       output: { types: WireJobType[] };
     };
+    'query:cluster.nodes.v1': { input: Record<string, never>; output: { nodes: WireClusterNode[]; store: 'sqlite' | 'postgres' } };
   }
   interface KnownActions {
     'action:jobs.dispatch.input.v1': {

@@ -22,11 +22,17 @@ import { JobTypeRegistry } from './registry.js';
 import { JobSystem } from './system.js';
 import type { JobTypeDefinition } from './types.js';
 
-type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger'> & {
+type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger' | 'version'> & {
   jobTypes: JobTypeRegistry;
-  /** Checks a job's paths and an extension caller's job grants (src/extensions). */
-  extensions: PathGuard & JobAccessPolicy;
+  /**
+   * Checks a job's paths and an extension caller's job grants (src/extensions), and loads an
+   * extension again from the shared store when another node of the cluster changed it.
+   */
+  extensions: PathGuard & JobAccessPolicy & { refreshFromStore(id: string): Promise<void> };
 };
+
+/** Per job system: stops hearing other nodes' extension changes (see `start`). */
+const stopHearing = new WeakMap<JobSystem, () => void>();
 
 /**
  * The jobs module (`jobs`): the store and the runner over the shared job-type registry. It
@@ -36,12 +42,14 @@ type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger'> & {
  */
 export const jobsModule = defineModule<JobsDeps, JobSystem, Pick<JobHandlerServices, 'libraries'>, JobTypeDefinition>()({
   name: 'jobs',
-  dependsOn: ['options', 'events', 'logger', 'jobTypes', 'extensions'],
+  dependsOn: ['options', 'events', 'logger', 'version', 'jobTypes', 'extensions'],
   operationsUse: ['libraries'],
-  create: ({ options, events, logger, jobTypes, extensions }) =>
+  create: ({ options, events, logger, version, jobTypes, extensions }) =>
     new JobSystem({
       dataDir: options.dataDir,
       options: options.jobs,
+      storeUrl: options.store,
+      version,
       events,
       logger: logger.child({ capability: 'jobs' }),
       types: jobTypes,
@@ -50,6 +58,14 @@ export const jobsModule = defineModule<JobsDeps, JobSystem, Pick<JobHandlerServi
   operations: jobsOperations,
   jobTypes: () => CORE_JOB_TYPES,
   counters: { read: (jobs) => jobs.counters() },
-  start: (jobs) => jobs.start(),
-  stop: (jobs) => jobs.close(),
+  start: async (jobs, { extensions }) => {
+    await jobs.start();
+    // In a cluster, an extension installed, enabled, disabled, reloaded or uninstalled on another
+    // node is loaded or unloaded here from the shared store.
+    stopHearing.set(jobs, jobs.bus.onExtensionChange((change) => void extensions.refreshFromStore(change.extensionId)));
+  },
+  stop: async (jobs) => {
+    stopHearing.get(jobs)?.();
+    await jobs.close();
+  },
 });

@@ -8,6 +8,7 @@ import { actorOf, type OperationContext as CallContext } from '../registry/index
 import { operationsWith } from '../modules/index.js';
 import type { JsonSchema } from '../schema/index.js';
 import type { JobLogEntry } from './store/index.js';
+import { clusterNodes } from './cluster/operations.js';
 import type { JobSystem, JobView } from './system.js';
 import type { JobStatus } from './types.js';
 
@@ -84,6 +85,10 @@ export interface WireJobStatus extends WireJobSummary {
   dedupe_key: string | null;
   library_id: string | null;
   dispatched_by: string;
+  /** The node that must run the job (it names that node's local paths), or null. */
+  affinity_node: string | null;
+  /** The worker (`<node>/<pid>-…`) holding the running job's lease, or null. */
+  lease_owner: string | null;
   checkpoint_at: string | null;
 }
 
@@ -126,6 +131,8 @@ export function toWireStatus(j: JobView): WireJobStatus {
     dedupe_key: j.dedupeKey,
     library_id: j.libraryId,
     dispatched_by: j.dispatchedBy,
+    affinity_node: j.affinityNode,
+    lease_owner: j.status === 'running' ? j.workerId : null,
     checkpoint_at: iso(j.checkpointAt),
   };
 }
@@ -411,7 +418,7 @@ export const jobsRetry = defineOperation<{ job_id: string; from_scratch?: boolea
   },
 });
 
-export const jobsOperations = [jobsDispatch, jobsList, jobsGetStatus, jobsLogs, jobsTypes, jobsPause, jobsResume, jobsCancel, jobsRetry];
+export const jobsOperations = [jobsDispatch, jobsList, jobsGetStatus, jobsLogs, jobsTypes, jobsPause, jobsResume, jobsCancel, jobsRetry, clusterNodes];
 
 /** Kept for callers that want to refuse a bad status name before calling list. */
 export function parseStatus(value: string): JobStatus {

@@ -17,9 +17,6 @@ import type { JobTypeRegistry, RegisteredJobType } from './registry.js';
 import type { ClaimedJob, ControlRequest, FinishOutcome, JobProgress, JobRecord, JobStore, JobTransition, Lease } from './store/index.js';
 import type { Interrupt, JobOutcome, JobRunContext, ProgressReport } from './types.js';
 
-/** How long a lease lasts without a checkpoint or heartbeat (matters once several daemons share a store). */
-const LEASE_MS = 60_000;
-const HEARTBEAT_MS = 20_000;
 const STALL_CHECK_MS = 200;
 const COMPLETED_LINE = Object.freeze({ level: 'info' as const, message: 'completed' });
 /** Longest job-log line kept (characters). */
@@ -59,6 +56,12 @@ interface Execution {
   lastEventAt: number;
   progressTimer: NodeJS.Timeout | null;
   latestProgress: Partial<JobProgress>;
+  /**
+   * Until when this run's lease is known to hold (claim, then each checkpoint and heartbeat
+   * that the store acknowledged). With a shared store, a run whose lease lapsed stops: another
+   * node may have taken the job over.
+   */
+  leaseUntil: number;
 }
 
 export interface RunnerOptions {
@@ -67,6 +70,10 @@ export interface RunnerOptions {
   events: EventBus;
   logger: Logger;
   options: JobsOptions;
+  /** Lease owner id of this process (default `<host>:<pid>:<random>`); see cluster/node-id.ts. */
+  workerId?: string;
+  /** This node's id: jobs with an affinity to another node are not claimed here. */
+  nodeId?: string;
 }
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -77,7 +84,8 @@ export function jobEventBase(job: { id: string; type: string; status: string }):
 }
 
 export class Runner {
-  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly workerId: string;
+  readonly nodeId: string | undefined;
   readonly #store: JobStore;
   readonly #types: JobTypeRegistry;
   readonly #events: EventBus;
@@ -96,6 +104,7 @@ export class Runner {
   #wakeAt = Infinity;
   #stallTimer: NodeJS.Timeout | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
+  #pollTimer: NodeJS.Timeout | null = null;
   #logBuffer: Array<{ jobId: string; time: number; level: LogLevel; message: string }> = [];
   #logFlushScheduled = false;
   /** Log writes handed to the store and not yet committed (stop() waits for them). */
@@ -124,6 +133,8 @@ export class Runner {
     this.#events = opts.events;
     this.#logger = opts.logger;
     this.#opts = opts.options;
+    this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.nodeId = opts.nodeId;
   }
 
   get runningCount(): number {
@@ -158,8 +169,15 @@ export class Runner {
     this.#started = true;
     this.#stallTimer = setInterval(() => this.#checkStalls(), STALL_CHECK_MS);
     this.#stallTimer.unref();
-    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), HEARTBEAT_MS);
-    this.#heartbeatTimer.unref();
+    if (this.#store.shared) {
+      // Other nodes add jobs too: their notifications wake this runner, and this poll finds
+      // what a lost notification did not announce. The cluster node drives the heartbeat.
+      this.#pollTimer = setInterval(() => this.schedulePump(), this.#opts.pollIntervalMs);
+      this.#pollTimer.unref();
+    } else {
+      this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#opts.heartbeatMs);
+      this.#heartbeatTimer.unref();
+    }
     this.schedulePump();
   }
 
@@ -224,7 +242,16 @@ export class Runner {
           }
           let left = free;
           if (Object.keys(slots).length > 0) {
-            const claimed = await this.#store.claim({ workerId: this.workerId, now, limit: free, slots, groups: [...groups.values()], leaseMs: LEASE_MS });
+            const claimed = await this.#store.claim({
+              workerId: this.workerId,
+              now,
+              limit: free,
+              slots,
+              groups: [...groups.values()],
+              leaseMs: this.#opts.leaseMs,
+              ...(this.nodeId !== undefined ? { nodeId: this.nodeId } : {}),
+              ...(this.#store.shared ? { limits: this.#clusterLimits(types) } : {}),
+            });
             if (this.#stopping) {
               // Claimed while stopping: hand the jobs back untouched.
               for (const rec of claimed) {
@@ -254,6 +281,22 @@ export class Runner {
     }
   }
 
+  /** Each type's and owner's limit as a whole, for a store that counts jobs running on every node. */
+  #clusterLimits(types: readonly RegisteredJobType[]): NonNullable<import('./store/index.js').ClaimRequest['limits']> {
+    const limits: NonNullable<import('./store/index.js').ClaimRequest['limits']> = { types: {}, groups: [] };
+    const owners = new Map<string, { limit: number; types: string[] }>();
+    for (const t of types) {
+      if (t.maxConcurrency !== undefined) limits.types[t.type] = t.maxConcurrency;
+      if (t.ownerMaxConcurrency !== undefined) {
+        let g = owners.get(t.owner);
+        if (!g) owners.set(t.owner, (g = { limit: t.ownerMaxConcurrency, types: [] }));
+        g.types.push(t.type);
+      }
+    }
+    limits.groups = [...owners.values()];
+    return limits;
+  }
+
   #startExecution(rec: ClaimedJob): void {
     const def = this.#types.get(rec.type);
     const lease: Lease = { jobId: rec.id, workerId: this.workerId, runId: rec.runId };
@@ -277,6 +320,7 @@ export class Runner {
       lastEventAt: 0,
       progressTimer: null,
       latestProgress: {},
+      leaseUntil: Date.now() + this.#opts.leaseMs,
     };
     this.#running.set(rec.id, exec);
     this.#countRunning(rec.type, def.owner, 1);
@@ -308,19 +352,38 @@ export class Runner {
     const progress = progressFromReport(report);
     // A warning's log line goes in the checkpoint's transaction: a crash keeps both or neither.
     const warning = report.warning !== undefined ? String(report.warning) : undefined;
-    const res = await this.#store.checkpoint(exec.lease, {
-      progress,
-      state: report.state,
-      ...(warning !== undefined ? { warning, log: { level: 'warn', message: warning.slice(0, MAX_LOG_LINE) } } : {}),
-      now: exec.lastActivity,
-      leaseMs: LEASE_MS,
-    });
+    const asked = exec.lastActivity;
+    let res: Awaited<ReturnType<JobStore['checkpoint']>>;
+    try {
+      res = await this.#store.checkpoint(exec.lease, {
+        progress,
+        state: report.state,
+        ...(warning !== undefined ? { warning, log: { level: 'warn', message: warning.slice(0, MAX_LOG_LINE) } } : {}),
+        now: asked,
+        leaseMs: this.#opts.leaseMs,
+      });
+    } catch (err) {
+      if (asSpacedriveError(err)?.code !== ErrorCode.STORE_UNAVAILABLE || exec.detached) throw err;
+      // The shared store is unreachable: not the job's failure (no attempt spent). The run
+      // stops; the job goes back to the queue from its last acknowledged checkpoint — at once
+      // if the store answers again, else when its lease expires and another node recovers it.
+      this.#detach(exec, 'the shared store became unreachable');
+      this.#logger.warn({ job_id: exec.record.id }, 'job run stopped: the shared store is unreachable; the job continues from its last checkpoint');
+      void this.#store.finish(exec.lease, { kind: 'interrupted' }, Date.now()).then(
+        (updated) => {
+          if (updated) this.jobTransition(updated, undefined, 'the shared store was unreachable for a moment');
+        },
+        () => undefined,
+      );
+      return 'cancel';
+    }
     if (exec.detached) return 'cancel';
     if (!res.owned) {
       this.#detach(exec, 'it no longer owns the job');
       return 'cancel';
     }
     exec.lastActivity = Date.now();
+    exec.leaseUntil = asked + this.#opts.leaseMs;
     if (res.requested && exec.requested !== 'cancel') this.#request(exec, res.requested);
     Object.assign(exec.latestProgress, progress);
     this.#emitProgress(exec);
@@ -447,7 +510,9 @@ export class Runner {
       const finishing = this.#store.finish(exec.lease, finishOutcome, now);
       // The run is over: free its slot now, so the next claim joins the same group commit as
       // this finish (queued after it, so the store sees this job leave before others start).
-      this.#releaseSlot(exec);
+      // A shared store commits them apart: there, for a type under a cluster-wide limit, the
+      // claim waits for the finish, or it would count this job as still running and take nothing.
+      if (!this.#store.shared || (exec.def.maxConcurrency === undefined && exec.def.ownerMaxConcurrency === undefined)) this.#releaseSlot(exec);
       try {
         this.#afterFinish(exec, await finishing, requeued);
       } catch (err) {
@@ -550,6 +615,13 @@ export class Runner {
   #checkStalls(): void {
     const now = Date.now();
     for (const exec of [...this.#running.values()]) {
+      if (!exec.detached && this.#store.shared && exec.leaseUntil < now) {
+        // Not renewed in time (the store was unreachable): another node may run the job now.
+        // Nothing is written: the lease fences this run's writes anyway.
+        this.#detach(exec, 'its lease lapsed (the shared store could not be reached to renew it); another node takes the job over');
+        this.#logger.warn({ job_id: exec.record.id }, 'job run stopped: its lease lapsed while the shared store was unreachable');
+        continue;
+      }
       if (exec.detached || exec.waiting || now - exec.lastActivity <= exec.stallTimeoutMs) continue;
       const rec = exec.record;
       this.#detach(exec, `it reported nothing for ${exec.stallTimeoutMs} ms`);
@@ -564,14 +636,26 @@ export class Runner {
     }
   }
 
-  async #heartbeat(): Promise<void> {
+  /**
+   * Renews the leases of every run here; a run whose job is no longer its own (recovered by
+   * another node after its lease lapsed) stops. Rejects when the store cannot be reached (the
+   * cluster's heartbeat says so; the runs stop when their leases lapse).
+   */
+  async heartbeat(): Promise<void> {
     const execs = [...this.#running.values()];
     if (execs.length === 0) return;
+    const asked = Date.now();
+    let owned: Set<string>;
     try {
-      const owned = new Set(await this.#store.heartbeat(execs.map((e) => e.lease), Date.now(), LEASE_MS));
-      for (const e of execs) if (!owned.has(e.lease.jobId) && !e.detached) this.#detach(e, 'its lease was lost');
+      owned = new Set(await this.#store.heartbeat(execs.map((e) => e.lease), asked, this.#opts.leaseMs));
     } catch (err) {
       this.#logger.error({ err }, 'job runner: heartbeat failed');
+      if (this.#store.shared) throw err;
+      return;
+    }
+    for (const e of execs) {
+      if (owned.has(e.lease.jobId)) e.leaseUntil = Math.max(e.leaseUntil, asked + this.#opts.leaseMs);
+      else if (!e.detached) this.#detach(e, 'its lease was lost');
     }
   }
 
@@ -614,7 +698,7 @@ export class Runner {
   async stop(graceMs: number): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    for (const t of [this.#wakeTimer, this.#stallTimer, this.#heartbeatTimer]) if (t) clearTimeout(t);
+    for (const t of [this.#wakeTimer, this.#stallTimer, this.#heartbeatTimer, this.#pollTimer]) if (t) clearTimeout(t);
     for (const exec of this.#running.values()) {
       abortRun(exec, new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the daemon is stopping'));
     }

@@ -2,6 +2,7 @@
  * The job system as core exposes it (`core.jobs`): the job-type registry, dispatch, control
  * (pause, resume, cancel, retry) and observation, over a {@link JobStore} and a {@link Runner}.
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { JobsOptions } from '../config/index.js';
 import { ErrorCode, SpacedriveError, asSpacedriveError } from '../errors/index.js';
@@ -10,7 +11,9 @@ import type { Logger } from '../logging/index.js';
 import { closestNames } from '../registry/closest-names.js';
 import { JobTypeRegistry } from './registry.js';
 import { Runner, jobEventBase } from './runner.js';
-import { SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
+import { PostgresJobStore, SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
+import { openPostgres, redactUrl } from '../storage/postgres/index.js';
+import { ClusterNode, SingleNodeBus, nodeIdentity, type ClusterBus, type ClusterNodeInfo } from './cluster/index.js';
 import type { PathAccess } from '../files/access.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
@@ -58,10 +61,17 @@ export interface JobSystemOptions {
   options: JobsOptions;
   events: EventBus;
   logger: Logger;
-  /** Another store implementation (default: SQLite at `<dataDir>/jobs.db`). */
+  /** Another store implementation (default: per `store`, else SQLite at `<dataDir>/jobs.db`). */
   store?: JobStore;
   /** The job-type registry to run from (default: a new one); core shares one with the extensions. */
   types?: JobTypeRegistry;
+  /**
+   * `sqlite` (default) or a `postgres://…` URL: the job store of a cluster, shared with every
+   * daemon started on the same database (this one becomes one of its nodes).
+   */
+  storeUrl?: string;
+  /** Shown in `cluster nodes` (the daemon's version). */
+  version?: string;
   /**
    * Throws PERMISSION_DENIED unless `actor` (a job's `dispatched_by`) may touch these paths;
    * asked for job types that declare `touches`. Default: everyone may (no extensions).
@@ -80,17 +90,79 @@ export class JobSystem {
   #countsReading: Promise<Record<JobStatus, number>> | null = null;
   #closed = false;
   #pruneTimer: NodeJS.Timeout | null = null;
+  /** This daemon's node id (stable for its data directory). */
+  readonly nodeId: string;
+  /** Set when the store is shared (PostgreSQL): this daemon's membership in the cluster. */
+  readonly cluster: ClusterNode | null = null;
+  /** Extension changes to and from other nodes (a no-op bus when alone). */
+  readonly bus: ClusterBus;
+  readonly #version: string;
 
   constructor(opts: JobSystemOptions) {
     this.#options = opts.options;
     this.types = opts.types ?? new JobTypeRegistry();
     this.#events = opts.events;
     this.#logger = opts.logger;
+    this.#version = opts.version ?? 'unknown';
     this.#checkPaths = opts.checkPaths ?? (() => Promise.resolve());
-    this.store = opts.store ?? new SqliteJobStore({ path: join(opts.dataDir, 'jobs.db'), synchronous: opts.options.synchronous });
-    this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options });
+    const identity = nodeIdentity(opts.dataDir);
+    this.nodeId = identity.nodeId;
+    const url = opts.storeUrl ?? 'sqlite';
+    let db: ReturnType<typeof openPostgres> | null = null;
+    if (opts.store) this.store = opts.store;
+    else if (url === 'sqlite') this.store = new SqliteJobStore({ path: join(opts.dataDir, 'jobs.db'), synchronous: opts.options.synchronous });
+    else {
+      db = openPostgres({
+        url,
+        applicationName: `spacedrive:${this.nodeId}`,
+        onError: (err) => this.#logger.warn({ err: err.message, store: redactUrl(url) }, 'shared store connection error'),
+      });
+      this.store = new PostgresJobStore({ db, ownsDatabase: true });
+    }
+    this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options, workerId: identity.workerId, nodeId: this.nodeId });
+    if (db) {
+      this.cluster = new ClusterNode({
+        db,
+        store: this.store,
+        runner: this.runner,
+        events: opts.events,
+        logger: opts.logger,
+        nodeId: this.nodeId,
+        version: this.#version,
+        options: opts.options,
+        recoverExpired: () => this.#recover('expired'),
+      });
+    }
+    this.bus = this.cluster ?? new SingleNodeBus(this.nodeId);
     this.types.onChange(() => this.runner.schedulePump());
   }
+
+  /**
+   * Running jobs whose run is over back to the queue (from their checkpoint; a non-resumable
+   * type from scratch; a pause or cancel asked of them honoured now). `start`: at start — every
+   * running job when this daemon owns the store, else this node's earlier incarnation's and
+   * expired ones. `expired`: leases that lapsed on any node (each cluster heartbeat).
+   */
+  async #recover(when: 'start' | 'expired'): Promise<void> {
+    const nonResumable = this.types.list().filter((t) => !t.resumable).map((t) => t.type);
+    const scope = when === 'expired' ? 'expired' : this.store.shared ? 'node' : 'all';
+    const recovered = await this.store.recover({ now: Date.now(), scope, nodeId: this.nodeId, exceptWorker: this.runner.workerId, nonResumableTypes: nonResumable });
+    const why = when === 'expired' ? 'its node stopped renewing its lease (killed or cut off from the store)' : 'the daemon stopped while this job was running';
+    for (const r of recovered) {
+      this.runner.log(r.id, 'warn', `${why}; ${r.status === 'queued' ? 'it continues from its last checkpoint' : `it is now ${r.status} as requested`}`);
+    }
+    if (recovered.length > 0) this.#logger.info({ count: recovered.length, node: this.nodeId }, when === 'expired' ? 'recovered jobs whose lease expired' : 'recovered jobs that were running when the daemon stopped');
+    if (recovered.some((r) => r.status === 'queued')) this.runner.schedulePump();
+  }
+
+  /** The nodes of the cluster; alone (SQLite), this daemon only. */
+  async nodes(): Promise<ClusterNodeInfo[]> {
+    if (this.cluster) return this.cluster.nodes();
+    const now = Date.now();
+    return [{ id: this.nodeId, host: hostname(), pid: process.pid, version: this.#version, startedAt: this.#startedAt, heartbeatAt: now, draining: this.#closed, jobsRunning: this.runner.runningCount, self: true, lost: false }];
+  }
+
+  readonly #startedAt = Date.now();
 
   /**
    * Recovers jobs that were running when the daemon last stopped (they continue from their
@@ -98,12 +170,9 @@ export class JobSystem {
    * them is honoured now), then starts running jobs.
    */
   async start(): Promise<void> {
-    const nonResumable = this.types.list().filter((t) => !t.resumable).map((t) => t.type);
-    const recovered = await this.store.recover({ now: Date.now(), scope: 'all', nonResumableTypes: nonResumable });
-    for (const r of recovered) {
-      this.runner.log(r.id, 'warn', `the daemon stopped while this job was running; ${r.status === 'queued' ? 'it continues from its last checkpoint' : `it is now ${r.status} as requested`}`);
-    }
-    if (recovered.length > 0) this.#logger.info({ count: recovered.length }, 'recovered jobs that were running when the daemon stopped');
+    if (this.store instanceof PostgresJobStore) await this.store.migrate();
+    await this.cluster?.start();
+    await this.#recover('start');
     this.runner.start();
     if (this.#options.retentionMs > 0) {
       void this.pruneFinished();
@@ -160,6 +229,8 @@ export class JobSystem {
     const dispatchedBy = opts.dispatchedBy ?? 'core';
     const idempotencyKey = opts.idempotencyKey ?? null;
     const now = Date.now();
+    // A job naming paths of this machine runs here: no other node sees those paths.
+    const affine = def.localPaths !== undefined ? def.localPaths(checked) : def.touches !== undefined && (await def.touches(checked)).length > 0;
     const { job, deduplicated, replayed } = await this.store.enqueue({
       type,
       params: checked,
@@ -169,6 +240,7 @@ export class JobSystem {
       dedupeKey: opts.dedupeKey ?? null,
       libraryId: opts.libraryId ?? null,
       dispatchedBy,
+      affinityNode: affine ? this.nodeId : null,
       idempotencyKey,
       fingerprint:
         idempotencyKey === null
@@ -267,6 +339,7 @@ export class JobSystem {
     else {
       this.runner.log(jobId, 'info', 'pause requested');
       this.runner.notifyRequest(jobId, 'pause');
+      if (!this.runner.isRunningHere(jobId)) await this.cluster?.announceControl(jobId, 'pause');
     }
     return this.view(job);
   }
@@ -279,6 +352,7 @@ export class JobSystem {
     else {
       this.runner.log(jobId, 'info', 'cancel requested');
       this.runner.notifyRequest(jobId, 'cancel');
+      if (!this.runner.isRunningHere(jobId)) await this.cluster?.announceControl(jobId, 'cancel');
     }
     return this.view(job);
   }
@@ -377,12 +451,19 @@ export class JobSystem {
     };
   }
 
-  /** Stops running jobs (they save state and return, within `jobs.shutdownGraceMs`) and closes the store. */
+  /**
+   * Stops running jobs (they save state and return, within `jobs.shutdownGraceMs`) and closes the
+   * store. In a cluster this is the drain of `daemon stop`: the node shows as draining and stops
+   * claiming, its jobs finish or go back to the queue (where other nodes, told by notification,
+   * take them), and then it leaves the nodes table.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    await this.cluster?.drain();
     await this.runner.stop(this.#options.shutdownGraceMs);
+    await this.cluster?.stop();
     await this.store.close();
   }
 }

@@ -100,5 +100,11 @@ export interface JobTypeDefinition {
    * resumed after a restart is checked too); see `JobSystemOptions.checkPaths`.
    */
   touches?(params: unknown): PathAccess[] | Promise<PathAccess[]>;
+  /**
+   * Whether a job with these (validated) params names paths local to the node it is dispatched
+   * on (in a cluster it then runs only there: node affinity). Default: whether `touches` names
+   * any path.
+   */
+  localPaths?(params: unknown): boolean;
   run(ctx: JobRunContext): Promise<JobOutcome>;
 }

@@ -3,9 +3,9 @@
  * (a background daemon with a pid file and a log file in the data directory).
  */
 import type { Command } from 'commander';
-import { parseStore, type SpacedriveOptions } from '../../config/index.js';
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
-import type { Cli } from '../context.js';
+import { loadOptions, type SpacedriveOptions } from '../../config/index.js';
+import { flagsToOverrides, type Cli, type CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, formatValue } from '../output.js';
 
@@ -27,6 +27,14 @@ function withHttp(options: SpacedriveOptions, listen: string | undefined): Space
   return { ...options, http: { ...options.http, listen } };
 }
 
+const STORE_FLAG = ['--store <store>', "where shared state lives: 'sqlite' (default, this data directory) or a postgres://… URL (a cluster: every daemon started on that database is a node)"] as const;
+
+/** The options with `--store` on top (validated like the config field `store`). */
+function withStore(ctx: CommandContext, store: string | undefined): SpacedriveOptions {
+  if (store === undefined) return ctx.options();
+  return loadOptions({ overrides: { ...flagsToOverrides(ctx.flags), store }, env: ctx.io.env });
+}
+
 export function registerDaemonCommands(program: Command, cli: Cli): void {
   const daemon = program
     .command('daemon')
@@ -35,23 +43,21 @@ export function registerDaemonCommands(program: Command, cli: Cli): void {
   daemon
     .command('run', { isDefault: true })
     .description('Run the daemon in the foreground until SIGTERM or SIGINT (what `spacedrive daemon` and `npm start` do).')
-    .option('--store <store>', "where jobs, libraries, credentials, extensions and mail state live: 'sqlite' (default) or a postgres:// URL shared by a cluster")
+    .option(...STORE_FLAG)
     .option('--http <host:port>', 'also serve the HTTP API, GraphQL and the dashboard there (loopback, e.g. 127.0.0.1:7780; see `spacedrive daemon token`)')
     .action(
-      cli.action(async (ctx, opts: { store?: string; http?: string }) => {
-        const options = opts.store !== undefined ? { ...ctx.options(), store: parseStore(opts.store) } : ctx.options();
-        return (await daemonModule()).runDaemonForeground(withHttp(options, opts.http));
-      }),
+      cli.action(async (ctx, opts: { store?: string; http?: string }) => (await daemonModule()).runDaemonForeground(withHttp(withStore(ctx, opts.store), opts.http))),
     );
 
   daemon
     .command('start')
     .description('Start the daemon in the background; returns once it answers (log: <data-dir>/daemon.log).')
     .option('--timeout <ms>', 'how long to wait for it to answer', '15000')
+    .option(...STORE_FLAG)
     .option('--http <host:port>', 'also serve the HTTP API, GraphQL and the dashboard there')
     .action(
-      cli.action(async (ctx, opts: { timeout: string; http?: string }) => {
-        const started = await (await daemonModule()).startDaemonInBackground(withHttp(ctx.options(), opts.http), { timeoutMs: parseTimeout(opts.timeout) });
+      cli.action(async (ctx, opts: { timeout: string; store?: string; http?: string }) => {
+        const started = await (await daemonModule()).startDaemonInBackground(withHttp(withStore(ctx, opts.store), opts.http), { timeoutMs: parseTimeout(opts.timeout) });
         const result = { ...started, socketPath: ctx.options().socketPath, dataDir: ctx.options().dataDir };
         ctx.print(result, (r: typeof result, c) =>
           r.alreadyRunning

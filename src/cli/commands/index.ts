@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Cli } from '../context.js';
 import { registerCallCommands } from './call.js';
+import { registerClusterCommands } from './cluster.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerConfigCommands } from './config.js';
 import { registerCredentialsCommand } from './credentials.js';
@@ -31,6 +32,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   registerExtensionsCommand,
   registerExtensionDevCommand,
   registerJobsCommand,
+  registerClusterCommands,
   registerLibraryCommands,
   registerCredentialsCommand,
   registerMailCommands,

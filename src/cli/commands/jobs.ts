@@ -129,6 +129,8 @@ function humanInfo(j: WireJobStatus, c: Colors): string {
         checkpoint_at: j.checkpoint_at ?? '-',
         ...(j.dedupe_key ? { dedupe_key: j.dedupe_key } : {}),
         ...(j.library_id ? { library_id: j.library_id } : {}),
+        ...(j.affinity_node ? { runs_on_node: `${j.affinity_node} (it names that node's local paths)` } : {}),
+        ...(j.lease_owner ? { running_on: j.lease_owner } : {}),
       },
       c,
       2,

@@ -75,6 +75,7 @@ interface Row {
   idempotency_fingerprint: string | null;
   library_id: string | null;
   dispatched_by: string;
+  affinity_node: string | null;
   requested: ControlRequest | null;
   worker_id: string | null;
   run_id: number;
@@ -168,6 +169,7 @@ function toRecord(r: Row): JobRecord {
     idempotencyKey: r.idempotency_key,
     libraryId: r.library_id,
     dispatchedBy: r.dispatched_by,
+    affinityNode: r.affinity_node ?? null,
     requested: r.requested,
     workerId: r.worker_id,
     runId: r.run_id,
@@ -200,6 +202,8 @@ interface Pending {
 }
 
 export class SqliteJobStore implements JobStore {
+  /** One daemon owns the file. */
+  readonly shared = false;
   readonly #db: Database.Database;
   /** Copies the WAL back into the database file off the event loop. */
   readonly checkpoints: BackgroundCheckpoints;
@@ -257,7 +261,7 @@ export class SqliteJobStore implements JobStore {
       release: db.prepare('RELEASE op'),
       rollbackTo: db.prepare('ROLLBACK TO op'),
       insert: db.prepare(`INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, dedupe_key, library_id, dispatched_by, created_at, updated_at,
-        idempotency_key, idempotency_fingerprint) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        idempotency_key, idempotency_fingerprint, affinity_node) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       byIdempotencyKey: db.prepare('SELECT * FROM jobs WHERE dispatched_by = ? AND idempotency_key = ?'),
       // No RETURNING (SQLite gathers its rows in a temporary table: as dear as the update); the
       // transition is built from #claimed.
@@ -367,7 +371,7 @@ export class SqliteJobStore implements JobStore {
       this.#runnableByLimit,
       limit,
       () => `SELECT seq, type, priority, run_at, id, params, state, attempts, max_attempts, runs, run_id, library_id FROM jobs INDEXED BY jobs_runnable_by_type
-        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`,
+        WHERE type = ? AND status IN ('queued','waiting_retry') AND run_at <= ? AND (affinity_node IS NULL OR affinity_node = ?) ORDER BY priority DESC, run_at, seq LIMIT ${Math.trunc(limit)}`,
     );
   }
 
@@ -478,6 +482,7 @@ export class SqliteJobStore implements JobStore {
         idempotencyKey,
         libraryId: job.libraryId ?? null,
         dispatchedBy,
+        affinityNode: job.affinityNode ?? null,
         requested: null,
         workerId: null,
         runId: 0,
@@ -489,7 +494,7 @@ export class SqliteJobStore implements JobStore {
         checkpointAt: null,
       };
       this.#mayHaveWork(rec.type);
-      this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now, idempotencyKey, fingerprint);
+      this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now, idempotencyKey, fingerprint, rec.affinityNode);
       if (job.log) this.#stmts.insertLog.run(id, now, job.log.level, job.log.message);
       return { job: rec, deduplicated: false, replayed: false };
     }, job.log !== undefined);
@@ -510,7 +515,7 @@ export class SqliteJobStore implements JobStore {
       for (const [type, room] of Object.entries(req.slots)) {
         const most = Math.min(room, req.limit, groupOf.get(type)?.left ?? Infinity);
         if (most <= 0 || this.#typesWithoutWork.has(type)) continue;
-        const found = this.#runnableOfType(most).all(type, req.now) as Candidate[];
+        const found = this.#runnableOfType(most).all(type, req.now, req.nodeId ?? null) as Candidate[];
         if (found.length === 0) {
           if (!this.#stmts.hasWaitingOfType.get(type)) this.#typesWithoutWork.add(type);
           continue;
@@ -785,7 +790,8 @@ export class SqliteJobStore implements JobStore {
 
   recover(req: RecoverRequest): Promise<RecoveredJob[]> {
     return this.#write(() => {
-      const rows = (req.scope === 'all' ? this.#stmts.running.all() : this.#stmts.runningExpired.all(req.now)) as Row[];
+      // One daemon owns the file: every earlier incarnation is this node's (scope `node` = `all`).
+      const rows = (req.scope === 'expired' ? this.#stmts.runningExpired.all(req.now) : this.#stmts.running.all()) as Row[];
       const fresh = new Set(req.nonResumableTypes ?? []);
       const out: RecoveredJob[] = [];
       for (const row of rows) {

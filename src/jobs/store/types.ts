@@ -78,6 +78,11 @@ export interface JobRecord {
   libraryId: string | null;
   /** `client`, `core`, `extension:<id>`, … */
   dispatchedBy: string;
+  /**
+   * The node that must run this job (it names paths local to that node: a copy, an index of a
+   * location, an ack file), or null when any node may.
+   */
+  affinityNode: string | null;
   /** A pause or cancel asked of the running job, not yet honoured. */
   requested: ControlRequest | null;
   /** Lease: which worker runs it, which run, until when (status `running` only). */
@@ -122,6 +127,8 @@ export interface NewJob {
   dedupeKey?: string | null;
   libraryId?: string | null;
   dispatchedBy?: string;
+  /** Only this node may claim the job (see {@link JobRecord.affinityNode}). */
+  affinityNode?: string | null;
   /**
    * With a key, a job already added by the same `dispatchedBy` under that key (in any status,
    * until it is pruned) is returned instead of a new one, with `replayed: true` — or, when its
@@ -155,6 +162,16 @@ export interface ClaimRequest {
   groups?: Array<{ limit: number; types: string[] }>;
   /** How long the lease lasts before another worker may take the job over (renewed by checkpoint/heartbeat). */
   leaseMs: number;
+  /** The claiming node: jobs with an affinity to another node are left alone. */
+  nodeId?: string;
+  /**
+   * Limits that hold across every worker sharing the store (a type's `maxConcurrency`, an
+   * owner's cap over its types): a store shared by several nodes counts the jobs running
+   * anywhere against them, under a lock, before it hands out more. `slots`/`groups` stay this
+   * worker's own room. A store with a single worker ({@link JobStore.shared} false) ignores it:
+   * the worker's own counts are the whole count.
+   */
+  limits?: { types: Record<string, number>; groups: Array<{ limit: number; types: string[] }> };
 }
 
 export interface Checkpoint {
@@ -213,8 +230,13 @@ export interface RecoverRequest {
   /**
    * `all`: every running job is orphaned (one daemon owns the store and it just started).
    * `expired`: only jobs whose lease ran out (several workers share the store).
+   * `node`: the expired ones and those held by any earlier incarnation of `nodeId` (a node that
+   * restarts takes back what it was running, without waiting for the leases to run out).
    */
-  scope: 'all' | 'expired';
+  scope: 'all' | 'expired' | 'node';
+  /** With scope `node`: lease owners `<nodeId>/…` other than `exceptWorker` are this node's earlier incarnations. */
+  nodeId?: string;
+  exceptWorker?: string;
   /** Types whose jobs start over from scratch (not resumable): their state is cleared. */
   nonResumableTypes?: readonly string[];
 }
@@ -235,6 +257,8 @@ export interface ControlResult {
 }
 
 export interface JobStore {
+  /** Whether several daemons may share this store (PostgreSQL) or it belongs to one (SQLite). */
+  readonly shared: boolean;
   /**
    * Adds a queued job. With a `dedupeKey`, a live job (queued, running, paused, waiting_retry) of
    * the same type and key is returned instead, with `deduplicated: true`. With an

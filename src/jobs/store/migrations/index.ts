@@ -123,4 +123,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_logs_job ON job_logs (job_id, seq);
     `,
   },
+  {
+    version: 6,
+    name: '0006_affinity_node',
+    // Params: none. A job naming paths local to one node (a copy, an index of a location, an ack
+    // file) records that node, and only that node claims it. The SQLite store has one node (its
+    // data directory), so this matters when the data directory moves to another machine; the
+    // PostgreSQL store has the same column for a cluster.
+    sql: `
+      ALTER TABLE jobs ADD COLUMN affinity_node TEXT;
+    `,
+  },
 ];
