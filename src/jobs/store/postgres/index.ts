@@ -223,7 +223,7 @@ interface CompletionEntry {
   log: { level: string; message: string } | null;
 }
 
-type Candidate = Pick<Row, 'seq' | 'id' | 'type' | 'priority' | 'run_at' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id'>;
+type Candidate = Pick<Row, 'seq' | 'id' | 'type' | 'priority' | 'run_at' | 'params' | 'state' | 'attempts' | 'max_attempts' | 'runs' | 'run_id' | 'library_id'>;
 
 export class PostgresJobStore implements JobStore {
   readonly shared = true;
@@ -814,6 +814,7 @@ function claimed(c: Candidate): ClaimedJob {
     maxAttempts: c.max_attempts,
     runs: c.runs,
     runId: c.run_id,
+    libraryId: c.library_id,
   };
 }
 

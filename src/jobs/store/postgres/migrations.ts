@@ -113,7 +113,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     //   p_limits: null, or {"types": {"type": max, …}, "groups": [{"limit": n, "types": […]}, …]}
     sql: `
       CREATE FUNCTION sd_claim_jobs(p_worker TEXT, p_node TEXT, p_now BIGINT, p_lease_until BIGINT, p_limit INT, p_slots JSONB, p_groups JSONB, p_limits JSONB)
-      RETURNS TABLE (seq BIGINT, id TEXT, type TEXT, priority INT, run_at BIGINT, params JSON, state JSON, attempts INT, max_attempts INT, runs INT, run_id INT)
+      RETURNS TABLE (seq BIGINT, id TEXT, type TEXT, priority INT, run_at BIGINT, params JSON, state JSON, attempts INT, max_attempts INT, runs INT, run_id INT, library_id TEXT)
       LANGUAGE plpgsql AS $$
       #variable_conflict use_column
       DECLARE
@@ -174,7 +174,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
           UPDATE jobs SET status = 'running', lease_owner = p_worker, run_id = jobs.run_id + 1, runs = jobs.runs + 1, lease_expires_at = p_lease_until,
             started_at = COALESCE(jobs.started_at, p_now), updated_at = p_now, requested = NULL
           WHERE jobs.seq = ANY(chosen)
-          RETURNING jobs.seq, jobs.id::text, jobs.type, jobs.priority, jobs.run_at, jobs.params, jobs.state, jobs.attempts, jobs.max_attempts, jobs.runs, jobs.run_id;
+          RETURNING jobs.seq, jobs.id::text, jobs.type, jobs.priority, jobs.run_at, jobs.params, jobs.state, jobs.attempts, jobs.max_attempts, jobs.runs, jobs.run_id, jobs.library_id;
       END $$;
     `,
   },
