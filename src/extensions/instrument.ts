@@ -29,10 +29,11 @@ function levelName(level: number): string {
 /** The bridge with events and hooks around it (the bridge itself when neither can apply). */
 export function instrumentBridge(id: string, bridge: HostBridge, events: EventBus, hooks: () => ExtensionHostHooks | undefined): HostBridge {
   return {
-    call(method, payload, chain) {
+    call(method, payload, chain, context) {
       const h = hooks();
       const started = performance.now();
-      const result = h?.call ? h.call(id, method, payload, (p) => bridge.call(method, p, chain)) : bridge.call(method, payload, chain);
+      // The call's context (its library, method and job) goes through untouched: extension.context answers from it.
+      const result = h?.call ? h.call(id, method, payload, (p) => bridge.call(method, p, chain, context)) : bridge.call(method, payload, chain, context);
       if (!events.wants('guest:host_call')) return result;
       return result.then(
         (value) => {
