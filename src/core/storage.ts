@@ -17,6 +17,7 @@ import { SqliteMailStore, type MailStore } from '../mail/store.js';
 import { PostgresMailStore } from '../mail/postgres-store.js';
 import { openPostgres, redactUrl, type PostgresDatabase } from '../storage/postgres/index.js';
 import type { Logger } from '../logging/index.js';
+import type { JobStore } from '../jobs/store/index.js';
 
 export interface StorageBackend {
   readonly kind: 'sqlite' | 'postgres';
@@ -28,6 +29,11 @@ export interface StorageBackend {
   credentialRows(): CredentialRows;
   installedExtensions(): InstalledExtensionStore;
   mail(): MailStore;
+  /**
+   * The job store, when this backend keeps jobs (the PostgreSQL job store plugs in here); undefined:
+   * the jobs module's own SQLite store in the data directory.
+   */
+  jobStore(): JobStore | undefined;
   /** Closes what the backend opened (after every module stopped). */
   close(): Promise<void>;
 }
@@ -55,6 +61,9 @@ export class SqliteStorage implements StorageBackend {
   }
   mail(): MailStore {
     return new SqliteMailStore(this.dataDir);
+  }
+  jobStore(): undefined {
+    return undefined;
   }
   async close(): Promise<void> {}
 }
@@ -113,6 +122,10 @@ export class PostgresStorage implements StorageBackend {
   }
   mail(): MailStore {
     return this.#mail;
+  }
+  /** Not yet: jobs stay in the data directory's SQLite store until the PostgreSQL job store lands. */
+  jobStore(): undefined {
+    return undefined;
   }
   async close(): Promise<void> {
     await this.db.close();

@@ -21,9 +21,12 @@ import { jobsOperations, type JobAccessPolicy } from './operations.js';
 import { JobTypeRegistry } from './registry.js';
 import { JobSystem } from './system.js';
 import type { JobTypeDefinition } from './types.js';
+import type { JobStore } from './store/index.js';
 
 type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger'> & {
   jobTypes: JobTypeRegistry;
+  /** The storage backend's job store, when it has one (else SQLite `<dataDir>/jobs.db`). */
+  storage: { jobStore(): JobStore | undefined };
   /** Checks a job's paths and an extension caller's job grants (src/extensions). */
   extensions: PathGuard & JobAccessPolicy;
 };
@@ -36,16 +39,19 @@ type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger'> & {
  */
 export const jobsModule = defineModule<JobsDeps, JobSystem, {}, JobTypeDefinition>()({
   name: 'jobs',
-  dependsOn: ['options', 'events', 'logger', 'jobTypes', 'extensions'],
-  create: ({ options, events, logger, jobTypes, extensions }) =>
-    new JobSystem({
+  dependsOn: ['options', 'events', 'logger', 'jobTypes', 'extensions', 'storage'],
+  create: ({ options, events, logger, jobTypes, extensions, storage }) => {
+    const store = storage.jobStore();
+    return new JobSystem({
       dataDir: options.dataDir,
       options: options.jobs,
       events,
       logger: logger.child({ capability: 'jobs' }),
       types: jobTypes,
       checkPaths: (actor, requests) => extensions.checkPaths(actor, requests),
-    }),
+      ...(store ? { store } : {}),
+    });
+  },
   operations: jobsOperations,
   jobTypes: () => CORE_JOB_TYPES,
   counters: { read: (jobs) => jobs.counters() },
