@@ -17,6 +17,7 @@ import { SqliteMailStore, type MailStore } from '../mail/store.js';
 import { PostgresMailStore } from '../mail/postgres-store.js';
 import { openPostgres, redactUrl, type PostgresDatabase } from '../storage/postgres/index.js';
 import type { Logger } from '../logging/index.js';
+import type { JobStore } from '../jobs/store/index.js';
 
 export interface StorageBackend {
   readonly kind: 'sqlite' | 'postgres';
@@ -28,6 +29,8 @@ export interface StorageBackend {
   credentialRows(): CredentialRows;
   installedExtensions(): InstalledExtensionStore;
   mail(): MailStore;
+  // Jobs are not a port of the backend: the jobs module opens its store from the same `store`
+  // option (src/jobs/system.ts), with a pool and a LISTEN connection of its own for the cluster.
   /** Closes what the backend opened (after every module stopped). */
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import { jobsOperations, type JobAccessPolicy, type JobHandlerServices } from '.
 import { JobTypeRegistry } from './registry.js';
 import { JobSystem } from './system.js';
 import type { JobTypeDefinition } from './types.js';
+import type { JobStore } from './store/index.js';
 
 type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger' | 'version'> & {
   jobTypes: JobTypeRegistry;

@@ -243,16 +243,32 @@ export class Composition<Base extends object> {
       if (name === m.name) continue;
       deps[name] = this.get(name);
     }
-    return Object.freeze(deps);
+    return declaredOnly(m.name, Object.freeze(deps));
   }
 
   #view(m: AnyModule): object {
     let view = this.#views.get(m.name);
     if (!view) {
       if (!this.#services.has(m.name)) throw new SpacedriveError(ErrorCode.SHUTTING_DOWN, `the '${m.name}' capability is not running`, { module: m.name });
-      view = Object.freeze({ ...this.#deps(m, [...m.dependsOn, ...(m.operationsUse ?? [])]), [m.name]: this.#services.get(m.name) });
+      view = declaredOnly(m.name, Object.freeze({ ...this.#deps(m, [...m.dependsOn, ...(m.operationsUse ?? [])]), [m.name]: this.#services.get(m.name) }));
       this.#views.set(m.name, view);
     }
     return view;
   }
+}
+
+/**
+ * `services`, refusing to hand out one its module did not declare: reading an undeclared name is
+ * a bug in the module (a missing `dependsOn` or `operationsUse` entry), reported by name instead
+ * of surfacing later as `undefined`.
+ */
+function declaredOnly<T extends object>(module: string, services: T): T {
+  return new Proxy(services, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && !Object.hasOwn(target, prop) && prop !== 'then' && prop !== 'toJSON') {
+        throw new SpacedriveError(ErrorCode.INTERNAL, `module '${module}' used the service '${prop}' without declaring it (dependsOn or operationsUse)`, { module, service: prop });
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }

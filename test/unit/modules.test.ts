@@ -97,6 +97,12 @@ describe('module kernel', () => {
     expect(seen).toEqual([{ base1: 7, store: 'the store' }]);
   });
 
+  it('refuses a service its module did not declare, naming both', async () => {
+    const sneaky = defineModule<{ a: string }, string>()({ name: 'sneaky', dependsOn: [], create: (deps) => deps.a });
+    const composition = new Composition({ modules: [mod('a', []), sneaky], logger });
+    await expect(composition.create({})).rejects.toThrow("module 'sneaky' used the service 'a' without declaring it");
+  });
+
   it('registers job types once every module exists', async () => {
     const registered: unknown[] = [];
     const withJobs = defineModule<{}, string, {}, { type: string }>()({ name: 'm', dependsOn: [], create: () => 'svc', jobTypes: (svc) => [{ type: `${svc}.job` }] });
