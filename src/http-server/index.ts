@@ -25,7 +25,7 @@ import type { Logger } from '../logging/index.js';
 import { mountApi } from './api.js';
 import { GraphQLOverHttp, LiveSchema, buildGraphQLSchema } from './graphql.js';
 import { connectionSignal, incomingOf, readJson } from './node-request.js';
-import { errorReply, handleRpc, sessionCookie } from './rpc.js';
+import { errorReply, sessionCookie } from './replies.js';
 import { CSRF_HEADER, HttpSecurity, SESSION_COOKIE, SESSION_IDLE_MS, type Authentication } from './security.js';
 import { DEFAULT_WEB_ROOT, SECURITY_HEADERS, serveDashboard } from './static.js';
 
@@ -160,11 +160,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     wss,
   );
 
-  const honoListener = getRequestListener(app.fetch);
-  const rpc = { dispatcher, security, limits };
-  const server: Server = createServer((req, res) => {
-    if (!handleRpc(req, res, rpc)) void honoListener(req, res);
-  });
+  const server: Server = createServer(getRequestListener(app.fetch));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {
