@@ -10,7 +10,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Dispatcher } from '../dispatch/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { CoreEvent, EventFilter } from '../events/index.js';
-import type { OperationKind } from '../registry/index.js';
+import { expandMethodName, type OperationKind } from '../registry/index.js';
 import { connectionSignal, incomingOf, readJson, type BodyLimits } from './node-request.js';
 import { buildOpenApi } from './openapi.js';
 
@@ -57,7 +57,13 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
   const call = (c: Context, method: string, payload: unknown, kind?: OperationKind, libraryId: string | null = libraryOf(c)): Promise<unknown> =>
     dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'http', signal: connectionSignal(incomingOf(c)) });
 
-  // `POST /v1/query/:method` and `POST /v1/action/:method` are served before Hono by ./rpc.ts.
+  for (const kind of ['query', 'action'] as const) {
+    app.post(`/v1/${kind}/:method`, async (c) => {
+      const method = expandMethodName(kind, c.req.param('method'));
+      const payload = await readJson(incomingOf(c), deps.limits);
+      return json(c, await call(c, method, payload, kind));
+    });
+  }
 
   app.get('/v1/methods', async (c) =>
     json(
