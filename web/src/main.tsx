@@ -53,7 +53,12 @@ function ThemeSwitch() {
 
 function LiveIndicator() {
   const [state, setState] = useState(eventsState());
-  useEffect(() => onEventsState(setState), []);
+  useEffect(() => {
+    const off = onEventsState(setState);
+    // It may have changed between this render and the subscription.
+    setState(eventsState());
+    return off;
+  }, []);
   return (
     <span class={`live live-${state}`} role="status" aria-live="polite" data-events={state}>
       {state === 'open' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'}
