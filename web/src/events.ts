@@ -129,4 +129,4 @@ export function onEventsState(listener: (s: typeof connectionState) => void): ()
 }
 
 // Leaving the page frees its connection at once (browsers allow few per host).
-addEventListener('pagehide', () => source?.close());
+(globalThis as { window?: { addEventListener(type: string, listener: () => void): void } }).window?.addEventListener('pagehide', () => source?.close());
