@@ -18,7 +18,7 @@ import { check, measure, type BenchSection, type Measurement } from './harness.j
 
 const OPS = 20_000;
 const CONNECTIONS = 16;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SERVER_SCRIPT = fileURLToPath(new URL('./http-server-proc.js', import.meta.url));
 
 interface ServerProcess {

@@ -91,6 +91,11 @@ export interface HttpOptions {
   listen: string | null;
   /** `Host` names accepted besides loopback ones (DNS rebinding check). Default `[]`. */
   allowedHosts: string[];
+  /**
+   * Origins (`http://localhost:5173`) whose pages may call the API besides the daemon's own, e.g.
+   * the dashboard's Vite dev server. Default `[]`.
+   */
+  allowedOrigins: string[];
   /** Allow `listen` on an address that is not loopback. Default `false`. */
   allowNonLoopback: boolean;
 }
@@ -297,6 +302,7 @@ export function defaultOptions(dataDir: string): SpacedriveOptions {
       maxRedirects: 5,
       listen: null,
       allowedHosts: [],
+      allowedOrigins: [],
       allowNonLoopback: false,
     },
   };
@@ -432,6 +438,7 @@ const optionsSchema = {
         maxRedirects: { type: 'integer', minimum: 0, maximum: 20 },
         listen: { anyOf: [{ type: 'null' }, { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$' }] },
         allowedHosts: { type: 'array', items: { type: 'string', minLength: 1 } },
+        allowedOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/]+$' } },
         allowNonLoopback: { type: 'boolean' },
       },
     },

@@ -87,6 +87,9 @@ async function claimSocketPath(socketPath: string, dataDir: string): Promise<voi
 export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonOptions = {}): Promise<RunningDaemon> {
   const logger = opts.logger ?? createLogger({ level: options.log.level, format: options.log.format });
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  // A bad `http.listen` is refused before anything starts.
+  const httpModule = options.http.listen ? await import('../http-server/index.js') : null;
+  httpModule?.checkListen(options);
   await claimSocketPath(options.socketPath, options.dataDir);
 
   // Bind before core starts: the bind is the atomic claim on this data directory, so a second
@@ -160,10 +163,9 @@ export async function startDaemon(options: SpacedriveOptions, opts: StartDaemonO
       throw err;
     }
   }
-  if (options.http.listen) {
+  if (httpModule) {
     try {
-      const { startHttpServer } = await import('../http-server/index.js');
-      http = await startHttpServer({ dispatcher, logger, options, token: readOrCreateApiToken(options).token });
+      http = await httpModule.startHttpServer({ dispatcher, logger, options, token: readOrCreateApiToken(options).token });
     } catch (err) {
       await server.close(0);
       await core.close();

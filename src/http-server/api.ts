@@ -10,7 +10,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Dispatcher } from '../dispatch/index.js';
 import { ErrorCode, SpacedriveError } from '../errors/index.js';
 import type { CoreEvent, EventFilter } from '../events/index.js';
-import type { OperationKind } from '../registry/index.js';
+import { expandMethodName, type OperationKind } from '../registry/index.js';
 import { connectionSignal, incomingOf, readJson, type BodyLimits } from './node-request.js';
 import { buildOpenApi } from './openapi.js';
 
@@ -20,8 +20,6 @@ export const MAX_PACKAGE_BYTES = 64 * 1024 * 1024;
 /** Events an SSE stream may have waiting to be written before it is closed as too slow. */
 const MAX_SSE_BACKLOG = 10_000;
 const SSE_PING_MS = 15_000;
-/** Pages `GET /v1/jobs?owner=` reads at most to fill one answer. */
-const MAX_OWNER_PAGES = 20;
 
 export interface ApiDeps {
   dispatcher: Dispatcher;
@@ -59,7 +57,13 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
   const call = (c: Context, method: string, payload: unknown, kind?: OperationKind, libraryId: string | null = libraryOf(c)): Promise<unknown> =>
     dispatcher.dispatch({ method, kind, payload, libraryId, transport: 'http', signal: connectionSignal(incomingOf(c)) });
 
-  // `POST /v1/query/:method` and `POST /v1/action/:method` are served before Hono by ./rpc.ts.
+  for (const kind of ['query', 'action'] as const) {
+    app.post(`/v1/${kind}/:method`, async (c) => {
+      const method = expandMethodName(kind, c.req.param('method'));
+      const payload = await readJson(incomingOf(c), deps.limits);
+      return json(c, await call(c, method, payload, kind));
+    });
+  }
 
   app.get('/v1/methods', async (c) =>
     json(
@@ -81,30 +85,11 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
     const payload: Record<string, unknown> = {
       ...(statuses && statuses.length > 0 ? { status: statuses.length === 1 ? statuses[0] : statuses } : {}),
       ...(c.req.query('type') ? { job_type: c.req.query('type') } : {}),
+      ...(c.req.query('owner') ? { owner: c.req.query('owner') } : {}),
       ...(c.req.query('limit') !== undefined ? { limit: intParam(c.req.query('limit')) } : {}),
       ...(c.req.query('cursor') ? { cursor: c.req.query('cursor') } : {}),
     };
-    const owner = c.req.query('owner');
-    if (!owner || payload.job_type !== undefined) return json(c, await call(c, 'query:jobs.list.v1', payload));
-    // By owner: the owner's job types, then pages of jobs kept by type. The store filters by one
-    // type only, so an owner with several types reads whole pages and keeps its own jobs; an
-    // answer may then hold fewer or more jobs than `limit`, and `next_cursor` goes on from there.
-    const types = ((await call(c, 'query:jobs.types.v1', { owner })) as { types: Array<{ job_type: string }> }).types.map((t) => t.job_type);
-    if (types.length === 0) return json(c, { jobs: [], next_cursor: null });
-    if (types.length === 1) return json(c, await call(c, 'query:jobs.list.v1', { ...payload, job_type: types[0] }));
-    const wanted = new Set(types);
-    const limit = typeof payload.limit === 'number' ? payload.limit : 50;
-    const jobs: Array<{ job_type: string }> = [];
-    let cursor = payload.cursor as string | undefined;
-    let next: string | null = null;
-    for (let page = 0; page < MAX_OWNER_PAGES; page++) {
-      const r = (await call(c, 'query:jobs.list.v1', { ...payload, ...(cursor ? { cursor } : {}) })) as { jobs: Array<{ job_type: string }>; next_cursor: string | null };
-      jobs.push(...r.jobs.filter((j) => wanted.has(j.job_type)));
-      next = r.next_cursor;
-      if (next === null || jobs.length >= limit) break;
-      cursor = next;
-    }
-    return json(c, { jobs, next_cursor: next });
+    return json(c, await call(c, 'query:jobs.list.v1', payload));
   });
   app.get('/v1/jobs/:id', async (c) => json(c, await call(c, 'query:jobs.get_status.v1', { job_id: c.req.param('id') })));
   app.get('/v1/jobs/:id/logs', async (c) =>
@@ -184,6 +169,8 @@ export function mountApi(app: Hono<Env>, deps: ApiDeps): void {
         wake?.();
       });
       let seq = 0;
+      // A client that goes away ends the wait at once, and with it the subscription.
+      stream.onAbort(() => wake?.());
       try {
         await stream.writeSSE({ event: 'ready', data: JSON.stringify({ types }) });
         while (!stream.aborted && !stream.closed) {

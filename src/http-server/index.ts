@@ -25,7 +25,7 @@ import type { Logger } from '../logging/index.js';
 import { mountApi } from './api.js';
 import { GraphQLOverHttp, LiveSchema, buildGraphQLSchema } from './graphql.js';
 import { connectionSignal, incomingOf, readJson } from './node-request.js';
-import { errorReply, handleRpc, sessionCookie } from './rpc.js';
+import { errorReply, sessionCookie } from './replies.js';
 import { CSRF_HEADER, HttpSecurity, SESSION_COOKIE, SESSION_IDLE_MS, type Authentication } from './security.js';
 import { DEFAULT_WEB_ROOT, SECURITY_HEADERS, serveDashboard } from './static.js';
 
@@ -64,6 +64,8 @@ function isLoopback(host: string): boolean {
 }
 
 const NO_PARAMS = new URLSearchParams();
+/** How long calls in flight may take to answer when the HTTP listener closes. */
+const CLOSE_GRACE_MS = 2_000;
 
 type Env = { Variables: { libraryId: string | null; auth: Authentication } };
 
@@ -72,15 +74,21 @@ function errorResponse(c: Context, err: unknown): Response {
   return c.body(reply.body, reply.status as 400, reply.headers);
 }
 
-/** Starts listening; CONFIG_INVALID for a non-loopback address unless `http.allowNonLoopback`. */
-export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const { dispatcher, logger, options } = opts;
-  const core = dispatcher.core;
+/** `http.listen` as host and port; CONFIG_INVALID when malformed, or not loopback unless `http.allowNonLoopback`. */
+export function checkListen(options: SpacedriveOptions): { host: string; port: number } {
   const { host, port } = parseListen(options.http.listen ?? '');
   if (!isLoopback(host) && !options.http.allowNonLoopback) {
     throw new SpacedriveError(ErrorCode.CONFIG_INVALID, `http.listen ${options.http.listen} is not a loopback address; set http.allowNonLoopback to serve beyond this machine`);
   }
-  const security = new HttpSecurity(opts.token, host, options.http.allowedHosts);
+  return { host, port };
+}
+
+/** Starts listening (see {@link checkListen} for what is refused). */
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const { dispatcher, logger, options } = opts;
+  const core = dispatcher.core;
+  const { host, port } = checkListen(options);
+  const security = new HttpSecurity(opts.token, host, options.http.allowedHosts, options.http.allowedOrigins);
   const schema = new LiveSchema(() => buildGraphQLSchema(core.executor.list(), dispatcher, core.events, logger), core.events, logger);
 
   const graphqlHttp = new GraphQLOverHttp(schema);
@@ -152,11 +160,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     wss,
   );
 
-  const honoListener = getRequestListener(app.fetch);
-  const rpc = { dispatcher, security, limits };
-  const server: Server = createServer((req, res) => {
-    if (!handleRpc(req, res, rpc)) void honoListener(req, res);
-  });
+  const server: Server = createServer(getRequestListener(app.fetch));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, exclusive: true }, () => {
@@ -168,6 +172,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const bound = (server.address() as AddressInfo).port;
   security.port = bound;
   server.keepAliveTimeout = 65_000;
+  // The wire's bound on simultaneous connections, for this listener too.
+  server.maxConnections = options.wire.maxConnections;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, err: unknown): void => {
@@ -197,10 +203,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       await disposeWs.dispose();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      });
+      // Stop accepting; let calls in flight answer (bounded, like the wire's grace), then close
+      // what is left (event streams, idle keep-alive connections).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + CLOSE_GRACE_MS;
+      while (dispatcher.state.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
     },
   };
 }

@@ -35,7 +35,9 @@ export function readBody(incoming: IncomingMessage, maxBytes: number): Promise<B
     incoming.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
-        incoming.pause();
+        // Refused; the rest is read and dropped (Node drains it after the answer), so that the
+        // client, still sending, gets the 413 rather than a broken pipe.
+        if (chunks.length > 0) chunks.length = 0;
         reject(tooLarge());
         return;
       }

@@ -38,14 +38,17 @@ export type Authentication = { kind: 'bearer' } | { kind: 'session'; session: Se
 export class HttpSecurity {
   readonly #token: Buffer;
   readonly #hostNames: Set<string>;
+  readonly #origins: Set<string>;
   #port = 0;
   readonly #sessions = new Map<string, Session>();
 
   /**
    * @param listenHost the host listened on (accepted in `Host` as well as the loopback names)
    * @param allowedHosts further names accepted in `Host` (config `http.allowedHosts`)
+   * @param allowedOrigins further origins whose pages may call (config `http.allowedOrigins`)
    */
-  constructor(token: string, listenHost: string, allowedHosts: readonly string[]) {
+  constructor(token: string, listenHost: string, allowedHosts: readonly string[], allowedOrigins: readonly string[] = []) {
+    this.#origins = new Set(allowedOrigins.map((o) => o.toLowerCase()));
     this.#token = Buffer.from(token, 'utf8');
     const bracketed = listenHost.includes(':') && !listenHost.startsWith('[') ? `[${listenHost}]` : listenHost;
     this.#hostNames = new Set([...LOOPBACK_HOSTS, bracketed, ...allowedHosts].map((h) => h.toLowerCase()));
@@ -66,7 +69,7 @@ export class HttpSecurity {
     if (!this.#hostNames.has(name) || port !== this.#port) {
       throw refuse('host', `Host '${host}' is not this daemon's address (use http://127.0.0.1:${this.#port}/); refused against DNS rebinding`);
     }
-    if (origin !== undefined && origin.toLowerCase() !== `http://${h}`) {
+    if (origin !== undefined && origin.toLowerCase() !== `http://${h}` && !this.#origins.has(origin.toLowerCase())) {
       throw refuse('origin', `a request from origin '${origin}' is refused: only pages served by this daemon (http://${host}) may call it`);
     }
   }

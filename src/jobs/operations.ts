@@ -196,20 +196,35 @@ export const jobsDispatch = defineOperation<
   },
 });
 
+/** Who registered a job type: `core` for `<domain>.<name>`, the extension id for `<ext-id>:<name>` (also once it is uninstalled). */
+export function jobTypeOwner(jobType: string): string {
+  const colon = jobType.indexOf(':');
+  return colon < 0 ? 'core' : jobType.slice(0, colon);
+}
+
+/** Pages `owner` reads at most to fill one answer. */
+const MAX_OWNER_PAGES = 20;
+
 export const jobsList = defineOperation<
-  { status?: JobStatus | JobStatus[]; job_type?: string; limit?: number; cursor?: string },
+  { status?: JobStatus | JobStatus[]; job_type?: string; owner?: string; limit?: number; cursor?: string },
   { jobs: WireJobSummary[]; next_cursor: string | null }
 >({
   method: 'query:jobs.list.v1',
   kind: 'query',
   scope: 'core',
-  description: 'Jobs, newest first, optionally by status and type; pages with `cursor`.',
+  description: 'Jobs, newest first, optionally by status, type and owner; pages with `cursor`.',
   input: {
     type: 'object',
     additionalProperties: false,
     properties: {
       status: { anyOf: [{ enum: STATUSES }, { type: 'array', items: { enum: STATUSES } }] },
       job_type: { type: 'string', minLength: 1 },
+      owner: {
+        type: 'string',
+        minLength: 1,
+        description:
+          '`core` or an extension id: only jobs of the types it registers. Pages are read until `limit` such jobs are found (at most 20 pages), so an answer may hold more or fewer than `limit`; `next_cursor` goes on after them.',
+      },
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
       cursor: { type: 'string', description: '`next_cursor` of the previous page.' },
     },
@@ -221,15 +236,25 @@ export const jobsList = defineOperation<
   },
   handler: async (input, ctx) => {
     const { core } = ctx;
-    const page = await core.jobs.list({
+    const filter = {
       ...(input.status !== undefined ? { status: input.status } : {}),
       ...(input.job_type !== undefined ? { type: input.job_type } : {}),
       ...(input.limit !== undefined ? { limit: input.limit } : {}),
-      ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
-    });
+    };
+    let page = await core.jobs.list({ ...filter, ...(input.cursor !== undefined ? { cursor: input.cursor } : {}) });
+    let jobs = page.jobs;
+    if (input.owner !== undefined) {
+      // The store filters by one type, not by owner: keep the owner's jobs of whole pages.
+      const limit = input.limit ?? 50;
+      jobs = page.jobs.filter((j) => jobTypeOwner(j.type) === input.owner);
+      for (let read = 1; jobs.length < limit && page.nextCursor !== null && read < MAX_OWNER_PAGES; read++) {
+        page = await core.jobs.list({ ...filter, cursor: page.nextCursor });
+        jobs.push(...page.jobs.filter((j) => jobTypeOwner(j.type) === input.owner));
+      }
+    }
     // An extension sees only the jobs it may observe; a page may then hold fewer than `limit`.
     const ext = await callingExtension(ctx);
-    const visible = ext ? page.jobs.filter((j) => mayManageJob(ext.id, ext.permissions, j)) : page.jobs;
+    const visible = ext ? jobs.filter((j) => mayManageJob(ext.id, ext.permissions, j)) : jobs;
     return { jobs: visible.map(toWireSummary), next_cursor: page.nextCursor };
   },
 });

@@ -1,7 +1,7 @@
 /**
  * The daemon side of the wire protocol (docs/wire-protocol.md): accepts connections on a Unix
- * socket and optionally on loopback TCP, reads newline-delimited JSON requests, dispatches them
- * to core and writes responses and event frames.
+ * socket and optionally on loopback TCP, reads newline-delimited JSON requests, hands calls to the
+ * daemon's dispatcher (src/dispatch, shared with HTTP and GraphQL) and writes responses and event frames.
  *
  * Hot path notes (the benchmark in src/bench/core.bench.ts holds it to the bare echo floor):
  * responses are serialised by string concatenation around one JSON.stringify of the result,

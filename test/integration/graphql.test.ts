@@ -84,6 +84,34 @@ describe('GraphQL', () => {
     expect(notFound.errors![0].extensions.code).toBe('JOB_NOT_FOUND');
   });
 
+  it('serves GET for queries only, and refuses subscriptions and broken documents over HTTP with 400', async () => {
+    const get = await d.api(`/graphql?query=${encodeURIComponent('{ core_status { pid } }')}`);
+    expect(get.status).toBe(200);
+    expect(((await get.json()) as any).data.core_status.pid).toBe(d.daemon.pid);
+    const mutation = await d.api(`/graphql?query=${encodeURIComponent('mutation { jobs_pause(job_id: "x") { status } }')}`);
+    expect(mutation.status).toBe(405);
+    const sub = await d.api('/graphql', { method: 'POST', body: JSON.stringify({ query: 'subscription { jobEvents { type } }' }) });
+    expect(sub.status).toBe(400);
+    const broken = await d.api('/graphql', { method: 'POST', body: JSON.stringify({ query: '{ core_status { ' }) });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as any).errors[0].message).toMatch(/Syntax Error/);
+    const unknownField = await d.api('/graphql', { method: 'POST', body: JSON.stringify({ query: '{ nope }' }) });
+    expect(unknownField.status).toBe(400);
+  });
+
+  it('refuses a WebSocket upgrade with a forged Host or from another origin', async () => {
+    for (const headers of [{ host: `evil.example:${d.port}` }, { origin: 'http://evil.example' }]) {
+      const ws = new WebSocket(`${d.url.replace('http:', 'ws:')}/graphql`, 'graphql-transport-ws', { headers: { authorization: `Bearer ${d.token}`, ...headers } });
+      const status = await new Promise<number>((resolve) => {
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+      ws.terminate();
+      expect(status, JSON.stringify(headers)).toBe(403);
+    }
+  });
+
   it('refuses a WebSocket without the token, and serves one with it', async () => {
     const anonymous = wsClient(undefined);
     await expect(once(anonymous, '{ core_status { version } }')).rejects.toMatchObject({ code: 4403 });

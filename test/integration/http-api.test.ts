@@ -155,6 +155,9 @@ describe('operations', () => {
     const job = await d.api('/v1/jobs/no-such-job');
     expect(job.status).toBe(404);
     expect((await body(job)).error.code).toBe('JOB_NOT_FOUND');
+    const huge = await d.api('/v1/query/query:core.status.v1', { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(17 * 1024 * 1024) }) });
+    expect(huge.status).toBe(413);
+    expect((await body(huge)).error.code).toBe('FRAME_TOO_LARGE');
     const route = await d.api('/v1/nothing-here');
     expect(route.status).toBe(404);
   });
