@@ -163,6 +163,28 @@ describe('web dashboard in headless Chromium', () => {
     await screenshot('jobs.png');
   });
 
+  it('cancels a running job and retries it from scratch', async () => {
+    const client = await h.daemon.client();
+    const { job_id: jobId } = await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 200, delay_ms: 100 } });
+    await page.goto(`${h.url}/jobs/${jobId}`);
+    await page.locator('#job-title [data-status="running"]').waitFor();
+    await page.getByLabel('last checkpoint').filter({ hasText: 'remaining' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#job-title [data-status="cancelled"]').waitFor();
+    await expect(page.getByRole('button', { name: 'Pause' }).isDisabled()).resolves.toBe(true);
+
+    await page.getByLabel('from scratch').check();
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('#job-title [data-status="queued"], #job-title [data-status="running"]').first().waitFor();
+    await page.getByLabel('job log').getByText('retried from scratch').waitFor();
+    const retried = await client.query('query:jobs.get_status.v1', { job_id: jobId });
+    expect(['queued', 'running']).toContain(retried.status);
+    // From scratch: the countdown starts over (its log says nothing of resuming).
+    await expect(page.getByLabel('job log').textContent()).resolves.not.toMatch(/resuming countdown/);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#job-title [data-status="cancelled"]').waitFor();
+  });
+
   it('disables an extension, then uninstalls it after asking', async () => {
     await nav('Extensions').click();
     const card = page.locator('[data-extension="hello"]');

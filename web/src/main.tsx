@@ -73,7 +73,17 @@ const NAV = [
   { href: '/methods', label: 'Methods' },
 ];
 
+function pageTitle(path: string): string {
+  if (path.startsWith('/jobs/')) return `Job ${decodeURIComponent(path.slice('/jobs/'.length))}`;
+  if (path.startsWith('/methods/')) return decodeURIComponent(path.slice('/methods/'.length));
+  return NAV.find((n) => n.href === path)?.label ?? 'Not found';
+}
+
 function Page({ path }: { path: string }) {
+  // Each page has its own title, as a page load would (history, tabs, screen readers).
+  useEffect(() => {
+    document.title = `${pageTitle(path)} — Spacedrive`;
+  }, [path]);
   if (path === '/' || path === '') return <OverviewPage />;
   if (path === '/jobs') return <JobsPage />;
   if (path.startsWith('/jobs/')) return <JobPage jobId={decodeURIComponent(path.slice('/jobs/'.length))} />;
