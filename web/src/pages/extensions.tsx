@@ -307,7 +307,7 @@ export function ExtensionsPage() {
                   Methods and job types ({x.operations.length} / {x.job_types.length})
                 </summary>
                 <ul class="plain">
-                  {(x.operations as Array<{ method: string; description: string }>).map((o) => (
+                  {x.operations.map((o) => (
                     <li key={o.method}>
                       <a href={`/methods/${encodeURIComponent(o.method)}`} onClick={linkClick} class="mono">
                         {o.method}
@@ -315,7 +315,7 @@ export function ExtensionsPage() {
                       <span class="dim">{o.description}</span>
                     </li>
                   ))}
-                  {(x.job_types as Array<{ job_type: string; resumable: boolean; description: string }>).map((j) => (
+                  {x.job_types.map((j) => (
                     <li key={j.job_type}>
                       <span class="mono">{j.job_type}</span> <span class="badge">job{j.resumable ? ', resumable' : ''}</span> <span class="dim">{j.description}</span>
                     </li>
