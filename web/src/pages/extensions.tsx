@@ -64,6 +64,12 @@ const LIMIT_WORDS: Record<string, (v: number) => string> = {
   requests_per_minute: (v) => `${v} host calls per minute`,
   http_timeout_ms: (v) => `HTTP requests ≤ ${v} ms`,
   http_max_response_bytes: (v) => `HTTP responses ≤ ${formatBytes(v)}`,
+  max_operations: (v) => `up to ${v} methods`,
+  max_job_types: (v) => `up to ${v} job types`,
+  max_schema_bytes: (v) => `schemas ≤ ${formatBytes(v)}`,
+  max_registration_bytes: (v) => `registrations ≤ ${formatBytes(v)}`,
+  job_progress_timeout_ms: (v) => `a job silent for ${v} ms is stalled`,
+  max_state_bytes: (v) => `job checkpoints ≤ ${formatBytes(v)}`,
 };
 
 export function PermissionList({ permissions }: { permissions: ManifestPermissions }) {
