@@ -213,6 +213,11 @@ describe('web dashboard in headless Chromium', () => {
     await page.getByLabel('Filter methods').fill('classify_receipt');
     await page.getByRole('link', { name: 'query:finance:classify_receipt.v1' }).click();
     await page.getByRole('heading', { name: 'query:finance:classify_receipt.v1' }).waitFor();
+    // The page has an address of its own, which loads it again.
+    expect(new URL(page.url()).searchParams.get('method')).toBe('query:finance:classify_receipt.v1');
+    await page.reload();
+    await page.getByRole('heading', { name: 'query:finance:classify_receipt.v1' }).waitFor();
+    await expect(page.title()).resolves.toBe('query:finance:classify_receipt.v1 — Spacedrive');
     await page.locator('#in-pdf').setInputFiles(pdf);
     await page.getByRole('button', { name: 'Run query' }).click();
     const result = page.getByRole('region', { name: 'Result' });

@@ -73,22 +73,28 @@ const NAV = [
   { href: '/methods', label: 'Methods' },
 ];
 
+/** The method a methods page shows (`?method=`). */
+function methodOf(): string | null {
+  return new URLSearchParams(location.search).get('method');
+}
+
 function pageTitle(path: string): string {
   if (path.startsWith('/jobs/')) return `Job ${decodeURIComponent(path.slice('/jobs/'.length))}`;
-  if (path.startsWith('/methods/')) return decodeURIComponent(path.slice('/methods/'.length));
+  if (path === '/methods' && methodOf()) return methodOf()!;
   return NAV.find((n) => n.href === path)?.label ?? 'Not found';
 }
 
-function Page({ path }: { path: string }) {
+/** `route`: the path with its query string, which some pages read (`/methods?method=`). */
+function Page({ path, route }: { path: string; route: string }) {
   // Each page has its own title, as a page load would (history, tabs, screen readers).
   useEffect(() => {
     document.title = `${pageTitle(path)} — Spacedrive`;
-  }, [path]);
+  }, [route]);
   if (path === '/' || path === '') return <OverviewPage />;
   if (path === '/jobs') return <JobsPage />;
   if (path.startsWith('/jobs/')) return <JobPage jobId={decodeURIComponent(path.slice('/jobs/'.length))} />;
   if (path === '/extensions') return <ExtensionsPage />;
-  if (path === '/methods' || path.startsWith('/methods/')) return <MethodsPage selected={path.length > '/methods/'.length ? decodeURIComponent(path.slice('/methods/'.length)) : null} />;
+  if (path === '/methods') return <MethodsPage selected={methodOf()} />;
   return (
     <section>
       <h1>Not found</h1>
@@ -103,7 +109,8 @@ function Page({ path }: { path: string }) {
 }
 
 function App() {
-  const path = usePath();
+  const route = usePath();
+  const path = route.split('?')[0]!;
   const [session, setSession] = useState<'checking' | 'in' | 'out'>('checking');
   const [problem, setProblem] = useState<string | null>(null);
 
@@ -176,7 +183,7 @@ function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={path} />
+        <Page path={path} route={route} />
       </main>
     </>
   );

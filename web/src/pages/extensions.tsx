@@ -315,7 +315,7 @@ export function ExtensionsPage() {
                 <ul class="plain">
                   {x.operations.map((o) => (
                     <li key={o.method}>
-                      <a href={`/methods/${encodeURIComponent(o.method)}`} onClick={linkClick} class="mono">
+                      <a href={`/methods?method=${encodeURIComponent(o.method)}`} onClick={linkClick} class="mono">
                         {o.method}
                       </a>{' '}
                       <span class="dim">{o.description}</span>
