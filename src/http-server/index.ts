@@ -64,6 +64,8 @@ function isLoopback(host: string): boolean {
 }
 
 const NO_PARAMS = new URLSearchParams();
+/** Routes under /v1 that answer without credentials: the login flow. */
+const PUBLIC_PATHS = new Set(['/v1/login', '/v1/session', '/v1/logout']);
 /** How long calls in flight may take to answer when the HTTP listener closes. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -98,10 +100,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   app.notFound((c) => errorResponse(c, new SpacedriveError(ErrorCode.NOT_FOUND, `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
 
   // Every request: Host and Origin first (DNS rebinding, cross-site), then who is calling.
+  // One middleware, not one per concern: each layer costs on every call.
   app.use('*', async (c, next) => {
     security.checkOrigin(c.req.header('host'), c.req.header('origin'));
     const authorization = c.req.header('authorization');
-    c.set('auth', security.authenticate(authorization, authorization === undefined ? getCookie(c, SESSION_COOKIE) : undefined));
+    const auth = security.authenticate(authorization, authorization === undefined ? getCookie(c, SESSION_COOKIE) : undefined);
+    c.set('auth', auth);
+    // Everything under /v1 but the login flow, and /graphql, needs credentials (and the CSRF
+    // token for a cookie's writes); the dashboard's files do not.
+    const path = c.req.path;
+    if (path === '/graphql' || (path.startsWith('/v1/') && !PUBLIC_PATHS.has(path))) {
+      security.requireAuth(auth, c.req.method, c.req.header(CSRF_HEADER));
+    }
     await next();
   });
 
@@ -127,14 +137,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.json({ authenticated: false });
   });
-
-  // Everything else under /v1 and /graphql needs credentials (and the CSRF token for cookie writes).
-  const guard = async (c: Context<Env>, next: () => Promise<void>): Promise<void> => {
-    security.requireAuth(c.get('auth'), c.req.method, c.req.header(CSRF_HEADER));
-    await next();
-  };
-  app.use('/v1/*', guard);
-  app.use('/graphql', guard);
 
   const limits = { maxBytes: options.wire.maxFrameBytes, maxDepth: options.wire.maxJsonDepth };
   mountApi(app as unknown as Hono<{ Variables: { libraryId: string | null } }>, { dispatcher, limits });
