@@ -141,6 +141,7 @@ describe('web dashboard in headless Chromium', () => {
     await nav('Jobs').click();
     await page.locator('select[name="type"]').selectOption('hello:countdown');
     await page.locator('[data-count="1"]').waitFor();
+    expect(new URL(page.url()).search).toBe('?type=hello%3Acountdown');
     const listReads: string[] = [];
     const onRequest = (r: { url(): string }) => {
       if (/\/v1\/jobs(\?|$)/.test(new URL(r.url()).pathname + new URL(r.url()).search)) listReads.push(r.url());
