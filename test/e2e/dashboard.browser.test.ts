@@ -205,6 +205,12 @@ describe('web dashboard in headless Chromium', () => {
     await page.locator('[data-extension="hello"]').waitFor({ state: 'detached' });
     const after = JSON.parse((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout) as { extensions: Array<{ id: string }> };
     expect(after.extensions.map((e) => e.id)).toEqual(['finance']);
+
+    // Installed again from its folder, without enabling it.
+    await page.getByLabel('enable it now').uncheck();
+    await page.locator('#package-folder').setInputFiles(HELLO);
+    await page.getByRole('dialog').getByRole('button', { name: 'Install with these permissions' }).click();
+    await page.locator('[data-extension="hello"][data-state="disabled"]').waitFor();
   });
 
   it('calls finance:classify_receipt from the methods explorer with a PDF and shows the total, the CLI command and a GraphQL query that works', async () => {

@@ -204,7 +204,7 @@ export function ExtensionsPage() {
           </div>
           <div class="field">
             <label for="package-folder">or its folder</label>
-            <input id="package-folder" type="file" {...({ webkitdirectory: '' } as Record<string, string>)} onChange={(e) => void choose(e.currentTarget as HTMLInputElement)} />
+            <input id="package-folder" type="file" {...({ webkitdirectory: true } as Record<string, boolean>)} onChange={(e) => void choose(e.currentTarget as HTMLInputElement)} />
           </div>
           <label class="check">
             <input type="checkbox" checked={enableOnInstall} onChange={(e) => setEnableOnInstall((e.currentTarget as HTMLInputElement).checked)} /> enable it now
