@@ -96,6 +96,9 @@ describe('web dashboard in headless Chromium', () => {
     await card.getByText('Permissions').click();
     await expect(card.locator('[data-grant="call"]').textContent()).resolves.toContain('Calls only its own methods.');
     await expect(card.getByRole('table').textContent()).resolves.toMatch(/calls\d+/);
+    await card.getByRole('button', { name: 'Reload' }).click();
+    await page.getByRole('status').filter({ hasText: 'Reloaded hello.' }).waitFor();
+    await page.locator('[data-extension="hello"][data-state="loaded"]').waitFor();
     await screenshot('extensions.png');
   });
 
@@ -141,7 +144,7 @@ describe('web dashboard in headless Chromium', () => {
     await nav('Jobs').click();
     await page.locator('select[name="type"]').selectOption('hello:countdown');
     await page.locator('[data-count="1"]').waitFor();
-    expect(new URL(page.url()).search).toBe('?type=hello%3Acountdown');
+    await page.waitForURL((u) => u.search === '?type=hello%3Acountdown');
     const listReads: string[] = [];
     const onRequest = (r: { url(): string }) => {
       if (/\/v1\/jobs(\?|$)/.test(new URL(r.url()).pathname + new URL(r.url()).search)) listReads.push(r.url());
