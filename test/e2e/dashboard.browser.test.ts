@@ -195,6 +195,8 @@ describe('web dashboard in headless Chromium', () => {
     await card.getByRole('button', { name: 'Disable' }).click();
     await page.locator('[data-extension="hello"][data-state="disabled"]').waitFor();
     await card.getByRole('button', { name: 'Enable' }).waitFor();
+    // Its counters count the two countdowns completed above.
+    await expect(card.getByRole('table').textContent()).resolves.toContain('jobs completed / failed2 / 0');
     const listed = JSON.parse((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout) as { extensions: Array<{ id: string; state: string }> };
     expect(listed.extensions.find((e) => e.id === 'hello')?.state).toBe('disabled');
     await screenshot('extensions-disabled.png');

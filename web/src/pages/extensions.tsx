@@ -9,6 +9,8 @@ import { api, ApiError, type ExtensionInfo, type ExtensionLimits, type InstallPr
 import { onEvent } from '../events.js';
 import { formatBytes, formatTime } from '../format.js';
 import { linkClick } from '../router.js';
+import { jobsStore, ownerOf } from '../jobs-store.js';
+import { useStore } from '../use-store.js';
 import { toBase64 } from '../schema-form.js';
 
 type Listed = ExtensionInfo & { info?: ExtensionInfo };
@@ -337,7 +339,21 @@ export function ExtensionsPage() {
   );
 }
 
+/** Its jobs by outcome, from the jobs this page has (the job store, kept by the event stream). */
+function jobOutcomes(id: string): { completed: number; failed: number; running: number } {
+  const out = { completed: 0, failed: 0, running: 0 };
+  for (const j of jobsStore.rows.values()) {
+    if (ownerOf(j.job_type) !== id) continue;
+    if (j.status === 'completed') out.completed++;
+    else if (j.status === 'failed') out.failed++;
+    else if (j.status === 'running') out.running++;
+  }
+  return out;
+}
+
 function Counters({ x }: { x: ExtensionInfo }) {
+  useStore(jobsStore);
+  const jobs = jobOutcomes(x.id);
   const s = x.stats;
   const extra = (x.counters ?? x.metrics) as Record<string, unknown> | undefined;
   const rows: Array<[string, string]> = [
@@ -346,6 +362,7 @@ function Counters({ x }: { x: ExtensionInfo }) {
     ['instances (busy / queued)', s ? `${s.instances} (${s.busy} / ${s.queued})` : '—'],
     ['instances replaced after a trap or timeout', s ? String(s.replaced) : '—'],
     ['running jobs', String(x.running_jobs ?? 0)],
+    ['jobs completed / failed', `${jobs.completed} / ${jobs.failed}`],
     ['memory limit', x.limits ? `${x.limits.memory_mb} MiB per instance` : '—'],
     ['operations / job types', `${Array.isArray(x.operations) ? x.operations.length : x.operations} / ${Array.isArray(x.job_types) ? x.job_types.length : x.job_types}`],
     ['loaded', x.loaded_at ? `${formatTime(x.loaded_at)}${x.load_ms !== null ? ` in ${x.load_ms} ms` : ''}` : '—'],
