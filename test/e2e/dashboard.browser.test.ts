@@ -96,6 +96,9 @@ describe('web dashboard in headless Chromium', () => {
     await card.getByText('Permissions').click();
     await expect(card.locator('[data-grant="call"]').textContent()).resolves.toContain('Calls only its own methods.');
     await expect(card.getByRole('table').textContent()).resolves.toMatch(/calls\d+/);
+    await card.getByRole('button', { name: 'Reload' }).click();
+    await page.getByRole('status').filter({ hasText: 'Reloaded hello.' }).waitFor();
+    await page.locator('[data-extension="hello"][data-state="loaded"]').waitFor();
     await screenshot('extensions.png');
   });
 
@@ -141,6 +144,7 @@ describe('web dashboard in headless Chromium', () => {
     await nav('Jobs').click();
     await page.locator('select[name="type"]').selectOption('hello:countdown');
     await page.locator('[data-count="1"]').waitFor();
+    await page.waitForURL((u) => u.search === '?type=hello%3Acountdown');
     const listReads: string[] = [];
     const onRequest = (r: { url(): string }) => {
       if (/\/v1\/jobs(\?|$)/.test(new URL(r.url()).pathname + new URL(r.url()).search)) listReads.push(r.url());
@@ -163,12 +167,36 @@ describe('web dashboard in headless Chromium', () => {
     await screenshot('jobs.png');
   });
 
+  it('cancels a running job and retries it from scratch', async () => {
+    const client = await h.daemon.client();
+    const { job_id: jobId } = await client.action('action:jobs.dispatch.input.v1', { job_type: 'hello:countdown', params: { from: 200, delay_ms: 100 } });
+    await page.goto(`${h.url}/jobs/${jobId}`);
+    await page.locator('#job-title [data-status="running"]').waitFor();
+    await page.getByLabel('last checkpoint').filter({ hasText: 'remaining' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#job-title [data-status="cancelled"]').waitFor();
+    await expect(page.getByRole('button', { name: 'Pause' }).isDisabled()).resolves.toBe(true);
+
+    await page.getByLabel('from scratch').check();
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('#job-title [data-status="queued"], #job-title [data-status="running"]').first().waitFor();
+    await page.getByLabel('job log').getByText('retried from scratch').waitFor();
+    const retried = await client.query('query:jobs.get_status.v1', { job_id: jobId });
+    expect(['queued', 'running']).toContain(retried.status);
+    // From scratch: the countdown starts over (its log says nothing of resuming).
+    await expect(page.getByLabel('job log').textContent()).resolves.not.toMatch(/resuming countdown/);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#job-title [data-status="cancelled"]').waitFor();
+  });
+
   it('disables an extension, then uninstalls it after asking', async () => {
     await nav('Extensions').click();
     const card = page.locator('[data-extension="hello"]');
     await card.getByRole('button', { name: 'Disable' }).click();
     await page.locator('[data-extension="hello"][data-state="disabled"]').waitFor();
     await card.getByRole('button', { name: 'Enable' }).waitFor();
+    // Its counters count the two countdowns completed above.
+    await expect(card.getByRole('table').textContent()).resolves.toContain('jobs completed / failed2 / 0');
     const listed = JSON.parse((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout) as { extensions: Array<{ id: string; state: string }> };
     expect(listed.extensions.find((e) => e.id === 'hello')?.state).toBe('disabled');
     await screenshot('extensions-disabled.png');
@@ -182,6 +210,12 @@ describe('web dashboard in headless Chromium', () => {
     await page.locator('[data-extension="hello"]').waitFor({ state: 'detached' });
     const after = JSON.parse((await h.daemon.cli(['--json', 'extensions', 'list'])).stdout) as { extensions: Array<{ id: string }> };
     expect(after.extensions.map((e) => e.id)).toEqual(['finance']);
+
+    // Installed again from its folder, without enabling it.
+    await page.getByLabel('enable it now').uncheck();
+    await page.locator('#package-folder').setInputFiles(HELLO);
+    await page.getByRole('dialog').getByRole('button', { name: 'Install with these permissions' }).click();
+    await page.locator('[data-extension="hello"][data-state="disabled"]').waitFor();
   });
 
   it('calls finance:classify_receipt from the methods explorer with a PDF and shows the total, the CLI command and a GraphQL query that works', async () => {
@@ -191,6 +225,11 @@ describe('web dashboard in headless Chromium', () => {
     await page.getByLabel('Filter methods').fill('classify_receipt');
     await page.getByRole('link', { name: 'query:finance:classify_receipt.v1' }).click();
     await page.getByRole('heading', { name: 'query:finance:classify_receipt.v1' }).waitFor();
+    // The page has an address of its own, which loads it again.
+    expect(new URL(page.url()).searchParams.get('method')).toBe('query:finance:classify_receipt.v1');
+    await page.reload();
+    await page.getByRole('heading', { name: 'query:finance:classify_receipt.v1' }).waitFor();
+    await expect(page.title()).resolves.toBe('query:finance:classify_receipt.v1 — Spacedrive');
     await page.locator('#in-pdf').setInputFiles(pdf);
     await page.getByRole('button', { name: 'Run query' }).click();
     const result = page.getByRole('region', { name: 'Result' });
@@ -269,8 +308,8 @@ describe('web dashboard in headless Chromium', () => {
     const rendered = await table.locator('[role="row"]').count();
     expect(rendered).toBeGreaterThan(5);
     expect(rendered).toBeLessThan(60);
-    // Waiting jobs say what for.
-    await expect(table.locator('[role="row"][aria-rowindex="2"] .vt-waiting').textContent()).resolves.toMatch(/^start at /);
+    // Waiting jobs say what for (the events announce the jobs; their rows are then read in one request).
+    await table.locator('[role="row"][aria-rowindex="2"] .vt-waiting').filter({ hasText: /^start at / }).waitFor();
     await expect(table.locator('[role="row"][aria-rowindex="2"] .vt-waiting span').getAttribute('title')).resolves.toBe(`run_at ${runAt}`);
 
     // The oldest of them is last; End in the focused table scrolls there and draws it.

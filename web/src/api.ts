@@ -209,24 +209,22 @@ export interface ExtensionLimits {
   [key: string]: number;
 }
 
-export interface ExtensionSummary {
+/** An extension as `GET /v1/extensions` lists it: its summary (counts) with its info (lists) merged in. */
+export interface ExtensionInfo {
   id: string;
   name: string;
   version: string;
   state: 'disabled' | 'enabled' | 'loading' | 'loaded' | 'failed';
   enabled: boolean;
-  operations: number;
-  job_types: number;
   error?: { code: string; message: string };
-}
-
-export interface ExtensionInfo extends ExtensionSummary {
+  /** The summary's counts, or the info's lists. */
+  operations: number | Array<{ method: string; kind: string; description: string }>;
+  job_types: number | Array<{ job_type: string; resumable: boolean; description: string }>;
   description: string;
   author: string;
   installed_at: string;
   permissions: ManifestPermissions;
   limits: ExtensionLimits;
-  operations_list?: never;
   stats: { instances: number; busy: number; queued: number; replaced: number; calls: number; inline?: number } | null;
   load_ms: number | null;
   loaded_at: string | null;

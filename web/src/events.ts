@@ -40,6 +40,8 @@ export const EVENT_TYPES = [
 /** What the page subscribes to: jobs, extensions (their lists and the methods), libraries and their indexing (entry counts). */
 const SUBSCRIBED = 'job:*,extension:*,library:*,location:*';
 
+const READY_TIMEOUT_MS = 3_000;
+
 const listeners = new Set<Listener>();
 const readyListeners = new Set<() => void>();
 let source: EventSource | null = null;
@@ -82,8 +84,17 @@ export function connectEvents(): void {
     // Closed for good (refused: no session); else the browser reconnects by itself.
     setState(s.readyState === EventSource.CLOSED ? 'closed' : 'connecting');
   };
+  // Without its `ready` in a few seconds (a proxy buffering the stream, the browser's connections
+  // to this host all taken), views read anyway rather than wait: events apply when they come.
+  let readied = false;
+  const late = setTimeout(() => {
+    if (source !== s || readied || s.readyState === EventSource.CLOSED) return;
+    for (const l of readyListeners) l();
+  }, READY_TIMEOUT_MS);
   s.addEventListener('ready', () => {
     if (source !== s) return;
+    readied = true;
+    clearTimeout(late);
     setState('open');
     for (const l of readyListeners) l();
   });
@@ -116,3 +127,6 @@ export function onEventsState(listener: (s: typeof connectionState) => void): ()
   stateListeners.add(listener);
   return () => stateListeners.delete(listener);
 }
+
+// Leaving the page frees its connection at once (browsers allow few per host).
+(globalThis as { window?: { addEventListener(type: string, listener: () => void): void } }).window?.addEventListener('pagehide', () => source?.close());

@@ -27,7 +27,7 @@ const PAGE = 1000;
 
 const TERMINAL: JobStatus[] = ['completed', 'failed', 'cancelled'];
 
-class JobsStore {
+export class JobsStore {
   readonly rows = new Map<string, JobRow>();
   /** Ids, newest first (the order `GET /v1/jobs` returns). */
   order: string[] = [];
@@ -60,7 +60,9 @@ class JobsStore {
       this.#frame = null;
       for (const l of this.#listeners) l();
     };
-    this.#frame = typeof requestAnimationFrame === 'function' ? requestAnimationFrame(flush) : (setTimeout(flush, 16) as unknown as number);
+    // Outside a browser (the unit test) a timer stands in for the frame.
+    const raf = (globalThis as { requestAnimationFrame?: (cb: () => void) => number }).requestAnimationFrame;
+    this.#frame = raf ? raf.call(globalThis, flush) : (setTimeout(flush, 16) as unknown as number);
   }
 
   /**
@@ -71,7 +73,7 @@ class JobsStore {
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    onEvent((e) => this.#apply(e));
+    onEvent((e) => this.apply(e));
     onReady(() => void this.reload());
   }
 
@@ -214,7 +216,8 @@ class JobsStore {
     }
   }
 
-  #apply(e: DaemonEvent): void {
+  /** Applies one event of the stream to the rows (public for the unit test). */
+  apply(e: DaemonEvent): void {
     if (!e.type.startsWith('job:')) return;
     if (this.loading) this.#touchedDuringLoad = true;
     const p = e.payload;

@@ -53,7 +53,12 @@ function ThemeSwitch() {
 
 function LiveIndicator() {
   const [state, setState] = useState(eventsState());
-  useEffect(() => onEventsState(setState), []);
+  useEffect(() => {
+    const off = onEventsState(setState);
+    // It may have changed between this render and the subscription.
+    setState(eventsState());
+    return off;
+  }, []);
   return (
     <span class={`live live-${state}`} role="status" aria-live="polite" data-events={state}>
       {state === 'open' ? 'live' : state === 'connecting' ? 'connecting…' : 'offline'}
@@ -68,12 +73,28 @@ const NAV = [
   { href: '/methods', label: 'Methods' },
 ];
 
-function Page({ path }: { path: string }) {
+/** The method a methods page shows (`?method=`). */
+function methodOf(): string | null {
+  return new URLSearchParams(location.search).get('method');
+}
+
+function pageTitle(path: string): string {
+  if (path.startsWith('/jobs/')) return `Job ${decodeURIComponent(path.slice('/jobs/'.length))}`;
+  if (path === '/methods' && methodOf()) return methodOf()!;
+  return NAV.find((n) => n.href === path)?.label ?? 'Not found';
+}
+
+/** `route`: the path with its query string, which some pages read (`/methods?method=`). */
+function Page({ path, route }: { path: string; route: string }) {
+  // Each page has its own title, as a page load would (history, tabs, screen readers).
+  useEffect(() => {
+    document.title = `${pageTitle(path)} — Spacedrive`;
+  }, [route]);
   if (path === '/' || path === '') return <OverviewPage />;
   if (path === '/jobs') return <JobsPage />;
   if (path.startsWith('/jobs/')) return <JobPage jobId={decodeURIComponent(path.slice('/jobs/'.length))} />;
   if (path === '/extensions') return <ExtensionsPage />;
-  if (path === '/methods' || path.startsWith('/methods/')) return <MethodsPage selected={path.length > '/methods/'.length ? decodeURIComponent(path.slice('/methods/'.length)) : null} />;
+  if (path === '/methods') return <MethodsPage selected={methodOf()} />;
   return (
     <section>
       <h1>Not found</h1>
@@ -88,7 +109,8 @@ function Page({ path }: { path: string }) {
 }
 
 function App() {
-  const path = usePath();
+  const route = usePath();
+  const path = route.split('?')[0]!;
   const [session, setSession] = useState<'checking' | 'in' | 'out'>('checking');
   const [problem, setProblem] = useState<string | null>(null);
 
@@ -161,7 +183,7 @@ function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={path} />
+        <Page path={path} route={route} />
       </main>
     </>
   );

@@ -1,6 +1,7 @@
 /**
  * Path routing with the History API (the daemon answers every unknown path with index.html):
- * `/jobs`, `/jobs/<id>`, `/extensions`, `/methods`, `/methods/<method>`, `/` (overview).
+ * `/jobs`, `/jobs/<id>`, `/extensions`, `/methods`, `/methods?method=<method>`, `/` (overview).
+ * A method travels in the query string: a path ending like `….v1` would be taken for a file.
  */
 import { useEffect, useState } from 'preact/hooks';
 
@@ -20,10 +21,11 @@ window.addEventListener('popstate', () => {
   for (const l of listeners) l();
 });
 
+/** The path with its query string (`/methods?method=…`). */
 export function usePath(): string {
-  const [path, setPath] = useState(location.pathname);
+  const [path, setPath] = useState(location.pathname + location.search);
   useEffect(() => {
-    const l = () => setPath(location.pathname);
+    const l = () => setPath(location.pathname + location.search);
     listeners.add(l);
     return () => listeners.delete(l);
   }, []);

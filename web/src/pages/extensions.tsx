@@ -9,6 +9,8 @@ import { api, ApiError, type ExtensionInfo, type ExtensionLimits, type InstallPr
 import { onEvent } from '../events.js';
 import { formatBytes, formatTime } from '../format.js';
 import { linkClick } from '../router.js';
+import { jobsStore, ownerOf } from '../jobs-store.js';
+import { useStore } from '../use-store.js';
 import { toBase64 } from '../schema-form.js';
 
 type Listed = ExtensionInfo & { info?: ExtensionInfo };
@@ -64,6 +66,12 @@ const LIMIT_WORDS: Record<string, (v: number) => string> = {
   requests_per_minute: (v) => `${v} host calls per minute`,
   http_timeout_ms: (v) => `HTTP requests ≤ ${v} ms`,
   http_max_response_bytes: (v) => `HTTP responses ≤ ${formatBytes(v)}`,
+  max_operations: (v) => `up to ${v} methods`,
+  max_job_types: (v) => `up to ${v} job types`,
+  max_schema_bytes: (v) => `schemas ≤ ${formatBytes(v)}`,
+  max_registration_bytes: (v) => `registrations ≤ ${formatBytes(v)}`,
+  job_progress_timeout_ms: (v) => `a job silent for ${v} ms is stalled`,
+  max_state_bytes: (v) => `job checkpoints ≤ ${formatBytes(v)}`,
 };
 
 export function PermissionList({ permissions }: { permissions: ManifestPermissions }) {
@@ -198,7 +206,7 @@ export function ExtensionsPage() {
           </div>
           <div class="field">
             <label for="package-folder">or its folder</label>
-            <input id="package-folder" type="file" {...({ webkitdirectory: '' } as Record<string, string>)} onChange={(e) => void choose(e.currentTarget as HTMLInputElement)} />
+            <input id="package-folder" type="file" {...({ webkitdirectory: true } as Record<string, boolean>)} onChange={(e) => void choose(e.currentTarget as HTMLInputElement)} />
           </div>
           <label class="check">
             <input type="checkbox" checked={enableOnInstall} onChange={(e) => setEnableOnInstall((e.currentTarget as HTMLInputElement).checked)} /> enable it now
@@ -307,15 +315,15 @@ export function ExtensionsPage() {
                   Methods and job types ({x.operations.length} / {x.job_types.length})
                 </summary>
                 <ul class="plain">
-                  {(x.operations as Array<{ method: string; description: string }>).map((o) => (
+                  {x.operations.map((o) => (
                     <li key={o.method}>
-                      <a href={`/methods/${encodeURIComponent(o.method)}`} onClick={linkClick} class="mono">
+                      <a href={`/methods?method=${encodeURIComponent(o.method)}`} onClick={linkClick} class="mono">
                         {o.method}
                       </a>{' '}
                       <span class="dim">{o.description}</span>
                     </li>
                   ))}
-                  {(x.job_types as Array<{ job_type: string; resumable: boolean; description: string }>).map((j) => (
+                  {x.job_types.map((j) => (
                     <li key={j.job_type}>
                       <span class="mono">{j.job_type}</span> <span class="badge">job{j.resumable ? ', resumable' : ''}</span> <span class="dim">{j.description}</span>
                     </li>
@@ -331,7 +339,21 @@ export function ExtensionsPage() {
   );
 }
 
+/** Its jobs by outcome, from the jobs this page has (the job store, kept by the event stream). */
+function jobOutcomes(id: string): { completed: number; failed: number; running: number } {
+  const out = { completed: 0, failed: 0, running: 0 };
+  for (const j of jobsStore.rows.values()) {
+    if (ownerOf(j.job_type) !== id) continue;
+    if (j.status === 'completed') out.completed++;
+    else if (j.status === 'failed') out.failed++;
+    else if (j.status === 'running') out.running++;
+  }
+  return out;
+}
+
 function Counters({ x }: { x: ExtensionInfo }) {
+  useStore(jobsStore);
+  const jobs = jobOutcomes(x.id);
   const s = x.stats;
   const extra = (x.counters ?? x.metrics) as Record<string, unknown> | undefined;
   const rows: Array<[string, string]> = [
@@ -340,6 +362,7 @@ function Counters({ x }: { x: ExtensionInfo }) {
     ['instances (busy / queued)', s ? `${s.instances} (${s.busy} / ${s.queued})` : '—'],
     ['instances replaced after a trap or timeout', s ? String(s.replaced) : '—'],
     ['running jobs', String(x.running_jobs ?? 0)],
+    ['jobs completed / failed', `${jobs.completed} / ${jobs.failed}`],
     ['memory limit', x.limits ? `${x.limits.memory_mb} MiB per instance` : '—'],
     ['operations / job types', `${Array.isArray(x.operations) ? x.operations.length : x.operations} / ${Array.isArray(x.job_types) ? x.job_types.length : x.job_types}`],
     ['loaded', x.loaded_at ? `${formatTime(x.loaded_at)}${x.load_ms !== null ? ` in ${x.load_ms} ms` : ''}` : '—'],

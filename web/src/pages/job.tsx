@@ -37,6 +37,7 @@ export function JobPage({ jobId }: { jobId: string }) {
   const [logs, setLogs] = useState<JobLogLine[]>([]);
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState<Control | null>(null);
+  const [fromScratch, setFromScratch] = useState(false);
   const lastSeq = useRef(0);
   const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
 
@@ -103,7 +104,8 @@ export function JobPage({ jobId }: { jobId: string }) {
     setBusy(c);
     setProblem(null);
     try {
-      const j = await api<JobDetail>(`/v1/jobs/${encodeURIComponent(job.job_id)}/${c}`, { method: 'POST', body: {} });
+      const body = c === 'retry' && fromScratch ? { from_scratch: true } : {};
+      const j = await api<JobDetail>(`/v1/jobs/${encodeURIComponent(job.job_id)}/${c}`, { method: 'POST', body });
       setJob(j);
       await jobsStore.refresh(j.job_id);
     } catch (err) {
@@ -125,6 +127,11 @@ export function JobPage({ jobId }: { jobId: string }) {
           <span class="mono">{job.job_type}</span> <StatusBadge status={status} requested={job.requested} />
         </h1>
         <div class="actions" role="group" aria-label="Job controls">
+          {allowed(view).includes('retry') ? (
+            <label class="check" title="Forget the last checkpoint and start over">
+              <input type="checkbox" checked={fromScratch} onChange={(e) => setFromScratch((e.currentTarget as HTMLInputElement).checked)} /> from scratch
+            </label>
+          ) : null}
           {(['pause', 'resume', 'cancel', 'retry'] as Control[]).map((c) => (
             <button key={c} type="button" class={c === 'cancel' ? 'danger' : ''} disabled={!allowed(view).includes(c) || busy !== null} onClick={() => void act(c)}>
               {busy === c ? `${c}…` : c[0]!.toUpperCase() + c.slice(1)}

@@ -79,9 +79,20 @@ const columns = (short: Map<string, string>): Column<JobRow>[] => [
 
 export function JobsPage() {
   useStore(jobsStore);
-  const [status, setStatus] = useState(filters.status);
-  const [type, setType] = useState(filters.type);
-  const [owner, setOwner] = useState(filters.owner);
+  // An address with filters (`/jobs?status=failed&owner=finance`) sets them; else the last ones.
+  const query = new URLSearchParams(location.search);
+  const [status, setStatus] = useState(query.has('status') ? ((query.get('status') ?? '') as JobStatus | '') : filters.status);
+  const [type, setType] = useState(query.has('type') ? (query.get('type') ?? '') : filters.type);
+  const [owner, setOwner] = useState(query.has('owner') ? (query.get('owner') ?? '') : filters.owner);
+  // The address follows the filters, so a filtered list can be bookmarked or shared.
+  useEffect(() => {
+    const q = new URLSearchParams();
+    if (status) q.set('status', status);
+    if (type) q.set('type', type);
+    if (owner) q.set('owner', owner);
+    const next = `/jobs${q.size > 0 ? `?${q}` : ''}`;
+    if (next !== location.pathname + location.search) history.replaceState(null, '', next);
+  }, [status, type, owner]);
   const [dispatchOpen, setDispatchOpen] = useState(false);
   Object.assign(filters, { status, type, owner });
 

@@ -96,7 +96,7 @@ export function MethodsPage({ selected }: { selected: string | null }) {
               <ul>
                 {ms.map((m) => (
                   <li key={m.method}>
-                    <a href={`/methods/${encodeURIComponent(m.method)}`} onClick={linkClick} aria-current={m.method === selected ? 'page' : undefined} class="mono">
+                    <a href={`/methods?method=${encodeURIComponent(m.method)}`} onClick={linkClick} aria-current={m.method === selected ? 'page' : undefined} class="mono">
                       {m.method}
                     </a>
                   </li>

@@ -257,18 +257,18 @@ export function OverviewPage() {
           {status ? (
             <details>
               <summary>{Object.keys(status.counts).length} counters: calls, jobs, extensions, libraries, mail …</summary>
-            <table class="table counters" aria-label="Daemon counters">
-              <tbody>
-                {Object.entries(status.counts)
-                  .sort(([a], [b]) => a.localeCompare(b))
-                  .map(([k, v]) => (
-                    <tr key={k}>
-                      <th scope="row">{k.replace(/_/g, ' ')}</th>
-                      <td>{v.toLocaleString()}</td>
-                    </tr>
-                  ))}
-              </tbody>
-            </table>
+              <table class="table counters" aria-label="Daemon counters">
+                <tbody>
+                  {Object.entries(status.counts)
+                    .sort(([a], [b]) => a.localeCompare(b))
+                    .map(([k, v]) => (
+                      <tr key={k}>
+                        <th scope="row">{k.replace(/_/g, ' ')}</th>
+                        <td>{v.toLocaleString()}</td>
+                      </tr>
+                    ))}
+                </tbody>
+              </table>
             </details>
           ) : (
             <p>Loading…</p>
