@@ -4,89 +4,91 @@
  * - `query:expenses:total.v1` {receipts: [base64 PDF/PNG/JPEG…]} → the sum per currency, each
  *   receipt read by `finance:classify_receipt` (so this extension needs only
  *   `permissions.call: ["query:finance:"]` — no OCR or model permission of its own).
+ *
+ * Its classes are its schemas (the SDK derives and registers them), and the call to finance is
+ * typed: `callQuery<ClassifyByData, ReceiptSummary>` reads only the fields it uses.
  */
-import { ExtensionContext, OperationOptions, RawFields, callRaw, quote, rawFields } from "spacedrive-sdk";
+import { JSON } from "json-as";
+import { ExtensionContext, OperationOptions, callQuery } from "spacedrive-sdk";
 
 export { sd_abi_version, sd_alloc, sd_free } from "spacedrive-sdk";
 
-const TOTAL_INPUT =
-  '{"type":"object","additionalProperties":false,"required":["receipts"],"properties":{' +
-  '"receipts":{"type":"array","minItems":1,"maxItems":50,"items":{"type":"string","contentEncoding":"base64","minLength":1},' +
-  '"description":"Receipts (PDF, PNG or JPEG); file paths from the CLI"}}}';
+@json
+class TotalInput {
+  @describe("Receipts (PDF, PNG or JPEG); file paths from the CLI")
+  @schema('{"minItems":1,"maxItems":50,"items":{"type":"string","contentEncoding":"base64","minLength":1}}')
+  receipts: string[] = [];
+}
 
-const TOTAL_OUTPUT =
-  '{"type":"object","required":["totals","receipts","unread"],"properties":{' +
-  '"totals":{"type":"array","items":{"type":"object","required":["currency","total","count"],"properties":{' +
-  '"currency":{"type":"string"},"total":{"type":"number"},"count":{"type":"integer"}}}},' +
-  '"receipts":{"type":"array","items":{"type":"object"}},"unread":{"type":"integer","description":"Receipts without a total"}}}';
+/** What expenses asks finance: a receipt in any format, its type sniffed. */
+@json
+class ClassifyByData {
+  data: string = "";
+}
+
+/** The part of finance's answer expenses uses (and reports per receipt). */
+@json
+class ReceiptSummary {
+  merchant: string | null = null;
+  date: string | null = null;
+  total: JSON.Box<f64> | null = null;
+  currency: string | null = null;
+}
+
+@json
+class CurrencyTotal {
+  currency: string = "";
+  total: f64 = 0;
+  count: i32 = 0;
+}
+
+@json
+class TotalOutput {
+  totals: CurrencyTotal[] = [];
+  receipts: ReceiptSummary[] = [];
+  @describe("Receipts without a total")
+  unread: i32 = 0;
+}
 
 export function plugin_init(): i32 {
   const ctx = new ExtensionContext();
-  ctx.registerQuery("total", "total", new OperationOptions("Sums receipts per currency (each read by finance:classify_receipt)", TOTAL_INPUT, TOTAL_OUTPUT));
+  ctx.registerQuery("total", "total", OperationOptions.typed<TotalInput, TotalOutput>("Sums receipts per currency (each read by finance:classify_receipt)"));
   return ctx.initStatus();
-}
-
-/** Raw elements of a JSON array of strings (base64 has no quotes or brackets inside). */
-function stringElements(json: string): string[] {
-  const out = new Array<string>();
-  let i = json.indexOf("[");
-  while (i >= 0) {
-    const open = json.indexOf('"', i + 1);
-    if (open < 0) break;
-    const close = json.indexOf('"', open + 1);
-    if (close < 0) break;
-    out.push(json.substring(open, close + 1));
-    i = close;
-  }
-  return out;
-}
-
-function numberOf(f: RawFields, key: string): f64 {
-  const v = f.get(key);
-  if (v === null || v == "null") return NaN;
-  return F64.parseFloat(v);
 }
 
 /** `query:expenses:total.v1` */
 export function total(ptr: i32, len: i32): i64 {
   const ctx = ExtensionContext.fromParams(ptr, len);
-  const input = rawFields(ctx.readInputString());
-  const receipts = stringElements(input!.getOr("receipts", "[]"));
-  const currencies = new Array<string>();
+  const input = ctx.readInput<TotalInput>();
+  const out = new TotalOutput();
   const cents = new Array<i64>();
-  const counts = new Array<i32>();
-  const summaries = new Array<string>();
-  let unread = 0;
-  for (let i = 0; i < receipts.length; i++) {
+  const ask = new ClassifyByData();
+  for (let i = 0; i < input.receipts.length; i++) {
+    ask.data = input.receipts[i];
     // The host validates the payload against finance's input schema, as for any caller.
-    const r = callRaw("query:finance:classify_receipt.v1", '{"data":' + receipts[i] + "}");
+    const r = callQuery<ClassifyByData, ReceiptSummary>("query:finance:classify_receipt.v1", ask);
     if (!r.ok) return ctx.fail("receipt " + (i + 1).toString() + ": " + r.error!.message, r.error!.code);
-    const f = rawFields(r.value)!;
-    const amount = numberOf(f, "total");
-    const currency = f.string("currency", "");
-    summaries.push('{"merchant":' + f.getOr("merchant", "null") + ',"date":' + f.getOr("date", "null") + ',"total":' + f.getOr("total", "null") + ',"currency":' + f.getOr("currency", "null") + "}");
-    if (isNaN(amount)) {
-      unread++;
+    const receipt = r.value;
+    out.receipts.push(receipt);
+    const amount = receipt.total;
+    if (amount === null) {
+      out.unread++;
       continue;
     }
-    const key = currency.length > 0 ? currency : "unknown";
-    let k = currencies.indexOf(key);
-    if (k < 0) {
-      currencies.push(key);
+    const currency = receipt.currency;
+    const key = currency !== null && currency.length > 0 ? currency : "unknown";
+    let k = 0;
+    while (k < out.totals.length && out.totals[k].currency != key) k++;
+    if (k == out.totals.length) {
+      const t = new CurrencyTotal();
+      t.currency = key;
+      out.totals.push(t);
       cents.push(0);
-      counts.push(0);
-      k = currencies.length - 1;
     }
     // Sum in cents so 0.1 + 0.2 stays 0.30.
-    cents[k] += <i64>Math.round(amount * 100);
-    counts[k]++;
+    cents[k] += <i64>Math.round(amount.value * 100);
+    out.totals[k].count++;
   }
-  const totals = new Array<string>();
-  for (let k = 0; k < currencies.length; k++) {
-    const c = cents[k];
-    const frac = c % 100;
-    const amountText = (c / 100).toString() + (frac == 0 ? "" : "." + (frac < 10 ? "0" : "") + frac.toString());
-    totals.push('{"currency":' + quote(currencies[k]) + ',"total":' + amountText + ',"count":' + counts[k].toString() + "}");
-  }
-  return ctx.writeOutputString('{"totals":[' + totals.join(",") + '],"receipts":[' + summaries.join(",") + '],"unread":' + unread.toString() + "}");
+  for (let k = 0; k < out.totals.length; k++) out.totals[k].total = <f64>cents[k] / 100;
+  return ctx.writeOutput<TotalOutput>(out);
 }
