@@ -316,6 +316,12 @@ const CARGO_CONFIG = [
   '--config', 'source.crates-io.replace-with="debian"',
   '--config', `source.debian.directory="${CRATE_REGISTRY}"`,
   '--config', 'net.offline=true',
+  // Small modules whatever the crate's own profile says (a crate's Cargo.toml need not repeat it).
+  '--config', 'profile.release.opt-level="s"',
+  '--config', 'profile.release.lto=true',
+  '--config', 'profile.release.codegen-units=1',
+  '--config', 'profile.release.panic="abort"',
+  '--config', 'profile.release.strip="debuginfo"',
 ];
 
 function isRustExtension(id) {
