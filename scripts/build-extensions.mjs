@@ -314,6 +314,12 @@ const CARGO_CONFIG = [
   '--config', 'source.crates-io.replace-with="debian"',
   '--config', `source.debian.directory="${CRATE_REGISTRY}"`,
   '--config', 'net.offline=true',
+  // Small modules whatever the crate's own profile says (a crate's Cargo.toml need not repeat it).
+  '--config', 'profile.release.opt-level="s"',
+  '--config', 'profile.release.lto=true',
+  '--config', 'profile.release.codegen-units=1',
+  '--config', 'profile.release.panic="abort"',
+  '--config', 'profile.release.strip="debuginfo"',
 ];
 
 function isRustExtension(id) {
@@ -359,7 +365,9 @@ async function buildRustExtension(id, force, abiCheck) {
   const outDir = join(BUILD_DIR, 'extensions', id);
   const wasmPath = join(outDir, `${id}.wasm`);
   const manifestPath = join(outDir, 'manifest.json');
-  const inputs = inputsHash([join(EXTENSIONS_DIR, id), RUST_SDK_DIR, THIS_SCRIPT]) + `-${toolchain.version.replace(/\s+/g, '_')}`;
+  // The SDK's crates and cargo settings, not its README.
+  const sdk = ['spacedrive-sdk', 'spacedrive-sdk-macros', 'Cargo.toml', '.cargo'].map((p) => join(RUST_SDK_DIR, p));
+  const inputs = inputsHash([join(EXTENSIONS_DIR, id), ...sdk, THIS_SCRIPT]) + `-${toolchain.version.replace(/\s+/g, '_')}`;
   if (!force && upToDate(id, inputs, wasmPath, manifestPath)) return { id, skipped: true };
   const template = readManifestTemplate(id);
   mkdirSync(outDir, { recursive: true });

@@ -79,10 +79,13 @@ async function extensions(product, abiReady) {
   const failed = reportBuild(results, performance.now() - started, (line) => lines.push(line));
   if (failed > 0) throw new StepFailed(lines.join('\n'));
   const built = results.filter((r) => !r.skipped);
-  const upToDate = results.filter((r) => r.skipped).map((r) => r.id);
+  const upToDate = results.filter((r) => r.skipped && !r.notBuilt).map((r) => r.id);
+  // A Rust extension without Debian's Rust toolchain: the message says what to install.
+  const notBuilt = results.filter((r) => r.notBuilt).map((r) => r.notBuilt);
   return [
     built.length > 0 ? `built ${built.map((r) => `${r.id} (${(r.ms / 1000).toFixed(1)} s)`).join(', ')}` : '',
     upToDate.length > 0 ? `up to date: ${upToDate.join(', ')}` : '',
+    ...notBuilt,
   ]
     .filter(Boolean)
     .join('; ');
@@ -96,7 +99,7 @@ const RUN_STEP = {
   async 'test services'() {
     const { code } = await run('bash', [join(ROOT, 'scripts', 'test-env.sh')], { inheritOutput: true });
     if (code !== 0) throw new StepFailed('');
-    return 'dovecot installed, PostgreSQL and Redis running where installed';
+    return "dovecot and Debian's Rust toolchain installed, PostgreSQL and Redis running where installed";
   },
   typescript: () => typescriptProject('tsconfig.build.json'),
   'product extensions': (running) => extensions(true, running.typescript),

@@ -319,8 +319,10 @@ export async function run(): Promise<BenchSection> {
     });
     releasers.push(() => inlineCore.close());
     if ((await inlineCore.extensions.install(TEST_EXT_DIR)).state !== 'loaded') throw new Error('test-ext did not load in the second core');
-    if (!existsSync(join(RUST_EXT_DIR, 'manifest.json'))) throw new Error(`${RUST_EXT_ID} is not built: npm run build builds it when Debian's Rust toolchain is installed (sdk/rust/README.md)`);
-    for (const c of [core, inlineCore]) {
+    // Without Debian's Rust toolchain the build skips hello-rs: the Rust rows are left out, saying so.
+    const rustBuilt = existsSync(join(RUST_EXT_DIR, 'manifest.json'));
+    if (!rustBuilt) console.warn(`extensions bench: ${RUST_EXT_ID} is not built (it needs Debian's Rust toolchain, sdk/rust/README.md); the Rust rows are left out`);
+    for (const c of rustBuilt ? [core, inlineCore] : []) {
       const rs = await c.extensions.install(RUST_EXT_DIR);
       if (rs.state !== 'loaded') throw new Error(`${RUST_EXT_ID} did not load: ${JSON.stringify(rs.error)}`);
     }
@@ -341,8 +343,10 @@ export async function run(): Promise<BenchSection> {
     while (sandbox.stats().instances < LIMITS.instances || sandbox.stats().busy > 0) await new Promise((r) => setTimeout(r, 5));
     await poolReady(core, TEST_EXT_ID);
     await poolReady(inlineCore, TEST_EXT_ID);
-    await poolReady(core, RUST_EXT_ID);
-    await poolReady(inlineCore, RUST_EXT_ID);
+    if (rustBuilt) {
+      await poolReady(core, RUST_EXT_ID);
+      await poolReady(inlineCore, RUST_EXT_ID);
+    }
     await Promise.all(Array.from({ length: 4 }, () => sandbox.call('echo', INPUT, { chain: [] })));
 
     const keys = [
@@ -373,10 +377,12 @@ export async function run(): Promise<BenchSection> {
       rounds.extInlineOne.push(
         await measure('test-ext noop query via execute, on the main thread (default), 1 in flight', () => inlineCore.execute(EXT_NOOP, {}), { ops: 30_000 }),
       );
-      rounds.rustOne.push(await measure('hello-rs (Rust) noop query via execute, on a worker, 1 in flight', () => core.execute(RUST_NOOP, {}), { ops: 30_000 }));
-      rounds.rustInlineOne.push(
-        await measure('hello-rs (Rust) noop query via execute, on the main thread (default), 1 in flight', () => inlineCore.execute(RUST_NOOP, {}), { ops: 30_000 }),
-      );
+      if (rustBuilt) {
+        rounds.rustOne.push(await measure('hello-rs (Rust) noop query via execute, on a worker, 1 in flight', () => core.execute(RUST_NOOP, {}), { ops: 30_000 }));
+        rounds.rustInlineOne.push(
+          await measure('hello-rs (Rust) noop query via execute, on the main thread (default), 1 in flight', () => inlineCore.execute(RUST_NOOP, {}), { ops: 30_000 }),
+        );
+      }
       rounds.extMany.push(
         await measure(`test-ext noop query via execute, on workers, 64 in flight (${instances} instances)`, () => core.execute(EXT_NOOP, {}), {
           ops: 100_000,
@@ -413,8 +419,7 @@ export async function run(): Promise<BenchSection> {
     const sockCore = bestRound(rounds.sockCore);
     const sockOne = bestRound(rounds.sockOne);
     const sockSixteen = bestRound(rounds.sockSixteen, 'throughput');
-    const rustOne = bestRound(rounds.rustOne);
-    const rustInlineOne = bestRound(rounds.rustInlineOne);
+    const rust = rustBuilt ? { one: bestRound(rounds.rustOne), inlineOne: bestRound(rounds.rustInlineOne) } : undefined;
     const kib = (id: string) => builtModuleBytes(id) / 1024;
     const loadCold = await loadTime(bytes, false);
     const loadWarm = await loadTime(bytes, true);
@@ -425,7 +430,7 @@ export async function run(): Promise<BenchSection> {
       rows: [
         raw, rtt, one, inlineOne, many, inWorker, crossing, loadCold, loadWarm,
         rawNoop, coreExec, extOne, extInlineOne, extMany, sockCore, sockOne, sockSixteen, extismOne, extismMany, loadManager,
-        rustOne, rustInlineOne,
+        ...(rust ? [rust.one, rust.inlineOne] : []),
       ],
       checks: [
         check('sandbox call on a worker p50 / (thread round trip p50 + raw call p50)', one.p50Us / (rtt.p50Us + raw.p50Us), '<=', 1.5),
@@ -439,11 +444,15 @@ export async function run(): Promise<BenchSection> {
         check(`test-ext noop via execute ops/s / Extism ops/s, 64 in flight on ${instances} instances each`, extMany.opsPerSec / extismMany.opsPerSec, '>=', 5),
         check('test-ext noop queries/s via execute, 64 in flight', extMany.opsPerSec, '>=', 50_000),
         check('test-ext load through the manager p50, ms', loadManager.p50Us / 1000, '<=', 100),
-        check('Rust noop (hello-rs) / AssemblyScript noop (test-ext) via execute p50, on a worker', rustOne.p50Us / extOne.p50Us, '<=', 1.2),
-        check('Rust noop (hello-rs) / AssemblyScript noop (test-ext) via execute p50, on the main thread', rustInlineOne.p50Us / extInlineOne.p50Us, '<=', 1.2),
-        // Sizes are reported, not judged: a Rust module carries serde and its allocator.
-        check(`module size KiB: hello-rs (Rust) ${kib('hello-rs').toFixed(0)} / test-ext (AssemblyScript) ${kib('test-ext').toFixed(0)}`, kib('hello-rs') / kib('test-ext'), '<=', 4),
-        check(`module size KiB: finance-rs (Rust) ${kib('finance-rs').toFixed(0)} / finance (AssemblyScript) ${kib('finance').toFixed(0)}`, kib('finance-rs') / kib('finance'), '<=', 4),
+        ...(rust
+          ? [
+              check('Rust noop (hello-rs) / AssemblyScript noop (test-ext) via execute p50, on a worker', rust.one.p50Us / extOne.p50Us, '<=', 1.2),
+              check('Rust noop (hello-rs) / AssemblyScript noop (test-ext) via execute p50, on the main thread', rust.inlineOne.p50Us / extInlineOne.p50Us, '<=', 1.2),
+              // Sizes are reported against a loose bound: a Rust module carries serde and its allocator.
+              check(`module size KiB: hello-rs (Rust) ${kib('hello-rs').toFixed(0)} / test-ext (AssemblyScript) ${kib('test-ext').toFixed(0)}`, kib('hello-rs') / kib('test-ext'), '<=', 4),
+              check(`module size KiB: finance-rs (Rust) ${kib('finance-rs').toFixed(0)} / finance (AssemblyScript) ${kib('finance').toFixed(0)}`, kib('finance-rs') / kib('finance'), '<=', 4),
+            ]
+          : []),
       ],
     };
   } finally {

@@ -162,6 +162,27 @@ describe(`${ext} extension: classify, import, call from another extension`, { ti
     expect(paths).toEqual(['receipts/_._.._etc_passwd.eml', 'receipts/a_b@c.eml']);
   });
 
+  it('--library: the import lands in the library named, or is refused when the action takes none — never in another', async () => {
+    const lib = await cliJson(d, ['library', 'create', `${ext}-flag`]);
+    const receipt = { merchant: 'Flag Shop', date: '2025-01-03', total: 2.5, currency: 'USD', items: [] };
+    const input = JSON.stringify({ emails: [{ id: `<flag-${ext}@x>`, subject: 'flag', receipt }] });
+    const r = await d.cli(['--json', 'action', `${ext}:import_receipts`, '--library', lib.id, '--json-input', input]);
+    const info = await cliJson(d, ['extensions', 'info', ext]);
+    const scoped = info.operations.find((o: { method: string }) => o.method === `action:${ext}:import_receipts.input.v1`).library_scoped;
+    if (scoped) {
+      expect(r.code, r.stderr).toBe(0);
+      expect((await financialEntries(d, lib.id)).map((e) => e.path)).toEqual([`receipts/flag-${ext}@x.eml`]);
+    } else {
+      expect(r.code).toBe(1);
+      expect(cliError(r)).toMatchObject({ code: 'INVALID_INPUT' });
+      expect(cliError(r).message).toContain('does not take a library');
+      expect(await financialEntries(d, lib.id)).toEqual([]);
+    }
+    expect((await financialEntries(d)).map((e) => e.path)).not.toContain(`receipts/flag-${ext}@x.eml`);
+    // finance-rs registers it library-scoped.
+    if (ext === 'finance-rs') expect(scoped).toBe(true);
+  });
+
   // expenses calls the AssemblyScript finance extension.
   it.skipIf(ext !== 'finance')('another extension calls finance:classify_receipt (expenses:total sums receipts per currency)', async () => {
     const files = sampleReceipts.map((r) => join(SAMPLES, 'receipts', r.file));

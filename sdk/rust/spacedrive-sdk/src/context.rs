@@ -164,8 +164,8 @@ impl ExtensionContext {
         self.host("extension.config", &json!({}))
     }
 
-    /// The payload's `library_id` when this context was given one and the payload has none:
-    /// a library-scoped call inherits the call's library on the host side already.
+    /// `payload` with the library given to `new` when it names none (for `vdfs()`, whose methods
+    /// all take one); without one the host uses the call's library.
     fn with_library(&self, mut payload: Value) -> Value {
         if let (Some(Some(lib)), Some(obj)) = (self.library.borrow().as_ref(), payload.as_object_mut()) {
             if !obj.contains_key("library_id") {
@@ -186,15 +186,14 @@ impl ExtensionContext {
 
     /// Calls a query: `"finance:classify_receipt"` (short, as the CLI takes it) or the full
     /// `"query:finance:classify_receipt.v1"`.
+    /// A library-scoped method without a `library_id` in `input` runs against the call's library.
     pub fn call_query<I: Serialize, O: DeserializeOwned>(&self, method: &str, input: I) -> Result<O> {
-        let payload = self.with_library(serde_json::to_value(input)?);
-        self.host(&full_method("query", method), &payload)
+        self.host(&full_method("query", method), &serde_json::to_value(input)?)
     }
 
     /// Calls an action (`"files.copy"`, `"finance:import_receipts"` or a full name).
     pub fn call_action<I: Serialize, O: DeserializeOwned>(&self, method: &str, input: I) -> Result<O> {
-        let payload = self.with_library(serde_json::to_value(input)?);
-        self.host(&full_method("action", method), &payload)
+        self.host(&full_method("action", method), &serde_json::to_value(input)?)
     }
 
     pub fn ai(&self) -> crate::ai::Ai<'_> {
