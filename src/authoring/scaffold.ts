@@ -212,6 +212,8 @@ it('notes: logs the text and dispatches a count of its words', async () => {
   expect(out.words).toBe(3);
   expect(harness.logs).toContainEqual(expect.objectContaining({ level: 'info', message: 'note: three little words' }));
   expect(harness.hostCalls.map((c) => c.method)).toContain('action:jobs.dispatch.input.v1');
+  // The job it dispatched counts the words.
+  expect((await harness.job(out.job_id).finished()).output).toEqual({ counted: 3 });
 });
 
 it('counts step by step, one checkpoint per step', async () => {

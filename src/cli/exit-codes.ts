@@ -60,7 +60,15 @@ export function exitCodeFor(err: unknown): ExitCode {
     e.code === ErrorCode.UNAUTHENTICATED ||
     e.code === ErrorCode.PROTOCOL_ERROR ||
     e.code === 'DAEMON_START_FAILED' ||
-    e.code === 'DAEMON_ALREADY_RUNNING'
+    e.code === 'DAEMON_ALREADY_RUNNING' ||
+    // Found by the CLI itself while writing or installing an extension (a build that fails, a
+    // package whose checksums do not match, a download that fails): the command was right.
+    e.code === ErrorCode.EXTENSION_INVALID ||
+    e.code === ErrorCode.EXTENSION_LOAD_FAILED ||
+    e.code === ErrorCode.CHECKSUM_MISMATCH ||
+    e.code === ErrorCode.HTTP_FAILED ||
+    e.code === ErrorCode.HTTP_TOO_LARGE ||
+    e.code === ErrorCode.ALREADY_EXISTS
   ) {
     return ExitCode.OPERATION_FAILED;
   }

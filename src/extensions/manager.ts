@@ -846,7 +846,10 @@ export class ExtensionManager {
             ...(reg.stateSchema !== undefined ? { stateSchema: reg.stateSchema as JsonSchema } : {}),
             ...(reg.outputSchema !== undefined ? { outputSchema: reg.outputSchema as JsonSchema } : {}),
             maxConcurrency: version.limits.concurrent_jobs,
-            call: (fn, input, opts) => observeCall(this.#core.events, { id, export: fn, ...(opts.jobId ? { job_id: opts.jobId } : {}) }, () => version.call(fn, input, opts)),
+            call: (fn, input, opts) =>
+              this.#core.events.wants('guest:call')
+                ? observeCall(this.#core.events, { id, export: fn, ...(opts.jobId ? { job_id: opts.jobId } : {}) }, () => version.call(fn, input, opts))
+                : version.call(fn, input, opts),
             // Observed job runs go through call(), which reports them.
             callNow: (fn, input, opts) => (this.#core.events.wants('guest:call') ? undefined : version.callNow(fn, input, opts)),
             running: version.running,

@@ -80,9 +80,17 @@ export class HarnessJob {
     readonly id: string,
     readonly type: string,
     stepwise: boolean,
+    /** What the harness saw of this job before it was started by name (reports that came first). */
+    earlier?: HarnessJob,
   ) {
     this.#stepwise = stepwise;
     this.crashed = new Promise<void>((r) => (this.#crashed = r));
+    if (earlier) {
+      this.reports.push(...earlier.reports);
+      this.checkpoints.push(...earlier.checkpoints);
+      this.#pending.push(...earlier.#pending);
+      earlier.crashed.then(() => this.#crashed());
+    }
   }
 
   /** @internal a durable report arrived; resolves when the guest may continue. */
@@ -157,6 +165,8 @@ export class ExtensionHarness {
   readonly #fakes = new Map<string, Fake>();
   readonly #jobs = new Map<string, HarnessJob>();
   #crashAfter: number | null = null;
+  /** Whose checkpoints count towards an armed crash: a job id, or 'next' (the next job started, else any). */
+  #crashTarget: string | 'next' = 'next';
   #checkpointsSinceArmed = 0;
   #crashing: Promise<void> | null = null;
   #closed = false;
@@ -243,12 +253,13 @@ export class ExtensionHarness {
    */
   async startJob(name: string, params: unknown = {}, opts: { stepwise?: boolean; libraryId?: string } = {}): Promise<HarnessJob> {
     const type = name.includes(':') ? name : `${this.extensionId}:${name}`;
+    // Registered before the job can run, so that its first report finds it.
     const { jobId } = await this.#core.jobs.dispatch(type, params, { dispatchedBy: 'client', ...(opts.libraryId ? { libraryId: opts.libraryId } : {}) });
-    let job = this.#jobs.get(jobId);
-    if (!job) {
-      job = new HarnessJob(this, jobId, type, opts.stepwise === true);
-      this.#jobs.set(jobId, job);
-    }
+    const seen = this.#jobs.get(jobId);
+    // A job that reported before dispatch returned is known already, as a job of unknown type.
+    const job = new HarnessJob(this, jobId, type, opts.stepwise === true, seen);
+    this.#jobs.set(jobId, job);
+    if (this.#crashAfter !== null && this.#crashTarget === 'next') this.#crashTarget = jobId;
     return job;
   }
 
@@ -258,16 +269,25 @@ export class ExtensionHarness {
   }
 
   /**
-   * Arms a crash: right after the extension's `n`-th checkpoint from now is durable, the host
+   * Arms a crash: right after the `n`-th checkpoint from now of `job` (default: the next job
+   * {@link startJob} starts) is durable, the host
    * dies as a killed daemon would (the job store closes without writing anything more, the
    * sandbox's workers are stopped mid-call); the job's `crashed` promise resolves. Start the
    * host again with {@link restart}: the job system recovers the job, which continues from
    * that checkpoint.
    */
-  crashAfterCheckpoint(n: number): void {
+  crashAfterCheckpoint(n: number, job?: HarnessJob | string): void {
     if (!Number.isInteger(n) || n < 1) throw new SpacedriveError(ErrorCode.USAGE, `crashAfterCheckpoint(n): n must be a positive integer, got ${n}`);
     this.#crashAfter = n;
+    // Only that job's checkpoints count (by default the next job startJob starts), so that
+    // another job of the extension still running cannot trigger it.
+    this.#crashTarget = job === undefined ? 'next' : typeof job === 'string' ? job : job.id;
     this.#checkpointsSinceArmed = 0;
+  }
+
+  /** The harness's view of any job (one the extension dispatched itself, say): `finished()`, `checkpoints`, … */
+  job(jobId: string): HarnessJob {
+    return this.#job(jobId)!;
   }
 
   /** Resolves when an armed crash happened. */
@@ -347,7 +367,8 @@ export class ExtensionHarness {
         const answer = await next(report);
         const job = this.#job(jobId)!;
         const isCheckpoint = 'state' in report;
-        if (isCheckpoint && this.#crashAfter !== null && ++this.#checkpointsSinceArmed === this.#crashAfter) {
+        const counts = this.#crashTarget === 'next' || this.#crashTarget === jobId;
+        if (isCheckpoint && this.#crashAfter !== null && counts && ++this.#checkpointsSinceArmed === this.#crashAfter) {
           this.#crashAfter = null;
           this.#crashing = this.#crash();
           void job.reported(report);

@@ -40,7 +40,8 @@ describe('extension author loop (outside the repository)', () => {
     expect(tested.code, tested.stdout + tested.stderr).toBe(0);
     expect(tested.stdout).toMatch(/Tests\s+5 passed/);
 
-    const built = await cli(['--json', 'extension', 'build', project]);
+    // --dev: the unoptimised build (the release build only adds binaryen's -O3 time here).
+    const built = await cli(['--json', 'extension', 'build', project, '--dev']);
     expect(built.code, built.stderr).toBe(0);
     const build = JSON.parse(built.stdout);
     expect(build.registrations.map((r: { method?: string; job_type?: string }) => r.method ?? r.job_type)).toEqual(['query:greeter:greet.v1', 'action:greeter:note.input.v1', 'greeter:count']);
