@@ -17,7 +17,6 @@ import { SqliteMailStore, type MailStore } from '../mail/store.js';
 import { PostgresMailStore } from '../mail/postgres-store.js';
 import { openPostgres, redactUrl, type PostgresDatabase } from '../storage/postgres/index.js';
 import type { Logger } from '../logging/index.js';
-import type { JobStore } from '../jobs/store/index.js';
 
 export interface StorageBackend {
   readonly kind: 'sqlite' | 'postgres';

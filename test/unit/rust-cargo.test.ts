@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../helpers/daemon.js';
 const CONFIG = ['--config', 'source.crates-io.replace-with="debian"', '--config', 'source.debian.directory="/usr/share/cargo/registry"', '--config', 'net.offline=true'];
 
 function cargoTest(dir: string) {
-  const env = { ...process.env, PATH: `/usr/bin:${process.env.PATH ?? ''}`, RUSTC: '/usr/bin/rustc', CARGO_TARGET_DIR: join(REPO_ROOT, 'build', 'rust-target'), CARGO_TERM_COLOR: 'never' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `/usr/bin:${process.env.PATH ?? ''}`, RUSTC: '/usr/bin/rustc', CARGO_TARGET_DIR: join(REPO_ROOT, 'build', 'rust-target'), CARGO_TERM_COLOR: 'never' };
   delete env.RUSTUP_TOOLCHAIN;
   return spawnSync('/usr/bin/cargo', ['test', '--quiet', ...CONFIG], { cwd: join(REPO_ROOT, dir), env, encoding: 'utf8' });
 }
