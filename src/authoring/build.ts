@@ -17,7 +17,7 @@ import type { GuestRegistration } from '../extensions/sandbox/types.js';
 import { silentLogger } from '../logging/index.js';
 import { abiProblems } from './abi-check.js';
 import { readProject, type ExtensionProject } from './project.js';
-import { asPackagesDir, ascModule, jsonAsTransform } from './toolchain.js';
+import { asPackagesDir, ascModule, jsonAsTransform, sdkSchemaTransform } from './toolchain.js';
 
 /** The ABI version this host builds and loads. */
 export const ABI_VERSION = 1;
@@ -31,6 +31,8 @@ export function ascFlags(optimize: 'release' | 'dev'): string[] {
     ...(optimize === 'release' ? ['-O3'] : ['-O0']),
     '--runtime', 'incremental',
     '--transform', jsonAsTransform(),
+    // After json-as, as scripts/build-extensions.mjs runs them: schemas of the @json classes.
+    '--transform', sdkSchemaTransform(),
     '--use', 'abort=~lib/spacedrive-sdk/assembly/abort/sdkAbort',
     '--disableWarning',
   ];

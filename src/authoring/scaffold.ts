@@ -66,8 +66,14 @@ import { ExtensionContext, Interrupt, JobContext, JobOptions, OperationOptions, 
 // Every module exports the ABI marker and the allocator.
 export { sd_abi_version, sd_alloc, sd_free } from "spacedrive-sdk";
 
+// The classes are the schemas: the SDK's build derives each one's JSON Schema from its fields
+// (@describe and @schema add what a type cannot say), registers them, and the host checks every
+// input, output, job parameter, checkpoint and job output against them.
+
 @json
 class GreetInput {
+  @describe("Who to greet")
+  @schema('{"minLength":1,"maxLength":200}')
   name: string = "";
 }
 
@@ -78,6 +84,8 @@ class GreetOutput {
 
 @json
 class NoteInput {
+  @describe("The note")
+  @schema('{"minLength":1,"maxLength":10000}')
   text: string = "";
 }
 
@@ -89,8 +97,12 @@ class NoteOutput {
 
 @json
 class CountParams {
+  @describe("Count up to this number")
+  @schema('{"minimum":0,"maximum":1000000}')
   to: i32 = 0;
   @optional
+  @describe("Pause between steps, in milliseconds")
+  @schema('{"minimum":0,"maximum":60000}')
   delay_ms: i32 = 0;
 }
 
@@ -104,26 +116,12 @@ class CountOutput {
   counted: i32 = 0;
 }
 
-const GREET_INPUT =
-  '{"type":"object","required":["name"],"additionalProperties":false,' +
-  '"properties":{"name":{"type":"string","minLength":1,"maxLength":200,"description":"Who to greet"}}}';
-const GREET_OUTPUT = '{"type":"object","required":["greeting"],"properties":{"greeting":{"type":"string"}}}';
-const NOTE_INPUT =
-  '{"type":"object","required":["text"],"additionalProperties":false,' +
-  '"properties":{"text":{"type":"string","minLength":1,"maxLength":10000,"description":"The note"}}}';
-const NOTE_OUTPUT =
-  '{"type":"object","required":["words","job_id"],"properties":{"words":{"type":"integer"},"job_id":{"type":"string"}}}';
-const COUNT_PARAMS =
-  '{"type":"object","required":["to"],"additionalProperties":false,"properties":{' +
-  '"to":{"type":"integer","minimum":0,"maximum":1000000,"description":"Count up to this number"},' +
-  '"delay_ms":{"type":"integer","minimum":0,"maximum":60000,"description":"Pause between steps, in milliseconds"}}}';
-
-/** Registers the query, the action and the job type. */
+/** Registers the query, the action and the job type, with the schemas of their classes. */
 export function plugin_init(): i32 {
   const ctx = new ExtensionContext();
-  ctx.registerQuery("greet", "greet", new OperationOptions("Greets someone by name", GREET_INPUT, GREET_OUTPUT));
-  ctx.registerAction("note", "note", new OperationOptions("Logs a note and counts its words in a job", NOTE_INPUT, NOTE_OUTPUT));
-  ctx.registerJob("count", "count", true, new JobOptions("Counts up, one checkpoint per step", COUNT_PARAMS));
+  ctx.registerQuery("greet", "greet", OperationOptions.typed<GreetInput, GreetOutput>("Greets someone by name"));
+  ctx.registerAction("note", "note", OperationOptions.typed<NoteInput, NoteOutput>("Logs a note and counts its words in a job"));
+  ctx.registerJob("count", "count", true, JobOptions.typed<CountParams, CountState, CountOutput>("Counts up, one checkpoint per step"));
   return ctx.initStatus();
 }
 

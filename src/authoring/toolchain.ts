@@ -62,6 +62,11 @@ export function jsonAsTransform(): string {
   return join(dir, main);
 }
 
+/** The SDK's own transform: JSON Schemas of `@json` classes for `schemaOf<T>()` and the typed registrations. */
+export function sdkSchemaTransform(): string {
+  return join(AS_SDK_DIR, 'transform', 'index.js');
+}
+
 export function toolVersion(name: string): string {
   const dir = packageDir(name);
   if (!dir) return 'missing';
