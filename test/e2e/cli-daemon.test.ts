@@ -175,7 +175,7 @@ describe('help and version', () => {
     try {
       const top = await runCli(['--help'], { dataDir });
       expect(top.code, top.stderr).toBe(0);
-      expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+operation error.*\n\s+2\s+usage error.*\n\s+3\s+daemon not running.*\n\s+70\s+internal error.*\n\s+74\s+the disk is full/);
+      expect(top.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+operation error.*\n\s+2\s+usage error.*\n\s+3\s+daemon not running.*\n\s+69\s+the storage backend cannot be reached.*\n\s+70\s+internal error.*\n\s+74\s+the disk is full/);
       const groups: Record<string, string[]> = {
         jobs: ['list', 'info', 'logs', 'types', 'watch', 'dispatch', 'pause', 'resume', 'cancel', 'retry'],
         extensions: ['install', 'list', 'info', 'enable', 'disable', 'uninstall', 'reload'],

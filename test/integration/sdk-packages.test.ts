@@ -62,7 +62,9 @@ describe('npm packages', () => {
     for (const peer of ['json-as', 'xjb-as', 'assemblyscript']) symlinkSync(packageDir(peer)!, join(consumer, 'node_modules', peer));
     newProject({ id: 'consumer-ext', dir: join(consumer, 'ext') });
     const asc = join(packageDir('assemblyscript')!, 'bin', 'asc.js');
-    execFileSync(process.execPath, [asc, 'ext/src/index.ts', '--runtime', 'incremental', '--transform', jsonAsTransform(), '--use', 'abort=~lib/spacedrive-sdk/assembly/abort/sdkAbort', '--disableWarning', '--outFile', 'ext.wasm'], {
+    // The SDK's own transform comes with its package: the generated project's classes are its schemas.
+    const sdkTransform = join(consumer, 'node_modules', 'spacedrive-sdk', 'transform', 'index.js');
+    execFileSync(process.execPath, [asc, 'ext/src/index.ts', '--runtime', 'incremental', '--transform', jsonAsTransform(), '--transform', sdkTransform, '--use', 'abort=~lib/spacedrive-sdk/assembly/abort/sdkAbort', '--disableWarning', '--outFile', 'ext.wasm'], {
       cwd: consumer,
       env: { ...env, JSON_MODE: 'NAIVE' },
       stdio: 'pipe',
