@@ -16,7 +16,7 @@ import { waitFor } from '../helpers/wait.js';
 
 const TIMING: ClusterTiming = { leaseMs: 1500, heartbeatMs: 300, pollIntervalMs: 300, maxConcurrent: 8 };
 const JOBS = 40;
-const SCHEDULING_ALLOWANCE_MS = 700;
+const SCHEDULING_ALLOWANCE_MS = 1000;
 
 type Nodes = { nodes: Array<{ node_id: string; lost: boolean; heartbeat_at: string }> };
 
