@@ -84,7 +84,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         version      TEXT NOT NULL,
         started_at   BIGINT NOT NULL,
         heartbeat_at BIGINT NOT NULL,
-        draining     BOOLEAN NOT NULL DEFAULT false
+        draining     BOOLEAN NOT NULL DEFAULT false,
+        -- Whether a client on this node subscribes to job events: only then do the other nodes
+        -- relay theirs to it.
+        listening    BOOLEAN NOT NULL DEFAULT false
       );
 
       -- Every job that becomes queued is announced to every node (NOTIFY is sent at commit and
