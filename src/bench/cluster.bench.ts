@@ -199,8 +199,15 @@ async function ioJobs(nodes: number): Promise<Measurement> {
         },
       });
     }
-    // Dispatched on the first node; completions on the others reach it as relayed events.
-    return await measureJobThroughput(cores[0]!.core, `I/O-bound jobs (${IO_WAIT_MS} ms each), ${nodes} node${nodes > 1 ? 's' : ''}, concurrency ${CONCURRENCY} per node`, 'bench:io', {}, IO_JOBS);
+    // Dispatched on the first node; completions on the others reach it as relayed events, once
+    // the others know it has a subscriber (they relay only to nodes that have one).
+    const watching = cores[0]!.core.events.subscribe(['job:completed'], undefined, () => undefined);
+    while (!cores.slice(1).every(({ core }) => core.jobs.cluster?.relaysEvents)) await sleep(10);
+    try {
+      return await measureJobThroughput(cores[0]!.core, `I/O-bound jobs (${IO_WAIT_MS} ms each), ${nodes} node${nodes > 1 ? 's' : ''}, concurrency ${CONCURRENCY} per node`, 'bench:io', {}, IO_JOBS);
+    } finally {
+      watching.unsubscribe();
+    }
   } finally {
     for (const c of cores) await c.close();
     await db.drop();

@@ -30,6 +30,8 @@ export const EVENTS_CHANNEL = 'sd_job_events';
 export const EXTENSIONS_CHANNEL = 'sd_extensions';
 /** A node started or stopped having job-event subscribers (payload: its id). */
 export const LISTENERS_CHANNEL = 'sd_event_listeners';
+/** Job events that end a run: relayed whether or not another node is known to listen. */
+const ENDING_EVENTS = new Set(['job:completed', 'job:failed', 'job:cancelled', 'job:paused']);
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD = 7_900;
 
@@ -231,7 +233,10 @@ export class ClusterNode implements ClusterBus {
   }
 
   #queueRelay(event: CoreEvent): void {
-    if (this.#relaying || this.#stopped || !this.#othersListening) return;
+    if (this.#relaying || this.#stopped) return;
+    // A job's end goes out always: a client that subscribed on another node a moment ago (before
+    // this node heard of it) and waits for the end must get it. The rest only while heard.
+    if (!this.#othersListening && !ENDING_EVENTS.has(event.type)) return;
     this.#outbox.push([event.type, event.payload as Record<string, unknown>]);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
