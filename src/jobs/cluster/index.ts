@@ -30,6 +30,8 @@ export const EVENTS_CHANNEL = 'sd_job_events';
 export const EXTENSIONS_CHANNEL = 'sd_extensions';
 /** A node started or stopped having job-event subscribers (payload: its id). */
 export const LISTENERS_CHANNEL = 'sd_event_listeners';
+/** Every job event type (a subscriber to any of them makes a node listen). */
+const JOB_EVENTS = ['job:queued', 'job:started', 'job:progress', 'job:retrying', 'job:paused', 'job:resumed', 'job:completed', 'job:failed', 'job:cancelled'];
 /** Job events that end a run: relayed whether or not another node is known to listen. */
 const ENDING_EVENTS = new Set(['job:completed', 'job:failed', 'job:cancelled', 'job:paused']);
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more. */
@@ -151,7 +153,8 @@ export class ClusterNode implements ClusterBus {
   /** Whether a subscription other than the relay receives job events here; LISTEN/UNLISTEN and tell the others on a change. */
   async #updateListening(): Promise<void> {
     if (this.#stopped) return;
-    const listening = this.#events.subscribers('job:progress') > (this.#relay ? 1 : 0);
+    const own = this.#relay ? 1 : 0;
+    const listening = JOB_EVENTS.some((type) => this.#events.subscribers(type) > own);
     if (listening === this.#listening) return;
     this.#listening = listening;
     try {
