@@ -81,8 +81,8 @@ describe('a cluster of two daemons', () => {
     await ca.action('action:jobs.cancel.input.v1', { job_id });
     await waitFor(async () => (await status(cb, job_id)).status === 'cancelled', 'the job to cancel');
     expect((await status(cb, job_id)).state!.n).toBeGreaterThanOrEqual(n);
-    await sub.close?.();
-    void collecting;
+    await sub.return?.();
+    await collecting;
   });
 
   it('drains on daemon stop: the node hands its jobs back and leaves; another node finishes them', { timeout: 90_000 }, async () => {
