@@ -105,11 +105,11 @@ try {
   }
   process.kill(busiest.pid, 'SIGKILL');
   const killedAt = Date.now();
-  process.stdout.write(`killed ${busiest.node_id} (pid ${busiest.pid}) holding ${orphans.length} running jobs: ${orphans.map((o) => `${o.id.slice(0, 8)}@${o.n}`).join(' ')}\n`);
+  process.stdout.write(`killed ${busiest.node_id} (pid ${busiest.pid}) holding ${orphans.length} running jobs: ${orphans.map((o) => `…${o.id.slice(-6)} at ${o.n}`).join(', ')}\n`);
   await clients[victim].close().catch(() => undefined);
   const alive = clients.filter((_, i) => i !== victim);
 
-  step(4, 'another node takes each of its jobs over from its last checkpoint');
+  step(4, 'once its leases run out, the other nodes take each of its jobs over from its last checkpoint (as soon as they have a free slot)');
   const moved = new Map();
   while (moved.size < orphans.length) {
     if (Date.now() - killedAt > 30_000) throw new Error(`only ${moved.size} of ${orphans.length} jobs moved within 30 s`);
@@ -119,7 +119,7 @@ try {
       const owner = s.lease_owner?.split('/')[0];
       if ((s.status === 'running' && owner && owner !== busiest.node_id) || s.status === 'completed') {
         moved.set(o.id, owner ?? 'done');
-        process.stdout.write(`  ${o.id.slice(0, 8)}: ${busiest.node_id} → ${owner ?? '(completed)'} after ${((Date.now() - killedAt) / 1000).toFixed(1)} s, resumed at ${s.state?.n ?? '?'} (killed at ≥ ${o.n})\n`);
+        process.stdout.write(`  …${o.id.slice(-6)}: ${busiest.node_id} → ${owner ?? '(completed)'} ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill; it had counted to ${o.n}, now at ${s.state?.n ?? '?'} (from its last checkpoint, not from 0)\n`);
       }
     }
     await sleep(200);

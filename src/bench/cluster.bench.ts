@@ -101,14 +101,17 @@ async function graphileWorker(): Promise<Measurement> {
   let completed = 0;
   let finish!: () => void;
   const allDone = new Promise<void>((resolve) => (finish = resolve));
+  // Our own pool, so that it is ended before the database is dropped (and its errors heard).
+  const pgPool = new pg.Pool({ connectionString: db.url, max: CONCURRENCY + 2 });
+  pgPool.on('error', () => undefined);
   const runner = await run({
-    connectionString: db.url,
+    pgPool,
     concurrency: CONCURRENCY,
     noHandleSignals: true,
     pollInterval: 1000,
     taskList: { noop: async () => undefined },
     logger: new (await import('graphile-worker')).Logger(() => () => undefined),
-    preset: { worker: { localQueue: { size: 50 }, completeJobBatchDelay: 0, failJobBatchDelay: 0, maxPoolSize: CONCURRENCY + 2 } },
+    preset: { worker: { localQueue: { size: 50 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
   });
   runner.events.on('job:success', ({ job }) => {
     const t0 = added.get(String(job.id));
@@ -129,6 +132,7 @@ async function graphileWorker(): Promise<Measurement> {
     return summarise(`graphile-worker 0.18 no-op jobs, add→completed, concurrency ${CONCURRENCY}`, lat, seconds, 'peer: local queue 50, batched completions; no checkpoints');
   } finally {
     await runner.stop();
+    await pgPool.end();
     await db.drop();
   }
 }
@@ -199,8 +203,15 @@ async function ioJobs(nodes: number): Promise<Measurement> {
         },
       });
     }
-    // Dispatched on the first node; completions on the others reach it as relayed events.
-    return await measureJobThroughput(cores[0]!.core, `I/O-bound jobs (${IO_WAIT_MS} ms each), ${nodes} node${nodes > 1 ? 's' : ''}, concurrency ${CONCURRENCY} per node`, 'bench:io', {}, IO_JOBS);
+    // Dispatched on the first node; completions on the others reach it as relayed events, once
+    // the others know it has a subscriber (they relay only to nodes that have one).
+    const watching = cores[0]!.core.events.subscribe(['job:completed'], undefined, () => undefined);
+    while (!cores.slice(1).every(({ core }) => core.jobs.cluster?.relaysEvents)) await sleep(10);
+    try {
+      return await measureJobThroughput(cores[0]!.core, `I/O-bound jobs (${IO_WAIT_MS} ms each), ${nodes} node${nodes > 1 ? 's' : ''}, concurrency ${CONCURRENCY} per node`, 'bench:io', {}, IO_JOBS);
+    } finally {
+      watching.unsubscribe();
+    }
   } finally {
     for (const c of cores) await c.close();
     await db.drop();

@@ -37,19 +37,41 @@ export class EventBus {
   readonly #subs = new Set<{ types: readonly string[]; filter: EventFilter | undefined; listener: Listener }>();
   /** {@link wants} by event type, until the subscriptions change. */
   readonly #wanted = new Map<string, boolean>();
+  readonly #changeListeners = new Set<() => void>();
 
   /** `types` empty (or containing `*`) means every event; `job:*` every job event. */
   subscribe(types: readonly string[], filter: EventFilter | undefined, listener: Listener): Subscription {
     const sub = { types, filter, listener };
     this.#subs.add(sub);
     this.#wanted.clear();
+    this.#changed();
     return {
       types,
       filter,
       unsubscribe: () => {
-        if (this.#subs.delete(sub)) this.#wanted.clear();
+        if (this.#subs.delete(sub)) {
+          this.#wanted.clear();
+          this.#changed();
+        }
       },
     };
+  }
+
+  /** How many subscriptions receive events of `type`. */
+  subscribers(type: string): number {
+    let n = 0;
+    for (const sub of this.#subs) if (typeMatches(type, sub.types)) n++;
+    return n;
+  }
+
+  /** Calls `listener` after every subscribe and unsubscribe (the cluster relays events only to nodes that have subscribers). */
+  onSubscriptionsChange(listener: () => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  #changed(): void {
+    for (const l of this.#changeListeners) l();
   }
 
   /**

@@ -281,6 +281,15 @@ export class Runner {
     }
   }
 
+  /** Runs per type whose finish is being written (see #settle). */
+  readonly #finishing = new Map<string, number>();
+
+  #finished(type: string): void {
+    const n = (this.#finishing.get(type) ?? 1) - 1;
+    if (n <= 0) this.#finishing.delete(type);
+    else this.#finishing.set(type, n);
+  }
+
   /** Each type's and owner's limit as a whole, for a store that counts jobs running on every node. */
   #clusterLimits(types: readonly RegisteredJobType[]): NonNullable<import('./store/index.js').ClaimRequest['limits']> {
     const limits: NonNullable<import('./store/index.js').ClaimRequest['limits']> = { types: {}, groups: [] };
@@ -294,6 +303,7 @@ export class Runner {
       }
     }
     limits.groups = [...owners.values()];
+    if (this.#finishing.size > 0) limits.finishing = Object.fromEntries(this.#finishing);
     return limits;
   }
 
@@ -510,9 +520,17 @@ export class Runner {
       const finishing = this.#store.finish(exec.lease, finishOutcome, now);
       // The run is over: free its slot now, so the next claim joins the same group commit as
       // this finish (queued after it, so the store sees this job leave before others start).
-      // A shared store commits them apart: there, for a type under a cluster-wide limit, the
-      // claim waits for the finish, or it would count this job as still running and take nothing.
-      if (!this.#store.shared || (exec.def.maxConcurrency === undefined && exec.def.ownerMaxConcurrency === undefined)) this.#releaseSlot(exec);
+      // A shared store commits them apart: there the claim tells the store which of its runs
+      // are finishing, so that they do not count as running against a cluster-wide limit.
+      if (this.#store.shared) {
+        const type = rec.type;
+        this.#finishing.set(type, (this.#finishing.get(type) ?? 0) + 1);
+        void finishing.then(
+          () => this.#finished(type),
+          () => this.#finished(type),
+        );
+      }
+      this.#releaseSlot(exec);
       try {
         this.#afterFinish(exec, await finishing, requeued);
       } catch (err) {

@@ -55,6 +55,9 @@ describe('cluster bus', () => {
     const onB: CoreEvent[] = [];
     a.events.subscribe(['job:*'], undefined, (e) => onA.push(e));
     b.events.subscribe(['job:*'], undefined, (e) => onB.push(e));
+    // B's first subscriber is announced; from then on A relays its job events (not before: a
+    // node without subscribers costs the others nothing).
+    await waitFor(() => a.jobs.cluster!.relaysEvents, 'A to learn that B has a subscriber');
     // As the runner emits it; an output too large for a notification is read from the store on
     // the receiving node (this job has no row: null).
     a.events.emit('job:progress', { job_id: 'j1', job_type: 't.x', status: 'running', fraction: 0.5, output: 'x'.repeat(10_000) });

@@ -82,7 +82,7 @@ describe('a cluster of two daemons', () => {
     await waitFor(async () => (await status(cb, job_id)).status === 'cancelled', 'the job to cancel');
     expect((await status(cb, job_id)).state!.n).toBeGreaterThanOrEqual(n);
     await sub.return?.();
-    void collecting;
+    await collecting;
   });
 
   it('drains on daemon stop: the node hands its jobs back and leaves; another node finishes them', { timeout: 90_000 }, async () => {

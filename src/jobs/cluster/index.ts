@@ -28,6 +28,12 @@ export { nodeIdentity } from './node-id.js';
 export const CONTROL_CHANNEL = 'sd_jobs_control';
 export const EVENTS_CHANNEL = 'sd_job_events';
 export const EXTENSIONS_CHANNEL = 'sd_extensions';
+/** A node started or stopped having job-event subscribers (payload: its id). */
+export const LISTENERS_CHANNEL = 'sd_event_listeners';
+/** Every job event type (a subscriber to any of them makes a node listen). */
+const JOB_EVENTS = ['job:queued', 'job:started', 'job:progress', 'job:retrying', 'job:paused', 'job:resumed', 'job:completed', 'job:failed', 'job:cancelled'];
+/** Job events that end a run: relayed whether or not another node is known to listen. */
+const ENDING_EVENTS = new Set(['job:completed', 'job:failed', 'job:cancelled', 'job:paused']);
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD = 7_900;
 
@@ -102,6 +108,12 @@ export class ClusterNode implements ClusterBus {
   #stopped = false;
   /** Whether the last heartbeat reached the database (logged on change only). */
   #reachable = true;
+  /** Whether a client here subscribes to job events (then this node LISTENs for the others'). */
+  #listening = false;
+  /** Whether any other node has such a subscriber (then this node relays its job events). */
+  #othersListening = false;
+  #unlistenEvents: (() => Promise<void>) | null = null;
+  #stopWatchingSubscriptions: (() => void) | null = null;
 
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
@@ -118,9 +130,16 @@ export class ClusterNode implements ClusterBus {
     const repoll = () => this.#runner.schedulePump();
     this.#unlisten.push(await this.#db.listen(RUNNABLE_CHANNEL, () => this.#runner.schedulePump(), repoll));
     this.#unlisten.push(await this.#db.listen(CONTROL_CHANNEL, (payload) => this.#onControl(payload)));
-    this.#unlisten.push(await this.#db.listen(EVENTS_CHANNEL, (payload) => this.#onEvents(payload)));
     this.#unlisten.push(await this.#db.listen(EXTENSIONS_CHANNEL, (payload) => this.#onExtension(payload)));
+    this.#unlisten.push(await this.#db.listen(LISTENERS_CHANNEL, (payload) => {
+      if (payload !== this.nodeId) void this.#refreshOthersListening();
+    }));
     this.#relay = this.#events.subscribe(['job:*'], undefined, (event) => this.#queueRelay(event));
+    // Job events cross the cluster only towards nodes with a subscriber: most nodes have none,
+    // and relaying every job's events to every node would cost each node the cluster's events.
+    this.#stopWatchingSubscriptions = this.#events.onSubscriptionsChange(() => void this.#updateListening());
+    await this.#updateListening();
+    await this.#refreshOthersListening();
     // Extension changes made here are announced to the other nodes (whose managers reload from
     // the shared store); changes heard from elsewhere are applied without an event, so no echo.
     this.#extensionRelay = this.#events.subscribe(EXTENSION_EVENTS.map((c) => `extension:${c}`), undefined, (event) => {
@@ -129,6 +148,37 @@ export class ClusterNode implements ClusterBus {
     });
     this.#heartbeatTimer = setInterval(() => void this.heartbeat(), this.#opts.options.heartbeatMs);
     this.#heartbeatTimer.unref();
+  }
+
+  /** Whether a subscription other than the relay receives job events here; LISTEN/UNLISTEN and tell the others on a change. */
+  async #updateListening(): Promise<void> {
+    if (this.#stopped) return;
+    const own = this.#relay ? 1 : 0;
+    const listening = JOB_EVENTS.some((type) => this.#events.subscribers(type) > own);
+    if (listening === this.#listening) return;
+    this.#listening = listening;
+    try {
+      if (listening && !this.#unlistenEvents) this.#unlistenEvents = await this.#db.listen(EVENTS_CHANNEL, (payload) => this.#onEvents(payload));
+      if (!listening && this.#unlistenEvents) {
+        const stop = this.#unlistenEvents;
+        this.#unlistenEvents = null;
+        await stop();
+      }
+      await this.#db.execute('UPDATE nodes SET listening = $2 WHERE id = $1', [this.nodeId, listening]);
+      await this.#db.notify(LISTENERS_CHANNEL, this.nodeId);
+    } catch (err) {
+      // The next heartbeat writes the flag again.
+      this.#logger.debug({ err }, 'could not record whether this node listens to job events');
+    }
+  }
+
+  async #refreshOthersListening(): Promise<void> {
+    try {
+      const [r] = await this.#db.query<{ any: boolean | null }>('SELECT bool_or(listening) AS any FROM nodes WHERE id <> $1 AND heartbeat_at > $2', [this.nodeId, Date.now() - this.#opts.options.leaseMs]);
+      this.#othersListening = r?.any === true;
+    } catch {
+      // Kept as it was until the next heartbeat.
+    }
   }
 
   async #register(): Promise<void> {
@@ -149,11 +199,12 @@ export class ClusterNode implements ClusterBus {
     if (this.#beating || this.#stopped) return;
     this.#beating = true;
     try {
-      const n = await this.#db.execute('UPDATE nodes SET heartbeat_at = $2, draining = $3 WHERE id = $1 AND worker_id = $4', [this.nodeId, Date.now(), this.#draining, this.#runner.workerId]);
+      const n = await this.#db.execute('UPDATE nodes SET heartbeat_at = $2, draining = $3, listening = $5 WHERE id = $1 AND worker_id = $4', [this.nodeId, Date.now(), this.#draining, this.#runner.workerId, this.#listening]);
       // Our row was replaced by another process with the same node id, or deleted: take it back.
       if (n === 0 && !this.#draining) await this.#register();
       await this.#runner.heartbeat();
       if (!this.#draining) await this.#opts.recoverExpired();
+      await this.#refreshOthersListening();
       if (!this.#reachable) {
         this.#reachable = true;
         this.#logger.info({ node: this.nodeId }, 'the shared store is reachable again; claiming jobs');
@@ -186,6 +237,9 @@ export class ClusterNode implements ClusterBus {
 
   #queueRelay(event: CoreEvent): void {
     if (this.#relaying || this.#stopped) return;
+    // A job's end goes out always: a client that subscribed on another node a moment ago (before
+    // this node heard of it) and waits for the end must get it. The rest only while heard.
+    if (!this.#othersListening && !ENDING_EVENTS.has(event.type)) return;
     this.#outbox.push([event.type, event.payload as Record<string, unknown>]);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -309,6 +363,11 @@ export class ClusterNode implements ClusterBus {
     });
   }
 
+  /** Whether this node relays its job events (another node has a subscriber to them). */
+  get relaysEvents(): boolean {
+    return this.#othersListening;
+  }
+
   get draining(): boolean {
     return this.#draining;
   }
@@ -319,8 +378,10 @@ export class ClusterNode implements ClusterBus {
     if (this.#outbox.length > 0) this.#flushRelay();
     this.#stopped = true;
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#stopWatchingSubscriptions?.();
     this.#relay?.unsubscribe();
     this.#extensionRelay?.unsubscribe();
+    if (this.#unlistenEvents) await this.#unlistenEvents().catch(() => undefined);
     for (const u of this.#unlisten.splice(0)) await u().catch(() => undefined);
     await this.#db.execute('DELETE FROM nodes WHERE id = $1 AND worker_id = $2', [this.nodeId, this.#runner.workerId]).catch(() => undefined);
   }

@@ -171,7 +171,12 @@ export interface ClaimRequest {
    * worker's own room. A store with a single worker ({@link JobStore.shared} false) ignores it:
    * the worker's own counts are the whole count.
    */
-  limits?: { types: Record<string, number>; groups: Array<{ limit: number; types: string[] }> };
+  limits?: {
+    types: Record<string, number>;
+    groups: Array<{ limit: number; types: string[] }>;
+    /** Runs of this worker, per type, that ended and whose finish is still being written: they hold no slot. */
+    finishing?: Record<string, number>;
+  };
 }
 
 export interface Checkpoint {

@@ -181,6 +181,15 @@ class PgDatabase implements PostgresDatabase {
     for (let attempt = 0; ; attempt++) {
       const client = await this.#run(() => this.#pool.connect());
       let broken = false;
+      // While checked out, a client whose connection dies emits 'error' (the pool listens only
+      // to idle ones): unheard, that would crash the process. The statement running on it fails
+      // too, and that failure is what this transaction reports.
+      const onClientError = (err: Error) => {
+        broken = true;
+        this.#available = false;
+        this.#options.onError?.(storeError(err) as SpacedriveError);
+      };
+      client.on('error', onClientError);
       try {
         await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}` : 'BEGIN');
         const result = await fn(new ClientExecutor(client));
@@ -195,6 +204,7 @@ class PgDatabase implements PostgresDatabase {
         if (!broken && state !== undefined && RETRYABLE_SQLSTATES.has(state) && attempt < retries) continue;
         throw storeError(err);
       } finally {
+        client.removeListener('error', onClientError);
         // A client whose connection broke goes back destroyed, so the pool opens a fresh one.
         client.release(broken ? true : undefined);
       }

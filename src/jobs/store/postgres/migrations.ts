@@ -84,7 +84,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         version      TEXT NOT NULL,
         started_at   BIGINT NOT NULL,
         heartbeat_at BIGINT NOT NULL,
-        draining     BOOLEAN NOT NULL DEFAULT false
+        draining     BOOLEAN NOT NULL DEFAULT false,
+        -- Whether a client on this node subscribes to job events: only then do the other nodes
+        -- relay theirs to it.
+        listening    BOOLEAN NOT NULL DEFAULT false
       );
 
       -- Every job that becomes queued is announced to every node (NOTIFY is sent at commit and
@@ -110,7 +113,8 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     // slot), then the best runnable jobs of each type locked with FOR UPDATE SKIP LOCKED, taken
     // in claim order while the caps allow, and marked running under the caller's lease.
     //   p_slots:  {"type": room, …}   p_groups: [{"limit": n, "types": […]}, …]
-    //   p_limits: null, or {"types": {"type": max, …}, "groups": [{"limit": n, "types": […]}, …]}
+    //   p_limits: null, or {"types": {"type": max, …}, "groups": [{"limit": n, "types": […]}, …],
+    //             "finishing": {"type": runs of the caller whose finish is in flight, …}}
     sql: `
       CREATE FUNCTION sd_claim_jobs(p_worker TEXT, p_node TEXT, p_now BIGINT, p_lease_until BIGINT, p_limit INT, p_slots JSONB, p_groups JSONB, p_limits JSONB)
       RETURNS TABLE (seq BIGINT, id TEXT, type TEXT, priority INT, run_at BIGINT, params JSON, state JSON, attempts INT, max_attempts INT, runs INT, run_id INT, library_id TEXT)
@@ -136,7 +140,16 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         IF p_limits IS NOT NULL THEN
           PERFORM pg_advisory_xact_lock(${0x5d_0002});
           SELECT coalesce(jsonb_object_agg(x.type, x.n), '{}'::jsonb) INTO counts
-            FROM (SELECT j.type, count(*)::int AS n FROM jobs j WHERE j.status = 'running' AND j.type IN (SELECT jsonb_object_keys(p_slots)) GROUP BY j.type) x;
+            FROM (SELECT j.type, count(*)::int AS n FROM jobs j WHERE j.status = 'running' AND j.type IN (
+              SELECT jsonb_object_keys(p_slots)
+              UNION SELECT jsonb_object_keys(coalesce(p_limits->'types', '{}'::jsonb))
+              UNION SELECT jsonb_array_elements_text(lg->'types') FROM jsonb_array_elements(coalesce(p_limits->'groups', '[]'::jsonb)) AS lg
+            ) GROUP BY j.type) x;
+          -- Runs of the caller that ended and whose finish is being written still show running:
+          -- they hold no slot any more.
+          FOR t, r IN SELECT key, value::int FROM jsonb_each_text(coalesce(p_limits->'finishing', '{}'::jsonb)) LOOP
+            counts := jsonb_set(counts, ARRAY[t], to_jsonb(greatest(coalesce((counts->>t)::int, 0) - r, 0)));
+          END LOOP;
           FOR t, r IN SELECT key, value::int FROM jsonb_each_text(coalesce(p_limits->'types', '{}'::jsonb)) LOOP
             IF rooms ? t THEN
               rooms := jsonb_set(rooms, ARRAY[t], to_jsonb(least((rooms->>t)::int, r - coalesce((counts->>t)::int, 0))));
