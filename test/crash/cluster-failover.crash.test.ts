@@ -98,7 +98,9 @@ describe('a cluster of three daemons survives kill -9 of its nodes', () => {
             return true;
           },
           `the ${orphans.length} jobs of killed node ${ids[victim]} to move to another node`,
-          30_000,
+          // Generous: a claim needs a free slot on a node that is busy with the other jobs, and the
+          // suite runs other files beside this one; how soon the lease is recovered is asserted below.
+          90_000,
         );
       })();
       background.push(
