@@ -43,6 +43,7 @@ import type {
   RecoveredJob,
   RecoverRequest,
 } from './types.js';
+import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyUnsuccessfulFinish, invalidState, notFound } from './transitions.js';
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file. */
@@ -87,8 +88,6 @@ interface Row {
   checkpoint_at: number | null;
 }
 
-const EMPTY_PROGRESS: JobProgress = { fraction: null, message: null, itemsDone: null, itemsTotal: null, bytesDone: null, bytesTotal: null };
-const EMPTY_PROGRESS_JSON = JSON.stringify(EMPTY_PROGRESS);
 
 const pool = Buffer.alloc(4096);
 let poolOffset = pool.length;
@@ -138,7 +137,6 @@ const COMPLETE = `UPDATE jobs SET status = 'completed', output = ?, progress = j
 const ALL_STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
 /** Keep the list of warnings bounded so a noisy job cannot grow its row without end. */
 const MAX_WARNINGS = 1000;
-const MAX_ERRORS = 100;
 
 function toJson(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);
@@ -182,16 +180,7 @@ function toRecord(r: Row): JobRecord {
   };
 }
 
-function notFound(jobId: string): SpacedriveError {
-  return new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${jobId}'`, { job_id: jobId });
-}
 
-function invalidState(jobId: string, status: JobStatus, action: string, hint = ''): SpacedriveError {
-  return new SpacedriveError(ErrorCode.INVALID_JOB_STATE, `cannot ${action} job '${jobId}': it is ${status}${hint ? `; ${hint}` : ''}`, {
-    job_id: jobId,
-    status,
-  });
-}
 
 interface Pending {
   fn: () => unknown;
@@ -616,41 +605,7 @@ export class SqliteJobStore implements JobStore {
       const row = this.#row(lease.jobId);
       if (!row || row.status !== 'running' || row.worker_id !== lease.workerId || row.run_id !== lease.runId) return null;
       const rec = toRecord(row);
-      const requested = rec.requested;
-      rec.requested = null;
-      rec.workerId = null;
-      rec.leaseUntil = null;
-      rec.updatedAt = now;
-      switch (outcome.kind) {
-        case 'interrupted':
-          if (outcome.state !== undefined) {
-            rec.state = outcome.state;
-            rec.checkpointAt = now;
-          }
-          rec.status = requested === 'cancel' ? 'cancelled' : requested === 'pause' ? 'paused' : 'queued';
-          if (rec.status === 'cancelled') rec.finishedAt = now;
-          break;
-        case 'failed': {
-          if (outcome.spendsAttempt !== false) rec.attempts += 1;
-          rec.lastError = outcome.error;
-          rec.errors = [...rec.errors, { attempt: outcome.spendsAttempt !== false ? rec.attempts : rec.attempts + 1, code: outcome.error.code, message: outcome.error.message, time: now }].slice(-MAX_ERRORS);
-          if (outcome.resetState) {
-            rec.state = null;
-            rec.progress = { ...EMPTY_PROGRESS };
-          }
-          if (requested === 'cancel') {
-            rec.status = 'cancelled';
-            rec.finishedAt = now;
-          } else if (outcome.retryAt !== null) {
-            rec.status = requested === 'pause' ? 'paused' : 'waiting_retry';
-            rec.runAt = outcome.retryAt;
-          } else {
-            rec.status = 'failed';
-            rec.finishedAt = now;
-          }
-          break;
-        }
-      }
+      applyUnsuccessfulFinish(rec, outcome, now);
       return this.#save(rec);
     }, outcome.kind === 'completed' && outcome.log !== undefined);
   }
@@ -660,27 +615,8 @@ export class SqliteJobStore implements JobStore {
       const row = this.#row(jobId);
       if (!row) throw notFound(jobId);
       const rec = toRecord(row);
-      const verb = request === 'pause' ? 'pause' : 'cancel';
-      switch (rec.status) {
-        case 'queued':
-        case 'waiting_retry':
-          rec.status = request === 'pause' ? 'paused' : 'cancelled';
-          break;
-        case 'paused':
-          if (request === 'pause') throw invalidState(jobId, rec.status, verb, 'it is already paused');
-          rec.status = 'cancelled';
-          break;
-        case 'running':
-          // A cancel overrides a pending pause; a pause never downgrades a pending cancel.
-          if (rec.requested !== 'cancel') rec.requested = request;
-          rec.updatedAt = now;
-          return { job: this.#save(rec), immediate: false };
-        default:
-          throw invalidState(jobId, rec.status, verb, rec.status === 'completed' ? 'it already finished' : 'retry it first');
-      }
-      rec.updatedAt = now;
-      if (rec.status === 'cancelled') rec.finishedAt = now;
-      return { job: this.#save(rec), immediate: true };
+      const { immediate } = applyControlRequest(rec, request, now);
+      return { job: this.#save(rec), immediate };
     });
   }
 

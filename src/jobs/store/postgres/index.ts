@@ -43,6 +43,7 @@ import type {
   RecoveredJob,
   RecoverRequest,
 } from '../types.js';
+import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyUnsuccessfulFinish, invalidState, notFound } from '../transitions.js';
 
 export { POSTGRES_MIGRATIONS, RUNNABLE_CHANNEL } from './migrations.js';
 
@@ -86,11 +87,8 @@ interface Row {
   checkpoint_at: number | null;
 }
 
-const EMPTY_PROGRESS: JobProgress = { fraction: null, message: null, itemsDone: null, itemsTotal: null, bytesDone: null, bytesTotal: null };
-const EMPTY_PROGRESS_JSON = JSON.stringify(EMPTY_PROGRESS);
 const ALL_STATUSES: JobStatus[] = ['queued', 'running', 'paused', 'waiting_retry', 'completed', 'failed', 'cancelled'];
 const MAX_WARNINGS = 1000;
-const MAX_ERRORS = 100;
 const UNIQUE_VIOLATION = '23505';
 
 /** JSON text for a `json` parameter (never let the driver turn an array into a PostgreSQL array). */
@@ -132,13 +130,7 @@ function toRecord(r: Row): JobRecord {
   };
 }
 
-function notFound(jobId: string): SpacedriveError {
-  return new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${jobId}'`, { job_id: jobId });
-}
 
-function invalidState(jobId: string, status: JobStatus, action: string, hint = ''): SpacedriveError {
-  return new SpacedriveError(ErrorCode.INVALID_JOB_STATE, `cannot ${action} job '${jobId}': it is ${status}${hint ? `; ${hint}` : ''}`, { job_id: jobId, status });
-}
 
 function isUniqueViolation(err: unknown): boolean {
   let e: unknown = err;
@@ -569,67 +561,15 @@ export class PostgresJobStore implements JobStore {
       const row = await this.#row(tx, lease.jobId, true);
       if (!row || row.status !== 'running' || row.lease_owner !== lease.workerId || row.run_id !== lease.runId) return null;
       const rec = toRecord(row);
-      const requested = rec.requested;
-      rec.requested = null;
-      rec.workerId = null;
-      rec.leaseUntil = null;
-      rec.updatedAt = now;
-      switch (outcome.kind) {
-        case 'interrupted':
-          if (outcome.state !== undefined) {
-            rec.state = outcome.state;
-            rec.checkpointAt = now;
-          }
-          rec.status = requested === 'cancel' ? 'cancelled' : requested === 'pause' ? 'paused' : 'queued';
-          if (rec.status === 'cancelled') rec.finishedAt = now;
-          break;
-        case 'failed': {
-          if (outcome.spendsAttempt !== false) rec.attempts += 1;
-          rec.lastError = outcome.error;
-          rec.errors = [...rec.errors, { attempt: outcome.spendsAttempt !== false ? rec.attempts : rec.attempts + 1, code: outcome.error.code, message: outcome.error.message, time: now }].slice(-MAX_ERRORS);
-          if (outcome.resetState) {
-            rec.state = null;
-            rec.progress = { ...EMPTY_PROGRESS };
-          }
-          if (requested === 'cancel') {
-            rec.status = 'cancelled';
-            rec.finishedAt = now;
-          } else if (outcome.retryAt !== null) {
-            rec.status = requested === 'pause' ? 'paused' : 'waiting_retry';
-            rec.runAt = outcome.retryAt;
-          } else {
-            rec.status = 'failed';
-            rec.finishedAt = now;
-          }
-          break;
-        }
-      }
+      applyUnsuccessfulFinish(rec, outcome, now);
       return this.#save(tx, rec);
     });
   }
 
   requestControl(jobId: string, request: ControlRequest, now: number): Promise<ControlResult> {
     return this.#mutate(jobId, async (rec, tx) => {
-      const verb = request === 'pause' ? 'pause' : 'cancel';
-      switch (rec.status) {
-        case 'queued':
-        case 'waiting_retry':
-          rec.status = request === 'pause' ? 'paused' : 'cancelled';
-          break;
-        case 'paused':
-          if (request === 'pause') throw invalidState(jobId, rec.status, verb, 'it is already paused');
-          rec.status = 'cancelled';
-          break;
-        case 'running':
-          if (rec.requested !== 'cancel') rec.requested = request;
-          rec.updatedAt = now;
-          return { job: await this.#save(tx, rec), immediate: false };
-        default:
-          throw invalidState(jobId, rec.status, verb, rec.status === 'completed' ? 'it already finished' : 'retry it first');
-      }
-      rec.updatedAt = now;
-      if (rec.status === 'cancelled') rec.finishedAt = now;
-      return { job: await this.#save(tx, rec), immediate: true };
+      const { immediate } = applyControlRequest(rec, request, now);
+      return { job: await this.#save(tx, rec), immediate };
     });
   }
 
