@@ -25,7 +25,7 @@ jobStoreContract('SQLite', {
 });
 
 describe('SQLite job store specifics', () => {
-  it('keeps the log lines of a database made before log rows lost AUTOINCREMENT, and their seqs keep rising', async () => {
+  it('keeps the log lines of a database made before log rows were keyed by job, and their seqs keep rising', async () => {
     const d = mkdtempSync(join(tmpdir(), 'sd-jobstore-'));
     try {
       const path = join(d, 'jobs.db');
@@ -45,6 +45,13 @@ describe('SQLite job store specifics', () => {
       expect(lines.map((l) => l.message)).toEqual(['second']);
       expect(lines[0]!.seq).toBeGreaterThan(1);
       await store.close();
+      // Reopened, the store hands out seqs above every stored line again (it keeps no counter on disk).
+      const reopened = new SqliteJobStore({ path });
+      await reopened.appendLogs([{ jobId: 'job-a', time: 4, level: 'info', message: 'third' }]);
+      const all = await reopened.logs('job-a');
+      expect(all.map((l) => l.message)).toEqual(['first', 'second', 'third']);
+      expect(all[2]!.seq).toBeGreaterThan(all[1]!.seq);
+      await reopened.close();
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

@@ -220,6 +220,12 @@ export class SqliteJobStore implements JobStore {
    * none of it changes while the job runs, and reading it back cost the completion a RETURNING.
    */
   readonly #claimed = new Map<string, { seq: number; type: string; attempts: number; runAt: number }>();
+  /**
+   * The seq of the next log line: above every stored one (read once at open; lines are keyed
+   * by job, so the table has no counter of its own). A rolled-back line leaves a gap, never a
+   * repeat, so a job's lines keep increasing seqs.
+   */
+  #nextLogSeq = 1;
 
   constructor(opts: SqliteJobStoreOptions) {
     this.#db = new Database(opts.path);
@@ -237,6 +243,7 @@ export class SqliteJobStore implements JobStore {
     this.#db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
     applyMigrations(this.#db, MIGRATIONS, 'the job database');
     this.#stmts = this.prepare();
+    this.#nextLogSeq = ((this.#stmts.maxLogSeq.get() as number | null) ?? 0) + 1;
     this.checkpoints = new BackgroundCheckpoints(this.#db, opts.path, opts.checkpoints);
   }
 
@@ -280,7 +287,8 @@ export class SqliteJobStore implements JobStore {
       pruneJobs: db.prepare(`DELETE FROM jobs WHERE seq IN (SELECT seq FROM jobs WHERE status IN ('completed','failed','cancelled')
         AND finished_at < ? ORDER BY seq LIMIT ?) RETURNING id`),
       pruneLogs: db.prepare('DELETE FROM job_logs WHERE job_id = ?'),
-      insertLog: db.prepare('INSERT INTO job_logs (job_id, time, level, message) VALUES (?, ?, ?, ?)'),
+      insertLog: db.prepare('INSERT INTO job_logs (job_id, seq, time, level, message) VALUES (?, ?, ?, ?, ?)'),
+      maxLogSeq: db.prepare('SELECT max(seq) FROM job_logs').pluck(),
       logs: db.prepare('SELECT seq, time, level, message FROM job_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
   }
@@ -484,7 +492,7 @@ export class SqliteJobStore implements JobStore {
       };
       this.#mayHaveWork(rec.type);
       this.#stmts.insert.run(id, rec.type, rec.priority, JSON.stringify(params), EMPTY_PROGRESS_JSON, rec.maxAttempts, rec.runAt, dedupeKey, rec.libraryId, rec.dispatchedBy, now, now, idempotencyKey, fingerprint, rec.affinityNode);
-      if (job.log) this.#stmts.insertLog.run(id, now, job.log.level, job.log.message);
+      if (job.log) this.#insertLog(id, now, job.log.level, job.log.message);
       return { job: rec, deduplicated: false, replayed: false };
     }, job.log !== undefined);
   }
@@ -571,7 +579,7 @@ export class SqliteJobStore implements JobStore {
       }
       const hasState = cp.state !== undefined ? 1 : 0;
       this.#stmts.writeCheckpoint.run(progress, hasState, hasState ? toJson(cp.state) : null, warnings, cp.now + cp.leaseMs, cp.now, cp.now, lease.jobId);
-      if (cp.log) this.#stmts.insertLog.run(lease.jobId, cp.now, cp.log.level, cp.log.message);
+      if (cp.log) this.#insertLog(lease.jobId, cp.now, cp.log.level, cp.log.message);
       return { owned: true, requested: cur.requested };
     }, cp.log !== undefined);
   }
@@ -596,7 +604,7 @@ export class SqliteJobStore implements JobStore {
           ? this.#stmts.completeClaimed.run(output, now, now, claimed.seq, lease.jobId, lease.workerId, lease.runId).changes
           : this.#stmts.complete.run(output, now, now, lease.jobId, lease.workerId, lease.runId).changes;
         if (changes === 0) return null;
-        if (outcome.log) this.#stmts.insertLog.run(lease.jobId, now, outcome.log.level, outcome.log.message);
+        if (outcome.log) this.#insertLog(lease.jobId, now, outcome.log.level, outcome.log.message);
         const job = claimed ?? this.#transitionOf(lease.jobId);
         this.#claimed.delete(lease.jobId);
         return { id: lease.jobId, type: job.type, status: 'completed', output: fromJson(output), lastError: null, attempts: job.attempts, runAt: job.runAt };
@@ -713,10 +721,14 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  #insertLog(jobId: string, time: number, level: string, message: string): void {
+    this.#stmts.insertLog.run(jobId, this.#nextLogSeq++, time, level, message);
+  }
+
   appendLogs(entries: Array<{ jobId: string; time: number; level: JobLogEntry['level']; message: string }>): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     return this.#write(() => {
-      for (const e of entries) this.#stmts.insertLog.run(e.jobId, e.time, e.level, e.message);
+      for (const e of entries) this.#insertLog(e.jobId, e.time, e.level, e.message);
     }, true);
   }
 

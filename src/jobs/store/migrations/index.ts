@@ -134,4 +134,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN affinity_node TEXT;
     `,
   },
+  {
+    version: 7,
+    name: '0007_log_rows_by_job',
+    // Params: none. Log lines are only ever read per job, in seq order, so they are stored in that
+    // order: one B-tree keyed by (job_id, seq) instead of a row table plus an index on the same
+    // key, which halves what each of a job's lines writes. The store hands out seqs itself
+    // (above every stored one), so a job's lines keep increasing seqs and `after_seq` stays exact.
+    sql: `
+      CREATE TABLE job_logs_by_job (
+        job_id  TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        time    INTEGER NOT NULL,
+        level   TEXT NOT NULL,
+        message TEXT NOT NULL,
+        PRIMARY KEY (job_id, seq)
+      ) WITHOUT ROWID;
+      INSERT INTO job_logs_by_job (job_id, seq, time, level, message) SELECT job_id, seq, time, level, message FROM job_logs;
+      DROP TABLE job_logs;
+      ALTER TABLE job_logs_by_job RENAME TO job_logs;
+    `,
+  },
 ];
