@@ -40,6 +40,8 @@ export function installNeeded(root = ROOT) {
       if (pinned.optional) continue;
       return `${path.replace(/^node_modules\//, '')} is not installed`;
     }
+    // A workspace package is a link npm makes in node_modules; the record alone does not prove it is there.
+    if (pinned.link && !existsSync(join(root, path))) return `${path.replace(/^node_modules\//, '')} (a workspace link) is missing`;
     if (have.version !== pinned.version || have.integrity !== pinned.integrity) {
       return `${path.replace(/^node_modules\//, '')} is ${have.version}, package-lock.json pins ${pinned.version}`;
     }

@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, makeTempDir } from '../helpers/daemon.js';
 
@@ -135,6 +136,21 @@ describe('ensure-installed: npm ci when node_modules does not match package-lock
     writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock));
     const changed = await runNode(join(dir, 'scripts', 'ensure-installed.mjs'), [], dir);
     expect(changed.output).toContain('[setup] installing dependencies with npm ci: native-thing is 1.0.0, package-lock.json pins 1.0.1');
+  });
+
+  it('a workspace link missing from node_modules installs, although the record of the install lists it', async () => {
+    const script = pathToFileURL(join(REPO_ROOT, 'scripts', 'ensure-installed.mjs')).href;
+    const { installNeeded } = (await import(script)) as { installNeeded(root: string): string | null };
+    const dir = makeTempDir('sd-install-ws-');
+    dirs.push(dir);
+    const packages = { '': { name: 'app', workspaces: ['pkg'] }, 'node_modules/pkg': { resolved: 'pkg', link: true }, pkg: { name: 'pkg', version: '1.0.0' } };
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ lockfileVersion: 3, packages }));
+    mkdirSync(join(dir, 'node_modules'));
+    writeFileSync(join(dir, 'node_modules', '.package-lock.json'), JSON.stringify({ lockfileVersion: 3, packages }));
+    expect(installNeeded(dir)).toBe('pkg (a workspace link) is missing');
+    mkdirSync(join(dir, 'pkg'));
+    symlinkSync('../pkg', join(dir, 'node_modules', 'pkg'));
+    expect(installNeeded(dir)).toBeNull();
   });
 });
 
