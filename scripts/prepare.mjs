@@ -12,7 +12,7 @@
  * Steps:
  * - dependencies: `npm ci` when node_modules does not hold what package-lock.json pins
  *   (scripts/ensure-installed.mjs);
- * - test services: dovecot installed, PostgreSQL and Redis running (scripts/test-env.sh);
+ * - test services: dovecot, chromium, clang and Debian's Rust toolchain installed, PostgreSQL and Redis running (scripts/test-env.sh);
  * - typescript: `tsc -b tsconfig.build.json`, incremental (dist/.tsbuildinfo): with nothing
  *   changed it only compares file times and hashes and compiles nothing;
  * - extensions: scripts/build-extensions.mjs, which rebuilds a module only when what it is
@@ -104,7 +104,7 @@ const RUN_STEP = {
   async 'test services'() {
     const { code } = await run('bash', [join(ROOT, 'scripts', 'test-env.sh')], { inheritOutput: true });
     if (code !== 0) throw new StepFailed('');
-    return "dovecot and Debian's Rust toolchain installed, PostgreSQL and Redis running where installed";
+    return "dovecot, chromium, clang and Debian's Rust toolchain installed, PostgreSQL and Redis running where installed";
   },
   typescript: () => typescriptProject('tsconfig.build.json'),
   'product extensions': (running) => extensions(true, running.typescript),
