@@ -24,6 +24,10 @@ import type {
   SidecarFilter,
   SidecarRecord,
 } from './store.js';
+import { entryFromRow, toLocation, toSidecar, type EntryRow as StoredEntryRow, type LocationRow, type SidecarRow } from './rows.js';
+
+type EntryRow = StoredEntryRow<Record<string, unknown>, boolean>;
+const toEntry = (r: EntryRow): EntryRecord => entryFromRow(r, r.metadata, r.content_stored);
 
 export const LIBRARY_PG_MIGRATIONS: readonly PostgresMigration[] = [
   {
@@ -117,90 +121,15 @@ export const LIBRARY_PG_MIGRATIONS: readonly PostgresMigration[] = [
   },
 ];
 
-interface EntryRow {
-  seq: number;
-  id: string;
-  name: string;
-  path: string;
-  entry_type: string;
-  kind: string | null;
-  metadata: Record<string, unknown>;
-  content_hash: string | null;
-  size: number | null;
-  mtime: number | null;
-  location_id: string | null;
-  content_stored: boolean;
-  dedupe_key: string | null;
-  scan_id: string | null;
-  created_at: number;
-  updated_at: number;
-}
 
-interface LocationRow {
-  id: string;
-  path: string;
-  name: string;
-  created_at: number;
-  last_indexed_at: number | null;
-  last_job_id: string | null;
-}
 
-interface SidecarRow {
-  id: string;
-  content_key: string;
-  kind: string;
-  variant: string;
-  format: string;
-  path: string;
-  checksum: string;
-  size: number;
-  created_at: number;
-  updated_at: number;
-}
 
 const ENTRY_COLUMNS = 'seq, id, name, path, entry_type, kind, metadata, content_hash, size, mtime, location_id, content_stored, dedupe_key, scan_id, created_at, updated_at';
 const SIDECAR_COLUMNS = 'id, content_key, kind, variant, format, path, checksum, size, created_at, updated_at';
 const LOCATION_COLUMNS = 'id, path, name, created_at, last_indexed_at, last_job_id';
 
-function toEntry(r: EntryRow): EntryRecord {
-  return {
-    seq: r.seq,
-    id: r.id,
-    name: r.name,
-    path: r.path,
-    entryType: r.entry_type,
-    kind: r.kind,
-    metadata: r.metadata,
-    contentHash: r.content_hash,
-    size: r.size,
-    mtime: r.mtime,
-    locationId: r.location_id,
-    contentStored: r.content_stored,
-    dedupeKey: r.dedupe_key,
-    scanId: r.scan_id,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
-function toLocation(r: LocationRow): LocationRecord {
-  return { id: r.id, path: r.path, name: r.name, createdAt: r.created_at, lastIndexedAt: r.last_indexed_at, lastJobId: r.last_job_id };
-}
 
-function toSidecar(r: SidecarRow): SidecarRecord {
-  return {
-    id: r.id,
-    contentKey: r.content_key,
-    kind: r.kind,
-    variant: r.variant,
-    format: r.format,
-    path: r.path,
-    checksum: r.checksum,
-    size: r.size,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -23,87 +23,16 @@ import type {
   SidecarFilter,
   SidecarRecord,
 } from './store.js';
+import { entryFromRow, toLocation, toSidecar, type EntryRow as StoredEntryRow, type LocationRow, type SidecarRow } from './rows.js';
 
-interface EntryRow {
-  seq: number;
-  id: string;
-  name: string;
-  path: string;
-  entry_type: string;
-  kind: string | null;
-  metadata: string;
-  content_hash: string | null;
-  size: number | null;
-  mtime: number | null;
-  location_id: string | null;
-  content_stored: number;
-  dedupe_key: string | null;
-  scan_id: string | null;
-  created_at: number;
-  updated_at: number;
-}
+type EntryRow = StoredEntryRow<string, number>;
+const toEntry = (r: EntryRow): EntryRecord => entryFromRow(r, JSON.parse(r.metadata) as Record<string, unknown>, r.content_stored === 1);
 
-interface LocationRow {
-  id: string;
-  path: string;
-  name: string;
-  created_at: number;
-  last_indexed_at: number | null;
-  last_job_id: string | null;
-}
 
-interface SidecarRow {
-  id: string;
-  content_key: string;
-  kind: string;
-  variant: string;
-  format: string;
-  path: string;
-  checksum: string;
-  size: number;
-  created_at: number;
-  updated_at: number;
-}
 
-function toEntry(r: EntryRow): EntryRecord {
-  return {
-    seq: r.seq,
-    id: r.id,
-    name: r.name,
-    path: r.path,
-    entryType: r.entry_type,
-    kind: r.kind,
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-    contentHash: r.content_hash,
-    size: r.size,
-    mtime: r.mtime,
-    locationId: r.location_id,
-    contentStored: r.content_stored === 1,
-    dedupeKey: r.dedupe_key,
-    scanId: r.scan_id,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
-function toLocation(r: LocationRow): LocationRecord {
-  return { id: r.id, path: r.path, name: r.name, createdAt: r.created_at, lastIndexedAt: r.last_indexed_at, lastJobId: r.last_job_id };
-}
 
-function toSidecar(r: SidecarRow): SidecarRecord {
-  return {
-    id: r.id,
-    contentKey: r.content_key,
-    kind: r.kind,
-    variant: r.variant,
-    format: r.format,
-    path: r.path,
-    checksum: r.checksum,
-    size: r.size,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
+
 
 /** `$."field"` — a JSON path naming one top-level field, quoted so dots and spaces stay part of the name. */
 function fieldPath(field: string): string {
