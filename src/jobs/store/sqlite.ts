@@ -43,7 +43,7 @@ import type {
   RecoveredJob,
   RecoverRequest,
 } from './types.js';
-import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyUnsuccessfulFinish, invalidState, notFound } from './transitions.js';
+import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyRecovery, applyResume, applyRetry, applyUnsuccessfulFinish, checkRetryable, dedupeTaken, notFound } from './transitions.js';
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file. */
@@ -633,15 +633,7 @@ export class SqliteJobStore implements JobStore {
       const row = this.#row(jobId);
       if (!row) throw notFound(jobId);
       const rec = toRecord(row);
-      if (rec.status === 'running' && rec.requested === 'pause') {
-        // Asked to pause but not yet stopped: withdraw the request.
-        rec.requested = null;
-      } else if (rec.status === 'paused') {
-        rec.status = 'queued';
-      } else {
-        throw invalidState(jobId, rec.status, 'resume', 'only a paused job can be resumed');
-      }
-      rec.updatedAt = now;
+      applyResume(rec, now);
       return this.#save(rec);
     });
   }
@@ -651,31 +643,12 @@ export class SqliteJobStore implements JobStore {
       const row = this.#row(jobId);
       if (!row) throw notFound(jobId);
       const rec = toRecord(row);
-      if (rec.status !== 'failed' && rec.status !== 'cancelled') {
-        throw invalidState(jobId, rec.status, 'retry', 'only a failed or cancelled job can be retried');
-      }
+      checkRetryable(rec);
       if (rec.dedupeKey !== null) {
         const live = this.#stmts.liveByDedupe.get(rec.type, rec.dedupeKey) as Row | undefined;
-        if (live) {
-          throw new SpacedriveError(
-            ErrorCode.INVALID_JOB_STATE,
-            `cannot retry job '${jobId}': job '${live.id}' with the same dedupe key '${rec.dedupeKey}' is ${live.status}`,
-            { job_id: jobId, other_job_id: live.id },
-          );
-        }
+        if (live) throw dedupeTaken(jobId, rec.dedupeKey, live.id, live.status);
       }
-      rec.status = 'queued';
-      rec.attempts = 0;
-      rec.lastError = null;
-      rec.finishedAt = null;
-      rec.output = null;
-      rec.runAt = opts.now;
-      rec.updatedAt = opts.now;
-      if (opts.fromScratch) {
-        rec.state = null;
-        rec.progress = { ...EMPTY_PROGRESS };
-        rec.checkpointAt = null;
-      }
+      applyRetry(rec, opts);
       return this.#save(rec);
     });
   }
@@ -744,16 +717,7 @@ export class SqliteJobStore implements JobStore {
       const out: RecoveredJob[] = [];
       for (const row of rows) {
         const rec = toRecord(row);
-        rec.status = rec.requested === 'cancel' ? 'cancelled' : rec.requested === 'pause' ? 'paused' : 'queued';
-        if (rec.status === 'cancelled') rec.finishedAt = req.now;
-        rec.requested = null;
-        rec.workerId = null;
-        rec.leaseUntil = null;
-        rec.updatedAt = req.now;
-        if (fresh.has(rec.type)) {
-          rec.state = null;
-          rec.progress = { ...EMPTY_PROGRESS };
-        }
+        applyRecovery(rec, req.now, fresh.has(rec.type));
         this.#save(rec);
         this.#claimed.delete(rec.id);
         out.push({ id: rec.id, type: rec.type, status: rec.status });

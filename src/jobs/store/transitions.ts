@@ -86,3 +86,63 @@ export function applyControlRequest(rec: JobRecord, request: ControlRequest, now
   if (rec.status === 'cancelled') rec.finishedAt = now;
   return { immediate: true };
 }
+
+/** Resume: a paused job is queued again; a running one asked to pause has the request withdrawn. */
+export function applyResume(rec: JobRecord, now: number): void {
+  if (rec.status === 'running' && rec.requested === 'pause') {
+    // Asked to pause but not yet stopped: withdraw the request.
+    rec.requested = null;
+  } else if (rec.status === 'paused') {
+    rec.status = 'queued';
+  } else {
+    throw invalidState(rec.id, rec.status, 'resume', 'only a paused job can be resumed');
+  }
+  rec.updatedAt = now;
+}
+
+/** Throws INVALID_JOB_STATE unless the job can be retried (failed or cancelled). */
+export function checkRetryable(rec: JobRecord): void {
+  if (rec.status !== 'failed' && rec.status !== 'cancelled') throw invalidState(rec.id, rec.status, 'retry', 'only a failed or cancelled job can be retried');
+}
+
+/** A retry refused because another live job holds the same dedupe key. */
+export function dedupeTaken(jobId: string, key: string, otherId: string, otherStatus: string): SpacedriveError {
+  return new SpacedriveError(ErrorCode.INVALID_JOB_STATE, `cannot retry job '${jobId}': job '${otherId}' with the same dedupe key '${key}' is ${otherStatus}`, {
+    job_id: jobId,
+    other_job_id: otherId,
+  });
+}
+
+/** Retry (checked by {@link checkRetryable} and the dedupe key): queued now with its attempts reset; from scratch, without its checkpoint. */
+export function applyRetry(rec: JobRecord, opts: { fromScratch: boolean; now: number }): void {
+  rec.status = 'queued';
+  rec.attempts = 0;
+  rec.lastError = null;
+  rec.finishedAt = null;
+  rec.output = null;
+  rec.runAt = opts.now;
+  rec.updatedAt = opts.now;
+  if (opts.fromScratch) {
+    rec.state = null;
+    rec.progress = { ...EMPTY_PROGRESS };
+    rec.checkpointAt = null;
+  }
+}
+
+/**
+ * A running job whose run is over (its daemon stopped, its lease expired) goes back to the queue
+ * from its checkpoint — or becomes paused/cancelled if that was asked of it; a type that cannot
+ * resume (`fromScratch`) starts over.
+ */
+export function applyRecovery(rec: JobRecord, now: number, fromScratch: boolean): void {
+  rec.status = rec.requested === 'cancel' ? 'cancelled' : rec.requested === 'pause' ? 'paused' : 'queued';
+  if (rec.status === 'cancelled') rec.finishedAt = now;
+  rec.requested = null;
+  rec.workerId = null;
+  rec.leaseUntil = null;
+  rec.updatedAt = now;
+  if (fromScratch) {
+    rec.state = null;
+    rec.progress = { ...EMPTY_PROGRESS };
+  }
+}

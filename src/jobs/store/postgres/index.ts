@@ -43,7 +43,7 @@ import type {
   RecoveredJob,
   RecoverRequest,
 } from '../types.js';
-import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyUnsuccessfulFinish, invalidState, notFound } from '../transitions.js';
+import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyRecovery, applyResume, applyRetry, applyUnsuccessfulFinish, checkRetryable, dedupeTaken, notFound } from '../transitions.js';
 
 export { POSTGRES_MIGRATIONS, RUNNABLE_CHANNEL } from './migrations.js';
 
@@ -575,10 +575,7 @@ export class PostgresJobStore implements JobStore {
 
   resume(jobId: string, now: number): Promise<JobRecord> {
     return this.#mutate(jobId, (rec, tx) => {
-      if (rec.status === 'running' && rec.requested === 'pause') rec.requested = null;
-      else if (rec.status === 'paused') rec.status = 'queued';
-      else throw invalidState(jobId, rec.status, 'resume', 'only a paused job can be resumed');
-      rec.updatedAt = now;
+      applyResume(rec, now);
       return this.#save(tx, rec);
     });
   }
@@ -586,23 +583,12 @@ export class PostgresJobStore implements JobStore {
   async retry(jobId: string, opts: { fromScratch: boolean; now: number }): Promise<JobRecord> {
     try {
       return await this.#mutate(jobId, async (rec, tx) => {
-        if (rec.status !== 'failed' && rec.status !== 'cancelled') throw invalidState(jobId, rec.status, 'retry', 'only a failed or cancelled job can be retried');
+        checkRetryable(rec);
         if (rec.dedupeKey !== null) {
           const [live] = await tx.query<Row>(`SELECT id, status FROM jobs WHERE type = $1 AND dedupe_key = $2 AND status IN ('queued','running','paused','waiting_retry')`, [rec.type, rec.dedupeKey]);
           if (live) throw dedupeTaken(jobId, rec.dedupeKey, live.id, live.status);
         }
-        rec.status = 'queued';
-        rec.attempts = 0;
-        rec.lastError = null;
-        rec.finishedAt = null;
-        rec.output = null;
-        rec.runAt = opts.now;
-        rec.updatedAt = opts.now;
-        if (opts.fromScratch) {
-          rec.state = null;
-          rec.progress = { ...EMPTY_PROGRESS };
-          rec.checkpointAt = null;
-        }
+        applyRetry(rec, opts);
         return this.#save(tx, rec);
       });
     } catch (err) {
@@ -691,16 +677,7 @@ export class PostgresJobStore implements JobStore {
       const out: RecoveredJob[] = [];
       for (const row of rows) {
         const rec = toRecord(row);
-        rec.status = rec.requested === 'cancel' ? 'cancelled' : rec.requested === 'pause' ? 'paused' : 'queued';
-        if (rec.status === 'cancelled') rec.finishedAt = req.now;
-        rec.requested = null;
-        rec.workerId = null;
-        rec.leaseUntil = null;
-        rec.updatedAt = req.now;
-        if (fresh.has(rec.type)) {
-          rec.state = null;
-          rec.progress = { ...EMPTY_PROGRESS };
-        }
+        applyRecovery(rec, req.now, fresh.has(rec.type));
         await this.#save(tx, rec);
         out.push({ id: rec.id, type: rec.type, status: rec.status });
       }
@@ -758,9 +735,3 @@ function claimed(c: Candidate): ClaimedJob {
   };
 }
 
-function dedupeTaken(jobId: string, key: string, otherId: string, otherStatus: string): SpacedriveError {
-  return new SpacedriveError(ErrorCode.INVALID_JOB_STATE, `cannot retry job '${jobId}': job '${otherId}' with the same dedupe key '${key}' is ${otherStatus}`, {
-    job_id: jobId,
-    other_job_id: otherId,
-  });
-}
