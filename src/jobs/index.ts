@@ -32,9 +32,6 @@ type JobsDeps = Pick<BaseServices, 'options' | 'events' | 'logger' | 'version'> 
   extensions: PathGuard & JobAccessPolicy & { refreshFromStore(id: string): Promise<void> };
 };
 
-/** Per job system: stops hearing other nodes' extension changes (see `start`). */
-const stopHearing = new WeakMap<JobSystem, () => void>();
-
 /**
  * The jobs module (`jobs`): the store and the runner over the shared job-type registry. It
  * depends on the extensions (a job's paths are checked with its dispatcher's grants) and comes
@@ -55,18 +52,13 @@ export const jobsModule = defineModule<JobsDeps, JobSystem, Pick<JobHandlerServi
       logger: logger.child({ capability: 'jobs' }),
       types: jobTypes,
       checkPaths: (actor, requests) => extensions.checkPaths(actor, requests),
+      // In a cluster, an extension installed, enabled, disabled, reloaded or uninstalled on
+      // another node is loaded or unloaded here from the shared store.
+      onExtensionChange: (change) => void extensions.refreshFromStore(change.extensionId),
     }),
   operations: jobsOperations,
   jobTypes: () => CORE_JOB_TYPES,
   counters: { read: (jobs) => jobs.counters() },
-  start: async (jobs, { extensions }) => {
-    await jobs.start();
-    // In a cluster, an extension installed, enabled, disabled, reloaded or uninstalled on another
-    // node is loaded or unloaded here from the shared store.
-    stopHearing.set(jobs, jobs.bus.onExtensionChange((change) => void extensions.refreshFromStore(change.extensionId)));
-  },
-  stop: async (jobs) => {
-    stopHearing.get(jobs)?.();
-    await jobs.close();
-  },
+  start: (jobs) => jobs.start(),
+  stop: (jobs) => jobs.close(),
 });

@@ -13,7 +13,7 @@ import { JobTypeRegistry } from './registry.js';
 import { Runner, jobEventBase } from './runner.js';
 import { PostgresJobStore, SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
 import { openPostgres, redactUrl } from '../storage/postgres/index.js';
-import { ClusterNode, SingleNodeBus, nodeIdentity, type ClusterBus, type ClusterNodeInfo } from './cluster/index.js';
+import { ClusterNode, SingleNodeBus, nodeIdentity, type ClusterBus, type ClusterNodeInfo, type ExtensionChange } from './cluster/index.js';
 import type { PathAccess } from '../files/access.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
@@ -72,6 +72,12 @@ export interface JobSystemOptions {
   storeUrl?: string;
   /** Shown in `cluster nodes` (the daemon's version). */
   version?: string;
+  /**
+   * Called when another node of the cluster installed, enabled, disabled, reloaded or
+   * uninstalled an extension (never when alone). Heard for as long as the job system's cluster
+   * listens: from start to close.
+   */
+  onExtensionChange?: (change: ExtensionChange) => void;
   /**
    * Throws PERMISSION_DENIED unless `actor` (a job's `dispatched_by`) may touch these paths;
    * asked for job types that declare `touches`. Default: everyone may (no extensions).
@@ -134,6 +140,7 @@ export class JobSystem {
       });
     }
     this.bus = this.cluster ?? new SingleNodeBus(this.nodeId);
+    if (opts.onExtensionChange) this.bus.onExtensionChange(opts.onExtensionChange);
     this.types.onChange(() => this.runner.schedulePump());
   }
 

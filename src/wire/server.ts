@@ -12,17 +12,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmodSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { BaseServices } from '../modules/index.js';
-
-/** What the wire server uses of core: events to stream, `execute`, its options and version. */
-export type WireCore = Pick<BaseServices, 'events' | 'executor' | 'options' | 'version'>;
 import { ErrorCode, SpacedriveError, toWireError, type WireError } from '../errors/index.js';
 import type { EventFilter, CoreEvent, Subscription } from '../events/index.js';
 import type { Logger } from '../logging/index.js';
-import { Dispatcher } from '../dispatch/index.js';
+import { Dispatcher, type DispatchCore } from '../dispatch/index.js';
 import type { OperationKind } from '../registry/index.js';
 import { FrameSplitter, parseFrame, topLevelNumberToken, type FrameSink } from './framing.js';
 import { PROTOCOL_VERSION } from './protocol.js';
+
+/** What the wire server uses of core (the dispatcher's view of it): events to stream, `execute`, its options and version. */
+export type WireCore = DispatchCore;
 
 /** Longest request id accepted (string ids). */
 export const MAX_ID_LENGTH = 256;
