@@ -249,6 +249,7 @@ export class Runner {
               slots,
               groups: [...groups.values()],
               leaseMs: this.#opts.leaseMs,
+              logStarted: true,
               ...(this.nodeId !== undefined ? { nodeId: this.nodeId } : {}),
               ...(this.#store.shared ? { limits: this.#clusterLimits(types) } : {}),
             });
@@ -336,7 +337,7 @@ export class Runner {
     this.#countRunning(rec.type, def.owner, 1);
     if (this.#running.size > this.maxRunningSeen) this.maxRunningSeen = this.#running.size;
     const attempt = rec.attempts + 1;
-    this.log(rec.id, 'info', startedLine(rec));
+    // Its `started` line was written by the claim, in the claim's own transaction.
     if (this.#events.wants('job:started')) {
       this.#events.emit('job:started', { ...jobEventBase(rec), attempt, run: rec.runs, resumed_from_checkpoint: rec.state !== null });
     }
@@ -845,10 +846,6 @@ function abortRun(exec: Execution, reason: SpacedriveError): void {
   for (const l of listeners ?? []) l(reason);
 }
 
-/** The log line for a run's start. */
-export function startedLine(rec: Pick<JobRecord, 'attempts' | 'maxAttempts' | 'runs' | 'state'>): string {
-  return `started: attempt ${rec.attempts + 1} of ${rec.maxAttempts}, run ${rec.runs}${rec.state !== null && rec.runs > 1 ? ', from its last checkpoint' : ''}`;
-}
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;

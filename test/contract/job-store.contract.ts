@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobStore, Lease, NewJob } from '../../src/jobs/store/index.js';
+import { startedLine } from '../../src/jobs/store/transitions.js';
 
 export interface StoreFactory {
   /** A fresh, empty store. */
@@ -220,6 +221,26 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       ]);
       expect(logs[1]!.seq).toBeGreaterThan(logs[0]!.seq);
       expect(logs[2]!.seq).toBeGreaterThan(logs[1]!.seq);
+    });
+
+    it("writes each claimed run's `started` line in the claim when asked (the runner's text), and none when not", async () => {
+      const a = (await store.enqueue(job())).job;
+      const silent = await store.claim({ workerId: W, now: Date.now(), limit: 1, slots: SLOTS, leaseMs: 60_000 });
+      expect(silent.map((c) => c.id)).toEqual([a.id]);
+      expect(await store.logs(a.id)).toEqual([]);
+      // A second run, resumed from a checkpoint: its line says so.
+      await store.checkpoint(leaseOf(silent[0]!), { state: { n: 1 }, now: Date.now(), leaseMs: 60_000 });
+      await store.finish(leaseOf(silent[0]!), { kind: 'interrupted' }, Date.now());
+      const b = (await store.enqueue(job({ type: 't.b', maxAttempts: 5 }))).job;
+      const now = Date.now();
+      const claimed = await store.claim({ workerId: W, now, limit: 10, slots: SLOTS, leaseMs: 60_000, logStarted: true });
+      expect(claimed.map((c) => c.id).sort()).toEqual([a.id, b.id].sort());
+      for (const c of claimed) {
+        const logs = await store.logs(c.id);
+        expect(logs.map((l) => [l.level, l.message, l.time])).toEqual([['info', startedLine(c), now]]);
+      }
+      expect(startedLine(claimed.find((c) => c.id === a.id)!)).toBe('started: attempt 1 of 3, run 2, from its last checkpoint');
+      expect(startedLine(claimed.find((c) => c.id === b.id)!)).toBe('started: attempt 1 of 5, run 1');
     });
 
     it('returns the job added under an idempotency key, per dispatcher, and refuses the key with another fingerprint', async () => {

@@ -75,6 +75,40 @@ describe('PostgreSQL job store, several nodes', () => {
     expect(all.filter((c) => c.type === 'c.grp').length).toBe(2);
   });
 
+  it('takes the cluster-wide lock only when a limited type has work to claim', async () => {
+    const CLUSTER_LIMIT_LOCK = 0x5d_0002;
+    const limits = { types: { 'c.idle-lim': 1 }, groups: [] };
+    const slots = { 'c.free': 5, 'c.idle-lim': 5 };
+    const free = (await a.enqueue({ type: 'c.free', params: {}, maxAttempts: 1 })).job;
+    await dbB.transaction(async (tx) => {
+      // Another node holds the lock (a claim of a limited type in flight).
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [CLUSTER_LIMIT_LOCK]);
+      // No limited job is runnable: the claim does not queue behind the lock.
+      const got = await a.claim({ workerId: 'lock-a', now: Date.now(), limit: 5, slots, leaseMs: 60_000, limits });
+      expect(got.map((c) => c.id)).toEqual([free.id]);
+      // A limited job is: the claim waits for the lock, so that it counts what the holder took.
+      const limited = (await a.enqueue({ type: 'c.idle-lim', params: {}, maxAttempts: 1 })).job;
+      let settled = false;
+      const waiting = a.claim({ workerId: 'lock-a', now: Date.now(), limit: 5, slots, leaseMs: 60_000, limits }).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      return { waiting, limited };
+    }).then(async ({ waiting, limited }) => {
+      expect((await waiting).map((c) => c.id)).toEqual([limited.id]);
+    });
+  });
+
+  it("keeps the claim function's eight-argument form for nodes not yet upgraded", async () => {
+    const queued = (await a.enqueue({ type: 'c.old', params: {}, maxAttempts: 1, log: { level: 'info', message: 'queued' } })).job;
+    const rows = await dbA.query<{ id: string; runs: number }>("SELECT id, runs FROM sd_claim_jobs('old-node/1', NULL, $1, $2, 5, '{\"c.old\": 5}', '[]', NULL)", [Date.now(), Date.now() + 60_000]);
+    expect(rows).toEqual([{ id: queued.id, runs: 1 }]);
+    expect((await a.logs(queued.id)).map((l) => l.message)).toEqual(['queued']);
+  });
+
+  it('runs its statements without JIT compilation (a large backlog made every claim compile one)', async () => {
+    expect(await dbA.query('SHOW jit')).toEqual([{ jit: 'off' }]);
+  });
+
   it('lets only the affine node claim a job that names its local paths', async () => {
     const { job } = await a.enqueue({ type: 'c.aff', params: {}, maxAttempts: 1, affinityNode: 'node-x' });
     expect(job.affinityNode).toBe('node-x');

@@ -43,7 +43,7 @@ import type {
   RecoveredJob,
   RecoverRequest,
 } from './types.js';
-import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, applyControlRequest, applyRecovery, applyResume, applyRetry, applyUnsuccessfulFinish, checkRetryable, dedupeTaken, notFound } from './transitions.js';
+import { EMPTY_PROGRESS, EMPTY_PROGRESS_JSON, startedLine, applyControlRequest, applyRecovery, applyResume, applyRetry, applyUnsuccessfulFinish, checkRetryable, dedupeTaken, notFound } from './transitions.js';
 
 export interface SqliteJobStoreOptions {
   /** Path of the database file. */
@@ -540,7 +540,7 @@ export class SqliteJobStore implements JobStore {
         const runId = c.run_id + 1;
         const runs = c.runs + 1;
         this.#claimed.set(c.id, { seq: c.seq, type: c.type, attempts: c.attempts, runAt: c.run_at });
-        claimed.push({
+        const job: ClaimedJob = {
           id: c.id,
           type: c.type,
           status: 'running',
@@ -551,7 +551,9 @@ export class SqliteJobStore implements JobStore {
           runs,
           runId,
           libraryId: c.library_id,
-        });
+        };
+        if (req.logStarted) this.#insertLog(c.id, req.now, 'info', startedLine(job));
+        claimed.push(job);
       }
       return claimed;
     }, true);

@@ -4,12 +4,17 @@
  * writes it back. Pure functions of the record, so SQLite and PostgreSQL cannot drift apart.
  */
 import { ErrorCode, SpacedriveError } from '../../errors/index.js';
-import type { ControlRequest, FinishOutcome, JobProgress, JobRecord, JobStatus } from './types.js';
+import type { ClaimRequest, ControlRequest, FinishOutcome, JobProgress, JobRecord, JobStatus } from './types.js';
 
 export const EMPTY_PROGRESS: JobProgress = Object.freeze({ fraction: null, message: null, itemsDone: null, itemsTotal: null, bytesDone: null, bytesTotal: null });
 export const EMPTY_PROGRESS_JSON = JSON.stringify(EMPTY_PROGRESS);
 /** Errors a job keeps (its attempts' errors, newest last). */
 export const MAX_ERRORS = 100;
+
+/** The log line for a run's start (written by a claim asked for {@link ClaimRequest.logStarted}). */
+export function startedLine(rec: Pick<JobRecord, 'attempts' | 'maxAttempts' | 'runs' | 'state'>): string {
+  return `started: attempt ${rec.attempts + 1} of ${rec.maxAttempts}, run ${rec.runs}${rec.state !== null && rec.runs > 1 ? ', from its last checkpoint' : ''}`;
+}
 
 export function notFound(jobId: string): SpacedriveError {
   return new SpacedriveError(ErrorCode.JOB_NOT_FOUND, `no job with id '${jobId}'`, { job_id: jobId });

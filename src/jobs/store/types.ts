@@ -165,6 +165,11 @@ export interface ClaimRequest {
   /** The claiming node: jobs with an affinity to another node are left alone. */
   nodeId?: string;
   /**
+   * Write each claimed job's `started` log line (`startedLine`, at `now`) in the claim's own
+   * transaction: the line is there whenever the claim is, at no extra round trip.
+   */
+  logStarted?: boolean;
+  /**
    * Limits that hold across every worker sharing the store (a type's `maxConcurrency`, an
    * owner's cap over its types): a store shared by several nodes counts the jobs running
    * anywhere against them, under a lock, before it hands out more. `slots`/`groups` stay this
