@@ -74,6 +74,12 @@ export interface RunnerOptions {
   workerId?: string;
   /** This node's id: jobs with an affinity to another node are not claimed here. */
   nodeId?: string;
+  /**
+   * The job runtime's clock, for every time it stores and every duration it measures (default
+   * Date.now). In a cluster it is the database's clock as this node estimates it (ClusterClock):
+   * leases and run_at are compared across nodes.
+   */
+  clock?: () => number;
 }
 
 type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -91,6 +97,7 @@ export class Runner {
   readonly #events: EventBus;
   readonly #logger: Logger;
   readonly #opts: JobsOptions;
+  readonly #now: () => number;
   readonly #running = new Map<string, Execution>();
   readonly #runningByType = new Map<string, number>();
   /** Running jobs per type owner (`core`, an extension id), for {@link JobTypeDefinition.ownerMaxConcurrency}. */
@@ -123,6 +130,7 @@ export class Runner {
 
   /** What every run's context calls back into (one object, not closures per run). */
   readonly #contextHost: ContextHost = {
+    now: () => this.#now(),
     progress: (exec, report) => this.#progress(exec, report),
     log: (jobId, level, message) => this.log(jobId, level, message),
   };
@@ -135,6 +143,7 @@ export class Runner {
     this.#opts = opts.options;
     this.workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.nodeId = opts.nodeId;
+    this.#now = opts.clock ?? Date.now;
   }
 
   get runningCount(): number {
@@ -200,7 +209,7 @@ export class Runner {
       this.#wakeTimer = null;
       this.#wakeAt = Infinity;
       this.schedulePump();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - this.#now())));
     this.#wakeTimer.unref();
   }
 
@@ -218,7 +227,7 @@ export class Runner {
         const types = this.#types.list();
         // One `now` for the claims and the look-up of the next run_at below: with a later `now`
         // there, a job due between the two instants would be neither claimed nor waited for.
-        const now = Date.now();
+        const now = this.#now();
         // Whether to look up the next delayed job's run_at for a wake timer: not when every slot
         // is taken (a completion pumps again), since that lookup would run after every claim.
         let lookForDelayed = free > 0;
@@ -256,7 +265,7 @@ export class Runner {
             if (this.#stopping) {
               // Claimed while stopping: hand the jobs back untouched.
               for (const rec of claimed) {
-                await this.#store.finish({ jobId: rec.id, workerId: this.workerId, runId: rec.runId }, { kind: 'interrupted' }, Date.now());
+                await this.#store.finish({ jobId: rec.id, workerId: this.workerId, runId: rec.runId }, { kind: 'interrupted' }, this.#now());
               }
               return;
             }
@@ -276,7 +285,7 @@ export class Runner {
     } catch (err) {
       this.#logger.error({ err }, 'job runner: claiming jobs failed');
       // Try again later rather than spin on a broken store.
-      this.wakeAt(Date.now() + 1000);
+      this.wakeAt(this.#now() + 1000);
     } finally {
       this.#pumping = false;
     }
@@ -313,7 +322,7 @@ export class Runner {
     const lease: Lease = { jobId: rec.id, workerId: this.workerId, runId: rec.runId };
     if (!def) {
       // Unregistered between claim and start: hand it back, it waits for its type.
-      void this.#store.finish(lease, { kind: 'interrupted' }, Date.now());
+      void this.#store.finish(lease, { kind: 'interrupted' }, this.#now());
       return;
     }
     const exec: Execution = {
@@ -324,14 +333,14 @@ export class Runner {
       stopReason: null,
       stopListeners: null,
       requested: null,
-      lastActivity: Date.now(),
+      lastActivity: this.#now(),
       waiting: false,
       stallTimeoutMs: def.stallTimeoutMs ?? this.#opts.stallTimeoutMs,
       detached: false,
       lastEventAt: 0,
       progressTimer: null,
       latestProgress: {},
-      leaseUntil: Date.now() + this.#opts.leaseMs,
+      leaseUntil: this.#now() + this.#opts.leaseMs,
     };
     this.#running.set(rec.id, exec);
     this.#countRunning(rec.type, def.owner, 1);
@@ -359,7 +368,7 @@ export class Runner {
 
   async #progress(exec: Execution, report: ProgressReport): Promise<Interrupt> {
     if (exec.detached) return 'cancel';
-    exec.lastActivity = Date.now();
+    exec.lastActivity = this.#now();
     const progress = progressFromReport(report);
     // A warning's log line goes in the checkpoint's transaction: a crash keeps both or neither.
     const warning = report.warning !== undefined ? String(report.warning) : undefined;
@@ -380,7 +389,7 @@ export class Runner {
       // if the store answers again, else when its lease expires and another node recovers it.
       this.#detach(exec, 'the shared store became unreachable');
       this.#logger.warn({ job_id: exec.record.id }, 'job run stopped: the shared store is unreachable; the job continues from its last checkpoint');
-      void this.#store.finish(exec.lease, { kind: 'interrupted' }, Date.now()).then(
+      void this.#store.finish(exec.lease, { kind: 'interrupted' }, this.#now()).then(
         (updated) => {
           if (updated) this.jobTransition(updated, undefined, 'the shared store was unreachable for a moment');
         },
@@ -393,7 +402,7 @@ export class Runner {
       this.#detach(exec, 'it no longer owns the job');
       return 'cancel';
     }
-    exec.lastActivity = Date.now();
+    exec.lastActivity = this.#now();
     exec.leaseUntil = asked + this.#opts.leaseMs;
     if (res.requested && exec.requested !== 'cancel') this.#request(exec, res.requested);
     Object.assign(exec.latestProgress, progress);
@@ -404,10 +413,10 @@ export class Runner {
   /** Throttled `job:progress`: at most one per interval per job, the latest always delivered. */
   #emitProgress(exec: Execution): void {
     const interval = this.#opts.progressEventIntervalMs;
-    const now = Date.now();
+    const now = this.#now();
     const send = () => {
       exec.progressTimer = null;
-      exec.lastEventAt = Date.now();
+      exec.lastEventAt = this.#now();
       const p = exec.latestProgress;
       this.#events.emit('job:progress', {
         ...jobEventBase({ id: exec.record.id, type: exec.record.type, status: 'running' }),
@@ -472,7 +481,7 @@ export class Runner {
     }
     if (exec.progressTimer) clearTimeout(exec.progressTimer);
     const rec = exec.record;
-    const now = Date.now();
+    const now = this.#now();
     try {
       if (thrown !== null && outcome === null) {
         if (exec.requested || this.#stopping) {
@@ -564,7 +573,7 @@ export class Runner {
     this.#logger.warn({ job_id: exec.record.id, err: why }, `job runner: could not record the end of a job; trying again in ${delayMs} ms`);
     const timer = setTimeout(() => {
       if (this.#stopping) return;
-      this.#store.finish(exec.lease, outcome, Date.now()).then(
+      this.#store.finish(exec.lease, outcome, this.#now()).then(
         (updated) => this.#afterFinish(exec, updated),
         (err: unknown) => {
           if (isStorageFailure(err)) this.#finishWhenWritable(exec, outcome, this.#storageDelay(exec.record.id), err);
@@ -632,7 +641,7 @@ export class Runner {
   }
 
   #checkStalls(): void {
-    const now = Date.now();
+    const now = this.#now();
     for (const exec of [...this.#running.values()]) {
       if (!exec.detached && this.#store.shared && exec.leaseUntil < now) {
         // Not renewed in time (the store was unreachable): another node may run the job now.
@@ -663,7 +672,7 @@ export class Runner {
   async heartbeat(): Promise<void> {
     const execs = [...this.#running.values()];
     if (execs.length === 0) return;
-    const asked = Date.now();
+    const asked = this.#now();
     let owned: Set<string>;
     try {
       owned = new Set(await this.#store.heartbeat(execs.map((e) => e.lease), asked, this.#opts.leaseMs));
@@ -684,7 +693,7 @@ export class Runner {
       this.#logger.debug({ job_id: jobId, level, message }, 'job log line after the job system stopped; not stored');
       return;
     }
-    this.#logBuffer.push({ jobId, time: Date.now(), level, message: message.slice(0, MAX_LOG_LINE) });
+    this.#logBuffer.push({ jobId, time: this.#now(), level, message: message.slice(0, MAX_LOG_LINE) });
     if (this.#logFlushScheduled) return;
     this.#logFlushScheduled = true;
     setImmediate(() => this.#flushLogs());
@@ -735,7 +744,7 @@ export class Runner {
       this.#detach(exec, 'the daemon stopped before it returned');
       // Its end, whenever it comes, is ignored: not waited for.
       this.#settling.delete(exec);
-      const now = Date.now();
+      const now = this.#now();
       givenUp.push(
         this.#store
           .finish(exec.lease, { kind: 'interrupted' }, now)
@@ -763,6 +772,7 @@ export class Runner {
 }
 
 interface ContextHost {
+  now(): number;
   progress(exec: Execution, report: ProgressReport): Promise<Interrupt>;
   log(jobId: string, level: LogLevel, message: string): void;
 }
@@ -828,7 +838,7 @@ class RunContext implements JobRunContext {
     if (exec.waiting === isWaiting) return;
     exec.waiting = isWaiting;
     // Its stall period starts when its work does.
-    if (!isWaiting) exec.lastActivity = Date.now();
+    if (!isWaiting) exec.lastActivity = this.#host.now();
   }
 
   log(level: LogLevel, message: string): void {

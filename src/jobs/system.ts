@@ -13,7 +13,7 @@ import { JobTypeRegistry } from './registry.js';
 import { Runner, jobEventBase } from './runner.js';
 import { PostgresJobStore, SqliteJobStore, type JobLogEntry, type JobPage, type JobRecord, type JobStore, type ListFilter } from './store/index.js';
 import { openPostgres, redactUrl } from '../storage/postgres/index.js';
-import { ClusterNode, SingleNodeBus, nodeIdentity, type ClusterBus, type ClusterNodeInfo, type ExtensionChange } from './cluster/index.js';
+import { ClusterClock, ClusterNode, SingleNodeBus, nodeIdentity, type ClusterBus, type ClusterNodeInfo, type ExtensionChange } from './cluster/index.js';
 import type { PathAccess } from '../files/access.js';
 import type { JobStatus, JobTypeDefinition } from './types.js';
 
@@ -83,6 +83,8 @@ export interface JobSystemOptions {
    * asked for job types that declare `touches`. Default: everyone may (no extensions).
    */
   checkPaths?: (actor: string, requests: readonly PathAccess[]) => Promise<void>;
+  /** This machine's clock (default Date.now; tests skew it). In a cluster the job runtime corrects it to the database's (ClusterClock). */
+  clock?: () => number;
 }
 
 export class JobSystem {
@@ -103,6 +105,8 @@ export class JobSystem {
   /** Extension changes to and from other nodes (a no-op bus when alone). */
   readonly bus: ClusterBus;
   readonly #version: string;
+  /** The job runtime's clock: this machine's, or in a cluster the database's as estimated here. */
+  readonly #now: () => number;
 
   constructor(opts: JobSystemOptions) {
     this.#options = opts.options;
@@ -125,9 +129,13 @@ export class JobSystem {
       });
       this.store = new PostgresJobStore({ db, ownsDatabase: true });
     }
-    this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options, workerId: identity.workerId, nodeId: this.nodeId });
+    const clock = db ? new ClusterClock(opts.clock) : null;
+    this.#now = clock ? clock.now : (opts.clock ?? Date.now);
+    this.#startedAt = this.#now();
+    this.runner = new Runner({ store: this.store, types: this.types, events: opts.events, logger: opts.logger, options: opts.options, workerId: identity.workerId, nodeId: this.nodeId, clock: this.#now });
     if (db) {
       this.cluster = new ClusterNode({
+        clock: clock!,
         db,
         store: this.store,
         runner: this.runner,
@@ -153,7 +161,7 @@ export class JobSystem {
   async #recover(when: 'start' | 'expired'): Promise<void> {
     const nonResumable = this.types.list().filter((t) => !t.resumable).map((t) => t.type);
     const scope = when === 'expired' ? 'expired' : this.store.shared ? 'node' : 'all';
-    const recovered = await this.store.recover({ now: Date.now(), scope, nodeId: this.nodeId, exceptWorker: this.runner.workerId, nonResumableTypes: nonResumable });
+    const recovered = await this.store.recover({ now: this.#now(), scope, nodeId: this.nodeId, exceptWorker: this.runner.workerId, nonResumableTypes: nonResumable });
     const why = when === 'expired' ? 'its node stopped renewing its lease (killed or cut off from the store)' : 'the daemon stopped while this job was running';
     for (const r of recovered) {
       this.runner.log(r.id, 'warn', `${why}; ${r.status === 'queued' ? 'it continues from its last checkpoint' : `it is now ${r.status} as requested`}`);
@@ -165,11 +173,11 @@ export class JobSystem {
   /** The nodes of the cluster; alone (SQLite), this daemon only. */
   async nodes(): Promise<ClusterNodeInfo[]> {
     if (this.cluster) return this.cluster.nodes();
-    const now = Date.now();
+    const now = this.#now();
     return [{ id: this.nodeId, host: hostname(), pid: process.pid, version: this.#version, startedAt: this.#startedAt, heartbeatAt: now, draining: this.#closed, jobsRunning: this.runner.runningCount, self: true, lost: false }];
   }
 
-  readonly #startedAt = Date.now();
+  readonly #startedAt: number;
 
   /**
    * Recovers jobs that were running when the daemon last stopped (they continue from their
@@ -192,7 +200,7 @@ export class JobSystem {
    * Deletes finished jobs older than `jobs.retentionMs`, a batch per event-loop turn so that a
    * large backlog never holds the store for long. Returns how many were deleted.
    */
-  async pruneFinished(now = Date.now()): Promise<number> {
+  async pruneFinished(now = this.#now()): Promise<number> {
     let total = 0;
     try {
       while (!this.#closed) {
@@ -235,7 +243,7 @@ export class JobSystem {
     }
     const dispatchedBy = opts.dispatchedBy ?? 'core';
     const idempotencyKey = opts.idempotencyKey ?? null;
-    const now = Date.now();
+    const now = this.#now();
     // A job naming paths of this machine runs here: no other node sees those paths.
     const affine = def.localPaths !== undefined ? def.localPaths(checked) : def.touches !== undefined && (await def.touches(checked)).length > 0;
     const { job, deduplicated, replayed } = await this.store.enqueue({
@@ -259,7 +267,7 @@ export class JobSystem {
     });
     if (!deduplicated && !replayed) {
       if (this.#events.wants('job:queued')) this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString() });
-      if (job.runAt <= Date.now()) this.runner.schedulePump();
+      if (job.runAt <= this.#now()) this.runner.schedulePump();
       else this.runner.wakeAt(job.runAt);
     }
     return { jobId: job.id, deduplicated, replayed };
@@ -341,7 +349,7 @@ export class JobSystem {
         { job_id: jobId, status: current.status },
       );
     }
-    const { job, immediate } = await this.store.requestControl(jobId, 'pause', Date.now());
+    const { job, immediate } = await this.store.requestControl(jobId, 'pause', this.#now());
     if (immediate) this.runner.jobTransition(job);
     else {
       this.runner.log(jobId, 'info', 'pause requested');
@@ -354,7 +362,7 @@ export class JobSystem {
   /** Cancels a job: at once unless it is running, in which case it is asked and cancels when it returns. */
   async cancel(idOrPrefix: string): Promise<JobView> {
     const jobId = await this.resolveId(idOrPrefix);
-    const { job, immediate } = await this.store.requestControl(jobId, 'cancel', Date.now());
+    const { job, immediate } = await this.store.requestControl(jobId, 'cancel', this.#now());
     if (immediate) this.runner.jobTransition(job);
     else {
       this.runner.log(jobId, 'info', 'cancel requested');
@@ -367,7 +375,7 @@ export class JobSystem {
   /** paused → queued; it continues from its last checkpoint. */
   async resume(idOrPrefix: string): Promise<JobView> {
     const jobId = await this.resolveId(idOrPrefix);
-    const job = await this.store.resume(jobId, Date.now());
+    const job = await this.store.resume(jobId, this.#now());
     this.runner.log(jobId, 'info', job.status === 'running' ? 'pause request withdrawn' : 'resumed');
     this.#events.emit('job:resumed', jobEventBase(job));
     this.runner.schedulePump();
@@ -377,7 +385,7 @@ export class JobSystem {
   /** failed or cancelled → queued with fresh attempts, from its last checkpoint unless `fromScratch`. */
   async retry(idOrPrefix: string, opts: { fromScratch?: boolean } = {}): Promise<JobView> {
     const jobId = await this.resolveId(idOrPrefix);
-    const job = await this.store.retry(jobId, { fromScratch: opts.fromScratch ?? false, now: Date.now() });
+    const job = await this.store.retry(jobId, { fromScratch: opts.fromScratch ?? false, now: this.#now() });
     this.runner.log(jobId, 'info', `retried${opts.fromScratch ? ' from scratch' : ' from its last checkpoint'}`);
     this.#events.emit('job:queued', { ...jobEventBase(job), priority: job.priority, run_at: new Date(job.runAt).toISOString(), retried: true });
     this.runner.schedulePump();
@@ -418,7 +426,7 @@ export class JobSystem {
         ? `job type '${job.type}' is not registered: extension '${job.type.slice(0, colon)}' is not loaded`
         : `job type '${job.type}' is not registered in this version`;
     }
-    const now = Date.now();
+    const now = this.#now();
     if (job.runAt > now) return `${job.status === 'waiting_retry' ? 'retry' : 'run_at'} ${new Date(job.runAt).toISOString()}`;
     if (this.runner.runningCount >= this.#options.maxConcurrent) return `a free slot (${this.#options.maxConcurrent} jobs running, the limit)`;
     if (def.maxConcurrency !== undefined && this.runner.runningOfType(job.type) >= def.maxConcurrency) {

@@ -23,7 +23,10 @@ import type { JobsOptions } from '../../config/index.js';
 import type { Runner } from '../runner.js';
 import { RUNNABLE_CHANNEL, type ControlRequest, type JobStore } from '../store/index.js';
 
+import type { ClusterClock } from './clock.js';
+
 export { nodeIdentity } from './node-id.js';
+export { ClusterClock } from './clock.js';
 
 export const CONTROL_CHANNEL = 'sd_jobs_control';
 export const EVENTS_CHANNEL = 'sd_job_events';
@@ -36,6 +39,8 @@ const JOB_EVENTS = ['job:queued', 'job:started', 'job:progress', 'job:retrying',
 const ENDING_EVENTS = new Set(['job:completed', 'job:failed', 'job:cancelled', 'job:paused']);
 /** How long job events wait to be relayed together (invisible to a person watching; see #queueRelay). */
 const RELAY_WINDOW_MS = 5;
+/** A clock this far from the database's is worth a warning (the job runtime corrects it either way). */
+const NOTABLE_CLOCK_OFFSET_MS = 1_000;
 /** PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more. */
 const MAX_PAYLOAD = 7_900;
 
@@ -77,6 +82,8 @@ export interface ClusterBus {
 
 export interface ClusterNodeOptions {
   db: PostgresDatabase;
+  /** The job runtime's clock, which this node keeps in step with the database's (measured at start and every heartbeat). */
+  clock: ClusterClock;
   store: JobStore;
   runner: Runner;
   events: EventBus;
@@ -88,9 +95,16 @@ export interface ClusterNodeOptions {
   recoverExpired: () => Promise<void>;
 }
 
+/** The database server's clock in milliseconds since the epoch (clock_timestamp: the moment it is read, not the transaction's start). */
+const SERVER_TIME = 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS t';
+
 export class ClusterNode implements ClusterBus {
   readonly nodeId: string;
-  readonly startedAt = Date.now();
+  /** When this incarnation started, on the cluster's clock (set by {@link start}). */
+  #startedAt = 0;
+  readonly clock: ClusterClock;
+  /** The clock offset last warned about (warned again when it moves by another NOTABLE_CLOCK_OFFSET_MS). */
+  #warnedOffset = 0;
   readonly #db: PostgresDatabase;
   readonly #runner: Runner;
   readonly #events: EventBus;
@@ -120,6 +134,7 @@ export class ClusterNode implements ClusterBus {
   constructor(opts: ClusterNodeOptions) {
     this.#opts = opts;
     this.nodeId = opts.nodeId;
+    this.clock = opts.clock;
     this.#db = opts.db;
     this.#runner = opts.runner;
     this.#events = opts.events;
@@ -128,6 +143,9 @@ export class ClusterNode implements ClusterBus {
 
   /** Registers this node, listens to the cluster's channels, starts the heartbeat. */
   async start(): Promise<void> {
+    // Before anything is written or compared: the node's row, then the start's recovery.
+    await this.#syncClock();
+    this.#startedAt = this.clock.now();
     await this.#register();
     const repoll = () => this.#runner.schedulePump();
     this.#unlisten.push(await this.#db.listen(RUNNABLE_CHANNEL, () => this.#runner.schedulePump(), repoll));
@@ -176,19 +194,34 @@ export class ClusterNode implements ClusterBus {
 
   async #refreshOthersListening(): Promise<void> {
     try {
-      const [r] = await this.#db.query<{ any: boolean | null }>('SELECT bool_or(listening) AS any FROM nodes WHERE id <> $1 AND heartbeat_at > $2', [this.nodeId, Date.now() - this.#opts.options.leaseMs]);
+      const [r] = await this.#db.query<{ any: boolean | null }>('SELECT bool_or(listening) AS any FROM nodes WHERE id <> $1 AND heartbeat_at > $2', [this.nodeId, this.clock.now() - this.#opts.options.leaseMs]);
       this.#othersListening = r?.any === true;
     } catch {
       // Kept as it was until the next heartbeat.
     }
   }
 
+  /** Measures this node's clock against the database's (see ClusterClock); warns when it is far off. */
+  async #syncClock(): Promise<void> {
+    const offset = await this.clock.measure(async () => {
+      const [r] = await this.#db.query<{ t: number }>(SERVER_TIME);
+      return r!.t;
+    });
+    if (Math.abs(offset - this.#warnedOffset) >= NOTABLE_CLOCK_OFFSET_MS) {
+      this.#warnedOffset = offset;
+      this.#logger.warn(
+        { node: this.nodeId, clock_offset_ms: offset },
+        `this machine's clock is ${Math.abs(offset)} ms ${offset > 0 ? 'behind' : 'ahead of'} the database's; the job runtime uses the database's time (leases, run_at), but keep clocks in sync (NTP)`,
+      );
+    }
+  }
+
   async #register(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     await this.#db.execute(
-      `INSERT INTO nodes (id, worker_id, host, pid, version, started_at, heartbeat_at, draining) VALUES ($1, $2, $3, $4, $5, $6, $6, false)
-       ON CONFLICT (id) DO UPDATE SET worker_id = $2, host = $3, pid = $4, version = $5, started_at = $6, heartbeat_at = $6, draining = false`,
-      [this.nodeId, this.#runner.workerId, hostname(), process.pid, this.#opts.version, this.startedAt > now ? now : this.startedAt],
+      `INSERT INTO nodes (id, worker_id, host, pid, version, started_at, heartbeat_at, draining) VALUES ($1, $2, $3, $4, $5, $6, $7, false)
+       ON CONFLICT (id) DO UPDATE SET worker_id = $2, host = $3, pid = $4, version = $5, started_at = $6, heartbeat_at = $7, draining = false`,
+      [this.nodeId, this.#runner.workerId, hostname(), process.pid, this.#opts.version, this.#startedAt, now],
     );
   }
 
@@ -201,7 +234,8 @@ export class ClusterNode implements ClusterBus {
     if (this.#beating || this.#stopped) return;
     this.#beating = true;
     try {
-      const n = await this.#db.execute('UPDATE nodes SET heartbeat_at = $2, draining = $3, listening = $5 WHERE id = $1 AND worker_id = $4', [this.nodeId, Date.now(), this.#draining, this.#runner.workerId, this.#listening]);
+      await this.#syncClock();
+      const n = await this.#db.execute('UPDATE nodes SET heartbeat_at = $2, draining = $3, listening = $5 WHERE id = $1 AND worker_id = $4', [this.nodeId, this.clock.now(), this.#draining, this.#runner.workerId, this.#listening]);
       // Our row was replaced by another process with the same node id, or deleted: take it back.
       if (n === 0 && !this.#draining) await this.#register();
       await this.#runner.heartbeat();
@@ -343,7 +377,7 @@ export class ClusterNode implements ClusterBus {
     const rows = await this.#db.query<{ id: string; worker_id: string; host: string; pid: number; version: string; started_at: number; heartbeat_at: number; draining: boolean; running: number }>(
       `SELECT n.*, (SELECT count(*)::int FROM jobs j WHERE j.status = 'running' AND j.lease_owner = n.worker_id) AS running FROM nodes n ORDER BY n.started_at`,
     );
-    const now = Date.now();
+    const now = this.clock.now();
     const out = rows.map((r) => ({
       id: r.id,
       host: r.host,

@@ -13,7 +13,8 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     version: 1,
     name: '0001_jobs_nodes',
     // Times are milliseconds since the epoch (BIGINT) from the writing node's clock, as in the
-    // SQLite store: lease expiry compares them across nodes, so nodes keep their clocks in sync.
+    // SQLite store; in a cluster every node writes them on the database's clock as it estimates it
+    // (src/jobs/cluster/clock.ts), since lease expiry and run_at are compared across nodes.
     // params/state/output are `json` (kept as written, like the SQLite text; jsonb would refuse
     // a \u0000 in an extension's state); progress, errors and warnings are `jsonb`, merged and
     // appended to in place by checkpoints. `id` sorts bytewise (COLLATE "C") so a short-id
