@@ -57,6 +57,25 @@ describe('SQLite job store specifics', () => {
     }
   });
 
+  it('undoes a write that fails after its first statement, alone: the rest of its group commit lands', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'sd-jobstore-'));
+    const store = new SqliteJobStore({ path: join(d, 'jobs.db') });
+    try {
+      // One group commit: the middle enqueue inserts its job, then its log line breaks NOT NULL.
+      const first = store.enqueue({ type: 't.a', params: { n: 1 }, maxAttempts: 1, log: { level: 'info', message: 'one' } });
+      const broken = store.enqueue({ type: 't.a', params: { n: 2 }, maxAttempts: 1, log: { level: 'info', message: null as unknown as string } });
+      const last = store.enqueue({ type: 't.a', params: { n: 3 }, maxAttempts: 1, log: { level: 'info', message: 'three' } });
+      await expect(broken).rejects.toThrow(/NOT NULL/);
+      const kept = [await first, await last].map((r) => r.job.id);
+      const page = await store.list({ limit: 10 });
+      expect(page.jobs.map((j) => j.id).sort()).toEqual(kept.sort());
+      expect((await store.logs(kept[1]!)).map((l) => l.message)).toEqual(['three']);
+    } finally {
+      await store.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('uses WAL with the configured synchronous level and records its migrations', async () => {
     const d = mkdtempSync(join(tmpdir(), 'sd-jobstore-'));
     try {

@@ -294,10 +294,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Queues a write for the next group commit; resolves after the commit. A write that issues
-   * several statements (`multi`) runs in a savepoint so that its failure undoes all of them; a
-   * single-statement write needs none (SQLite undoes a failed statement by itself), and every
-   * other write checks before it writes.
+   * Queues a write for the next group commit; resolves after the commit. The failure of a write
+   * that issues several statements (`multi`) undoes all of them and nothing else (see #flush); a
+   * single-statement write needs no care (SQLite undoes a failed statement by itself).
    */
   #write<T>(fn: () => T, multi = false): Promise<T> {
     if (this.#closed) return Promise.reject(new SpacedriveError(ErrorCode.SHUTTING_DOWN, 'the job store is closed'));
@@ -315,33 +314,19 @@ export class SqliteJobStore implements JobStore {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    const results: Array<{ ok: boolean; value: unknown }> = [];
-    const s = this.#stmts;
+    let results: Array<{ ok: boolean; value: unknown }> | null;
     try {
-      s.begin.run();
-      for (const op of batch) {
-        if (op.multi) s.savepoint.run();
-        try {
-          const value = op.fn();
-          if (op.multi) s.release.run();
-          results.push({ ok: true, value });
-        } catch (err) {
-          if (op.multi) {
-            s.rollbackTo.run();
-            s.release.run();
-          }
-          results.push({ ok: false, value: err });
-        }
-      }
-      s.commit.run();
+      // Optimistically without a savepoint per write (two statements each, an eighth of a no-op
+      // job's cost): writes check before they write, so one fails only by a bug or a full disk.
+      // Then the whole batch is undone and run again with savepoints, so that the failing write
+      // fails alone and the others commit.
+      results = this.#runBatch(batch, false) ?? this.#runBatch(batch, true);
+      this.#stmts.commit.run();
       this.checkpoints.committed();
     } catch (err) {
       // The commit itself failed (disk full, I/O error): nothing in the batch is durable.
-      if (this.#db.inTransaction) s.rollback.run();
-      // Jobs claimed in the batch are queued again: what the batch learnt of empty types is void,
-      // and so may be the claims noted in #claimed (completions then read the row instead).
-      this.#typesWithoutWork.clear();
-      this.#claimed.clear();
+      if (this.#db.inTransaction) this.#stmts.rollback.run();
+      this.#forgetUncommitted();
       const e =
         storageFailure(err, 'the job database') ??
         new SpacedriveError(ErrorCode.INTERNAL, `job store write failed: ${(err as Error).message}`, undefined, { cause: err });
@@ -349,11 +334,52 @@ export class SqliteJobStore implements JobStore {
       return;
     }
     batch.forEach((op, i) => {
-      const r = results[i]!;
+      const r = results![i]!;
       if (r.ok) op.resolve(r.value);
       // A statement that ran out of space fails alone (SQLite undid it); it says so, typed.
       else op.reject(storageFailure(r.value, 'the job database') ?? r.value);
     });
+  }
+
+  /**
+   * Runs a batch's writes in one open transaction (left open for the caller's COMMIT). With
+   * `savepoints`, a write of several statements runs in its own, so its failure undoes only it;
+   * without, the first write to fail rolls the whole transaction back and the result is null.
+   */
+  #runBatch(batch: Pending[], savepoints: boolean): Array<{ ok: boolean; value: unknown }> | null {
+    const s = this.#stmts;
+    const results: Array<{ ok: boolean; value: unknown }> = [];
+    s.begin.run();
+    for (const op of batch) {
+      const isolate = savepoints && op.multi;
+      if (isolate) s.savepoint.run();
+      try {
+        const value = op.fn();
+        if (isolate) s.release.run();
+        results.push({ ok: true, value });
+      } catch (err) {
+        if (!savepoints && op.multi) {
+          s.rollback.run();
+          this.#forgetUncommitted();
+          return null;
+        }
+        if (isolate) {
+          s.rollbackTo.run();
+          s.release.run();
+        }
+        results.push({ ok: false, value: err });
+      }
+    }
+    return results;
+  }
+
+  /**
+   * After a rollback: what writes of the batch learnt of empty types is void, and so may be the
+   * claims noted in #claimed (completions then read the row instead).
+   */
+  #forgetUncommitted(): void {
+    this.#typesWithoutWork.clear();
+    this.#claimed.clear();
   }
 
   /**
