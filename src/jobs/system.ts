@@ -250,6 +250,7 @@ export class JobSystem {
       type,
       params: checked,
       priority: opts.priority ?? 0,
+      now,
       ...(runAt !== undefined ? { runAt } : {}),
       maxAttempts,
       dedupeKey: opts.dedupeKey ?? null,

@@ -43,6 +43,13 @@ export function jobStoreContract(name: string, factory: StoreFactory): void {
       return rec;
     }
 
+    it("takes the caller's clock for a new job's creation and, without a run_at, its due time", async () => {
+      const now = Date.now() - 5_000;
+      const { job: rec } = await store.enqueue(job({ now }));
+      expect(rec).toMatchObject({ createdAt: now, runAt: now });
+      expect(await store.get(rec.id)).toMatchObject({ createdAt: now, updatedAt: now, runAt: now });
+    });
+
     it('enqueues a queued job with its params and defaults', async () => {
       const { job: rec, deduplicated } = await store.enqueue(job({ dispatchedBy: 'client', libraryId: 'lib1' }));
       expect(deduplicated).toBe(false);

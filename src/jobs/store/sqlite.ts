@@ -481,7 +481,7 @@ export class SqliteJobStore implements JobStore {
         const live = this.#stmts.liveByDedupe.get(job.type, dedupeKey) as Row | undefined;
         if (live) return { job: toRecord(live), deduplicated: true, replayed: false };
       }
-      const now = Date.now();
+      const now = job.now ?? Date.now();
       const id = uuidv7(now);
       const params = job.params ?? null;
       const rec: JobRecord = {

@@ -122,6 +122,8 @@ export interface NewJob {
   type: string;
   params: unknown;
   priority?: number;
+  /** The caller's clock now: the job's created_at and, without `runAt`, when it is due (default Date.now()). */
+  now?: number;
   runAt?: number;
   maxAttempts: number;
   dedupeKey?: string | null;

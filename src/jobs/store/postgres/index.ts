@@ -326,7 +326,7 @@ export class PostgresJobStore implements JobStore {
         const [live] = await this.#db.query<Row>(`SELECT * FROM jobs WHERE type = $1 AND dedupe_key = $2 AND status IN ('queued','running','paused','waiting_retry')`, [job.type, dedupeKey]);
         if (live) return { job: toRecord(live), deduplicated: true, replayed: false };
       }
-      const now = Date.now();
+      const now = job.now ?? Date.now();
       const id = uuidv7(now);
       const params = job.params ?? null;
       const runAt = job.runAt ?? now;
