@@ -197,7 +197,13 @@ describe('extension jobs survive kill -9 of the daemon', () => {
       const values = acked(extIds[i]!);
       // Strictly increasing across all the daemons' logs: no value acknowledged twice.
       for (let k = 1; k < values.length; k++) expect(values[k]!).toBeGreaterThan(values[k - 1]!);
-      expect(values.at(-1)).toBe(to);
+      // The last line is `to`, unless a kill fell between the last checkpoint's commit and its
+      // log line: then the run that resumed from `to` had nothing left to count (the log is a
+      // lower bound of what was acknowledged, and the state above says `to` was).
+      if (values.at(-1) !== to) {
+        expect(values.at(-1)).toBe(to - 1);
+        expect(s.runs).toBeGreaterThanOrEqual(2);
+      }
       // A crash is not a failed attempt.
       expect(s.attempts).toBe(0);
     }
@@ -208,7 +214,11 @@ describe('extension jobs survive kill -9 of the daemon', () => {
     expect(core.output).toEqual({ n: coreTo });
     const coreValues = ackFile(coreAcks);
     for (let k = 1; k < coreValues.length; k++) expect(coreValues[k]!).toBeGreaterThan(coreValues[k - 1]!);
-    expect(coreValues.at(-1)).toBe(coreTo);
+    // As above: a kill between the last checkpoint's commit and its ack line leaves `to - 1` last.
+    if (coreValues.at(-1) !== coreTo) {
+      expect(coreValues.at(-1)).toBe(coreTo - 1);
+      expect(core.runs).toBeGreaterThanOrEqual(2);
+    }
     expect(core.attempts).toBe(0);
 
     // Nothing ran after completion or cancellation.
