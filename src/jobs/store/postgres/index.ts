@@ -146,6 +146,37 @@ const SAVE = `UPDATE jobs SET status = $2, state = $3::json, progress = $4::json
   errors = $7::jsonb, attempts = $8, run_at = $9, requested = $10, lease_owner = $11, lease_expires_at = $12,
   updated_at = $13, finished_at = $14, checkpoint_at = $15 WHERE id = $1 RETURNING *`;
 
+/** The hot statements, prepared once per connection (see `prepared`). */
+const CLAIM = prepared('jobs_claim', `SELECT seq, id, type, priority, run_at, params, state, attempts, max_attempts, runs, run_id, library_id
+  FROM sd_claim_jobs($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9)`);
+const CHECKPOINT_BATCH = prepared('jobs_checkpoints', `UPDATE jobs SET
+          progress = CASE WHEN b.progress IS NULL THEN jobs.progress ELSE jobs.progress || b.progress END,
+          state = CASE WHEN b.has_state THEN b.state::json ELSE jobs.state END,
+          warnings = CASE WHEN b.warning IS NULL OR jsonb_array_length(jobs.warnings) >= ${MAX_WARNINGS} THEN jobs.warnings ELSE jobs.warnings || jsonb_build_array(b.warning) END,
+          lease_expires_at = b.lease_until, updated_at = b.now, checkpoint_at = b.now
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::bool[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+          AS b(id, owner, run, progress, has_state, state, warning, lease_until, now)
+        WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.lease_owner = b.owner AND jobs.run_id = b.run
+        RETURNING jobs.id, jobs.requested`);
+const CHECKPOINT_WITH_LOG = prepared('jobs_checkpoint_logged', `WITH u AS (UPDATE jobs SET
+            progress = CASE WHEN $4::jsonb IS NULL THEN progress ELSE progress || $4::jsonb END,
+            state = CASE WHEN $5 THEN $6::json ELSE state END,
+            warnings = CASE WHEN $7::text IS NULL OR jsonb_array_length(warnings) >= ${MAX_WARNINGS} THEN warnings ELSE warnings || jsonb_build_array($7::text) END,
+            lease_expires_at = $8, updated_at = $9, checkpoint_at = $9
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND run_id = $3 RETURNING id, requested),
+         l AS (INSERT INTO job_logs (job_id, time, level, message) SELECT id, $9, $10, $11 FROM u) SELECT requested FROM u`);
+const REQUESTED = prepared('jobs_requested', 'SELECT requested FROM jobs WHERE id = $1');
+const INSERT_BATCH = prepared('jobs_insert_batch', `WITH j AS (INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, library_id, dispatched_by, created_at, updated_at, affinity_node)
+          SELECT id, type, 'queued', priority, params::json, $11::jsonb, max_attempts, run_at, library_id, dispatched_by, created_at, created_at, affinity_node
+          FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[])
+            AS t(id, type, priority, params, max_attempts, run_at, library_id, dispatched_by, created_at, affinity_node)
+          RETURNING id)
+       INSERT INTO job_logs (job_id, time, level, message) SELECT * FROM unnest($12::text[], $13::bigint[], $14::text[], $15::text[])`);
+const COMPLETE_BATCH = prepared('jobs_complete_batch', 'SELECT id, type, attempts, run_at FROM sd_complete_jobs($1, $2, $3, $4, $5, $6, $7)');
+const RENEW_LEASES = prepared('jobs_heartbeat', `UPDATE jobs SET lease_expires_at = $1 FROM unnest($2::text[], $3::text[], $4::int[]) AS l(id, owner, run)
+       WHERE jobs.id = l.id AND jobs.status = 'running' AND jobs.lease_owner = l.owner AND jobs.run_id = l.run RETURNING jobs.id`);
+const APPEND_LOGS = prepared('jobs_append_logs', 'INSERT INTO job_logs (job_id, time, level, message) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])');
+
 /** Batches of one kind being written at once (each one statement, one commit), and the most per batch. */
 const MAX_FLUSHES = 4;
 const MAX_BATCH = 500;
@@ -404,7 +435,7 @@ export class PostgresJobStore implements JobStore {
     // One round trip: sd_claim_jobs (migrations 2 and 3) counts against cluster-wide limits under
     // an advisory lock when a limited type has work, locks the candidates with SKIP LOCKED, marks
     // the chosen running and writes their `started` lines.
-    const rows = await this.#db.query<Candidate>(prepared('jobs_claim', 'SELECT * FROM sd_claim_jobs($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9)'), [
+    const rows = await this.#db.query<Candidate>(CLAIM, [
       req.workerId,
       req.nodeId ?? null,
       req.now,
@@ -446,33 +477,19 @@ export class PostgresJobStore implements JobStore {
     } else {
       // With a log line (a warning): the checkpoint and its line in one statement.
       const rows = await this.#db.query<{ requested: ControlRequest | null }>(
-        prepared('jobs_checkpoint_logged', `WITH u AS (UPDATE jobs SET
-            progress = CASE WHEN $4::jsonb IS NULL THEN progress ELSE progress || $4::jsonb END,
-            state = CASE WHEN $5 THEN $6::json ELSE state END,
-            warnings = CASE WHEN $7::text IS NULL OR jsonb_array_length(warnings) >= ${MAX_WARNINGS} THEN warnings ELSE warnings || jsonb_build_array($7::text) END,
-            lease_expires_at = $8, updated_at = $9, checkpoint_at = $9
-          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND run_id = $3 RETURNING id, requested),
-         l AS (INSERT INTO job_logs (job_id, time, level, message) SELECT id, $9, $10, $11 FROM u) SELECT requested FROM u`),
+        CHECKPOINT_WITH_LOG,
         [lease.jobId, lease.workerId, lease.runId, progress, hasState, state, cp.warning ?? null, cp.now + cp.leaseMs, cp.now, cp.log.level, cp.log.message],
       );
       if (rows.length > 0) return { owned: true, requested: rows[0]!.requested };
     }
-    const [cur] = await this.#db.query<{ requested: ControlRequest | null }>(prepared('jobs_requested', 'SELECT requested FROM jobs WHERE id = $1'), [lease.jobId]);
+    const [cur] = await this.#db.query<{ requested: ControlRequest | null }>(REQUESTED, [lease.jobId]);
     return { owned: false, requested: cur?.requested ?? null };
   }
 
   /** Checkpoints of different jobs, one UPDATE per batch; resolves with the job's pending request, or undefined when the run no longer owns it. */
   readonly #checkpoints = new Batcher<CheckpointEntry, ControlRequest | null | undefined>(async (e) => {
     const rows = await this.#db.query<{ id: string; requested: ControlRequest | null }>(
-      prepared('jobs_checkpoints', `UPDATE jobs SET
-          progress = CASE WHEN b.progress IS NULL THEN jobs.progress ELSE jobs.progress || b.progress END,
-          state = CASE WHEN b.has_state THEN b.state::json ELSE jobs.state END,
-          warnings = CASE WHEN b.warning IS NULL OR jsonb_array_length(jobs.warnings) >= ${MAX_WARNINGS} THEN jobs.warnings ELSE jobs.warnings || jsonb_build_array(b.warning) END,
-          lease_expires_at = b.lease_until, updated_at = b.now, checkpoint_at = b.now
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::bool[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
-          AS b(id, owner, run, progress, has_state, state, warning, lease_until, now)
-        WHERE jobs.id = b.id AND jobs.status = 'running' AND jobs.lease_owner = b.owner AND jobs.run_id = b.run
-        RETURNING jobs.id, jobs.requested`),
+      CHECKPOINT_BATCH,
       [
         e.map((x) => x.lease.jobId),
         e.map((x) => x.lease.workerId),
@@ -493,12 +510,7 @@ export class PostgresJobStore implements JobStore {
   readonly #inserts = new Batcher<InsertEntry, void>(async (e) => {
     const logs = e.filter((x) => x.log !== null);
     await this.#db.execute(
-      prepared('jobs_insert_batch', `WITH j AS (INSERT INTO jobs (id, type, status, priority, params, progress, max_attempts, run_at, library_id, dispatched_by, created_at, updated_at, affinity_node)
-          SELECT id, type, 'queued', priority, params::json, $11::jsonb, max_attempts, run_at, library_id, dispatched_by, created_at, created_at, affinity_node
-          FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[])
-            AS t(id, type, priority, params, max_attempts, run_at, library_id, dispatched_by, created_at, affinity_node)
-          RETURNING id)
-       INSERT INTO job_logs (job_id, time, level, message) SELECT * FROM unnest($12::text[], $13::bigint[], $14::text[], $15::text[])`),
+      INSERT_BATCH,
       [
         e.map((x) => x.id),
         e.map((x) => x.type),
@@ -523,7 +535,7 @@ export class PostgresJobStore implements JobStore {
   /** Completions, one statement per batch (sd_complete_jobs, migration 3: each job and its log line); each resolves with what the transition needs, or null when its run no longer owned the job. */
   readonly #completions = new Batcher<CompletionEntry, { type: string; attempts: number; run_at: number } | null>(async (e) => {
     const rows = await this.#db.query<{ id: string; type: string; attempts: number; run_at: number }>(
-      prepared('jobs_complete_batch', 'SELECT * FROM sd_complete_jobs($1, $2, $3, $4, $5, $6, $7)'),
+      COMPLETE_BATCH,
       [
         e.map((x) => x.lease.jobId),
         e.map((x) => x.lease.workerId),
@@ -542,8 +554,7 @@ export class PostgresJobStore implements JobStore {
     this.#open();
     if (leases.length === 0) return [];
     const rows = await this.#db.query<{ id: string }>(
-      prepared('jobs_heartbeat', `UPDATE jobs SET lease_expires_at = $1 FROM unnest($2::text[], $3::text[], $4::int[]) AS l(id, owner, run)
-       WHERE jobs.id = l.id AND jobs.status = 'running' AND jobs.lease_owner = l.owner AND jobs.run_id = l.run RETURNING jobs.id`),
+      RENEW_LEASES,
       [now + leaseMs, leases.map((l) => l.jobId), leases.map((l) => l.workerId), leases.map((l) => l.runId)],
     );
     return rows.map((r) => r.id);
@@ -644,7 +655,7 @@ export class PostgresJobStore implements JobStore {
   async appendLogs(entries: Array<{ jobId: string; time: number; level: JobLogEntry['level']; message: string }>): Promise<void> {
     this.#open();
     if (entries.length === 0) return;
-    await this.#db.execute(prepared('jobs_append_logs', 'INSERT INTO job_logs (job_id, time, level, message) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])'), [
+    await this.#db.execute(APPEND_LOGS, [
       entries.map((e) => e.jobId),
       entries.map((e) => e.time),
       entries.map((e) => e.level),
