@@ -68,7 +68,7 @@ describe('SQLite job store specifics', () => {
       await expect(broken).rejects.toThrow(/NOT NULL/);
       const kept = [await first, await last].map((r) => r.job.id);
       const page = await store.list({ limit: 10 });
-      expect(page.jobs.map((j) => j.id).sort()).toEqual(kept.sort());
+      expect(page.jobs.map((j) => j.id).sort()).toEqual([...kept].sort());
       expect((await store.logs(kept[1]!)).map((l) => l.message)).toEqual(['three']);
     } finally {
       await store.close();
